@@ -1,0 +1,1 @@
+"""pm_pipeline: per-axis current models and anomaly events for industrial robots."""

@@ -1,0 +1,1 @@
+"""Pure domain code: parsing, modelling, detection, synthetic data, evaluation, plots."""

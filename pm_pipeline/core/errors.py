@@ -1,0 +1,5 @@
+"""The one exception type for errors a user can cause and fix."""
+
+
+class PipelineError(Exception):
+    """A problem the user can fix: the message names the file, line or field and what to do."""

@@ -1,0 +1,130 @@
+"""Reading controller CSV exports into the canonical readings frame.
+
+Two header families are understood:
+
+* the controller's own export: ``"Trait","Axis #1",…,"Axis #14","Time"`` (or ``time``),
+  with ISO 8601 UTC timestamps such as ``2022-10-17T12:18:23.660Z``;
+* the database layout: ``timestamp_recorded,axis_1,…,axis_8``.
+
+Axes beyond the eighth are ignored. A blank current is kept as NaN, which the pipeline reads
+as "no load at that instant", not as an error.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.schema import AXES, AXIS_COUNT, TIME_COLUMN
+
+_TIME_NAMES = ("time", "timestamp_recorded", "timestamp")
+_AXIS_PATTERN = re.compile(r"^\s*axis(?:\s*#\s*|_)(\d+)\s*$", re.IGNORECASE)
+_HEADER_LINE = 1
+
+
+def read_export(path: str | Path) -> pd.DataFrame:
+    """Parse one controller export.
+
+    Parameters
+    ----------
+    path
+        The CSV file to read.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``timestamp_recorded`` (UTC) and ``axis_1 … axis_8`` (float amperes, NaN where
+        blank), in file order.
+
+    Raises
+    ------
+    PipelineError
+        When the file is empty, lacks a time or axis column, or holds an unparseable
+        timestamp or a non-numeric current; the message names file, line and column.
+    """
+    path = Path(path)
+    header = _read_header(path)
+    time_name = _find_time_column(path, header)
+    axis_names = _find_axis_columns(path, header)
+    raw = pd.read_csv(
+        path,
+        usecols=[time_name, *axis_names.values()],
+        dtype=str,
+        keep_default_na=False,
+        encoding="utf-8-sig",
+        skip_blank_lines=True,
+    )
+    if raw.empty:
+        raise PipelineError(f"{path}: has a header but no readings; export a file with data rows.")
+    frame = pd.DataFrame({TIME_COLUMN: _parse_times(path, raw[time_name], time_name)})
+    for axis, column in axis_names.items():
+        frame[axis] = _parse_currents(path, raw[column], column)
+    return frame
+
+
+def _read_header(path: Path) -> list[str]:
+    if not path.is_file():
+        raise PipelineError(f"{path}: no such file; check the path.")
+    try:
+        header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
+    except pd.errors.EmptyDataError:
+        raise PipelineError(f"{path}: the file is empty; export a file with a header and rows.")
+    except UnicodeDecodeError:
+        raise PipelineError(f"{path}: not a UTF-8 text CSV; export the data as CSV text.")
+    return [str(name) for name in header]
+
+
+def _find_time_column(path: Path, header: list[str]) -> str:
+    for name in header:
+        if name.strip().lower() in _TIME_NAMES:
+            return name
+    raise PipelineError(
+        f"{path}: line {_HEADER_LINE}: no time column (expected one of "
+        f"{', '.join(_TIME_NAMES)}; found {', '.join(header)}); add or rename it."
+    )
+
+
+def _find_axis_columns(path: Path, header: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name in header:
+        match = _AXIS_PATTERN.match(name)
+        if match and 1 <= int(match.group(1)) <= AXIS_COUNT:
+            found[f"axis_{int(match.group(1))}"] = name
+    missing = [axis for axis in AXES if axis not in found]
+    if missing:
+        raise PipelineError(
+            f"{path}: line {_HEADER_LINE}: missing current column(s) {', '.join(missing)} "
+            f"(as 'Axis #N' or 'axis_N'); the pipeline expects {AXIS_COUNT} axes."
+        )
+    return {axis: found[axis] for axis in AXES}
+
+
+def _parse_times(path: Path, text: pd.Series, column: str) -> pd.Series:
+    parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        row = int(np.argmax(bad))
+        value = text.iloc[row]
+        raise PipelineError(
+            f"{path}: line {row + _HEADER_LINE + 1}, column {column!r}: cannot read timestamp "
+            f"{value!r}; use ISO 8601 such as 2022-10-17T12:18:23.660Z."
+        )
+    return parsed.dt.as_unit("us")
+
+
+def _parse_currents(path: Path, text: pd.Series, column: str) -> pd.Series:
+    stripped = text.str.strip()
+    blank = (stripped == "").to_numpy()
+    values = pd.to_numeric(stripped.where(~blank), errors="coerce")
+    bad = values.isna().to_numpy() & ~blank
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise PipelineError(
+            f"{path}: line {row + _HEADER_LINE + 1}, column {column!r}: current "
+            f"{text.iloc[row]!r} is not a number; fix the value or leave it blank for no load."
+        )
+    return values.astype("float64")

@@ -1,0 +1,71 @@
+"""Small PNG plots for the Dagster UI, kept to tens of kilobytes."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no screen on servers; must precede pyplot
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from pm_pipeline.core.schema import TIME_COLUMN  # noqa: E402
+
+MAX_POINTS = 3000
+
+
+def plot_regression_png(scored: pd.DataFrame, title: str, z_alert: float, sigma: float) -> bytes:
+    """Regression line over scaled readings (top) and residuals with the alert band (bottom).
+
+    Parameters
+    ----------
+    scored
+        Output of :func:`pm_pipeline.core.detection.residual_frame`.
+    title
+        Figure title.
+    z_alert, sigma
+        Draw the ``mu ± z_alert·sigma`` band on the residual panel.
+
+    Returns
+    -------
+    bytes
+        PNG image.
+    """
+    shown = _thin(scored)
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 3.6), dpi=60, sharex=True)
+    times = shown[TIME_COLUMN]
+    top.scatter(times, shown["scaled"], s=1, alpha=0.4, color="tab:blue", label="scaled current")
+    top.plot(times, shown["predicted"], color="tab:red", linewidth=1.2, label="regression")
+    top.set_ylabel("scaled")
+    top.legend(loc="upper right", fontsize=7)
+    top.set_title(title, fontsize=9)
+    bottom.scatter(times, shown["residual"], s=1, alpha=0.4, color="tab:gray")
+    bottom.axhline(z_alert * sigma, color="tab:orange", linewidth=1, label="alert limit")
+    bottom.axhline(0, color="black", linewidth=0.5)
+    bottom.set_ylabel("residual")
+    bottom.legend(loc="upper right", fontsize=7)
+    figure.autofmt_xdate()
+    return _to_png(figure)
+
+
+def png_markdown(png: bytes, alt: str) -> str:
+    """Embed a PNG as a base64 data URI inside markdown, as the Dagster UI shows it."""
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
+
+
+def _thin(frame: pd.DataFrame) -> pd.DataFrame:
+    if len(frame) <= MAX_POINTS:
+        return frame
+    keep = np.linspace(0, len(frame) - 1, MAX_POINTS).astype(int)
+    return frame.iloc[keep]
+
+
+def _to_png(figure: plt.Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return buffer.getvalue()

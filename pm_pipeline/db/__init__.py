@@ -1,0 +1,1 @@
+"""SQLAlchemy Core tables and queries: readings, model registry, events, ingested files."""

@@ -1,0 +1,85 @@
+"""The events table: writes replace a source's events atomically; reads return a frame."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+from sqlalchemy import Engine, delete, select
+
+from pm_pipeline.db.schema import events, metadata
+from pm_pipeline.db.timestamps import from_db_times, to_db_time, to_db_times
+
+
+def replace_events(
+    engine: Engine,
+    source: str,
+    detected: pd.DataFrame,
+    model_version: str,
+    run_id: str | None,
+    robot_id: str,
+) -> int:
+    """Replace every stored event of ``source`` with ``detected``, in one transaction.
+
+    Parameters
+    ----------
+    engine
+        Database holding the events table.
+    source
+        ``synthetic`` or a landed file's partition key.
+    detected
+        Output of :func:`pm_pipeline.core.detection.detect_events`.
+    model_version, run_id, robot_id
+        Provenance stored on every row.
+
+    Returns
+    -------
+    int
+        Number of events written.
+    """
+    metadata.create_all(engine)
+    created = to_db_time(engine, pd.Timestamp(datetime.now(UTC)))
+    rows = [
+        {
+            "robot_id": robot_id,
+            "axis": row.axis,
+            "severity": row.severity,
+            "start_ts": start,
+            "end_ts": end,
+            "duration_s": float(row.duration_s),
+            "z_mean": float(row.z_mean),
+            "z_peak": float(row.z_peak),
+            "p_value": float(row.p_value),
+            "n_samples": int(row.n_samples),
+            "model_version": model_version,
+            "source": source,
+            "run_id": run_id,
+            "created_at": created,
+        }
+        for row, start, end in zip(
+            detected.itertuples(index=False),
+            to_db_times(engine, detected["start"]),
+            to_db_times(engine, detected["end"]),
+            strict=True,
+        )
+    ]
+    with engine.begin() as connection:
+        connection.execute(
+            delete(events).where((events.c.source == source) & (events.c.robot_id == robot_id))
+        )
+        if rows:
+            connection.execute(events.insert(), rows)
+    return len(rows)
+
+
+def read_events(engine: Engine, source: str | None = None) -> pd.DataFrame:
+    """Stored events, optionally of one source, ordered by start time."""
+    metadata.create_all(engine)
+    query = select(events).order_by(events.c.start_ts, events.c.event_id)
+    if source is not None:
+        query = query.where(events.c.source == source)
+    with engine.connect() as connection:
+        frame = pd.read_sql(query, connection)
+    for column in ("start_ts", "end_ts", "created_at"):
+        frame[column] = from_db_times(frame[column])
+    return frame

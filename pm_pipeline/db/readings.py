@@ -1,0 +1,190 @@
+"""Bulk load and bulk read of readings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    MetaData,
+    String,
+    Table,
+    func,
+    select,
+    true,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import Select
+
+from pm_pipeline.core.schema import AXES, TIME_COLUMN
+from pm_pipeline.db.schema import create_tables, ingested_files
+from pm_pipeline.db.timestamps import from_db_times, to_db_time, to_db_times
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one ingest did: rows in the file, rows new to the table, rows already there."""
+
+    file_name: str
+    rows_in_file: int
+    rows_added: int
+    rows_present: int
+
+
+def ingest_readings(
+    engine: Engine,
+    table: Table,
+    readings: pd.DataFrame,
+    robot_id: str,
+    file_name: str,
+    content_sha256: str,
+) -> IngestResult:
+    """Insert readings that are not stored yet, all in one transaction.
+
+    Parameters
+    ----------
+    engine
+        Readings database.
+    table
+        The readings table (see :func:`pm_pipeline.db.schema.readings_table`).
+    readings
+        Canonical readings frame.
+    robot_id
+        Robot the readings belong to; a reading is identified by robot and timestamp.
+    file_name, content_sha256
+        Recorded in ``pm_ingested_files`` next to the counts.
+
+    Returns
+    -------
+    IngestResult
+    """
+    create_tables(engine, table)
+    time_column = _time_column(table)
+    staging = _staging_table(table)
+    records = _records(engine, readings, robot_id, time_column)
+    with engine.begin() as connection:
+        staging.create(connection)
+        if records:
+            connection.execute(staging.insert(), records)
+        added = connection.execute(_insert_new_rows(engine, table, staging)).rowcount
+        staging.drop(connection)
+        connection.execute(
+            ingested_files.insert().values(
+                robot_id=robot_id,
+                file_name=file_name,
+                content_sha256=content_sha256,
+                rows_in_file=len(readings),
+                rows_added=added,
+                rows_present=len(readings) - added,
+                first_ts=to_db_time(engine, readings[TIME_COLUMN].min()) if records else None,
+                last_ts=to_db_time(engine, readings[TIME_COLUMN].max()) if records else None,
+                ingested_at=to_db_time(engine, pd.Timestamp(datetime.now(UTC))),
+            )
+        )
+    return IngestResult(file_name, len(readings), added, len(readings) - added)
+
+
+def _staging_table(table: Table) -> Table:
+    return Table(
+        "pm_staging_readings",
+        MetaData(),
+        Column("robot_id", String(64)),
+        Column(_time_column(table), DateTime(timezone=True)),
+        *(Column(axis, Float) for axis in AXES),
+        prefixes=["TEMPORARY"],
+    )
+
+
+def _records(
+    engine: Engine, readings: pd.DataFrame, robot_id: str, time_column: str
+) -> list[dict]:
+    values = readings[list(AXES)].astype("float64").to_numpy()
+    cells = np.where(np.isnan(values), None, values).tolist()
+    times = to_db_times(engine, readings[TIME_COLUMN])
+    return [
+        {"robot_id": robot_id, time_column: stamp, **dict(zip(AXES, row, strict=True))}
+        for stamp, row in zip(times, cells, strict=True)
+    ]
+
+
+def _insert_new_rows(engine: Engine, table: Table, staging: Table):  # noqa: ANN202
+    dialect_insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    names = [column.name for column in table.columns]
+    # SQLite needs the WHERE to tell the upsert's ON CONFLICT apart from a join's ON.
+    rows = select(*(staging.c[name] for name in names)).where(true())
+    return dialect_insert(table).from_select(names, rows).on_conflict_do_nothing()
+
+
+def _time_column(table: Table) -> str:
+    return next(c.name for c in table.columns if c.name not in ("robot_id", *AXES))
+
+
+def readings_query(
+    engine: Engine,
+    table: Table,
+    robot_id: str,
+    start: str | None = None,
+    end: str | None = None,
+    limit: int | None = None,
+) -> Select:
+    """SELECT the robot's readings in ``[start, end]``, or its newest ``limit`` readings."""
+    time_column = table.c[_time_column(table)]
+    query = select(time_column.label(TIME_COLUMN), *(table.c[axis] for axis in AXES)).where(
+        table.c.robot_id == robot_id
+    )
+    if start is not None:
+        query = query.where(time_column >= to_db_time(engine, start))
+    if end is not None:
+        query = query.where(time_column <= to_db_time(engine, end))
+    if limit is not None:
+        return query.order_by(time_column.desc()).limit(limit)
+    return query.order_by(time_column)
+
+
+def read_readings(
+    engine: Engine,
+    table: Table,
+    robot_id: str,
+    start: str | None = None,
+    end: str | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Load readings as a canonical frame, oldest first.
+
+    Parameters
+    ----------
+    engine, table, robot_id
+        Where to read.
+    start, end
+        Inclusive UTC bounds (ISO 8601), optional.
+    limit
+        Keep only the newest ``limit`` readings, optional.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    create_tables(engine, table)
+    with engine.connect() as connection:
+        frame = pd.read_sql(readings_query(engine, table, robot_id, start, end, limit), connection)
+    frame[TIME_COLUMN] = from_db_times(frame[TIME_COLUMN])
+    for axis in AXES:
+        frame[axis] = frame[axis].astype("float64")
+    return frame.sort_values(TIME_COLUMN, ignore_index=True)
+
+
+def newest_reading_time(engine: Engine, table: Table, robot_id: str) -> pd.Timestamp | None:
+    """The timestamp of the robot's newest reading, or None when it has none."""
+    create_tables(engine, table)
+    time_column = table.c[_time_column(table)]
+    with engine.connect() as connection:
+        value = connection.execute(
+            select(func.max(time_column)).where(table.c.robot_id == robot_id)
+        ).scalar()
+    return None if value is None else pd.Timestamp(from_db_times(pd.Series([value])).iloc[0])

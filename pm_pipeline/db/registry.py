@@ -1,0 +1,137 @@
+"""The model registry: every trained model version, its window, metrics and JSON content."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pandas as pd
+from sqlalchemy import Engine, select, update
+
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.model import TrainedModel, model_from_dict
+from pm_pipeline.db.schema import metadata, model_registry
+from pm_pipeline.db.timestamps import from_db_times, to_db_time
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    """One registry row, without the model content."""
+
+    model_version: str
+    created_at: pd.Timestamp
+    window_start: pd.Timestamp
+    window_end: pd.Timestamp
+    row_count: int
+    metrics: dict
+    run_id: str | None
+    is_active: bool
+
+
+def register_model(
+    engine: Engine, model: TrainedModel, robot_id: str, run_id: str | None, metrics: dict
+) -> bool:
+    """Store a model version and make it the active one; a known version is left as it was.
+
+    Parameters
+    ----------
+    engine
+        Database holding the registry.
+    model
+        The trained model; its ``version`` is the key.
+    robot_id
+        Robot the model belongs to.
+    run_id
+        The Dagster run that trained it.
+    metrics
+        JSON-safe figures shown with the version (per-axis R², σ, …).
+
+    Returns
+    -------
+    bool
+        True when the version was new.
+    """
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        known = connection.execute(
+            select(model_registry.c.model_version).where(
+                model_registry.c.model_version == model.version
+            )
+        ).first()
+        if known is None:
+            connection.execute(
+                model_registry.insert().values(
+                    model_version=model.version,
+                    robot_id=robot_id,
+                    created_at=to_db_time(engine, pd.Timestamp(datetime.now(UTC))),
+                    window_start=to_db_time(engine, model.window_start),
+                    window_end=to_db_time(engine, model.window_end),
+                    row_count=model.row_count,
+                    metrics_json=json.dumps(metrics, sort_keys=True),
+                    model_json=json.dumps(model.to_dict(), sort_keys=True),
+                    run_id=run_id,
+                    is_active=False,
+                )
+            )
+        connection.execute(
+            update(model_registry)
+            .where(model_registry.c.robot_id == robot_id)
+            .values(is_active=model_registry.c.model_version == model.version)
+        )
+    return known is None
+
+
+def load_model(engine: Engine, version: str) -> TrainedModel:
+    """The model stored under ``version``; PipelineError when no such version exists."""
+    metadata.create_all(engine)
+    with engine.connect() as connection:
+        content = connection.execute(
+            select(model_registry.c.model_json).where(model_registry.c.model_version == version)
+        ).scalar()
+    if content is None:
+        raise PipelineError(
+            f"unknown model version {version!r}; train one with `pm-pipeline train` or pick one "
+            "from the pm_model_registry table."
+        )
+    return model_from_dict(json.loads(content))
+
+
+def newest_model_version(engine: Engine, robot_id: str) -> str:
+    """The most recently registered version for the robot; PipelineError if there is none."""
+    entries = list_models(engine, robot_id)
+    if not entries:
+        raise PipelineError(
+            f"no trained model for robot {robot_id!r}; run `pm-pipeline train` first."
+        )
+    return entries[0].model_version
+
+
+def list_models(engine: Engine, robot_id: str) -> list[RegistryEntry]:
+    """Registry rows for the robot, newest first."""
+    metadata.create_all(engine)
+    columns = [c for c in model_registry.columns if c.name != "model_json"]
+    query = (
+        select(*columns)
+        .where(model_registry.c.robot_id == robot_id)
+        .order_by(model_registry.c.created_at.desc())
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).mappings().all()
+    return [
+        RegistryEntry(
+            model_version=row["model_version"],
+            created_at=_utc(row["created_at"]),
+            window_start=_utc(row["window_start"]),
+            window_end=_utc(row["window_end"]),
+            row_count=int(row["row_count"]),
+            metrics=json.loads(row["metrics_json"]),
+            run_id=row["run_id"],
+            is_active=bool(row["is_active"]),
+        )
+        for row in rows
+    ]
+
+
+def _utc(value: object) -> pd.Timestamp:
+    return pd.Timestamp(from_db_times(pd.Series([value])).iloc[0])

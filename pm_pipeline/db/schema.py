@@ -1,0 +1,140 @@
+"""The project's tables, as SQLAlchemy Core, and the readings table built from config.
+
+Every table carries ``robot_id`` so a fleet can partition by robot without a migration.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.schema import AXES
+
+DEFAULT_READINGS_TABLE = "pm_dashboard"
+DEFAULT_TIME_COLUMN = "timestamp_recorded"
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+metadata = MetaData()
+
+model_registry = Table(
+    "pm_model_registry",
+    metadata,
+    Column("model_version", String(32), primary_key=True),
+    Column("robot_id", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("window_end", DateTime(timezone=True), nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("metrics_json", Text, nullable=False),
+    Column("model_json", Text, nullable=False),
+    Column("run_id", String(64)),
+    Column("is_active", Boolean, nullable=False, default=False),
+)
+
+events = Table(
+    "pm_events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("robot_id", String(64), nullable=False),
+    Column("axis", String(16), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("start_ts", DateTime(timezone=True), nullable=False),
+    Column("end_ts", DateTime(timezone=True), nullable=False),
+    Column("duration_s", Float, nullable=False),
+    Column("z_mean", Float, nullable=False),
+    Column("z_peak", Float, nullable=False),
+    Column("p_value", Float, nullable=False),
+    Column("n_samples", Integer, nullable=False),
+    Column(
+        "model_version",
+        String(32),
+        ForeignKey("pm_model_registry.model_version"),
+        nullable=False,
+    ),
+    Column("source", String(512), nullable=False),
+    Column("run_id", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_pm_events_source", "source"),
+    Index("ix_pm_events_model_version", "model_version"),
+)
+
+ingested_files = Table(
+    "pm_ingested_files",
+    metadata,
+    Column("ingest_id", Integer, primary_key=True, autoincrement=True),
+    Column("robot_id", String(64), nullable=False),
+    Column("file_name", String(1024), nullable=False),
+    Column("content_sha256", String(64), nullable=False),
+    Column("rows_in_file", Integer, nullable=False),
+    Column("rows_added", Integer, nullable=False),
+    Column("rows_present", Integer, nullable=False),
+    Column("first_ts", DateTime(timezone=True)),
+    Column("last_ts", DateTime(timezone=True)),
+    Column("ingested_at", DateTime(timezone=True), nullable=False),
+)
+
+
+def validate_identifier(value: str, what: str) -> str:
+    """Accept a plain SQL identifier (letters, digits, underscore), or raise PipelineError."""
+    if not _IDENTIFIER.match(value):
+        raise PipelineError(
+            f"{what} {value!r} is not a valid identifier; use letters, digits and underscores, "
+            "starting with a letter or underscore."
+        )
+    return value
+
+
+def readings_table(
+    name: str = DEFAULT_READINGS_TABLE, time_column: str = DEFAULT_TIME_COLUMN
+) -> Table:
+    """The readings table ``[schema.]name`` with a configurable time column.
+
+    Parameters
+    ----------
+    name
+        Table name, optionally schema-qualified; each part is validated as an identifier.
+    time_column
+        Name of the timestamp column; validated as an identifier.
+
+    Returns
+    -------
+    sqlalchemy.Table
+        Columns ``robot_id``, the time column and ``axis_1 … axis_8``; keyed by robot and time.
+    """
+    schema, _, table = name.rpartition(".")
+    validate_identifier(table, "readings table")
+    if schema:
+        validate_identifier(schema, "readings schema")
+    validate_identifier(time_column, "time column")
+    own = MetaData()
+    return Table(
+        table,
+        own,
+        Column("robot_id", String(64), nullable=False),
+        Column(time_column, DateTime(timezone=True), nullable=False),
+        *(Column(axis, Float) for axis in AXES),
+        PrimaryKeyConstraint("robot_id", time_column, name=f"pk_{table}"),
+        schema=schema or None,
+    )
+
+
+def create_tables(engine: Engine, readings: Table) -> None:
+    """Create the project's tables and the readings table where they do not exist yet."""
+    metadata.create_all(engine)
+    readings.create(engine, checkfirst=True)
