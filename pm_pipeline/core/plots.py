@@ -17,7 +17,7 @@ from pm_pipeline.core.schema import TIME_COLUMN  # noqa: E402
 MAX_POINTS = 3000
 
 
-def plot_regression_png(scored: pd.DataFrame, title: str, z_alert: float, sigma: float) -> bytes:
+def plot_regression_png(scored: pd.DataFrame, title: str, alert_limit: float) -> bytes:
     """Regression line over scaled readings (top) and residuals with the alert band (bottom).
 
     Parameters
@@ -26,8 +26,8 @@ def plot_regression_png(scored: pd.DataFrame, title: str, z_alert: float, sigma:
         Output of :func:`pm_pipeline.core.detection.residual_frame`.
     title
         Figure title.
-    z_alert, sigma
-        Draw the ``mu ± z_alert·sigma`` band on the residual panel.
+    alert_limit
+        Residual at which the ALERT level starts (``mu + z_alert·sigma``), drawn as a line.
 
     Returns
     -------
@@ -43,7 +43,7 @@ def plot_regression_png(scored: pd.DataFrame, title: str, z_alert: float, sigma:
     top.legend(loc="upper right", fontsize=7)
     top.set_title(title, fontsize=9)
     bottom.scatter(times, shown["residual"], s=1, alpha=0.4, color="tab:gray")
-    bottom.axhline(z_alert * sigma, color="tab:orange", linewidth=1, label="alert limit")
+    bottom.axhline(alert_limit, color="tab:orange", linewidth=1, label="alert limit")
     bottom.axhline(0, color="black", linewidth=0.5)
     bottom.set_ylabel("residual")
     bottom.legend(loc="upper right", fontsize=7)

@@ -130,6 +130,12 @@ def write_export(readings: pd.DataFrame, path: Path) -> None:
     temporary.replace(path)
 
 
+def planted_fault(history_hours: float = 24.0, landed_hours: float = 2.0) -> SampleFault:
+    """The wear fault in the held-back slice: axis 2 draws 60% more current for 15 minutes."""
+    start = SAMPLE_START + pd.Timedelta(hours=history_hours + landed_hours / 2)
+    return SampleFault("axis_2", 1.6, start, start + pd.Timedelta(minutes=15))
+
+
 def write_sample_exports(
     folder: Path, history_hours: float = 24.0, landed_hours: float = 2.0, seed: int = 20260105
 ) -> tuple[Path, Path, SampleFault]:
@@ -151,8 +157,7 @@ def write_sample_exports(
     """
     readings = generate_robot_readings(history_hours + landed_hours, SAMPLE_START, seed)
     split = SAMPLE_START + pd.Timedelta(hours=history_hours)
-    fault_start = split + pd.Timedelta(hours=landed_hours / 2)
-    fault = SampleFault("axis_2", 1.6, fault_start, fault_start + pd.Timedelta(minutes=15))
+    fault = planted_fault(history_hours, landed_hours)
     readings = inject_wear(readings, fault)
     history_path = folder / "sample_export.csv"
     landed_path = folder / "sample_landed.csv"

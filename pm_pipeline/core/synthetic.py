@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model import TrainedModel
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
@@ -26,6 +27,7 @@ class SyntheticSet:
 
     readings: pd.DataFrame
     injected: pd.DataFrame
+    model_version: str
 
 
 def generate_synthetic_test_data(
@@ -54,7 +56,13 @@ def generate_synthetic_test_data(
         ``axis, level, start, end, z_level, n_samples``.
     """
     rng = np.random.default_rng(seed)
-    count = max(int(hours * 3600 / model.dt_s), 10)
+    count = int(hours * 3600 / model.dt_s)
+    needed = 2 * runs_per_level * (max(_run_length(model, axis) for axis in AXES) + 2)
+    if count < needed:
+        raise PipelineError(
+            f"config: {hours} h of synthetic data holds {count} readings, too few for "
+            f"{runs_per_level} injected run(s) per level; raise `hours` or lower `runs_per_level`."
+        )
     start = pd.Timestamp(model.window_end) + pd.Timedelta(seconds=model.dt_s)
     times = pd.Series(start + pd.to_timedelta(np.arange(count) * model.dt_s, unit="s"))
     seconds = (times - model.epoch_ts).dt.total_seconds().to_numpy()
@@ -80,18 +88,22 @@ def generate_synthetic_test_data(
         scaled = scaled + fitted.residual_sigma * z
         readings[axis] = model.scaling.unscale(axis, scaled)
     injected = pd.DataFrame(windows).sort_values(["start", "axis"], ignore_index=True)
-    return SyntheticSet(readings=readings, injected=injected)
+    return SyntheticSet(readings=readings, injected=injected, model_version=model.version)
 
 
 def _injection_plan(
     model: TrainedModel, axis: str, runs_per_level: int
 ) -> list[tuple[str, float, int]]:
     thresholds = model.axes[axis].thresholds
-    length = max(3 * thresholds.sustain_samples, 20)
+    length = _run_length(model, axis)
     alert_level = (thresholds.z_alert + thresholds.z_error) / 2
     error_level = thresholds.z_error + 1.5
     plan = [("ALERT", alert_level, length), ("ERROR", error_level, length)]
     return plan * runs_per_level
+
+
+def _run_length(model: TrainedModel, axis: str) -> int:
+    return max(3 * model.axes[axis].thresholds.sustain_samples, 20)
 
 
 def _slot_start(slot: int, slots: int, count: int, length: int, rng: np.random.Generator) -> int:

@@ -188,3 +188,20 @@ def newest_reading_time(engine: Engine, table: Table, robot_id: str) -> pd.Times
             select(func.max(time_column)).where(table.c.robot_id == robot_id)
         ).scalar()
     return None if value is None else pd.Timestamp(from_db_times(pd.Series([value])).iloc[0])
+
+
+def readings_span(
+    engine: Engine, table: Table, robot_id: str
+) -> tuple[int, pd.Timestamp | None, pd.Timestamp | None]:
+    """Row count, first and last timestamp of the robot's stored readings."""
+    create_tables(engine, table)
+    time_column = table.c[_time_column(table)]
+    query = select(func.count(), func.min(time_column), func.max(time_column)).where(
+        table.c.robot_id == robot_id
+    )
+    with engine.connect() as connection:
+        count, first, last = connection.execute(query).one()
+    if not count:
+        return 0, None, None
+    stamps = from_db_times(pd.Series([first, last]))
+    return int(count), stamps.iloc[0], stamps.iloc[1]

@@ -1,0 +1,52 @@
+"""Publishing a model's thresholds, per axis, in scaled units and in amperes."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.model import TrainedModel
+
+
+def single_model(models: list[TrainedModel]) -> TrainedModel:
+    """The one model that every axis asset belongs to.
+
+    Raises
+    ------
+    PipelineError
+        When the axis assets come from different model versions (a partial rematerialization
+        after the readings changed); materialize all eight axis models together.
+    """
+    versions = sorted({model.version for model in models})
+    if len(versions) != 1:
+        raise PipelineError(
+            f"the axis models come from different model versions ({', '.join(versions)}); "
+            "materialize all eight axis_models together."
+        )
+    return models[0]
+
+
+def threshold_table(model: TrainedModel, axis: str) -> pd.DataFrame:
+    """One axis' limits as rows ``parameter, value, unit``.
+
+    The residual limits are given in scaled units (what the detector compares) and in amperes
+    above the regression line (what an engineer reads on the drive).
+    """
+    fitted = model.axes[axis]
+    limits = fitted.thresholds
+    amperes_per_unit = model.scaling.span(axis)
+    rows = [
+        ("model_version", model.version, ""),
+        ("z_alert", limits.z_alert, "z"),
+        ("z_error", limits.z_error, "z"),
+        ("residual_mu", fitted.residual_mu, "scaled"),
+        ("residual_sigma", fitted.residual_sigma, "scaled"),
+        ("MinC", limits.min_c, "scaled"),
+        ("MaxC", limits.max_c, "scaled"),
+        ("MinC_A", limits.min_c * amperes_per_unit, "A"),
+        ("MaxC_A", limits.max_c * amperes_per_unit, "A"),
+        ("sustain_samples", limits.sustain_samples, "samples"),
+        ("sustain_s", limits.sustain_s, "s"),
+        ("dt_s", model.dt_s, "s"),
+    ]
+    return pd.DataFrame(rows, columns=["parameter", "value", "unit"]).astype({"value": str})

@@ -1,0 +1,153 @@
+"""Training group: readings window → min-max scaler → eight axis models → eight threshold tables."""
+
+
+from collections.abc import Iterator
+
+import dagster as dg
+import pandas as pd
+
+from pm_pipeline.core.model import DetectorParams, MinMaxScaling, TrainedModel, fit_minmax_scaling
+from pm_pipeline.core.model import fit_model as fit_trained_model
+from pm_pipeline.core.schema import AXES, TIME_COLUMN
+from pm_pipeline.core.thresholds import single_model, threshold_table
+from pm_pipeline.core.versioning import readings_fingerprint
+from pm_pipeline.core.windows import parse_utc, training_window_start
+from pm_pipeline.db.readings import newest_reading_time, read_readings
+from pm_pipeline.db.registry import register_model
+from pm_pipeline.defs.metadata import axis_model_metadata, readings_metadata, table_markdown
+from pm_pipeline.defs.resources import ReadingsDatabaseResource
+
+AXIS_MODEL_KEYS = {axis: dg.AssetKey(["axis_models", axis]) for axis in AXES}
+THRESHOLD_KEYS = {axis: dg.AssetKey(["thresholds", axis]) for axis in AXES}
+
+
+class RawReadingsConfig(dg.Config):
+    """Which readings train the model: a table and a window (start/end or last N days) or limit."""
+
+    table: str | None = None
+    start: str | None = None
+    end: str | None = None
+    last_days: float | None = None
+    limit: int | None = None
+
+
+class AxisModelsConfig(dg.Config):
+    """Threshold settings baked into each model version."""
+
+    z_alert: float = 1.65
+    z_error: float = 2.57
+    sustain_percentile: float = 95.0
+    min_sustain_samples: int = 3
+    gap_factor: float = 5.0
+
+
+@dg.asset(group_name="training", kinds={"pandas"})
+def raw_readings(
+    context: dg.AssetExecutionContext,
+    config: RawReadingsConfig,
+    readings_db: ReadingsDatabaseResource,
+) -> dg.MaterializeResult:
+    """The training window of motor-current readings, read from the readings table."""
+    engine, table = readings_db.engine(), readings_db.table(config.table)
+    newest = newest_reading_time(engine, table, readings_db.robot_id)
+    start = training_window_start(config.start, config.last_days, newest)
+    end = parse_utc(config.end, "end").isoformat() if config.end else None
+    frame = read_readings(engine, table, readings_db.robot_id, start, end, config.limit)
+    context.log.info(f"read {len(frame)} readings from {readings_db.masked_url}")
+    return dg.MaterializeResult(
+        value=frame,
+        data_version=dg.DataVersion(readings_fingerprint(frame)),
+        metadata={**readings_metadata(frame), "table": table.fullname,
+                  "database": readings_db.masked_url},
+    )
+
+
+@dg.asset(group_name="training")
+def minmax_scaler(raw_readings: pd.DataFrame) -> dg.MaterializeResult:
+    """Per-axis current ranges of the training window; every model works in these 0…1 units."""
+    scaling = fit_minmax_scaling(raw_readings)
+    ranges = pd.DataFrame(
+        {"axis": list(AXES), "min_A": scaling.minimums.values(), "max_A": scaling.maximums.values()}
+    )
+    return dg.MaterializeResult(value=scaling, metadata={"ranges": table_markdown(ranges)})
+
+
+@dg.multi_asset(
+    outs={
+        f"{axis}_model": dg.AssetOut(
+            key=key,
+            group_name="training",
+            description=f"Regression of {axis}'s scaled current on time, and its residual limits.",
+        )
+        for axis, key in AXIS_MODEL_KEYS.items()
+    },
+    can_subset=True,
+)
+def axis_models(
+    context: dg.AssetExecutionContext,
+    config: AxisModelsConfig,
+    raw_readings: pd.DataFrame,
+    minmax_scaler: MinMaxScaling,
+) -> Iterator[dg.MaterializeResult]:
+    # All eight lines are fitted even for a subset (milliseconds), so the model version
+    # always covers the whole model.
+    model = fit_trained_model(raw_readings, minmax_scaler, DetectorParams(**config.model_dump()))
+    context.log.info(f"model version {model.version}")
+    for axis, key in AXIS_MODEL_KEYS.items():
+        if key in context.selected_asset_keys:
+            yield dg.MaterializeResult(
+                asset_key=key,
+                value=model,
+                data_version=dg.DataVersion(model.version),
+                metadata=axis_model_metadata(model, axis, raw_readings),
+            )
+
+
+@dg.multi_asset(
+    outs={
+        f"{axis}_thresholds": dg.AssetOut(
+            key=key,
+            group_name="training",
+            description=f"ALERT/ERROR residual limits and sustain time of {axis}.",
+        )
+        for axis, key in THRESHOLD_KEYS.items()
+    },
+    ins={f"{axis}_model": dg.AssetIn(key=key) for axis, key in AXIS_MODEL_KEYS.items()},
+)
+def thresholds(  # noqa: PLR0913 - Dagster maps one parameter to each upstream asset
+    context: dg.AssetExecutionContext,
+    readings_db: ReadingsDatabaseResource,
+    axis_1_model: TrainedModel,
+    axis_2_model: TrainedModel,
+    axis_3_model: TrainedModel,
+    axis_4_model: TrainedModel,
+    axis_5_model: TrainedModel,
+    axis_6_model: TrainedModel,
+    axis_7_model: TrainedModel,
+    axis_8_model: TrainedModel,
+) -> Iterator[dg.MaterializeResult]:
+    model = single_model(
+        [axis_1_model, axis_2_model, axis_3_model, axis_4_model,
+         axis_5_model, axis_6_model, axis_7_model, axis_8_model]
+    )
+    is_new = register_model(
+        readings_db.engine(), model, readings_db.robot_id, context.run_id, registry_metrics(model)
+    )
+    context.log.info(f"model version {model.version} {'registered' if is_new else 'known'}")
+    for axis, key in THRESHOLD_KEYS.items():
+        table = threshold_table(model, axis)
+        yield dg.MaterializeResult(
+            asset_key=key,
+            value=table,
+            data_version=dg.DataVersion(model.version),
+            metadata={"model_version": model.version, "thresholds": table_markdown(table)},
+        )
+
+
+def registry_metrics(model: TrainedModel) -> dict:
+    """The per-axis figures stored with a version in the registry."""
+    return {
+        axis: {"r2": fitted.r2, "sigma": fitted.residual_sigma, "slope": fitted.slope,
+               "sustain_samples": fitted.thresholds.sustain_samples}
+        for axis, fitted in model.axes.items()
+    } | {"window": [model.window_start, model.window_end], "time_column": TIME_COLUMN}

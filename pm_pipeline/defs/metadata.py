@@ -1,0 +1,84 @@
+"""Turning core results into Dagster metadata (plain Python numbers, markdown, embedded PNGs)."""
+
+
+import dagster as dg
+import pandas as pd
+
+from pm_pipeline.core.detection import residual_frame
+from pm_pipeline.core.model import TrainedModel
+from pm_pipeline.core.plots import plot_regression_png, png_markdown
+from pm_pipeline.core.schema import AXES, TIME_COLUMN
+from pm_pipeline.core.synthetic import generate_synthetic_test_data
+
+VERIFICATION_HOURS = 2.0
+
+
+def table_markdown(frame: pd.DataFrame) -> dg.MetadataValue:
+    """A small frame as a markdown table."""
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    rows = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return dg.MetadataValue.md("\n".join([header, rule, *rows]))
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return str(value)
+
+
+def readings_metadata(frame: pd.DataFrame) -> dict[str, object]:
+    """Row count, column schema and time span of a readings frame."""
+    times = frame[TIME_COLUMN]
+    schema = dg.TableSchema(
+        columns=[dg.TableColumn(TIME_COLUMN, "timestamp (UTC)")]
+        + [dg.TableColumn(axis, "float (A; NULL = no load)") for axis in AXES]
+    )
+    return {
+        "dagster/row_count": int(len(frame)),
+        "dagster/column_schema": schema,
+        "window_start": times.min().isoformat() if len(frame) else "",
+        "window_end": times.max().isoformat() if len(frame) else "",
+    }
+
+
+def axis_model_metadata(model: TrainedModel, axis: str, readings: pd.DataFrame) -> dict:
+    """Coefficients, residual statistics, thresholds, window and plots of one axis model."""
+    fitted = model.axes[axis]
+    limits = fitted.thresholds
+    training = residual_frame(model, readings, axis)
+    synthetic = generate_synthetic_test_data(model, hours=VERIFICATION_HOURS, seed=11)
+    verification = residual_frame(model, synthetic.readings, axis)
+    return {
+        "model_version": model.version,
+        "slope_per_s": float(fitted.slope),
+        "slope_per_day": float(fitted.slope * 86400),
+        "intercept": float(fitted.intercept),
+        "r2": float(fitted.r2),
+        "residual_mu": float(fitted.residual_mu),
+        "residual_sigma": float(fitted.residual_sigma),
+        "MinC": float(limits.min_c),
+        "MaxC": float(limits.max_c),
+        "sustain_samples": int(limits.sustain_samples),
+        "sustain_s": float(limits.sustain_s),
+        "training_epoch": model.epoch,
+        "window_start": model.window_start,
+        "window_end": model.window_end,
+        "dagster/row_count": int(fitted.row_count),
+        "plot_training": dg.MetadataValue.md(
+            png_markdown(_plot(training, f"{axis}: training window", model, axis), "training")
+        ),
+        "plot_verification": dg.MetadataValue.md(
+            png_markdown(
+                _plot(verification, f"{axis}: synthetic verification", model, axis),
+                "verification",
+            )
+        ),
+    }
+
+
+def _plot(scored: pd.DataFrame, title: str, model: TrainedModel, axis: str) -> bytes:
+    fitted = model.axes[axis]
+    return plot_regression_png(scored, title, fitted.residual_mu + fitted.thresholds.min_c)

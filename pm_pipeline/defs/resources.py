@@ -1,0 +1,46 @@
+"""Resources: the readings database, shared by every asset and the CLI."""
+
+
+from functools import cached_property
+
+import dagster as dg
+from pydantic import PrivateAttr
+from sqlalchemy import Engine, Table
+
+from pm_pipeline.db.engine import mask_url, open_engine, resolve_database_url
+from pm_pipeline.db.schema import DEFAULT_READINGS_TABLE, DEFAULT_TIME_COLUMN, readings_table
+
+DEFAULT_ROBOT_ID = "robot-1"
+
+
+class ReadingsDatabaseResource(dg.ConfigurableResource):
+    """The readings database: Postgres/Neon in production, a SQLite file by default.
+
+    ``url`` left empty means ``PM_DATABASE_URL`` (then ``DATABASE_URL``) read when a run
+    starts, and the embedded SQLite file when neither is set.
+    """
+
+    url: str | None = None
+    readings_table: str = DEFAULT_READINGS_TABLE
+    time_column: str = DEFAULT_TIME_COLUMN
+    robot_id: str = DEFAULT_ROBOT_ID
+
+    _engine: Engine | None = PrivateAttr(default=None)
+
+    @cached_property
+    def resolved_url(self) -> str:
+        return resolve_database_url(self.url)
+
+    @property
+    def masked_url(self) -> str:
+        """The URL with its password hidden, for logs and metadata."""
+        return mask_url(self.resolved_url)
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = open_engine(self.resolved_url)
+        return self._engine
+
+    def table(self, name: str | None = None) -> Table:
+        """The readings table named in config, or another one by name."""
+        return readings_table(name or self.readings_table, self.time_column)
