@@ -19,7 +19,15 @@ from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
 SAMPLE_DIR = Path("data")
 EVENT_CSV_COLUMNS = [
-    "axis", "type", "start", "end", "duration_s", "z_mean", "z_peak", "p_value", "model_version",
+    "axis",
+    "type",
+    "start",
+    "end",
+    "duration_s",
+    "z_mean",
+    "z_peak",
+    "p_value",
+    "model_version",
 ]
 
 
@@ -78,7 +86,11 @@ def ingest_file(database: ReadingsDatabaseResource, path: Path):  # noqa: ANN201
     """Parse and ingest one export; the whole file or nothing."""
     readings = read_export(path)
     return ingest_readings(
-        database.engine(), database.table(), readings, database.robot_id, str(path),
+        database.engine(),
+        database.table(),
+        readings,
+        database.robot_id,
+        str(path),
         file_sha256(path),
     )
 
@@ -88,8 +100,12 @@ def _train(args: argparse.Namespace) -> int:
     from pm_pipeline.defs.execution import latest_metadata, local_instance, run_training
 
     instance = local_instance()
-    window = {"last_days": args.last_days, "start": args.start, "end": args.end,
-              "limit": args.limit}
+    window = {
+        "last_days": args.last_days,
+        "start": args.start,
+        "end": args.end,
+        "limit": args.limit,
+    }
     outcome = run_training(defs, instance, {k: v for k, v in window.items() if v is not None})
     if not outcome.success:
         print(f"error: training run {outcome.run_id} failed: {outcome.failure}", file=sys.stderr)
@@ -159,7 +175,9 @@ def _run(_args: argparse.Namespace) -> int:
     return 0
 
 
-def print_summary(database: ReadingsDatabaseResource, recall: object, landed_key: str) -> None:
+def print_summary(
+    database: ReadingsDatabaseResource, recall: float | None, landed_key: str
+) -> None:
     """What ``run`` produced, read back from the database it names."""
     engine = database.engine()
     rows, first, last = readings_span(engine, database.table(), database.robot_id)
@@ -168,31 +186,46 @@ def print_summary(database: ReadingsDatabaseResource, recall: object, landed_key
     events = read_events(engine, landed_key)
     synthetic = read_events(engine, "synthetic")
     fault = planted_fault()
-    hits = events[(events["axis"] == fault.axis) & (events["start_ts"] <= fault.end)
-                  & (events["end_ts"] >= fault.start)]
+    hits = events[
+        (events["axis"] == fault.axis)
+        & (events["start_ts"] <= fault.end)
+        & (events["end_ts"] >= fault.start)
+    ]
     print("\n== pm_pipeline summary ==")
     print(f"database     {describe_url(database.resolved_url)}, table {database.readings_table}")
     print(f"readings     {rows} rows for {database.robot_id}, {_iso(first)} to {_iso(last)}")
-    print(f"model        version {version}, trained on {model.row_count} readings "
-          f"({_iso(model.window_start)} to {_iso(model.window_end)})")
+    print(
+        f"model        version {version}, trained on {model.row_count} readings "
+        f"({_iso(model.window_start)} to {_iso(model.window_end)})"
+    )
     print("thresholds   axis     MinC_A   MaxC_A  sustain")
     for axis, fitted in model.axes.items():
         span = model.scaling.span(axis)
-        print(f"             {axis}  {fitted.thresholds.min_c * span:7.3f}  "
-              f"{fitted.thresholds.max_c * span:7.3f}  {fitted.thresholds.sustain_s:5.1f} s")
-    print(f"synthetic    recall {float(recall or 0):.2f} of injected runs; "
-          f"{len(synthetic)} events on the synthetic set")
+        print(
+            f"             {axis}  {fitted.thresholds.min_c * span:7.3f}  "
+            f"{fitted.thresholds.max_c * span:7.3f}  {fitted.thresholds.sustain_s:5.1f} s"
+        )
+    print(
+        f"synthetic    recall {float(recall or 0):.2f} of injected runs; "
+        f"{len(synthetic)} events on the synthetic set"
+    )
     counts = events["severity"].value_counts()
-    print(f"landed file  {landed_key}: {len(events)} events ({counts.get('ALERT', 0)} ALERT, "
-          f"{counts.get('ERROR', 0)} ERROR)")
-    print(f"planted wear {fault.axis} x{fault.factor} from {_iso(fault.start)} to "
-          f"{_iso(fault.end)}: {'caught' if len(hits) else 'MISSED'} ({len(hits)} events)")
+    print(
+        f"landed file  {landed_key}: {len(events)} events ({counts.get('ALERT', 0)} ALERT, "
+        f"{counts.get('ERROR', 0)} ERROR)"
+    )
+    print(
+        f"planted wear {fault.axis} x{fault.factor} from {_iso(fault.start)} to "
+        f"{_iso(fault.end)}: {'caught' if len(hits) else 'MISSED'} ({len(hits)} events)"
+    )
     print("next         make dev, then open http://127.0.0.1:3000 (Assets, Runs);")
-    print("             SQL: SELECT * FROM pm_events ORDER BY start_ts; "
-          "SELECT * FROM pm_model_registry;")
+    print(
+        "             SQL: SELECT * FROM pm_events ORDER BY start_ts; "
+        "SELECT * FROM pm_model_registry;"
+    )
 
 
-def _iso(value: object) -> str:
+def _iso(value: pd.Timestamp | str | None) -> str:
     return pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else "-"
 
 

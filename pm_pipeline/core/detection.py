@@ -103,9 +103,7 @@ def empty_events() -> pd.DataFrame:
 def _axis_events(model: TrainedModel, fitted: AxisModel, scored: pd.DataFrame) -> pd.DataFrame:
     breaks = gap_breaks(scored["seconds"].to_numpy(), model.dt_s, model.params.gap_factor)
     levels = (("ALERT", fitted.thresholds.z_alert), ("ERROR", fitted.thresholds.z_error))
-    frames = [
-        _runs_at_level(scored, breaks, fitted, severity, level) for severity, level in levels
-    ]
+    frames = [_runs_at_level(scored, breaks, fitted, severity, level) for severity, level in levels]
     return pd.concat(frames, ignore_index=True)
 
 

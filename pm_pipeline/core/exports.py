@@ -72,9 +72,11 @@ def _read_header(path: Path) -> list[str]:
     try:
         header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
     except pd.errors.EmptyDataError:
-        raise PipelineError(f"{path}: the file is empty; export a file with a header and rows.")
+        raise PipelineError(
+            f"{path}: the file is empty; export a file with a header and rows."
+        ) from None
     except UnicodeDecodeError:
-        raise PipelineError(f"{path}: not a UTF-8 text CSV; export the data as CSV text.")
+        raise PipelineError(f"{path}: not a UTF-8 text CSV; export the data as CSV text.") from None
     return [str(name) for name in header]
 
 

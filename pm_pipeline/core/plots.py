@@ -11,6 +11,7 @@ matplotlib.use("Agg")  # no screen on servers; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from pm_pipeline.core.schema import TIME_COLUMN  # noqa: E402
 
@@ -63,7 +64,7 @@ def _thin(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.iloc[keep]
 
 
-def _to_png(figure: plt.Figure) -> bytes:
+def _to_png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.tight_layout()
     figure.savefig(buffer, format="png")

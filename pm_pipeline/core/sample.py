@@ -115,7 +115,7 @@ def write_export(readings: pd.DataFrame, path: Path) -> None:
     out = pd.DataFrame({"Trait": '"current"'}, index=readings.index)
     for number in range(1, 15):
         axis = f"axis_{number}"
-        out[f"Axis #{number}"] = readings[axis] if axis in readings else np.nan
+        out[f"Axis #{number}"] = readings.get(axis, np.nan)
     stamps = readings[TIME_COLUMN].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3]
     out["Time"] = '"' + stamps + 'Z"'
     header = ",".join(f'"{name}"' for name in out.columns)
@@ -124,8 +124,13 @@ def write_export(readings: pd.DataFrame, path: Path) -> None:
     with temporary.open("w", newline="") as handle:
         handle.write(header + "\n")
         out.to_csv(
-            handle, index=False, header=False, quoting=csv.QUOTE_NONE, quotechar="'",
-            float_format="%.5g", na_rep="",
+            handle,
+            index=False,
+            header=False,
+            quoting=csv.QUOTE_NONE,
+            quotechar="'",
+            float_format="%.5g",
+            na_rep="",
         )
     temporary.replace(path)
 

@@ -70,7 +70,8 @@ def generate_synthetic_test_data(
     windows = []
     for axis in AXES:
         z = rng.standard_normal(count)
-        for slot, (level, z_level, length) in enumerate(_injection_plan(model, axis, runs_per_level)):
+        plan = _injection_plan(model, axis, runs_per_level)
+        for slot, (level, z_level, length) in enumerate(plan):
             first = _slot_start(slot, 2 * runs_per_level, count, length, rng)
             z[first : first + length] = z_level + INJECTION_NOISE * rng.standard_normal(length)
             windows.append(

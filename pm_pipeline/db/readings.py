@@ -101,15 +101,14 @@ def _staging_table(table: Table) -> Table:
     )
 
 
-def _records(
-    engine: Engine, readings: pd.DataFrame, robot_id: str, time_column: str
-) -> list[dict]:
-    values = readings[list(AXES)].astype("float64").to_numpy()
-    cells = np.where(np.isnan(values), None, values).tolist()
+def _records(engine: Engine, readings: pd.DataFrame, robot_id: str, time_column: str) -> list[dict]:
+    values = readings[list(AXES)].to_numpy(dtype="float64")
+    cells = values.astype(object)
+    cells[np.isnan(values)] = None
     times = to_db_times(engine, readings[TIME_COLUMN])
     return [
         {"robot_id": robot_id, time_column: stamp, **dict(zip(AXES, row, strict=True))}
-        for stamp, row in zip(times, cells, strict=True)
+        for stamp, row in zip(times, cells.tolist(), strict=True)
     ]
 
 

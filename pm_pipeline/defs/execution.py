@@ -3,6 +3,7 @@
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -13,8 +14,9 @@ from pm_pipeline.defs.assets import landed_files_partitions
 
 DAGSTER_HOME_VARIABLE = "DAGSTER_HOME"
 _LOCAL_INSTANCE_YAML = "telemetry:\n  enabled: false\n"
-# The CLI prints its own summary; Dagster's step-by-step debug log stays in the UI.
-_QUIET_LOGGERS = {"console": {"config": {"log_level": "WARNING"}}}
+# The CLI prints its own one-line outcome; the full run log, tracebacks included, stays in
+# the instance for the UI.
+_QUIET_LOGGERS = {"console": {"config": {"log_level": "CRITICAL"}}}
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ def run_scoring(
     return key, _outcome(result)
 
 
-def latest_metadata(instance: dg.DagsterInstance, key: str, field: str) -> object:
+def latest_metadata(instance: dg.DagsterInstance, key: str, field: str) -> Any:
     """One metadata value of an asset's latest materialization, or None."""
     event = instance.get_latest_materialization_event(dg.AssetKey(key))
     materialization = event.asset_materialization if event else None

@@ -1,5 +1,6 @@
 """Turning core results into Dagster metadata (plain Python numbers, markdown, embedded PNGs)."""
 
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -15,21 +16,10 @@ VERIFICATION_HOURS = 2.0
 
 def table_markdown(frame: pd.DataFrame) -> dg.MetadataValue:
     """A small frame as a markdown table."""
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
-    rule = "|" + "---|" * len(frame.columns)
-    rows = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return dg.MetadataValue.md("\n".join([header, rule, *rows]))
+    return dg.MetadataValue.md(frame.to_markdown(index=False, floatfmt=".6g"))
 
 
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return str(value)
-
-
-def readings_metadata(frame: pd.DataFrame) -> dict[str, object]:
+def readings_metadata(frame: pd.DataFrame) -> dict[str, Any]:
     """Row count, column schema and time span of a readings frame."""
     times = frame[TIME_COLUMN]
     schema = dg.TableSchema(

@@ -1,6 +1,5 @@
 """Resources: the readings database, shared by every asset and the CLI."""
 
-
 from functools import cached_property
 
 import dagster as dg

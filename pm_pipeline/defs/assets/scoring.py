@@ -1,6 +1,5 @@
 """Scoring: events of each landed controller export, one dynamic partition per file."""
 
-
 import dagster as dg
 
 from pm_pipeline.core.detection import detect_events
@@ -24,8 +23,9 @@ class FileEventsConfig(dg.Config):
     model_version: str | None = None
 
 
-@dg.asset(group_name="scoring", partitions_def=landed_files_partitions,
-          deps=list(THRESHOLD_KEYS.values()))
+@dg.asset(
+    group_name="scoring", partitions_def=landed_files_partitions, deps=list(THRESHOLD_KEYS.values())
+)
 def file_events(
     context: dg.AssetExecutionContext,
     config: FileEventsConfig,

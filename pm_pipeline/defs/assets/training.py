@@ -1,6 +1,5 @@
 """Training group: readings window → min-max scaler → eight axis models → eight threshold tables."""
 
-
 from collections.abc import Iterator
 
 import dagster as dg
@@ -57,8 +56,11 @@ def raw_readings(
     return dg.MaterializeResult(
         value=frame,
         data_version=dg.DataVersion(readings_fingerprint(frame)),
-        metadata={**readings_metadata(frame), "table": table.fullname,
-                  "database": readings_db.masked_url},
+        metadata={
+            **readings_metadata(frame),
+            "table": table.fullname,
+            "database": readings_db.masked_url,
+        },
     )
 
 
@@ -127,8 +129,16 @@ def thresholds(  # noqa: PLR0913 - Dagster maps one parameter to each upstream a
     axis_8_model: TrainedModel,
 ) -> Iterator[dg.MaterializeResult]:
     model = single_model(
-        [axis_1_model, axis_2_model, axis_3_model, axis_4_model,
-         axis_5_model, axis_6_model, axis_7_model, axis_8_model]
+        [
+            axis_1_model,
+            axis_2_model,
+            axis_3_model,
+            axis_4_model,
+            axis_5_model,
+            axis_6_model,
+            axis_7_model,
+            axis_8_model,
+        ]
     )
     is_new = register_model(
         readings_db.engine(), model, readings_db.robot_id, context.run_id, registry_metrics(model)
@@ -147,7 +157,11 @@ def thresholds(  # noqa: PLR0913 - Dagster maps one parameter to each upstream a
 def registry_metrics(model: TrainedModel) -> dict:
     """The per-axis figures stored with a version in the registry."""
     return {
-        axis: {"r2": fitted.r2, "sigma": fitted.residual_sigma, "slope": fitted.slope,
-               "sustain_samples": fitted.thresholds.sustain_samples}
+        axis: {
+            "r2": fitted.r2,
+            "sigma": fitted.residual_sigma,
+            "slope": fitted.slope,
+            "sustain_samples": fitted.thresholds.sustain_samples,
+        }
         for axis, fitted in model.axes.items()
     } | {"window": [model.window_start, model.window_end], "time_column": TIME_COLUMN}

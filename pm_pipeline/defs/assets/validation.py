@@ -1,6 +1,5 @@
 """Validation group: labelled synthetic readings from the model, and the events found in them."""
 
-
 import dagster as dg
 
 from pm_pipeline.core.detection import detect_events
@@ -45,8 +44,16 @@ def synthetic_test_data(  # noqa: PLR0913 - one parameter per upstream axis mode
     """Readings in amperes drawn from the models after the training window, with injected
     alert- and error-level runs recorded as ground truth."""
     model = single_model(
-        [axis_1_model, axis_2_model, axis_3_model, axis_4_model,
-         axis_5_model, axis_6_model, axis_7_model, axis_8_model]
+        [
+            axis_1_model,
+            axis_2_model,
+            axis_3_model,
+            axis_4_model,
+            axis_5_model,
+            axis_6_model,
+            axis_7_model,
+            axis_8_model,
+        ]
     )
     synthetic = generate_synthetic_test_data(
         model, config.hours, config.runs_per_level, config.seed
