@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -63,12 +64,14 @@ def generate_robot_readings(hours: float, start: pd.Timestamp, seed: int) -> pd.
     rng = np.random.default_rng(seed)
     count = int(hours * 3600 / CADENCE_S)
     steps = np.clip(rng.normal(CADENCE_S, 0.04, count), 1.72, 2.1)
-    gap_rows = rng.choice(np.arange(1, count), size=max(count // 7000, 2), replace=False)
+    # About one gap every 3.7 h (the real export has 6 in 22 h), spread over the period.
+    strata = np.linspace(1, count, max(round(hours / 3.7), 2) + 1).astype(int)
+    gap_rows = np.array([rng.integers(low, high) for low, high in pairwise(strata)])
     steps[gap_rows] = rng.choice([33.0, 33.4, 332.6, 402.5], size=len(gap_rows))
     steps[0] = 0.0
     times = start + pd.to_timedelta(np.cumsum(steps), unit="s")
     active, phase = _activity(count, rng)
-    frame = pd.DataFrame({TIME_COLUMN: pd.Series(times).dt.round("ms")})
+    frame = pd.DataFrame({TIME_COLUMN: pd.Series(times).dt.round("ms").dt.as_unit("us")})
     for axis in AXES:
         frame[axis] = _axis_current(axis, active, phase, rng)
     return frame

@@ -57,8 +57,9 @@ def normalise_url(url: str) -> str:
             "write it like postgresql://user:password@host:5432/dbname or sqlite:///path.db"
         ) from None
     if parsed.drivername in ("postgres", "postgresql", "postgresql+psycopg"):
-        parsed = parsed.set(drivername="postgresql+psycopg2")
-    return parsed.render_as_string(hide_password=False)
+        # Swap only the scheme: re-rendering would reorder Neon's query string.
+        return "postgresql+psycopg2" + url[len(url.split("://", 1)[0]) :]
+    return url
 
 
 def mask_url(url: str) -> str:

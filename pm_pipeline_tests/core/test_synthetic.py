@@ -1,0 +1,56 @@
+import pandas as pd
+import pytest
+
+from pm_pipeline.core.detection import detect_events
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.evaluation import match_injections, recall
+from pm_pipeline.core.model import DetectorParams, fit_minmax_scaling, fit_model
+from pm_pipeline.core.schema import AXES, TIME_COLUMN
+from pm_pipeline.core.synthetic import generate_synthetic_test_data
+
+
+@pytest.fixture(scope="module")
+def model(robot_day: pd.DataFrame):
+    return fit_model(robot_day, fit_minmax_scaling(robot_day), DetectorParams())
+
+
+def test_synthetic_set_continues_after_training_in_amperes(model) -> None:
+    synthetic = generate_synthetic_test_data(model, hours=3, seed=1)
+    readings = synthetic.readings
+    assert readings[TIME_COLUMN].iloc[0] > pd.Timestamp(model.window_end)
+    for axis in AXES:
+        # Amperes: centred on the fitted line mapped back through the scaler.
+        span = model.scaling.span(axis)
+        assert readings[axis].std() == pytest.approx(
+            model.axes[axis].residual_sigma * span, rel=0.35
+        )
+    assert len(synthetic.injected) == 2 * len(AXES)
+    assert set(synthetic.injected["level"]) == {"ALERT", "ERROR"}
+    assert synthetic.model_version == model.version
+
+
+def test_same_seed_same_set(model) -> None:
+    first = generate_synthetic_test_data(model, hours=2, seed=5)
+    again = generate_synthetic_test_data(model, hours=2, seed=5)
+    pd.testing.assert_frame_equal(first.readings, again.readings)
+
+
+def test_every_injected_run_is_caught(model) -> None:
+    synthetic = generate_synthetic_test_data(model, hours=4, runs_per_level=2, seed=2)
+    matched = match_injections(detect_events(model, synthetic.readings), synthetic.injected)
+    assert recall(matched) == 1.0
+    assert recall(matched, "ERROR") == 1.0
+    assert (matched["detect_delay_s"] >= 0).all()
+
+
+def test_missed_windows_lower_recall(model) -> None:
+    synthetic = generate_synthetic_test_data(model, hours=2, seed=2)
+    events = detect_events(model, synthetic.readings)
+    matched = match_injections(events[events["severity"] == "ALERT"], synthetic.injected)
+    assert recall(matched, "ERROR") == 0.0
+    assert recall(matched, "ALERT") == 1.0
+
+
+def test_too_short_a_set_is_a_user_error(model) -> None:
+    with pytest.raises(PipelineError, match="raise `hours`"):
+        generate_synthetic_test_data(model, hours=0.01)

@@ -1,0 +1,60 @@
+import pandas as pd
+import pytest
+
+from pm_pipeline.core.detection import detect_events
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.model import DetectorParams, fit_minmax_scaling, fit_model
+from pm_pipeline.db.engine import mask_url, normalise_url, open_engine, resolve_database_url
+from pm_pipeline.db.events import read_events, replace_events
+from pm_pipeline.db.registry import list_models, load_model, newest_model_version, register_model
+
+
+@pytest.fixture(scope="module")
+def model(robot_day: pd.DataFrame):
+    return fit_model(robot_day, fit_minmax_scaling(robot_day), DetectorParams())
+
+
+def test_registry_round_trip(database_url: str, model, robot_day: pd.DataFrame) -> None:
+    engine = open_engine(database_url)
+    with pytest.raises(PipelineError, match="pm-pipeline train"):
+        newest_model_version(engine, "r1")
+    assert register_model(engine, model, "r1", "run-1", {"r2": 0.1}) is True
+    assert register_model(engine, model, "r1", "run-2", {"r2": 0.1}) is False
+    assert load_model(engine, model.version) == model
+    [entry] = list_models(engine, "r1")
+    assert entry.run_id == "run-1" and entry.is_active and entry.row_count == len(robot_day)
+    assert entry.window_start == pd.Timestamp(model.window_start)
+    with pytest.raises(PipelineError, match="unknown model version"):
+        load_model(engine, "0000")
+
+
+def test_events_replace_per_source(database_url: str, model, robot_day: pd.DataFrame) -> None:
+    engine = open_engine(database_url)
+    register_model(engine, model, "r1", "run-1", {})
+    events = detect_events(model, robot_day)
+    assert len(events) > 0
+    assert replace_events(engine, "a.csv", events, model.version, "run-a", "r1") == len(events)
+    replace_events(engine, "b.csv", events.head(2), model.version, "run-b", "r1")
+    replace_events(engine, "a.csv", events.head(1), model.version, "run-a2", "r1")
+    stored = read_events(engine, "a.csv")
+    assert len(stored) == 1 and stored["run_id"].tolist() == ["run-a2"]
+    assert len(read_events(engine, "b.csv")) == 2
+    assert stored["start_ts"].iloc[0] == events["start"].iloc[0]
+
+
+def test_urls_are_normalised_and_masked() -> None:
+    neon = "postgresql://alice:s3cret@ep-x.neon.tech/db?sslmode=require&channel_binding=require"
+    normalised = normalise_url(neon)
+    assert normalised.startswith("postgresql+psycopg2://alice:s3cret@")
+    assert normalised.endswith("?sslmode=require&channel_binding=require")
+    assert "s3cret" not in mask_url(neon)
+    assert resolve_database_url(None, {"DATABASE_URL": neon}) == normalised
+    assert (
+        resolve_database_url(None, {"PM_DATABASE_URL": "sqlite:///x.db", "DATABASE_URL": neon})
+        == "sqlite:///x.db"
+    )
+    assert (
+        resolve_database_url(None, {"PM_STATE_DIR": "/tmp/st"}) == "sqlite:////tmp/st/readings.db"
+    )
+    with pytest.raises(PipelineError, match="not a valid SQLAlchemy URL"):
+        normalise_url("not a url")
