@@ -14,7 +14,7 @@ from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.db.engine import describe_url
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import ingest_readings, readings_span
-from pm_pipeline.db.registry import load_model, newest_model_version
+from pm_pipeline.db.registry import active_model_version, load_model
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
 SAMPLE_DIR = Path("data")
@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     score = commands.add_parser("score", help="materialize file_events for one export")
     score.add_argument("file", type=Path, metavar="FILE")
     score.add_argument("--events-csv", type=Path, metavar="OUT", help="also write events as CSV")
-    score.add_argument("--model-version", help="score with this version instead of the newest")
+    score.add_argument("--model-version", help="score with this version, not the active one")
     score.set_defaults(handler=_score)
     run = commands.add_parser("run", help="sample data → ingest → train → score, with a summary")
     run.set_defaults(handler=_run)
@@ -181,7 +181,7 @@ def print_summary(
     """What ``run`` produced, read back from the database it names."""
     engine = database.engine()
     rows, first, last = readings_span(engine, database.table(), database.robot_id)
-    version = newest_model_version(engine, database.robot_id)
+    version = active_model_version(engine, database.robot_id)
     model = load_model(engine, version)
     events = read_events(engine, landed_key)
     synthetic = read_events(engine, "synthetic")

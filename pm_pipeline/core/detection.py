@@ -96,8 +96,21 @@ def detect_events(model: TrainedModel, readings: pd.DataFrame) -> pd.DataFrame:
 
 
 def empty_events() -> pd.DataFrame:
-    """An events frame with no rows and the right columns."""
-    return pd.DataFrame({column: [] for column in EVENT_COLUMNS})
+    """An events frame with no rows and the same column types as a non-empty one."""
+    no_times = pd.Series([], dtype="datetime64[us, UTC]")
+    return pd.DataFrame(
+        {
+            "axis": pd.Series([], dtype=object),
+            "severity": pd.Series([], dtype=object),
+            "start": no_times,
+            "end": no_times,
+            "duration_s": pd.Series([], dtype="float64"),
+            "z_mean": pd.Series([], dtype="float64"),
+            "z_peak": pd.Series([], dtype="float64"),
+            "p_value": pd.Series([], dtype="float64"),
+            "n_samples": pd.Series([], dtype="int64"),
+        }
+    )
 
 
 def _axis_events(model: TrainedModel, fitted: AxisModel, scored: pd.DataFrame) -> pd.DataFrame:

@@ -32,7 +32,7 @@ class RegistryEntry:
 def register_model(
     engine: Engine, model: TrainedModel, robot_id: str, run_id: str | None, metrics: dict
 ) -> bool:
-    """Store a model version and make it the active one; a known version is left as it was.
+    """Store a model version, inactive until :func:`activate_model`; a known version is kept.
 
     Parameters
     ----------
@@ -74,12 +74,30 @@ def register_model(
                     is_active=False,
                 )
             )
+    return known is None
+
+
+def activate_model(engine: Engine, version: str, robot_id: str) -> None:
+    """Make ``version`` the robot's one active model, in one transaction."""
+    metadata.create_all(engine)
+    with engine.begin() as connection:
         connection.execute(
             update(model_registry)
             .where(model_registry.c.robot_id == robot_id)
-            .values(is_active=model_registry.c.model_version == model.version)
+            .values(is_active=model_registry.c.model_version == version)
         )
-    return known is None
+
+
+def active_model_version(engine: Engine, robot_id: str) -> str:
+    """The robot's active version: the newest one whose synthetic check passed."""
+    active = [entry for entry in list_models(engine, robot_id) if entry.is_active]
+    if active:
+        return active[0].model_version
+    newest = newest_model_version(engine, robot_id)
+    raise PipelineError(
+        f"no active model for robot {robot_id!r}: the newest version {newest} did not pass its "
+        "synthetic recall check; retrain, or score with an explicit model version."
+    )
 
 
 def load_model(engine: Engine, version: str) -> TrainedModel:

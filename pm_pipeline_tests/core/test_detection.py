@@ -94,3 +94,10 @@ def test_time_is_measured_from_the_model_epoch() -> None:
     scored = residual_frame(sloped, later, "axis_2")
     assert scored["seconds"].tolist() == [1000.0, 1002.0]
     assert scored["predicted"].tolist() == pytest.approx([1.0, 1.002])
+
+
+def test_no_events_keeps_the_column_types() -> None:
+    events = detect_events(unit_model(), readings_with([0.0] * 10))
+    assert events.empty
+    assert str(events["start"].dtype) == "datetime64[us, UTC]"
+    assert (events["start"] <= EPOCH).empty

@@ -6,7 +6,14 @@ from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model import DetectorParams, fit_minmax_scaling, fit_model
 from pm_pipeline.db.engine import mask_url, normalise_url, open_engine, resolve_database_url
 from pm_pipeline.db.events import read_events, replace_events
-from pm_pipeline.db.registry import list_models, load_model, newest_model_version, register_model
+from pm_pipeline.db.registry import (
+    activate_model,
+    active_model_version,
+    list_models,
+    load_model,
+    newest_model_version,
+    register_model,
+)
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +29,12 @@ def test_registry_round_trip(database_url: str, model, robot_day: pd.DataFrame) 
     assert register_model(engine, model, "r1", "run-2", {"r2": 0.1}) is False
     assert load_model(engine, model.version) == model
     [entry] = list_models(engine, "r1")
-    assert entry.run_id == "run-1" and entry.is_active and entry.row_count == len(robot_day)
+    assert entry.run_id == "run-1" and entry.row_count == len(robot_day)
+    assert not entry.is_active
+    with pytest.raises(PipelineError, match="did not pass its synthetic recall check"):
+        active_model_version(engine, "r1")
+    activate_model(engine, model.version, "r1")
+    assert active_model_version(engine, "r1") == model.version
     assert entry.window_start == pd.Timestamp(model.window_start)
     with pytest.raises(PipelineError, match="unknown model version"):
         load_model(engine, "0000")

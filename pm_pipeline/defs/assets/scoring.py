@@ -7,7 +7,7 @@ from pm_pipeline.core.exports import read_export
 from pm_pipeline.core.landing import landed_file_path
 from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.db.events import replace_events
-from pm_pipeline.db.registry import load_model, newest_model_version
+from pm_pipeline.db.registry import active_model_version, load_model
 from pm_pipeline.defs.assets.training import THRESHOLD_KEYS
 from pm_pipeline.defs.metadata import readings_metadata
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
@@ -17,7 +17,7 @@ landed_files_partitions = dg.DynamicPartitionsDefinition(name="landed_files")
 
 class FileEventsConfig(dg.Config):
     """The file to score (default: the partition key inside the drop folder) and the model
-    version to score it with (default: the newest)."""
+    version to score it with (default: the active one)."""
 
     path: str | None = None
     model_version: str | None = None
@@ -36,7 +36,7 @@ def file_events(
     path = landed_file_path(context.partition_key, config.path)
     readings = read_export(path)
     engine = readings_db.engine()
-    version = config.model_version or newest_model_version(engine, readings_db.robot_id)
+    version = config.model_version or active_model_version(engine, readings_db.robot_id)
     model = load_model(engine, version)
     events = detect_events(model, readings)
     stored = replace_events(

@@ -8,7 +8,7 @@ from pm_pipeline.core.model import TrainedModel
 from pm_pipeline.core.synthetic import SyntheticSet, generate_synthetic_test_data
 from pm_pipeline.core.thresholds import single_model
 from pm_pipeline.db.events import replace_events
-from pm_pipeline.db.registry import load_model
+from pm_pipeline.db.registry import activate_model, load_model
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
 from pm_pipeline.defs.metadata import readings_metadata, table_markdown
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
@@ -85,7 +85,8 @@ def synthetic_events(
     readings_db: ReadingsDatabaseResource,
     synthetic_test_data: SyntheticSet,
 ) -> dg.MaterializeResult:
-    """Events the detector raises on the synthetic set, stored with source 'synthetic'."""
+    """Events the detector raises on the synthetic set; a model version that catches every
+    injected error-level run becomes the active one."""
     engine = readings_db.engine()
     model = load_model(engine, synthetic_test_data.model_version)
     events = detect_events(model, synthetic_test_data.readings)
@@ -94,6 +95,9 @@ def synthetic_events(
     )
     matched = match_injections(events, synthetic_test_data.injected)
     error_recall = recall(matched, "ERROR")
+    passed = error_recall == 1.0
+    if passed:
+        activate_model(engine, model.version, readings_db.robot_id)
     figures = {
         "recall": recall(matched),
         "recall_alert_level": recall(matched, "ALERT"),
@@ -102,6 +106,7 @@ def synthetic_events(
     return dg.MaterializeResult(
         metadata={
             "model_version": model.version,
+            "activated": bool(passed),
             "events": int(len(events)),
             **figures,
             "matched": table_markdown(matched),
@@ -109,7 +114,7 @@ def synthetic_events(
         check_results=[
             dg.AssetCheckResult(
                 check_name=RECALL_CHECK,
-                passed=bool(error_recall == 1.0),
+                passed=bool(passed),
                 severity=dg.AssetCheckSeverity.ERROR,
                 metadata={**figures, "missed": int((~matched["caught"]).sum())},
             )

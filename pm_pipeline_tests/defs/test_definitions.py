@@ -1,0 +1,65 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from pm_pipeline.definitions import defs
+from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_definitions_load() -> None:
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert {
+        "raw_readings",
+        "minmax_scaler",
+        "synthetic_test_data",
+        "synthetic_events",
+        "file_events",
+    } <= keys
+    assert {k.to_user_string() for k in AXIS_MODEL_KEYS.values()} <= keys
+    assert {k.to_user_string() for k in THRESHOLD_KEYS.values()} <= keys
+    groups = {graph.get(k).group_name for k in AXIS_MODEL_KEYS.values()}
+    assert groups == {"training"}
+    assert graph.get(dg.AssetKey("synthetic_events")).group_name == "validation"
+
+
+def test_dagster_cli_validates_the_workspace(tmp_path: Path) -> None:
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    completed = subprocess.run(
+        [
+            Path(sys.executable).parent / "dagster",
+            "definitions",
+            "validate",
+            "-w",
+            "workspace.yaml",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_core_and_db_never_import_dagster() -> None:
+    probe = (
+        "import importlib, pkgutil, sys\n"
+        "import pm_pipeline.core, pm_pipeline.db\n"
+        "for package in (pm_pipeline.core, pm_pipeline.db):\n"
+        "    for info in pkgutil.walk_packages(package.__path__, package.__name__ + '.'):\n"
+        "        importlib.import_module(info.name)\n"
+        "leaked = sorted(m for m in sys.modules if m == 'dagster' or m.startswith('dagster.'))\n"
+        "print(leaked)\n"
+        "sys.exit(1 if leaked else 0)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr

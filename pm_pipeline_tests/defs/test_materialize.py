@@ -1,0 +1,143 @@
+"""The whole asset graph on a temporary SQLite database and a temporary Dagster instance."""
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from pm_pipeline.core.sample import write_export
+from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.db.events import read_events
+from pm_pipeline.db.readings import ingest_readings
+from pm_pipeline.db.registry import list_models, newest_model_version
+from pm_pipeline.defs.assets import ALL_ASSETS, file_events, landed_files_partitions
+from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
+from pm_pipeline.defs.assets.validation import RECALL_CHECK
+from pm_pipeline.defs.resources import ReadingsDatabaseResource
+
+TRAINING_ASSETS = [a for a in ALL_ASSETS if a is not file_events]
+DATA_VERSION = "dagster/data_version"
+
+
+@pytest.fixture
+def database(tmp_path: Path, robot_day: pd.DataFrame) -> ReadingsDatabaseResource:
+    database = ReadingsDatabaseResource(url=f"sqlite:///{tmp_path / 'readings.db'}")
+    history = robot_day[
+        robot_day[TIME_COLUMN] < robot_day[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=6)
+    ]
+    ingest_readings(database.engine(), database.table(), history, database.robot_id, "h", "h")
+    return database
+
+
+def resources(database: ReadingsDatabaseResource, tmp_path: Path) -> dict:
+    return {
+        "readings_db": database,
+        "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "io")),
+    }
+
+
+def latest(instance: dg.DagsterInstance, key: dg.AssetKey) -> dg.AssetMaterialization:
+    event = instance.get_latest_materialization_event(key)
+    assert event is not None and event.asset_materialization is not None
+    return event.asset_materialization
+
+
+def test_whole_graph_trains_verifies_and_scores(
+    tmp_path: Path, database: ReadingsDatabaseResource, robot_day: pd.DataFrame
+) -> None:
+    with dg.instance_for_test() as instance:
+        trained = dg.materialize(
+            TRAINING_ASSETS, resources=resources(database, tmp_path), instance=instance
+        )
+        assert trained.success
+        engine = database.engine()
+        version = newest_model_version(engine, database.robot_id)
+        [entry] = list_models(engine, database.robot_id)
+        assert entry.run_id == trained.run_id and entry.is_active
+
+        for axis, key in AXIS_MODEL_KEYS.items():
+            model = latest(instance, key)
+            assert model.tags is not None and model.tags[DATA_VERSION] == version
+            for field in (
+                "slope_per_s",
+                "intercept",
+                "r2",
+                "residual_mu",
+                "residual_sigma",
+                "MinC",
+                "MaxC",
+                "sustain_s",
+                "window_start",
+                "window_end",
+                "dagster/row_count",
+            ):
+                assert field in model.metadata, (axis, field)
+            for plot in ("plot_training", "plot_verification"):
+                text = str(model.metadata[plot].value)
+                assert text.startswith("![") and "data:image/png;base64," in text
+                assert len(text) < 80_000
+        for key in THRESHOLD_KEYS.values():
+            thresholds = latest(instance, key)
+            assert thresholds.tags is not None and thresholds.tags[DATA_VERSION] == version
+
+        [check] = trained.get_asset_check_evaluations()
+        assert check.check_name == RECALL_CHECK and check.passed
+        synthetic = read_events(engine, "synthetic")
+        assert len(synthetic) > 0 and set(synthetic["run_id"]) == {trained.run_id}
+
+        landed = tmp_path / "landed.csv"
+        write_export(
+            robot_day[
+                robot_day[TIME_COLUMN] >= robot_day[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=6)
+            ],
+            landed,
+        )
+        instance.add_dynamic_partitions(landed_files_partitions.name or "", ["landed.csv"])
+        scored = dg.materialize(
+            ALL_ASSETS,
+            selection=[file_events],
+            partition_key="landed.csv",
+            resources=resources(database, tmp_path),
+            instance=instance,
+            run_config={"ops": {"file_events": {"config": {"path": str(landed)}}}},
+        )
+        assert scored.success
+        events = read_events(engine, "landed.csv")
+        assert len(events) > 0
+        assert set(events["model_version"]) == {version}
+        assert set(events["run_id"]) == {scored.run_id}
+        materialization = latest(instance, file_events.key)
+        assert materialization.metadata["model_version"].value == version
+        assert materialization.metadata["events"].value == len(events)
+        assert materialization.tags is not None
+        provenance = {
+            k: v
+            for k, v in materialization.tags.items()
+            if k.startswith("dagster/input_data_version/")
+        }
+        assert (
+            provenance[f"dagster/input_data_version/{THRESHOLD_KEYS['axis_1'].to_user_string()}"]
+            == version
+        )
+
+
+def test_blocking_check_fails_when_error_runs_are_missed(
+    tmp_path: Path, database: ReadingsDatabaseResource
+) -> None:
+    # Every step counted as a data gap: no run lasts the sustain time, so nothing is detected.
+    config = {"ops": {"axis_models": {"config": {"gap_factor": 0.5}}}}
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            TRAINING_ASSETS,
+            resources=resources(database, tmp_path),
+            instance=instance,
+            run_config=config,
+            raise_on_error=False,
+        )
+        [check] = result.get_asset_check_evaluations()
+        assert not check.passed
+        assert check.metadata["recall_error_level"].value == 0.0
+        assert not result.success
+        [entry] = list_models(database.engine(), database.robot_id)
+        assert not entry.is_active  # a model that misses error-level runs is never promoted

@@ -1,0 +1,109 @@
+"""The `pm-pipeline` command as a new user runs it, checked against the database with SQL."""
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+CLI = Path(sys.executable).parent / "pm-pipeline"
+
+
+def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DAGSTER_HOME", "PM_DATABASE_URL", "DATABASE_URL", "PM_STATE_DIR")
+    }
+    return subprocess.run(
+        [str(CLI), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh folder where `pm-pipeline run` has run once with no configuration at all."""
+    folder = tmp_path_factory.mktemp("user")
+    completed = run_cli(folder, "run")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    (folder / "run.out").write_text(completed.stdout)
+    return folder
+
+
+def summary_value(summary: str, label: str) -> str:
+    match = re.search(rf"^{label}\s+(.*)$", summary, re.MULTILINE)
+    assert match, f"no {label!r} line in:\n{summary}"
+    return match.group(1)
+
+
+def test_run_summary_is_true(workdir: Path) -> None:
+    summary = (workdir / "run.out").read_text()
+    database = workdir / ".pm_state" / "readings.db"
+    assert str(database) in summary
+    with sqlite3.connect(database) as connection:
+        rows, first, last = connection.execute(
+            "SELECT count(*), min(timestamp_recorded), max(timestamp_recorded) FROM pm_dashboard"
+        ).fetchone()
+        [active] = connection.execute(
+            "SELECT model_version FROM pm_model_registry WHERE is_active"
+        ).fetchone()
+        landed = connection.execute(
+            "SELECT severity, count(*) FROM pm_events WHERE source = 'sample_landed.csv' "
+            "GROUP BY severity"
+        ).fetchall()
+    readings = summary_value(summary, "readings")
+    assert readings.startswith(f"{rows} rows")
+    assert pd.Timestamp(first).strftime("%Y-%m-%dT%H:%M:%SZ") in readings
+    assert pd.Timestamp(last).strftime("%Y-%m-%dT%H:%M:%SZ") in readings
+    assert summary_value(summary, "model").startswith(f"version {active}")
+    counts = dict(landed)
+    assert summary_value(summary, "landed file") == (
+        f"sample_landed.csv: {sum(counts.values())} events ({counts.get('ALERT', 0)} ALERT, "
+        f"{counts.get('ERROR', 0)} ERROR)"
+    )
+    assert "recall 1.00" in summary_value(summary, "synthetic")
+    assert "caught" in summary_value(summary, "planted wear")
+    assert (workdir / ".pm_state" / "dagster_home").is_dir()
+
+
+def test_rerun_adds_no_rows_and_score_writes_csv(workdir: Path) -> None:
+    ingest = run_cli(workdir, "ingest", "data/sample_export.csv")
+    assert ingest.returncode == 0, ingest.stderr
+    with sqlite3.connect(workdir / ".pm_state" / "readings.db") as connection:
+        [rows] = connection.execute("SELECT count(*) FROM pm_dashboard").fetchone()
+    assert f"0 rows added, {rows} already present" in ingest.stdout
+    out = workdir / "events.csv"
+    scored = run_cli(workdir, "score", "data/sample_landed.csv", "--events-csv", str(out))
+    assert scored.returncode == 0, scored.stderr
+    events = pd.read_csv(out)
+    assert list(events.columns) == [
+        "axis",
+        "type",
+        "start",
+        "end",
+        "duration_s",
+        "z_mean",
+        "z_peak",
+        "p_value",
+        "model_version",
+    ]
+    assert events["start"].str.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$").all()
+    assert set(events["type"]) <= {"ALERT", "ERROR"}
+
+
+def test_user_errors_are_one_line_without_traceback(workdir: Path) -> None:
+    bad = workdir / "bad.csv"
+    bad.write_text("time,axis_1\n2022-01-01T00:00:00Z,1\n")
+    for args in (
+        ("ingest", str(bad)),
+        ("score", "data/sample_landed.csv", "--model-version", "nope"),
+        ("score", "missing.csv"),
+    ):
+        completed = run_cli(workdir, *args)
+        assert completed.returncode == 1
+        assert "Traceback" not in completed.stderr + completed.stdout
+        assert completed.stderr.startswith("error: ")
