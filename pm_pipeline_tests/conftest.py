@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 
 from pm_pipeline.core.sample import SAMPLE_START, generate_robot_readings
 from pm_pipeline.db.engine import normalise_url
@@ -58,7 +59,7 @@ def postgres_url() -> Iterator[str]:
     try:
         with admin.begin() as connection:
             connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    except sa.exc.OperationalError as error:
+    except OperationalError as error:
         skip_or_fail(f"test Postgres unreachable: {error.orig}")
     separator = "&" if "?" in base else "?"
     yield normalise_url(f"{base}{separator}options=-csearch_path%3D{schema}")

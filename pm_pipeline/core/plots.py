@@ -15,7 +15,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from pm_pipeline.core.schema import TIME_COLUMN  # noqa: E402
 
-MAX_POINTS = 3000
+MAX_POINTS = 1500
 
 
 def plot_regression_png(scored: pd.DataFrame, title: str, alert_limit: float) -> bytes:
@@ -36,7 +36,7 @@ def plot_regression_png(scored: pd.DataFrame, title: str, alert_limit: float) ->
         PNG image.
     """
     shown = _thin(scored)
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 3.6), dpi=60, sharex=True)
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(7.0, 4.0), dpi=72, sharex=True)
     times = shown[TIME_COLUMN]
     top.scatter(times, shown["scaled"], s=1, alpha=0.4, color="tab:blue", label="scaled current")
     top.plot(times, shown["predicted"], color="tab:red", linewidth=1.2, label="regression")
