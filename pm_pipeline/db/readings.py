@@ -178,17 +178,6 @@ def read_readings(
     return frame.sort_values(TIME_COLUMN, ignore_index=True)
 
 
-def newest_reading_time(engine: Engine, table: Table, robot_id: str) -> pd.Timestamp | None:
-    """The timestamp of the robot's newest reading, or None when it has none."""
-    create_tables(engine, table)
-    time_column = table.c[_time_column(table)]
-    with engine.connect() as connection:
-        value = connection.execute(
-            select(func.max(time_column)).where(table.c.robot_id == robot_id)
-        ).scalar()
-    return None if value is None else pd.Timestamp(from_db_times(pd.Series([value])).iloc[0])
-
-
 def readings_span(
     engine: Engine, table: Table, robot_id: str
 ) -> tuple[int, pd.Timestamp | None, pd.Timestamp | None]:
@@ -204,3 +193,8 @@ def readings_span(
         return 0, None, None
     stamps = from_db_times(pd.Series([first, last]))
     return int(count), stamps.iloc[0], stamps.iloc[1]
+
+
+def newest_reading_time(engine: Engine, table: Table, robot_id: str) -> pd.Timestamp | None:
+    """The timestamp of the robot's newest reading, or None when it has none."""
+    return readings_span(engine, table, robot_id)[2]

@@ -74,15 +74,20 @@ def minmax_scaler(raw_readings: pd.DataFrame) -> dg.MaterializeResult:
     return dg.MaterializeResult(value=scaling, metadata={"ranges": table_markdown(ranges)})
 
 
-@dg.multi_asset(
-    outs={
-        f"{axis}_model": dg.AssetOut(
-            key=key,
-            group_name="training",
-            description=f"Regression of {axis}'s scaled current on time, and its residual limits.",
+def _per_axis_outs(keys: dict[str, dg.AssetKey], suffix: str, about: str) -> dict:
+    """One ``AssetOut`` per axis, named ``axis_N_<suffix>``, described as ``about`` of the axis."""
+    return {
+        f"{axis}_{suffix}": dg.AssetOut(
+            key=key, group_name="training", description=f"{about} of {axis}."
         )
-        for axis, key in AXIS_MODEL_KEYS.items()
-    },
+        for axis, key in keys.items()
+    }
+
+
+@dg.multi_asset(
+    outs=_per_axis_outs(
+        AXIS_MODEL_KEYS, "model", "Regression of scaled current on time, and residual limits,"
+    ),
     can_subset=True,
 )
 def axis_models(
@@ -106,14 +111,9 @@ def axis_models(
 
 
 @dg.multi_asset(
-    outs={
-        f"{axis}_thresholds": dg.AssetOut(
-            key=key,
-            group_name="training",
-            description=f"ALERT/ERROR residual limits and sustain time of {axis}.",
-        )
-        for axis, key in THRESHOLD_KEYS.items()
-    },
+    outs=_per_axis_outs(
+        THRESHOLD_KEYS, "thresholds", "ALERT/ERROR residual limits and sustain time"
+    ),
     ins={f"{axis}_model": dg.AssetIn(key=key) for axis, key in AXIS_MODEL_KEYS.items()},
 )
 def thresholds(  # noqa: PLR0913 - Dagster maps one parameter to each upstream asset
