@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Engine,
     Float,
@@ -20,11 +20,13 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
+from pm_pipeline.db.bulk import bulk_insert, bulk_read
 from pm_pipeline.db.schema import create_tables, ingested_files
-from pm_pipeline.db.timestamps import from_db_times, to_db_time, to_db_times
+from pm_pipeline.db.timestamps import from_db_times, to_db_time
 
 
 @dataclass(frozen=True)
@@ -66,14 +68,14 @@ def ingest_readings(
     """
     create_tables(engine, table)
     time_column = _time_column(table)
-    staging = _staging_table(table)
-    records = _records(engine, readings, robot_id, time_column)
+    rows = readings.rename(columns={TIME_COLUMN: time_column})[[time_column, *AXES]]
+    rows.insert(0, "robot_id", robot_id)
+    try:
+        added = _store_new_rows(engine, table, rows, allow_direct=True)
+    except IntegrityError:
+        # Another writer filled part of the file's time range since we looked: merge instead.
+        added = _store_new_rows(engine, table, rows, allow_direct=False)
     with engine.begin() as connection:
-        staging.create(connection)
-        if records:
-            connection.execute(staging.insert(), records)
-        added = connection.execute(_insert_new_rows(engine, table, staging)).rowcount
-        staging.drop(connection)
         connection.execute(
             ingested_files.insert().values(
                 robot_id=robot_id,
@@ -82,12 +84,46 @@ def ingest_readings(
                 rows_in_file=len(readings),
                 rows_added=added,
                 rows_present=len(readings) - added,
-                first_ts=to_db_time(engine, readings[TIME_COLUMN].min()) if records else None,
-                last_ts=to_db_time(engine, readings[TIME_COLUMN].max()) if records else None,
+                first_ts=to_db_time(engine, readings[TIME_COLUMN].min()) if len(rows) else None,
+                last_ts=to_db_time(engine, readings[TIME_COLUMN].max()) if len(rows) else None,
                 ingested_at=to_db_time(engine, pd.Timestamp(datetime.now(UTC))),
             )
         )
     return IngestResult(file_name, len(readings), added, len(readings) - added)
+
+
+def _store_new_rows(engine: Engine, table: Table, rows: pd.DataFrame, allow_direct: bool) -> int:
+    """Insert the rows not stored yet, in one transaction; return how many were new.
+
+    When nothing is stored in the file's time range (the usual case for a new export), the
+    rows go straight into the table; otherwise through a staging table and a set-based
+    insert that skips existing readings.
+    """
+    time_column = _time_column(table)
+    with engine.begin() as connection:
+        if allow_direct and not _range_has_rows(connection, table, rows):
+            unique = rows.drop_duplicates(subset=[time_column], keep="first")
+            bulk_insert(connection, table, unique)
+            return len(unique)
+        staging = _staging_table(table)
+        staging.create(connection)
+        bulk_insert(connection, staging, rows)
+        added = connection.execute(_insert_new_rows(engine, table, staging)).rowcount
+        staging.drop(connection)
+        return added
+
+
+def _range_has_rows(connection: Connection, table: Table, rows: pd.DataFrame) -> bool:
+    if rows.empty:
+        return False
+    time_column = table.c[_time_column(table)]
+    times = rows[time_column.name]
+    query = select(time_column).where(
+        (table.c.robot_id == rows["robot_id"].iloc[0])
+        & (time_column >= to_db_time(connection, times.min()))
+        & (time_column <= to_db_time(connection, times.max()))
+    )
+    return connection.execute(query.limit(1)).first() is not None
 
 
 def _staging_table(table: Table) -> Table:
@@ -99,17 +135,6 @@ def _staging_table(table: Table) -> Table:
         *(Column(axis, Float) for axis in AXES),
         prefixes=["TEMPORARY"],
     )
-
-
-def _records(engine: Engine, readings: pd.DataFrame, robot_id: str, time_column: str) -> list[dict]:
-    values = readings[list(AXES)].to_numpy(dtype="float64")
-    cells = values.astype(object)
-    cells[np.isnan(values)] = None
-    times = to_db_times(engine, readings[TIME_COLUMN])
-    return [
-        {"robot_id": robot_id, time_column: stamp, **dict(zip(AXES, row, strict=True))}
-        for stamp, row in zip(times, cells.tolist(), strict=True)
-    ]
 
 
 def _insert_new_rows(engine: Engine, table: Table, staging: Table):  # noqa: ANN202
@@ -171,7 +196,7 @@ def read_readings(
     """
     create_tables(engine, table)
     with engine.connect() as connection:
-        frame = pd.read_sql(readings_query(engine, table, robot_id, start, end, limit), connection)
+        frame = bulk_read(connection, readings_query(engine, table, robot_id, start, end, limit))
     frame[TIME_COLUMN] = from_db_times(frame[TIME_COLUMN])
     for axis in AXES:
         frame[axis] = frame[axis].astype("float64")

@@ -5,26 +5,26 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 
-def to_db_times(engine: Engine, times: pd.Series) -> list[datetime]:
+def to_db_times(bind: Engine | Connection, times: pd.Series) -> list[datetime]:
     """Python datetimes for binding: aware UTC on Postgres, naive UTC on SQLite.
 
     SQLite stores no offset, so values are written as naive UTC; Postgres gets aware values so
     a session time zone other than UTC cannot shift them.
     """
     utc = pd.to_datetime(times, utc=True)
-    if engine.dialect.name == "sqlite":
+    if bind.dialect.name == "sqlite":
         utc = utc.dt.tz_localize(None)
     return list(utc.dt.to_pydatetime())
 
 
-def to_db_time(engine: Engine, value: pd.Timestamp | str) -> datetime:
+def to_db_time(bind: Engine | Connection, value: pd.Timestamp | str) -> datetime:
     """One timestamp for binding; see :func:`to_db_times`."""
     stamp = pd.Timestamp(value)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    if engine.dialect.name == "sqlite":
+    if bind.dialect.name == "sqlite":
         stamp = stamp.tz_localize(None)
     return stamp.to_pydatetime()
 
