@@ -20,8 +20,7 @@ run: env
 	$(BIN)/pm-pipeline run
 
 dev: env
-	$(BIN)/python -c "from pm_pipeline.defs.execution import local_instance; local_instance()"
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/pm-pipeline dev
 
 lint: env
 	$(BIN)/ruff check .

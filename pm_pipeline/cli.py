@@ -1,6 +1,7 @@
 """The ``pm-pipeline`` command: ingest, train, score, and the end-to-end ``run``."""
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     score.set_defaults(handler=_score)
     run = commands.add_parser("run", help="sample data → ingest → train → score, with a summary")
     run.set_defaults(handler=_run)
+    dev = commands.add_parser("dev", help="open the Dagster UI on the local instance")
+    dev.set_defaults(handler=_dev)
     return parser
 
 
@@ -78,7 +81,8 @@ def _ingest(args: argparse.Namespace) -> int:
             failed += 1
             continue
         print(f"{path}: {result.rows_added} rows added, {result.rows_present} already present")
-    print(f"readings table {database.readings_table} in {describe_url(database.resolved_url)}")
+    if failed < len(args.files):
+        print(f"readings table {database.readings_table} in {describe_url(database.resolved_url)}")
     return 1 if failed else 0
 
 
@@ -144,6 +148,15 @@ def write_events_csv(events, path: Path) -> None:  # noqa: ANN001 - a pandas fra
         out[column] = out[column].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     path.parent.mkdir(parents=True, exist_ok=True)
     out[EVENT_CSV_COLUMNS].to_csv(path, index=False)
+
+
+def _dev(_args: argparse.Namespace) -> int:
+    from pm_pipeline.defs.execution import prepare_local_home
+
+    home = prepare_local_home()
+    print(f"Dagster UI on the instance in {home}", flush=True)
+    dagster = str(Path(sys.executable).parent / "dagster")
+    os.execv(dagster, [dagster, "dev", "-w", "workspace.yaml"])
 
 
 def _run(_args: argparse.Namespace) -> int:

@@ -2,7 +2,7 @@
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -48,24 +48,40 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A URL on the test server whose search_path is a fresh schema, dropped afterwards."""
+def postgres_schema_url() -> Iterator[Callable[[], str]]:
+    """Make URLs on the test server, each with a fresh schema as its search_path.
+
+    The schemas are dropped after the test.
+    """
     base = os.environ.get(TEST_URL_VARIABLE)
     if not base:
         skip_or_fail(f"{TEST_URL_VARIABLE} is not set")
         return
-    schema = f"pm_test_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(normalise_url(base))
-    try:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as error:
-        skip_or_fail(f"test Postgres unreachable: {error.orig}")
-    separator = "&" if "?" in base else "?"
-    yield normalise_url(f"{base}{separator}options=-csearch_path%3D{schema}")
+    schemas: list[str] = []
+
+    def make() -> str:
+        schema = f"pm_test_{uuid.uuid4().hex[:10]}"
+        try:
+            with admin.begin() as connection:
+                connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        except OperationalError as error:
+            skip_or_fail(f"test Postgres unreachable: {error.orig}")
+        schemas.append(schema)
+        separator = "&" if "?" in str(base) else "?"
+        return normalise_url(f"{base}{separator}options=-csearch_path%3D{schema}")
+
+    yield make
     with admin.begin() as connection:
-        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        for schema in schemas:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_schema_url: Callable[[], str]) -> str:
+    """A URL on the test server whose search_path is a fresh schema, dropped afterwards."""
+    return postgres_schema_url()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

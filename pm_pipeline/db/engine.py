@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from pm_pipeline.core.errors import PipelineError
 
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
 URL_VARIABLES = ("PM_DATABASE_URL", "DATABASE_URL")
 STATE_DIR_VARIABLE = "PM_STATE_DIR"
 DEFAULT_STATE_DIR = ".pm_state"
@@ -51,7 +53,8 @@ def normalise_url(url: str) -> str:
     """Point any Postgres URL at psycopg2, keeping its query string (e.g. ``sslmode``)."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+        parsed.port  # noqa: B018 - a non-numeric port only fails when read
+    except (ArgumentError, ValueError):
         raise PipelineError(
             f"database URL {mask_url(url)!r} is not a valid SQLAlchemy URL; "
             "write it like postgresql://user:password@host:5432/dbname or sqlite:///path.db"
@@ -66,8 +69,8 @@ def mask_url(url: str) -> str:
     """The URL with its password replaced by ``***``, safe to print or log."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable URL>"
+    except (ArgumentError, ValueError):
+        return _PASSWORD_IN_URL.sub(r"\1***@", url)
 
 
 def describe_url(url: str) -> str:
@@ -79,14 +82,48 @@ def describe_url(url: str) -> str:
 
 
 def open_engine(url: str) -> Engine:
-    """Create an engine; for SQLite, create the file's folder and enforce foreign keys."""
+    """Create an engine and check that it connects.
+
+    For SQLite, the file's folder is created and WAL mode set so readers and one writer can
+    share it.
+
+    Raises
+    ------
+    PipelineError
+        One line naming host, database and user (never the password) when the URL is
+        malformed or the server refuses the connection or the credentials.
+    """
+    url = normalise_url(url)
     parsed = make_url(url)
     if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, pool_pre_ping=True)
+    try:
+        engine = create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError, ImportError) as error:
+        raise PipelineError(
+            f"database URL {mask_url(url)!r}: {error}; use a postgresql:// or sqlite:/// URL."
+        ) from None
     if parsed.drivername.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as error:
+        raise PipelineError(connection_failure(url, error)) from None
     return engine
+
+
+def connection_failure(url: str, error: DBAPIError) -> str:
+    """A one-line reason for a failed connection, with the password scrubbed."""
+    parsed = make_url(url)
+    reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    if parsed.password:
+        reason = reason.replace(str(parsed.password), "***")
+    user = f" as user {parsed.username!r}" if parsed.username else ""
+    return (
+        f"cannot connect to {describe_url(url)}{user}: {reason}. Check PM_DATABASE_URL "
+        f"({mask_url(url)}) and that the server is reachable."
+    )
 
 
 def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001 - DBAPI objects

@@ -9,10 +9,12 @@ import dagster as dg
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.landing import partition_key_for
-from pm_pipeline.db.engine import state_dir
+from pm_pipeline.db.engine import normalise_url, state_dir
 from pm_pipeline.defs.assets import landed_files_partitions
 
 DAGSTER_HOME_VARIABLE = "DAGSTER_HOME"
+DAGSTER_PG_VARIABLE = "DAGSTER_PG_URL"
+PROJECT_SETTINGS = "dagster.yaml"
 _LOCAL_INSTANCE_YAML = "telemetry:\n  enabled: false\n"
 # The CLI prints its own one-line outcome; the full run log, tracebacks included, stays in
 # the instance for the UI.
@@ -28,16 +30,41 @@ class JobOutcome:
     failure: str | None
 
 
-def local_instance() -> dg.DagsterInstance:
-    """The Dagster instance under ``DAGSTER_HOME``, defaulting to a git-ignored SQLite folder."""
-    if not os.environ.get(DAGSTER_HOME_VARIABLE):
-        os.environ[DAGSTER_HOME_VARIABLE] = str(state_dir() / "dagster_home")
-    home = Path(os.environ[DAGSTER_HOME_VARIABLE])
+def prepare_local_home() -> Path:
+    """Point ``DAGSTER_HOME`` at the local instance folder and write its settings.
+
+    The default folder (``$PM_STATE_DIR/dagster_home``) gets the project's ``dagster.yaml``
+    (Postgres storage) when ``DAGSTER_PG_URL`` is set and plain SQLite storage otherwise; a
+    ``DAGSTER_HOME`` the user chose is left as it is. ``DAGSTER_PG_URL`` is normalised to the
+    psycopg2 driver, because dagster-postgres hands it to SQLAlchemy unchanged.
+    """
+    pg_url = os.environ.get(DAGSTER_PG_VARIABLE)
+    if pg_url:
+        os.environ[DAGSTER_PG_VARIABLE] = normalise_url(pg_url)
+    default_home = state_dir() / "dagster_home"
+    home = Path(os.environ.setdefault(DAGSTER_HOME_VARIABLE, str(default_home))).resolve()
     home.mkdir(parents=True, exist_ok=True)
-    settings = home / "dagster.yaml"
-    if not settings.exists():
-        settings.write_text(_LOCAL_INSTANCE_YAML)
+    if home == default_home:
+        (home / "dagster.yaml").write_text(_instance_settings(bool(pg_url)))
+    return home
+
+
+def local_instance() -> dg.DagsterInstance:
+    """The Dagster instance the local commands share (see :func:`prepare_local_home`)."""
+    prepare_local_home()
     return dg.DagsterInstance.get()
+
+
+def _instance_settings(on_postgres: bool) -> str:
+    if not on_postgres:
+        return _LOCAL_INSTANCE_YAML
+    project_settings = Path(PROJECT_SETTINGS)
+    if not project_settings.is_file():
+        raise PipelineError(
+            f"DAGSTER_PG_URL is set but {PROJECT_SETTINGS} is not in {Path.cwd()}; run from the "
+            "project root, or set DAGSTER_HOME to a folder holding your instance settings."
+        )
+    return project_settings.read_text()
 
 
 def run_training(

@@ -1,0 +1,92 @@
+"""The whole graph with readings on Postgres and Dagster's storage on Postgres, configured by
+the repo's own dagster.yaml, verified with SQL in both databases."""
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from pm_pipeline.core.sample import write_export
+from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.db.readings import ingest_readings
+from pm_pipeline.defs.assets import ALL_ASSETS, file_events, landed_files_partitions
+from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline_tests.conftest import PROJECT_ROOT
+
+TRAINING_ASSETS = [a for a in ALL_ASSETS if a is not file_events]
+
+
+def test_graph_on_postgres_readings_and_postgres_instance(
+    tmp_path: Path,
+    postgres_schema_url: Callable[[], str],
+    robot_day: pd.DataFrame,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    readings_url, dagster_url = postgres_schema_url(), postgres_schema_url()
+    monkeypatch.setenv("DAGSTER_PG_URL", dagster_url)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    database = ReadingsDatabaseResource(url=readings_url)
+    split = robot_day[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=6)
+    ingest_readings(
+        database.engine(),
+        database.table(),
+        robot_day[robot_day[TIME_COLUMN] < split],
+        database.robot_id,
+        "history",
+        "h",
+    )
+    landed = tmp_path / "landed.csv"
+    write_export(robot_day[robot_day[TIME_COLUMN] >= split], landed)
+    resources = {
+        "readings_db": database,
+        "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "io")),
+    }
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        trained = dg.materialize(TRAINING_ASSETS, resources=resources, instance=instance)
+        instance.add_dynamic_partitions(landed_files_partitions.name or "", ["landed.csv"])
+        scored = dg.materialize(
+            ALL_ASSETS,
+            selection=[file_events],
+            partition_key="landed.csv",
+            resources=resources,
+            instance=instance,
+            run_config={"ops": {"file_events": {"config": {"path": str(landed)}}}},
+        )
+        assert trained.success and scored.success
+
+    with sa.create_engine(dagster_url).connect() as dagster_db:
+        runs = dict(dagster_db.execute(sa.text("SELECT run_id, status FROM runs")).all())
+        materialized = dagster_db.execute(
+            sa.text(
+                "SELECT count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION' "
+                "AND run_id = :run"
+            ),
+            {"run": trained.run_id},
+        ).scalar()
+    assert runs == {trained.run_id: "SUCCESS", scored.run_id: "SUCCESS"}
+    assert materialized == 20  # raw_readings, scaler, 8 models, 8 thresholds, 2 synthetic
+
+    with sa.create_engine(readings_url).connect() as readings_db:
+        version, registry_run, active = readings_db.execute(
+            sa.text("SELECT model_version, run_id, is_active FROM pm_model_registry")
+        ).one()
+        events = readings_db.execute(
+            sa.text(
+                "SELECT source, model_version, run_id, count(*) FROM pm_events "
+                "GROUP BY source, model_version, run_id ORDER BY source"
+            )
+        ).all()
+    assert registry_run == trained.run_id and active
+    assert [tuple(row)[:3] for row in events] == [
+        ("landed.csv", version, scored.run_id),
+        ("synthetic", version, trained.run_id),
+    ]
+    assert all(row[3] > 0 for row in events)
