@@ -66,8 +66,8 @@ def test_graph_on_postgres_readings_and_postgres_instance(
         runs = dict(dagster_db.execute(sa.text("SELECT run_id, status FROM runs")).all())
         materialized = dagster_db.execute(
             sa.text(
-                "SELECT count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION' "
-                "AND run_id = :run"
+                "SELECT count(*) FROM event_logs "
+                "WHERE dagster_event_type = 'ASSET_MATERIALIZATION' AND run_id = :run"
             ),
             {"run": trained.run_id},
         ).scalar()
