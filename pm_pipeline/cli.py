@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pm_pipeline.cli_ops import add_ops_commands
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.exports import read_export
 from pm_pipeline.core.sample import planted_fault, write_sample_exports
@@ -63,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
     dev = commands.add_parser("dev", help="open the Dagster UI on the local instance")
     dev.set_defaults(handler=_dev)
+    add_ops_commands(commands)
     return parser
 
 
@@ -110,9 +112,12 @@ def _train(args: argparse.Namespace) -> int:
         "end": args.end,
         "limit": args.limit,
     }
-    outcome = run_training(defs, instance, {k: v for k, v in window.items() if v is not None})
+    outcome = run_training(defs(), instance, {k: v for k, v in window.items() if v is not None})
     if not outcome.success:
-        print(f"error: training run {outcome.run_id} failed: {outcome.failure}", file=sys.stderr)
+        # A version that fails its checks is stored but not promoted: say which and why.
+        promotion = latest_metadata(instance, "synthetic_events", "promotion", outcome.run_id)
+        reason = f"{promotion}; the active version is unchanged" if promotion else outcome.failure
+        print(f"error: training run {outcome.run_id} failed: {reason}", file=sys.stderr)
         return 1
     version = latest_metadata(instance, "synthetic_events", "model_version")
     recall = latest_metadata(instance, "synthetic_events", "recall")
@@ -124,7 +129,7 @@ def _score(args: argparse.Namespace) -> int:
     from pm_pipeline.definitions import defs
     from pm_pipeline.defs.execution import local_instance, run_scoring
 
-    key, outcome = run_scoring(defs, local_instance(), args.file, args.model_version)
+    key, outcome = run_scoring(defs(), local_instance(), args.file, args.model_version)
     if not outcome.success:
         print(f"error: scoring run {outcome.run_id} failed: {outcome.failure}", file=sys.stderr)
         return 1
@@ -176,11 +181,11 @@ def _run(_args: argparse.Namespace) -> int:
     result = ingest_file(database, history)
     print(f"ingested {history}: {result.rows_added} rows added, {result.rows_present} present")
     instance = local_instance()
-    outcome = run_training(defs, instance, {})
+    outcome = run_training(defs(), instance, {})
     if not outcome.success:
         print(f"error: training run {outcome.run_id} failed: {outcome.failure}", file=sys.stderr)
         return 1
-    key, scored = run_scoring(defs, instance, landed, None)
+    key, scored = run_scoring(defs(), instance, landed, None)
     if not scored.success:
         print(f"error: scoring run {scored.run_id} failed: {scored.failure}", file=sys.stderr)
         return 1

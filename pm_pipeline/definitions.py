@@ -1,18 +1,31 @@
-"""The pm_pipeline code location: the one Definitions object."""
+"""The pm_pipeline code location: the one Definitions object.
+
+It is built when Dagster loads the location, not on import, so the environment
+(``PM_TIMEZONE``, ``PM_RETRAIN_CRON``) is read at load time.
+"""
+
+import os
 
 import dagster as dg
 
 from pm_pipeline.defs.assets import ALL_ASSETS
 from pm_pipeline.defs.jobs import file_scoring_job, training_job
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline.defs.schedules import build_nightly_retraining_schedule
+from pm_pipeline.defs.sensors import landed_file_sensor
 
-defs = dg.Definitions(
-    assets=ALL_ASSETS,
-    jobs=[training_job, file_scoring_job],
-    resources={
-        "readings_db": ReadingsDatabaseResource(),
-        # Explicit, so in-process runs from the CLI keep outputs in the instance's storage
-        # folder, where later runs from the UI can load them.
-        "io_manager": dg.FilesystemIOManager(),
-    },
-)
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(
+        assets=ALL_ASSETS,
+        jobs=[training_job, file_scoring_job],
+        schedules=[build_nightly_retraining_schedule(os.environ)],
+        sensors=[landed_file_sensor],
+        resources={
+            "readings_db": ReadingsDatabaseResource(),
+            # Explicit, so in-process runs from the CLI keep outputs in the instance's storage
+            # folder, where later runs from the UI and the daemon can load them.
+            "io_manager": dg.FilesystemIOManager(),
+        },
+    )

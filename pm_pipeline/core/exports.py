@@ -66,6 +66,22 @@ def read_export(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def check_export_header(path: str | Path) -> None:
+    """Cheaply check that a file looks like an export: a usable header and at least one row.
+
+    Raises
+    ------
+    PipelineError
+        As :func:`read_export` would for the header, or when no data row follows it.
+    """
+    path = Path(path)
+    header = _read_header(path)
+    _find_time_column(path, header)
+    _find_axis_columns(path, header)
+    if pd.read_csv(path, nrows=1, encoding="utf-8-sig").empty:
+        raise PipelineError(f"{path}: has a header but no readings; export a file with data rows.")
+
+
 def _read_header(path: Path) -> list[str]:
     if not path.is_file():
         raise PipelineError(f"{path}: no such file; check the path.")

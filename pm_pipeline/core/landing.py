@@ -1,13 +1,28 @@
-"""Where landed files live and how a file maps to its partition key."""
+"""The drop folder: which landed files are ready, which wait, and where finished ones go.
+
+A file is ready when it has not been modified for the settle time and its last line ends
+with a newline (a controller or a copy still writing it fails one or the other). Ready files
+with a readable header are scored; files whose header cannot be read are quarantined with a
+short reason beside them. Scored files move to ``archive/`` under a name that carries their
+content hash, so a later file with the same name never overwrites an earlier one.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.exports import check_export_header
+from pm_pipeline.core.versioning import file_sha256
 
 DROP_DIR_VARIABLE = "PM_DROP_DIR"
 DEFAULT_DROP_DIR = "data/incoming"
+ARCHIVE_FOLDER = "archive"
+QUARANTINE_FOLDER = "quarantine"
+REASON_SUFFIX = ".reason.txt"
 
 
 def drop_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -24,3 +39,122 @@ def partition_key_for(path: str | Path) -> str:
 def landed_file_path(partition_key: str, explicit: str | None) -> Path:
     """The file behind a partition: the configured path, else the key inside the drop folder."""
     return Path(explicit) if explicit else drop_dir() / partition_key
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    """What the sensor saw of one ``*.csv`` in the drop folder."""
+
+    path: Path
+    size: int
+    modified_at: float
+    ends_with_newline: bool
+
+
+@dataclass(frozen=True)
+class LandingDecision:
+    """What to do with one landed file this tick: ``score``, ``wait`` or ``quarantine``."""
+
+    path: Path
+    action: str
+    reason: str
+    sha256: str = ""
+
+    @property
+    def partition_key(self) -> str:
+        return partition_key_for(self.path)
+
+    @property
+    def run_key(self) -> str:
+        """Unique per file name and content, so the same bytes are never scored twice."""
+        return f"{self.partition_key}@{self.sha256[:16]}"
+
+
+def list_landed_files(folder: Path) -> list[LandedFile]:
+    """The ``*.csv`` files directly inside ``folder``, oldest first (symlinks are skipped)."""
+    found = []
+    for path in sorted(folder.glob("*.csv")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        stat = path.stat()
+        found.append(LandedFile(path, stat.st_size, stat.st_mtime, _ends_with_newline(path)))
+    return sorted(found, key=lambda landed: (landed.modified_at, landed.path.name))
+
+
+def plan_landed_files(
+    files: list[LandedFile], now: float, settle_s: float, max_files: int
+) -> list[LandingDecision]:
+    """Decide, for at most ``max_files`` files, whether to score, wait or quarantine.
+
+    Parameters
+    ----------
+    files
+        Output of :func:`list_landed_files`.
+    now
+        Current time (epoch seconds).
+    settle_s
+        A file modified more recently than this is still being written.
+    max_files
+        Cap on files taken per tick; the rest wait for the next tick.
+
+    Returns
+    -------
+    list of LandingDecision
+        ``wait`` decisions for files in progress, then up to ``max_files`` others.
+    """
+    decisions: list[LandingDecision] = []
+    taken = 0
+    for landed in files:
+        if now - landed.modified_at < settle_s:
+            decisions.append(LandingDecision(landed.path, "wait", "still being written"))
+        elif landed.size and not landed.ends_with_newline:
+            decisions.append(LandingDecision(landed.path, "wait", "last line is cut short"))
+        elif taken < max_files:
+            taken += 1
+            decisions.append(_judge(landed))
+    return decisions
+
+
+def _judge(landed: LandedFile) -> LandingDecision:
+    try:
+        check_export_header(landed.path)
+    except PipelineError as error:
+        return LandingDecision(landed.path, "quarantine", str(error))
+    return LandingDecision(landed.path, "score", "ready", file_sha256(landed.path))
+
+
+def quarantine_file(path: Path, reason: str) -> Path:
+    """Move a bad file to ``quarantine/`` with a ``.reason.txt`` beside it; return its new path."""
+    target = _free_name(path.parent / QUARANTINE_FOLDER, path.name)
+    target.with_name(target.name + REASON_SUFFIX).write_text(reason.strip() + "\n")
+    return _move_into(path, target.parent, target.name)
+
+
+def archive_file(path: Path, sha256: str) -> Path:
+    """Move a scored file to ``archive/<stem>.<hash>.csv``; return its new path."""
+    return _move_into(path, path.parent / ARCHIVE_FOLDER, f"{path.stem}.{sha256[:12]}{path.suffix}")
+
+
+def _move_into(path: Path, folder: Path, name: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    # os.replace is atomic within one file system, so a crash leaves the file in one place.
+    os.replace(path, target)
+    return target
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    candidate, number = folder / name, 1
+    while candidate.exists():
+        candidate = folder / f"{Path(name).stem}.{number}{Path(name).suffix}"
+        number += 1
+    return candidate
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as handle:
+        if handle.seek(0, os.SEEK_END) == 0:
+            return False
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"

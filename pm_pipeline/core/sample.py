@@ -132,7 +132,7 @@ def write_export(readings: pd.DataFrame, path: Path) -> None:
             header=False,
             quoting=csv.QUOTE_NONE,
             quotechar="'",
-            float_format="%.5g",
+            float_format="%.10g",
             na_rep="",
         )
     temporary.replace(path)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pandas as pd
 from sqlalchemy import Engine, delete, select
 
+from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.db.schema import events, metadata
 from pm_pipeline.db.timestamps import from_db_times, to_db_time, to_db_times
 
@@ -83,3 +84,17 @@ def read_events(engine: Engine, source: str | None = None) -> pd.DataFrame:
     for column in ("start_ts", "end_ts", "created_at"):
         frame[column] = from_db_times(frame[column])
     return frame
+
+
+def read_event(engine: Engine, event_id: int) -> pd.Series:
+    """One stored event by id; PipelineError when there is no such event."""
+    metadata.create_all(engine)
+    with engine.connect() as connection:
+        frame = pd.read_sql(select(events).where(events.c.event_id == event_id), connection)
+    if frame.empty:
+        raise PipelineError(
+            f"no event with id {event_id}; find ids with SELECT event_id FROM pm_events."
+        )
+    for column in ("start_ts", "end_ts", "created_at"):
+        frame[column] = from_db_times(frame[column])
+    return frame.iloc[0]

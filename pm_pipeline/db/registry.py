@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select, update
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model import TrainedModel, model_from_dict
-from pm_pipeline.db.schema import metadata, model_registry
+from pm_pipeline.db.schema import metadata, model_activations, model_registry
 from pm_pipeline.db.timestamps import from_db_times, to_db_time
 
 
@@ -27,6 +27,7 @@ class RegistryEntry:
     metrics: dict
     run_id: str | None
     is_active: bool
+    checks: dict | None
 
 
 def register_model(
@@ -77,15 +78,80 @@ def register_model(
     return known is None
 
 
-def activate_model(engine: Engine, version: str, robot_id: str) -> None:
-    """Make ``version`` the robot's one active model, in one transaction."""
+def record_checks(engine: Engine, version: str, checks: dict) -> None:
+    """Store a version's promotion check results next to it."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(model_registry)
+            .where(model_registry.c.model_version == version)
+            .values(checks_json=json.dumps(checks, sort_keys=True))
+        )
+
+
+def activate_model(
+    engine: Engine, version: str, robot_id: str, reason: str, run_id: str | None = None
+) -> None:
+    """Make ``version`` the robot's one active model and log when and why, in one transaction.
+
+    Raises
+    ------
+    PipelineError
+        When the version is unknown or belongs to another robot.
+    """
     metadata.create_all(engine)
     with engine.begin() as connection:
+        owner = connection.execute(
+            select(model_registry.c.robot_id).where(model_registry.c.model_version == version)
+        ).scalar()
+        if owner != robot_id:
+            raise PipelineError(
+                f"model version {version!r} is not a version of robot {robot_id!r}; "
+                "list them with `pm-pipeline models`."
+            )
         connection.execute(
             update(model_registry)
             .where(model_registry.c.robot_id == robot_id)
             .values(is_active=model_registry.c.model_version == version)
         )
+        connection.execute(
+            model_activations.insert().values(
+                robot_id=robot_id,
+                model_version=version,
+                activated_at=to_db_time(engine, pd.Timestamp(datetime.now(UTC))),
+                reason=reason[:512],
+                run_id=run_id,
+            )
+        )
+
+
+def active_model_version_at(engine: Engine, robot_id: str, moment: pd.Timestamp) -> str | None:
+    """The version that was active at ``moment`` according to the activation log, or None."""
+    metadata.create_all(engine)
+    query = (
+        select(model_activations.c.model_version)
+        .where(
+            (model_activations.c.robot_id == robot_id)
+            & (model_activations.c.activated_at <= to_db_time(engine, moment))
+        )
+        .order_by(model_activations.c.activated_at.desc(), model_activations.c.activation_id.desc())
+        .limit(1)
+    )
+    with engine.connect() as connection:
+        return connection.execute(query).scalar()
+
+
+def activation_log(engine: Engine, robot_id: str) -> pd.DataFrame:
+    """Every activation of the robot's models, oldest first."""
+    metadata.create_all(engine)
+    query = (
+        select(model_activations)
+        .where(model_activations.c.robot_id == robot_id)
+        .order_by(model_activations.c.activated_at, model_activations.c.activation_id)
+    )
+    with engine.connect() as connection:
+        frame = pd.read_sql(query, connection)
+    frame["activated_at"] = from_db_times(frame["activated_at"])
+    return frame
 
 
 def active_model_version(engine: Engine, robot_id: str) -> str:
@@ -98,6 +164,21 @@ def active_model_version(engine: Engine, robot_id: str) -> str:
         f"no active model for robot {robot_id!r}: the newest version {newest} did not pass its "
         "synthetic recall check; retrain, or score with an explicit model version."
     )
+
+
+def registry_entry(engine: Engine, version: str) -> RegistryEntry:
+    """One version's registry row; PipelineError when no such version exists."""
+    metadata.create_all(engine)
+    with engine.connect() as connection:
+        robot = connection.execute(
+            select(model_registry.c.robot_id).where(model_registry.c.model_version == version)
+        ).scalar()
+    entries = [e for e in list_models(engine, robot) if e.model_version == version] if robot else []
+    if not entries:
+        raise PipelineError(
+            f"unknown model version {version!r}; list them with `pm-pipeline models`."
+        )
+    return entries[0]
 
 
 def load_model(engine: Engine, version: str) -> TrainedModel:
@@ -146,6 +227,7 @@ def list_models(engine: Engine, robot_id: str) -> list[RegistryEntry]:
             metrics=json.loads(row["metrics_json"]),
             run_id=row["run_id"],
             is_active=bool(row["is_active"]),
+            checks=json.loads(row["checks_json"]) if row["checks_json"] else None,
         )
         for row in rows
     ]

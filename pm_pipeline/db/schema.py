@@ -45,6 +45,24 @@ model_registry = Table(
     Column("model_json", Text, nullable=False),
     Column("run_id", String(64)),
     Column("is_active", Boolean, nullable=False, default=False),
+    Column("checks_json", Text),
+)
+
+model_activations = Table(
+    "pm_model_activations",
+    metadata,
+    Column("activation_id", Integer, primary_key=True, autoincrement=True),
+    Column("robot_id", String(64), nullable=False),
+    Column(
+        "model_version",
+        String(32),
+        ForeignKey("pm_model_registry.model_version"),
+        nullable=False,
+    ),
+    Column("activated_at", DateTime(timezone=True), nullable=False),
+    Column("reason", String(512), nullable=False),
+    Column("run_id", String(64)),
+    Index("ix_pm_model_activations_robot_time", "robot_id", "activated_at"),
 )
 
 events = Table(

@@ -102,27 +102,38 @@ def run_scoring(
     return key, _outcome(result)
 
 
-def latest_metadata(instance: dg.DagsterInstance, key: str, field: str) -> Any:
-    """One metadata value of an asset's latest materialization, or None."""
+def latest_metadata(
+    instance: dg.DagsterInstance, key: str, field: str, run_id: str | None = None
+) -> Any:
+    """One metadata value of an asset's latest materialization (in ``run_id``, if given)."""
     event = instance.get_latest_materialization_event(dg.AssetKey(key))
-    materialization = event.asset_materialization if event else None
+    if event is None or (run_id is not None and event.run_id != run_id):
+        return None
+    materialization = event.asset_materialization
     if materialization is None or field not in materialization.metadata:
         return None
     return materialization.metadata[field].value
 
 
 def _outcome(result: dg.ExecuteInProcessResult) -> JobOutcome:
-    failures = [
-        event.step_failure_data.error
-        for event in result.all_events
-        if event.is_step_failure and event.step_failure_data.error is not None
-    ]
+    failures = [event.step_failure_data for event in result.all_events if event.is_step_failure]
     reason = None
     if failures:
-        error = failures[0]
-        while error.cause is not None and error.cls_name != "PipelineError":
-            error = error.cause
-        reason = error.message.strip().removeprefix("pm_pipeline.core.errors.PipelineError: ")
+        reason = _failure_reason(failures[0])
     elif not result.success:
         reason = "the run failed; open it in the Dagster UI for details."
     return JobOutcome(result.run_id, result.success, reason)
+
+
+def _failure_reason(failure: Any) -> str:
+    """The user-facing line of a step failure: a Failure's description, else the innermost
+    PipelineError, else the error's own first line."""
+    if failure.user_failure_data is not None and failure.user_failure_data.description:
+        return failure.user_failure_data.description
+    error = failure.error
+    if error is None:
+        return "the step failed; open the run in the Dagster UI for details."
+    while error.cause is not None and error.cls_name != "PipelineError":
+        error = error.cause
+    message = error.message.strip().splitlines()[0]
+    return message.split(": ", 1)[1] if ": " in message else message

@@ -33,7 +33,7 @@ def test_registry_round_trip(database_url: str, model, robot_day: pd.DataFrame) 
     assert not entry.is_active
     with pytest.raises(PipelineError, match="did not pass its synthetic recall check"):
         active_model_version(engine, "r1")
-    activate_model(engine, model.version, "r1")
+    activate_model(engine, model.version, "r1", "test")
     assert active_model_version(engine, "r1") == model.version
     assert entry.window_start == pd.Timestamp(model.window_start)
     with pytest.raises(PipelineError, match="unknown model version"):

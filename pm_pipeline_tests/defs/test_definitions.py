@@ -12,8 +12,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_definitions_load() -> None:
-    dg.Definitions.validate_loadable(defs)
-    graph = defs.resolve_asset_graph()
+    definitions = defs()
+    dg.Definitions.validate_loadable(definitions)
+    graph = definitions.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert {
         "raw_readings",

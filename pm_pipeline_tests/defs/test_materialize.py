@@ -81,8 +81,12 @@ def test_whole_graph_trains_verifies_and_scores(
             thresholds = latest(instance, key)
             assert thresholds.tags is not None and thresholds.tags[DATA_VERSION] == version
 
-        [check] = trained.get_asset_check_evaluations()
-        assert check.check_name == RECALL_CHECK and check.passed
+        checks = {c.check_name: c.passed for c in trained.get_asset_check_evaluations()}
+        assert checks == {
+            RECALL_CHECK: True,
+            "coefficients_finite": True,
+            "enough_training_rows": True,
+        }
         synthetic = read_events(engine, "synthetic")
         assert len(synthetic) > 0 and set(synthetic["run_id"]) == {trained.run_id}
 
@@ -135,7 +139,7 @@ def test_blocking_check_fails_when_error_runs_are_missed(
             run_config=config,
             raise_on_error=False,
         )
-        [check] = result.get_asset_check_evaluations()
+        [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == RECALL_CHECK]
         assert not check.passed
         assert check.metadata["recall_error_level"].value == 0.0
         assert not result.success

@@ -1,12 +1,16 @@
 """Scoring: events of each landed controller export, one dynamic partition per file."""
 
+from pathlib import Path
+
 import dagster as dg
 
 from pm_pipeline.core.detection import detect_events
+from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.exports import read_export
-from pm_pipeline.core.landing import landed_file_path
+from pm_pipeline.core.landing import archive_file, landed_file_path, quarantine_file
 from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.db.events import replace_events
+from pm_pipeline.db.readings import ingest_readings
 from pm_pipeline.db.registry import active_model_version, load_model
 from pm_pipeline.defs.assets.training import THRESHOLD_KEYS
 from pm_pipeline.defs.metadata import readings_metadata
@@ -16,42 +20,74 @@ landed_files_partitions = dg.DynamicPartitionsDefinition(name="landed_files")
 
 
 class FileEventsConfig(dg.Config):
-    """The file to score (default: the partition key inside the drop folder) and the model
-    version to score it with (default: the active one)."""
+    """Which file to score (default: the partition key inside the drop folder), with which
+    model version (default: the active one), and whether to move it to archive/ afterwards
+    (the sensor does; `pm-pipeline score` leaves your file where it is)."""
 
     path: str | None = None
     model_version: str | None = None
+    archive: bool = False
 
 
 @dg.asset(
-    group_name="scoring", partitions_def=landed_files_partitions, deps=list(THRESHOLD_KEYS.values())
+    group_name="scoring",
+    partitions_def=landed_files_partitions,
+    deps=list(THRESHOLD_KEYS.values()),
+    retry_policy=dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL),
 )
 def file_events(
     context: dg.AssetExecutionContext,
     config: FileEventsConfig,
     readings_db: ReadingsDatabaseResource,
 ) -> dg.MaterializeResult:
-    """ALERT/ERROR events found in one landed controller export; they replace the file's
-    earlier events in the events table."""
+    """ALERT/ERROR events of one landed controller export. Its readings are ingested for the
+    next retraining, and its events replace any earlier events of the same file."""
     path = landed_file_path(context.partition_key, config.path)
-    readings = read_export(path)
-    engine = readings_db.engine()
-    version = config.model_version or active_model_version(engine, readings_db.robot_id)
-    model = load_model(engine, version)
+    readings, sha256 = _read_or_quarantine(path, quarantine=config.archive)
+    try:
+        engine = readings_db.engine()
+        version = config.model_version or active_model_version(engine, readings_db.robot_id)
+        model = load_model(engine, version)
+    except PipelineError as error:
+        # A user-fixable problem (no model yet, bad URL): retrying would not help.
+        raise dg.Failure(description=str(error), allow_retries=False) from error
+    ingested = ingest_readings(
+        engine, readings_db.table(), readings, readings_db.robot_id, path.name, sha256
+    )
     events = detect_events(model, readings)
     stored = replace_events(
         engine, context.partition_key, events, version, context.run_id, readings_db.robot_id
     )
-    context.log.info(f"{path}: {stored} events with model {version}")
-    severities = events["severity"].value_counts() if len(events) else {}
+    archived = archive_file(path, sha256) if config.archive else path
+    context.log.info(f"{path.name}: {stored} events with model {version}; file at {archived}")
+    severities = events["severity"].value_counts()
     return dg.MaterializeResult(
         metadata={
             **readings_metadata(readings),
-            "file": str(path),
-            "file_sha256": file_sha256(path),
+            "file": str(archived),
+            "file_sha256": sha256,
             "model_version": version,
+            "rows_added": int(ingested.rows_added),
+            "rows_already_present": int(ingested.rows_present),
             "events": int(stored),
             "alerts": int(severities.get("ALERT", 0)),
             "errors": int(severities.get("ERROR", 0)),
         },
     )
+
+
+def _read_or_quarantine(path: Path, quarantine: bool):  # noqa: ANN202 - (frame, sha256)
+    """Parse the file; a bad landed file is moved to quarantine/ before the run fails."""
+    if not path.is_file():
+        raise dg.Failure(
+            description=f"{path}: no such file (already archived or quarantined?)",
+            allow_retries=False,
+        )
+    sha256 = file_sha256(path)
+    try:
+        return read_export(path), sha256
+    except PipelineError as error:
+        moved = quarantine_file(path, str(error)) if quarantine else path
+        raise dg.Failure(
+            description=f"{error} (file now at {moved})", allow_retries=False
+        ) from error

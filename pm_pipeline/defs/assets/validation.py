@@ -3,18 +3,25 @@
 import dagster as dg
 
 from pm_pipeline.core.detection import detect_events
-from pm_pipeline.core.evaluation import match_injections, recall
+from pm_pipeline.core.evaluation import match_injections
 from pm_pipeline.core.model import TrainedModel
+from pm_pipeline.core.promotion import (
+    DEFAULT_MIN_TRAINING_ROWS,
+    PromotionChecks,
+    evaluate_promotion,
+)
 from pm_pipeline.core.synthetic import SyntheticSet, generate_synthetic_test_data
 from pm_pipeline.core.thresholds import single_model
 from pm_pipeline.db.events import replace_events
-from pm_pipeline.db.registry import activate_model, load_model
+from pm_pipeline.db.registry import activate_model, load_model, record_checks
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
 from pm_pipeline.defs.metadata import readings_metadata, table_markdown
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
 SYNTHETIC_SOURCE = "synthetic"
 RECALL_CHECK = "injected_runs_detected"
+FINITE_CHECK = "coefficients_finite"
+ROWS_CHECK = "enough_training_rows"
 
 
 class SyntheticTestDataConfig(dg.Config):
@@ -69,54 +76,72 @@ def synthetic_test_data(  # noqa: PLR0913 - one parameter per upstream axis mode
     )
 
 
+class SyntheticEventsConfig(dg.Config):
+    """Fewest training readings a version may be promoted with."""
+
+    min_training_rows: int = DEFAULT_MIN_TRAINING_ROWS
+
+
+PROMOTION_CHECKS = {
+    RECALL_CHECK: "Every injected error-level run on synthetic data is caught.",
+    FINITE_CHECK: "Every coefficient and threshold is a finite number.",
+    ROWS_CHECK: "The version was trained on enough readings.",
+}
+
+
 @dg.asset(
     group_name="validation",
     check_specs=[
-        dg.AssetCheckSpec(
-            RECALL_CHECK,
-            asset="synthetic_events",
-            blocking=True,
-            description="Recall of injected runs; fails when an error-level run is missed.",
-        )
+        dg.AssetCheckSpec(name, asset="synthetic_events", blocking=True, description=about)
+        for name, about in PROMOTION_CHECKS.items()
     ],
 )
 def synthetic_events(
     context: dg.AssetExecutionContext,
+    config: SyntheticEventsConfig,
     readings_db: ReadingsDatabaseResource,
     synthetic_test_data: SyntheticSet,
 ) -> dg.MaterializeResult:
-    """Events the detector raises on the synthetic set; a model version that catches every
-    injected error-level run becomes the active one."""
-    engine = readings_db.engine()
+    """Events the detector raises on the synthetic set. A version that passes every check
+    becomes the active one; otherwise the previous active version stays."""
+    engine, robot_id = readings_db.engine(), readings_db.robot_id
     model = load_model(engine, synthetic_test_data.model_version)
     events = detect_events(model, synthetic_test_data.readings)
-    replace_events(
-        engine, SYNTHETIC_SOURCE, events, model.version, context.run_id, readings_db.robot_id
-    )
+    replace_events(engine, SYNTHETIC_SOURCE, events, model.version, context.run_id, robot_id)
     matched = match_injections(events, synthetic_test_data.injected)
-    error_recall = recall(matched, "ERROR")
-    passed = error_recall == 1.0
-    if passed:
-        activate_model(engine, model.version, readings_db.robot_id)
-    figures = {
-        "recall": recall(matched),
-        "recall_alert_level": recall(matched, "ALERT"),
-        "recall_error_level": error_recall,
-    }
+    checks = evaluate_promotion(model, matched, config.min_training_rows)
+    record_checks(engine, model.version, checks.to_dict())
+    if checks.passed:
+        activate_model(engine, model.version, robot_id, "passed its checks", context.run_id)
+        outcome = f"version {model.version} is now active"
+    else:
+        outcome = f"version {model.version} not promoted: {'; '.join(checks.reasons)}"
+        context.log.warning(outcome)
     return dg.MaterializeResult(
         metadata={
             "model_version": model.version,
-            "activated": bool(passed),
+            "promotion": outcome,
             "events": int(len(events)),
-            **figures,
+            "recall": checks.synthetic_recall,
+            "recall_error_level": checks.error_level_recall,
             "matched": table_markdown(matched),
         },
         check_results=[
-            dg.AssetCheckResult(
-                check_name=RECALL_CHECK,
-                passed=bool(passed),
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata={**figures, "missed": int((~matched["caught"]).sum())},
-            )
+            _check(RECALL_CHECK, checks.recall_ok, checks),
+            _check(FINITE_CHECK, checks.coefficients_finite, checks),
+            _check(ROWS_CHECK, checks.enough_rows, checks),
         ],
+    )
+
+
+def _check(name: str, passed: bool, checks: PromotionChecks) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=bool(passed),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "recall": checks.synthetic_recall,
+            "recall_error_level": checks.error_level_recall,
+            "reasons": "; ".join(checks.reasons) or "none",
+        },
     )
