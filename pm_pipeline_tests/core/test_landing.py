@@ -1,0 +1,72 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.landing import (
+    LandedFile,
+    archive_file,
+    plan_landed_files,
+    quarantine_file,
+)
+from pm_pipeline.core.replay import chunk_readings
+
+GOOD = (
+    "time," + ",".join(f"axis_{i}" for i in range(1, 9)) + "\n"
+    "2022-10-17T12:00:00Z,1,2,3,4,5,6,7,8\n"
+)
+
+
+def landed(path: Path, age: float, newline: bool = True) -> LandedFile:
+    return LandedFile(path, path.stat().st_size, 1000.0 - age, newline)
+
+
+def test_plan_waits_scores_and_quarantines(tmp_path: Path) -> None:
+    for name, text in [
+        ("ok.csv", GOOD),
+        ("bad.csv", "nothing,useful\n1,2\n"),
+        ("young.csv", GOOD),
+        ("cut.csv", GOOD),
+    ]:
+        (tmp_path / name).write_text(text)
+    files = [
+        landed(tmp_path / "ok.csv", 30),
+        landed(tmp_path / "bad.csv", 30),
+        landed(tmp_path / "young.csv", 0.5),
+        landed(tmp_path / "cut.csv", 30, False),
+    ]
+    plan = {d.path.name: (d.action, d.reason) for d in plan_landed_files(files, 1000.0, 2.0, 10)}
+    assert plan["ok.csv"] == ("score", "ready")
+    assert plan["bad.csv"][0] == "quarantine" and "no time column" in plan["bad.csv"][1]
+    assert plan["young.csv"] == ("wait", "still being written")
+    assert plan["cut.csv"] == ("wait", "last line is cut short")
+
+
+def test_cap_leaves_the_rest_for_later(tmp_path: Path) -> None:
+    files = []
+    for number in range(4):
+        (tmp_path / f"{number}.csv").write_text(GOOD)
+        files.append(landed(tmp_path / f"{number}.csv", 30))
+    plan = plan_landed_files(files, 1000.0, 2.0, max_files=3)
+    assert [d.path.name for d in plan] == ["0.csv", "1.csv", "2.csv"]
+
+
+def test_quarantine_and_archive_never_overwrite(tmp_path: Path) -> None:
+    for _ in range(2):
+        (tmp_path / "x.csv").write_text(GOOD)
+        quarantine_file(tmp_path / "x.csv", "bad header")
+    names = sorted(p.name for p in (tmp_path / "quarantine").iterdir())
+    assert names == ["x.1.csv", "x.1.csv.reason.txt", "x.csv", "x.csv.reason.txt"]
+    (tmp_path / "y.csv").write_text(GOOD)
+    moved = archive_file(tmp_path / "y.csv", "abcdef0123456789")
+    assert moved == tmp_path / "archive" / "y.abcdef012345.csv" and moved.read_text() == GOOD
+
+
+def test_chunks_cover_every_row_in_order() -> None:
+    frame = pd.DataFrame({"v": range(10)})
+    chunks = chunk_readings(frame, 4)
+    assert [len(c) for c in chunks] == [4, 4, 2]
+    assert pd.concat(chunks)["v"].tolist() == list(range(10))
+    with pytest.raises(PipelineError):
+        chunk_readings(frame, 0)

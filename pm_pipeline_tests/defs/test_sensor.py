@@ -1,0 +1,145 @@
+"""landled_file_sensor scenarios through build_sensor_context, on real files in a temp folder."""
+
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.test_utils import create_run_for_test
+
+from pm_pipeline.core.versioning import file_sha256
+from pm_pipeline.defs.sensors import landed_file_sensor
+
+HEADER = '"Trait",' + ",".join(f'"Axis #{i}"' for i in range(1, 15)) + ',"Time"\n'
+
+
+def export_text(first_second: int, rows: int = 5) -> str:
+    body = "".join(
+        f'"current",1,2,3,4,5,6,7,8,,,,,,,"2022-10-17T12:{first_second + i:02d}:00.000Z"\n'
+        for i in range(rows)
+    )
+    return HEADER + body
+
+
+@pytest.fixture
+def drop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    monkeypatch.setenv("PM_DROP_DIR", str(folder))
+    monkeypatch.setenv("PM_SETTLE_SECONDS", "2")
+    return folder
+
+
+def land(folder: Path, name: str, text: str, age_s: float = 60.0) -> Path:
+    path = folder / name
+    path.write_text(text)
+    then = time.time() - age_s
+    os.utime(path, (then, then))
+    return path
+
+
+def tick(instance: dg.DagsterInstance) -> dg.SensorResult:
+    context = dg.build_sensor_context(instance=instance)
+    result = landed_file_sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def requests(result: dg.SensorResult) -> list[dg.RunRequest]:
+    return [r for r in result.run_requests or [] if isinstance(r, dg.RunRequest)]
+
+
+def test_new_file_becomes_a_partition_and_a_run(drop: Path) -> None:
+    path = land(drop, "a.csv", export_text(0))
+    with dg.instance_for_test() as instance:
+        result = tick(instance)
+    [request] = requests(result)
+    assert request.partition_key == "a.csv"
+    assert request.run_key == f"a.csv@{file_sha256(path)[:16]}"
+    assert request.run_config["ops"]["file_events"]["config"] == {
+        "path": str(path),
+        "archive": True,
+    }
+    [added] = result.dynamic_partitions_requests or []
+    assert isinstance(added, dg.AddDynamicPartitionsRequest)
+    assert list(added.partition_keys) == ["a.csv"]
+    assert path.exists()  # the run, not the sensor, archives a scored file
+
+
+def test_same_bytes_again_are_not_rescored(drop: Path) -> None:
+    path = land(drop, "a.csv", export_text(0))
+    with dg.instance_for_test() as instance:
+        [request] = requests(tick(instance))
+        create_run_for_test(
+            instance,
+            job_name="file_scoring_job",
+            status=dg.DagsterRunStatus.SUCCESS,
+            tags={"dagster/run_key": request.run_key},
+        )
+        assert requests(tick(instance)) == []
+    assert not path.exists()
+    assert [p.name for p in (drop / "archive").iterdir()] == [
+        f"a.{file_sha256((drop / 'archive').iterdir().__next__())[:12]}.csv"
+    ]
+
+
+def test_changed_file_gets_a_new_run_in_the_same_partition(drop: Path) -> None:
+    land(drop, "a.csv", export_text(0))
+    with dg.instance_for_test() as instance:
+        [first] = requests(tick(instance))
+        create_run_for_test(
+            instance,
+            job_name="file_scoring_job",
+            status=dg.DagsterRunStatus.SUCCESS,
+            tags={"dagster/run_key": first.run_key},
+        )
+        land(drop, "a.csv", export_text(0, rows=7))
+        [second] = requests(tick(instance))
+    assert second.partition_key == first.partition_key == "a.csv"
+    assert second.run_key != first.run_key
+
+
+def test_files_being_written_wait(drop: Path) -> None:
+    cut = land(drop, "cut.csv", export_text(0)[:-12])  # last line cut short
+    fresh = land(drop, "fresh.csv", export_text(0), age_s=0.0)  # modified just now
+    with dg.instance_for_test() as instance:
+        assert requests(tick(instance)) == []
+    assert cut.exists() and fresh.exists()
+    with cut.open("a") as handle:  # the writer finishes the line
+        handle.write(export_text(0)[-12:])
+    os.utime(cut, (time.time() - 60, time.time() - 60))
+    with dg.instance_for_test() as instance:
+        assert "cut.csv" in [r.partition_key for r in requests(tick(instance))]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("time,axis_1\n2022-10-17T12:00:00Z,1\n", "missing current column(s)"),
+        ("", "the file is empty"),
+        (HEADER, "has a header but no readings"),
+    ],
+    ids=["no-axes", "empty", "header-only"],
+)
+def test_bad_file_is_quarantined_and_others_still_run(drop: Path, text: str, reason: str) -> None:
+    land(drop, "bad.csv", text)
+    land(drop, "good.csv", export_text(10))
+    with dg.instance_for_test() as instance:
+        assert [r.partition_key for r in requests(tick(instance))] == ["good.csv"]
+    assert not (drop / "bad.csv").exists()
+    assert (drop / "quarantine" / "bad.csv").exists()
+    assert reason in (drop / "quarantine" / "bad.csv.reason.txt").read_text()
+
+
+def test_at_most_the_cap_per_tick(drop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PM_MAX_FILES_PER_TICK", "2")
+    for number in range(5):
+        land(drop, f"f{number}.csv", export_text(number), age_s=60 - number)
+    with dg.instance_for_test() as instance:
+        taken = [r.partition_key for r in requests(tick(instance))]
+    assert taken == ["f0.csv", "f1.csv"]  # oldest first; the rest wait for the next tick
+
+
+def test_sensor_runs_by_default() -> None:
+    assert landed_file_sensor.default_status == dg.DefaultSensorStatus.RUNNING
