@@ -145,3 +145,38 @@ def test_blocking_check_fails_when_error_runs_are_missed(
         assert not result.success
         [entry] = list_models(database.engine(), database.robot_id)
         assert not entry.is_active  # a model that misses error-level runs is never promoted
+
+
+def test_a_bad_landed_file_is_quarantined_by_its_run(
+    tmp_path: Path, database: ReadingsDatabaseResource
+) -> None:
+    drop = tmp_path / "incoming"
+    drop.mkdir()
+    bad = drop / "bad.csv"
+    bad.write_text(
+        "time," + ",".join(f"axis_{i}" for i in range(1, 9)) + "\n"
+        "2022-10-17T12:00:00Z,1,2,3,4,5,6,7,8\n2022-10-17T12:00:02Z,1,x,3,4,5,6,7,8\n"
+    )
+    with dg.instance_for_test() as instance:
+        assert dg.materialize(
+            TRAINING_ASSETS, resources=resources(database, tmp_path), instance=instance
+        ).success
+        instance.add_dynamic_partitions(landed_files_partitions.name or "", ["bad.csv"])
+        result = dg.materialize(
+            ALL_ASSETS,
+            selection=[file_events],
+            partition_key="bad.csv",
+            resources=resources(database, tmp_path),
+            instance=instance,
+            raise_on_error=False,
+            run_config={"ops": {"file_events": {"config": {"path": str(bad), "archive": True}}}},
+        )
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    user_failure = failure.step_failure_data.user_failure_data
+    assert user_failure is not None and user_failure.description is not None
+    description = user_failure.description
+    assert "line 3, column 'axis_2'" in description and "quarantine" in description
+    assert not bad.exists()
+    assert "line 3" in (drop / "quarantine" / "bad.csv.reason.txt").read_text()
+    assert read_events(database.engine(), "bad.csv").empty

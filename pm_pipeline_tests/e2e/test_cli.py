@@ -106,3 +106,42 @@ def test_user_errors_are_one_line_without_traceback(workdir: Path) -> None:
         assert completed.returncode == 1
         assert "Traceback" not in completed.stderr + completed.stdout
         assert completed.stderr.startswith("error: ")
+
+
+def test_models_lineage_and_rollback(workdir: Path) -> None:
+    listed = run_cli(workdir, "models")
+    assert listed.returncode == 0 and "passed  *" in listed.stdout
+    with sqlite3.connect(workdir / ".pm_state" / "readings.db") as connection:
+        event_id, version, scored_by = connection.execute(
+            "SELECT event_id, model_version, run_id FROM pm_events "
+            "WHERE source = 'sample_landed.csv' ORDER BY event_id LIMIT 1"
+        ).fetchone()
+        trained_by, rows = connection.execute(
+            "SELECT run_id, row_count FROM pm_model_registry WHERE model_version = ?", (version,)
+        ).fetchone()
+    lineage = run_cli(workdir, "lineage", str(event_id))
+    assert lineage.returncode == 0, lineage.stderr
+    for fact in (
+        version,
+        scored_by,
+        trained_by,
+        f"trained on    {rows} readings",
+        "(the active version then)",
+        "sample_landed.csv",
+    ):
+        assert fact in lineage.stdout
+    assert run_cli(workdir, "models", "active").stdout.strip() == version
+    before = run_cli(workdir, "models", "active", "--at", "2000-01-01T00:00:00Z")
+    assert before.returncode == 1 and "no model version was active" in before.stdout
+    unknown = run_cli(workdir, "models", "activate", "0123456789ab")
+    assert unknown.returncode == 1 and "unknown model version" in unknown.stderr
+    again = run_cli(workdir, "models", "activate", version)
+    assert again.returncode == 0
+    with sqlite3.connect(workdir / ".pm_state" / "readings.db") as connection:
+        reasons = [
+            r
+            for (r,) in connection.execute(
+                "SELECT reason FROM pm_model_activations ORDER BY activation_id"
+            )
+        ]
+    assert reasons == ["passed its checks", "activated by hand"]
