@@ -171,6 +171,7 @@ def _run(_args: argparse.Namespace) -> int:
         local_instance,
         run_scoring,
         run_training,
+        run_views,
     )
 
     history, landed = SAMPLE_DIR / "sample_export.csv", SAMPLE_DIR / "sample_landed.csv"
@@ -188,6 +189,10 @@ def _run(_args: argparse.Namespace) -> int:
     key, scored = run_scoring(defs(), instance, landed, None)
     if not scored.success:
         print(f"error: scoring run {scored.run_id} failed: {scored.failure}", file=sys.stderr)
+        return 1
+    views = run_views(defs(), instance)
+    if not views.success:
+        print(f"error: views run {views.run_id} failed: {views.failure}", file=sys.stderr)
         return 1
     print_summary(database, latest_metadata(instance, "synthetic_events", "recall"), key)
     return 0

@@ -9,7 +9,7 @@ import os
 import dagster as dg
 
 from pm_pipeline.defs.assets import ALL_ASSETS
-from pm_pipeline.defs.jobs import file_scoring_job, training_job
+from pm_pipeline.defs.jobs import file_scoring_job, training_job, views_job
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.defs.schedules import build_nightly_retraining_schedule
 from pm_pipeline.defs.sensors import landed_file_sensor
@@ -19,7 +19,7 @@ from pm_pipeline.defs.sensors import landed_file_sensor
 def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[training_job, file_scoring_job],
+        jobs=[training_job, file_scoring_job, views_job],
         schedules=[build_nightly_retraining_schedule(os.environ)],
         sensors=[landed_file_sensor],
         resources={

@@ -70,3 +70,40 @@ def _to_png(figure: Figure) -> bytes:
     figure.savefig(buffer, format="png")
     plt.close(figure)
     return buffer.getvalue()
+
+
+def plot_bars_png(values: pd.Series, title: str, ylabel: str) -> bytes:
+    """A bar chart of one series (index on the x axis)."""
+    figure, axes = plt.subplots(figsize=(7.0, 3.0), dpi=72)
+    labels = [_label(v) for v in values.index]
+    axes.bar(range(len(values)), values.to_numpy(), color="tab:blue")
+    axes.set_xticks(range(len(values)), labels, rotation=60 if len(values) > 10 else 0, fontsize=7)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title, fontsize=9)
+    return _to_png(figure)
+
+
+def plot_stacked_counts_png(counts: pd.DataFrame, title: str) -> bytes:
+    """Stacked bars of counts per time bucket (rows) and category (columns)."""
+    figure, axes = plt.subplots(figsize=(7.0, 3.2), dpi=72)
+    bottom = np.zeros(len(counts))
+    for column in counts.columns:
+        axes.bar(range(len(counts)), counts[column].to_numpy(), bottom=bottom, label=column)
+        bottom = bottom + counts[column].to_numpy()
+    step = max(len(counts) // 12, 1)
+    axes.set_xticks(
+        range(0, len(counts), step),
+        [_label(v) for v in counts.index[::step]],
+        rotation=60,
+        fontsize=7,
+    )
+    axes.set_ylabel("events")
+    axes.set_title(title, fontsize=9)
+    axes.legend(fontsize=6, ncol=4, loc="upper right")
+    return _to_png(figure)
+
+
+def _label(value: object) -> str:
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%m-%d %H:%M")
+    return str(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,7 +26,7 @@ from sqlalchemy.sql import Select
 
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.db.bulk import bulk_insert, bulk_read
-from pm_pipeline.db.schema import create_tables, ingested_files
+from pm_pipeline.db.schema import create_tables, ingested_files, metadata
 from pm_pipeline.db.timestamps import from_db_times, to_db_time
 
 
@@ -223,3 +224,35 @@ def readings_span(
 def newest_reading_time(engine: Engine, table: Table, robot_id: str) -> pd.Timestamp | None:
     """The timestamp of the robot's newest reading, or None when it has none."""
     return readings_span(engine, table, robot_id)[2]
+
+
+def skipped_duplicates(engine: Engine, robot_id: str) -> int:
+    """Readings that ingest found already stored (or repeated within a file), summed."""
+    metadata.create_all(engine)
+    with engine.connect() as connection:
+        total = connection.execute(
+            select(func.coalesce(func.sum(ingested_files.c.rows_present), 0)).where(
+                ingested_files.c.robot_id == robot_id
+            )
+        ).scalar()
+    return int(total or 0)
+
+
+def iter_readings_pages(
+    engine: Engine, table: Table, robot_id: str, page_rows: int
+) -> Iterator[pd.DataFrame]:
+    """The robot's readings, oldest first, one page at a time (keyset pagination on time)."""
+    create_tables(engine, table)
+    time_column = table.c[_time_column(table)]
+    after = None
+    while True:
+        query = readings_query(engine, table, robot_id)
+        if after is not None:
+            query = query.where(time_column > to_db_time(engine, after))
+        with engine.connect() as connection:
+            page = bulk_read(connection, query.limit(page_rows))
+        if page.empty:
+            return
+        page[TIME_COLUMN] = from_db_times(page[TIME_COLUMN])
+        yield page
+        after = page[TIME_COLUMN].iloc[-1]

@@ -81,6 +81,14 @@ def run_training(
     return _outcome(result)
 
 
+def run_views(defs: dg.Definitions, instance: dg.DagsterInstance) -> JobOutcome:
+    """Refresh the views group (data health, axis summary, events summary)."""
+    result = defs.resolve_job_def("views_job").execute_in_process(
+        run_config={"loggers": _QUIET_LOGGERS}, instance=instance, raise_on_error=False
+    )
+    return _outcome(result)
+
+
 def run_scoring(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,

@@ -10,6 +10,12 @@ training_job = dg.define_asset_job(
     description="Fit scaler, axis models and thresholds, then verify them on synthetic data.",
 )
 
+views_job = dg.define_asset_job(
+    "views_job",
+    selection=dg.AssetSelection.groups("views"),
+    description="Refresh data health, axis summary and events summary.",
+)
+
 file_scoring_job = dg.define_asset_job(
     "file_scoring_job",
     selection=dg.AssetSelection.assets(file_events),

@@ -11,12 +11,16 @@ from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import ingest_readings
 from pm_pipeline.db.registry import list_models, newest_model_version
-from pm_pipeline.defs.assets import ALL_ASSETS, file_events, landed_files_partitions
+from pm_pipeline.defs.assets import (
+    ALL_ASSETS,
+    TRAINING_ASSETS,
+    file_events,
+    landed_files_partitions,
+)
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
 from pm_pipeline.defs.assets.validation import RECALL_CHECK
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
-TRAINING_ASSETS = [a for a in ALL_ASSETS if a is not file_events]
 DATA_VERSION = "dagster/data_version"
 
 

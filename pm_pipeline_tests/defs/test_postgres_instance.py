@@ -13,11 +13,14 @@ import sqlalchemy as sa
 from pm_pipeline.core.sample import write_export
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.db.readings import ingest_readings
-from pm_pipeline.defs.assets import ALL_ASSETS, file_events, landed_files_partitions
+from pm_pipeline.defs.assets import (
+    ALL_ASSETS,
+    TRAINING_ASSETS,
+    file_events,
+    landed_files_partitions,
+)
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import PROJECT_ROOT
-
-TRAINING_ASSETS = [a for a in ALL_ASSETS if a is not file_events]
 
 
 def test_graph_on_postgres_readings_and_postgres_instance(

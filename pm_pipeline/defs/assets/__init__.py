@@ -3,15 +3,23 @@
 from pm_pipeline.defs.assets.scoring import file_events, landed_files_partitions
 from pm_pipeline.defs.assets.training import axis_models, minmax_scaler, raw_readings, thresholds
 from pm_pipeline.defs.assets.validation import synthetic_events, synthetic_test_data
+from pm_pipeline.defs.assets.views import axis_summary, data_health, events_summary
 
-ALL_ASSETS = [
+TRAINING_ASSETS = [
     raw_readings,
     minmax_scaler,
     axis_models,
     thresholds,
     synthetic_test_data,
     synthetic_events,
-    file_events,
 ]
+VIEW_ASSETS = [data_health, axis_summary, events_summary]
+ALL_ASSETS = [*TRAINING_ASSETS, file_events, *VIEW_ASSETS]
 
-__all__ = ["ALL_ASSETS", "file_events", "landed_files_partitions"]
+__all__ = [
+    "ALL_ASSETS",
+    "TRAINING_ASSETS",
+    "VIEW_ASSETS",
+    "file_events",
+    "landed_files_partitions",
+]

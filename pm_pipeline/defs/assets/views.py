@@ -1,0 +1,77 @@
+"""Views group: data health, per-axis summary and events over time, for the UI and exports."""
+
+import dagster as dg
+
+from pm_pipeline.core.plots import plot_bars_png, plot_stacked_counts_png, png_markdown
+from pm_pipeline.core.views import (
+    count_events_over_time,
+    find_one_minute_peak,
+    measure_data_health,
+    rank_top_events,
+    summarise_axes,
+)
+from pm_pipeline.db.events import read_events
+from pm_pipeline.db.readings import read_readings, skipped_duplicates
+from pm_pipeline.defs.metadata import table_markdown
+from pm_pipeline.defs.resources import ReadingsDatabaseResource
+
+
+@dg.asset(group_name="views")
+def data_health(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResult:
+    """Coverage of the stored readings: rows, time span, cadence, gaps, idle and NULL shares,
+    and the duplicates ingest skipped."""
+    engine = readings_db.engine()
+    readings = read_readings(engine, readings_db.table(), readings_db.robot_id)
+    health = measure_data_health(readings)
+    plot = plot_bars_png(health.readings_per_hour, "readings per hour (UTC)", "readings")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": int(health.rows),
+            "span_s": float(health.span_s),
+            "cadence_median_s": float(health.cadence_median_s),
+            "cadence_p95_s": float(health.cadence_p95_s),
+            "idle_share": float(health.idle_share),
+            "gaps": int(len(health.gaps)),
+            "longest_gap_s": float(health.gaps["seconds"].max()) if len(health.gaps) else 0.0,
+            "skipped_duplicates": skipped_duplicates(engine, readings_db.robot_id),
+            "figures": table_markdown(health.figures()),
+            "longest_gaps": table_markdown(health.gaps.nlargest(20, "seconds")),
+            "plot_readings_per_hour": dg.MetadataValue.md(png_markdown(plot, "per hour")),
+        }
+    )
+
+
+@dg.asset(group_name="views")
+def axis_summary(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResult:
+    """Per axis: min, mean, p95 and max current, active share, active ampere-seconds and the
+    latest reading; plus the axis with the highest current in the last minute of data."""
+    readings = read_readings(readings_db.engine(), readings_db.table(), readings_db.robot_id)
+    summary = summarise_axes(readings)
+    peak = find_one_minute_peak(readings)
+    plot = plot_bars_png(summary.set_index("axis")["p95_A"], "p95 current per axis", "A")
+    return dg.MaterializeResult(
+        metadata={
+            "summary": table_markdown(summary),
+            "one_minute_peak": f"{peak[0]} at {peak[1]:.3f} A ({peak[2].isoformat()})"
+            if peak
+            else "no readings",
+            "plot_p95_current": dg.MetadataValue.md(png_markdown(plot, "p95 current")),
+        }
+    )
+
+
+@dg.asset(group_name="views")
+def events_summary(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResult:
+    """Events per axis and severity over time, and the strongest events with the model
+    version that raised each."""
+    events = read_events(readings_db.engine())
+    events = events[events["source"] != "synthetic"]
+    counts = count_events_over_time(events)
+    metadata: dict = {
+        "events": int(len(events)),
+        "top_events": table_markdown(rank_top_events(events)),
+    }
+    if not counts.empty:
+        plot = plot_stacked_counts_png(counts, "landed-file events per hour (UTC)")
+        metadata["plot_events_over_time"] = dg.MetadataValue.md(png_markdown(plot, "events"))
+    return dg.MaterializeResult(metadata=metadata)
