@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pm_pipeline.cli_export import add_export_command
 from pm_pipeline.cli_ops import add_ops_commands
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.exports import read_export
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     dev = commands.add_parser("dev", help="open the Dagster UI on the local instance")
     dev.set_defaults(handler=_dev)
     add_ops_commands(commands)
+    add_export_command(commands)
     return parser
 
 

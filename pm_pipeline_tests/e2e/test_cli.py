@@ -145,3 +145,29 @@ def test_models_lineage_and_rollback(workdir: Path) -> None:
             )
         ]
     assert reasons == ["passed its checks", "activated by hand"]
+
+
+def test_export_writes_pages_summaries_and_a_workbook(workdir: Path, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    out = tmp_path / "export"
+    completed = run_cli(workdir, "export", "--out", str(out), "--page-rows", "20000")
+    assert completed.returncode == 0, completed.stderr
+    pages = sorted((out / "readings").glob("readings_*.csv"))
+    with sqlite3.connect(workdir / ".pm_state" / "readings.db") as connection:
+        [rows] = connection.execute("SELECT count(*) FROM pm_dashboard").fetchone()
+        [events] = connection.execute("SELECT count(*) FROM pm_events").fetchone()
+    assert len(pages) == -(-rows // 20000)
+    assert sum(len(pd.read_csv(page)) for page in pages) == rows
+    assert len(pd.read_csv(out / "latest_readings.csv")) == 20
+    assert len(pd.read_csv(out / "events.csv")) == events
+    assert list(pd.read_csv(out / "axis_summary.csv")["axis"]) == [f"axis_{i}" for i in range(1, 9)]
+    sheets = load_workbook(out / "pm_pipeline_summary.xlsx", read_only=True).sheetnames
+    assert sheets == [
+        "data_health",
+        "gaps",
+        "axis_summary",
+        "top_events",
+        "latest_readings",
+        "readings_sample",
+    ]

@@ -1,0 +1,89 @@
+"""`pm-pipeline export --out DIR`: readings, summaries and events as CSV and one workbook."""
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from pm_pipeline.core.views import measure_data_health, rank_top_events, summarise_axes
+from pm_pipeline.db.events import read_events
+from pm_pipeline.db.readings import iter_readings_pages, read_readings, readings_span
+from pm_pipeline.defs.resources import ReadingsDatabaseResource
+
+SAMPLE_ROWS = 1000
+LATEST_ROWS = 20
+
+
+def add_export_command(commands: argparse._SubParsersAction) -> None:
+    """Register ``export`` on the main parser."""
+    export = commands.add_parser("export", help="write readings, summaries and events to DIR")
+    export.add_argument("--out", type=Path, required=True, metavar="DIR")
+    export.add_argument(
+        "--page-rows",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="readings per CSV page (default 100000)",
+    )
+    export.set_defaults(handler=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    database = ReadingsDatabaseResource()
+    engine, table, robot = database.engine(), database.table(), database.robot_id
+    out: Path = args.out
+    pages = out / "readings"
+    pages.mkdir(parents=True, exist_ok=True)
+    rows, _, _ = readings_span(engine, table, robot)
+    with tqdm(total=rows, unit="rows", desc="readings", disable=not sys.stderr.isatty()) as bar:
+        for number, page in enumerate(
+            iter_readings_pages(engine, table, robot, args.page_rows), start=1
+        ):
+            _csv(page, pages / f"readings_{number:04d}.csv")
+            bar.update(len(page))
+    readings = read_readings(engine, table, robot)
+    health = measure_data_health(readings)
+    tables = {
+        "data_health": health.figures(),
+        "gaps": health.gaps,
+        "axis_summary": summarise_axes(readings),
+        "latest_readings": readings.tail(LATEST_ROWS),
+        "events": read_events(engine),
+    }
+    tables["top_events"] = rank_top_events(tables["events"])
+    for name, frame in tables.items():
+        _csv(frame, out / f"{name}.csv")
+    workbook = out / "pm_pipeline_summary.xlsx"
+    with pd.ExcelWriter(workbook, engine="openpyxl") as writer:
+        for name in ("data_health", "gaps", "axis_summary", "top_events", "latest_readings"):
+            _naive(tables[name]).to_excel(writer, sheet_name=name, index=False)
+        _naive(readings.head(SAMPLE_ROWS)).to_excel(
+            writer, sheet_name="readings_sample", index=False
+        )
+    print(
+        f"exported {rows} readings in {max(-(-rows // args.page_rows), 0)} page(s), "
+        f"{len(tables['events'])} events and the summaries to {out} (workbook {workbook.name})"
+    )
+    return 0
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write timestamps as ISO 8601 UTC with a Z, like every other file the project writes."""
+    out = frame.copy()
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.DatetimeTZDtype):
+            out[column] = out[column].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    temporary = path.with_name(path.name + ".tmp")
+    out.to_csv(temporary, index=False)
+    temporary.replace(path)
+
+
+def _naive(frame: pd.DataFrame) -> pd.DataFrame:
+    """Spreadsheets hold no time zones: show UTC wall-clock times."""
+    out = frame.copy()
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.DatetimeTZDtype):
+            out[column] = out[column].dt.tz_convert("UTC").dt.tz_localize(None)
+    return out
