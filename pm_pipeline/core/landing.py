@@ -37,8 +37,23 @@ def partition_key_for(path: str | Path) -> str:
 
 
 def landed_file_path(partition_key: str, explicit: str | None) -> Path:
-    """The file behind a partition: the configured path, else the key inside the drop folder."""
-    return Path(explicit) if explicit else drop_dir() / partition_key
+    """The file behind a partition: the configured path, else the key inside the drop folder.
+
+    Raises
+    ------
+    PipelineError
+        When a partition key would lead outside the drop folder (``..``, a separator, or a
+        symlink pointing elsewhere).
+    """
+    if explicit:
+        return Path(explicit)
+    folder = drop_dir()
+    path = folder / partition_key
+    if Path(partition_key).name != partition_key or partition_key in ("", ".", ".."):
+        raise PipelineError(f"partition key {partition_key!r} is not a plain file name.")
+    if path.resolve().parent != folder:
+        raise PipelineError(f"{path} leads outside the drop folder {folder}; not scoring it.")
+    return path
 
 
 @dataclass(frozen=True)

@@ -70,3 +70,19 @@ def test_chunks_cover_every_row_in_order() -> None:
     assert pd.concat(chunks)["v"].tolist() == list(range(10))
     with pytest.raises(PipelineError):
         chunk_readings(frame, 0)
+
+
+def test_partition_keys_cannot_escape_the_drop_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pm_pipeline.core.landing import landed_file_path
+
+    drop = tmp_path / "incoming"
+    drop.mkdir()
+    monkeypatch.setenv("PM_DROP_DIR", str(drop))
+    (tmp_path / "secret.csv").write_text(GOOD)
+    (drop / "link.csv").symlink_to(tmp_path / "secret.csv")
+    assert landed_file_path("ok.csv", None) == drop / "ok.csv"
+    for key in ("../secret.csv", "sub/x.csv", "..", "link.csv"):
+        with pytest.raises(PipelineError):
+            landed_file_path(key, None)
