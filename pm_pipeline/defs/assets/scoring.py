@@ -42,7 +42,10 @@ def file_events(
 ) -> dg.MaterializeResult:
     """ALERT/ERROR events of one landed controller export. Its readings are ingested for the
     next retraining, and its events replace any earlier events of the same file."""
-    path = landed_file_path(context.partition_key, config.path)
+    try:
+        path = landed_file_path(context.partition_key, config.path)
+    except PipelineError as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from error
     readings, sha256 = _read_or_quarantine(path, quarantine=config.archive)
     try:
         engine = readings_db.engine()
