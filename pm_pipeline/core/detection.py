@@ -84,10 +84,15 @@ def detect_events(model: TrainedModel, readings: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         One row per event with :data:`EVENT_COLUMNS`.
     """
-    frames = [
-        _axis_events(model, model.axes[axis], residual_frame(model, readings, axis))
-        for axis in AXES
-    ]
+    if model.params.mode == "robust":
+        from pm_pipeline.core.robust_detection import detect_events_robust
+
+        frames = detect_events_robust(model, readings)
+    else:
+        frames = [
+            _axis_events(model, model.axes[axis], residual_frame(model, readings, axis))
+            for axis in AXES
+        ]
     frames = [frame for frame in frames if len(frame)]
     if not frames:
         return empty_events()

@@ -24,16 +24,69 @@ from pm_pipeline.core.schema import AXES, TIME_COLUMN
 MIN_TRAINING_ROWS = 10
 
 
+MODES = ("robust", "seed")
+
+
 @dataclass(frozen=True)
 class DetectorParams:
-    """Settings that turn residuals into thresholds and events."""
+    """Settings that turn residuals into thresholds and events.
 
+    ``seed`` is the original recipe (per-sample z, sustain from the 95th percentile of
+    training run lengths). ``robust`` (see :mod:`pm_pipeline.core.robust_fit`) separates idle
+    from active operation, scores active current over a window of samples with a robust
+    scale, and sets the sustain time from a false-alarm budget. Defaults here are the seed's;
+    :func:`params_for_mode` gives each mode's own.
+    """
+
+    mode: str = "seed"
     z_alert: float = 1.65
     z_error: float = 2.57
     sustain_percentile: float = 95.0
     min_sustain_samples: int = 3
     gap_factor: float = 5.0
     """A step between readings longer than ``gap_factor × dt`` is a data gap: no run spans it."""
+    window_samples: int = 48
+    """robust: active samples averaged per score (~3 motion cycles of ~16 samples)."""
+    min_window_samples: int = 16
+    """robust: fewer active samples than this since a data gap give no score yet."""
+    idle_window_samples: int = 8
+    """robust: idle samples averaged per idle score."""
+    z_clip: float = 25.0
+    """robust: per-sample active z is clipped to ±z_clip before averaging."""
+    false_alarm_budget_per_h: float = 0.01
+    """robust: training events per hour, per axis and channel, allowed by the sustain time."""
+    min_idle_sustain_samples: int = 4
+    max_sustain_samples: int = 200
+    merge_gap_samples: int = 4
+    """robust: holes of at most this many samples inside a run are filled."""
+    idle_other_max: int = 0
+    """robust: a row is idle for an axis when at most this many other axes carry current."""
+
+
+MODE_DEFAULTS: dict[str, dict] = {
+    "seed": {},
+    "robust": {"mode": "robust", "z_alert": 3.0, "z_error": 4.0, "min_sustain_samples": 16},
+}
+
+
+def params_for_mode(mode: str, **overrides: object) -> DetectorParams:
+    """A mode's default settings with ``overrides`` (None values are ignored) on top."""
+    if mode not in MODE_DEFAULTS:
+        raise PipelineError(f"config: mode {mode!r} is unknown; use one of {', '.join(MODES)}.")
+    chosen = {key: value for key, value in overrides.items() if value is not None}
+    return DetectorParams(**{**MODE_DEFAULTS[mode], **chosen, "mode": mode})
+
+
+@dataclass(frozen=True)
+class ChannelModel:
+    """robust mode: standardisation and sustain times of one channel (active or idle)."""
+
+    center: float
+    scale: float
+    sustain_alert: int
+    sustain_error: int
+    row_count: int
+    train_rate_per_h: float
 
 
 @dataclass(frozen=True)
@@ -81,6 +134,10 @@ class AxisModel:
     residual_sigma: float
     row_count: int
     thresholds: AxisThresholds
+    channels: dict[str, ChannelModel] | None = None
+    """robust mode only: the ``active`` and ``idle`` channels."""
+    quantum: float = 0.0
+    """robust mode only: smallest non-zero scaled reading, the idle spread's floor."""
 
 
 @dataclass(frozen=True)
@@ -165,10 +222,15 @@ def fit_model(
     epoch = times.iloc[0]
     dt_s = cadence_seconds(times)
     seconds = seconds_since(times, epoch)
-    axes = {
-        axis: _fit_axis(axis, seconds, scaling.scale(axis, readings[axis]), dt_s, params)
-        for axis in AXES
-    }
+    if params.mode == "robust":
+        from pm_pipeline.core.robust_fit import fit_robust_axes
+
+        axes = fit_robust_axes(readings.reset_index(drop=True), seconds, scaling, dt_s, params)
+    else:
+        axes = {
+            axis: _fit_axis(axis, seconds, scaling.scale(axis, readings[axis]), dt_s, params)
+            for axis in AXES
+        }
     model = TrainedModel(
         epoch=epoch.isoformat(),
         window_start=times.iloc[0].isoformat(),
@@ -255,7 +317,15 @@ def model_version(model: TrainedModel) -> str:
 def model_from_dict(content: dict) -> TrainedModel:
     """Rebuild a :class:`TrainedModel` from :meth:`TrainedModel.to_dict` output."""
     axes = {
-        name: AxisModel(**{**axis, "thresholds": AxisThresholds(**axis["thresholds"])})
+        name: AxisModel(
+            **{
+                **axis,
+                "thresholds": AxisThresholds(**axis["thresholds"]),
+                "channels": {k: ChannelModel(**v) for k, v in axis["channels"].items()}
+                if axis.get("channels")
+                else None,
+            }
+        )
         for name, axis in content["axes"].items()
     }
     return TrainedModel(

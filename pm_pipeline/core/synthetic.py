@@ -97,14 +97,30 @@ def _injection_plan(
 ) -> list[tuple[str, float, int]]:
     thresholds = model.axes[axis].thresholds
     length = _run_length(model, axis)
-    alert_level = (thresholds.z_alert + thresholds.z_error) / 2
-    error_level = thresholds.z_error + 1.5
+    alert_level = _per_sample_level(model, axis, (thresholds.z_alert + thresholds.z_error) / 2)
+    error_level = _per_sample_level(model, axis, thresholds.z_error + 1.5)
     plan = [("ALERT", alert_level, length), ("ERROR", error_level, length)]
     return plan * runs_per_level
 
 
 def _run_length(model: TrainedModel, axis: str) -> int:
-    return max(3 * model.axes[axis].thresholds.sustain_samples, 20)
+    sustain = model.axes[axis].thresholds.sustain_samples
+    if model.params.mode == "robust":
+        # The window must fill with the raised current before the score reaches the level.
+        return model.params.window_samples + 2 * sustain + 10
+    return max(3 * sustain, 20)
+
+
+def _per_sample_level(model: TrainedModel, axis: str, z_target: float) -> float:
+    """Per-sample residual level (in σ) whose detector score is ``z_target``.
+
+    The seed scores each sample, so the two are equal; the robust mode scores the mean of a
+    window, standardised by the training centre and spread of that mean.
+    """
+    channels = model.axes[axis].channels
+    if channels is None:
+        return z_target
+    return z_target * channels["active"].scale + channels["active"].center
 
 
 def _slot_start(slot: int, slots: int, count: int, length: int, rng: np.random.Generator) -> int:

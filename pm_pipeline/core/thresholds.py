@@ -35,8 +35,19 @@ def threshold_table(model: TrainedModel, axis: str) -> pd.DataFrame:
     fitted = model.axes[axis]
     limits = fitted.thresholds
     amperes_per_unit = model.scaling.span(axis)
+    channels = [
+        row
+        for name, channel in (fitted.channels or {}).items()
+        for row in (
+            (f"{name}_center", channel.center, "z"),
+            (f"{name}_scale", channel.scale, "z"),
+            (f"{name}_sustain_alert", channel.sustain_alert, "samples"),
+            (f"{name}_sustain_error", channel.sustain_error, "samples"),
+        )
+    ]
     rows = [
         ("model_version", model.version, ""),
+        ("mode", model.params.mode, ""),
         ("z_alert", limits.z_alert, "z"),
         ("z_error", limits.z_error, "z"),
         ("residual_mu", fitted.residual_mu, "scaled"),
@@ -48,5 +59,6 @@ def threshold_table(model: TrainedModel, axis: str) -> pd.DataFrame:
         ("sustain_samples", limits.sustain_samples, "samples"),
         ("sustain_s", limits.sustain_s, "s"),
         ("dt_s", model.dt_s, "s"),
+        *channels,
     ]
     return pd.DataFrame(rows, columns=["parameter", "value", "unit"]).astype({"value": str})

@@ -41,8 +41,14 @@ def axis_model_metadata(model: TrainedModel, axis: str, readings: pd.DataFrame) 
     training = residual_frame(model, readings, axis)
     synthetic = generate_synthetic_test_data(model, hours=VERIFICATION_HOURS, seed=11)
     verification = residual_frame(model, synthetic.readings, axis)
+    channels = {
+        f"{name}_sustain_samples": int(channel.sustain_alert)
+        for name, channel in (fitted.channels or {}).items()
+    }
     return {
         "model_version": model.version,
+        "mode": model.params.mode,
+        **channels,
         "slope_per_s": float(fitted.slope),
         "slope_per_day": float(fitted.slope * 86400),
         "intercept": float(fitted.intercept),

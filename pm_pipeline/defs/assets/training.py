@@ -5,7 +5,12 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from pm_pipeline.core.model import DetectorParams, MinMaxScaling, TrainedModel, fit_minmax_scaling
+from pm_pipeline.core.model import (
+    MinMaxScaling,
+    TrainedModel,
+    fit_minmax_scaling,
+    params_for_mode,
+)
 from pm_pipeline.core.model import fit_model as fit_trained_model
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.core.thresholds import single_model, threshold_table
@@ -31,13 +36,17 @@ class RawReadingsConfig(dg.Config):
 
 
 class AxisModelsConfig(dg.Config):
-    """Threshold settings baked into each model version."""
+    """Detector mode (``robust``, the default, or ``seed``, the original recipe) and its
+    settings, baked into each model version; empty settings take the mode's defaults."""
 
-    z_alert: float = 1.65
-    z_error: float = 2.57
-    sustain_percentile: float = 95.0
-    min_sustain_samples: int = 3
-    gap_factor: float = 5.0
+    mode: str = "robust"
+    z_alert: float | None = None
+    z_error: float | None = None
+    sustain_percentile: float | None = None
+    min_sustain_samples: int | None = None
+    gap_factor: float | None = None
+    window_samples: int | None = None
+    false_alarm_budget_per_h: float | None = None
 
 
 @dg.asset(group_name="training", kinds={"pandas"})
@@ -98,7 +107,9 @@ def axis_models(
 ) -> Iterator[dg.MaterializeResult]:
     # All eight lines are fitted even for a subset (milliseconds), so the model version
     # always covers the whole model.
-    model = fit_trained_model(raw_readings, minmax_scaler, DetectorParams(**config.model_dump()))
+    settings = config.model_dump()
+    params = params_for_mode(settings.pop("mode"), **settings)
+    model = fit_trained_model(raw_readings, minmax_scaler, params)
     context.log.info(f"model version {model.version}")
     for axis, key in AXIS_MODEL_KEYS.items():
         if key in context.selected_asset_keys:
