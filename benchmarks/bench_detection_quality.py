@@ -15,52 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
-
-from pm_pipeline.core.detection import detect_events
-from pm_pipeline.core.evaluation import score_injection, summarise_quality
 from pm_pipeline.core.exports import read_export
-from pm_pipeline.core.faults import inject, plan_injections
-from pm_pipeline.core.model import fit_minmax_scaling, fit_model, params_for_mode
-from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.quality import compare_modes
 
 REAL_EXPORT = Path(__file__).resolve().parents[2] / "shared" / "data" / "RMBR4-2_export_test.csv"
-MODES = ("seed", "robust")
-
-
-def split(readings: pd.DataFrame, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Training and scored parts, cut at ``share`` of the time span."""
-    times = readings[TIME_COLUMN]
-    cut = times.iloc[0] + (times.iloc[-1] - times.iloc[0]) * share
-    return (
-        readings[times < cut].reset_index(drop=True),
-        readings[times >= cut].reset_index(drop=True),
-    )
-
-
-def measure(readings: pd.DataFrame, per_kind: int, seed: int, share: float = 0.7) -> pd.DataFrame:
-    """Quality figures of both modes (columns) on one train/score split."""
-    train, scored = split(readings, share)
-    hours = (scored[TIME_COLUMN].iloc[-1] - scored[TIME_COLUMN].iloc[0]).total_seconds() / 3600
-    models = {m: fit_model(train, fit_minmax_scaling(train), params_for_mode(m)) for m in MODES}
-    plan = plan_injections(scored, per_kind, seed)
-    rows = []
-    for planned in plan.to_dict("records"):
-        injected, window = inject(
-            scored, planned["kind"], planned["axis"], planned["start"], planned["seed"]
-        )
-        for mode, model in models.items():
-            result = score_injection(detect_events(model, injected), window, hours)
-            rows.append({"mode": mode, "kind": planned["kind"], **result})
-    results = pd.DataFrame(rows)
-    return pd.DataFrame(
-        {
-            mode: summarise_quality(
-                results[results["mode"] == mode], detect_events(models[mode], scored), hours
-            )
-            for mode in MODES
-        }
-    )
 
 
 def main() -> int:
@@ -72,7 +30,7 @@ def main() -> int:
         print(f"the real export is needed at {REAL_EXPORT}", file=sys.stderr)
         return 1
     started = time.perf_counter()
-    table = measure(read_export(REAL_EXPORT), args.per_kind, args.seed)
+    table = compare_modes(read_export(REAL_EXPORT), args.per_kind, args.seed)
     print(
         f"real export, train 70% / score 30%, {args.per_kind * 5} injections "
         f"({args.per_kind} per kind), {time.perf_counter() - started:.0f} s"
