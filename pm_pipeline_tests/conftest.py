@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
-from pm_pipeline.core.sample import SAMPLE_START, generate_robot_readings
+from pm_pipeline.core.sample import SAMPLE_START, SampleFault, generate_robot_readings, inject_wear
+from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.db.engine import normalise_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -88,3 +89,12 @@ def postgres_url(postgres_schema_url: Callable[[], str]) -> str:
 def database_url(request: pytest.FixtureRequest) -> str:
     """Each database test runs on the embedded default and on the real Postgres server."""
     return request.getfixturevalue(f"{request.param}_url")
+
+
+def worn_slice(readings: pd.DataFrame, after_hours: float) -> pd.DataFrame:
+    """The readings after ``after_hours``, with axis 2 drawing 80% more current for 20 min
+    half an hour in, so scoring them has a real fault to find."""
+    split = readings[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=after_hours)
+    fault_start = split + pd.Timedelta(minutes=30)
+    fault = SampleFault("axis_2", 1.8, fault_start, fault_start + pd.Timedelta(minutes=20))
+    return inject_wear(readings[readings[TIME_COLUMN] >= split], fault)

@@ -20,6 +20,7 @@ from pm_pipeline.defs.assets import (
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
 from pm_pipeline.defs.assets.validation import RECALL_CHECK
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline_tests.conftest import worn_slice
 
 DATA_VERSION = "dagster/data_version"
 
@@ -95,12 +96,7 @@ def test_whole_graph_trains_verifies_and_scores(
         assert len(synthetic) > 0 and set(synthetic["run_id"]) == {trained.run_id}
 
         landed = tmp_path / "landed.csv"
-        write_export(
-            robot_day[
-                robot_day[TIME_COLUMN] >= robot_day[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=6)
-            ],
-            landed,
-        )
+        write_export(worn_slice(robot_day, after_hours=6), landed)
         instance.add_dynamic_partitions(landed_files_partitions.name or "", ["landed.csv"])
         scored = dg.materialize(
             ALL_ASSETS,

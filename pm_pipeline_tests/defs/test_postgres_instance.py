@@ -20,7 +20,7 @@ from pm_pipeline.defs.assets import (
     landed_files_partitions,
 )
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
-from pm_pipeline_tests.conftest import PROJECT_ROOT
+from pm_pipeline_tests.conftest import PROJECT_ROOT, worn_slice
 
 
 def test_graph_on_postgres_readings_and_postgres_instance(
@@ -45,7 +45,7 @@ def test_graph_on_postgres_readings_and_postgres_instance(
         "h",
     )
     landed = tmp_path / "landed.csv"
-    write_export(robot_day[robot_day[TIME_COLUMN] >= split], landed)
+    write_export(worn_slice(robot_day, after_hours=6), landed)
     resources = {
         "readings_db": database,
         "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "io")),
