@@ -12,8 +12,11 @@ as "no load at that instant", not as an error.
 
 from __future__ import annotations
 
+import gzip
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -24,6 +27,10 @@ from pm_pipeline.core.schema import AXES, AXIS_COUNT, TIME_COLUMN
 _TIME_NAMES = ("time", "timestamp_recorded", "timestamp")
 _AXIS_PATTERN = re.compile(r"^\s*axis(?:\s*#\s*|_)(\d+)\s*$", re.IGNORECASE)
 _HEADER_LINE = 1
+_GZIP_MAGIC = b"\x1f\x8b"
+_SNIFF_BYTES = 4096
+_NO_LOAD_WORDS = ("", "nan", "null", "na", "none")
+_PLAUSIBLE_AMPERES = 1e5
 
 
 def read_export(path: str | Path) -> pd.DataFrame:
@@ -47,23 +54,72 @@ def read_export(path: str | Path) -> pd.DataFrame:
         timestamp or a non-numeric current; the message names file, line and column.
     """
     path = Path(path)
-    header = _read_header(path)
+    layout = sniff_layout(path)
+    header = _read_header(path, layout)
     time_name = _find_time_column(path, header)
     axis_names = _find_axis_columns(path, header)
-    raw = pd.read_csv(
-        path,
-        usecols=[time_name, *axis_names.values()],
-        dtype=str,
-        keep_default_na=False,
-        encoding="utf-8-sig",
-        skip_blank_lines=True,
-    )
+    try:
+        raw = pd.read_csv(
+            path,
+            usecols=[time_name, *axis_names.values()],
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8-sig",
+            skip_blank_lines=True,
+            sep=layout.separator,
+            compression=layout.compression,
+        )
+    except UnicodeDecodeError:
+        raise PipelineError(f"{path}: not UTF-8 text throughout; export it again as CSV.") from None
+    except pd.errors.ParserError as error:
+        raise PipelineError(f"{path}: not a well-formed CSV ({error}); export it again.") from None
     if raw.empty:
         raise PipelineError(f"{path}: has a header but no readings; export a file with data rows.")
     frame = pd.DataFrame({TIME_COLUMN: _parse_times(path, raw[time_name], time_name)})
     for axis, column in axis_names.items():
-        frame[axis] = _parse_currents(path, raw[column], column)
+        text = (
+            raw[column].str.replace(",", ".", regex=False) if layout.decimal_comma else raw[column]
+        )
+        frame[axis] = _parse_currents(path, text, column)
     return frame
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    """How an export is stored: compression, field separator, decimal mark."""
+
+    compression: Literal["gzip"] | None
+    separator: str
+    decimal_comma: bool
+
+
+def sniff_layout(path: Path) -> FileLayout:
+    """Look at the first bytes: gzip or plain, binary or text, ``,`` or ``;`` separated.
+
+    A ``;``-separated file is taken to use decimal commas, as spreadsheets in most of Europe
+    write them.
+
+    Raises
+    ------
+    PipelineError
+        When the file is missing or holds binary data.
+    """
+    if not path.is_file():
+        raise PipelineError(f"{path}: no such file; check the path.")
+    with path.open("rb") as handle:
+        magic = handle.read(2)
+    compression: Literal["gzip"] | None = "gzip" if magic == _GZIP_MAGIC else None
+    opener = gzip.open if compression else open
+    try:
+        with opener(path, "rb") as handle:
+            start = handle.read(_SNIFF_BYTES)
+    except (OSError, EOFError):
+        raise PipelineError(f"{path}: a damaged gzip file; export it again.") from None
+    if b"\x00" in start:
+        raise PipelineError(f"{path}: binary data, not a CSV export; export the data as CSV.")
+    first_line = start.split(b"\n", 1)[0]
+    semicolon = first_line.count(b";") > first_line.count(b",")
+    return FileLayout(compression, ";" if semicolon else ",", semicolon)
 
 
 def check_export_header(path: str | Path) -> None:
@@ -75,18 +131,26 @@ def check_export_header(path: str | Path) -> None:
         As :func:`read_export` would for the header, or when no data row follows it.
     """
     path = Path(path)
-    header = _read_header(path)
+    layout = sniff_layout(path)
+    header = _read_header(path, layout)
     _find_time_column(path, header)
     _find_axis_columns(path, header)
-    if pd.read_csv(path, nrows=1, encoding="utf-8-sig").empty:
+    first = pd.read_csv(
+        path, nrows=1, encoding="utf-8-sig", sep=layout.separator, compression=layout.compression
+    )
+    if first.empty:
         raise PipelineError(f"{path}: has a header but no readings; export a file with data rows.")
 
 
-def _read_header(path: Path) -> list[str]:
-    if not path.is_file():
-        raise PipelineError(f"{path}: no such file; check the path.")
+def _read_header(path: Path, layout: FileLayout) -> list[str]:
     try:
-        header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
+        header = pd.read_csv(
+            path,
+            nrows=0,
+            encoding="utf-8-sig",
+            sep=layout.separator,
+            compression=layout.compression,
+        ).columns
     except pd.errors.EmptyDataError:
         raise PipelineError(
             f"{path}: the file is empty; export a file with a header and rows."
@@ -136,13 +200,16 @@ def _parse_times(path: Path, text: pd.Series, column: str) -> pd.Series:
 
 def _parse_currents(path: Path, text: pd.Series, column: str) -> pd.Series:
     stripped = text.str.strip()
-    blank = (stripped == "").to_numpy()
+    # Blank, NaN and NULL all mean "no load at that instant", as a blank cell does.
+    blank = stripped.str.lower().isin(_NO_LOAD_WORDS).to_numpy()
     values = pd.to_numeric(stripped.where(~blank), errors="coerce")
     bad = values.isna().to_numpy() & ~blank
-    if bad.any():
-        row = int(np.argmax(bad))
+    implausible = np.abs(values.to_numpy(dtype="float64", na_value=0.0)) > _PLAUSIBLE_AMPERES
+    if bad.any() or implausible.any():
+        row = int(np.argmax(bad | implausible))
+        problem = "is not a number" if bad[row] else f"is beyond ±{_PLAUSIBLE_AMPERES:g} A"
         raise PipelineError(
             f"{path}: line {row + _HEADER_LINE + 1}, column {column!r}: current "
-            f"{text.iloc[row]!r} is not a number; fix the value or leave it blank for no load."
+            f"{text.iloc[row]!r} {problem}; fix the value or leave it blank for no load."
         )
     return values.astype("float64")
