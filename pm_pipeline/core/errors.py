@@ -3,3 +3,7 @@
 
 class PipelineError(Exception):
     """A problem the user can fix: the message names the file, line or field and what to do."""
+
+
+class DatabaseUnavailable(PipelineError):
+    """The database refused or dropped the connection: worth retrying later, unlike a bad URL."""

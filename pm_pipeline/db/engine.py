@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError
 
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
 URL_VARIABLES = ("PM_DATABASE_URL", "DATABASE_URL")
@@ -109,7 +109,7 @@ def open_engine(url: str) -> Engine:
         with engine.connect():
             pass
     except DBAPIError as error:
-        raise PipelineError(connection_failure(url, error)) from None
+        raise DatabaseUnavailable(connection_failure(url, error)) from None
     return engine
 
 

@@ -141,7 +141,10 @@ def _failure_reason(failure: Any) -> str:
     error = failure.error
     if error is None:
         return "the step failed; open the run in the Dagster UI for details."
-    while error.cause is not None and error.cls_name != "PipelineError":
+    while error.cause is not None and error.cls_name not in (
+        "PipelineError",
+        "DatabaseUnavailable",
+    ):
         error = error.cause
     message = error.message.strip().splitlines()[0]
     return message.split(": ", 1)[1] if ": " in message else message

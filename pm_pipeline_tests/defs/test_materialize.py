@@ -9,7 +9,7 @@ import pytest
 from pm_pipeline.core.sample import write_export
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.db.events import read_events
-from pm_pipeline.db.readings import ingest_readings
+from pm_pipeline.db.readings import ingest_readings, read_readings
 from pm_pipeline.db.registry import list_models, newest_model_version
 from pm_pipeline.defs.assets import (
     ALL_ASSETS,
@@ -180,3 +180,44 @@ def test_a_bad_landed_file_is_quarantined_by_its_run(
     assert not bad.exists()
     assert "line 3" in (drop / "quarantine" / "bad.csv.reason.txt").read_text()
     assert read_events(database.engine(), "bad.csv").empty
+
+
+def test_database_outage_retries_then_fails_cleanly_and_a_rerun_adds_no_duplicates(
+    tmp_path: Path, database: ReadingsDatabaseResource, robot_day: pd.DataFrame
+) -> None:
+    landed = tmp_path / "landed.csv"
+    write_export(worn_slice(robot_day, after_hours=6), landed)
+    config = {"ops": {"file_events": {"config": {"path": str(landed)}}}}
+    unreachable = ReadingsDatabaseResource(url="postgresql://pm:secret@127.0.0.1:1/readings")
+    with dg.instance_for_test() as instance:
+        assert dg.materialize(
+            TRAINING_ASSETS, resources=resources(database, tmp_path), instance=instance
+        ).success
+        instance.add_dynamic_partitions(landed_files_partitions.name or "", ["landed.csv"])
+        down = dg.materialize(
+            ALL_ASSETS,
+            selection=[file_events],
+            partition_key="landed.csv",
+            resources=resources(unreachable, tmp_path),
+            instance=instance,
+            run_config=config,
+            raise_on_error=False,
+        )
+        assert not down.success
+        restarts = [e for e in down.all_events if e.event_type_value == "STEP_RESTARTED"]
+        assert len(restarts) == 3  # the retry policy's three attempts, with backoff
+        for _ in range(2):  # the database is back: a rerun, and a rerun of the rerun
+            assert dg.materialize(
+                ALL_ASSETS,
+                selection=[file_events],
+                partition_key="landed.csv",
+                resources=resources(database, tmp_path),
+                instance=instance,
+                run_config=config,
+            ).success
+    engine = database.engine()
+    events = read_events(engine, "landed.csv")
+    assert len(events) > 0
+    assert not events.duplicated(["axis", "severity", "start_ts"]).any()
+    stored = read_readings(engine, database.table(), database.robot_id)
+    assert not stored[TIME_COLUMN].duplicated().any()

@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from pm_pipeline.core.detection import detect_events
-from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError
 from pm_pipeline.core.exports import read_export
 from pm_pipeline.core.landing import archive_file, landed_file_path, quarantine_file
 from pm_pipeline.core.versioning import file_sha256
@@ -51,6 +51,8 @@ def file_events(
         engine = readings_db.engine()
         version = config.model_version or active_model_version(engine, readings_db.robot_id)
         model = load_model(engine, version)
+    except DatabaseUnavailable:
+        raise  # the retry policy tries again with backoff
     except PipelineError as error:
         # A user-fixable problem (no model yet, bad URL): retrying would not help.
         raise dg.Failure(description=str(error), allow_retries=False) from error
