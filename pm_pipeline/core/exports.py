@@ -135,9 +135,16 @@ def check_export_header(path: str | Path) -> None:
     header = _read_header(path, layout)
     _find_time_column(path, header)
     _find_axis_columns(path, header)
-    first = pd.read_csv(
-        path, nrows=1, encoding="utf-8-sig", sep=layout.separator, compression=layout.compression
-    )
+    try:
+        first = pd.read_csv(
+            path,
+            nrows=1,
+            encoding="utf-8-sig",
+            sep=layout.separator,
+            compression=layout.compression,
+        )
+    except (UnicodeDecodeError, pd.errors.ParserError) as error:
+        raise PipelineError(f"{path}: not a well-formed CSV ({error}); export it again.") from None
     if first.empty:
         raise PipelineError(f"{path}: has a header but no readings; export a file with data rows.")
 
@@ -157,6 +164,8 @@ def _read_header(path: Path, layout: FileLayout) -> list[str]:
         ) from None
     except UnicodeDecodeError:
         raise PipelineError(f"{path}: not a UTF-8 text CSV; export the data as CSV text.") from None
+    except pd.errors.ParserError as error:
+        raise PipelineError(f"{path}: not a well-formed CSV ({error}); export it again.") from None
     return [str(name) for name in header]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pm_pipeline.core.errors import PipelineError
@@ -117,8 +117,12 @@ def test_fourteen_axes_keep_eight(tmp_path: Path) -> None:
 currents = st.one_of(st.none(), st.floats(min_value=0, max_value=60, allow_nan=False))
 
 
+# derandomize: CI sees the same examples every run; fuzz harder by hand when changing the parser.
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     rows=st.lists(st.lists(currents, min_size=8, max_size=8), min_size=1, max_size=30),
@@ -137,9 +141,16 @@ def test_written_exports_read_back_the_same(tmp_path: Path, rows: list, steps: l
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(content=st.one_of(st.binary(max_size=300), st.text(max_size=300)), keep_header=st.booleans())
+@given(
+    content=st.one_of(st.binary(max_size=300), st.text(max_size=300)),
+    keep_header=st.booleans(),
+)
+@example(content=b'"', keep_header=False)  # an unclosed quote once escaped as ParserError
 def test_garbage_never_escapes_as_anything_but_a_clear_error(
     tmp_path: Path, content: bytes | str, keep_header: bool
 ) -> None:
