@@ -6,14 +6,19 @@ Two header families are understood:
   with ISO 8601 UTC timestamps such as ``2022-10-17T12:18:23.660Z``;
 * the database layout: ``timestamp_recorded,axis_1,…,axis_8``.
 
-Axes beyond the eighth are ignored. A blank current is kept as NaN, which the pipeline reads
-as "no load at that instant", not as an error.
+Other names are read through ``PM_COLUMN_MAP``, and robots with fewer than eight axes through
+``PM_AXIS_COUNT`` (see :mod:`pm_pipeline.core.export_format`). The frame always has the eight
+axis columns of the readings table; axes beyond the robot's count are blank. Axes beyond the
+eighth (or beyond the robot's count) are not stored: when such a column carries a non-zero
+reading, :func:`parse_export` returns a note that says so (and :func:`read_export` logs it).
+A blank current is kept as NaN, which the pipeline reads as "no load at that instant", not as
+an error.
 """
 
 from __future__ import annotations
 
 import gzip
-import re
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -22,46 +27,94 @@ import numpy as np
 import pandas as pd
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.schema import AXES, AXIS_COUNT, TIME_COLUMN
+from pm_pipeline.core.export_format import (
+    AXIS_COUNT_VARIABLE,
+    HEADER_LINE,
+    ExportColumns,
+    ExportFormat,
+    export_format_from_env,
+    resolve_columns,
+)
+from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
-_TIME_NAMES = ("time", "timestamp_recorded", "timestamp")
-_AXIS_PATTERN = re.compile(r"^\s*axis(?:\s*#\s*|_)(\d+)\s*$", re.IGNORECASE)
-_HEADER_LINE = 1
+_HEADER_LINE = HEADER_LINE
 _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF_BYTES = 4096
 _NO_LOAD_WORDS = ("", "nan", "null", "na", "none")
 _PLAUSIBLE_AMPERES = 1e5
 
+logger = logging.getLogger(__name__)
 
-def read_export(path: str | Path) -> pd.DataFrame:
+
+@dataclass(frozen=True)
+class ParsedExport:
+    """One parsed export: the canonical readings and notes on what was read but not kept."""
+
+    readings: pd.DataFrame
+    notes: tuple[str, ...] = ()
+
+
+def read_export(path: str | Path, export_format: ExportFormat | None = None) -> pd.DataFrame:
+    """Parse one controller export; the readings of :func:`parse_export`, notes logged.
+
+    A caller that reports to a user (the CLI, an asset) should call :func:`parse_export`
+    and show its notes; this shortcut sends them to the ``pm_pipeline.core.exports`` logger
+    at WARNING level, so they never vanish silently.
+    """
+    parsed = parse_export(path, export_format)
+    for note in parsed.notes:
+        logger.warning(note)
+    return parsed.readings
+
+
+def parse_export(path: str | Path, export_format: ExportFormat | None = None) -> ParsedExport:
     """Parse one controller export.
 
     Parameters
     ----------
     path
         The CSV file to read.
+    export_format
+        Axis count and column map; ``None`` reads ``PM_AXIS_COUNT`` and ``PM_COLUMN_MAP``
+        from the environment now.
 
     Returns
     -------
-    pandas.DataFrame
-        Columns ``timestamp_recorded`` (UTC) and ``axis_1 … axis_8`` (float amperes, NaN where
-        blank), in file order.
+    ParsedExport
+        ``readings``: columns ``timestamp_recorded`` (UTC) and ``axis_1 … axis_8`` (float
+        amperes, NaN where blank and for axes beyond the robot's count), in file order.
+        ``notes``: one line per kind of data read but not stored (current in axis columns
+        beyond the robot's count), empty when nothing was dropped.
 
     Raises
     ------
     PipelineError
         When the file is empty, lacks a time or axis column, or holds an unparseable
-        timestamp or a non-numeric current; the message names file, line and column.
+        timestamp or a non-numeric current; the message names file, line and column. Also
+        when the environment's format settings are malformed.
     """
     path = Path(path)
+    fmt = export_format_from_env() if export_format is None else export_format
     layout = sniff_layout(path)
-    header = _read_header(path, layout)
-    time_name = _find_time_column(path, header)
-    axis_names = _find_axis_columns(path, header)
+    columns = resolve_columns(path, _read_header(path, layout), fmt)
+    raw = _read_text(
+        path, layout, [columns.time, *columns.axes.values(), *columns.ignored.values()]
+    )
+    frame = pd.DataFrame({TIME_COLUMN: _parse_times(path, raw[columns.time], columns.time)})
+    for axis in AXES:
+        if axis in columns.axes:
+            column = columns.axes[axis]
+            frame[axis] = _parse_currents(path, _decimal_points(raw[column], layout), column)
+        else:
+            frame[axis] = np.nan
+    return ParsedExport(frame, _ignored_notes(path, raw, columns, layout, fmt))
+
+
+def _read_text(path: Path, layout: FileLayout, usecols: list[str]) -> pd.DataFrame:
     try:
         raw = pd.read_csv(
             path,
-            usecols=[time_name, *axis_names.values()],
+            usecols=usecols,
             dtype=str,
             keep_default_na=False,
             encoding="utf-8-sig",
@@ -75,13 +128,33 @@ def read_export(path: str | Path) -> pd.DataFrame:
         raise PipelineError(f"{path}: not a well-formed CSV ({error}); export it again.") from None
     if raw.empty:
         raise PipelineError(f"{path}: has a header but no readings; export a file with data rows.")
-    frame = pd.DataFrame({TIME_COLUMN: _parse_times(path, raw[time_name], time_name)})
-    for axis, column in axis_names.items():
-        text = (
-            raw[column].str.replace(",", ".", regex=False) if layout.decimal_comma else raw[column]
-        )
-        frame[axis] = _parse_currents(path, text, column)
-    return frame
+    return raw
+
+
+def _decimal_points(text: pd.Series, layout: FileLayout) -> pd.Series:
+    return text.str.replace(",", ".", regex=False) if layout.decimal_comma else text
+
+
+def _ignored_notes(
+    path: Path, raw: pd.DataFrame, columns: ExportColumns, layout: FileLayout, fmt: ExportFormat
+) -> tuple[str, ...]:
+    """One note naming the not-stored current columns that hold a non-zero reading."""
+    carrying = []
+    for column in columns.ignored.values():
+        stripped = _decimal_points(raw[column], layout).str.strip()
+        blank = stripped.str.lower().isin(_NO_LOAD_WORDS)
+        zero = pd.to_numeric(stripped.where(~blank), errors="coerce") == 0
+        count = int((~blank & ~zero).sum())
+        if count:
+            carrying.append(f"{column!r} ({count} readings)")
+    if not carrying:
+        return ()
+    kept = "axis 1" if fmt.axis_count == 1 else f"axes 1-{fmt.axis_count}"
+    return (
+        f"{path}: current column(s) {', '.join(carrying)} carry non-zero data that is not "
+        f"stored: the pipeline keeps {kept} ({AXIS_COUNT_VARIABLE}={fmt.axis_count}, at most "
+        f"{len(AXES)}); raise {AXIS_COUNT_VARIABLE} if the robot has more axes.",
+    )
 
 
 @dataclass(frozen=True)
@@ -122,8 +195,10 @@ def sniff_layout(path: Path) -> FileLayout:
     return FileLayout(compression, ";" if semicolon else ",", semicolon)
 
 
-def check_export_header(path: str | Path) -> None:
+def check_export_header(path: str | Path, export_format: ExportFormat | None = None) -> None:
     """Cheaply check that a file looks like an export: a usable header and at least one row.
+
+    ``export_format`` as for :func:`parse_export` (``None``: read from the environment now).
 
     Raises
     ------
@@ -131,10 +206,9 @@ def check_export_header(path: str | Path) -> None:
         As :func:`read_export` would for the header, or when no data row follows it.
     """
     path = Path(path)
+    fmt = export_format_from_env() if export_format is None else export_format
     layout = sniff_layout(path)
-    header = _read_header(path, layout)
-    _find_time_column(path, header)
-    _find_axis_columns(path, header)
+    resolve_columns(path, _read_header(path, layout), fmt)
     try:
         first = pd.read_csv(
             path,
@@ -167,31 +241,6 @@ def _read_header(path: Path, layout: FileLayout) -> list[str]:
     except pd.errors.ParserError as error:
         raise PipelineError(f"{path}: not a well-formed CSV ({error}); export it again.") from None
     return [str(name) for name in header]
-
-
-def _find_time_column(path: Path, header: list[str]) -> str:
-    for name in header:
-        if name.strip().lower() in _TIME_NAMES:
-            return name
-    raise PipelineError(
-        f"{path}: line {_HEADER_LINE}: no time column (expected one of "
-        f"{', '.join(_TIME_NAMES)}; found {', '.join(header)}); add or rename it."
-    )
-
-
-def _find_axis_columns(path: Path, header: list[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for name in header:
-        match = _AXIS_PATTERN.match(name)
-        if match and 1 <= int(match.group(1)) <= AXIS_COUNT:
-            found[f"axis_{int(match.group(1))}"] = name
-    missing = [axis for axis in AXES if axis not in found]
-    if missing:
-        raise PipelineError(
-            f"{path}: line {_HEADER_LINE}: missing current column(s) {', '.join(missing)} "
-            f"(as 'Axis #N' or 'axis_N'); the pipeline expects {AXIS_COUNT} axes."
-        )
-    return {axis: found[axis] for axis in AXES}
 
 
 def _parse_times(path: Path, text: pd.Series, column: str) -> pd.Series:
