@@ -6,7 +6,7 @@ onset`` where ``[start, end]`` is the ground-truth span (any overlapping event o
 catches it) and ``onset`` is when the fault first reaches its nominal size (for a ramp, the
 moment it reaches +40%; otherwise ``start``) — time to detect is measured from ``onset``.
 
-Motion state is taken from the original readings: a row is idle when all eight axes read 0
+Motion state is taken from the original readings: a row is idle when all axes read 0
 (blank = 0). Kinds:
 
 a. ``sustained``: active current on one axis x U(1.4, 1.8) for 10-15 min.
@@ -27,6 +27,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from pm_pipeline.core.model import axes_with_data
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 Injected = tuple[pd.DataFrame, dict]
@@ -187,13 +188,15 @@ _MAX_MINUTES = {"sustained": 15, "ramp": 200, "spikes": 20, "stuck": 30, "idle_o
 
 
 def plan_injections(readings: pd.DataFrame, per_kind: int, seed: int) -> pd.DataFrame:
-    """Draw ``per_kind`` (axis, start, seed) triples per kind, cycling through the axes.
+    """Draw ``per_kind`` (axis, start, seed) triples per kind, cycling through the axes that
+    carry readings (a robot's absent, blank axes get no fault).
 
     A start is accepted when its first 10 minutes hold at least 25% active rows (increase,
     ramp, spikes: a current increase needs motion to show) or at least 25% idle rows
     (idle offset), and at least 10% of each (stuck), and the longest window still fits.
     """
     rng = np.random.default_rng(seed)
+    axes = axes_with_data(readings)
     times = readings[TIME_COLUMN].reset_index(drop=True)
     idle = robot_idle(readings)
     seconds = (times - times.iloc[0]).dt.total_seconds().to_numpy()
@@ -218,7 +221,7 @@ def plan_injections(readings: pd.DataFrame, per_kind: int, seed: int) -> pd.Data
             rows.append(
                 {
                     "kind": kind,
-                    "axis": AXES[i % len(AXES)],
+                    "axis": axes[i % len(axes)],
                     "start": times.iloc[pick],
                     "seed": int(rng.integers(0, 2**31)),
                 }

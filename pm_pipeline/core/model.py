@@ -3,6 +3,12 @@
 Time is always measured in seconds from the model's training epoch (the first training
 timestamp), stored with the model, so a scored file is placed on the same time axis as the
 data the line was fitted on.
+
+A model covers the axes that carry readings in its training window (a 6-axis robot's axes 7
+and 8 are blank, so they get no line): :attr:`TrainedModel.axis_names` lists them, and the
+scaling, the per-axis models, the version hash and the stored JSON hold only those. Fitting
+fails with a clear error when no axis has a reading, or when an axis with readings has too
+few to fit.
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score
-from sklearn.preprocessing import MinMaxScaler
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
@@ -91,7 +96,7 @@ class ChannelModel:
 
 @dataclass(frozen=True)
 class MinMaxScaling:
-    """Per-axis ranges fitted on the training window only."""
+    """Per-axis ranges fitted on the training window only (axes with readings only)."""
 
     minimums: dict[str, float]
     maximums: dict[str, float]
@@ -159,12 +164,25 @@ class TrainedModel:
         return asdict(self)
 
     @property
+    def axis_names(self) -> tuple[str, ...]:
+        """The axes this model scores, in axis order: those with training readings."""
+        return tuple(self.axes)
+
+    @property
     def epoch_ts(self) -> pd.Timestamp:
         return pd.Timestamp(self.epoch)
 
 
+def axes_with_data(readings: pd.DataFrame) -> tuple[str, ...]:
+    """The axes, in order, with at least one non-blank reading in ``readings``."""
+    return tuple(axis for axis in AXES if bool(readings[axis].notna().any()))
+
+
 def fit_minmax_scaling(readings: pd.DataFrame) -> MinMaxScaling:
     """Fit per-axis min-max ranges, ignoring NaN ("no load") values.
+
+    Only axes with at least one reading get a range; they are the axes a model fitted on
+    the same readings covers (a robot with fewer axes leaves the others blank).
 
     Parameters
     ----------
@@ -174,14 +192,22 @@ def fit_minmax_scaling(readings: pd.DataFrame) -> MinMaxScaling:
     Returns
     -------
     MinMaxScaling
+
+    Raises
+    ------
+    PipelineError
+        When the window holds too few rows, or no axis has a single reading.
     """
     _require_rows(readings)
-    scaler = MinMaxScaler().fit(readings[list(AXES)].to_numpy(dtype="float64"))
-    minimums = {axis: float(v) for axis, v in zip(AXES, scaler.data_min_, strict=True)}
-    maximums = {axis: float(v) for axis, v in zip(AXES, scaler.data_max_, strict=True)}
-    for axis in AXES:
-        if not math.isfinite(minimums[axis]):
-            raise PipelineError(f"column {axis!r}: no values in the training window; widen it.")
+    axes = axes_with_data(readings)
+    if not axes:
+        raise PipelineError(
+            f"no axis has a reading in the training window ({len(readings)} rows, every "
+            f"current blank); ingest exports with current values or widen the window."
+        )
+    values = readings[list(axes)].astype("float64")
+    minimums = {axis: float(values[axis].min()) for axis in axes}
+    maximums = {axis: float(values[axis].max()) for axis in axes}
     return MinMaxScaling(minimums, maximums)
 
 
@@ -207,7 +233,7 @@ def fit_model(
     readings
         Training readings, canonical columns, UTC timestamps.
     scaling
-        Ranges fitted on the same readings.
+        Ranges fitted on the same readings; its axes are the axes modelled.
     params
         Threshold settings.
 
@@ -215,6 +241,11 @@ def fit_model(
     -------
     TrainedModel
         With ``version`` set to the content hash.
+
+    Raises
+    ------
+    PipelineError
+        When the window or one of the scaled axes holds too few readings.
     """
     _require_rows(readings)
     readings = readings.sort_values(TIME_COLUMN, kind="stable")
@@ -229,7 +260,7 @@ def fit_model(
     else:
         axes = {
             axis: _fit_axis(axis, seconds, scaling.scale(axis, readings[axis]), dt_s, params)
-            for axis in AXES
+            for axis in scaling.minimums
         }
     model = TrainedModel(
         epoch=epoch.isoformat(),

@@ -61,7 +61,10 @@ def compare_modes(
     return pd.DataFrame(
         {
             mode: summarise_quality(
-                results[results["mode"] == mode], detect_events(models[mode], scored), hours
+                results[results["mode"] == mode],
+                detect_events(models[mode], scored),
+                hours,
+                len(models[mode].axis_names),
             )
             for mode in MODES
         }

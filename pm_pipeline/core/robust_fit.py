@@ -1,8 +1,9 @@
 """Fitting the ``robust`` detector mode: same model family, split by motion state.
 
 * **Motion state.** For axis ``a`` a row is *idle* when at most ``idle_other_max`` of the
-  *other* seven axes carry current (blank = no load = 0). Leaving ``a`` out means a fault that
-  makes ``a`` read non-zero at standstill cannot hide by turning the row "active".
+  *other* axes carry current (blank = no load = 0, so a robot's absent axes never count).
+  Leaving ``a`` out means a fault that makes ``a`` read non-zero at standstill cannot hide by
+  turning the row "active".
 * **Active channel.** The line is fitted on active rows only, as a level (slope 0: an
   extrapolated trend raised false alarms). Residuals are standardised with their median and
   MAD, clipped to ``±z_clip``, and averaged over the last ``window_samples`` active samples
@@ -65,7 +66,7 @@ def fit_robust_axes(
     Returns
     -------
     dict
-        One :class:`AxisModel` per axis, with ``channels`` set.
+        One :class:`AxisModel` per axis of ``scaling``, with ``channels`` set.
     """
     segment = np.cumsum(gap_breaks(seconds, dt_s, params.gap_factor))
     hours = max((seconds[-1] - seconds[0]) / 3600.0, 1e-9)
@@ -74,12 +75,16 @@ def fit_robust_axes(
         axis: _fit_axis(
             axis, scaling.scale(axis, readings[axis]), segment, idle[axis], hours, dt_s, params
         )
-        for axis in AXES
+        for axis in scaling.minimums
     }
 
 
 def idle_mask(readings: pd.DataFrame, other_max: int = 0) -> dict[str, np.ndarray]:
-    """Per axis: True where at most ``other_max`` of the other axes are non-zero."""
+    """Per axis (all eight): True where at most ``other_max`` of the other axes are non-zero.
+
+    A blank reading counts as 0, so axes a robot lacks (blank throughout) never make a row
+    active.
+    """
     values = readings[list(AXES)].to_numpy(dtype="float64")
     moving = np.nan_to_num(values, nan=0.0) != 0
     total = moving.sum(axis=1)

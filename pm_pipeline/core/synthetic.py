@@ -3,7 +3,8 @@
 Readings continue in time after the training window at the model's cadence. Each axis
 follows its fitted line plus Gaussian residuals with the fitted mean and spread, converted
 back to amperes. Runs at alert level and at error level are injected into every axis, and
-their windows are returned as ground truth.
+their windows are returned as ground truth. Only the model's axes are drawn; the other axis
+columns (axes the robot lacks) stay blank, "no load", as they were in training.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def generate_synthetic_test_data(
     """
     rng = np.random.default_rng(seed)
     count = int(hours * 3600 / model.dt_s)
-    needed = 2 * runs_per_level * (max(_run_length(model, axis) for axis in AXES) + 2)
+    needed = 2 * runs_per_level * (max(_run_length(model, axis) for axis in model.axis_names) + 2)
     if count < needed:
         raise PipelineError(
             f"config: {hours} h of synthetic data holds {count} readings, too few for "
@@ -66,9 +67,9 @@ def generate_synthetic_test_data(
     start = pd.Timestamp(model.window_end) + pd.Timedelta(seconds=model.dt_s)
     times = pd.Series(start + pd.to_timedelta(np.arange(count) * model.dt_s, unit="s"))
     seconds = (times - model.epoch_ts).dt.total_seconds().to_numpy()
-    readings = pd.DataFrame({TIME_COLUMN: times})
+    readings = pd.DataFrame({TIME_COLUMN: times, **{axis: np.nan for axis in AXES}})
     windows = []
-    for axis in AXES:
+    for axis in model.axis_names:
         z = rng.standard_normal(count)
         plan = _injection_plan(model, axis, runs_per_level)
         for slot, (level, z_level, length) in enumerate(plan):

@@ -15,13 +15,13 @@ def single_model(models: list[TrainedModel]) -> TrainedModel:
     ------
     PipelineError
         When the axis assets come from different model versions (a partial rematerialization
-        after the readings changed); materialize all eight axis models together.
+        after the readings changed); materialize all axis models together.
     """
     versions = sorted({model.version for model in models})
     if len(versions) != 1:
         raise PipelineError(
             f"the axis models come from different model versions ({', '.join(versions)}); "
-            "materialize all eight axis_models together."
+            "materialize all axis_models together."
         )
     return models[0]
 
@@ -30,8 +30,19 @@ def threshold_table(model: TrainedModel, axis: str) -> pd.DataFrame:
     """One axis' limits as rows ``parameter, value, unit``.
 
     The residual limits are given in scaled units (what the detector compares) and in amperes
-    above the regression line (what an engineer reads on the drive).
+    above the regression line (what an engineer reads on the drive). An axis the model does
+    not cover (no readings in its training window) gets the version, the mode and a
+    ``modelled: no`` row, so its asset still says which version it belongs to.
     """
+    if axis not in model.axes:
+        return pd.DataFrame(
+            [
+                ("model_version", model.version, ""),
+                ("mode", model.params.mode, ""),
+                ("modelled", "no: no readings in the training window", ""),
+            ],
+            columns=["parameter", "value", "unit"],
+        )
     fitted = model.axes[axis]
     limits = fitted.thresholds
     amperes_per_unit = model.scaling.span(axis)

@@ -35,7 +35,19 @@ def readings_metadata(frame: pd.DataFrame) -> dict[str, Any]:
 
 
 def axis_model_metadata(model: TrainedModel, axis: str, readings: pd.DataFrame) -> dict:
-    """Coefficients, residual statistics, thresholds, window and plots of one axis model."""
+    """Coefficients, residual statistics, thresholds, window and plots of one axis model; for
+    an axis the model does not cover, the version and why."""
+    if axis not in model.axes:
+        return {
+            "model_version": model.version,
+            "mode": model.params.mode,
+            "modelled": False,
+            "reason": f"no {axis} readings in the training window (a robot with fewer axes)",
+            "modelled_axes": ", ".join(model.axis_names),
+            "window_start": model.window_start,
+            "window_end": model.window_end,
+            "dagster/row_count": 0,
+        }
     fitted = model.axes[axis]
     limits = fitted.thresholds
     training = residual_frame(model, readings, axis)
@@ -48,6 +60,7 @@ def axis_model_metadata(model: TrainedModel, axis: str, readings: pd.DataFrame) 
     return {
         "model_version": model.version,
         "mode": model.params.mode,
+        "modelled": True,
         **channels,
         "slope_per_s": float(fitted.slope),
         "slope_per_day": float(fitted.slope * 86400),

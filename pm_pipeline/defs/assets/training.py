@@ -1,4 +1,8 @@
-"""Training group: readings window → min-max scaler → eight axis models → eight threshold tables."""
+"""Training group: readings window → min-max scaler → eight axis models → eight threshold tables.
+
+The eight asset keys are fixed; a model covers only the axes with readings in its window (a
+robot with fewer axes), and the other keys materialize the same version marked not modelled.
+"""
 
 from collections.abc import Iterator
 
@@ -78,9 +82,20 @@ def minmax_scaler(raw_readings: pd.DataFrame) -> dg.MaterializeResult:
     """Per-axis current ranges of the training window; every model works in these 0…1 units."""
     scaling = fit_minmax_scaling(raw_readings)
     ranges = pd.DataFrame(
-        {"axis": list(AXES), "min_A": scaling.minimums.values(), "max_A": scaling.maximums.values()}
+        {
+            "axis": list(scaling.minimums),
+            "min_A": scaling.minimums.values(),
+            "max_A": scaling.maximums.values(),
+        }
     )
-    return dg.MaterializeResult(value=scaling, metadata={"ranges": table_markdown(ranges)})
+    unmodelled = [axis for axis in AXES if axis not in scaling.minimums]
+    return dg.MaterializeResult(
+        value=scaling,
+        metadata={
+            "ranges": table_markdown(ranges),
+            "axes_without_readings": ", ".join(unmodelled) or "none",
+        },
+    )
 
 
 def _per_axis_outs(keys: dict[str, dg.AssetKey], suffix: str, about: str) -> dict:
@@ -110,7 +125,10 @@ def axis_models(
     settings = config.model_dump()
     params = params_for_mode(settings.pop("mode"), **settings)
     model = fit_trained_model(raw_readings, minmax_scaler, params)
-    context.log.info(f"model version {model.version}")
+    context.log.info(f"model version {model.version} on {', '.join(model.axis_names)}")
+    for axis in AXES:
+        if axis not in model.axes:
+            context.log.warning(f"{axis}: no readings in the training window; not modelled")
     for axis, key in AXIS_MODEL_KEYS.items():
         if key in context.selected_asset_keys:
             yield dg.MaterializeResult(
