@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, func, select
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.db.schema import events, metadata
@@ -21,6 +22,10 @@ def replace_events(
     robot_id: str,
 ) -> int:
     """Replace every stored event of ``source`` with ``detected``, in one transaction.
+
+    Two runs may score the same file at once (a re-execution while the sensor's run is going).
+    Their transactions are serialised per robot and source, so the later one deletes what the
+    earlier one wrote and exactly one set of events is left.
 
     Parameters
     ----------
@@ -65,12 +70,32 @@ def replace_events(
         )
     ]
     with engine.begin() as connection:
+        _lock_source(connection, robot_id, source)
         connection.execute(
             delete(events).where((events.c.source == source) & (events.c.robot_id == robot_id))
         )
         if rows:
             connection.execute(events.insert(), rows)
     return len(rows)
+
+
+def source_lock_key(robot_id: str, source: str) -> int:
+    """The signed 64-bit advisory-lock key of one robot's events of one source."""
+    digest = hashlib.sha256(f"pm_events\x00{robot_id}\x00{source}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _lock_source(connection: Connection, robot_id: str, source: str) -> None:
+    """Hold the source's lock until the transaction ends (commit, rollback or a dead client).
+
+    On Postgres (READ COMMITTED) two transactions that each delete and then insert would both
+    delete nothing the other has not committed yet, and both inserts would stay: a
+    transaction-scoped advisory lock makes the second wait, and its DELETE, which takes a fresh
+    snapshot, then sees and removes the first one's rows. SQLite needs nothing: the DELETE
+    takes the database's single write lock, and a second writer waits for the first to commit.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(func.pg_advisory_xact_lock(source_lock_key(robot_id, source))))
 
 
 def read_events(engine: Engine, source: str | None = None) -> pd.DataFrame:
