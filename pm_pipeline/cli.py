@@ -11,7 +11,8 @@ import pandas as pd
 from pm_pipeline.cli_export import add_export_command
 from pm_pipeline.cli_ops import add_ops_commands
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.exports import read_export
+from pm_pipeline.core.export_format import ExportFormat, export_format_from_env
+from pm_pipeline.core.exports import parse_export
 from pm_pipeline.core.sample import planted_fault, write_sample_exports
 from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.db.engine import describe_url
@@ -21,6 +22,8 @@ from pm_pipeline.db.registry import active_model_version, load_model
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
 SAMPLE_DIR = Path("data")
+EXPORT_NOTES_METADATA = "export_notes"
+"""Metadata key of ``file_events`` holding the parser's notes, printed by ``score``."""
 EVENT_CSV_COLUMNS = [
     "axis",
     "type",
@@ -76,10 +79,11 @@ def _database() -> ReadingsDatabaseResource:
 
 def _ingest(args: argparse.Namespace) -> int:
     database = _database()
+    export_format = export_format_from_env()  # a bad setting stops before any file
     failed = 0
     for path in args.files:
         try:
-            result = ingest_file(database, path)
+            result = ingest_file(database, path, export_format)
         except PipelineError as error:
             print(f"error: {error}", file=sys.stderr)
             failed += 1
@@ -90,9 +94,14 @@ def _ingest(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def ingest_file(database: ReadingsDatabaseResource, path: Path):  # noqa: ANN201
-    """Parse and ingest one export; the whole file or nothing."""
-    readings = read_export(path)
+def ingest_file(  # noqa: ANN201
+    database: ReadingsDatabaseResource, path: Path, export_format: ExportFormat | None = None
+):
+    """Parse and ingest one export; the whole file or nothing. The parser's notes (current
+    columns with data that are not stored) go to stderr as warnings."""
+    parsed = parse_export(path, export_format)
+    print_notes(parsed.notes)
+    readings = parsed.readings
     return ingest_readings(
         database.engine(),
         database.table(),
@@ -101,6 +110,12 @@ def ingest_file(database: ReadingsDatabaseResource, path: Path):  # noqa: ANN201
         str(path),
         file_sha256(path),
     )
+
+
+def print_notes(notes: Sequence[str]) -> None:
+    """Show the parser's notes on stderr, one ``warning:`` line each."""
+    for note in notes:
+        print(f"warning: {note}", file=sys.stderr)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -129,12 +144,16 @@ def _train(args: argparse.Namespace) -> int:
 
 def _score(args: argparse.Namespace) -> int:
     from pm_pipeline.definitions import defs
-    from pm_pipeline.defs.execution import local_instance, run_scoring
+    from pm_pipeline.defs.execution import latest_metadata, local_instance, run_scoring
 
-    key, outcome = run_scoring(defs(), local_instance(), args.file, args.model_version)
+    export_format_from_env()  # a bad setting is one clear line, before a run starts
+    instance = local_instance()
+    key, outcome = run_scoring(defs(), instance, args.file, args.model_version)
     if not outcome.success:
         print(f"error: scoring run {outcome.run_id} failed: {outcome.failure}", file=sys.stderr)
         return 1
+    notes = latest_metadata(instance, "file_events", EXPORT_NOTES_METADATA, outcome.run_id)
+    print_notes(str(notes).splitlines() if notes else [])
     events = read_events(_database().engine(), key)
     counts = events["severity"].value_counts()
     version = events["model_version"].iloc[0] if len(events) else args.model_version or "newest"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.exports import read_export
+from pm_pipeline.core.exports import parse_export
 from pm_pipeline.core.replay import chunk_readings
 from pm_pipeline.core.sample import write_export
 from pm_pipeline.core.windows import parse_utc
@@ -123,7 +123,10 @@ def _lineage(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    readings = read_export(args.file)
+    parsed = parse_export(args.file)
+    for note in parsed.notes:
+        print(f"warning: {note}", file=sys.stderr)
+    readings = parsed.readings
     chunks = chunk_readings(readings, args.rows_per_file)
     args.to.mkdir(parents=True, exist_ok=True)
     for number, chunk in enumerate(chunks, start=1):

@@ -15,8 +15,10 @@ Two settings, read from the environment when a command or run starts (never on i
   Names match ignoring case and surrounding spaces; a column the map uses is never matched by
   the usual rules, so a map can also swap columns.
 
-A bad setting raises :class:`~pm_pipeline.core.errors.PipelineError` naming the variable and
-the key, and saying what to write instead.
+A bad setting raises :class:`ExportSettingError` (a
+:class:`~pm_pipeline.core.errors.PipelineError`) naming the variable and the key, and saying
+what to write instead. It is the setting's fault, not the file's: the drop-folder sensor lets
+it fail the tick instead of quarantining files.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ HEADER_LINE = 1
 TIME_NAMES = ("time", "timestamp_recorded", "timestamp")
 AXIS_PATTERN = re.compile(r"^\s*axis(?:\s*#\s*|_)(\d+)\s*$", re.IGNORECASE)
 _MAP_EXAMPLE = '{"time": "Zeitstempel", "axis_1": "I_Motor1"}'
+
+
+class ExportSettingError(PipelineError):
+    """``PM_AXIS_COUNT`` or ``PM_COLUMN_MAP`` is malformed: fix the setting, not the file."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,7 @@ def _parse_axis_count(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise PipelineError(_axis_count_message(text)) from None
+        raise ExportSettingError(_axis_count_message(text)) from None
 
 
 def _axis_count_message(value: object) -> str:
@@ -99,14 +105,14 @@ def _axis_count_message(value: object) -> str:
 
 def _check_axis_count(count: object) -> None:
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= AXIS_COUNT:
-        raise PipelineError(_axis_count_message(count))
+        raise ExportSettingError(_axis_count_message(count))
 
 
 def _parse_column_map(text: str) -> dict:
     try:
         content = json.loads(text)
     except json.JSONDecodeError as error:
-        raise PipelineError(
+        raise ExportSettingError(
             f"{COLUMN_MAP_VARIABLE}: not valid JSON ({error.msg} at character {error.pos}); "
             f"write a JSON object such as {_MAP_EXAMPLE}."
         ) from None
@@ -115,30 +121,30 @@ def _parse_column_map(text: str) -> dict:
 
 def _check_column_map(content: object, axis_count: int) -> None:
     if not isinstance(content, Mapping):
-        raise PipelineError(
+        raise ExportSettingError(
             f"{COLUMN_MAP_VARIABLE}: expected a JSON object from canonical name to the file's "
             f"column name, such as {_MAP_EXAMPLE}; got {type(content).__name__}."
         )
     seen: dict[str, str] = {}
     for key, source in content.items():
         if key not in CANONICAL_KEYS:
-            raise PipelineError(
+            raise ExportSettingError(
                 f"{COLUMN_MAP_VARIABLE}: key {key!r} is not a canonical column; use "
                 f"'{TIME_KEY}' or 'axis_1' … 'axis_{AXIS_COUNT}'."
             )
         if key != TIME_KEY and AXES.index(key) >= axis_count:
-            raise PipelineError(
+            raise ExportSettingError(
                 f"{COLUMN_MAP_VARIABLE}: key {key!r} maps an axis beyond "
                 f"{AXIS_COUNT_VARIABLE}={axis_count}; remove it or raise {AXIS_COUNT_VARIABLE}."
             )
         if not isinstance(source, str) or not source.strip():
-            raise PipelineError(
+            raise ExportSettingError(
                 f"{COLUMN_MAP_VARIABLE}: key {key!r}: {source!r} is not a column name; give the "
                 "file's column name as a non-empty JSON string."
             )
         folded = _fold(source)
         if folded in seen:
-            raise PipelineError(
+            raise ExportSettingError(
                 f"{COLUMN_MAP_VARIABLE}: keys {seen[folded]!r} and {key!r} both name column "
                 f"{source!r}; map each file column to one canonical name."
             )

@@ -146,12 +146,12 @@ def _ignored_notes(
         zero = pd.to_numeric(stripped.where(~blank), errors="coerce") == 0
         count = int((~blank & ~zero).sum())
         if count:
-            carrying.append(f"{column!r} ({count} readings)")
+            carrying.append(f"{column!r} ({count} non-zero reading{'' if count == 1 else 's'})")
     if not carrying:
         return ()
     kept = "axis 1" if fmt.axis_count == 1 else f"axes 1-{fmt.axis_count}"
     return (
-        f"{path}: current column(s) {', '.join(carrying)} carry non-zero data that is not "
+        f"{path}: current column(s) {', '.join(carrying)} hold current that is not "
         f"stored: the pipeline keeps {kept} ({AXIS_COUNT_VARIABLE}={fmt.axis_count}, at most "
         f"{len(AXES)}); raise {AXIS_COUNT_VARIABLE} if the robot has more axes.",
     )

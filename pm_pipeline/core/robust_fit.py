@@ -67,7 +67,19 @@ def fit_robust_axes(
     -------
     dict
         One :class:`AxisModel` per axis of ``scaling``, with ``channels`` set.
+
+    Raises
+    ------
+    PipelineError
+        When fewer than two axes have readings (no other axis tells motion from standstill),
+        or an axis has too few active readings.
     """
+    if len(scaling.minimums) < 2:
+        raise PipelineError(
+            f"mode 'robust' tells motion from standstill by the other axes, and only "
+            f"{', '.join(scaling.minimums)} has readings in the training window; train with "
+            "mode 'seed', or on a window where more axes carry readings."
+        )
     segment = np.cumsum(gap_breaks(seconds, dt_s, params.gap_factor))
     hours = max((seconds[-1] - seconds[0]) / 3600.0, 1e-9)
     idle = idle_mask(readings, params.idle_other_max)
