@@ -1,0 +1,193 @@
+"""Robots with fewer axes and renamed columns, from files on disk through ingest, training
+and scoring, on a temporary SQLite database and Dagster instance."""
+
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from pm_pipeline.cli import ingest_file
+from pm_pipeline.core.export_format import ExportFormat, export_format_from_env
+from pm_pipeline.core.model import TrainedModel
+from pm_pipeline.core.schema import AXES, TIME_COLUMN
+from pm_pipeline.db.events import read_events
+from pm_pipeline.db.readings import read_readings
+from pm_pipeline.db.registry import load_model, newest_model_version
+from pm_pipeline.defs.assets import ALL_ASSETS, TRAINING_ASSETS, file_events
+from pm_pipeline.defs.assets import landed_files_partitions as partitions
+from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
+from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline_tests.conftest import worn_slice
+
+MODEL_ASSETS = TRAINING_ASSETS[:4]  # raw_readings … thresholds: no detection involved
+
+
+def write_columns(readings: pd.DataFrame, path: Path, names: dict[str, str], sep: str) -> None:
+    """Write ``readings`` with only the columns of ``names`` (canonical → file name)."""
+    out = readings[list(names)].rename(columns=names)
+    out[names[TIME_COLUMN]] = readings[TIME_COLUMN].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    out.to_csv(path, index=False, sep=sep, na_rep="", float_format="%.10g")
+
+
+SIX_AXES = {TIME_COLUMN: "Time", **{f"axis_{n}": f"Axis #{n}" for n in range(1, 7)}}
+RENAMED = {TIME_COLUMN: "Zeitstempel", **{f"axis_{n}": f"I_Motor{n}" for n in range(1, 7)}}
+RENAMED_MAP = (
+    '{"time": "Zeitstempel", ' + ", ".join(f'"axis_{n}": "I_Motor{n}"' for n in range(1, 7)) + "}"
+)
+
+# name: (file columns, separator, environment)
+ROBOTS = {
+    "6-axis controller export": (SIX_AXES, ",", {"PM_AXIS_COUNT": "6"}),
+    "6-axis, renamed columns, semicolons": (
+        RENAMED,
+        ";",
+        {"PM_AXIS_COUNT": "6", "PM_COLUMN_MAP": RENAMED_MAP},
+    ),
+}
+
+
+def resources(database: ReadingsDatabaseResource, tmp_path: Path) -> dict:
+    return {
+        "readings_db": database,
+        "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "io")),
+    }
+
+
+def ingest_history(
+    case: str, tmp_path: Path, robot_day: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> tuple[ReadingsDatabaseResource, pd.DataFrame]:
+    """Write the first six hours as the robot's export, set its environment and ingest it."""
+    names, sep, environ = ROBOTS[case]
+    for variable, value in environ.items():
+        monkeypatch.setenv(variable, value)
+    history = robot_day[
+        robot_day[TIME_COLUMN] < robot_day[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=6)
+    ]
+    path = tmp_path / "history.csv"
+    write_columns(history, path, names, sep)
+    database = ReadingsDatabaseResource(url=f"sqlite:///{tmp_path / 'readings.db'}")
+    result = ingest_file(database, path, export_format_from_env())
+    assert result.rows_added == len(history)
+    return database, history
+
+
+@pytest.mark.parametrize("case", list(ROBOTS))
+def test_six_axis_robot_is_stored_and_modelled_on_its_axes(
+    tmp_path: Path, robot_day: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    database, history = ingest_history(case, tmp_path, robot_day, monkeypatch)
+    stored = read_readings(database.engine(), database.table(), database.robot_id)
+    assert stored[["axis_7", "axis_8"]].isna().all().all()  # absent axes: blank, no load
+    assert np.allclose(stored["axis_2"], history["axis_2"].to_numpy())
+    with dg.instance_for_test() as instance:
+        trained = dg.materialize(
+            MODEL_ASSETS, resources=resources(database, tmp_path), instance=instance
+        )
+        assert trained.success
+        version = newest_model_version(database.engine(), database.robot_id)
+        model = load_model(database.engine(), version)
+        assert model.axis_names == AXES[:6]
+        for axis, key in AXIS_MODEL_KEYS.items():
+            event = instance.get_latest_materialization_event(key)
+            assert event is not None and event.asset_materialization is not None
+            metadata = event.asset_materialization.metadata
+            assert metadata["model_version"].value == version
+            assert metadata["modelled"].value is (axis in model.axis_names)
+            assert ("r2" in metadata) is (axis in model.axis_names)
+        for key in THRESHOLD_KEYS.values():
+            assert instance.get_latest_materialization_event(key) is not None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="detection.py/robust_detection.py iterate AXES and look up model.axes[axis]; they "
+    "must iterate model.axis_names (owned by another change). Remove this marker then.",
+)
+@pytest.mark.parametrize("case", list(ROBOTS))
+def test_six_axis_robot_is_verified_and_scored_end_to_end(
+    tmp_path: Path, robot_day: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    database, _ = ingest_history(case, tmp_path, robot_day, monkeypatch)
+    names, sep, _ = ROBOTS[case]
+    landed = tmp_path / "landed.csv"
+    write_columns(worn_slice(robot_day, after_hours=6), landed, names, sep)
+    with dg.instance_for_test() as instance:
+        trained = dg.materialize(
+            TRAINING_ASSETS, resources=resources(database, tmp_path), instance=instance
+        )
+        assert trained.success  # the promotion checks pass on the six modelled axes
+        version = newest_model_version(database.engine(), database.robot_id)
+        instance.add_dynamic_partitions(partitions.name or "", ["landed.csv"])
+        scored = dg.materialize(
+            ALL_ASSETS,
+            selection=[file_events],
+            partition_key="landed.csv",
+            resources=resources(database, tmp_path),
+            instance=instance,
+            run_config={"ops": {"file_events": {"config": {"path": str(landed)}}}},
+        )
+        assert scored.success
+    events = read_events(database.engine(), "landed.csv")
+    assert set(events["model_version"]) == {version}
+    assert "axis_2" in set(events["axis"])  # the worn axis is caught
+    assert set(events["axis"]) <= set(AXES[:6])
+
+
+def test_a_model_json_from_before_keeps_its_version(robot_day: pd.DataFrame) -> None:
+    """An eight-axis model hashes as before: axis_names is derived, never stored."""
+    from pm_pipeline.core.model import fit_minmax_scaling, fit_model, params_for_mode
+
+    model = fit_model(robot_day, fit_minmax_scaling(robot_day), params_for_mode("seed"))
+    assert "axis_names" not in model.to_dict()
+    assert isinstance(model, TrainedModel) and model.axis_names == AXES
+    assert ExportFormat().axes == AXES
+
+
+# name: (environment, axes 9-14 of the first row, exit code, stderr fragments)
+CLI_INGESTS = {
+    "14-axis export, axes 9-14 carry data: warned, axes 1-8 stored": (
+        {},
+        ["2.5", "0", "", "", "", "1"],
+        0,
+        ["warning: ", "'Axis #9' (1 non-zero reading)", "'Axis #14' (1 non-zero reading)"],
+    ),
+    "14-axis export, axes 9-14 blank: quiet": ({}, [""] * 6, 0, []),
+    "bad PM_COLUMN_MAP: one error, nothing ingested": (
+        {"PM_COLUMN_MAP": '{"axis_1": "I1", "axis_2": "I1"}'},
+        [""] * 6,
+        1,
+        ["error: PM_COLUMN_MAP: keys 'axis_1' and 'axis_2' both name column 'I1'"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CLI_INGESTS))
+def test_cli_ingest_surfaces_notes_and_setting_errors(
+    tmp_path: Path,
+    robot_day: pd.DataFrame,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    case: str,
+) -> None:
+    from pm_pipeline.cli import main
+    from pm_pipeline.core.sample import write_export
+
+    environ, extra, code, fragments = CLI_INGESTS[case]
+    monkeypatch.setenv("PM_DATABASE_URL", f"sqlite:///{tmp_path / 'readings.db'}")
+    for variable, value in environ.items():
+        monkeypatch.setenv(variable, value)
+    readings = robot_day.head(50).copy()
+    for number, value in enumerate(extra, start=9):
+        readings[f"axis_{number}"] = [float(value) if value else np.nan] + [np.nan] * 49
+    path = tmp_path / "export.csv"
+    write_export(readings, path)  # the controller's layout, Axis #1 … Axis #14
+    assert main(["ingest", str(path)]) == code
+    captured = capsys.readouterr()
+    for fragment in fragments:
+        assert fragment in captured.err
+    if not fragments:
+        assert captured.err == ""
+    if code == 0:
+        assert "50 rows added" in captured.out
