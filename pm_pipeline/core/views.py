@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pm_pipeline.core.model import axes_with_data
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 GAP_FACTOR = 3.0
@@ -63,7 +64,8 @@ def measure_data_health(readings: pd.DataFrame, gap_factor: float = GAP_FACTOR) 
     -------
     DataHealth
         Idle means every axis reads exactly 0 A; a NULL axis value is "no load" and counts
-        in its axis' NULL share, not as idle.
+        in its axis' NULL share, not as idle. Axes without a single reading (those a robot
+        with fewer axes lacks) are left out of the idle test.
     """
     times = readings[TIME_COLUMN].sort_values(ignore_index=True)
     steps = times.diff().dt.total_seconds()
@@ -77,6 +79,8 @@ def measure_data_health(readings: pd.DataFrame, gap_factor: float = GAP_FACTOR) 
         }
     )
     axes = readings[list(AXES)]
+    present = readings[list(axes_with_data(readings))]
+    idle = (present == 0).all(axis=1) if len(present.columns) else pd.Series(False, readings.index)
     return DataHealth(
         rows=len(readings),
         start=times.iloc[0] if len(times) else None,
@@ -84,7 +88,7 @@ def measure_data_health(readings: pd.DataFrame, gap_factor: float = GAP_FACTOR) 
         span_s=float((times.iloc[-1] - times.iloc[0]).total_seconds()) if len(times) else 0.0,
         cadence_median_s=median,
         cadence_p95_s=float(steps.quantile(0.95)) if len(times) > 1 else 0.0,
-        idle_share=float((axes == 0).all(axis=1).mean()) if len(readings) else 0.0,
+        idle_share=float(idle.mean()) if len(readings) else 0.0,
         null_share={axis: float(axes[axis].isna().mean()) for axis in AXES},
         gaps=gaps,
         readings_per_hour=times.dt.floor("h").value_counts().sort_index(),

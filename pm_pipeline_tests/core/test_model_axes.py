@@ -18,6 +18,7 @@ from pm_pipeline.core.model import (
 from pm_pipeline.core.schema import AXES
 from pm_pipeline.core.synthetic import generate_synthetic_test_data
 from pm_pipeline.core.thresholds import threshold_table
+from pm_pipeline.core.views import measure_data_health
 
 
 def blanked(readings: pd.DataFrame, axes: list[str], keep: int = 0) -> pd.DataFrame:
@@ -101,3 +102,11 @@ def test_too_little_data_is_a_clear_error(robot_day: pd.DataFrame, case: str) ->
         fit_model(readings, fit_minmax_scaling(readings), params_for_mode(mode))
     for fragment in fragments:
         assert fragment in str(raised.value)
+
+
+def test_idle_share_of_a_six_axis_robot_ignores_its_absent_axes(robot_day: pd.DataFrame) -> None:
+    six = blanked(robot_day, ["axis_7", "axis_8"])
+    expected = float((robot_day[list(AXES[:6])] == 0).all(axis=1).mean())
+    health = measure_data_health(six)
+    assert health.idle_share == pytest.approx(expected) and expected > 0.5
+    assert health.null_share["axis_7"] == 1.0
