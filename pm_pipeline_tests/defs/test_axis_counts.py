@@ -135,11 +135,18 @@ def test_six_axis_robot_is_verified_and_scored_end_to_end(
     assert set(events["axis"]) <= set(AXES[:6])
 
 
-def test_a_model_json_from_before_keeps_its_version(robot_day: pd.DataFrame) -> None:
-    """An eight-axis model hashes as before: axis_names is derived, never stored."""
+def test_an_eight_axis_model_hashes_as_before(robot_day: pd.DataFrame) -> None:
+    """Stored versions stay valid: the ranges equal sklearn's MinMaxScaler, which fitted them
+    before, and axis_names is derived, never stored."""
+    from sklearn.preprocessing import MinMaxScaler
+
     from pm_pipeline.core.model import fit_minmax_scaling, fit_model, params_for_mode
 
-    model = fit_model(robot_day, fit_minmax_scaling(robot_day), params_for_mode("seed"))
+    scaling = fit_minmax_scaling(robot_day)
+    before = MinMaxScaler().fit(robot_day[list(AXES)].to_numpy(dtype="float64"))
+    assert list(scaling.minimums.values()) == before.data_min_.tolist()
+    assert list(scaling.maximums.values()) == before.data_max_.tolist()
+    model = fit_model(robot_day, scaling, params_for_mode("seed"))
     assert "axis_names" not in model.to_dict()
     assert isinstance(model, TrainedModel) and model.axis_names == AXES
     assert ExportFormat().axes == AXES
