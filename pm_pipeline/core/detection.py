@@ -19,7 +19,7 @@ from pm_pipeline.core.model import (
     run_ids,
     seconds_since,
 )
-from pm_pipeline.core.schema import AXES, TIME_COLUMN
+from pm_pipeline.core.schema import TIME_COLUMN
 
 EVENT_COLUMNS = (
     "axis",
@@ -91,8 +91,13 @@ def detect_events(model: TrainedModel, readings: pd.DataFrame) -> pd.DataFrame:
     else:
         frames = [
             _axis_events(model, model.axes[axis], residual_frame(model, readings, axis))
-            for axis in AXES
+            for axis in model.axis_names
         ]
+    return events_in_order(frames)
+
+
+def events_in_order(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """One events frame from per-axis frames, ordered by start time."""
     frames = [frame for frame in frames if len(frame)]
     if not frames:
         return empty_events()

@@ -5,14 +5,24 @@ Per channel (active, idle), samples with ``z ≥ z_alert`` form runs; holes of a
 after one. A run is an event once it lasts the channel's sustain time. It is an ERROR (the
 same event, escalated) when it holds a run at ``z ≥ z_error`` lasting the error sustain
 time. Overlapping events of the two channels of one axis are merged.
+
+Scoring streams: :class:`ChunkedDetector` takes time-ordered chunks of any size and gives
+the events one pass over the whole file would. Two things cross a chunk boundary, and both
+are carried: the last window of samples behind each rolling mean, and the scored samples
+after the last *settled* point, where every run of both channels has ended beyond the reach
+of hole filling. Everything before that point is turned into events at once; only the open
+tail (normally a few samples, at most the longest event in progress) is held.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model import TrainedModel, gap_breaks, run_ids, seconds_since
 from pm_pipeline.core.robust_fit import (
     CHANNELS,
@@ -22,67 +32,216 @@ from pm_pipeline.core.robust_fit import (
     segment_breaks,
     standardise,
 )
-from pm_pipeline.core.schema import AXES, TIME_COLUMN
+from pm_pipeline.core.schema import TIME_COLUMN
 
 
-def score_axis(model: TrainedModel, readings: pd.DataFrame, axis: str) -> pd.DataFrame:
-    """Per-row channel and z of one axis (rows with a blank value are left out).
+class ReadingsOutOfOrder(PipelineError):
+    """A chunk starts before the previous one ended: the file must be sorted in memory."""
 
-    Returns
-    -------
-    pandas.DataFrame
-        ``timestamp_recorded, seconds, channel, scaled, z, segment``, time-ordered.
+
+@dataclass(frozen=True)
+class _WindowTail:
+    """The last samples behind a rolling mean, with their segment ids."""
+
+    values: np.ndarray
+    segments: np.ndarray
+
+    @staticmethod
+    def empty() -> _WindowTail:
+        return _WindowTail(np.array([], dtype="float64"), np.array([], dtype="int64"))
+
+    def roll(
+        self, values: np.ndarray, segments: np.ndarray, window: int
+    ) -> tuple[np.ndarray, np.ndarray, _WindowTail]:
+        """Trailing means of ``values`` as if the carried samples came just before them."""
+        joined = np.r_[self.values, values]
+        joined_segments = np.r_[self.segments, segments]
+        mean, count = rolling_mean(joined, joined_segments, window)
+        carried = len(self.values)
+        return (
+            mean[carried:],
+            count[carried:],
+            _WindowTail(joined[-window:], joined_segments[-window:]),
+        )
+
+
+@dataclass(frozen=True)
+class _AxisTails:
+    active: _WindowTail
+    idle: _WindowTail
+
+
+class ChunkedDetector:
+    """Events of a robust-mode model over time-ordered chunks of readings.
+
+    ``push`` each chunk in time order, then ``finish``. The events equal those of one pass
+    over the concatenated chunks, whatever the chunk sizes.
     """
+
+    def __init__(self, model: TrainedModel) -> None:
+        if model.params.mode != "robust":
+            raise PipelineError(
+                f"model {model.version}: chunked scoring needs a robust-mode model, "
+                f"not {model.params.mode!r}."
+            )
+        self.model = model
+        self.rows = 0
+        self._last_time: pd.Timestamp | None = None
+        self._last_seconds: float | None = None
+        self._last_segment = 0
+        self._tails = {
+            axis: _AxisTails(_WindowTail.empty(), _WindowTail.empty()) for axis in model.axis_names
+        }
+        self._pending = {axis: _empty_scored() for axis in model.axis_names}
+        self._events: list[pd.DataFrame] = []
+
+    def push(self, readings: pd.DataFrame) -> None:
+        """Score one chunk; its settled events are kept, its open tail carried.
+
+        Raises
+        ------
+        ReadingsOutOfOrder
+            When the chunk is not in time order or starts before the previous chunk ended.
+        """
+        if readings.empty:
+            return
+        times = readings[TIME_COLUMN].reset_index(drop=True)
+        if not times.is_monotonic_increasing or (
+            self._last_time is not None and times.iloc[0] < self._last_time
+        ):
+            raise ReadingsOutOfOrder(
+                f"readings run backwards near row {self.rows + 1}; they are sorted in memory"
+            )
+        model, params = self.model, self.model.params
+        seconds = seconds_since(times, model.epoch_ts)
+        breaks = gap_breaks(seconds, model.dt_s, params.gap_factor)
+        if self._last_seconds is not None:
+            breaks[0] = seconds[0] - self._last_seconds > params.gap_factor * model.dt_s
+        segment = self._last_segment + np.cumsum(breaks)
+        idle = idle_mask(readings, params.idle_other_max)
+        for axis in model.axis_names:
+            scored, self._tails[axis] = _score_axis(
+                model, readings, times, seconds, segment, idle[axis], axis, self._tails[axis]
+            )
+            pending = self._pending[axis]
+            buffer = pd.concat([pending, scored], ignore_index=True) if len(pending) else scored
+            settled = _settled_rows(buffer, params.z_alert, params.merge_gap_samples)
+            self._emit(axis, buffer.iloc[:settled])
+            self._pending[axis] = buffer.iloc[settled:].reset_index(drop=True)
+        self.rows += len(readings)
+        self._last_time = times.iloc[-1]
+        self._last_seconds = float(seconds[-1])
+        self._last_segment = int(segment[-1])
+
+    def pending_samples(self) -> int:
+        """Scored samples held back because a run may still continue (all axes)."""
+        return sum(len(frame) for frame in self._pending.values())
+
+    def finish(self) -> list[pd.DataFrame]:
+        """Close every open run; per-axis event frames (empty axes left out)."""
+        for axis in self.model.axis_names:
+            self._emit(axis, self._pending[axis])
+            self._pending[axis] = _empty_scored()
+        return [frame for frame in self._events if len(frame)]
+
+    def _emit(self, axis: str, scored: pd.DataFrame) -> None:
+        if scored.empty:
+            return
+        parts = [
+            _channel_runs(self.model, axis, scored[scored["idle"] == (name == "idle")], name)
+            for name in CHANNELS
+        ]
+        parts = [part for part in parts if len(part)]
+        if parts:
+            self._events.append(_merge_overlaps(pd.concat(parts, ignore_index=True)))
+
+
+def detect_events_robust(model: TrainedModel, readings: pd.DataFrame) -> list[pd.DataFrame]:
+    """Per-axis event frames of a robust-mode model over one in-memory frame."""
+    detector = ChunkedDetector(model)
+    detector.push(readings.sort_values(TIME_COLUMN, kind="stable").reset_index(drop=True))
+    return detector.finish()
+
+
+def _score_axis(
+    model: TrainedModel,
+    readings: pd.DataFrame,
+    times: pd.Series,
+    seconds: np.ndarray,
+    segment: np.ndarray,
+    idle: np.ndarray,
+    axis: str,
+    tails: _AxisTails,
+) -> tuple[pd.DataFrame, _AxisTails]:
+    """z of each present reading of one axis, continuing the carried rolling windows."""
     params, fitted = model.params, model.axes[axis]
-    assert fitted.channels is not None, "score_axis needs a robust-mode model"
-    readings = readings.sort_values(TIME_COLUMN, kind="stable").reset_index(drop=True)
-    seconds = seconds_since(readings[TIME_COLUMN], model.epoch_ts)
-    segment = np.cumsum(gap_breaks(seconds, model.dt_s, params.gap_factor))
-    idle = idle_mask(readings, params.idle_other_max)[axis]
+    assert fitted.channels is not None, "robust scoring needs a robust-mode model"
     scaled = model.scaling.scale(axis, readings[axis])
     present = np.isfinite(scaled)
-    z = np.full(len(readings), np.nan)
+    z = np.full(len(scaled), np.nan)
     active, quiet = present & ~idle, present & idle
     residual = scaled[active] - (fitted.slope * seconds[active] + fitted.intercept)
     z_sample = np.clip(
         (residual - fitted.residual_mu) / fitted.residual_sigma, -params.z_clip, params.z_clip
     )
-    mean, count = rolling_mean(z_sample, segment[active], params.window_samples)
+    mean, count, active_tail = tails.active.roll(z_sample, segment[active], params.window_samples)
     channel = fitted.channels["active"]
     z[active] = standardise(
         mean, count, channel.center, channel.scale, params.window_samples, params.min_window_samples
     )
-    i_mean, i_count = rolling_mean(
+    i_mean, i_count, idle_tail = tails.idle.roll(
         np.abs(scaled[quiet]), segment[quiet], params.idle_window_samples
     )
     z[quiet] = standardise(
         i_mean, i_count, 0.0, fitted.channels["idle"].scale, params.idle_window_samples, 1
     )
-    frame = pd.DataFrame(
+    scored = pd.DataFrame(
         {
-            TIME_COLUMN: readings[TIME_COLUMN],
-            "seconds": seconds,
-            "channel": np.where(idle, "idle", "active"),
-            "scaled": scaled,
-            "z": z,
-            "segment": segment,
+            TIME_COLUMN: times[present].reset_index(drop=True),
+            "idle": idle[present],
+            "z": z[present],
+            "segment": segment[present],
         }
     )
-    return frame[present].reset_index(drop=True)
+    return scored, _AxisTails(active_tail, idle_tail)
 
 
-def detect_events_robust(model: TrainedModel, readings: pd.DataFrame) -> list[pd.DataFrame]:
-    """Per-axis event frames of a robust-mode model (empty axes left out)."""
-    frames = []
-    for axis in AXES:
-        scored = score_axis(model, readings, axis)
-        parts = [
-            _channel_runs(model, axis, scored[scored["channel"] == name], name) for name in CHANNELS
-        ]
-        parts = [part for part in parts if len(part)]
-        if parts:
-            frames.append(_merge_overlaps(pd.concat(parts, ignore_index=True)))
-    return frames
+def _settled_rows(scored: pd.DataFrame, z_alert: float, merge_gap: int) -> int:
+    """How many leading rows no later sample can change: the last cut point where, in each
+    channel, more than ``merge_gap`` quiet samples follow its last alert sample, and time
+    moves on (so no event can overlap one on the other side)."""
+    n = len(scored)
+    if n < 2:
+        return 0
+    alert = np.nan_to_num(scored["z"].to_numpy(), nan=-np.inf) >= z_alert
+    idle = scored["idle"].to_numpy()
+    cut = np.arange(1, n)  # candidate: rows [0, cut) settle
+    closed = np.ones(n - 1, dtype=bool)
+    for in_channel in (idle, ~idle):
+        positions = np.flatnonzero(in_channel)
+        if not len(positions):
+            continue
+        flags = alert[positions]
+        index = np.arange(len(positions))
+        last_alert = np.maximum.accumulate(np.where(flags, index, -1))
+        quiet_enough = (last_alert < 0) | (index - last_alert > merge_gap)
+        before = np.searchsorted(positions, cut)  # channel samples before each cut
+        closed &= (before == 0) | quiet_enough[np.maximum(before - 1, 0)]
+    stamps = scored[TIME_COLUMN].to_numpy()
+    closed &= stamps[1:] > stamps[:-1]
+    candidates = np.flatnonzero(closed)
+    return int(cut[candidates[-1]]) if len(candidates) else 0
+
+
+def _empty_scored() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            TIME_COLUMN: pd.Series([], dtype="datetime64[us, UTC]"),
+            "idle": pd.Series([], dtype=bool),
+            "z": pd.Series([], dtype="float64"),
+            "segment": pd.Series([], dtype="int64"),
+        }
+    )
 
 
 def _channel_runs(model: TrainedModel, axis: str, scored: pd.DataFrame, name: str) -> pd.DataFrame:

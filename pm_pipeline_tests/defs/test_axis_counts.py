@@ -100,11 +100,6 @@ def test_six_axis_robot_is_stored_and_modelled_on_its_axes(
             assert instance.get_latest_materialization_event(key) is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="detection.py/robust_detection.py iterate AXES and look up model.axes[axis]; they "
-    "must iterate model.axis_names (owned by another change). Remove this marker then.",
-)
 @pytest.mark.parametrize("case", list(ROBOTS))
 def test_six_axis_robot_is_verified_and_scored_end_to_end(
     tmp_path: Path, robot_day: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, case: str
