@@ -32,8 +32,8 @@ def scenario() -> tuple:
         false_alarm_budget_per_h=200.0,
     )
     model = fit_model(train, fit_minmax_scaling(train), params)
-    for fault in plan_injections(scored, per_kind=2, seed=5).itertuples():
-        scored, _ = inject(scored, str(fault.kind), str(fault.axis), fault.start, int(fault.seed))
+    for fault in plan_injections(scored, per_kind=2, seed=5).to_dict("records"):
+        scored, _ = inject(scored, fault["kind"], fault["axis"], fault["start"], fault["seed"])
     gap = (scored.index > 3000) & (scored.index < 3400)
     scored = scored[~gap].reset_index(drop=True)
     whole = detect_events(model, scored)
