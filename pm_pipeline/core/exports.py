@@ -40,8 +40,8 @@ from pm_pipeline.core.schema import AXES, TIME_COLUMN
 _HEADER_LINE = HEADER_LINE
 _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF_BYTES = 4096
-_NO_LOAD_WORDS = ("", "nan", "null", "na", "none")
-_PLAUSIBLE_AMPERES = 1e5
+NO_LOAD_WORDS = ("", "nan", "null", "na", "none")
+PLAUSIBLE_AMPERES = 1e5
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def parse_export(path: str | Path, export_format: ExportFormat | None = None) ->
     path = Path(path)
     fmt = export_format_from_env() if export_format is None else export_format
     layout = sniff_layout(path)
-    columns = resolve_columns(path, _read_header(path, layout), fmt)
+    columns = resolve_columns(path, read_header(path, layout), fmt)
     raw = _read_text(
         path, layout, [columns.time, *columns.axes.values(), *columns.ignored.values()]
     )
@@ -139,14 +139,23 @@ def _ignored_notes(
     path: Path, raw: pd.DataFrame, columns: ExportColumns, layout: FileLayout, fmt: ExportFormat
 ) -> tuple[str, ...]:
     """One note naming the not-stored current columns that hold a non-zero reading."""
-    carrying = []
+    counts = {}
     for column in columns.ignored.values():
         stripped = _decimal_points(raw[column], layout).str.strip()
-        blank = stripped.str.lower().isin(_NO_LOAD_WORDS)
+        blank = stripped.str.lower().isin(NO_LOAD_WORDS)
         zero = pd.to_numeric(stripped.where(~blank), errors="coerce") == 0
-        count = int((~blank & ~zero).sum())
-        if count:
-            carrying.append(f"{column!r} ({count} non-zero reading{'' if count == 1 else 's'})")
+        counts[column] = int((~blank & ~zero).sum())
+    return ignored_columns_note(path, counts, fmt)
+
+
+def ignored_columns_note(path: Path, counts: dict[str, int], fmt: ExportFormat) -> tuple[str, ...]:
+    """The note for current columns not stored, from each column's count of non-zero readings
+    (empty when none carries any)."""
+    carrying = [
+        f"{column!r} ({count} non-zero reading{'' if count == 1 else 's'})"
+        for column, count in counts.items()
+        if count
+    ]
     if not carrying:
         return ()
     kept = "axis 1" if fmt.axis_count == 1 else f"axes 1-{fmt.axis_count}"
@@ -208,7 +217,7 @@ def check_export_header(path: str | Path, export_format: ExportFormat | None = N
     path = Path(path)
     fmt = export_format_from_env() if export_format is None else export_format
     layout = sniff_layout(path)
-    resolve_columns(path, _read_header(path, layout), fmt)
+    resolve_columns(path, read_header(path, layout), fmt)
     try:
         first = pd.read_csv(
             path,
@@ -223,7 +232,7 @@ def check_export_header(path: str | Path, export_format: ExportFormat | None = N
         raise PipelineError(f"{path}: has a header but no readings; export a file with data rows.")
 
 
-def _read_header(path: Path, layout: FileLayout) -> list[str]:
+def read_header(path: Path, layout: FileLayout) -> list[str]:
     try:
         header = pd.read_csv(
             path,
@@ -259,13 +268,13 @@ def _parse_times(path: Path, text: pd.Series, column: str) -> pd.Series:
 def _parse_currents(path: Path, text: pd.Series, column: str) -> pd.Series:
     stripped = text.str.strip()
     # Blank, NaN and NULL all mean "no load at that instant", as a blank cell does.
-    blank = stripped.str.lower().isin(_NO_LOAD_WORDS).to_numpy()
+    blank = stripped.str.lower().isin(NO_LOAD_WORDS).to_numpy()
     values = pd.to_numeric(stripped.where(~blank), errors="coerce")
     bad = values.isna().to_numpy() & ~blank
-    implausible = np.abs(values.to_numpy(dtype="float64", na_value=0.0)) > _PLAUSIBLE_AMPERES
+    implausible = np.abs(values.to_numpy(dtype="float64", na_value=0.0)) > PLAUSIBLE_AMPERES
     if bad.any() or implausible.any():
         row = int(np.argmax(bad | implausible))
-        problem = "is not a number" if bad[row] else f"is beyond ±{_PLAUSIBLE_AMPERES:g} A"
+        problem = "is not a number" if bad[row] else f"is beyond ±{PLAUSIBLE_AMPERES:g} A"
         raise PipelineError(
             f"{path}: line {row + _HEADER_LINE + 1}, column {column!r}: current "
             f"{text.iloc[row]!r} {problem}; fix the value or leave it blank for no load."

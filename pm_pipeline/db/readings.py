@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -38,6 +38,8 @@ class IngestResult:
     rows_in_file: int
     rows_added: int
     rows_present: int
+    first_time: pd.Timestamp | None = None
+    last_time: pd.Timestamp | None = None
 
 
 def ingest_readings(
@@ -76,21 +78,72 @@ def ingest_readings(
     except IntegrityError:
         # Another writer filled part of the file's time range since we looked: merge instead.
         added = _store_new_rows(engine, table, rows, allow_direct=False)
+    first, last = (
+        (readings[TIME_COLUMN].min(), readings[TIME_COLUMN].max()) if len(rows) else (None, None)
+    )
     with engine.begin() as connection:
-        connection.execute(
-            ingested_files.insert().values(
-                robot_id=robot_id,
-                file_name=file_name,
-                content_sha256=content_sha256,
-                rows_in_file=len(readings),
-                rows_added=added,
-                rows_present=len(readings) - added,
-                first_ts=to_db_time(engine, readings[TIME_COLUMN].min()) if len(rows) else None,
-                last_ts=to_db_time(engine, readings[TIME_COLUMN].max()) if len(rows) else None,
-                ingested_at=to_db_time(engine, pd.Timestamp(datetime.now(UTC))),
-            )
+        return _record_ingest(
+            connection, robot_id, file_name, content_sha256, len(readings), added, first, last
         )
-    return IngestResult(file_name, len(readings), added, len(readings) - added)
+
+
+def ingest_reading_chunks(
+    engine: Engine,
+    table: Table,
+    chunks: Iterable[pd.DataFrame],
+    robot_id: str,
+    file_name: str,
+    content_sha256: str,
+) -> IngestResult:
+    """Like :func:`ingest_readings` for a file read in chunks: every chunk is staged, then the
+    new rows are inserted, all in one transaction, so an error in any chunk (or in whatever
+    consumes the chunks alongside) stores nothing."""
+    create_tables(engine, table)
+    time_column = _time_column(table)
+    rows_in_file, first, last = 0, None, None
+    with engine.begin() as connection:
+        staging = _staging_table(table)
+        staging.create(connection)
+        for chunk in chunks:
+            rows = chunk.rename(columns={TIME_COLUMN: time_column})[[time_column, *AXES]]
+            rows.insert(0, "robot_id", robot_id)
+            bulk_insert(connection, staging, rows)
+            rows_in_file += len(chunk)
+            first = (
+                chunk[TIME_COLUMN].min() if first is None else min(first, chunk[TIME_COLUMN].min())
+            )
+            last = chunk[TIME_COLUMN].max() if last is None else max(last, chunk[TIME_COLUMN].max())
+        added = connection.execute(_insert_new_rows(engine, table, staging)).rowcount
+        staging.drop(connection)
+        return _record_ingest(
+            connection, robot_id, file_name, content_sha256, rows_in_file, added, first, last
+        )
+
+
+def _record_ingest(
+    connection: Connection,
+    robot_id: str,
+    file_name: str,
+    content_sha256: str,
+    rows_in_file: int,
+    added: int,
+    first: pd.Timestamp | None,
+    last: pd.Timestamp | None,
+) -> IngestResult:
+    connection.execute(
+        ingested_files.insert().values(
+            robot_id=robot_id,
+            file_name=file_name,
+            content_sha256=content_sha256,
+            rows_in_file=rows_in_file,
+            rows_added=added,
+            rows_present=rows_in_file - added,
+            first_ts=None if first is None else to_db_time(connection, first),
+            last_ts=None if last is None else to_db_time(connection, last),
+            ingested_at=to_db_time(connection, pd.Timestamp(datetime.now(UTC))),
+        )
+    )
+    return IngestResult(file_name, rows_in_file, added, rows_in_file - added, first, last)
 
 
 def _store_new_rows(engine: Engine, table: Table, rows: pd.DataFrame, allow_direct: bool) -> int:

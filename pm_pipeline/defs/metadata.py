@@ -22,15 +22,22 @@ def table_markdown(frame: pd.DataFrame) -> dg.MetadataValue:
 def readings_metadata(frame: pd.DataFrame) -> dict[str, Any]:
     """Row count, column schema and time span of a readings frame."""
     times = frame[TIME_COLUMN]
+    return readings_span_metadata(len(frame), times.min(), times.max())
+
+
+def readings_span_metadata(
+    rows: int, first: pd.Timestamp | None, last: pd.Timestamp | None
+) -> dict[str, Any]:
+    """Row count, column schema and time span of readings seen in passing (a stream)."""
     schema = dg.TableSchema(
         columns=[dg.TableColumn(TIME_COLUMN, "timestamp (UTC)")]
         + [dg.TableColumn(axis, "float (A; NULL = no load)") for axis in AXES]
     )
     return {
-        "dagster/row_count": int(len(frame)),
+        "dagster/row_count": int(rows),
         "dagster/column_schema": schema,
-        "window_start": times.min().isoformat() if len(frame) else "",
-        "window_end": times.max().isoformat() if len(frame) else "",
+        "window_start": first.isoformat() if rows and first is not None else "",
+        "window_end": last.isoformat() if rows and last is not None else "",
     }
 
 

@@ -4,16 +4,16 @@ from pathlib import Path
 
 import dagster as dg
 
-from pm_pipeline.core.detection import detect_events
 from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError
-from pm_pipeline.core.exports import read_export
+from pm_pipeline.core.export_format import ExportFormat, export_format_from_env
+from pm_pipeline.core.exports import check_export_header
 from pm_pipeline.core.landing import archive_file, landed_file_path, quarantine_file
 from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.db.events import replace_events
-from pm_pipeline.db.readings import ingest_readings
+from pm_pipeline.db.file_scoring import ingest_and_detect
 from pm_pipeline.db.registry import active_model_version, load_model
 from pm_pipeline.defs.assets.training import THRESHOLD_KEYS
-from pm_pipeline.defs.metadata import readings_metadata
+from pm_pipeline.defs.metadata import readings_span_metadata
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
 landed_files_partitions = dg.DynamicPartitionsDefinition(name="landed_files")
@@ -44,9 +44,11 @@ def file_events(
     next retraining, and its events replace any earlier events of the same file."""
     try:
         path = landed_file_path(context.partition_key, config.path)
+        fmt = export_format_from_env()
     except PipelineError as error:
+        # A bad partition key or export setting: the file is not at fault, so it stays put.
         raise dg.Failure(description=str(error), allow_retries=False) from error
-    readings, sha256 = _read_or_quarantine(path, quarantine=config.archive)
+    sha256 = _checked_file(path, fmt, quarantine=config.archive)
     try:
         engine = readings_db.engine()
         version = config.model_version or active_model_version(engine, readings_db.robot_id)
@@ -56,33 +58,49 @@ def file_events(
     except PipelineError as error:
         # A user-fixable problem (no model yet, bad URL): retrying would not help.
         raise dg.Failure(description=str(error), allow_retries=False) from error
-    ingested = ingest_readings(
-        engine, readings_db.table(), readings, readings_db.robot_id, path.name, sha256
-    )
-    events = detect_events(model, readings)
+    try:
+        scored = ingest_and_detect(
+            engine, readings_db.table(), readings_db.robot_id, path, sha256, model, fmt
+        )
+    except DatabaseUnavailable:
+        raise
+    except PipelineError as error:
+        raise _bad_file(path, error, quarantine=config.archive) from error
+    events, ingested = scored.events, scored.ingest
+    for note in scored.notes:
+        context.log.warning(note)
     stored = replace_events(
         engine, context.partition_key, events, version, context.run_id, readings_db.robot_id
     )
     archived = archive_file(path, sha256) if config.archive else path
-    context.log.info(f"{path.name}: {stored} events with model {version}; file at {archived}")
+    how = "streamed" if scored.streamed else "read whole"
+    context.log.info(
+        f"{path.name}: {ingested.rows_in_file} rows {how}, {stored} events with model "
+        f"{version}; file at {archived}"
+    )
     severities = events["severity"].value_counts()
     return dg.MaterializeResult(
         metadata={
-            **readings_metadata(readings),
+            **readings_span_metadata(
+                ingested.rows_in_file, ingested.first_time, ingested.last_time
+            ),
             "file": str(archived),
             "file_sha256": sha256,
             "model_version": version,
+            "streamed": scored.streamed,
             "rows_added": int(ingested.rows_added),
             "rows_already_present": int(ingested.rows_present),
             "events": int(stored),
             "alerts": int(severities.get("ALERT", 0)),
             "errors": int(severities.get("ERROR", 0)),
+            **({"export_notes": "\n".join(scored.notes)} if scored.notes else {}),
         },
     )
 
 
-def _read_or_quarantine(path: Path, quarantine: bool):  # noqa: ANN202 - (frame, sha256)
-    """Parse the file; a bad landed file is moved to quarantine/ before the run fails."""
+def _checked_file(path: Path, fmt: ExportFormat, quarantine: bool) -> str:
+    """The file's sha256 once its header reads as an export; a bad landed file is moved to
+    quarantine/ before the run fails."""
     if not path.is_file():
         raise dg.Failure(
             description=f"{path}: no such file (already archived or quarantined?)",
@@ -90,9 +108,12 @@ def _read_or_quarantine(path: Path, quarantine: bool):  # noqa: ANN202 - (frame,
         )
     sha256 = file_sha256(path)
     try:
-        return read_export(path), sha256
+        check_export_header(path, fmt)
     except PipelineError as error:
-        moved = quarantine_file(path, str(error)) if quarantine else path
-        raise dg.Failure(
-            description=f"{error} (file now at {moved})", allow_retries=False
-        ) from error
+        raise _bad_file(path, error, quarantine) from error
+    return sha256
+
+
+def _bad_file(path: Path, error: PipelineError, quarantine: bool) -> dg.Failure:
+    moved = quarantine_file(path, str(error)) if quarantine else path
+    return dg.Failure(description=f"{error} (file now at {moved})", allow_retries=False)

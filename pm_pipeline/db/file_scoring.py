@@ -1,0 +1,82 @@
+"""One landed export in, its readings stored and its events detected: streamed when it can be.
+
+A file goes through Arrow's chunked reader once: each chunk is staged for ingest and pushed
+through the chunked detector, so memory stays bounded whatever the file's size. A file the
+stream cannot take as it is (an unusual spelling, readings out of time order, a seed-mode
+model) is read whole by the careful parser instead, with the same result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, Table
+
+from pm_pipeline.core.detection import detect_events, events_in_order
+from pm_pipeline.core.export_format import ExportFormat
+from pm_pipeline.core.export_stream import (
+    DEFAULT_BLOCK_BYTES,
+    NeedsCarefulRead,
+    open_export_stream,
+)
+from pm_pipeline.core.exports import parse_export
+from pm_pipeline.core.model import TrainedModel
+from pm_pipeline.core.robust_detection import ChunkedDetector, ReadingsOutOfOrder
+from pm_pipeline.db.readings import IngestResult, ingest_reading_chunks, ingest_readings
+
+
+@dataclass(frozen=True)
+class ScoredFile:
+    """What scoring one export did."""
+
+    ingest: IngestResult
+    events: pd.DataFrame
+    notes: tuple[str, ...]
+    streamed: bool
+    """False when the file was read whole (see the module docstring for when)."""
+
+
+def ingest_and_detect(
+    engine: Engine,
+    table: Table,
+    robot_id: str,
+    path: Path,
+    content_sha256: str,
+    model: TrainedModel,
+    fmt: ExportFormat,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+) -> ScoredFile:
+    """Store the export's new readings and detect its events with ``model``.
+
+    Raises
+    ------
+    PipelineError
+        When the file is not a readable export; the message names file, line and column.
+        Nothing is stored then.
+    """
+    stream = open_export_stream(path, fmt, block_bytes)
+    if model.params.mode == "robust":
+        detector = ChunkedDetector(model)
+        try:
+            chunks = _pushed(stream.chunks(), detector)
+            ingest = ingest_reading_chunks(
+                engine, table, chunks, robot_id, path.name, content_sha256
+            )
+        except (NeedsCarefulRead, ReadingsOutOfOrder):
+            pass  # rolled back: nothing was stored; read it whole below
+        else:
+            events = events_in_order(detector.finish())
+            return ScoredFile(ingest, events, stream.notes(), True)
+    parsed = parse_export(path, fmt)
+    readings = parsed.readings
+    ingest = ingest_readings(engine, table, readings, robot_id, path.name, content_sha256)
+    return ScoredFile(ingest, detect_events(model, readings), parsed.notes, False)
+
+
+def _pushed(chunks: Iterable[pd.DataFrame], detector: ChunkedDetector) -> Iterator[pd.DataFrame]:
+    for chunk in chunks:
+        detector.push(chunk)
+        yield chunk
