@@ -227,7 +227,7 @@ def _settled_rows(scored: pd.DataFrame, z_alert: float, merge_gap: int) -> int:
         quiet_enough = (last_alert < 0) | (index - last_alert > merge_gap)
         before = np.searchsorted(positions, cut)  # channel samples before each cut
         closed &= (before == 0) | quiet_enough[np.maximum(before - 1, 0)]
-    stamps = scored[TIME_COLUMN].to_numpy()
+    stamps = scored[TIME_COLUMN].to_numpy(dtype="int64")  # not Timestamp objects: fast
     closed &= stamps[1:] > stamps[:-1]
     candidates = np.flatnonzero(closed)
     return int(cut[candidates[-1]]) if len(candidates) else 0
