@@ -5,11 +5,16 @@ with a newline (a controller or a copy still writing it fails one or the other).
 with a readable header are scored; files whose header cannot be read are quarantined with a
 short reason beside them. Scored files move to ``archive/`` under a name that carries their
 content hash, so a later file with the same name never overwrites an earlier one.
+
+Every move is one atomic rename, and repeating one is harmless: a run that dies after
+archiving, or a second run of the same file, finds the file already archived and scores the
+archived copy instead of failing on a missing file.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +28,7 @@ DEFAULT_DROP_DIR = "data/incoming"
 ARCHIVE_FOLDER = "archive"
 QUARANTINE_FOLDER = "quarantine"
 REASON_SUFFIX = ".reason.txt"
+ARCHIVE_HASH_DIGITS = 12
 
 
 def drop_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -39,6 +45,10 @@ def partition_key_for(path: str | Path) -> str:
 def landed_file_path(partition_key: str, explicit: str | None) -> Path:
     """The file behind a partition: the configured path, else the key inside the drop folder.
 
+    When the file is gone but ``archive/`` beside it holds copies of it, the newest copy is
+    returned: a run of a file another run has already scored and archived (a re-execution
+    from the UI, an automatic retry of a run that died after archiving) rescores those bytes.
+
     Raises
     ------
     PipelineError
@@ -46,14 +56,14 @@ def landed_file_path(partition_key: str, explicit: str | None) -> Path:
         symlink pointing elsewhere).
     """
     if explicit:
-        return Path(explicit)
+        return _or_archived_copy(Path(explicit))
     folder = drop_dir()
     path = folder / partition_key
     if Path(partition_key).name != partition_key or partition_key in ("", ".", ".."):
         raise PipelineError(f"partition key {partition_key!r} is not a plain file name.")
     if path.resolve().parent != folder:
         raise PipelineError(f"{path} leads outside the drop folder {folder}; not scoring it.")
-    return path
+    return _or_archived_copy(path)
 
 
 @dataclass(frozen=True)
@@ -139,15 +149,82 @@ def _judge(landed: LandedFile) -> LandingDecision:
 
 
 def quarantine_file(path: Path, reason: str) -> Path:
-    """Move a bad file to ``quarantine/`` with a ``.reason.txt`` beside it; return its new path."""
+    """Move a bad file to ``quarantine/`` with a ``.reason.txt`` beside it; return its new path.
+
+    Raises
+    ------
+    PipelineError
+        When the file is gone (another run moved it first).
+    """
     target = _free_name(path.parent / QUARANTINE_FOLDER, path.name)
-    target.with_name(target.name + REASON_SUFFIX).write_text(reason.strip() + "\n")
-    return _move_into(path, target.parent, target.name)
+    try:
+        moved = _move_into(path, target.parent, target.name)
+    except FileNotFoundError:
+        raise PipelineError(
+            f"{path} is gone: another run moved it while this one read it; look in "
+            f"{path.parent / QUARANTINE_FOLDER} and {path.parent / ARCHIVE_FOLDER}."
+        ) from None
+    # The file moves first, so a crash never leaves a reason without its file; the reason
+    # is written aside and renamed, so it is never half there.
+    reason_path = moved.with_name(moved.name + REASON_SUFFIX)
+    partial = reason_path.with_name(reason_path.name + ".part")
+    partial.write_text(reason.strip() + "\n")
+    os.replace(partial, reason_path)
+    return moved
 
 
 def archive_file(path: Path, sha256: str) -> Path:
-    """Move a scored file to ``archive/<stem>.<hash>.csv``; return its new path."""
-    return _move_into(path, path.parent / ARCHIVE_FOLDER, f"{path.stem}.{sha256[:12]}{path.suffix}")
+    """Move a scored file to ``archive/<stem>.<hash>.csv``; return its new path.
+
+    Safe to repeat: when ``path`` is already that archived copy, or is gone because another
+    run of the same bytes archived it first, the archived copy is returned.
+
+    Raises
+    ------
+    PipelineError
+        When the file is gone and no archived copy holds these bytes.
+    """
+    in_archive = path.parent.name == ARCHIVE_FOLDER
+    if in_archive and path.stem.endswith(f".{sha256[:ARCHIVE_HASH_DIGITS]}"):
+        return path
+    target = path.parent / ARCHIVE_FOLDER / archived_name(path, sha256)
+    try:
+        return _move_into(path, target.parent, target.name)
+    except FileNotFoundError:
+        if target.is_file() and file_sha256(target) == sha256:
+            return target
+        raise PipelineError(
+            f"{path} is gone and {target.parent} holds no copy of it with content hash "
+            f"{sha256[:ARCHIVE_HASH_DIGITS]}; it was moved away while being scored. Drop it "
+            "again to rescore it."
+        ) from None
+
+
+def archived_name(path: Path, sha256: str) -> str:
+    """``<stem>.<first 12 hex digits of the content hash><suffix>``."""
+    return f"{path.stem}.{sha256[:ARCHIVE_HASH_DIGITS]}{path.suffix}"
+
+
+def archived_copies(path: Path) -> list[Path]:
+    """Copies of a landed file in ``archive/`` beside it, oldest landing first.
+
+    A rename keeps the modification time, so the last copy holds the newest bytes.
+    """
+    folder = path.parent / ARCHIVE_FOLDER
+    if not folder.is_dir():
+        return []
+    pattern = re.compile(
+        rf"{re.escape(path.stem)}\.[0-9a-f]{{{ARCHIVE_HASH_DIGITS}}}{re.escape(path.suffix)}"
+    )
+    copies = [c for c in folder.iterdir() if pattern.fullmatch(c.name) and c.is_file()]
+    return sorted(copies, key=lambda copy: (copy.stat().st_mtime, copy.name))
+
+
+def _or_archived_copy(path: Path) -> Path:
+    if path.exists():
+        return path
+    copies = archived_copies(path)
+    return copies[-1] if copies else path
 
 
 def _move_into(path: Path, folder: Path, name: str) -> Path:

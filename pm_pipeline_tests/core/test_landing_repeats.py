@@ -1,0 +1,82 @@
+"""File moves are safe to repeat: a second run, or a retry, of a file that is already archived."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.landing import (
+    archive_file,
+    archived_copies,
+    landed_file_path,
+    quarantine_file,
+)
+from pm_pipeline.core.versioning import file_sha256
+
+TEXT = "time,axis_1\n2022-10-17T12:00:00Z,1\n"
+
+
+@pytest.fixture
+def drop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PM_DROP_DIR", str(tmp_path))
+    return tmp_path
+
+
+def land(folder: Path, name: str, text: str, mtime: float) -> tuple[Path, str]:
+    path = folder / name
+    path.write_text(text)
+    os.utime(path, (mtime, mtime))
+    return path, file_sha256(path)
+
+
+def test_archiving_again_returns_the_archived_copy(drop: Path) -> None:
+    path, sha = land(drop, "a.csv", TEXT, 1000)
+    archived = archive_file(path, sha)
+    assert archived == drop / "archive" / f"a.{sha[:12]}.csv"
+    # A second run of the same bytes archives after the first: nothing moves, nothing fails.
+    assert archive_file(path, sha) == archived
+    # A run that scored the archived copy itself leaves it where it is.
+    assert archive_file(archived, sha) == archived
+    assert [p.name for p in (drop / "archive").iterdir()] == [archived.name]
+    assert archived.read_text() == TEXT
+
+
+def test_a_vanished_file_without_its_archived_copy_is_a_clear_error(drop: Path) -> None:
+    path, sha = land(drop, "a.csv", TEXT, 1000)
+    path.unlink()
+    with pytest.raises(PipelineError, match="a.csv is gone .* no copy of it"):
+        archive_file(path, sha)
+
+
+def test_a_scored_and_archived_file_is_found_in_the_archive(drop: Path) -> None:
+    old, old_sha = land(drop, "a.csv", TEXT, 1000)
+    archive_file(old, old_sha)
+    new, new_sha = land(drop, "a.csv", TEXT + "2022-10-17T12:00:02Z,2\n", 2000)
+    archive_file(new, new_sha)
+    # Names that only look alike are other files.
+    land(drop / "archive", f"a.b.{new_sha[:12]}.csv", TEXT, 3000)
+    land(drop / "archive", f"ab.{new_sha[:12]}.csv", TEXT, 3000)
+
+    newest = drop / "archive" / f"a.{new_sha[:12]}.csv"
+    assert archived_copies(drop / "a.csv") == [drop / "archive" / f"a.{old_sha[:12]}.csv", newest]
+    assert landed_file_path("a.csv", None) == newest
+    assert landed_file_path("a.csv", str(drop / "a.csv")) == newest
+    # While the file is in the drop folder, that is the one scored.
+    again, _ = land(drop, "a.csv", TEXT, 4000)
+    assert landed_file_path("a.csv", None) == again
+    # A file never archived stays a missing path, for the run to report.
+    assert landed_file_path("never.csv", None) == drop / "never.csv"
+
+
+def test_quarantining_a_vanished_file_leaves_no_stray_reason(drop: Path) -> None:
+    path, _ = land(drop, "bad.csv", "nothing\n", 1000)
+    moved = quarantine_file(path, "no time column")
+    assert moved.read_text() == "nothing\n"
+    assert (drop / "quarantine" / "bad.csv.reason.txt").read_text() == "no time column\n"
+    with pytest.raises(PipelineError, match="bad.csv is gone"):
+        quarantine_file(path, "no time column")
+    assert sorted(p.name for p in (drop / "quarantine").iterdir()) == [
+        "bad.csv",
+        "bad.csv.reason.txt",
+    ]

@@ -1,0 +1,174 @@
+"""Two runs of `file_events` on the same landed file: at the same time (a re-execution from the
+UI while the sensor's run is going), or one after the other (a re-execution of a finished
+run). Readings on the real Postgres server; each file is scored into exactly one set of events.
+"""
+
+import multiprocessing
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier as BarrierType
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from dagster._core.instance.ref import InstanceRef
+
+from pm_pipeline.core.detection import detect_events
+from pm_pipeline.core.exports import read_export
+from pm_pipeline.core.sample import write_export
+from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.versioning import file_sha256
+from pm_pipeline.db.events import read_events
+from pm_pipeline.db.readings import ingest_readings
+from pm_pipeline.db.registry import active_model_version, load_model
+from pm_pipeline.defs.assets import ALL_ASSETS, TRAINING_ASSETS, file_events
+from pm_pipeline.defs.assets import landed_files_partitions as partitions
+from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline_tests.conftest import worn_slice
+
+NAME = "landed.csv"
+
+
+def resources_for(url: str, io_dir: str) -> dict:
+    return {
+        "readings_db": ReadingsDatabaseResource(url=url),
+        "io_manager": dg.FilesystemIOManager(base_dir=io_dir),
+    }
+
+
+def score(instance: dg.DagsterInstance, resources: dict) -> dg.ExecuteInProcessResult:
+    """What the sensor's run request does: score the landed file, then archive it."""
+    config = {"path": str(Path(os.environ["PM_DROP_DIR"]) / NAME), "archive": True}
+    return dg.materialize(
+        ALL_ASSETS,
+        selection=[file_events],
+        partition_key=NAME,
+        run_config={"ops": {"file_events": {"config": config}}},
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
+@dataclass
+class Scoring:
+    instance: dg.DagsterInstance
+    url: str
+    io_dir: str
+    drop: Path
+    expected: pd.DataFrame
+    sha256: str
+    readings: int
+
+    @property
+    def database(self) -> ReadingsDatabaseResource:
+        return ReadingsDatabaseResource(url=self.url)
+
+    def run(self) -> dg.ExecuteInProcessResult:
+        return score(self.instance, resources_for(self.url, self.io_dir))
+
+
+@pytest.fixture
+def scoring(
+    tmp_path: Path, postgres_url: str, robot_day: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Scoring]:
+    drop = tmp_path / "incoming"
+    drop.mkdir()
+    monkeypatch.setenv("PM_DROP_DIR", str(drop))
+    database = ReadingsDatabaseResource(url=postgres_url)
+    split = robot_day[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=6)
+    history = robot_day[robot_day[TIME_COLUMN] < split]
+    ingest_readings(database.engine(), database.table(), history, database.robot_id, "h", "h")
+    write_export(worn_slice(robot_day, after_hours=6), drop / NAME)
+    io_dir = str(tmp_path / "io")
+    with dg.instance_for_test() as instance:
+        trained = dg.materialize(
+            TRAINING_ASSETS, resources=resources_for(postgres_url, io_dir), instance=instance
+        )
+        assert trained.success
+        instance.add_dynamic_partitions(partitions.name or "", [NAME])
+        engine = database.engine()
+        model = load_model(engine, active_model_version(engine, database.robot_id))
+        expected = detect_events(model, read_export(drop / NAME))
+        assert len(expected) > 0
+        yield Scoring(
+            instance,
+            postgres_url,
+            io_dir,
+            drop,
+            expected,
+            file_sha256(drop / NAME),
+            len(robot_day),
+        )
+
+
+def assert_scored_once(scoring: Scoring, run_ids: list[str]) -> pd.DataFrame:
+    events = read_events(scoring.database.engine(), NAME)
+    assert events["run_id"].nunique() == 1 and events["run_id"].iloc[0] in run_ids
+    assert sorted(zip(events["axis"], events["severity"], events["start_ts"], strict=True)) == (
+        sorted(
+            zip(
+                scoring.expected["axis"],
+                scoring.expected["severity"],
+                scoring.expected["start"],
+                strict=True,
+            )
+        )
+    )
+    with scoring.database.engine().connect() as connection:
+        rows, distinct = connection.execute(
+            sa.text(
+                "SELECT count(*), count(DISTINCT (robot_id, timestamp_recorded)) FROM pm_dashboard"
+            )
+        ).one()
+    assert rows == distinct == scoring.readings
+    archived = scoring.drop / "archive" / f"landed.{scoring.sha256[:12]}.csv"
+    assert not (scoring.drop / NAME).exists()
+    assert [p.name for p in (scoring.drop / "archive").iterdir()] == [archived.name]
+    return events
+
+
+def score_in_own_process(
+    instance_ref: InstanceRef, url: str, io_dir: str, start: BarrierType, out: Queue
+) -> None:
+    """One run: its own process, as Dagster runs each run. (Two in-process runs in threads of
+    one process deadlock in Dagster's logging set-up.)"""
+    with dg.DagsterInstance.from_ref(instance_ref) as instance:
+        start.wait(timeout=60)
+        result = score(instance, resources_for(url, io_dir))
+        failures = [event.message for event in result.all_events if event.is_failure]
+        out.put((result.success, result.run_id, failures))
+
+
+def test_two_runs_at_once_score_the_file_once(scoring: Scoring) -> None:
+    context = multiprocessing.get_context("spawn")
+    start, out = context.Barrier(2), context.Queue()
+    args = (scoring.instance.get_ref(), scoring.url, scoring.io_dir, start, out)
+    workers = [context.Process(target=score_in_own_process, args=args) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    results = [out.get(timeout=180) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=30)
+
+    assert [success for success, _, _ in results] == [True, True], results
+    assert_scored_once(scoring, [run_id for _, run_id, _ in results])
+
+
+def test_rerun_of_a_scored_file_rescores_its_archived_copy(scoring: Scoring) -> None:
+    first = scoring.run()
+    assert first.success
+    assert_scored_once(scoring, [first.run_id])
+
+    again = scoring.run()  # the landed file is in archive/ now
+
+    assert again.success
+    assert_scored_once(scoring, [again.run_id])
+    materialization = again.asset_materializations_for_node("file_events")[0]
+    archived = scoring.drop / "archive" / f"landed.{scoring.sha256[:12]}.csv"
+    assert materialization.metadata["file"].value == str(archived)
+    assert materialization.metadata["rows_added"].value == 0
