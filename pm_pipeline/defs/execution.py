@@ -15,7 +15,19 @@ from pm_pipeline.defs.assets import landed_files_partitions
 DAGSTER_HOME_VARIABLE = "DAGSTER_HOME"
 DAGSTER_PG_VARIABLE = "DAGSTER_PG_URL"
 PROJECT_SETTINGS = "dagster.yaml"
-_LOCAL_INSTANCE_YAML = "telemetry:\n  enabled: false\n"
+# A crashed run is failed and run again: the same blocks end the repo's dagster.yaml (a test
+# keeps them equal), whose comment and the README ("When a run or the daemon dies") say how.
+RUN_RECOVERY_YAML = """\
+run_monitoring:
+  enabled: true
+  poll_interval_seconds: 10
+  max_resume_run_attempts: 0
+run_retries:
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
+"""
+LOCAL_INSTANCE_YAML = "telemetry:\n  enabled: false\n" + RUN_RECOVERY_YAML
 # The CLI prints its own one-line outcome; the full run log, tracebacks included, stays in
 # the instance for the UI.
 _QUIET_LOGGERS = {"console": {"config": {"log_level": "CRITICAL"}}}
@@ -57,7 +69,7 @@ def local_instance() -> dg.DagsterInstance:
 
 def _instance_settings(on_postgres: bool) -> str:
     if not on_postgres:
-        return _LOCAL_INSTANCE_YAML
+        return LOCAL_INSTANCE_YAML
     project_settings = Path(PROJECT_SETTINGS)
     if not project_settings.is_file():
         raise PipelineError(

@@ -18,6 +18,10 @@ from pm_pipeline.defs.assets import landed_files_partitions
 from pm_pipeline.defs.jobs import file_scoring_job
 
 RUN_KEY_TAG = "dagster/run_key"
+WILL_RETRY_TAG = "dagster/will_retry"
+MAX_RUNTIME_TAG = "dagster/max_runtime"
+MAX_RUNTIME_VARIABLE = "PM_SCORING_MAX_RUNTIME_SECONDS"
+DEFAULT_MAX_RUNTIME_SECONDS = "600"
 SETTLE_SECONDS_VARIABLE = "PM_SETTLE_SECONDS"
 MAX_FILES_VARIABLE = "PM_MAX_FILES_PER_TICK"
 DEFAULT_SETTLE_SECONDS = 2.0
@@ -77,10 +81,15 @@ def _is_new(context: dg.SensorEvaluationContext, decision: LandingDecision) -> b
         moved = archive_file(decision.path, decision.sha256)
         context.log.info(f"{decision.path.name} was already scored; archived as {moved.name}")
     elif status == dg.DagsterRunStatus.FAILURE:
-        context.log.warning(
-            f"{decision.path.name}: run {records[0].dagster_run.run_id} for these bytes failed; "
-            "re-execute it from the UI once the cause is fixed."
-        )
+        run = records[0].dagster_run
+        if run.tags.get(WILL_RETRY_TAG) == "true":
+            # A crashed run (its worker or the daemon died): run_retries re-executes it.
+            context.log.info(f"{decision.path.name}: run {run.run_id} failed; Dagster retries it.")
+        else:
+            context.log.warning(
+                f"{decision.path.name}: run {run.run_id} for these bytes failed; "
+                "re-execute it from the UI once the cause is fixed."
+            )
     return False
 
 
@@ -91,5 +100,12 @@ def _run_request(decision: LandingDecision) -> dg.RunRequest:
         run_config={
             "ops": {"file_events": {"config": {"path": str(decision.path), "archive": True}}}
         },
-        tags={"pm/file_sha256": decision.sha256},
+        tags={
+            "pm/file_sha256": decision.sha256,
+            # With run monitoring on, a run still STARTED after this long is failed, and then
+            # retried: the way a run whose worker died along with the daemon gets scored.
+            MAX_RUNTIME_TAG: str(
+                int(os.environ.get(MAX_RUNTIME_VARIABLE, DEFAULT_MAX_RUNTIME_SECONDS))
+            ),
+        },
     )

@@ -1,0 +1,53 @@
+"""Run monitoring and run retries reach every instance the project makes: the local SQLite
+home the commands write, and the repo's dagster.yaml for Postgres storage."""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from pm_pipeline.defs.execution import LOCAL_INSTANCE_YAML, RUN_RECOVERY_YAML, prepare_local_home
+from pm_pipeline_tests.conftest import PROJECT_ROOT
+
+RECOVERY_KEYS = ("run_monitoring", "run_retries")
+
+
+def assert_recovers_crashed_runs(instance: dg.DagsterInstance) -> None:
+    assert instance.run_monitoring_enabled
+    assert instance.run_monitoring_poll_interval_seconds == 10
+    # The default run launcher can neither check a worker's health nor resume a run.
+    assert instance.run_monitoring_max_resume_run_attempts == 0
+    assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
+    assert not instance.run_retries_retry_on_asset_or_op_failure
+
+
+def test_repo_and_local_settings_agree() -> None:
+    repo = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())
+    local = yaml.safe_load(LOCAL_INSTANCE_YAML)
+    recovery = yaml.safe_load(RUN_RECOVERY_YAML)
+    assert {key: repo[key] for key in RECOVERY_KEYS} == recovery
+    assert {key: local[key] for key in RECOVERY_KEYS} == recovery
+
+
+def test_local_home_recovers_crashed_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("DAGSTER_HOME", "DAGSTER_PG_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("PM_STATE_DIR", str(tmp_path / "state"))
+    home = prepare_local_home()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.run_storage).__name__ == "SqliteRunStorage"
+        assert_recovers_crashed_runs(instance)
+
+
+def test_postgres_home_recovers_crashed_runs(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("PM_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("DAGSTER_PG_URL", postgres_url)
+    monkeypatch.chdir(PROJECT_ROOT)  # the commands copy ./dagster.yaml
+    home = prepare_local_home()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert_recovers_crashed_runs(instance)

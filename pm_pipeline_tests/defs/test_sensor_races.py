@@ -1,0 +1,72 @@
+"""landed_file_sensor when ticks overlap a run of the same file, and when a run died."""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.test_utils import create_run_for_test
+
+from pm_pipeline.defs.sensors import MAX_RUNTIME_TAG, RUN_KEY_TAG, WILL_RETRY_TAG
+from pm_pipeline_tests.defs.test_sensor import export_text, land, requests, tick
+
+
+@pytest.fixture
+def drop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    monkeypatch.setenv("PM_DROP_DIR", str(folder))
+    monkeypatch.setenv("PM_SETTLE_SECONDS", "2")
+    return folder
+
+
+def started(instance: dg.DagsterInstance, run_key: str | None, **tags: str) -> dg.DagsterRun:
+    """A run of the request, as the daemon launches it."""
+    assert run_key is not None
+    return create_run_for_test(
+        instance,
+        job_name="file_scoring_job",
+        status=dg.DagsterRunStatus.STARTED,
+        tags={RUN_KEY_TAG: run_key, **tags},
+    )
+
+
+def test_two_ticks_on_one_file_ask_for_one_run(drop: Path) -> None:
+    path = land(drop, "a.csv", export_text(0))
+    with dg.instance_for_test() as instance:
+        # Two ticks before the daemon has launched anything name the same run key, which the
+        # daemon launches once (de-duplication by run key happens there).
+        [first] = requests(tick(instance))
+        [second] = requests(tick(instance))
+        assert first.run_key == second.run_key
+        started(instance, first.run_key)
+        # While that run goes, later ticks ask for nothing and leave the file to the run.
+        assert requests(tick(instance)) == []
+        assert requests(tick(instance)) == []
+    assert path.exists()
+
+
+def test_a_run_dagster_retries_is_left_to_the_retry(drop: Path) -> None:
+    path = land(drop, "a.csv", export_text(0))
+    with dg.instance_for_test() as instance:
+        [request] = requests(tick(instance))
+        crashed = create_run_for_test(
+            instance,
+            job_name="file_scoring_job",
+            status=dg.DagsterRunStatus.FAILURE,
+            tags={RUN_KEY_TAG: request.run_key, WILL_RETRY_TAG: "true"},
+        )
+        assert requests(tick(instance)) == []
+        # The retry carries the parent's tags, run key included.
+        started(instance, request.run_key, **{"dagster/parent_run_id": crashed.run_id})
+        assert requests(tick(instance)) == []
+    assert path.exists()
+
+
+def test_scoring_runs_carry_a_max_runtime(drop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    land(drop, "a.csv", export_text(0))
+    with dg.instance_for_test() as instance:
+        [request] = requests(tick(instance))
+        assert request.tags[MAX_RUNTIME_TAG] == "600"
+        monkeypatch.setenv("PM_SCORING_MAX_RUNTIME_SECONDS", "45")
+        [request] = requests(tick(instance))
+        assert request.tags[MAX_RUNTIME_TAG] == "45"
