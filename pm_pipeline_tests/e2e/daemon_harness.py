@@ -1,5 +1,6 @@
 """A real `dagster-daemon` on a temporary instance, for end-to-end tests and the benchmark."""
 
+import contextlib
 import os
 import shutil
 import signal
@@ -9,6 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pm_pipeline.defs.execution import LOCAL_INSTANCE_YAML
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -122,3 +125,38 @@ def wait_for(
 def archived(site: DaemonSite, stem: str) -> bool:
     folder = site.drop / "archive"
     return folder.is_dir() and any(p.name.startswith(f"{stem}.") for p in folder.iterdir())
+
+
+def use_local_instance_settings(site: DaemonSite) -> None:
+    """Give a SQLite site the settings `pm-pipeline` writes into the local Dagster home
+    (run monitoring and run retries included), instead of the bare test settings."""
+    assert site.dagster_pg_url is None, "a Postgres site already uses the repo's dagster.yaml"
+    (site.home / "dagster.yaml").write_text(LOCAL_INSTANCE_YAML)
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every live descendant of it, parents first (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, pending = [], [pid]
+    while pending:
+        current = pending.pop(0)
+        tree.append(current)
+        pending.extend(children.get(current, []))
+    return tree
+
+
+def kill_tree(pid: int) -> list[int]:
+    """SIGKILL ``pid`` and its descendants, as the OS does to a worker out of memory."""
+    tree = process_tree(pid)
+    # Stopped first, so none of them starts a new child before it is killed.
+    for sent in (signal.SIGSTOP, signal.SIGKILL):
+        for member in tree:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(member, sent)
+    return tree
