@@ -225,7 +225,7 @@ def _settled_rows(scored: pd.DataFrame, z_alert: float, merge_gap: int) -> int:
         index = np.arange(len(positions))
         last_alert = np.maximum.accumulate(np.where(flags, index, -1))
         quiet_enough = (last_alert < 0) | (index - last_alert > merge_gap)
-        before = np.searchsorted(positions, cut)  # channel samples before each cut
+        before = np.cumsum(in_channel)[:-1]  # channel samples before each cut
         closed &= (before == 0) | quiet_enough[np.maximum(before - 1, 0)]
     stamps = scored[TIME_COLUMN].to_numpy(dtype="int64")  # not Timestamp objects: fast
     closed &= stamps[1:] > stamps[:-1]
@@ -254,8 +254,8 @@ def _channel_runs(model: TrainedModel, axis: str, scored: pd.DataFrame, name: st
     segment = scored["segment"].to_numpy()
     breaks = segment_breaks(segment)
     ids = run_ids(fill_holes(z >= params.z_alert, segment, params.merge_gap_samples), breaks)
-    inside = ids >= 0
-    if not inside.any():
+    rows = np.flatnonzero(ids >= 0)
+    if not len(rows):
         return pd.DataFrame()
     error = fill_holes(z >= params.z_error, segment, params.merge_gap_samples)
     error_ids = run_ids(error, breaks)
@@ -265,31 +265,27 @@ def _channel_runs(model: TrainedModel, axis: str, scored: pd.DataFrame, name: st
         sustained_error[error_ids >= 0] = lengths[error_ids[error_ids >= 0]] >= (
             channel.sustain_error
         )
-    runs = (
-        pd.DataFrame(
-            {
-                "run": ids[inside],
-                "t": scored[TIME_COLUMN][inside].reset_index(drop=True),
-                # A filled hole has no score of its own; it counts at the alert level.
-                "z": np.where(
-                    np.isfinite(z[inside]), np.maximum(z[inside], params.z_alert), params.z_alert
-                ),
-                "error": sustained_error[inside],
-            }
-        )
-        .groupby("run")
-        .agg(
-            start=("t", "first"),
-            end=("t", "last"),
-            z_sum=("z", "sum"),
-            z_peak=("z", "max"),
-            n_samples=("z", "size"),
-            error=("error", "any"),
-        )
-    )
-    runs = runs[runs["n_samples"] >= channel.sustain_alert].reset_index(drop=True)
+    # Run ids are consecutive along the rows, so each run is one slice: reduceat sums it.
+    first = np.r_[0, np.flatnonzero(np.diff(ids[rows])) + 1]
+    samples = np.diff(np.r_[first, len(rows)])
+    # A filled hole has no score of its own; it counts at the alert level.
+    z_run = np.where(np.isfinite(z[rows]), np.maximum(z[rows], params.z_alert), params.z_alert)
+    keep = samples >= channel.sustain_alert
+    if not keep.any():
+        return pd.DataFrame()
+    times = scored[TIME_COLUMN]
     # Not "axis": that name would clash with the axis argument of DataFrame.agg.
-    return runs.assign(axis_name=axis)
+    return pd.DataFrame(
+        {
+            "start": times.iloc[rows[first[keep]]].reset_index(drop=True),
+            "end": times.iloc[rows[first[keep] + samples[keep] - 1]].reset_index(drop=True),
+            "z_sum": np.add.reduceat(z_run, first)[keep],
+            "z_peak": np.maximum.reduceat(z_run, first)[keep],
+            "n_samples": samples[keep],
+            "error": np.logical_or.reduceat(sustained_error[rows], first)[keep],
+            "axis_name": axis,
+        }
+    )
 
 
 def _merge_overlaps(runs: pd.DataFrame) -> pd.DataFrame:

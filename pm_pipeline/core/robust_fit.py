@@ -236,8 +236,8 @@ def rolling_mean(
     if n == 0:
         return np.array([], dtype="float64"), np.array([], dtype=int)
     index = np.arange(n)
-    starts = np.r_[0, np.flatnonzero(np.diff(segment)) + 1]
-    first = starts[np.searchsorted(starts, index, side="right") - 1]
+    starts_segment = np.r_[True, np.diff(segment) != 0]
+    first = np.maximum.accumulate(np.where(starts_segment, index, 0))
     low = np.maximum(index - window + 1, first)
     cumulative = np.r_[0.0, np.cumsum(values, dtype="float64")]
     count = index - low + 1
