@@ -7,7 +7,8 @@ Run by hand (not a test):
 
 For each size, the real export in ../shared/data is repeated (each copy shifted past the
 previous one) into a controller-format CSV of that many rows, and a robust model trained on
-the real export scores it:
+the real export scores it. Every fifth copy has axis 2 drawing 60% more current for 20
+minutes, so there are events to find (and to compare):
 
 * ``streamed``: what ``file_events`` does without the database: Arrow's chunked CSV reader
   feeding :class:`~pm_pipeline.core.robust_detection.ChunkedDetector`;
@@ -68,6 +69,9 @@ def write_repeated_export(rows: int, path: Path) -> None:
     with path.open("w", newline="") as out:
         for k in range(-(-rows // len(one))):
             part = one.iloc[: rows - written].assign(**{TIME_COLUMN: one[TIME_COLUMN] + k * span})
+            if k % 5 == 4:  # every fifth copy, axis 2 wears: 60% more current for 20 minutes
+                wear = part.index[(part.index >= 20_000) & (part.index < 20_600)]
+                part.loc[wear, "axis_2"] *= 1.6
             write_export(part, copy_path)
             lines = copy_path.read_text()
             out.write(lines if k == 0 else lines.split("\n", 1)[1])
