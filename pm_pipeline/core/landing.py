@@ -95,6 +95,42 @@ class LandingDecision:
         return f"{self.partition_key}@{self.sha256[:16]}"
 
 
+@dataclass(frozen=True)
+class EarlierRun:
+    """The newest run already asked for a landed file's bytes, as the sensor sees it."""
+
+    run_id: str
+    status: str
+    """Dagster's run status name: ``SUCCESS``, ``FAILURE``, ``STARTED``, ``QUEUED``, …"""
+    will_retry: bool
+    """Dagster decided to retry it (a crash, within ``run_retries.max_retries``)."""
+    retry_launched: bool
+    ended_s_ago: float
+
+
+def after_earlier_run(run: EarlierRun, grace_s: float) -> str:
+    """What to do with a landed file whose bytes already had a run.
+
+    Returns
+    -------
+    str
+        ``archive`` when it was scored (the file landed again); ``wait`` while a run goes, or
+        while Dagster's automatic retry is due; ``rerun`` when the run crashed, Dagster said it
+        would retry it, and no retry started within ``grace_s`` (the retry daemon can miss a
+        failure written at the moment it reads, and then never looks again); ``failed`` when
+        it failed for good.
+    """
+    if run.status == "SUCCESS":
+        return "archive"
+    if run.status not in ("FAILURE", "CANCELED"):
+        return "wait"
+    if not run.will_retry:
+        return "failed"
+    if run.retry_launched or run.ended_s_ago < grace_s:
+        return "wait"
+    return "rerun"
+
+
 def list_landed_files(folder: Path) -> list[LandedFile]:
     """The ``*.csv`` files directly inside ``folder``, oldest first (symlinks are skipped)."""
     found = []

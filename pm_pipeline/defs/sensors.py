@@ -7,7 +7,9 @@ import time
 import dagster as dg
 
 from pm_pipeline.core.landing import (
+    EarlierRun,
     LandingDecision,
+    after_earlier_run,
     archive_file,
     drop_dir,
     list_landed_files,
@@ -19,6 +21,10 @@ from pm_pipeline.defs.jobs import file_scoring_job
 
 RUN_KEY_TAG = "dagster/run_key"
 WILL_RETRY_TAG = "dagster/will_retry"
+AUTO_RETRY_RUN_ID_TAG = "dagster/auto_retry_run_id"
+RERUN_OF_TAG = "pm/rerun_of"
+RETRY_GRACE_VARIABLE = "PM_RETRY_GRACE_SECONDS"
+DEFAULT_RETRY_GRACE_SECONDS = 30.0
 MAX_RUNTIME_TAG = "dagster/max_runtime"
 MAX_RUNTIME_VARIABLE = "PM_SCORING_MAX_RUNTIME_SECONDS"
 DEFAULT_MAX_RUNTIME_SECONDS = "600"
@@ -43,7 +49,12 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         settle_s=float(os.environ.get(SETTLE_SECONDS_VARIABLE, DEFAULT_SETTLE_SECONDS)),
         max_files=int(os.environ.get(MAX_FILES_VARIABLE, DEFAULT_MAX_FILES)),
     )
-    ready = [d for d in decisions if d.action == "score" and _is_new(context, d)]
+    requested = [
+        (decision, request)
+        for decision in decisions
+        if decision.action == "score" and (request := _request_for(context, decision)) is not None
+    ]
+    ready = [decision for decision, _ in requested]
     for bad in (d for d in decisions if d.action == "quarantine"):
         moved = quarantine_file(bad.path, bad.reason)
         context.log.warning(f"quarantined {bad.path.name} → {moved}: {bad.reason}")
@@ -51,7 +62,7 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     if waiting:
         context.log.info(f"waiting for {len(waiting)} file(s) still being written: {waiting}")
     return dg.SensorResult(
-        run_requests=[_run_request(decision) for decision in ready],
+        run_requests=[request for _, request in requested],
         dynamic_partitions_requests=[
             landed_files_partitions.build_add_request(
                 sorted({decision.partition_key for decision in ready})
@@ -66,36 +77,72 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     )
 
 
-def _is_new(context: dg.SensorEvaluationContext, decision: LandingDecision) -> bool:
-    """False for bytes a run has already taken: scored ones are archived as duplicates.
+def _request_for(
+    context: dg.SensorEvaluationContext, decision: LandingDecision
+) -> dg.RunRequest | None:
+    """A run request for bytes no run has taken yet, or for bytes whose run crashed and
+    Dagster's promised retry never started; None otherwise (a scored duplicate is archived).
 
     The daemon would skip a repeated run key anyway; this keeps the drop folder clean.
     """
-    records = context.instance.get_run_records(
-        filters=dg.RunsFilter(tags={RUN_KEY_TAG: decision.run_key}), limit=1
-    )
-    if not records:
-        return True
-    status = records[0].dagster_run.status
-    if status == dg.DagsterRunStatus.SUCCESS and decision.path.exists():
+    record = _newest_run(context, decision.run_key)
+    if record is None:
+        return _run_request(decision, decision.run_key)
+    earlier = _earlier(record)
+    step = after_earlier_run(earlier, _retry_grace_s())
+    if step == "rerun":
+        # One rerun per crashed run: its run key names the run it replaces.
+        rerun_key = f"{decision.run_key}:rerun-{earlier.run_id[:8]}"
+        rerun = _newest_run(context, rerun_key)
+        if rerun is None:
+            context.log.warning(
+                f"{decision.path.name}: run {earlier.run_id} crashed and Dagster's retry did "
+                "not start; scoring the file again."
+            )
+            return _run_request(decision, rerun_key, rerun_of=earlier.run_id)
+        earlier = _earlier(rerun)
+        step = after_earlier_run(earlier, grace_s=float("inf"))
+    if step == "archive" and decision.path.exists():
         moved = archive_file(decision.path, decision.sha256)
         context.log.info(f"{decision.path.name} was already scored; archived as {moved.name}")
-    elif status == dg.DagsterRunStatus.FAILURE:
-        run = records[0].dagster_run
-        if run.tags.get(WILL_RETRY_TAG) == "true":
-            # A crashed run (its worker or the daemon died): run_retries re-executes it.
-            context.log.info(f"{decision.path.name}: run {run.run_id} failed; Dagster retries it.")
-        else:
-            context.log.warning(
-                f"{decision.path.name}: run {run.run_id} for these bytes failed; "
-                "re-execute it from the UI once the cause is fixed."
-            )
-    return False
+    elif step == "wait" and earlier.will_retry:
+        context.log.info(f"{decision.path.name}: run {earlier.run_id} failed; Dagster retries it.")
+    elif step == "failed":
+        context.log.warning(
+            f"{decision.path.name}: run {earlier.run_id} for these bytes failed; "
+            "re-execute it from the UI once the cause is fixed."
+        )
+    return None
 
 
-def _run_request(decision: LandingDecision) -> dg.RunRequest:
+def _newest_run(context: dg.SensorEvaluationContext, run_key: str) -> dg.RunRecord | None:
+    records = context.instance.get_run_records(
+        filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1
+    )
+    return records[0] if records else None
+
+
+def _earlier(record: dg.RunRecord) -> EarlierRun:
+    run = record.dagster_run
+    ended = record.end_time or record.update_timestamp.timestamp()
+    return EarlierRun(
+        run_id=run.run_id,
+        status=run.status.value,
+        will_retry=run.tags.get(WILL_RETRY_TAG) == "true",
+        retry_launched=AUTO_RETRY_RUN_ID_TAG in run.tags,
+        ended_s_ago=time.time() - ended,
+    )
+
+
+def _retry_grace_s() -> float:
+    return float(os.environ.get(RETRY_GRACE_VARIABLE, DEFAULT_RETRY_GRACE_SECONDS))
+
+
+def _run_request(
+    decision: LandingDecision, run_key: str, rerun_of: str | None = None
+) -> dg.RunRequest:
     return dg.RunRequest(
-        run_key=decision.run_key,
+        run_key=run_key,
         partition_key=decision.partition_key,
         run_config={
             "ops": {"file_events": {"config": {"path": str(decision.path), "archive": True}}}
@@ -107,5 +154,6 @@ def _run_request(decision: LandingDecision) -> dg.RunRequest:
             MAX_RUNTIME_TAG: str(
                 int(os.environ.get(MAX_RUNTIME_VARIABLE, DEFAULT_MAX_RUNTIME_SECONDS))
             ),
+            **({RERUN_OF_TAG: rerun_of} if rerun_of else {}),
         },
     )

@@ -7,6 +7,8 @@ import pytest
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.landing import (
+    EarlierRun,
+    after_earlier_run,
     archive_file,
     archived_copies,
     landed_file_path,
@@ -80,3 +82,23 @@ def test_quarantining_a_vanished_file_leaves_no_stray_reason(drop: Path) -> None
         "bad.csv",
         "bad.csv.reason.txt",
     ]
+
+
+@pytest.mark.parametrize(
+    ("status", "will_retry", "retry_launched", "ended_s_ago", "step"),
+    [
+        ("SUCCESS", False, False, 5.0, "archive"),
+        ("STARTED", False, False, 0.0, "wait"),
+        ("QUEUED", False, False, 0.0, "wait"),
+        ("FAILURE", False, False, 500.0, "failed"),
+        ("FAILURE", True, True, 500.0, "wait"),
+        ("FAILURE", True, False, 10.0, "wait"),
+        ("FAILURE", True, False, 30.0, "rerun"),
+        ("CANCELED", True, False, 30.0, "rerun"),
+    ],
+)
+def test_after_an_earlier_run(
+    status: str, will_retry: bool, retry_launched: bool, ended_s_ago: float, step: str
+) -> None:
+    run = EarlierRun("r", status, will_retry, retry_launched, ended_s_ago)
+    assert after_earlier_run(run, grace_s=30.0) == step

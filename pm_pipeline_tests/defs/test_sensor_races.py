@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 from dagster._core.test_utils import create_run_for_test
 
-from pm_pipeline.defs.sensors import MAX_RUNTIME_TAG, RUN_KEY_TAG, WILL_RETRY_TAG
+from pm_pipeline.defs.sensors import MAX_RUNTIME_TAG, RERUN_OF_TAG, RUN_KEY_TAG, WILL_RETRY_TAG
 from pm_pipeline_tests.defs.test_sensor import export_text, land, requests, tick
 
 
@@ -70,3 +70,28 @@ def test_scoring_runs_carry_a_max_runtime(drop: Path, monkeypatch: pytest.Monkey
         monkeypatch.setenv("PM_SCORING_MAX_RUNTIME_SECONDS", "45")
         [request] = requests(tick(instance))
         assert request.tags[MAX_RUNTIME_TAG] == "45"
+
+
+def test_a_crashed_run_whose_retry_never_started_is_rerun_once(
+    drop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dagster's retry daemon can miss a failure written while it reads (the run's status is
+    updated just after its failure event); the sensor then scores the file itself, once."""
+    path = land(drop, "a.csv", export_text(0))
+    with dg.instance_for_test() as instance:
+        [request] = requests(tick(instance))
+        stranded = create_run_for_test(
+            instance,
+            job_name="file_scoring_job",
+            status=dg.DagsterRunStatus.FAILURE,
+            tags={RUN_KEY_TAG: request.run_key, WILL_RETRY_TAG: "true"},
+        )
+        assert requests(tick(instance)) == []  # within the grace time Dagster's retry is due
+        monkeypatch.setenv("PM_RETRY_GRACE_SECONDS", "0")
+        [rerun] = requests(tick(instance))
+        assert rerun.run_key == f"{request.run_key}:rerun-{stranded.run_id[:8]}"
+        assert rerun.tags[RERUN_OF_TAG] == stranded.run_id
+        assert rerun.partition_key == "a.csv"
+        started(instance, rerun.run_key)
+        assert requests(tick(instance)) == []  # the rerun goes; no second one
+    assert path.exists()

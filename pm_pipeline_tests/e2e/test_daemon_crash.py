@@ -26,6 +26,7 @@ from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.events import read_events, replace_events, source_lock_key
 from pm_pipeline.db.registry import active_model_version, load_model
+from pm_pipeline.defs.sensors import RERUN_OF_TAG
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.e2e.daemon_harness import (
     DaemonSite,
@@ -167,17 +168,25 @@ def check_scored_once(
             archived.exists()
             and [r.status for r in scoring_runs(site)][-1:] == [dg.DagsterRunStatus.SUCCESS]
         ),
-        90,
-        "the retry to score and archive the file",
+        150,
+        "Dagster's retry to score and archive the file",
         lambda: f"{[(r.run_id, r.status) for r in scoring_runs(site)]}\n{site.daemon_log()}",
     )
     assert not path.exists()
     assert [p.name for p in (site.drop / "archive").iterdir()] == [archived.name]
     runs = scoring_runs(site)
-    assert [r.status for r in runs] == [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS]
-    assert runs[1].parent_run_id == runs[0].run_id  # Dagster's retry, not a new sensor run
+    # Usually one retry; on a loaded machine a retry can outlast its max runtime and be
+    # retried in turn. Each later run replaces the one before: Dagster's retry of it, or the
+    # sensor's rerun when Dagster's retry daemon missed the failure (see sensors.py).
+    statuses = [r.status for r in runs]
+    assert statuses == [dg.DagsterRunStatus.FAILURE] * (len(runs) - 1) + [
+        dg.DagsterRunStatus.SUCCESS
+    ]
+    assert 2 <= len(runs) <= 3
+    replaced = [r.parent_run_id or r.tags.get(RERUN_OF_TAG) for r in runs[1:]]
+    assert replaced == [r.run_id for r in runs[:-1]]
     events = read_events(open_engine(site.readings_url), NAME)
-    assert events["run_id"].unique().tolist() == [runs[1].run_id]
+    assert events["run_id"].unique().tolist() == [runs[-1].run_id]
     assert sorted(zip(events["axis"], events["start_ts"], strict=True)) == sorted(
         zip(expected["axis"], expected["start"], strict=True)
     )
@@ -230,7 +239,7 @@ def test_killed_daemon_and_run_leave_nothing_half_written_and_the_file_is_scored
 ) -> None:
     """kill -9 of the daemon's process group (daemon, code server, run worker) mid-write, then a
     restart. Dagster on SQLite with the settings the local commands write."""
-    monkeypatch.setenv("PM_SCORING_MAX_RUNTIME_SECONDS", "20")
+    monkeypatch.setenv("PM_SCORING_MAX_RUNTIME_SECONDS", "25")
     site = DaemonSite(tmp_path, postgres_url)
     site.prepare()
     use_local_instance_settings(site)
