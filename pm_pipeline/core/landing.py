@@ -1,7 +1,10 @@
 """The drop folder: which landed files are ready, which wait, and where finished ones go.
 
 A file is ready when it has not been modified for the settle time and its last line ends
-with a newline (a controller or a copy still writing it fails one or the other). Ready files
+with a newline (a controller or a copy still writing it fails one or the other). A file
+whose last line has no newline but that has not changed for ``CUT_SHORT_PATIENCE`` settle
+times is judged as it is (some exporters omit the final newline); gzip and binary files have
+no lines and are judged once settled. Ready files
 with a readable header are scored; files whose header cannot be read are quarantined with a
 short reason beside them. Scored files move to ``archive/`` under a name that carries their
 content hash, so a later file with the same name never overwrites an earlier one.
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.export_format import ExportSettingError
 from pm_pipeline.core.exports import check_export_header
 from pm_pipeline.core.versioning import file_sha256
 
@@ -29,6 +33,9 @@ ARCHIVE_FOLDER = "archive"
 QUARANTINE_FOLDER = "quarantine"
 REASON_SUFFIX = ".reason.txt"
 ARCHIVE_HASH_DIGITS = 12
+CUT_SHORT_PATIENCE = 10
+"""Settle times a file whose last line has no newline waits before it is judged as it is."""
+_TEXT_SNIFF_BYTES = 4096
 
 
 def drop_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -168,7 +175,11 @@ def plan_landed_files(
     for landed in files:
         if now - landed.modified_at < settle_s:
             decisions.append(LandingDecision(landed.path, "wait", "still being written"))
-        elif landed.size and not landed.ends_with_newline:
+        elif (
+            landed.size
+            and not landed.ends_with_newline
+            and now - landed.modified_at < settle_s * CUT_SHORT_PATIENCE
+        ):
             decisions.append(LandingDecision(landed.path, "wait", "last line is cut short"))
         elif taken < max_files:
             taken += 1
@@ -179,6 +190,8 @@ def plan_landed_files(
 def _judge(landed: LandedFile) -> LandingDecision:
     try:
         check_export_header(landed.path)
+    except ExportSettingError:
+        raise  # the setting is wrong, not the file: fail the tick and leave every file put
     except PipelineError as error:
         return LandingDecision(landed.path, "quarantine", str(error))
     return LandingDecision(landed.path, "score", "ready", file_sha256(landed.path))
@@ -281,8 +294,18 @@ def _free_name(folder: Path, name: str) -> Path:
 
 
 def _ends_with_newline(path: Path) -> bool:
+    """True when the last byte is a newline, and for a file that is not text (gzip or other
+    binary data): it has no lines to cut short."""
     with path.open("rb") as handle:
         if handle.seek(0, os.SEEK_END) == 0:
             return False
+        handle.seek(0)
+        if b"\x00" in handle.read(_TEXT_SNIFF_BYTES) or _is_gzip(path):
+            return True
         handle.seek(-1, os.SEEK_END)
         return handle.read(1) == b"\n"
+
+
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"

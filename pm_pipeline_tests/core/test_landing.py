@@ -34,7 +34,7 @@ def test_plan_waits_scores_and_quarantines(tmp_path: Path) -> None:
         landed(tmp_path / "ok.csv", 30),
         landed(tmp_path / "bad.csv", 30),
         landed(tmp_path / "young.csv", 0.5),
-        landed(tmp_path / "cut.csv", 30, False),
+        landed(tmp_path / "cut.csv", 10, False),
     ]
     plan = {d.path.name: (d.action, d.reason) for d in plan_landed_files(files, 1000.0, 2.0, 10)}
     assert plan["ok.csv"] == ("score", "ready")

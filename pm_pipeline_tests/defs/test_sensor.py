@@ -101,7 +101,7 @@ def test_changed_file_gets_a_new_run_in_the_same_partition(drop: Path) -> None:
 
 
 def test_files_being_written_wait(drop: Path) -> None:
-    cut = land(drop, "cut.csv", export_text(0)[:-12])  # last line cut short
+    cut = land(drop, "cut.csv", export_text(0)[:-12], age_s=5.0)  # last line cut short
     fresh = land(drop, "fresh.csv", export_text(0), age_s=0.0)  # modified just now
     with dg.instance_for_test() as instance:
         assert requests(tick(instance)) == []
@@ -111,6 +111,13 @@ def test_files_being_written_wait(drop: Path) -> None:
     os.utime(cut, (time.time() - 60, time.time() - 60))
     with dg.instance_for_test() as instance:
         assert "cut.csv" in [r.partition_key for r in requests(tick(instance))]
+
+
+def test_a_file_without_a_final_newline_is_taken_once_it_stays_unchanged(drop: Path) -> None:
+    # Some exporters never write the last newline; past 10 settle times (20 s) it is judged.
+    land(drop, "no_newline.csv", export_text(0).rstrip("\n"), age_s=25.0)
+    with dg.instance_for_test() as instance:
+        assert [r.partition_key for r in requests(tick(instance))] == ["no_newline.csv"]
 
 
 @pytest.mark.parametrize(
@@ -143,3 +150,13 @@ def test_at_most_the_cap_per_tick(drop: Path, monkeypatch: pytest.MonkeyPatch) -
 
 def test_sensor_runs_by_default() -> None:
     assert landed_file_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_a_bad_column_map_fails_the_tick_and_moves_no_file(
+    drop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = land(drop, "a.csv", export_text(0))
+    monkeypatch.setenv("PM_COLUMN_MAP", '{"axis_1": 7}')
+    with dg.instance_for_test() as instance, pytest.raises(Exception, match="PM_COLUMN_MAP"):
+        tick(instance)
+    assert path.exists() and not (drop / "quarantine").exists()

@@ -1,0 +1,85 @@
+"""Every bad export of the bad-input table, dropped beside a good one: the sensor's tick and
+the runs it starts go through, each bad file ends in quarantine with its reason, the good one
+is scored, and no bad file leaves a reading or an event behind."""
+
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from pm_pipeline.core.sample import write_export
+from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.db.events import read_events
+from pm_pipeline.db.readings import readings_span
+from pm_pipeline.defs.assets import ALL_ASSETS, TRAINING_ASSETS, file_events
+from pm_pipeline.defs.sensors import landed_file_sensor
+from pm_pipeline_tests.conftest import worn_slice
+from pm_pipeline_tests.core.test_bad_inputs import ERRORS
+from pm_pipeline_tests.defs.test_materialize import database, resources  # noqa: F401
+
+
+def land(folder: Path, name: str, content: str | bytes) -> None:
+    path = folder / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, newline="")
+    then = time.time() - 60
+    os.utime(path, (then, then))
+
+
+def test_bad_files_never_stop_the_sensor_nor_leave_rows(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database,  # noqa: ANN001, F811 - the fixture imported above
+    robot_day: pd.DataFrame,
+) -> None:
+    drop = tmp_path / "incoming"
+    drop.mkdir()
+    monkeypatch.setenv("PM_DROP_DIR", str(drop))
+    monkeypatch.setenv("PM_MAX_FILES_PER_TICK", "50")
+    for case, (content, _) in ERRORS.items():
+        land(drop, f"{case}.csv", content)
+    good = worn_slice(robot_day, after_hours=6)
+    write_export(good, drop / "good.csv")
+    engine = database.engine()
+    rows_before = readings_span(engine, database.table(), database.robot_id)[0]
+    with dg.instance_for_test() as instance:
+        assert dg.materialize(
+            TRAINING_ASSETS, resources=resources(database, tmp_path), instance=instance
+        ).success
+        tick = landed_file_sensor(dg.build_sensor_context(instance=instance))
+        assert isinstance(tick, dg.SensorResult)
+        requests = [r for r in tick.run_requests or [] if isinstance(r, dg.RunRequest)]
+        keys = [r.partition_key for r in requests if r.partition_key]
+        instance.add_dynamic_partitions("landed_files", keys)
+        outcomes = {}
+        for request in requests:
+            result = dg.materialize(
+                ALL_ASSETS,
+                selection=[file_events],
+                partition_key=request.partition_key,
+                resources=resources(database, tmp_path),
+                instance=instance,
+                raise_on_error=False,
+                run_config=request.run_config,
+            )
+            outcomes[request.partition_key] = result.success
+    assert outcomes.pop("good.csv") is True
+    assert outcomes and not any(outcomes.values())  # row-level problems fail in their run
+    quarantined = {p.name for p in (drop / "quarantine").glob("*.csv")}
+    assert quarantined == {f"{case}.csv" for case in ERRORS}
+    for case, (_, message) in ERRORS.items():
+        reason = (drop / "quarantine" / f"{case}.csv.reason.txt").read_text()
+        assert message in reason, (case, reason)
+    assert [p.name for p in drop.glob("*.csv")] == []  # nothing left waiting
+    assert len(list((drop / "archive").glob("good.*.csv"))) == 1
+    events = read_events(engine)
+    assert set(events["source"]) - {"synthetic"} == {"good.csv"}  # synthetic: validation
+    assert "axis_2" in set(events["axis"])
+    span = readings_span(engine, database.table(), database.robot_id)
+    assert span[0] == rows_before + len(good)
+    assert span[2] == good[TIME_COLUMN].max()
