@@ -16,9 +16,15 @@ views_job = dg.define_asset_job(
     description="Refresh data health, axis summary and events summary.",
 )
 
+MAX_RUNTIME_TAG = "dagster/max_runtime"
+DEFAULT_MAX_RUNTIME_SECONDS = "600"
+
 file_scoring_job = dg.define_asset_job(
     "file_scoring_job",
     selection=dg.AssetSelection.assets(file_events),
     partitions_def=landed_files_partitions,
+    # A run lost with the daemon is failed past this and retried by run_retries; the sensor
+    # sets it from PM_SCORING_MAX_RUNTIME_SECONDS, this covers runs started from the UI.
+    tags={MAX_RUNTIME_TAG: DEFAULT_MAX_RUNTIME_SECONDS},
     description="Score one landed controller export with the newest model version.",
 )

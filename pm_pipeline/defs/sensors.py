@@ -17,7 +17,11 @@ from pm_pipeline.core.landing import (
     quarantine_file,
 )
 from pm_pipeline.defs.assets import landed_files_partitions
-from pm_pipeline.defs.jobs import file_scoring_job
+from pm_pipeline.defs.jobs import (
+    DEFAULT_MAX_RUNTIME_SECONDS,
+    MAX_RUNTIME_TAG,
+    file_scoring_job,
+)
 
 RUN_KEY_TAG = "dagster/run_key"
 WILL_RETRY_TAG = "dagster/will_retry"
@@ -25,9 +29,7 @@ AUTO_RETRY_RUN_ID_TAG = "dagster/auto_retry_run_id"
 RERUN_OF_TAG = "pm/rerun_of"
 RETRY_GRACE_VARIABLE = "PM_RETRY_GRACE_SECONDS"
 DEFAULT_RETRY_GRACE_SECONDS = 30.0
-MAX_RUNTIME_TAG = "dagster/max_runtime"
 MAX_RUNTIME_VARIABLE = "PM_SCORING_MAX_RUNTIME_SECONDS"
-DEFAULT_MAX_RUNTIME_SECONDS = "600"
 SETTLE_SECONDS_VARIABLE = "PM_SETTLE_SECONDS"
 MAX_FILES_VARIABLE = "PM_MAX_FILES_PER_TICK"
 DEFAULT_SETTLE_SECONDS = 2.0

@@ -17,29 +17,22 @@ from pm_pipeline.db.readings import readings_span
 from pm_pipeline.defs.assets import ALL_ASSETS, TRAINING_ASSETS, file_events
 from pm_pipeline.defs.sensors import landed_file_sensor
 from pm_pipeline_tests.conftest import worn_slice
-from pm_pipeline_tests.core.test_bad_inputs import ERRORS
+from pm_pipeline_tests.core.test_bad_inputs import ERRORS, write
 from pm_pipeline_tests.defs.test_materialize import database, resources  # noqa: F401
 
 
 def land(folder: Path, name: str, content: str | bytes) -> None:
-    path = folder / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, newline="")
     then = time.time() - 60
-    os.utime(path, (then, then))
+    os.utime(write(folder, name, content), (then, then))
 
 
 def test_bad_files_never_stop_the_sensor_nor_leave_rows(
     tmp_path: Path,
+    drop: Path,
     monkeypatch: pytest.MonkeyPatch,
     database,  # noqa: ANN001, F811 - the fixture imported above
     robot_day: pd.DataFrame,
 ) -> None:
-    drop = tmp_path / "incoming"
-    drop.mkdir()
-    monkeypatch.setenv("PM_DROP_DIR", str(drop))
     monkeypatch.setenv("PM_MAX_FILES_PER_TICK", "50")
     for case, (content, _) in ERRORS.items():
         land(drop, f"{case}.csv", content)

@@ -64,3 +64,9 @@ def test_core_and_db_never_import_dagster() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_scoring_runs_from_the_ui_carry_a_max_runtime() -> None:
+    # Run monitoring fails a run lost with the daemon only past its max runtime tag.
+    job = defs().resolve_job_def("file_scoring_job")
+    assert int(job.tags["dagster/max_runtime"]) > 0

@@ -22,15 +22,6 @@ def export_text(first_second: int, rows: int = 5) -> str:
     return HEADER + body
 
 
-@pytest.fixture
-def drop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "incoming"
-    folder.mkdir()
-    monkeypatch.setenv("PM_DROP_DIR", str(folder))
-    monkeypatch.setenv("PM_SETTLE_SECONDS", "2")
-    return folder
-
-
 def land(folder: Path, name: str, text: str, age_s: float = 60.0) -> Path:
     path = folder / name
     path.write_text(text)

@@ -10,15 +10,6 @@ from pm_pipeline.defs.sensors import MAX_RUNTIME_TAG, RERUN_OF_TAG, RUN_KEY_TAG,
 from pm_pipeline_tests.defs.test_sensor import export_text, land, requests, tick
 
 
-@pytest.fixture
-def drop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "incoming"
-    folder.mkdir()
-    monkeypatch.setenv("PM_DROP_DIR", str(folder))
-    monkeypatch.setenv("PM_SETTLE_SECONDS", "2")
-    return folder
-
-
 def started(instance: dg.DagsterInstance, run_key: str | None, **tags: str) -> dg.DagsterRun:
     """A run of the request, as the daemon launches it."""
     assert run_key is not None
