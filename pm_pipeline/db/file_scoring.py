@@ -25,7 +25,12 @@ from pm_pipeline.core.export_stream import (
 from pm_pipeline.core.exports import parse_export
 from pm_pipeline.core.model import TrainedModel
 from pm_pipeline.core.robust_detection import ChunkedDetector, ReadingsOutOfOrder
-from pm_pipeline.db.readings import IngestResult, ingest_reading_chunks, ingest_readings
+from pm_pipeline.db.readings import (
+    AppendCollided,
+    IngestResult,
+    ingest_reading_chunks,
+    ingest_readings,
+)
 
 
 @dataclass(frozen=True)
@@ -57,17 +62,21 @@ def ingest_and_detect(
         When the file is not a readable export; the message names file, line and column.
         Nothing is stored then.
     """
-    stream = open_export_stream(path, fmt, block_bytes)
     if model.params.mode == "robust":
-        detector = ChunkedDetector(model)
-        try:
-            chunks = _pushed(stream.chunks(), detector)
-            ingest = ingest_reading_chunks(
-                engine, table, chunks, robot_id, path.name, content_sha256
-            )
-        except (NeedsCarefulRead, ReadingsOutOfOrder):
-            pass  # rolled back: nothing was stored; read it whole below
-        else:
+        # A new export usually starts after the newest stored reading and is appended
+        # directly; if it turns out to overlap, it is streamed again through staging.
+        for append_directly in (True, False):
+            stream = open_export_stream(path, fmt, block_bytes)
+            detector = ChunkedDetector(model)
+            try:
+                chunks = _pushed(stream.chunks(), detector)
+                ingest = ingest_reading_chunks(
+                    engine, table, chunks, robot_id, path.name, content_sha256, append_directly
+                )
+            except AppendCollided:
+                continue
+            except (NeedsCarefulRead, ReadingsOutOfOrder):
+                break  # rolled back: nothing was stored; read it whole below
             events = events_in_order(detector.finish())
             return ScoredFile(ingest, events, stream.notes(), True)
     parsed = parse_export(path, fmt)

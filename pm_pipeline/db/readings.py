@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
+from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.db.bulk import bulk_insert, bulk_read
 from pm_pipeline.db.schema import create_tables, ingested_files, metadata
@@ -87,6 +89,11 @@ def ingest_readings(
         )
 
 
+class AppendCollided(Exception):  # noqa: N818 - a signal to the caller, not a failure
+    """A direct append met a reading already stored (or repeated across two chunks); the
+    transaction is rolled back and the file must be ingested again through staging."""
+
+
 def ingest_reading_chunks(
     engine: Engine,
     table: Table,
@@ -94,30 +101,92 @@ def ingest_reading_chunks(
     robot_id: str,
     file_name: str,
     content_sha256: str,
+    append_directly: bool = True,
 ) -> IngestResult:
-    """Like :func:`ingest_readings` for a file read in chunks: every chunk is staged, then the
-    new rows are inserted, all in one transaction, so an error in any chunk (or in whatever
-    consumes the chunks alongside) stores nothing."""
+    """Like :func:`ingest_readings` for a file read in chunks, all in one transaction, so an
+    error in any chunk (or in whatever consumes the chunks alongside) stores nothing.
+
+    When the file starts after the robot's newest stored reading (the usual new export) and
+    ``append_directly`` is set, chunks go straight into the table; otherwise every chunk is
+    staged and the new rows are inserted at the end.
+
+    Raises
+    ------
+    AppendCollided
+        When a direct append meets a reading already stored; nothing is stored then, and the
+        caller ingests again with ``append_directly=False``.
+    """
     create_tables(engine, table)
     time_column = _time_column(table)
-    rows_in_file, first, last = 0, None, None
-    with engine.begin() as connection:
-        staging = _staging_table(table)
-        staging.create(connection)
-        for chunk in chunks:
-            rows = chunk.rename(columns={TIME_COLUMN: time_column})[[time_column, *AXES]]
-            rows.insert(0, "robot_id", robot_id)
-            bulk_insert(connection, staging, rows)
-            rows_in_file += len(chunk)
-            first = (
-                chunk[TIME_COLUMN].min() if first is None else min(first, chunk[TIME_COLUMN].min())
-            )
-            last = chunk[TIME_COLUMN].max() if last is None else max(last, chunk[TIME_COLUMN].max())
-        added = connection.execute(_insert_new_rows(engine, table, staging)).rowcount
-        staging.drop(connection)
-        return _record_ingest(
-            connection, robot_id, file_name, content_sha256, rows_in_file, added, first, last
+    pending = iter(chunks)
+    opening = next(pending, None)
+    if opening is None:
+        raise PipelineError(
+            f"{file_name}: has a header but no readings; export a file with data rows."
         )
+    counts = _ChunkCounts()
+    with engine.begin() as connection:
+        newest = _newest_time(connection, table, robot_id)
+        direct = append_directly and (newest is None or opening[TIME_COLUMN].min() > newest)
+        if direct:
+            added = 0
+            for chunk in itertools.chain([opening], pending):
+                rows = _table_rows(counts.add(chunk), time_column, robot_id)
+                unique = rows.drop_duplicates(subset=[time_column], keep="first")
+                try:
+                    bulk_insert(connection, table, unique)
+                except IntegrityError as error:
+                    raise AppendCollided(str(error.orig)) from error
+                added += len(unique)
+        else:
+            staging = _staging_table(table)
+            staging.create(connection)
+            for chunk in itertools.chain([opening], pending):
+                bulk_insert(
+                    connection, staging, _table_rows(counts.add(chunk), time_column, robot_id)
+                )
+            added = connection.execute(_insert_new_rows(engine, table, staging)).rowcount
+            staging.drop(connection)
+        return _record_ingest(
+            connection,
+            robot_id,
+            file_name,
+            content_sha256,
+            counts.rows,
+            added,
+            counts.first,
+            counts.last,
+        )
+
+
+class _ChunkCounts:
+    """Rows and time span of the chunks that pass through."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.first: pd.Timestamp | None = None
+        self.last: pd.Timestamp | None = None
+
+    def add(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        times = chunk[TIME_COLUMN]
+        self.rows += len(chunk)
+        self.first = times.min() if self.first is None else min(self.first, times.min())
+        self.last = times.max() if self.last is None else max(self.last, times.max())
+        return chunk
+
+
+def _table_rows(readings: pd.DataFrame, time_column: str, robot_id: str) -> pd.DataFrame:
+    rows = readings.rename(columns={TIME_COLUMN: time_column})[[time_column, *AXES]]
+    rows.insert(0, "robot_id", robot_id)
+    return rows
+
+
+def _newest_time(connection: Connection, table: Table, robot_id: str) -> pd.Timestamp | None:
+    time_column = table.c[_time_column(table)]
+    newest = connection.execute(
+        select(func.max(time_column)).where(table.c.robot_id == robot_id)
+    ).scalar()
+    return None if newest is None else from_db_times(pd.Series([newest])).iloc[0]
 
 
 def _record_ingest(

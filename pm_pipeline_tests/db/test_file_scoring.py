@@ -132,3 +132,35 @@ def test_readings_out_of_order_are_sorted_in_memory(
     assert not scored.streamed
     expected = detect_events(model, whole)
     pd.testing.assert_frame_equal(scored.events, expected, check_exact=False, rtol=1e-9)
+
+
+def test_a_reading_repeated_across_a_chunk_boundary_is_stored_once(
+    database_url: str, model_and_file: tuple, tmp_path: Path
+) -> None:
+    # Every reading twice: some pairs straddle a chunk boundary, where the direct append
+    # collides with the chunk before and the file is streamed again through staging.
+    model, good = model_and_file
+    whole = parse_export(good, EIGHT).readings
+    doubled = tmp_path / "doubled.csv"
+    write_export(whole.loc[whole.index.repeat(2)].reset_index(drop=True), doubled)
+    engine, table = open_engine(database_url), readings_table()
+    scored = ingest_and_detect(engine, table, "r1", doubled, "sha", model, EIGHT, SMALL_BLOCKS)
+    assert scored.streamed
+    assert (scored.ingest.rows_added, scored.ingest.rows_present) == (len(whole), len(whole))
+    pd.testing.assert_frame_equal(read_readings(engine, table, "r1"), whole)
+    assert stored_files(engine) == 1
+
+
+def test_a_file_overlapping_stored_readings_adds_only_the_new_ones(
+    database_url: str, model_and_file: tuple, tmp_path: Path
+) -> None:
+    model, good = model_and_file
+    whole = parse_export(good, EIGHT).readings
+    engine, table = open_engine(database_url), readings_table()
+    later_half = tmp_path / "later.csv"
+    write_export(whole.iloc[len(whole) // 2 :], later_half)
+    ingest_and_detect(engine, table, "r1", later_half, "a", model, EIGHT, SMALL_BLOCKS)
+    scored = ingest_and_detect(engine, table, "r1", good, "b", model, EIGHT, SMALL_BLOCKS)
+    half = len(whole) - len(whole) // 2
+    assert (scored.ingest.rows_added, scored.ingest.rows_present) == (len(whole) - half, half)
+    pd.testing.assert_frame_equal(read_readings(engine, table, "r1"), whole)
