@@ -5,9 +5,10 @@ Run by hand (not a test):
     .venv/bin/python benchmarks/bench_drop_latency.py [--drops 6] [--rows 300]
 
 Trains on the real export in ../shared/data, starts `dagster-daemon run` on a temporary SQLite
-instance, then drops files of ``--rows`` readings into the drop folder one at a time (written
-under a temporary name and renamed, as a controller export lands) and times each from the
-rename until its events are stored and the file is archived. The baseline is `pm-pipeline
+instance with the settings the local commands write (run queue, run recovery), then drops
+files of ``--rows`` readings into the drop folder one at a time (written under a temporary
+name and renamed, as a controller export lands) and times each from the rename until its
+events are stored and the file is archived. The baseline is `pm-pipeline
 score` of an equal file, timed in the same invocation: the work itself, without the sensor
 interval, run queue and run-worker start-up.
 """
@@ -23,7 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pm_pipeline.core.exports import read_export  # noqa: E402
 from pm_pipeline.core.sample import write_export  # noqa: E402
-from pm_pipeline_tests.e2e.daemon_harness import DaemonSite, archived, wait_for  # noqa: E402
+from pm_pipeline_tests.e2e.daemon_harness import (  # noqa: E402
+    DaemonSite,
+    archived,
+    use_local_instance_settings,
+    wait_for,
+)
 
 REAL_EXPORT = Path(__file__).resolve().parents[2] / "shared" / "data" / "RMBR4-2_export_test.csv"
 
@@ -37,6 +43,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         site = DaemonSite(Path(folder), f"sqlite:///{folder}/readings.db")
         site.prepare()
+        use_local_instance_settings(site)  # what `make dev` runs: run queue, recovery
         history = site.root / "history.csv"
         write_export(readings.iloc[:30_000], history)
         site.cli("ingest", str(history))

@@ -27,7 +27,16 @@ run_retries:
   max_retries: 2
   retry_on_asset_or_op_failure: false
 """
-LOCAL_INSTANCE_YAML = "telemetry:\n  enabled: false\n" + RUN_RECOVERY_YAML
+# Queued runs start within a second, not the default five: a dropped file's events are due
+# seconds after it lands. The repo's dagster.yaml holds the same block (a test keeps them equal).
+RUN_QUEUE_YAML = """\
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
+"""
+LOCAL_INSTANCE_YAML = "telemetry:\n  enabled: false\n" + RUN_QUEUE_YAML + RUN_RECOVERY_YAML
 # The CLI prints its own one-line outcome; the full run log, tracebacks included, stays in
 # the instance for the UI.
 _QUIET_LOGGERS = {"console": {"config": {"log_level": "CRITICAL"}}}

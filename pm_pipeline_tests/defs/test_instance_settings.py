@@ -1,13 +1,19 @@
-"""Run monitoring and run retries reach every instance the project makes: the local SQLite
-home the commands write, and the repo's dagster.yaml for Postgres storage."""
+"""The run queue's interval, run monitoring and run retries reach every instance the project
+makes: the local SQLite home the commands write, and the repo's dagster.yaml for Postgres."""
 
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import yaml
+from dagster._core.run_coordinator import QueuedRunCoordinator
 
-from pm_pipeline.defs.execution import LOCAL_INSTANCE_YAML, RUN_RECOVERY_YAML, prepare_local_home
+from pm_pipeline.defs.execution import (
+    LOCAL_INSTANCE_YAML,
+    RUN_QUEUE_YAML,
+    RUN_RECOVERY_YAML,
+    prepare_local_home,
+)
 from pm_pipeline_tests.conftest import PROJECT_ROOT
 
 RECOVERY_KEYS = ("run_monitoring", "run_retries")
@@ -20,6 +26,9 @@ def assert_recovers_crashed_runs(instance: dg.DagsterInstance) -> None:
     assert instance.run_monitoring_max_resume_run_attempts == 0
     assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
     assert not instance.run_retries_retry_on_asset_or_op_failure
+    coordinator = instance.run_coordinator
+    assert isinstance(coordinator, QueuedRunCoordinator)
+    assert coordinator.dequeue_interval_seconds == 1
 
 
 def test_repo_and_local_settings_agree() -> None:
@@ -28,6 +37,8 @@ def test_repo_and_local_settings_agree() -> None:
     recovery = yaml.safe_load(RUN_RECOVERY_YAML)
     assert {key: repo[key] for key in RECOVERY_KEYS} == recovery
     assert {key: local[key] for key in RECOVERY_KEYS} == recovery
+    queue = yaml.safe_load(RUN_QUEUE_YAML)
+    assert repo["run_coordinator"] == local["run_coordinator"] == queue["run_coordinator"]
 
 
 def test_local_home_recovers_crashed_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
