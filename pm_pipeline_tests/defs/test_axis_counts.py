@@ -15,11 +15,11 @@ from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import read_readings
 from pm_pipeline.db.registry import load_model, newest_model_version
-from pm_pipeline.defs.assets import ALL_ASSETS, TRAINING_ASSETS, file_events
-from pm_pipeline.defs.assets import landed_files_partitions as partitions
+from pm_pipeline.defs.assets import TRAINING_ASSETS
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import worn_slice
+from pm_pipeline_tests.defs.test_materialize import resources, score_landed
 
 MODEL_ASSETS = TRAINING_ASSETS[:4]  # raw_readings … thresholds: no detection involved
 
@@ -46,13 +46,6 @@ ROBOTS = {
         {"PM_AXIS_COUNT": "6", "PM_COLUMN_MAP": RENAMED_MAP},
     ),
 }
-
-
-def resources(database: ReadingsDatabaseResource, tmp_path: Path) -> dict:
-    return {
-        "readings_db": database,
-        "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "io")),
-    }
 
 
 def ingest_history(
@@ -114,15 +107,7 @@ def test_six_axis_robot_is_verified_and_scored_end_to_end(
         )
         assert trained.success  # the promotion checks pass on the six modelled axes
         version = newest_model_version(database.engine(), database.robot_id)
-        instance.add_dynamic_partitions(partitions.name or "", ["landed.csv"])
-        scored = dg.materialize(
-            ALL_ASSETS,
-            selection=[file_events],
-            partition_key="landed.csv",
-            resources=resources(database, tmp_path),
-            instance=instance,
-            run_config={"ops": {"file_events": {"config": {"path": str(landed)}}}},
-        )
+        scored = score_landed(database, tmp_path, instance, "landed.csv", {"path": str(landed)})
         assert scored.success
     events = read_events(database.engine(), "landed.csv")
     assert set(events["model_version"]) == {version}

@@ -14,11 +14,15 @@ from pm_pipeline.core.sample import write_export
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import readings_span
-from pm_pipeline.defs.assets import ALL_ASSETS, TRAINING_ASSETS, file_events
+from pm_pipeline.defs.assets import TRAINING_ASSETS
 from pm_pipeline.defs.sensors import landed_file_sensor
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.core.test_bad_inputs import ERRORS, write
-from pm_pipeline_tests.defs.test_materialize import database, resources  # noqa: F401
+from pm_pipeline_tests.defs.test_materialize import (  # noqa: F401 - database is a fixture
+    database,
+    resources,
+    score_landed,
+)
 
 
 def land(folder: Path, name: str, content: str | bytes) -> None:
@@ -47,19 +51,11 @@ def test_bad_files_never_stop_the_sensor_nor_leave_rows(
         tick = landed_file_sensor(dg.build_sensor_context(instance=instance))
         assert isinstance(tick, dg.SensorResult)
         requests = [r for r in tick.run_requests or [] if isinstance(r, dg.RunRequest)]
-        keys = [r.partition_key for r in requests if r.partition_key]
-        instance.add_dynamic_partitions("landed_files", keys)
         outcomes = {}
         for request in requests:
-            result = dg.materialize(
-                ALL_ASSETS,
-                selection=[file_events],
-                partition_key=request.partition_key,
-                resources=resources(database, tmp_path),
-                instance=instance,
-                raise_on_error=False,
-                run_config=request.run_config,
-            )
+            key = request.partition_key or ""
+            config = request.run_config["ops"]["file_events"]["config"]
+            result = score_landed(database, tmp_path, instance, key, config)
             outcomes[request.partition_key] = result.success
     assert outcomes.pop("good.csv") is True
     assert outcomes and not any(outcomes.values())  # row-level problems fail in their run

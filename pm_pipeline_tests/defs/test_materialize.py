@@ -42,6 +42,26 @@ def resources(database: ReadingsDatabaseResource, tmp_path: Path) -> dict:
     }
 
 
+def score_landed(
+    database: ReadingsDatabaseResource,
+    tmp_path: Path,
+    instance: dg.DagsterInstance,
+    key: str,
+    file_config: dict,
+) -> dg.ExecuteInProcessResult:
+    """Materialize ``file_events`` for one landed file, its partition added first."""
+    instance.add_dynamic_partitions(landed_files_partitions.name or "", [key])
+    return dg.materialize(
+        ALL_ASSETS,
+        selection=[file_events],
+        partition_key=key,
+        resources=resources(database, tmp_path),
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"file_events": {"config": file_config}}},
+    )
+
+
 def latest(instance: dg.DagsterInstance, key: dg.AssetKey) -> dg.AssetMaterialization:
     event = instance.get_latest_materialization_event(key)
     assert event is not None and event.asset_materialization is not None
@@ -97,15 +117,7 @@ def test_whole_graph_trains_verifies_and_scores(
 
         landed = tmp_path / "landed.csv"
         write_export(worn_slice(robot_day, after_hours=6), landed)
-        instance.add_dynamic_partitions(landed_files_partitions.name or "", ["landed.csv"])
-        scored = dg.materialize(
-            ALL_ASSETS,
-            selection=[file_events],
-            partition_key="landed.csv",
-            resources=resources(database, tmp_path),
-            instance=instance,
-            run_config={"ops": {"file_events": {"config": {"path": str(landed)}}}},
-        )
+        scored = score_landed(database, tmp_path, instance, "landed.csv", {"path": str(landed)})
         assert scored.success
         events = read_events(engine, "landed.csv")
         assert len(events) > 0
@@ -161,15 +173,8 @@ def test_a_bad_landed_file_is_quarantined_by_its_run(
         assert dg.materialize(
             TRAINING_ASSETS, resources=resources(database, tmp_path), instance=instance
         ).success
-        instance.add_dynamic_partitions(landed_files_partitions.name or "", ["bad.csv"])
-        result = dg.materialize(
-            ALL_ASSETS,
-            selection=[file_events],
-            partition_key="bad.csv",
-            resources=resources(database, tmp_path),
-            instance=instance,
-            raise_on_error=False,
-            run_config={"ops": {"file_events": {"config": {"path": str(bad), "archive": True}}}},
+        result = score_landed(
+            database, tmp_path, instance, "bad.csv", {"path": str(bad), "archive": True}
         )
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]
