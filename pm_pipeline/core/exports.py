@@ -21,7 +21,7 @@ import gzip
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -112,15 +112,8 @@ def parse_export(path: str | Path, export_format: ExportFormat | None = None) ->
 
 def _read_text(path: Path, layout: FileLayout, usecols: list[str]) -> pd.DataFrame:
     try:
-        raw = pd.read_csv(
-            path,
-            usecols=usecols,
-            dtype=str,
-            keep_default_na=False,
-            encoding="utf-8-sig",
-            skip_blank_lines=True,
-            sep=layout.separator,
-            compression=layout.compression,
+        raw = _read_csv(
+            path, layout, usecols=usecols, dtype=str, keep_default_na=False, skip_blank_lines=True
         )
     except UnicodeDecodeError:
         raise PipelineError(f"{path}: not UTF-8 text throughout; export it again as CSV.") from None
@@ -219,13 +212,7 @@ def check_export_header(path: str | Path, export_format: ExportFormat | None = N
     layout = sniff_layout(path)
     resolve_columns(path, read_header(path, layout), fmt)
     try:
-        first = pd.read_csv(
-            path,
-            nrows=1,
-            encoding="utf-8-sig",
-            sep=layout.separator,
-            compression=layout.compression,
-        )
+        first = _read_csv(path, layout, nrows=1)
     except (UnicodeDecodeError, pd.errors.ParserError) as error:
         raise PipelineError(f"{path}: not a well-formed CSV ({error}); export it again.") from None
     if first.empty:
@@ -234,13 +221,7 @@ def check_export_header(path: str | Path, export_format: ExportFormat | None = N
 
 def read_header(path: Path, layout: FileLayout) -> list[str]:
     try:
-        header = pd.read_csv(
-            path,
-            nrows=0,
-            encoding="utf-8-sig",
-            sep=layout.separator,
-            compression=layout.compression,
-        ).columns
+        header = _read_csv(path, layout, nrows=0).columns
     except pd.errors.EmptyDataError:
         raise PipelineError(
             f"{path}: the file is empty; export a file with a header and rows."
@@ -250,6 +231,17 @@ def read_header(path: Path, layout: FileLayout) -> list[str]:
     except pd.errors.ParserError as error:
         raise PipelineError(f"{path}: not a well-formed CSV ({error}); export it again.") from None
     return [str(name) for name in header]
+
+
+def _read_csv(path: Path, layout: FileLayout, **options: Any) -> pd.DataFrame:
+    """``pandas.read_csv`` with the file's layout (BOM-tolerant UTF-8, separator, gzip)."""
+    return pd.read_csv(
+        path,
+        encoding="utf-8-sig",
+        sep=layout.separator,
+        compression=layout.compression,
+        **options,
+    )
 
 
 def _parse_times(path: Path, text: pd.Series, column: str) -> pd.Series:

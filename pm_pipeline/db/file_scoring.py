@@ -1,6 +1,6 @@
 """One landed export in, its readings stored and its events detected: streamed when it can be.
 
-A file goes through Arrow's chunked reader once: each chunk is staged for ingest and pushed
+A file goes through Arrow's chunked reader once: each chunk is written for ingest and pushed
 through the chunked detector, so memory stays bounded whatever the file's size. A file the
 stream cannot take as it is (an unusual spelling, readings out of time order, a seed-mode
 model) is read whole by the careful parser instead, with the same result.

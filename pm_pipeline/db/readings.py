@@ -72,9 +72,7 @@ def ingest_readings(
     IngestResult
     """
     create_tables(engine, table)
-    time_column = _time_column(table)
-    rows = readings.rename(columns={TIME_COLUMN: time_column})[[time_column, *AXES]]
-    rows.insert(0, "robot_id", robot_id)
+    rows = _table_rows(readings, _time_column(table), robot_id)
     try:
         added = _store_new_rows(engine, table, rows, allow_direct=True)
     except IntegrityError:
@@ -121,32 +119,22 @@ def ingest_reading_chunks(
     pending = iter(chunks)
     opening = next(pending, None)
     if opening is None:
-        raise PipelineError(
-            f"{file_name}: has a header but no readings; export a file with data rows."
-        )
+        raise PipelineError(f"{file_name}: no readings to ingest.")
     counts = _ChunkCounts()
     with engine.begin() as connection:
         newest = _newest_time(connection, table, robot_id)
         direct = append_directly and (newest is None or opening[TIME_COLUMN].min() > newest)
+        frames = (
+            _table_rows(counts.add(chunk), time_column, robot_id)
+            for chunk in itertools.chain([opening], pending)
+        )
         if direct:
-            added = 0
-            for chunk in itertools.chain([opening], pending):
-                rows = _table_rows(counts.add(chunk), time_column, robot_id)
-                unique = rows.drop_duplicates(subset=[time_column], keep="first")
-                try:
-                    bulk_insert(connection, table, unique)
-                except IntegrityError as error:
-                    raise AppendCollided(str(error.orig)) from error
-                added += len(unique)
+            try:
+                added = sum(_append_unique(connection, table, rows) for rows in frames)
+            except IntegrityError as error:
+                raise AppendCollided(str(error.orig)) from error
         else:
-            staging = _staging_table(table)
-            staging.create(connection)
-            for chunk in itertools.chain([opening], pending):
-                bulk_insert(
-                    connection, staging, _table_rows(counts.add(chunk), time_column, robot_id)
-                )
-            added = connection.execute(_insert_new_rows(engine, table, staging)).rowcount
-            staging.drop(connection)
+            added = _merge_through_staging(connection, table, frames)
         return _record_ingest(
             connection,
             robot_id,
@@ -222,18 +210,31 @@ def _store_new_rows(engine: Engine, table: Table, rows: pd.DataFrame, allow_dire
     rows go straight into the table; otherwise through a staging table and a set-based
     insert that skips existing readings.
     """
-    time_column = _time_column(table)
     with engine.begin() as connection:
         if allow_direct and not _range_has_rows(connection, table, rows):
-            unique = rows.drop_duplicates(subset=[time_column], keep="first")
-            bulk_insert(connection, table, unique)
-            return len(unique)
-        staging = _staging_table(table)
-        staging.create(connection)
+            return _append_unique(connection, table, rows)
+        return _merge_through_staging(connection, table, [rows])
+
+
+def _append_unique(connection: Connection, table: Table, rows: pd.DataFrame) -> int:
+    """Append ``rows`` straight to the table, the first of any repeated instant only."""
+    unique = rows.drop_duplicates(subset=[_time_column(table)], keep="first")
+    bulk_insert(connection, table, unique)
+    return len(unique)
+
+
+def _merge_through_staging(
+    connection: Connection, table: Table, frames: Iterable[pd.DataFrame]
+) -> int:
+    """Stage ``frames`` in a temporary table, then insert the readings not stored yet with one
+    set-based insert that skips existing ones; return how many were new."""
+    staging = _staging_table(table)
+    staging.create(connection)
+    for rows in frames:
         bulk_insert(connection, staging, rows)
-        added = connection.execute(_insert_new_rows(engine, table, staging)).rowcount
-        staging.drop(connection)
-        return added
+    added = connection.execute(_insert_new_rows(connection, table, staging)).rowcount
+    staging.drop(connection)
+    return added
 
 
 def _range_has_rows(connection: Connection, table: Table, rows: pd.DataFrame) -> bool:
@@ -260,8 +261,8 @@ def _staging_table(table: Table) -> Table:
     )
 
 
-def _insert_new_rows(engine: Engine, table: Table, staging: Table):  # noqa: ANN202
-    dialect_insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+def _insert_new_rows(bind: Engine | Connection, table: Table, staging: Table):  # noqa: ANN202
+    dialect_insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
     names = [column.name for column in table.columns]
     # SQLite needs the WHERE to tell the upsert's ON CONFLICT apart from a join's ON.
     rows = select(*(staging.c[name] for name in names)).where(true())
