@@ -38,7 +38,7 @@ from pm_pipeline.core.export_format import (
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 _HEADER_LINE = HEADER_LINE
-_GZIP_MAGIC = b"\x1f\x8b"
+GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF_BYTES = 4096
 NO_LOAD_WORDS = ("", "nan", "null", "na", "none")
 PLAUSIBLE_AMPERES = 1e5
@@ -183,7 +183,7 @@ def sniff_layout(path: Path) -> FileLayout:
         raise PipelineError(f"{path}: no such file; check the path.")
     with path.open("rb") as handle:
         magic = handle.read(2)
-    compression: Literal["gzip"] | None = "gzip" if magic == _GZIP_MAGIC else None
+    compression: Literal["gzip"] | None = "gzip" if magic == GZIP_MAGIC else None
     opener = gzip.open if compression else open
     try:
         with opener(path, "rb") as handle:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.export_format import ExportSettingError
-from pm_pipeline.core.exports import check_export_header
+from pm_pipeline.core.exports import GZIP_MAGIC, check_export_header
 from pm_pipeline.core.versioning import file_sha256
 
 DROP_DIR_VARIABLE = "PM_DROP_DIR"
@@ -297,15 +297,10 @@ def _ends_with_newline(path: Path) -> bool:
     """True when the last byte is a newline, and for a file that is not text (gzip or other
     binary data): it has no lines to cut short."""
     with path.open("rb") as handle:
-        if handle.seek(0, os.SEEK_END) == 0:
+        start = handle.read(_TEXT_SNIFF_BYTES)
+        if not start:
             return False
-        handle.seek(0)
-        if b"\x00" in handle.read(_TEXT_SNIFF_BYTES) or _is_gzip(path):
+        if start.startswith(GZIP_MAGIC) or b"\x00" in start:
             return True
         handle.seek(-1, os.SEEK_END)
         return handle.read(1) == b"\n"
-
-
-def _is_gzip(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score
+from sklearn.preprocessing import MinMaxScaler
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
@@ -205,9 +206,10 @@ def fit_minmax_scaling(readings: pd.DataFrame) -> MinMaxScaling:
             f"no axis has a reading in the training window ({len(readings)} rows, every "
             f"current blank); ingest exports with current values or widen the window."
         )
-    values = readings[list(axes)].astype("float64")
-    minimums = {axis: float(values[axis].min()) for axis in axes}
-    maximums = {axis: float(values[axis].max()) for axis in axes}
+    # scikit-learn's scaler ignores NaN ("no load") when it fits the ranges.
+    scaler = MinMaxScaler().fit(readings[list(axes)].to_numpy(dtype="float64"))
+    minimums = {axis: float(v) for axis, v in zip(axes, scaler.data_min_, strict=True)}
+    maximums = {axis: float(v) for axis, v in zip(axes, scaler.data_max_, strict=True)}
     return MinMaxScaling(minimums, maximums)
 
 
