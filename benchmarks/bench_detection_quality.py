@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from pm_pipeline.core.exports import read_export
-from pm_pipeline.core.quality import compare_modes
+from pm_pipeline.core.evaluation.quality import compare_modes
+from pm_pipeline.core.parsing.careful import read_export
 
 REAL_EXPORT = Path(__file__).resolve().parents[2] / "shared" / "data" / "RMBR4-2_export_test.csv"
 

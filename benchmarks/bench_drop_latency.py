@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pm_pipeline.core.exports import read_export  # noqa: E402
-from pm_pipeline.core.sample import write_export  # noqa: E402
+from pm_pipeline.core.parsing.careful import read_export  # noqa: E402
+from pm_pipeline.core.simulation.sample import write_export  # noqa: E402
 from pm_pipeline_tests.e2e.daemon_harness import (  # noqa: E402
     DaemonSite,
     archived,

@@ -39,23 +39,19 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from pm_pipeline.core.detection import detect_events, events_in_order
-from pm_pipeline.core.export_format import ExportFormat
-from pm_pipeline.core.export_stream import open_export_stream
-from pm_pipeline.core.exports import read_export
-from pm_pipeline.core.model import (
-    TrainedModel,
-    fit_minmax_scaling,
-    fit_model,
-    model_from_dict,
-    params_for_mode,
-)
-from pm_pipeline.core.robust_detection import ChunkedDetector
-from pm_pipeline.core.sample import write_export
+from pm_pipeline.core.detection.events import events_in_order
+from pm_pipeline.core.detection.registry import detect_events, fit_model
+from pm_pipeline.core.detection.robust import ChunkedDetector
+from pm_pipeline.core.model.params import params_for_mode
+from pm_pipeline.core.model.trained import TrainedModel, fit_minmax_scaling, model_from_dict
+from pm_pipeline.core.parsing.careful import read_export
+from pm_pipeline.core.parsing.format import ExportFormat
+from pm_pipeline.core.parsing.stream import open_export_stream
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
+from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.engine import normalise_url, open_engine
-from pm_pipeline.db.file_scoring import ingest_and_detect
 from pm_pipeline.db.schema import readings_table
+from pm_pipeline.services.scoring import ingest_and_detect
 
 REAL_EXPORT = Path(__file__).resolve().parents[2] / "shared" / "data" / "RMBR4-2_export_test.csv"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from pm_pipeline.core.exports import read_export
+from pm_pipeline.core.parsing.careful import read_export
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.db.engine import normalise_url, open_engine
 from pm_pipeline.db.readings import ingest_readings, read_readings

@@ -10,13 +10,20 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
-from pm_pipeline.core.sample import SAMPLE_START, SampleFault, generate_robot_readings, inject_wear
 from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.simulation.sample import (
+    SAMPLE_START,
+    SampleFault,
+    generate_robot_readings,
+    inject_wear,
+)
 from pm_pipeline.db.engine import normalise_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REAL_EXPORT = PROJECT_ROOT.parent / "shared" / "data" / "RMBR4-2_export_test.csv"
 TEST_URL_VARIABLE = "PM_TEST_DATABASE_URL"
+LOCAL_TEST_URL = "postgresql://postgres@127.0.0.1:5432/test"
+"""The server this machine kind runs; a bare ``pytest`` uses it when the variable is unset."""
 
 
 def in_ci() -> bool:
@@ -54,10 +61,7 @@ def postgres_schema_url() -> Iterator[Callable[[], str]]:
 
     The schemas are dropped after the test.
     """
-    base = os.environ.get(TEST_URL_VARIABLE)
-    if not base:
-        skip_or_fail(f"{TEST_URL_VARIABLE} is not set")
-        return
+    base = os.environ.get(TEST_URL_VARIABLE) or LOCAL_TEST_URL
     admin = sa.create_engine(normalise_url(base))
     schemas: list[str] = []
 

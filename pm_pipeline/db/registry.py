@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import Engine, select, update
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.model import TrainedModel, model_from_dict
+from pm_pipeline.core.model.trained import TrainedModel, model_from_dict
 from pm_pipeline.db.schema import metadata, model_activations, model_registry
 from pm_pipeline.db.timestamps import from_db_times, to_db_time
 

@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.landing import partition_key_for
+from pm_pipeline.core.landing.plan import partition_key_for
 from pm_pipeline.db.engine import normalise_url, state_dir
 from pm_pipeline.defs.assets import landed_files_partitions
 

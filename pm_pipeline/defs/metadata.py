@@ -5,11 +5,11 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from pm_pipeline.core.detection import residual_frame
-from pm_pipeline.core.model import TrainedModel
-from pm_pipeline.core.plots import plot_regression_png, png_markdown
+from pm_pipeline.core.detection.seed import residual_frame
+from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
-from pm_pipeline.core.synthetic import generate_synthetic_test_data
+from pm_pipeline.core.simulation.synthetic import generate_synthetic_test_data
+from pm_pipeline.core.views.plots import plot_regression_png, png_markdown
 
 VERIFICATION_HOURS = 2.0
 

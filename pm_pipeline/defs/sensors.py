@@ -6,21 +6,24 @@ import time
 
 import dagster as dg
 
-from pm_pipeline.core.landing import (
+from pm_pipeline.core.landing.plan import (
     EarlierRun,
     LandingDecision,
     after_earlier_run,
-    archive_file,
-    drop_dir,
-    list_landed_files,
     plan_landed_files,
-    quarantine_file,
 )
 from pm_pipeline.defs.assets import landed_files_partitions
 from pm_pipeline.defs.jobs import (
     DEFAULT_MAX_RUNTIME_SECONDS,
     MAX_RUNTIME_TAG,
     file_scoring_job,
+)
+from pm_pipeline.services.landing import (
+    archive_file,
+    drop_dir,
+    judge_landed_file,
+    list_landed_files,
+    quarantine_file,
 )
 
 RUN_KEY_TAG = "dagster/run_key"
@@ -50,6 +53,7 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         now=time.time(),
         settle_s=float(os.environ.get(SETTLE_SECONDS_VARIABLE, DEFAULT_SETTLE_SECONDS)),
         max_files=int(os.environ.get(MAX_FILES_VARIABLE, DEFAULT_MAX_FILES)),
+        judge=judge_landed_file,
     )
     requested = [
         (decision, request)

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.exports import read_export
-from pm_pipeline.core.sample import write_export
+from pm_pipeline.core.parsing.careful import read_export
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
+from pm_pipeline.core.simulation.sample import write_export
 
 HEADER = '"Trait",' + ",".join(f'"Axis #{i}"' for i in range(1, 15)) + ',"Time"\n'
 

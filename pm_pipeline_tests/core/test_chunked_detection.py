@@ -6,12 +6,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pm_pipeline.core.detection import detect_events, events_in_order
-from pm_pipeline.core.faults import inject, plan_injections
-from pm_pipeline.core.model import fit_minmax_scaling, fit_model, params_for_mode
-from pm_pipeline.core.robust_detection import ChunkedDetector, ReadingsOutOfOrder
-from pm_pipeline.core.sample import SAMPLE_START, generate_robot_readings
+from pm_pipeline.core.detection.events import events_in_order
+from pm_pipeline.core.detection.registry import detect_events, fit_model
+from pm_pipeline.core.detection.robust import ChunkedDetector, ReadingsOutOfOrder
+from pm_pipeline.core.model.params import params_for_mode
+from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.simulation.faults import inject, plan_injections
+from pm_pipeline.core.simulation.sample import SAMPLE_START, generate_robot_readings
 
 CUT = SAMPLE_START + pd.Timedelta(hours=6)
 

@@ -3,14 +3,10 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from pm_pipeline.core.detection import detect_events, residual_frame
-from pm_pipeline.core.model import (
-    AxisModel,
-    AxisThresholds,
-    DetectorParams,
-    MinMaxScaling,
-    TrainedModel,
-)
+from pm_pipeline.core.detection.registry import detect_events
+from pm_pipeline.core.detection.seed import residual_frame
+from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.trained import AxisModel, AxisThresholds, MinMaxScaling, TrainedModel
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 EPOCH = pd.Timestamp("2024-03-01T00:00:00Z")

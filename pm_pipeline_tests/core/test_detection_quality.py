@@ -8,10 +8,14 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from pm_pipeline.core.detection import detect_events
-from pm_pipeline.core.evaluation import score_injection
-from pm_pipeline.core.exports import read_export
-from pm_pipeline.core.faults import (
+from pm_pipeline.core.detection.registry import detect_events, fit_model
+from pm_pipeline.core.evaluation.metrics import score_injection
+from pm_pipeline.core.evaluation.quality import compare_modes, split
+from pm_pipeline.core.model.params import params_for_mode
+from pm_pipeline.core.model.trained import fit_minmax_scaling
+from pm_pipeline.core.parsing.careful import read_export
+from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.simulation.faults import (
     inject,
     inject_idle_offset,
     inject_ramp,
@@ -19,10 +23,7 @@ from pm_pipeline.core.faults import (
     inject_stuck,
     inject_sustained,
 )
-from pm_pipeline.core.model import fit_minmax_scaling, fit_model, params_for_mode
-from pm_pipeline.core.quality import compare_modes, split
-from pm_pipeline.core.sample import SAMPLE_START, generate_robot_readings
-from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.simulation.sample import SAMPLE_START, generate_robot_readings
 
 CUT = SAMPLE_START + pd.Timedelta(hours=8)
 FAULT_AT = CUT + pd.Timedelta(minutes=30)

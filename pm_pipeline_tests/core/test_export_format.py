@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.export_format import ExportFormat, ExportSettingError, export_format_from_env
-from pm_pipeline.core.exports import check_export_header, parse_export, read_export
+from pm_pipeline.core.parsing.careful import check_export_header, parse_export, read_export
+from pm_pipeline.core.parsing.format import ExportFormat, ExportSettingError, export_format_from_env
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 STAMPS = ("2022-10-17T12:00:00.000Z", "2022-10-17T12:00:02.000Z", "2022-10-17T12:00:04.000Z")

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.exports import read_export
+from pm_pipeline.core.parsing.careful import read_export
 from pm_pipeline.core.schema import AXES, READING_COLUMNS
 
 CONTROLLER_HEADER = '"Trait",' + ",".join(f'"Axis #{i}"' for i in range(1, 15)) + ',"Time"\n'

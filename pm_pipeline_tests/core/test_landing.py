@@ -4,13 +4,9 @@ import pandas as pd
 import pytest
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.landing import (
-    LandedFile,
-    archive_file,
-    plan_landed_files,
-    quarantine_file,
-)
-from pm_pipeline.core.replay import chunk_readings
+from pm_pipeline.core.landing.plan import LandedFile, plan_landed_files
+from pm_pipeline.core.simulation.replay import chunk_readings
+from pm_pipeline.services.landing import archive_file, judge_landed_file, quarantine_file
 
 GOOD = (
     "time," + ",".join(f"axis_{i}" for i in range(1, 9)) + "\n"
@@ -36,7 +32,8 @@ def test_plan_waits_scores_and_quarantines(tmp_path: Path) -> None:
         landed(tmp_path / "young.csv", 0.5),
         landed(tmp_path / "cut.csv", 10, False),
     ]
-    plan = {d.path.name: (d.action, d.reason) for d in plan_landed_files(files, 1000.0, 2.0, 10)}
+    decisions = plan_landed_files(files, 1000.0, 2.0, 10, judge_landed_file)
+    plan = {d.path.name: (d.action, d.reason) for d in decisions}
     assert plan["ok.csv"] == ("score", "ready")
     assert plan["bad.csv"][0] == "quarantine" and "no time column" in plan["bad.csv"][1]
     assert plan["young.csv"] == ("wait", "still being written")
@@ -48,7 +45,7 @@ def test_cap_leaves_the_rest_for_later(tmp_path: Path) -> None:
     for number in range(4):
         (tmp_path / f"{number}.csv").write_text(GOOD)
         files.append(landed(tmp_path / f"{number}.csv", 30))
-    plan = plan_landed_files(files, 1000.0, 2.0, max_files=3)
+    plan = plan_landed_files(files, 1000.0, 2.0, 3, judge_landed_file)
     assert [d.path.name for d in plan] == ["0.csv", "1.csv", "2.csv"]
 
 
@@ -75,7 +72,7 @@ def test_chunks_cover_every_row_in_order() -> None:
 def test_partition_keys_cannot_escape_the_drop_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pm_pipeline.core.landing import landed_file_path
+    from pm_pipeline.services.landing import landed_file_path
 
     drop = tmp_path / "incoming"
     drop.mkdir()

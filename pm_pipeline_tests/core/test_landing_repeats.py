@@ -6,15 +6,14 @@ from pathlib import Path
 import pytest
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.landing import (
-    EarlierRun,
-    after_earlier_run,
+from pm_pipeline.core.landing.plan import EarlierRun, after_earlier_run
+from pm_pipeline.core.versioning import file_sha256
+from pm_pipeline.services.landing import (
     archive_file,
     archived_copies,
     landed_file_path,
     quarantine_file,
 )
-from pm_pipeline.core.versioning import file_sha256
 
 TEXT = "time,axis_1\n2022-10-17T12:00:00Z,1\n"
 

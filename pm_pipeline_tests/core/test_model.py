@@ -2,14 +2,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pm_pipeline.core.detection.registry import fit_model
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.model import (
-    DetectorParams,
-    fit_minmax_scaling,
-    fit_model,
-    model_from_dict,
-    run_lengths,
-)
+from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.timeaxis import run_lengths
+from pm_pipeline.core.model.trained import fit_minmax_scaling, model_from_dict
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 START = pd.Timestamp("2024-03-01T00:00:00Z")

@@ -6,19 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pm_pipeline.core.detection.registry import fit_model
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.faults import plan_injections
-from pm_pipeline.core.model import (
-    fit_minmax_scaling,
-    fit_model,
-    model_from_dict,
-    model_version,
-    params_for_mode,
-)
+from pm_pipeline.core.model.params import params_for_mode
+from pm_pipeline.core.model.thresholds import threshold_table
+from pm_pipeline.core.model.trained import fit_minmax_scaling, model_from_dict, model_version
 from pm_pipeline.core.schema import AXES
-from pm_pipeline.core.synthetic import generate_synthetic_test_data
-from pm_pipeline.core.thresholds import threshold_table
-from pm_pipeline.core.views import measure_data_health
+from pm_pipeline.core.simulation.faults import plan_injections
+from pm_pipeline.core.simulation.synthetic import generate_synthetic_test_data
+from pm_pipeline.core.views.health import measure_data_health
 
 
 def blanked(readings: pd.DataFrame, axes: list[str], keep: int = 0) -> pd.DataFrame:

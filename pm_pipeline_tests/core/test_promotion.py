@@ -2,8 +2,10 @@ import math
 
 import pandas as pd
 
-from pm_pipeline.core.model import DetectorParams, fit_minmax_scaling, fit_model
-from pm_pipeline.core.promotion import evaluate_promotion
+from pm_pipeline.core.detection.registry import fit_model
+from pm_pipeline.core.evaluation.promotion import evaluate_promotion
+from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.trained import fit_minmax_scaling
 
 
 def matched(error_caught: bool) -> pd.DataFrame:

@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from pm_pipeline.core.exports import read_export
-from pm_pipeline.core.sample import planted_fault, write_sample_exports
+from pm_pipeline.core.parsing.careful import read_export
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
+from pm_pipeline.core.simulation.sample import planted_fault, write_sample_exports
 
 
 def test_sample_export_looks_like_the_real_robot(tmp_path: Path) -> None:

@@ -1,12 +1,13 @@
 import pandas as pd
 import pytest
 
-from pm_pipeline.core.detection import detect_events
+from pm_pipeline.core.detection.registry import detect_events, fit_model
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.evaluation import match_injections, recall
-from pm_pipeline.core.model import DetectorParams, fit_minmax_scaling, fit_model
+from pm_pipeline.core.evaluation.metrics import match_injections, recall
+from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
-from pm_pipeline.core.synthetic import generate_synthetic_test_data
+from pm_pipeline.core.simulation.synthetic import generate_synthetic_test_data
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pm_pipeline.core.exports import read_export
+from pm_pipeline.core.parsing.careful import read_export
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
-from pm_pipeline.core.views import (
+from pm_pipeline.core.views.health import (
     count_events_over_time,
     find_one_minute_peak,
     measure_data_health,

@@ -14,8 +14,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from pm_pipeline.core.detection import detect_events
-from pm_pipeline.core.model import DetectorParams, fit_minmax_scaling, fit_model
+from pm_pipeline.core.detection.registry import detect_events, fit_model
+from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.events import read_events, replace_events, source_lock_key
 from pm_pipeline.db.registry import register_model

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import StatementError
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.exports import read_export
+from pm_pipeline.core.parsing.careful import read_export
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.readings import ingest_readings, read_readings, readings_span

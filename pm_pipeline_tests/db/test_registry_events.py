@@ -1,9 +1,10 @@
 import pandas as pd
 import pytest
 
-from pm_pipeline.core.detection import detect_events
+from pm_pipeline.core.detection.registry import detect_events, fit_model
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.model import DetectorParams, fit_minmax_scaling, fit_model
+from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.db.engine import mask_url, normalise_url, open_engine, resolve_database_url
 from pm_pipeline.db.events import read_events, replace_events
 from pm_pipeline.db.registry import (

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pm_pipeline.cli import ingest_file
-from pm_pipeline.core.export_format import ExportFormat, export_format_from_env
-from pm_pipeline.core.model import TrainedModel
+from pm_pipeline.cli.app import ingest_file
+from pm_pipeline.core.model.trained import TrainedModel
+from pm_pipeline.core.parsing.format import ExportFormat, export_format_from_env
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import read_readings
@@ -120,7 +120,9 @@ def test_an_eight_axis_model_hashes_as_before(robot_day: pd.DataFrame) -> None:
     before, and axis_names is derived, never stored."""
     from sklearn.preprocessing import MinMaxScaler
 
-    from pm_pipeline.core.model import fit_minmax_scaling, fit_model, params_for_mode
+    from pm_pipeline.core.detection.registry import fit_model
+    from pm_pipeline.core.model.params import params_for_mode
+    from pm_pipeline.core.model.trained import fit_minmax_scaling
 
     scaling = fit_minmax_scaling(robot_day)
     before = MinMaxScaler().fit(robot_day[list(AXES)].to_numpy(dtype="float64"))
@@ -158,8 +160,8 @@ def test_cli_ingest_surfaces_notes_and_setting_errors(
     capsys: pytest.CaptureFixture[str],
     case: str,
 ) -> None:
-    from pm_pipeline.cli import main
-    from pm_pipeline.core.sample import write_export
+    from pm_pipeline.cli.app import main
+    from pm_pipeline.core.simulation.sample import write_export
 
     environ, extra, code, fragments = CLI_INGESTS[case]
     monkeypatch.setenv("PM_DATABASE_URL", f"sqlite:///{tmp_path / 'readings.db'}")

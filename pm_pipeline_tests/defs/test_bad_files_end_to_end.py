@@ -10,8 +10,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from pm_pipeline.core.sample import write_export
 from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import readings_span
 from pm_pipeline.defs.assets import TRAINING_ASSETS

@@ -17,10 +17,10 @@ import pytest
 import sqlalchemy as sa
 from dagster._core.instance.ref import InstanceRef
 
-from pm_pipeline.core.detection import detect_events
-from pm_pipeline.core.exports import read_export
-from pm_pipeline.core.sample import write_export
+from pm_pipeline.core.detection.registry import detect_events
+from pm_pipeline.core.parsing.careful import read_export
 from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import ingest_readings

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pm_pipeline.core.sample import write_export
 from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.readings import ingest_readings
 from pm_pipeline.defs.assets import (
     ALL_ASSETS,

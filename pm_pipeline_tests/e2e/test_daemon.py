@@ -10,8 +10,8 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from pm_pipeline.core.exports import read_export
-from pm_pipeline.core.sample import write_export
+from pm_pipeline.core.parsing.careful import read_export
+from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline_tests.e2e.daemon_harness import DaemonSite, archived, wait_for
 
 PARTS = ("slice_part0001", "slice_part0002", "slice_part0003")

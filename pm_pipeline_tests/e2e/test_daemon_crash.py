@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pm_pipeline.core.detection import detect_events
-from pm_pipeline.core.exports import read_export
-from pm_pipeline.core.sample import SAMPLE_START, generate_robot_readings, write_export
+from pm_pipeline.core.detection.registry import detect_events
+from pm_pipeline.core.parsing.careful import read_export
 from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.simulation.sample import SAMPLE_START, generate_robot_readings, write_export
 from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.events import read_events, replace_events, source_lock_key

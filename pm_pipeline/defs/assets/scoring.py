@@ -5,16 +5,16 @@ from pathlib import Path
 import dagster as dg
 
 from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError
-from pm_pipeline.core.export_format import ExportFormat, export_format_from_env
-from pm_pipeline.core.exports import check_export_header
-from pm_pipeline.core.landing import archive_file, landed_file_path, quarantine_file
+from pm_pipeline.core.parsing.careful import check_export_header
+from pm_pipeline.core.parsing.format import ExportFormat, export_format_from_env
 from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.db.events import replace_events
-from pm_pipeline.db.file_scoring import ingest_and_detect
 from pm_pipeline.db.registry import active_model_version, load_model
 from pm_pipeline.defs.assets.training import THRESHOLD_KEYS
 from pm_pipeline.defs.metadata import readings_span_metadata
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline.services.landing import archive_file, landed_file_path, quarantine_file
+from pm_pipeline.services.scoring import ingest_and_detect
 
 landed_files_partitions = dg.DynamicPartitionsDefinition(name="landed_files")
 

@@ -9,17 +9,13 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from pm_pipeline.core.model import (
-    MinMaxScaling,
-    TrainedModel,
-    fit_minmax_scaling,
-    params_for_mode,
-)
-from pm_pipeline.core.model import fit_model as fit_trained_model
+from pm_pipeline.core.detection.registry import fit_model as fit_trained_model
+from pm_pipeline.core.model.params import params_for_mode
+from pm_pipeline.core.model.thresholds import single_model, threshold_table
+from pm_pipeline.core.model.trained import MinMaxScaling, TrainedModel, fit_minmax_scaling
+from pm_pipeline.core.model.windows import parse_utc, training_window_start
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
-from pm_pipeline.core.thresholds import single_model, threshold_table
 from pm_pipeline.core.versioning import readings_fingerprint
-from pm_pipeline.core.windows import parse_utc, training_window_start
 from pm_pipeline.db.readings import newest_reading_time, read_readings
 from pm_pipeline.db.registry import register_model
 from pm_pipeline.defs.metadata import axis_model_metadata, readings_metadata, table_markdown

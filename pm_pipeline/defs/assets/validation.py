@@ -2,16 +2,16 @@
 
 import dagster as dg
 
-from pm_pipeline.core.detection import detect_events
-from pm_pipeline.core.evaluation import match_injections
-from pm_pipeline.core.model import TrainedModel
-from pm_pipeline.core.promotion import (
+from pm_pipeline.core.detection.registry import detect_events
+from pm_pipeline.core.evaluation.metrics import match_injections
+from pm_pipeline.core.evaluation.promotion import (
     DEFAULT_MIN_TRAINING_ROWS,
     PromotionChecks,
     evaluate_promotion,
 )
-from pm_pipeline.core.synthetic import SyntheticSet, generate_synthetic_test_data
-from pm_pipeline.core.thresholds import single_model
+from pm_pipeline.core.model.thresholds import single_model
+from pm_pipeline.core.model.trained import TrainedModel
+from pm_pipeline.core.simulation.synthetic import SyntheticSet, generate_synthetic_test_data
 from pm_pipeline.db.events import replace_events
 from pm_pipeline.db.registry import activate_model, load_model, record_checks
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS

@@ -2,14 +2,14 @@
 
 import dagster as dg
 
-from pm_pipeline.core.plots import plot_bars_png, plot_stacked_counts_png, png_markdown
-from pm_pipeline.core.views import (
+from pm_pipeline.core.views.health import (
     count_events_over_time,
     find_one_minute_peak,
     measure_data_health,
     rank_top_events,
     summarise_axes,
 )
+from pm_pipeline.core.views.plots import plot_bars_png, plot_stacked_counts_png, png_markdown
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import read_readings, skipped_duplicates
 from pm_pipeline.defs.metadata import table_markdown

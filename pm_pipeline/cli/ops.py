@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.exports import parse_export
-from pm_pipeline.core.replay import chunk_readings
-from pm_pipeline.core.sample import write_export
-from pm_pipeline.core.windows import parse_utc
+from pm_pipeline.core.model.windows import parse_utc
+from pm_pipeline.core.parsing.careful import parse_export
+from pm_pipeline.core.simulation.replay import chunk_readings
+from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.events import read_event
 from pm_pipeline.db.registry import (
     activate_model,

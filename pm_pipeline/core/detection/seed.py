@@ -1,4 +1,4 @@
-"""Turning readings into residual z-scores and z-scores into ALERT/ERROR events.
+"""The ``seed`` mode, the original recipe: per-sample residual z-scores against a line on time.
 
 An event is a contiguous run of readings whose residual z-score stays at or above a level
 for at least the axis' sustain time (in samples). Runs never span a data gap. ALERT runs use
@@ -8,30 +8,89 @@ The p-value is one-sided: the chance of a mean z at least this high under normal
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
+from sklearn.linear_model import LinearRegression
+from sklearn.metrics import r2_score
 
-from pm_pipeline.core.model import (
+from pm_pipeline.core.detection.events import empty_events
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.timeaxis import gap_breaks, run_ids, run_lengths, seconds_since
+from pm_pipeline.core.model.trained import (
+    MIN_TRAINING_ROWS,
     AxisModel,
+    AxisThresholds,
+    MinMaxScaling,
     TrainedModel,
-    gap_breaks,
-    run_ids,
-    seconds_since,
 )
 from pm_pipeline.core.schema import TIME_COLUMN
 
-EVENT_COLUMNS = (
-    "axis",
-    "severity",
-    "start",
-    "end",
-    "duration_s",
-    "z_mean",
-    "z_peak",
-    "p_value",
-    "n_samples",
-)
+
+def fit_seed_axes(
+    readings: pd.DataFrame,
+    seconds: np.ndarray,
+    scaling: MinMaxScaling,
+    dt_s: float,
+    params: DetectorParams,
+) -> dict[str, AxisModel]:
+    """One least-squares line per axis of ``scaling`` on time-ordered training readings."""
+    return {
+        axis: _fit_axis(axis, seconds, scaling.scale(axis, readings[axis]), dt_s, params)
+        for axis in scaling.minimums
+    }
+
+
+def detect_events_seed(model: TrainedModel, readings: pd.DataFrame) -> list[pd.DataFrame]:
+    """Per-axis event frames of a seed-mode model over one in-memory frame."""
+    return [
+        _axis_events(model, model.axes[axis], residual_frame(model, readings, axis))
+        for axis in model.axis_names
+    ]
+
+
+def _fit_axis(
+    axis: str, seconds: np.ndarray, scaled: np.ndarray, dt_s: float, params: DetectorParams
+) -> AxisModel:
+    present = np.isfinite(scaled)
+    x, y = seconds[present].reshape(-1, 1), scaled[present]
+    if len(y) < MIN_TRAINING_ROWS:
+        raise PipelineError(
+            f"column {axis!r}: only {len(y)} non-blank readings in the training window; "
+            f"need at least {MIN_TRAINING_ROWS}."
+        )
+    line = LinearRegression().fit(x, y)
+    predicted = line.predict(x)
+    residual = y - predicted
+    mu, sigma = float(residual.mean()), float(residual.std())
+    sigma = sigma if sigma > 0 else 1e-12
+    z = (residual - mu) / sigma
+    gap = gap_breaks(seconds[present], dt_s, params.gap_factor)
+    lengths = run_lengths(z >= params.z_alert, gap)
+    sustain = params.min_sustain_samples
+    if len(lengths):
+        sustain = max(sustain, math.ceil(np.percentile(lengths, params.sustain_percentile)))
+    thresholds = AxisThresholds(
+        z_alert=params.z_alert,
+        z_error=params.z_error,
+        min_c=params.z_alert * sigma,
+        max_c=params.z_error * sigma,
+        sustain_samples=int(sustain),
+        sustain_s=float(sustain * dt_s),
+    )
+    return AxisModel(
+        axis=axis,
+        slope=float(line.coef_[0]),
+        intercept=float(line.intercept_),
+        r2=float(r2_score(y, predicted)),
+        residual_mu=mu,
+        residual_sigma=sigma,
+        row_count=int(len(y)),
+        thresholds=thresholds,
+    )
 
 
 def residual_frame(model: TrainedModel, readings: pd.DataFrame, axis: str) -> pd.DataFrame:
@@ -65,60 +124,6 @@ def residual_frame(model: TrainedModel, readings: pd.DataFrame, axis: str) -> pd
             "predicted": predicted,
             "residual": residual,
             "z": (residual - fitted.residual_mu) / fitted.residual_sigma,
-        }
-    )
-
-
-def detect_events(model: TrainedModel, readings: pd.DataFrame) -> pd.DataFrame:
-    """Score every axis of ``readings`` and return its events, ordered by start time.
-
-    Parameters
-    ----------
-    model
-        The trained model.
-    readings
-        Canonical readings frame in amperes.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per event with :data:`EVENT_COLUMNS`.
-    """
-    if model.params.mode == "robust":
-        from pm_pipeline.core.robust_detection import detect_events_robust
-
-        frames = detect_events_robust(model, readings)
-    else:
-        frames = [
-            _axis_events(model, model.axes[axis], residual_frame(model, readings, axis))
-            for axis in model.axis_names
-        ]
-    return events_in_order(frames)
-
-
-def events_in_order(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """One events frame from per-axis frames, ordered by start time."""
-    frames = [frame for frame in frames if len(frame)]
-    if not frames:
-        return empty_events()
-    events = pd.concat(frames, ignore_index=True)
-    return events.sort_values(["start", "axis", "severity"], ignore_index=True)
-
-
-def empty_events() -> pd.DataFrame:
-    """An events frame with no rows and the same column types as a non-empty one."""
-    no_times = pd.Series([], dtype="datetime64[us, UTC]")
-    return pd.DataFrame(
-        {
-            "axis": pd.Series([], dtype=object),
-            "severity": pd.Series([], dtype=object),
-            "start": no_times,
-            "end": no_times,
-            "duration_s": pd.Series([], dtype="float64"),
-            "z_mean": pd.Series([], dtype="float64"),
-            "z_peak": pd.Series([], dtype="float64"),
-            "p_value": pd.Series([], dtype="float64"),
-            "n_samples": pd.Series([], dtype="int64"),
         }
     )
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pm_pipeline.core.detection import detect_events
-from pm_pipeline.core.evaluation import score_injection, summarise_quality
-from pm_pipeline.core.faults import inject, plan_injections
-from pm_pipeline.core.model import fit_minmax_scaling, fit_model, params_for_mode
+from pm_pipeline.core.detection.registry import detect_events, fit_model
+from pm_pipeline.core.evaluation.metrics import score_injection, summarise_quality
+from pm_pipeline.core.model.params import params_for_mode
+from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.simulation.faults import inject, plan_injections
 
 MODES = ("seed", "robust")
 

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from pm_pipeline.core.evaluation import recall
-from pm_pipeline.core.model import TrainedModel
+from pm_pipeline.core.evaluation.metrics import recall
+from pm_pipeline.core.model.trained import TrainedModel
 
 DEFAULT_MIN_TRAINING_ROWS = 1000
 

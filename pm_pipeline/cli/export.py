@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from pm_pipeline.core.views import measure_data_health, rank_top_events, summarise_axes
+from pm_pipeline.core.views.health import measure_data_health, rank_top_events, summarise_axes
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import iter_readings_pages, read_readings, readings_span
 from pm_pipeline.defs.resources import ReadingsDatabaseResource

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pm_pipeline.core.model import axes_with_data
+from pm_pipeline.core.model.trained import axes_with_data
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 GAP_FACTOR = 3.0

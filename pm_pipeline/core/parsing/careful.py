@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.export_format import (
+from pm_pipeline.core.parsing.format import (
     AXIS_COUNT_VARIABLE,
     HEADER_LINE,
     ExportColumns,

@@ -25,15 +25,14 @@ import numpy as np
 import pandas as pd
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.model import (
+from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.timeaxis import gap_breaks, run_ids
+from pm_pipeline.core.model.trained import (
     MIN_TRAINING_ROWS,
     AxisModel,
     AxisThresholds,
     ChannelModel,
-    DetectorParams,
     MinMaxScaling,
-    gap_breaks,
-    run_ids,
 )
 from pm_pipeline.core.schema import AXES
 

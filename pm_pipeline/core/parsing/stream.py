@@ -23,8 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from pm_pipeline.core.export_format import ExportColumns, ExportFormat, resolve_columns
-from pm_pipeline.core.exports import (
+from pm_pipeline.core.parsing.careful import (
     NO_LOAD_WORDS,
     PLAUSIBLE_AMPERES,
     FileLayout,
@@ -32,6 +31,7 @@ from pm_pipeline.core.exports import (
     read_header,
     sniff_layout,
 )
+from pm_pipeline.core.parsing.format import ExportColumns, ExportFormat, resolve_columns
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 DEFAULT_BLOCK_BYTES = 8 << 20

@@ -27,7 +27,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from pm_pipeline.core.model import axes_with_data
+from pm_pipeline.core.model.trained import axes_with_data
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 Injected = tuple[pd.DataFrame, dict]

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from pm_pipeline.cli_export import add_export_command
-from pm_pipeline.cli_ops import add_ops_commands
+from pm_pipeline.cli.export import add_export_command
+from pm_pipeline.cli.ops import add_ops_commands
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.export_format import ExportFormat, export_format_from_env
-from pm_pipeline.core.exports import parse_export
-from pm_pipeline.core.sample import planted_fault, write_sample_exports
+from pm_pipeline.core.parsing.careful import parse_export
+from pm_pipeline.core.parsing.format import ExportFormat, export_format_from_env
+from pm_pipeline.core.simulation.sample import planted_fault, write_sample_exports
 from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.db.engine import describe_url
 from pm_pipeline.db.events import read_events

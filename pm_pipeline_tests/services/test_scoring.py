@@ -8,18 +8,19 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pm_pipeline.core.detection import detect_events
+from pm_pipeline.core.detection.registry import detect_events, fit_model
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.export_format import ExportFormat
-from pm_pipeline.core.export_stream import NeedsCarefulRead, open_export_stream
-from pm_pipeline.core.exports import parse_export
-from pm_pipeline.core.model import fit_minmax_scaling, fit_model, params_for_mode
-from pm_pipeline.core.sample import write_export
+from pm_pipeline.core.model.params import params_for_mode
+from pm_pipeline.core.model.trained import fit_minmax_scaling
+from pm_pipeline.core.parsing.careful import parse_export
+from pm_pipeline.core.parsing.format import ExportFormat
+from pm_pipeline.core.parsing.stream import NeedsCarefulRead, open_export_stream
 from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.engine import open_engine
-from pm_pipeline.db.file_scoring import ingest_and_detect
 from pm_pipeline.db.readings import read_readings, readings_span
 from pm_pipeline.db.schema import ingested_files, readings_table
+from pm_pipeline.services.scoring import ingest_and_detect
 from pm_pipeline_tests.conftest import worn_slice
 
 SMALL_BLOCKS = 64 << 10  # ~1,000 rows per chunk, so a day of readings is many chunks

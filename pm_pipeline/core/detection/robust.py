@@ -22,9 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.model import TrainedModel, gap_breaks, run_ids, seconds_since
-from pm_pipeline.core.robust_fit import (
+from pm_pipeline.core.detection.robust_fit import (
     CHANNELS,
     fill_holes,
     idle_mask,
@@ -32,6 +30,9 @@ from pm_pipeline.core.robust_fit import (
     segment_breaks,
     standardise,
 )
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.model.timeaxis import gap_breaks, run_ids, seconds_since
+from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.schema import TIME_COLUMN
 
 

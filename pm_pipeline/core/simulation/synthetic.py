@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.model import TrainedModel
+from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 INJECTION_NOISE = 0.2

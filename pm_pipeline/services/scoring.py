@@ -15,16 +15,17 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, Table
 
-from pm_pipeline.core.detection import detect_events, events_in_order
-from pm_pipeline.core.export_format import ExportFormat
-from pm_pipeline.core.export_stream import (
+from pm_pipeline.core.detection.events import events_in_order
+from pm_pipeline.core.detection.registry import detect_events
+from pm_pipeline.core.detection.robust import ChunkedDetector, ReadingsOutOfOrder
+from pm_pipeline.core.model.trained import TrainedModel
+from pm_pipeline.core.parsing.careful import parse_export
+from pm_pipeline.core.parsing.format import ExportFormat
+from pm_pipeline.core.parsing.stream import (
     DEFAULT_BLOCK_BYTES,
     NeedsCarefulRead,
     open_export_stream,
 )
-from pm_pipeline.core.exports import parse_export
-from pm_pipeline.core.model import TrainedModel
-from pm_pipeline.core.robust_detection import ChunkedDetector, ReadingsOutOfOrder
 from pm_pipeline.db.readings import (
     AppendCollided,
     IngestResult,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.model import TrainedModel
+from pm_pipeline.core.model.trained import TrainedModel
 
 
 def single_model(models: list[TrainedModel]) -> TrainedModel:

@@ -1,4 +1,4 @@
-"""The drop folder: which landed files are ready, which wait, and where finished ones go.
+"""The drop folder on disk: what lies in it, and where finished files go.
 
 A file is ready when it has not been modified for the settle time and its last line ends
 with a newline (a controller or a copy still writing it fails one or the other). A file
@@ -19,12 +19,17 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.export_format import ExportSettingError
-from pm_pipeline.core.exports import GZIP_MAGIC, check_export_header
+from pm_pipeline.core.landing.plan import (
+    ARCHIVE_HASH_DIGITS,
+    LandedFile,
+    LandingDecision,
+    archived_name,
+)
+from pm_pipeline.core.parsing.careful import GZIP_MAGIC, check_export_header
+from pm_pipeline.core.parsing.format import ExportSettingError
 from pm_pipeline.core.versioning import file_sha256
 
 DROP_DIR_VARIABLE = "PM_DROP_DIR"
@@ -32,9 +37,6 @@ DEFAULT_DROP_DIR = "data/incoming"
 ARCHIVE_FOLDER = "archive"
 QUARANTINE_FOLDER = "quarantine"
 REASON_SUFFIX = ".reason.txt"
-ARCHIVE_HASH_DIGITS = 12
-CUT_SHORT_PATIENCE = 10
-"""Settle times a file whose last line has no newline waits before it is judged as it is."""
 _TEXT_SNIFF_BYTES = 4096
 
 
@@ -42,11 +44,6 @@ def drop_dir(environ: Mapping[str, str] | None = None) -> Path:
     """The folder watched for controller exports (``PM_DROP_DIR``, default ``data/incoming``)."""
     environ = os.environ if environ is None else environ
     return Path(environ.get(DROP_DIR_VARIABLE, DEFAULT_DROP_DIR)).resolve()
-
-
-def partition_key_for(path: str | Path) -> str:
-    """A landed file's partition key: its file name, so a changed file keeps its partition."""
-    return Path(path).name
 
 
 def landed_file_path(partition_key: str, explicit: str | None) -> Path:
@@ -73,71 +70,6 @@ def landed_file_path(partition_key: str, explicit: str | None) -> Path:
     return _or_archived_copy(path)
 
 
-@dataclass(frozen=True)
-class LandedFile:
-    """What the sensor saw of one ``*.csv`` in the drop folder."""
-
-    path: Path
-    size: int
-    modified_at: float
-    ends_with_newline: bool
-
-
-@dataclass(frozen=True)
-class LandingDecision:
-    """What to do with one landed file this tick: ``score``, ``wait`` or ``quarantine``."""
-
-    path: Path
-    action: str
-    reason: str
-    sha256: str = ""
-
-    @property
-    def partition_key(self) -> str:
-        return partition_key_for(self.path)
-
-    @property
-    def run_key(self) -> str:
-        """Unique per file name and content, so the same bytes are never scored twice."""
-        return f"{self.partition_key}@{self.sha256[:16]}"
-
-
-@dataclass(frozen=True)
-class EarlierRun:
-    """The newest run already asked for a landed file's bytes, as the sensor sees it."""
-
-    run_id: str
-    status: str
-    """Dagster's run status name: ``SUCCESS``, ``FAILURE``, ``STARTED``, ``QUEUED``, …"""
-    will_retry: bool
-    """Dagster decided to retry it (a crash, within ``run_retries.max_retries``)."""
-    retry_launched: bool
-    ended_s_ago: float
-
-
-def after_earlier_run(run: EarlierRun, grace_s: float) -> str:
-    """What to do with a landed file whose bytes already had a run.
-
-    Returns
-    -------
-    str
-        ``archive`` when it was scored (the file landed again); ``wait`` while a run goes, or
-        while Dagster's automatic retry is due; ``rerun`` when the run crashed, Dagster said it
-        would retry it, and no retry started within ``grace_s`` (the retry daemon can miss a
-        failure written at the moment it reads, and then never looks again); ``failed`` when
-        it failed for good.
-    """
-    if run.status == "SUCCESS":
-        return "archive"
-    if run.status not in ("FAILURE", "CANCELED"):
-        return "wait"
-    if not run.will_retry:
-        return "failed"
-    if run.retry_launched or run.ended_s_ago < grace_s:
-        return "wait"
-    return "rerun"
-
-
 def list_landed_files(folder: Path) -> list[LandedFile]:
     """The ``*.csv`` files directly inside ``folder``, oldest first (symlinks are skipped)."""
     found = []
@@ -149,45 +81,8 @@ def list_landed_files(folder: Path) -> list[LandedFile]:
     return sorted(found, key=lambda landed: (landed.modified_at, landed.path.name))
 
 
-def plan_landed_files(
-    files: list[LandedFile], now: float, settle_s: float, max_files: int
-) -> list[LandingDecision]:
-    """Decide, for at most ``max_files`` files, whether to score, wait or quarantine.
-
-    Parameters
-    ----------
-    files
-        Output of :func:`list_landed_files`.
-    now
-        Current time (epoch seconds).
-    settle_s
-        A file modified more recently than this is still being written.
-    max_files
-        Cap on files taken per tick; the rest wait for the next tick.
-
-    Returns
-    -------
-    list of LandingDecision
-        ``wait`` decisions for files in progress, then up to ``max_files`` others.
-    """
-    decisions: list[LandingDecision] = []
-    taken = 0
-    for landed in files:
-        if now - landed.modified_at < settle_s:
-            decisions.append(LandingDecision(landed.path, "wait", "still being written"))
-        elif (
-            landed.size
-            and not landed.ends_with_newline
-            and now - landed.modified_at < settle_s * CUT_SHORT_PATIENCE
-        ):
-            decisions.append(LandingDecision(landed.path, "wait", "last line is cut short"))
-        elif taken < max_files:
-            taken += 1
-            decisions.append(_judge(landed))
-    return decisions
-
-
-def _judge(landed: LandedFile) -> LandingDecision:
+def judge_landed_file(landed: LandedFile) -> LandingDecision:
+    """``score`` a settled file whose header reads, ``quarantine`` one whose header does not."""
     try:
         check_export_header(landed.path)
     except ExportSettingError:
@@ -247,11 +142,6 @@ def archive_file(path: Path, sha256: str) -> Path:
             f"{sha256[:ARCHIVE_HASH_DIGITS]}; it was moved away while being scored. Drop it "
             "again to rescore it."
         ) from None
-
-
-def archived_name(path: Path, sha256: str) -> str:
-    """``<stem>.<first 12 hex digits of the content hash><suffix>``."""
-    return f"{path.stem}.{sha256[:ARCHIVE_HASH_DIGITS]}{path.suffix}"
 
 
 def archived_copies(path: Path) -> list[Path]:

@@ -1,0 +1,139 @@
+"""Which landed files are ready, which wait: the drop folder's decisions, without touching it.
+
+A file is ready when it has not been modified for the settle time and its last line ends
+with a newline (a controller or a copy still writing it fails one or the other). A file
+whose last line has no newline but that has not changed for ``CUT_SHORT_PATIENCE`` settle
+times is judged as it is (some exporters omit the final newline); gzip and binary files have
+no lines and are judged once settled. Scored files move to ``archive/`` under a name that
+carries their content hash, so a later file with the same name never overwrites an earlier
+one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ARCHIVE_HASH_DIGITS = 12
+CUT_SHORT_PATIENCE = 10
+"""Settle times a file whose last line has no newline waits before it is judged as it is."""
+
+
+def partition_key_for(path: str | Path) -> str:
+    """A landed file's partition key: its file name, so a changed file keeps its partition."""
+    return Path(path).name
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    """What the sensor saw of one ``*.csv`` in the drop folder."""
+
+    path: Path
+    size: int
+    modified_at: float
+    ends_with_newline: bool
+
+
+@dataclass(frozen=True)
+class LandingDecision:
+    """What to do with one landed file this tick: ``score``, ``wait`` or ``quarantine``."""
+
+    path: Path
+    action: str
+    reason: str
+    sha256: str = ""
+
+    @property
+    def partition_key(self) -> str:
+        return partition_key_for(self.path)
+
+    @property
+    def run_key(self) -> str:
+        """Unique per file name and content, so the same bytes are never scored twice."""
+        return f"{self.partition_key}@{self.sha256[:16]}"
+
+
+@dataclass(frozen=True)
+class EarlierRun:
+    """The newest run already asked for a landed file's bytes, as the sensor sees it."""
+
+    run_id: str
+    status: str
+    """Dagster's run status name: ``SUCCESS``, ``FAILURE``, ``STARTED``, ``QUEUED``, …"""
+    will_retry: bool
+    """Dagster decided to retry it (a crash, within ``run_retries.max_retries``)."""
+    retry_launched: bool
+    ended_s_ago: float
+
+
+def after_earlier_run(run: EarlierRun, grace_s: float) -> str:
+    """What to do with a landed file whose bytes already had a run.
+
+    Returns
+    -------
+    str
+        ``archive`` when it was scored (the file landed again); ``wait`` while a run goes, or
+        while Dagster's automatic retry is due; ``rerun`` when the run crashed, Dagster said it
+        would retry it, and no retry started within ``grace_s`` (the retry daemon can miss a
+        failure written at the moment it reads, and then never looks again); ``failed`` when
+        it failed for good.
+    """
+    if run.status == "SUCCESS":
+        return "archive"
+    if run.status not in ("FAILURE", "CANCELED"):
+        return "wait"
+    if not run.will_retry:
+        return "failed"
+    if run.retry_launched or run.ended_s_ago < grace_s:
+        return "wait"
+    return "rerun"
+
+
+def plan_landed_files(
+    files: list[LandedFile],
+    now: float,
+    settle_s: float,
+    max_files: int,
+    judge: Callable[[LandedFile], LandingDecision],
+) -> list[LandingDecision]:
+    """Decide, for at most ``max_files`` files, whether to score, wait or quarantine.
+
+    Parameters
+    ----------
+    files
+        What the sensor saw in the drop folder.
+    now
+        Current time (epoch seconds).
+    settle_s
+        A file modified more recently than this is still being written.
+    max_files
+        Cap on files taken per tick; the rest wait for the next tick.
+    judge
+        Decides ``score`` or ``quarantine`` for a settled file (it reads the header).
+
+    Returns
+    -------
+    list of LandingDecision
+        ``wait`` decisions for files in progress, then up to ``max_files`` others.
+    """
+    decisions: list[LandingDecision] = []
+    taken = 0
+    for landed in files:
+        if now - landed.modified_at < settle_s:
+            decisions.append(LandingDecision(landed.path, "wait", "still being written"))
+        elif (
+            landed.size
+            and not landed.ends_with_newline
+            and now - landed.modified_at < settle_s * CUT_SHORT_PATIENCE
+        ):
+            decisions.append(LandingDecision(landed.path, "wait", "last line is cut short"))
+        elif taken < max_files:
+            taken += 1
+            decisions.append(judge(landed))
+    return decisions
+
+
+def archived_name(path: Path, sha256: str) -> str:
+    """``<stem>.<first 12 hex digits of the content hash><suffix>``."""
+    return f"{path.stem}.{sha256[:ARCHIVE_HASH_DIGITS]}{path.suffix}"

@@ -1,0 +1,196 @@
+"""The trained model: min-max scaling, per-axis lines and thresholds, identified by a hash.
+
+Time is always measured in seconds from the model's training epoch (the first training
+timestamp), stored with the model, so a scored file is placed on the same time axis as the
+data the line was fitted on.
+
+A model covers the axes that carry readings in its training window (a 6-axis robot's axes 7
+and 8 are blank, so they get no line): :attr:`TrainedModel.axis_names` lists them, and the
+scaling, the per-axis models, the version hash and the stored JSON hold only those.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.preprocessing import MinMaxScaler
+
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.schema import AXES
+
+MIN_TRAINING_ROWS = 10
+
+
+@dataclass(frozen=True)
+class ChannelModel:
+    """robust mode: standardisation and sustain times of one channel (active or idle)."""
+
+    center: float
+    scale: float
+    sustain_alert: int
+    sustain_error: int
+    row_count: int
+    train_rate_per_h: float
+
+
+@dataclass(frozen=True)
+class MinMaxScaling:
+    """Per-axis ranges fitted on the training window only (axes with readings only)."""
+
+    minimums: dict[str, float]
+    maximums: dict[str, float]
+
+    def span(self, axis: str) -> float:
+        """Width of the axis' range; a constant axis scales by 1 so it stays finite."""
+        width = self.maximums[axis] - self.minimums[axis]
+        return width if width > 0 else 1.0
+
+    def scale(self, axis: str, amperes: np.ndarray | pd.Series) -> np.ndarray:
+        """Amperes to scaled units (0…1 on the training range)."""
+        return (np.asarray(amperes, dtype="float64") - self.minimums[axis]) / self.span(axis)
+
+    def unscale(self, axis: str, scaled: np.ndarray) -> np.ndarray:
+        """Scaled units back to amperes."""
+        return np.asarray(scaled, dtype="float64") * self.span(axis) + self.minimums[axis]
+
+
+@dataclass(frozen=True)
+class AxisThresholds:
+    """Residual limits of one axis, in scaled units, plus the sustain time."""
+
+    z_alert: float
+    z_error: float
+    min_c: float
+    max_c: float
+    sustain_samples: int
+    sustain_s: float
+
+
+@dataclass(frozen=True)
+class AxisModel:
+    """A fitted line ``scaled = slope · seconds + intercept`` and its residual statistics."""
+
+    axis: str
+    slope: float
+    intercept: float
+    r2: float
+    residual_mu: float
+    residual_sigma: float
+    row_count: int
+    thresholds: AxisThresholds
+    channels: dict[str, ChannelModel] | None = None
+    """robust mode only: the ``active`` and ``idle`` channels."""
+    quantum: float = 0.0
+    """robust mode only: smallest non-zero scaled reading, the idle spread's floor."""
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """Everything needed to score new readings, identified by a content hash."""
+
+    epoch: str
+    window_start: str
+    window_end: str
+    row_count: int
+    dt_s: float
+    params: DetectorParams
+    scaling: MinMaxScaling
+    axes: dict[str, AxisModel]
+    version: str = field(default="")
+
+    def to_dict(self) -> dict:
+        """A JSON-safe dictionary; :func:`model_from_dict` reverses it."""
+        return asdict(self)
+
+    @property
+    def axis_names(self) -> tuple[str, ...]:
+        """The axes this model scores, in axis order: those with training readings."""
+        return tuple(self.axes)
+
+    @property
+    def epoch_ts(self) -> pd.Timestamp:
+        return pd.Timestamp(self.epoch)
+
+
+def axes_with_data(readings: pd.DataFrame) -> tuple[str, ...]:
+    """The axes, in order, with at least one non-blank reading in ``readings``."""
+    return tuple(axis for axis in AXES if bool(readings[axis].notna().any()))
+
+
+def fit_minmax_scaling(readings: pd.DataFrame) -> MinMaxScaling:
+    """Fit per-axis min-max ranges, ignoring NaN ("no load") values.
+
+    Only axes with at least one reading get a range; they are the axes a model fitted on
+    the same readings covers (a robot with fewer axes leaves the others blank).
+
+    Parameters
+    ----------
+    readings
+        The training readings frame.
+
+    Returns
+    -------
+    MinMaxScaling
+
+    Raises
+    ------
+    PipelineError
+        When the window holds too few rows, or no axis has a single reading.
+    """
+    require_rows(readings)
+    axes = axes_with_data(readings)
+    if not axes:
+        raise PipelineError(
+            f"no axis has a reading in the training window ({len(readings)} rows, every "
+            f"current blank); ingest exports with current values or widen the window."
+        )
+    # scikit-learn's scaler ignores NaN ("no load") when it fits the ranges.
+    scaler = MinMaxScaler().fit(readings[list(axes)].to_numpy(dtype="float64"))
+    minimums = {axis: float(v) for axis, v in zip(axes, scaler.data_min_, strict=True)}
+    maximums = {axis: float(v) for axis, v in zip(axes, scaler.data_max_, strict=True)}
+    return MinMaxScaling(minimums, maximums)
+
+
+def model_version(model: TrainedModel) -> str:
+    """A short content hash of the scaling, coefficients and thresholds."""
+    content = model.to_dict()
+    content.pop("version", None)
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+    return digest[:12]
+
+
+def model_from_dict(content: dict) -> TrainedModel:
+    """Rebuild a :class:`TrainedModel` from :meth:`TrainedModel.to_dict` output."""
+    axes = {
+        name: AxisModel(
+            **{
+                **axis,
+                "thresholds": AxisThresholds(**axis["thresholds"]),
+                "channels": {k: ChannelModel(**v) for k, v in axis["channels"].items()}
+                if axis.get("channels")
+                else None,
+            }
+        )
+        for name, axis in content["axes"].items()
+    }
+    return TrainedModel(
+        **{
+            **content,
+            "params": DetectorParams(**content["params"]),
+            "scaling": MinMaxScaling(**content["scaling"]),
+            "axes": axes,
+        }
+    )
+
+
+def require_rows(readings: pd.DataFrame) -> None:
+    if len(readings) < MIN_TRAINING_ROWS:
+        raise PipelineError(
+            f"the training window holds {len(readings)} readings; need at least "
+            f"{MIN_TRAINING_ROWS}. Ingest an export first or widen the window."
+        )
