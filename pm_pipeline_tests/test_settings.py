@@ -12,6 +12,7 @@ import pytest
 
 from pm_pipeline.core.errors import PipelineError, SettingsError
 from pm_pipeline.core.parsing.format import ExportFormat, ExportSettingError
+from pm_pipeline.defs.jobs import DEFAULT_MAX_RUNTIME_SECONDS
 from pm_pipeline.settings import Settings, load_settings
 from pm_pipeline.settings_reference import (
     other_variables,
@@ -64,6 +65,8 @@ def test_defaults() -> None:
     )
     assert (settings.settle_seconds, settings.max_files_per_tick) == (2.0, 20)
     assert (settings.scoring_max_runtime_seconds, settings.retry_grace_seconds) == (600, 30.0)
+    # Runs launched from the UI carry the job's own tag: the same default.
+    assert str(settings.scoring_max_runtime_seconds) == DEFAULT_MAX_RUNTIME_SECONDS
 
 
 def test_pm_database_url_wins_over_the_fallback_and_is_never_shown() -> None:
