@@ -1,10 +1,9 @@
 """The pm_pipeline code location: the one Definitions object.
 
-It is built when Dagster loads the location, not on import, so the environment
-(``PM_TIMEZONE``, ``PM_RETRAIN_CRON``) is read at load time.
+It is built when Dagster loads the location, not on import: the settings are read and
+validated then, so ``dagster definitions validate`` names a bad one, and the schedule takes
+``PM_TIMEZONE`` and ``PM_RETRAIN_CRON`` from them.
 """
-
-import os
 
 import dagster as dg
 
@@ -13,14 +12,16 @@ from pm_pipeline.defs.jobs import file_scoring_job, training_job, views_job
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.defs.schedules import build_nightly_retraining_schedule
 from pm_pipeline.defs.sensors import landed_file_sensor
+from pm_pipeline.settings import load_settings
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    settings = load_settings()
     return dg.Definitions(
         assets=ALL_ASSETS,
         jobs=[training_job, file_scoring_job, views_job],
-        schedules=[build_nightly_retraining_schedule(os.environ)],
+        schedules=[build_nightly_retraining_schedule(settings)],
         sensors=[landed_file_sensor],
         resources={
             "readings_db": ReadingsDatabaseResource(),

@@ -12,7 +12,7 @@ from pm_pipeline.cli.export import add_export_command
 from pm_pipeline.cli.ops import add_ops_commands
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.parsing.careful import parse_export
-from pm_pipeline.core.parsing.format import ExportFormat, export_format_from_env
+from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.simulation.sample import planted_fault, write_sample_exports
 from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.db.engine import describe_url
@@ -41,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; every user-caused error becomes one line on stderr and exit code 1."""
     args = _parser().parse_args(argv)
     try:
+        from pm_pipeline.settings import load_settings
+
+        # Read once, before any work: a bad setting is one line per variable.
+        args.settings = load_settings()
         return args.handler(args)
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -79,7 +83,7 @@ def _database() -> ReadingsDatabaseResource:
 
 def _ingest(args: argparse.Namespace) -> int:
     database = _database()
-    export_format = export_format_from_env()  # a bad setting stops before any file
+    export_format = args.settings.export_format
     failed = 0
     for path in args.files:
         try:
@@ -146,7 +150,6 @@ def _score(args: argparse.Namespace) -> int:
     from pm_pipeline.definitions import defs
     from pm_pipeline.defs.execution import latest_metadata, local_instance, run_scoring
 
-    export_format_from_env()  # a bad setting is one clear line, before a run starts
     instance = local_instance()
     key, outcome = run_scoring(defs(), instance, args.file, args.model_version)
     if not outcome.success:
@@ -185,7 +188,7 @@ def _dev(_args: argparse.Namespace) -> int:
     os.execv(dagster, [dagster, "dev", "-w", "workspace.yaml"])
 
 
-def _run(_args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace) -> int:
     from pm_pipeline.definitions import defs
     from pm_pipeline.defs.execution import (
         latest_metadata,
@@ -200,7 +203,7 @@ def _run(_args: argparse.Namespace) -> int:
         history, landed, _ = write_sample_exports(SAMPLE_DIR)
         print(f"generated sample exports {history} and {landed}")
     database = _database()
-    result = ingest_file(database, history)
+    result = ingest_file(database, history, args.settings.export_format)
     print(f"ingested {history}: {result.rows_added} rows added, {result.rows_present} present")
     instance = local_instance()
     outcome = run_training(defs(), instance, {})

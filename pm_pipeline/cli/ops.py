@@ -123,7 +123,7 @@ def _lineage(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    parsed = parse_export(args.file)
+    parsed = parse_export(args.file, args.settings.export_format)
     for note in parsed.notes:
         print(f"warning: {note}", file=sys.stderr)
     readings = parsed.readings

@@ -7,3 +7,7 @@ class PipelineError(Exception):
 
 class DatabaseUnavailable(PipelineError):
     """The database refused or dropped the connection: worth retrying later, unlike a bad URL."""
+
+
+class SettingsError(PipelineError):
+    """One or more ``PM_*`` settings are malformed: one line per variable, saying the fix."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -12,40 +10,31 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError
+from pm_pipeline.settings import Settings
 
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
-URL_VARIABLES = ("PM_DATABASE_URL", "DATABASE_URL")
-STATE_DIR_VARIABLE = "PM_STATE_DIR"
-DEFAULT_STATE_DIR = ".pm_state"
 READINGS_DB_FILE = "readings.db"
 
 
-def state_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """The git-ignored folder holding the embedded database and the local Dagster home."""
-    environ = os.environ if environ is None else environ
-    return Path(environ.get(STATE_DIR_VARIABLE, DEFAULT_STATE_DIR)).resolve()
-
-
-def resolve_database_url(explicit: str | None, environ: Mapping[str, str] | None = None) -> str:
-    """Pick the readings database URL: explicit, then the environment, then embedded SQLite.
+def resolve_database_url(explicit: str | None, settings: Settings) -> str:
+    """Pick the readings database URL: explicit, then the settings, then embedded SQLite.
 
     Parameters
     ----------
     explicit
         A URL given in configuration, or None.
-    environ
-        The environment to read; ``os.environ`` by default. Read at run time, never on import.
+    settings
+        The settings the entry point read (``PM_DATABASE_URL``, ``DATABASE_URL``,
+        ``PM_STATE_DIR``).
 
     Returns
     -------
     str
         A URL with Postgres normalised to the psycopg2 driver.
     """
-    environ = os.environ if environ is None else environ
-    chosen = explicit or next((environ[v] for v in URL_VARIABLES if environ.get(v)), None)
+    chosen = explicit or settings.database_url
     if not chosen:
-        folder = state_dir(environ)
-        return f"sqlite:///{folder / READINGS_DB_FILE}"
+        return f"sqlite:///{settings.state_dir / READINGS_DB_FILE}"
     return normalise_url(chosen)
 
 

@@ -9,8 +9,9 @@ import dagster as dg
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.landing.plan import partition_key_for
-from pm_pipeline.db.engine import normalise_url, state_dir
+from pm_pipeline.db.engine import normalise_url
 from pm_pipeline.defs.assets import landed_files_partitions
+from pm_pipeline.settings import load_settings
 
 DAGSTER_HOME_VARIABLE = "DAGSTER_HOME"
 DAGSTER_PG_VARIABLE = "DAGSTER_PG_URL"
@@ -62,7 +63,7 @@ def prepare_local_home() -> Path:
     pg_url = os.environ.get(DAGSTER_PG_VARIABLE)
     if pg_url:
         os.environ[DAGSTER_PG_VARIABLE] = normalise_url(pg_url)
-    default_home = state_dir() / "dagster_home"
+    default_home = load_settings().state_dir / "dagster_home"
     home = Path(os.environ.setdefault(DAGSTER_HOME_VARIABLE, str(default_home))).resolve()
     home.mkdir(parents=True, exist_ok=True)
     if home == default_home:

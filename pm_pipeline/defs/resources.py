@@ -8,6 +8,7 @@ from sqlalchemy import Engine, Table
 
 from pm_pipeline.db.engine import mask_url, open_engine, resolve_database_url
 from pm_pipeline.db.schema import DEFAULT_READINGS_TABLE, DEFAULT_TIME_COLUMN, readings_table
+from pm_pipeline.settings import load_settings
 
 DEFAULT_ROBOT_ID = "robot-1"
 
@@ -15,8 +16,9 @@ DEFAULT_ROBOT_ID = "robot-1"
 class ReadingsDatabaseResource(dg.ConfigurableResource):
     """The readings database: Postgres/Neon in production, a SQLite file by default.
 
-    ``url`` left empty means ``PM_DATABASE_URL`` (then ``DATABASE_URL``) read when a run
-    starts, and the embedded SQLite file when neither is set.
+    ``url`` left empty means ``PM_DATABASE_URL`` (then ``DATABASE_URL``) from the settings
+    read when the URL is first needed in a run or command, and the embedded SQLite file in
+    ``PM_STATE_DIR`` when neither is set.
     """
 
     url: str | None = None
@@ -28,7 +30,7 @@ class ReadingsDatabaseResource(dg.ConfigurableResource):
 
     @cached_property
     def resolved_url(self) -> str:
-        return resolve_database_url(self.url)
+        return resolve_database_url(self.url, load_settings())
 
     @property
     def masked_url(self) -> str:

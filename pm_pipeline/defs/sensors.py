@@ -1,8 +1,8 @@
 """landed_file_sensor: every controller export dropped into the drop folder becomes a run."""
 
 import json
-import os
 import time
+from functools import partial
 
 import dagster as dg
 
@@ -13,30 +13,19 @@ from pm_pipeline.core.landing.plan import (
     plan_landed_files,
 )
 from pm_pipeline.defs.assets import landed_files_partitions
-from pm_pipeline.defs.jobs import (
-    DEFAULT_MAX_RUNTIME_SECONDS,
-    MAX_RUNTIME_TAG,
-    file_scoring_job,
-)
+from pm_pipeline.defs.jobs import MAX_RUNTIME_TAG, file_scoring_job
 from pm_pipeline.services.landing import (
     archive_file,
-    drop_dir,
     judge_landed_file,
     list_landed_files,
     quarantine_file,
 )
+from pm_pipeline.settings import Settings, load_settings
 
 RUN_KEY_TAG = "dagster/run_key"
 WILL_RETRY_TAG = "dagster/will_retry"
 AUTO_RETRY_RUN_ID_TAG = "dagster/auto_retry_run_id"
 RERUN_OF_TAG = "pm/rerun_of"
-RETRY_GRACE_VARIABLE = "PM_RETRY_GRACE_SECONDS"
-DEFAULT_RETRY_GRACE_SECONDS = 30.0
-MAX_RUNTIME_VARIABLE = "PM_SCORING_MAX_RUNTIME_SECONDS"
-SETTLE_SECONDS_VARIABLE = "PM_SETTLE_SECONDS"
-MAX_FILES_VARIABLE = "PM_MAX_FILES_PER_TICK"
-DEFAULT_SETTLE_SECONDS = 2.0
-DEFAULT_MAX_FILES = 20
 
 
 @dg.sensor(
@@ -46,19 +35,22 @@ DEFAULT_MAX_FILES = 20
     description="Scores each new or changed *.csv in PM_DROP_DIR (default data/incoming).",
 )
 def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    folder = drop_dir()
+    # A bad setting fails the tick here with one line per variable, before any file moves.
+    settings = load_settings()
+    folder = settings.drop_dir
     folder.mkdir(parents=True, exist_ok=True)
     decisions = plan_landed_files(
         list_landed_files(folder),
         now=time.time(),
-        settle_s=float(os.environ.get(SETTLE_SECONDS_VARIABLE, DEFAULT_SETTLE_SECONDS)),
-        max_files=int(os.environ.get(MAX_FILES_VARIABLE, DEFAULT_MAX_FILES)),
-        judge=judge_landed_file,
+        settle_s=settings.settle_seconds,
+        max_files=settings.max_files_per_tick,
+        judge=partial(judge_landed_file, fmt=settings.export_format),
     )
     requested = [
         (decision, request)
         for decision in decisions
-        if decision.action == "score" and (request := _request_for(context, decision)) is not None
+        if decision.action == "score"
+        and (request := _request_for(context, decision, settings)) is not None
     ]
     ready = [decision for decision, _ in requested]
     for bad in (d for d in decisions if d.action == "quarantine"):
@@ -84,7 +76,7 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
 
 
 def _request_for(
-    context: dg.SensorEvaluationContext, decision: LandingDecision
+    context: dg.SensorEvaluationContext, decision: LandingDecision, settings: Settings
 ) -> dg.RunRequest | None:
     """A run request for bytes no run has taken yet, or for bytes whose run crashed and
     Dagster's promised retry never started; None otherwise (a scored duplicate is archived).
@@ -92,10 +84,11 @@ def _request_for(
     The daemon would skip a repeated run key anyway; this keeps the drop folder clean.
     """
     record = _newest_run(context, decision.run_key)
+    runtime_s = settings.scoring_max_runtime_seconds
     if record is None:
-        return _run_request(decision, decision.run_key)
+        return _run_request(decision, decision.run_key, runtime_s)
     earlier = _earlier(record)
-    step = after_earlier_run(earlier, _retry_grace_s())
+    step = after_earlier_run(earlier, settings.retry_grace_seconds)
     if step == "rerun":
         # One rerun per crashed run: its run key names the run it replaces.
         rerun_key = f"{decision.run_key}:rerun-{earlier.run_id[:8]}"
@@ -105,7 +98,7 @@ def _request_for(
                 f"{decision.path.name}: run {earlier.run_id} crashed and Dagster's retry did "
                 "not start; scoring the file again."
             )
-            return _run_request(decision, rerun_key, rerun_of=earlier.run_id)
+            return _run_request(decision, rerun_key, runtime_s, rerun_of=earlier.run_id)
         earlier = _earlier(rerun)
         step = after_earlier_run(earlier, grace_s=float("inf"))
     if step == "archive" and decision.path.exists():
@@ -140,12 +133,8 @@ def _earlier(record: dg.RunRecord) -> EarlierRun:
     )
 
 
-def _retry_grace_s() -> float:
-    return float(os.environ.get(RETRY_GRACE_VARIABLE, DEFAULT_RETRY_GRACE_SECONDS))
-
-
 def _run_request(
-    decision: LandingDecision, run_key: str, rerun_of: str | None = None
+    decision: LandingDecision, run_key: str, max_runtime_s: int, rerun_of: str | None = None
 ) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=run_key,
@@ -157,9 +146,7 @@ def _run_request(
             "pm/file_sha256": decision.sha256,
             # With run monitoring on, a run still STARTED after this long is failed, and then
             # retried: the way a run whose worker died along with the daemon gets scored.
-            MAX_RUNTIME_TAG: str(
-                int(os.environ.get(MAX_RUNTIME_VARIABLE, DEFAULT_MAX_RUNTIME_SECONDS))
-            ),
+            MAX_RUNTIME_TAG: str(max_runtime_s),
             **({RERUN_OF_TAG: rerun_of} if rerun_of else {}),
         },
     )

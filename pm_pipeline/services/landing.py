@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
 from pathlib import Path
 
 from pm_pipeline.core.errors import PipelineError
@@ -29,25 +28,18 @@ from pm_pipeline.core.landing.plan import (
     archived_name,
 )
 from pm_pipeline.core.parsing.careful import GZIP_MAGIC, check_export_header
-from pm_pipeline.core.parsing.format import ExportSettingError
+from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.versioning import file_sha256
 
-DROP_DIR_VARIABLE = "PM_DROP_DIR"
-DEFAULT_DROP_DIR = "data/incoming"
 ARCHIVE_FOLDER = "archive"
 QUARANTINE_FOLDER = "quarantine"
 REASON_SUFFIX = ".reason.txt"
 _TEXT_SNIFF_BYTES = 4096
 
 
-def drop_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """The folder watched for controller exports (``PM_DROP_DIR``, default ``data/incoming``)."""
-    environ = os.environ if environ is None else environ
-    return Path(environ.get(DROP_DIR_VARIABLE, DEFAULT_DROP_DIR)).resolve()
-
-
-def landed_file_path(partition_key: str, explicit: str | None) -> Path:
-    """The file behind a partition: the configured path, else the key inside the drop folder.
+def landed_file_path(partition_key: str, explicit: str | None, folder: Path) -> Path:
+    """The file behind a partition: the configured path, else the key inside ``folder`` (the
+    drop folder, ``PM_DROP_DIR``).
 
     When the file is gone but ``archive/`` beside it holds copies of it, the newest copy is
     returned: a run of a file another run has already scored and archived (a re-execution
@@ -61,7 +53,7 @@ def landed_file_path(partition_key: str, explicit: str | None) -> Path:
     """
     if explicit:
         return _or_archived_copy(Path(explicit))
-    folder = drop_dir()
+    folder = folder.resolve()
     path = folder / partition_key
     if Path(partition_key).name != partition_key or partition_key in ("", ".", ".."):
         raise PipelineError(f"partition key {partition_key!r} is not a plain file name.")
@@ -81,12 +73,14 @@ def list_landed_files(folder: Path) -> list[LandedFile]:
     return sorted(found, key=lambda landed: (landed.modified_at, landed.path.name))
 
 
-def judge_landed_file(landed: LandedFile) -> LandingDecision:
-    """``score`` a settled file whose header reads, ``quarantine`` one whose header does not."""
+def judge_landed_file(landed: LandedFile, fmt: ExportFormat) -> LandingDecision:
+    """``score`` a settled file whose header reads, ``quarantine`` one whose header does not.
+
+    ``fmt`` comes from settings already validated, so a bad setting fails the tick before any
+    file is judged and never quarantines one.
+    """
     try:
-        check_export_header(landed.path)
-    except ExportSettingError:
-        raise  # the setting is wrong, not the file: fail the tick and leave every file put
+        check_export_header(landed.path, fmt)
     except PipelineError as error:
         return LandingDecision(landed.path, "quarantine", str(error))
     return LandingDecision(landed.path, "score", "ready", file_sha256(landed.path))

@@ -8,8 +8,9 @@ import pytest
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.parsing.careful import check_export_header, parse_export, read_export
-from pm_pipeline.core.parsing.format import ExportFormat, ExportSettingError, export_format_from_env
+from pm_pipeline.core.parsing.format import ExportFormat, ExportSettingError
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
+from pm_pipeline.settings import load_settings
 
 STAMPS = ("2022-10-17T12:00:00.000Z", "2022-10-17T12:00:02.000Z", "2022-10-17T12:00:04.000Z")
 
@@ -160,15 +161,15 @@ def test_renamed_columns_are_read_through_the_map(
 ) -> None:
     text, environ, expected = MAPPED[case]
     path = write(tmp_path, "export.csv", text)
-    fmt = export_format_from_env(environ)
+    fmt = load_settings(environ).export_format
     frame = parse_export(path, fmt).readings
     assert frame[["axis_1", "axis_2", "axis_3"]].iloc[0].tolist() == expected
     assert frame[TIME_COLUMN].iloc[1].isoformat() == "2022-10-17T12:00:02+00:00"
-    # Read from the process environment when no format is given (the assets and the sensor).
+    # Read from the process environment through the settings (as the assets and the sensor do).
     for name in ("PM_AXIS_COUNT", "PM_COLUMN_MAP"):
         monkeypatch.setenv(name, environ.get(name, ""))
-    assert read_export(path).equals(frame)
-    check_export_header(path)
+    assert read_export(path, load_settings().export_format).equals(frame)
+    check_export_header(path, load_settings().export_format)
 
 
 # name: (file text, environment, message fragments)
@@ -200,7 +201,7 @@ MISSING = {
 def test_a_missing_mapped_column_names_file_and_line(tmp_path: Path, case: str) -> None:
     text, environ, fragments = MISSING[case]
     path = write(tmp_path, "export.csv", text)
-    fmt = export_format_from_env(environ)
+    fmt = load_settings(environ).export_format
     for check in (parse_export, check_export_header):
         with pytest.raises(PipelineError) as raised:
             check(path, fmt)
@@ -247,7 +248,7 @@ def test_bad_settings_raise_a_clear_error(
 ) -> None:
     environ, fragments = BAD_SETTINGS[case]
     with pytest.raises(ExportSettingError) as raised:
-        export_format_from_env(environ)
+        load_settings(environ)
     for fragment in fragments:
         assert fragment in str(raised.value)
     # A file read with the environment's settings fails the same way, before the file matters.
@@ -255,7 +256,7 @@ def test_bad_settings_raise_a_clear_error(
     for name in ("PM_AXIS_COUNT", "PM_COLUMN_MAP"):
         monkeypatch.setenv(name, environ.get(name, ""))
     with pytest.raises(ExportSettingError, match=re.escape(fragments[0])):
-        read_export(path)
+        read_export(path, load_settings().export_format)
 
 
 def test_format_built_in_code_is_validated_too() -> None:

@@ -1,3 +1,4 @@
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -5,8 +6,11 @@ import pytest
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.landing.plan import LandedFile, plan_landed_files
+from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.simulation.replay import chunk_readings
 from pm_pipeline.services.landing import archive_file, judge_landed_file, quarantine_file
+
+JUDGE = partial(judge_landed_file, fmt=ExportFormat())
 
 GOOD = (
     "time," + ",".join(f"axis_{i}" for i in range(1, 9)) + "\n"
@@ -32,7 +36,7 @@ def test_plan_waits_scores_and_quarantines(tmp_path: Path) -> None:
         landed(tmp_path / "young.csv", 0.5),
         landed(tmp_path / "cut.csv", 10, False),
     ]
-    decisions = plan_landed_files(files, 1000.0, 2.0, 10, judge_landed_file)
+    decisions = plan_landed_files(files, 1000.0, 2.0, 10, JUDGE)
     plan = {d.path.name: (d.action, d.reason) for d in decisions}
     assert plan["ok.csv"] == ("score", "ready")
     assert plan["bad.csv"][0] == "quarantine" and "no time column" in plan["bad.csv"][1]
@@ -45,7 +49,7 @@ def test_cap_leaves_the_rest_for_later(tmp_path: Path) -> None:
     for number in range(4):
         (tmp_path / f"{number}.csv").write_text(GOOD)
         files.append(landed(tmp_path / f"{number}.csv", 30))
-    plan = plan_landed_files(files, 1000.0, 2.0, 3, judge_landed_file)
+    plan = plan_landed_files(files, 1000.0, 2.0, 3, JUDGE)
     assert [d.path.name for d in plan] == ["0.csv", "1.csv", "2.csv"]
 
 
@@ -79,7 +83,7 @@ def test_partition_keys_cannot_escape_the_drop_folder(
     monkeypatch.setenv("PM_DROP_DIR", str(drop))
     (tmp_path / "secret.csv").write_text(GOOD)
     (drop / "link.csv").symlink_to(tmp_path / "secret.csv")
-    assert landed_file_path("ok.csv", None) == drop / "ok.csv"
+    assert landed_file_path("ok.csv", None, drop) == drop / "ok.csv"
     for key in ("../secret.csv", "sub/x.csv", "..", "link.csv"):
         with pytest.raises(PipelineError):
-            landed_file_path(key, None)
+            landed_file_path(key, None, drop)

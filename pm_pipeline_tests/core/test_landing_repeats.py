@@ -61,13 +61,13 @@ def test_a_scored_and_archived_file_is_found_in_the_archive(drop: Path) -> None:
 
     newest = drop / "archive" / f"a.{new_sha[:12]}.csv"
     assert archived_copies(drop / "a.csv") == [drop / "archive" / f"a.{old_sha[:12]}.csv", newest]
-    assert landed_file_path("a.csv", None) == newest
-    assert landed_file_path("a.csv", str(drop / "a.csv")) == newest
+    assert landed_file_path("a.csv", None, drop) == newest
+    assert landed_file_path("a.csv", str(drop / "a.csv"), drop) == newest
     # While the file is in the drop folder, that is the one scored.
     again, _ = land(drop, "a.csv", TEXT, 4000)
-    assert landed_file_path("a.csv", None) == again
+    assert landed_file_path("a.csv", None, drop) == again
     # A file never archived stays a missing path, for the run to report.
-    assert landed_file_path("never.csv", None) == drop / "never.csv"
+    assert landed_file_path("never.csv", None, drop) == drop / "never.csv"
 
 
 def test_quarantining_a_vanished_file_leaves_no_stray_reason(drop: Path) -> None:

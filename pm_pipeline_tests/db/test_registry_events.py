@@ -15,6 +15,7 @@ from pm_pipeline.db.registry import (
     newest_model_version,
     register_model,
 )
+from pm_pipeline.settings import load_settings
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +62,16 @@ def test_urls_are_normalised_and_masked() -> None:
     assert normalised.startswith("postgresql+psycopg2://alice:s3cret@")
     assert normalised.endswith("?sslmode=require&channel_binding=require")
     assert "s3cret" not in mask_url(neon)
-    assert resolve_database_url(None, {"DATABASE_URL": neon}) == normalised
+    assert resolve_database_url(None, load_settings({"DATABASE_URL": neon})) == normalised
     assert (
-        resolve_database_url(None, {"PM_DATABASE_URL": "sqlite:///x.db", "DATABASE_URL": neon})
+        resolve_database_url(
+            None, load_settings({"PM_DATABASE_URL": "sqlite:///x.db", "DATABASE_URL": neon})
+        )
         == "sqlite:///x.db"
     )
     assert (
-        resolve_database_url(None, {"PM_STATE_DIR": "/tmp/st"}) == "sqlite:////tmp/st/readings.db"
+        resolve_database_url(None, load_settings({"PM_STATE_DIR": "/tmp/st"}))
+        == "sqlite:////tmp/st/readings.db"
     )
     with pytest.raises(PipelineError, match="not a valid SQLAlchemy URL"):
         normalise_url("not a url")

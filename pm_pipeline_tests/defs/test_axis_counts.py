@@ -10,7 +10,7 @@ import pytest
 
 from pm_pipeline.cli.app import ingest_file
 from pm_pipeline.core.model.trained import TrainedModel
-from pm_pipeline.core.parsing.format import ExportFormat, export_format_from_env
+from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import read_readings
@@ -18,6 +18,7 @@ from pm_pipeline.db.registry import load_model, newest_model_version
 from pm_pipeline.defs.assets import TRAINING_ASSETS
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline.settings import load_settings
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.defs.test_materialize import resources, score_landed
 
@@ -61,7 +62,7 @@ def ingest_history(
     path = tmp_path / "history.csv"
     write_columns(history, path, names, sep)
     database = ReadingsDatabaseResource(url=f"sqlite:///{tmp_path / 'readings.db'}")
-    result = ingest_file(database, path, export_format_from_env())
+    result = ingest_file(database, path, load_settings().export_format)
     assert result.rows_added == len(history)
     return database, history
 

@@ -9,6 +9,7 @@ from pm_pipeline.definitions import defs
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DAGSTER = Path(sys.executable).parent / "dagster"
 
 
 def test_definitions_load() -> None:
@@ -70,3 +71,17 @@ def test_scoring_runs_from_the_ui_carry_a_max_runtime() -> None:
     # Run monitoring fails a run lost with the daemon only past its max runtime tag.
     job = defs().resolve_job_def("file_scoring_job")
     assert int(job.tags["dagster/max_runtime"]) > 0
+
+
+def test_dagster_cli_names_a_bad_setting(tmp_path: Path) -> None:
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "PM_TIMEZONE": "Mars/Olympus"}
+    completed = subprocess.run(
+        [DAGSTER, "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode != 0
+    assert "PM_TIMEZONE='Mars/Olympus': not a time zone" in completed.stdout + completed.stderr

@@ -7,7 +7,7 @@ Two header families are understood:
 * the database layout: ``timestamp_recorded,axis_1,…,axis_8``.
 
 Other names are read through ``PM_COLUMN_MAP``, and robots with fewer than eight axes through
-``PM_AXIS_COUNT`` (see :mod:`pm_pipeline.core.export_format`). The frame always has the eight
+``PM_AXIS_COUNT`` (see :mod:`pm_pipeline.core.parsing.format`). The frame always has the eight
 axis columns of the readings table; axes beyond the robot's count are blank. Axes beyond the
 eighth (or beyond the robot's count) are not stored: when such a column carries a non-zero
 reading, :func:`parse_export` returns a note that says so (and :func:`read_export` logs it).
@@ -32,7 +32,6 @@ from pm_pipeline.core.parsing.format import (
     HEADER_LINE,
     ExportColumns,
     ExportFormat,
-    export_format_from_env,
     resolve_columns,
 )
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
@@ -75,8 +74,8 @@ def parse_export(path: str | Path, export_format: ExportFormat | None = None) ->
     path
         The CSV file to read.
     export_format
-        Axis count and column map; ``None`` reads ``PM_AXIS_COUNT`` and ``PM_COLUMN_MAP``
-        from the environment now.
+        Axis count and column map (from :mod:`pm_pipeline.settings` in the CLI and the
+        assets); ``None`` is the default: 8 axes named the usual way.
 
     Returns
     -------
@@ -90,11 +89,10 @@ def parse_export(path: str | Path, export_format: ExportFormat | None = None) ->
     ------
     PipelineError
         When the file is empty, lacks a time or axis column, or holds an unparseable
-        timestamp or a non-numeric current; the message names file, line and column. Also
-        when the environment's format settings are malformed.
+        timestamp or a non-numeric current; the message names file, line and column.
     """
     path = Path(path)
-    fmt = export_format_from_env() if export_format is None else export_format
+    fmt = ExportFormat() if export_format is None else export_format
     layout = sniff_layout(path)
     columns = resolve_columns(path, read_header(path, layout), fmt)
     raw = _read_text(
@@ -200,7 +198,7 @@ def sniff_layout(path: Path) -> FileLayout:
 def check_export_header(path: str | Path, export_format: ExportFormat | None = None) -> None:
     """Cheaply check that a file looks like an export: a usable header and at least one row.
 
-    ``export_format`` as for :func:`parse_export` (``None``: read from the environment now).
+    ``export_format`` as for :func:`parse_export` (``None``: the default format).
 
     Raises
     ------
@@ -208,7 +206,7 @@ def check_export_header(path: str | Path, export_format: ExportFormat | None = N
         As :func:`read_export` would for the header, or when no data row follows it.
     """
     path = Path(path)
-    fmt = export_format_from_env() if export_format is None else export_format
+    fmt = ExportFormat() if export_format is None else export_format
     layout = sniff_layout(path)
     resolve_columns(path, read_header(path, layout), fmt)
     try:

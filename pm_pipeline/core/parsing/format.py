@@ -1,6 +1,7 @@
 """How a controller's export names its columns, and how many axes the robot has.
 
-Two settings, read from the environment when a command or run starts (never on import):
+Two settings, read by :mod:`pm_pipeline.settings` when a command or run starts, which builds
+the :class:`ExportFormat` handed to the parser:
 
 * ``PM_AXIS_COUNT`` (default 8, at most 8): the robot's axes. A file must carry a current
   column for each of axes 1…N; axes N+1…8 are stored blank, which reads as "no load", and no
@@ -16,21 +17,19 @@ Two settings, read from the environment when a command or run starts (never on i
   the usual rules, so a map can also swap columns.
 
 A bad setting raises :class:`ExportSettingError` (a
-:class:`~pm_pipeline.core.errors.PipelineError`) naming the variable and the key, and saying
+:class:`~pm_pipeline.core.errors.SettingsError`) naming the variable and the key, and saying
 what to write instead. It is the setting's fault, not the file's: the drop-folder sensor lets
 it fail the tick instead of quarantining files.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.errors import PipelineError, SettingsError
 from pm_pipeline.core.schema import AXES, AXIS_COUNT
 
 AXIS_COUNT_VARIABLE = "PM_AXIS_COUNT"
@@ -40,10 +39,10 @@ CANONICAL_KEYS: tuple[str, ...] = (TIME_KEY, *AXES)
 HEADER_LINE = 1
 TIME_NAMES = ("time", "timestamp_recorded", "timestamp")
 AXIS_PATTERN = re.compile(r"^\s*axis(?:\s*#\s*|_)(\d+)\s*$", re.IGNORECASE)
-_MAP_EXAMPLE = '{"time": "Zeitstempel", "axis_1": "I_Motor1"}'
+COLUMN_MAP_EXAMPLE = '{"time": "Zeitstempel", "axis_1": "I_Motor1"}'
 
 
-class ExportSettingError(PipelineError):
+class ExportSettingError(SettingsError):
     """``PM_AXIS_COUNT`` or ``PM_COLUMN_MAP`` is malformed: fix the setting, not the file."""
 
 
@@ -72,30 +71,8 @@ class ExportFormat:
         return AXES[: self.axis_count]
 
 
-def export_format_from_env(environ: Mapping[str, str] | None = None) -> ExportFormat:
-    """Read ``PM_AXIS_COUNT`` and ``PM_COLUMN_MAP``; unset or blank means the default.
-
-    Raises
-    ------
-    PipelineError
-        When either is malformed; the message names the variable, the key and the fix.
-    """
-    environ = os.environ if environ is None else environ
-    count_text = (environ.get(AXIS_COUNT_VARIABLE) or "").strip()
-    map_text = (environ.get(COLUMN_MAP_VARIABLE) or "").strip()
-    axis_count = _parse_axis_count(count_text) if count_text else AXIS_COUNT
-    column_map = _parse_column_map(map_text) if map_text else {}
-    return ExportFormat(axis_count, column_map)
-
-
-def _parse_axis_count(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ExportSettingError(_axis_count_message(text)) from None
-
-
-def _axis_count_message(value: object) -> str:
+def axis_count_message(value: object) -> str:
+    """The one message for an axis count that is not a whole number from 1 to 8."""
     return (
         f"{AXIS_COUNT_VARIABLE}: {value!r} is not a whole number from 1 to {AXIS_COUNT}; set it "
         f"to the number of axes the robot has (the readings table stores up to {AXIS_COUNT} "
@@ -105,25 +82,14 @@ def _axis_count_message(value: object) -> str:
 
 def _check_axis_count(count: object) -> None:
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= AXIS_COUNT:
-        raise ExportSettingError(_axis_count_message(count))
-
-
-def _parse_column_map(text: str) -> dict:
-    try:
-        content = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ExportSettingError(
-            f"{COLUMN_MAP_VARIABLE}: not valid JSON ({error.msg} at character {error.pos}); "
-            f"write a JSON object such as {_MAP_EXAMPLE}."
-        ) from None
-    return content
+        raise ExportSettingError(axis_count_message(count))
 
 
 def _check_column_map(content: object, axis_count: int) -> None:
     if not isinstance(content, Mapping):
         raise ExportSettingError(
             f"{COLUMN_MAP_VARIABLE}: expected a JSON object from canonical name to the file's "
-            f"column name, such as {_MAP_EXAMPLE}; got {type(content).__name__}."
+            f"column name, such as {COLUMN_MAP_EXAMPLE}; got {type(content).__name__}."
         )
     seen: dict[str, str] = {}
     for key, source in content.items():

@@ -6,7 +6,7 @@ import dagster as dg
 
 from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError
 from pm_pipeline.core.parsing.careful import check_export_header
-from pm_pipeline.core.parsing.format import ExportFormat, export_format_from_env
+from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.db.events import replace_events
 from pm_pipeline.db.registry import active_model_version, load_model
@@ -15,6 +15,7 @@ from pm_pipeline.defs.metadata import readings_span_metadata
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.services.landing import archive_file, landed_file_path, quarantine_file
 from pm_pipeline.services.scoring import ingest_and_detect
+from pm_pipeline.settings import load_settings
 
 landed_files_partitions = dg.DynamicPartitionsDefinition(name="landed_files")
 
@@ -43,10 +44,11 @@ def file_events(
     """ALERT/ERROR events of one landed controller export. Its readings are ingested for the
     next retraining, and its events replace any earlier events of the same file."""
     try:
-        path = landed_file_path(context.partition_key, config.path)
-        fmt = export_format_from_env()
+        settings = load_settings()
+        path = landed_file_path(context.partition_key, config.path, settings.drop_dir)
+        fmt = settings.export_format
     except PipelineError as error:
-        # A bad partition key or export setting: the file is not at fault, so it stays put.
+        # A bad partition key or setting: the file is not at fault, so it stays put.
         raise dg.Failure(description=str(error), allow_retries=False) from error
     sha256 = _checked_file(path, fmt, quarantine=config.archive)
     try:

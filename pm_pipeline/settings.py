@@ -1,0 +1,294 @@
+"""Every ``PM_*`` setting in one validated object, read when a command, tick or run starts.
+
+Values come from the environment, then from a git-ignored ``.env`` in the working folder
+(an environment variable wins); blank means the default. :func:`load_settings` reads them
+once and raises :class:`SettingsError` with one line per malformed variable, so an entry
+point (a CLI command, a sensor tick, a schedule tick, a run's resource or asset) can stop
+with a message the user can act on, and hand plain values down to the code below.
+
+Dagster's own variables (``DAGSTER_HOME``, ``DAGSTER_PG_URL``) stay with the code that hands
+them to Dagster; ``PM_TEST_DATABASE_URL`` belongs to the tests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticUseDefault
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from pm_pipeline.core.errors import SettingsError
+from pm_pipeline.core.parsing.format import (
+    AXIS_COUNT_VARIABLE,
+    COLUMN_MAP_EXAMPLE,
+    COLUMN_MAP_VARIABLE,
+    ExportFormat,
+    ExportSettingError,
+    axis_count_message,
+)
+from pm_pipeline.core.schema import AXIS_COUNT
+
+__all__ = ["ENV_FILE", "Settings", "SettingsError", "load_settings"]
+
+ENV_FILE = Path(".env")
+EXPORT_VARIABLES = frozenset({AXIS_COUNT_VARIABLE, COLUMN_MAP_VARIABLE})
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("pm_settings_environ", default=None)
+
+
+def _setting(default: Any, env: str, description: str, hint: str = "", **more: Any) -> Any:
+    """A field read from ``env``; ``hint`` ends the message when the text does not parse."""
+    return Field(
+        default,
+        validation_alias=env,
+        description=description,
+        json_schema_extra={"hint": hint} if hint else None,
+        **more,
+    )
+
+
+class Settings(BaseSettings):
+    """The pipeline's settings; see the README's "Settings" table."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=True, extra="ignore", env_ignore_empty=True, frozen=True
+    )
+
+    database_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("PM_DATABASE_URL", "DATABASE_URL"),
+        repr=False,  # it may carry a password
+        description="Readings database (SQLAlchemy URL, e.g. a Neon "
+        "postgresql://user:password@host/db?sslmode=require); DATABASE_URL is read when it is "
+        "unset. Unset: a SQLite file in PM_STATE_DIR.",
+    )
+    state_dir: Path = _setting(
+        Path(".pm_state"),
+        "PM_STATE_DIR",
+        "Folder for the embedded SQLite database and the local Dagster home.",
+        validate_default=True,
+    )
+    drop_dir: Path = _setting(
+        Path("data/incoming"),
+        "PM_DROP_DIR",
+        "Folder where controller exports land for scoring.",
+        validate_default=True,
+    )
+    axis_count: int = _setting(
+        AXIS_COUNT,
+        AXIS_COUNT_VARIABLE,
+        "Axes the robot has, 1-8; files carry axes 1..N, the others are stored blank.",
+    )
+    column_map: Annotated[dict[str, str], NoDecode] = _setting(
+        {},
+        COLUMN_MAP_VARIABLE,
+        "The controller's column names, as JSON from time, axis_1 .. axis_8 to the file's "
+        f"names, e.g. {COLUMN_MAP_EXAMPLE}. Unset: Time/time/timestamp_recorded and "
+        '"Axis #N"/axis_N.',
+    )
+    training_days: float | None = _setting(
+        None,
+        "PM_TRAINING_DAYS",
+        "Nightly retraining uses the newest this many days of readings. Unset: all of them.",
+        "not a number of days; use e.g. 14",
+        gt=0,
+    )
+    retrain_cron: str = _setting(
+        "0 2 * * *",
+        "PM_RETRAIN_CRON",
+        "When nightly retraining runs: a five-field cron expression, in PM_TIMEZONE.",
+    )
+    timezone: str = _setting(
+        "UTC", "PM_TIMEZONE", "Time zone of PM_RETRAIN_CRON, an IANA name such as Europe/Berlin."
+    )
+    settle_seconds: float = _setting(
+        2.0,
+        "PM_SETTLE_SECONDS",
+        "A landed file is scored once it has not changed for this many seconds.",
+        "not a number; write seconds like 2.5",
+        ge=0,
+    )
+    max_files_per_tick: int = _setting(
+        20,
+        "PM_MAX_FILES_PER_TICK",
+        "At most this many landed files start a run per sensor tick; the rest wait.",
+        "not a whole number; write a count like 20",
+        ge=1,
+    )
+    scoring_max_runtime_seconds: int = _setting(
+        600,
+        "PM_SCORING_MAX_RUNTIME_SECONDS",
+        "A scoring run still STARTED past this many seconds (lost with the daemon) is failed "
+        "and retried; keep it well above your longest scoring run.",
+        "not a whole number of seconds; write e.g. 600",
+        ge=1,
+    )
+    retry_grace_seconds: float = _setting(
+        30.0,
+        "PM_RETRY_GRACE_SECONDS",
+        "A crashed scoring run whose Dagster retry has not started after this many seconds is "
+        "rerun once by the sensor.",
+        "not a number; write seconds like 30",
+        ge=0,
+    )
+
+    @property
+    def export_format(self) -> ExportFormat:
+        """The robot's axis count and the controller's column names, for the parser."""
+        return ExportFormat(self.axis_count, self.column_map)
+
+    @field_validator("state_dir", "drop_dir")
+    @classmethod
+    def _resolved(cls, value: Path) -> Path:
+        # Relative to the folder the command runs in, fixed now as it was before settings.
+        return value.resolve()
+
+    @field_validator("axis_count", mode="before")
+    @classmethod
+    def _whole_axis_count(cls, value: Any) -> Any:
+        try:
+            count = int(value) if isinstance(value, str) else value
+        except ValueError:
+            raise ValueError(axis_count_message(value)) from None
+        try:
+            ExportFormat(axis_count=count)
+        except ExportSettingError as error:
+            raise ValueError(str(error)) from None
+        return count
+
+    @field_validator("column_map", mode="before")
+    @classmethod
+    def _checked_column_map(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as error:
+                raise ValueError(
+                    f"{COLUMN_MAP_VARIABLE}: not valid JSON ({error.msg} at character "
+                    f"{error.pos}); write a JSON object such as {COLUMN_MAP_EXAMPLE}."
+                ) from None
+        try:
+            ExportFormat(info.data.get("axis_count", AXIS_COUNT), value)
+        except ExportSettingError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "not a time zone; use an IANA name such as Europe/Berlin or UTC."
+            ) from None
+        return value
+
+    @field_validator("retrain_cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        # Dagster checks the fields' ranges when it builds the schedule.
+        if not value.startswith("@") and len(value.split()) != 5:
+            raise ValueError(
+                "not a cron expression; write five fields (minute hour day month weekday) "
+                "such as '0 2 * * *'."
+            )
+        return value
+
+    # Defined last because pydantic runs "before" validators last-defined first.
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_default(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise PydanticUseDefault()
+        return value.strip() if isinstance(value, str) else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        environ = _ENVIRON.get()
+        env = env_settings if environ is None else _MappingSource(settings_cls, environ)
+        return init_settings, env, dotenv_settings
+
+
+class _MappingSource(EnvSettingsSource):
+    """The environment source, reading a given mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {k: v for k, v in self._environ.items() if not (self.env_ignore_empty and v == "")}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: str | Path | None = None
+) -> Settings:
+    """Read and validate every setting once.
+
+    Parameters
+    ----------
+    environ
+        The environment to read; ``os.environ`` by default.
+    env_file
+        A dotenv file read below the environment; by default ``.env`` in the working folder
+        when ``environ`` is the process environment, and none when a mapping is given.
+
+    Raises
+    ------
+    SettingsError
+        One line per malformed variable, naming it, its value and what to write instead;
+        an :class:`~pm_pipeline.core.parsing.format.ExportSettingError` when only the
+        export-format settings are at fault.
+    """
+    if env_file is None and environ is None:
+        env_file = ENV_FILE
+    token = _ENVIRON.set(environ)
+    try:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as error:
+        problems = [_problem(item) for item in error.errors()]
+        names = {name for name, _ in problems}
+        kind = ExportSettingError if names <= EXPORT_VARIABLES else SettingsError
+        raise kind("\n".join(line for _, line in problems)) from None
+    finally:
+        _ENVIRON.reset(token)
+
+
+def _problem(item: Any) -> tuple[str, str]:
+    """The variable and its one-line message for one pydantic error."""
+    name = str(item["loc"][0]) if item["loc"] else "settings"
+    value = item.get("input")
+    if item["type"] == "value_error":
+        text = str(item["ctx"]["error"])
+        return name, text if text.startswith(name) else f"{name}={value!r}: {text}"
+    if item["type"].startswith(("greater_than", "less_than")):
+        return name, f"{name}={value!r}: {item['msg'].replace('Input should be', 'must be')}."
+    hint = _hints().get(name) or item["msg"].lower()
+    return name, f"{name}={value!r}: {hint}."
+
+
+def _hints() -> dict[str, str]:
+    hints = {}
+    for field in Settings.model_fields.values():
+        if isinstance(field.validation_alias, str) and isinstance(field.json_schema_extra, dict):
+            hints[field.validation_alias] = str(field.json_schema_extra.get("hint", ""))
+    return hints
