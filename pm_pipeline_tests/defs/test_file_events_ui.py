@@ -60,7 +60,9 @@ def test_a_faulty_file_shows_its_events_and_fails_its_error_check(
     version = metadata["model_version"].value
     link = metadata["model_version_link"]
     assert isinstance(link, dg.UrlMetadataValue)
-    assert link.url.startswith("http://127.0.0.1:3000/assets/axis_models/axis_1?view=events&time=")
+    assert (link.url or "").startswith(
+        "http://127.0.0.1:3000/assets/axis_models/axis_1?view=events&time="
+    )
     assert first["model_version"] == version
     checks = checks_of(scored)
     assert checks[ERROR_CHECK] == (False, "ERROR")
