@@ -142,6 +142,12 @@ class Settings(BaseSettings):
         "not a number; write seconds like 30",
         ge=0,
     )
+    dagster_ui_url: str = _setting(
+        "http://127.0.0.1:3000",
+        "PM_DAGSTER_UI_URL",
+        "Where people open the Dagster UI; links in metadata (a scored file's model version) "
+        "start here.",
+    )
 
     @property
     def export_format(self) -> ExportFormat:

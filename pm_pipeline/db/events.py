@@ -98,12 +98,16 @@ def _lock_source(connection: Connection, robot_id: str, source: str) -> None:
         connection.execute(select(func.pg_advisory_xact_lock(source_lock_key(robot_id, source))))
 
 
-def read_events(engine: Engine, source: str | None = None) -> pd.DataFrame:
-    """Stored events, optionally of one source, ordered by start time."""
+def read_events(
+    engine: Engine, source: str | None = None, robot_id: str | None = None
+) -> pd.DataFrame:
+    """Stored events, optionally of one source and one robot, ordered by start time."""
     metadata.create_all(engine)
     query = select(events).order_by(events.c.start_ts, events.c.event_id)
     if source is not None:
         query = query.where(events.c.source == source)
+    if robot_id is not None:
+        query = query.where(events.c.robot_id == robot_id)
     with engine.connect() as connection:
         frame = pd.read_sql(query, connection)
     for column in ("start_ts", "end_ts", "created_at"):

@@ -150,3 +150,12 @@ def _run_request(
             **({RERUN_OF_TAG: rerun_of} if rerun_of else {}),
         },
     )
+
+
+views_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "views_automation_sensor",
+    target=dg.AssetSelection.assets("events_summary"),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=10,
+    description="Refreshes events_summary whenever a landed file's events are stored.",
+)

@@ -18,11 +18,7 @@ from pm_pipeline.defs.assets import TRAINING_ASSETS
 from pm_pipeline.defs.sensors import landed_file_sensor
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.core.test_bad_inputs import ERRORS, write
-from pm_pipeline_tests.defs.test_materialize import (  # noqa: F401 - database is a fixture
-    database,
-    resources,
-    score_landed,
-)
+from pm_pipeline_tests.defs.test_materialize import resources, score_landed
 
 
 def land(folder: Path, name: str, content: str | bytes) -> None:

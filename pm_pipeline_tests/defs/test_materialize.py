@@ -4,12 +4,11 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-import pytest
 
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.events import read_events
-from pm_pipeline.db.readings import ingest_readings, read_readings
+from pm_pipeline.db.readings import read_readings
 from pm_pipeline.db.registry import list_models, newest_model_version
 from pm_pipeline.defs.assets import (
     ALL_ASSETS,
@@ -23,16 +22,6 @@ from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import worn_slice
 
 DATA_VERSION = "dagster/data_version"
-
-
-@pytest.fixture
-def database(tmp_path: Path, robot_day: pd.DataFrame) -> ReadingsDatabaseResource:
-    database = ReadingsDatabaseResource(url=f"sqlite:///{tmp_path / 'readings.db'}")
-    history = robot_day[
-        robot_day[TIME_COLUMN] < robot_day[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=6)
-    ]
-    ingest_readings(database.engine(), database.table(), history, database.robot_id, "h", "h")
-    return database
 
 
 def resources(database: ReadingsDatabaseResource, tmp_path: Path) -> dict:

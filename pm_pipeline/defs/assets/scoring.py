@@ -8,9 +8,16 @@ from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError
 from pm_pipeline.core.parsing.careful import check_export_header
 from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.versioning import file_sha256
-from pm_pipeline.db.events import replace_events
+from pm_pipeline.db.events import read_events, replace_events
 from pm_pipeline.db.registry import active_model_version, load_model
 from pm_pipeline.defs.assets.training import THRESHOLD_KEYS
+from pm_pipeline.defs.event_metadata import (
+    EVENT_TABLE_SCHEMA,
+    event_check_results,
+    event_check_specs,
+    event_table,
+    model_version_link,
+)
 from pm_pipeline.defs.metadata import readings_span_metadata
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.services.landing import archive_file, landed_file_path, quarantine_file
@@ -35,6 +42,7 @@ class FileEventsConfig(dg.Config):
     partitions_def=landed_files_partitions,
     deps=list(THRESHOLD_KEYS.values()),
     retry_policy=dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL),
+    check_specs=event_check_specs("file_events", landed_files_partitions),
 )
 def file_events(
     context: dg.AssetExecutionContext,
@@ -80,15 +88,24 @@ def file_events(
         f"{path.name}: {ingested.rows_in_file} rows {how}, {stored} events with model "
         f"{version}; file at {archived}"
     )
-    severities = events["severity"].value_counts()
+    stored_events = read_events(engine, context.partition_key, readings_db.robot_id)
+    severities = stored_events["severity"].value_counts()
     return dg.MaterializeResult(
         metadata={
             **readings_span_metadata(
                 ingested.rows_in_file, ingested.first_time, ingested.last_time
             ),
+            # The asset is the file's events: its row count is theirs, not the readings'.
+            "dagster/row_count": int(stored),
+            "dagster/column_schema": EVENT_TABLE_SCHEMA,
+            "event_table": event_table(stored_events, ingested.last_time),
+            "readings_in_file": int(ingested.rows_in_file),
             "file": str(archived),
             "file_sha256": sha256,
             "model_version": version,
+            "model_version_link": model_version_link(
+                context.instance, version, settings.dagster_ui_url
+            ),
             "streamed": scored.streamed,
             "rows_added": int(ingested.rows_added),
             "rows_already_present": int(ingested.rows_present),
@@ -97,6 +114,7 @@ def file_events(
             "errors": int(severities.get("ERROR", 0)),
             **({"export_notes": "\n".join(scored.notes)} if scored.notes else {}),
         },
+        check_results=event_check_results(stored_events),
     )
 
 

@@ -12,6 +12,7 @@ from pm_pipeline.core.views.health import (
 from pm_pipeline.core.views.plots import plot_bars_png, plot_stacked_counts_png, png_markdown
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import read_readings, skipped_duplicates
+from pm_pipeline.defs.assets.scoring import file_events
 from pm_pipeline.defs.metadata import table_markdown
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
@@ -60,7 +61,15 @@ def axis_summary(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(group_name="views")
+# Refreshed once the events of any landed file are stored, whether other files are still
+# being scored or some file's partition never succeeded (a quarantined file stays missing).
+EVENTS_STORED = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("events stored")
+
+
+@dg.asset(group_name="views", deps=[file_events], automation_condition=EVENTS_STORED)
 def events_summary(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResult:
     """Events per axis and severity over time, and the strongest events with the model
     version that raised each."""

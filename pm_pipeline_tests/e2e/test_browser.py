@@ -1,0 +1,146 @@
+"""What an engineer sees in a real browser: headless Chromium opens the Dagster UI on a
+scored faulty file and finds the event's axis, severity and times, and the failed ERROR
+check of that file."""
+
+import html
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pm_pipeline.core.simulation.sample import planted_fault, write_sample_exports
+from pm_pipeline_tests.conftest import PROJECT_ROOT, skip_or_fail
+from pm_pipeline_tests.e2e.daemon_harness import DaemonSite, wait_for
+
+BIN = Path(sys.executable).parent
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1800",
+    # The UI is a single-page app: let its GraphQL queries finish before the page is read.
+    "--virtual-time-budget=20000",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def ui(tmp_path: Path) -> Iterator[tuple[str, DaemonSite]]:
+    """A scored faulty file on a temporary instance, and the Dagster UI serving it."""
+    site = DaemonSite(tmp_path, f"sqlite:///{tmp_path / 'readings.db'}")
+    site.prepare()
+    history, landed, _ = write_sample_exports(tmp_path / "data")
+    site.cli("ingest", str(history))
+    site.cli("train")
+    site.cli("score", str(landed))
+    port = free_port()
+    log = (tmp_path / "webserver.log").open("w")
+    server = subprocess.Popen(
+        [
+            str(BIN / "dagster-webserver"),
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=PROJECT_ROOT,
+        env=site.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(
+            lambda: answers(f"{base}/server_info"),
+            120,
+            "the Dagster UI to answer",
+            lambda: (tmp_path / "webserver.log").read_text(),
+        )
+        yield base, site
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def page_text(url: str, folder: Path, screenshot: str) -> str:
+    """The text Chromium renders at ``url``; a screenshot is left beside it for a person."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        skip_or_fail("Debian's chromium is not installed (apt-get install chromium)")
+        return ""
+    profile = ["--user-data-dir=" + str(folder / "chromium-profile")]
+    subprocess.run(
+        [chromium, *CHROMIUM_FLAGS, *profile, f"--screenshot={folder / screenshot}", url],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    dumped = subprocess.run(
+        [chromium, *CHROMIUM_FLAGS, *profile, "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dumped.stdout)))
+
+
+def test_the_partition_page_shows_the_event_and_the_failed_error_check(
+    ui: tuple[str, DaemonSite], tmp_path: Path
+) -> None:
+    base, _ = ui
+    fault = planted_fault()
+    partition = page_text(
+        f"{base}/assets/file_events?view=partitions&partition=sample_landed.csv",
+        tmp_path,
+        "partition.png",
+    )
+    assert (tmp_path / "partition.png").stat().st_size > 10_000
+    row = re.search(
+        rf"event_table .*? (\d+) ({fault.axis}) (ALERT|ERROR) (open|resolved) "
+        r"(\S+Z) (\S+Z) ([\d.]+) ([0-9a-f]{12})",
+        partition,
+    )
+    assert row is not None, partition[:3000]
+    assert row.group(3) == "ERROR"
+    start, end = pd.Timestamp(row.group(5)), pd.Timestamp(row.group(6))
+    assert fault.start <= start < end <= fault.end + pd.Timedelta(minutes=10)
+    check = page_text(
+        f"{base}/assets/file_events?view=checks&checkDetail=no_error_events",
+        tmp_path,
+        "check.png",
+    )
+    assert "severity ERROR" in check
+    assert re.search(r"Evaluation result Failed .*? Partition sample_landed\.csv", check), check[
+        :3000
+    ]
