@@ -51,7 +51,10 @@ def bulk_read(connection: Connection, query: Select) -> pd.DataFrame:
     """
     if connection.dialect.name != "postgresql":
         return pd.read_sql(query, connection)
-    compiled = query.compile(dialect=connection.dialect)
+    # IN lists are expanded here, so mogrify sees plain parameters.
+    compiled = query.compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+    )
     buffer = io.BytesIO()
     with _raw_cursor(connection) as cursor:
         bound = cursor.mogrify(str(compiled), compiled.params).decode()
