@@ -3,8 +3,11 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 STATE_DIR := $(CURDIR)/.pm_state
-export DAGSTER_HOME ?= $(STATE_DIR)/dagster_home
 export PM_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+# Test processes: most end-to-end tests wait on subprocesses (pm-pipeline, dagster-daemon,
+# dagster dev), so more workers than cores keeps the cores busy. loadgroup keeps each
+# xdist_group (a module sharing one expensive fixture) on one worker.
+PYTEST_WORKERS ?= 4
 
 .PHONY: env run dev test lint format clean
 
@@ -28,7 +31,7 @@ lint: env
 	$(BIN)/pyright
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 format: env
 	$(BIN)/ruff check --fix .

@@ -37,6 +37,16 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Whatever a test or the code under test sets in ``os.environ`` (``prepare_local_home``
+    sets DAGSTER_HOME) is undone after it, so no test sees another's instance or database."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def real_export() -> Path:
     if not REAL_EXPORT.is_file():
