@@ -18,6 +18,7 @@ from pm_pipeline.core.simulation.sample import (
     inject_wear,
 )
 from pm_pipeline.db.engine import normalise_url
+from pm_pipeline_tests.commands import UNSET
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REAL_EXPORT = PROJECT_ROOT.parent / "shared" / "data" / "RMBR4-2_export_test.csv"
@@ -38,10 +39,16 @@ def skip_or_fail(reason: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _environment_restored() -> Iterator[None]:
-    """Whatever a test or the code under test sets in ``os.environ`` (``prepare_local_home``
-    sets DAGSTER_HOME) is undone after it, so no test sees another's instance or database."""
+def _environment_restored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Each test starts without the shell's instance and database variables and with its own
+    state folder (``PM_STATE_DIR``: the default SQLite database and Dagster home), never the
+    repo's ``.pm_state``; whatever a test or the code under test sets in ``os.environ``
+    (``prepare_local_home`` sets DAGSTER_HOME) is undone after it, so no test sees another's
+    instance or database."""
     saved = dict(os.environ)
+    for variable in UNSET:
+        os.environ.pop(variable, None)
+    os.environ["PM_STATE_DIR"] = str(tmp_path_factory.mktemp("pm_state"))
     yield
     os.environ.clear()
     os.environ.update(saved)
