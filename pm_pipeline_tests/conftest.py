@@ -27,6 +27,33 @@ LOCAL_TEST_URL = "postgresql://postgres@127.0.0.1:5432/test"
 """The server this machine kind runs; a bare ``pytest`` uses it when the variable is unset."""
 
 
+# Under pytest-xdist (`make test` runs `pytest -n 4`), a module's tests go to one worker, so a
+# module-scoped fixture (a trained model, one `pm-pipeline run`) is built once; the tests of
+# these modules are independent and long, so each goes to whichever worker is free.
+SPREAD_MODULES = {
+    "pm_pipeline_tests/defs/test_dagster_cli.py",
+    "pm_pipeline_tests/e2e/test_cli_postgres.py",
+    "pm_pipeline_tests/e2e/test_daemon.py",
+    "pm_pipeline_tests/e2e/test_daemon_crash.py",
+    "pm_pipeline_tests/e2e/test_no_credential_leaks.py",
+}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """Spread tests by module, except :data:`SPREAD_MODULES`, test by test. (xdist's own
+    ``--dist loadgroup`` marks do not reach pytest 9's node ids.)"""
+    if config.getvalue("dist") != "load":
+        return None  # an explicit --dist mode
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return nodeid if module in SPREAD_MODULES else module
+
+    return ModuleScheduling(config, log)
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 

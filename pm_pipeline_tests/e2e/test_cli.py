@@ -10,8 +10,8 @@ import pytest
 
 from pm_pipeline_tests import commands
 
-# `pm-pipeline run` once for the module: its tests stay on one xdist worker.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cli_workdir")]
+# `pm-pipeline run` once for the module (under xdist, the module stays on one worker).
+pytestmark = pytest.mark.slow
 
 
 def run_cli(cwd: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
