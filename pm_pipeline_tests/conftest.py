@@ -4,6 +4,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
@@ -19,6 +20,9 @@ from pm_pipeline.core.simulation.sample import (
 )
 from pm_pipeline.db.engine import normalise_url
 from pm_pipeline_tests.commands import UNSET
+
+if TYPE_CHECKING:
+    from xdist.remote import Producer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REAL_EXPORT = PROJECT_ROOT.parent / "shared" / "data" / "RMBR4-2_export_test.csv"
@@ -39,7 +43,7 @@ SPREAD_MODULES = {
 }
 
 
-def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+def pytest_xdist_make_scheduler(config: pytest.Config, log: "Producer") -> object | None:
     """Spread tests by module, except :data:`SPREAD_MODULES`, test by test. (xdist's own
     ``--dist loadgroup`` marks do not reach pytest 9's node ids.)"""
     if config.getvalue("dist") != "load":
