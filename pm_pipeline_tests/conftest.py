@@ -58,6 +58,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: "Producer") -> objec
     return ModuleScheduling(config, log)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, hand out the slow end-to-end tests first, so the run does not end waiting
+    on one daemon test that started last (every worker sorts the same way)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
