@@ -91,8 +91,11 @@ def test_changed_file_gets_a_new_run_in_the_same_partition(drop: Path) -> None:
     assert second.run_key != first.run_key
 
 
-def test_files_being_written_wait(drop: Path) -> None:
-    cut = land(drop, "cut.csv", export_text(0)[:-12], age_s=5.0)  # last line cut short
+def test_files_being_written_wait(drop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A settle time no loaded machine outlasts between landing "fresh" and the tick; "cut" is
+    # older than it (and younger than 10 settle times), so only its cut line holds it back.
+    monkeypatch.setenv("PM_SETTLE_SECONDS", "30")
+    cut = land(drop, "cut.csv", export_text(0)[:-12], age_s=60.0)  # last line cut short
     fresh = land(drop, "fresh.csv", export_text(0), age_s=0.0)  # modified just now
     with dg.instance_for_test() as instance:
         assert requests(tick(instance)) == []

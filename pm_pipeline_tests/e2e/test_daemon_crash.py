@@ -148,7 +148,7 @@ def land_and_catch_mid_write(
     write_export(landed, path)
     wait_for(
         lambda: waiting_insert(site, holder),
-        60,
+        180,
         "the scoring run to reach its INSERT of events",
         site.daemon_log,
     )
