@@ -3,8 +3,12 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 STATE_DIR := $(CURDIR)/.pm_state
-export DAGSTER_HOME ?= $(STATE_DIR)/dagster_home
 export PM_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+# Test processes: most end-to-end tests wait on subprocesses (pm-pipeline, dagster-daemon,
+# dagster dev), so more workers than cores keeps the cores busy. pm_pipeline_tests/conftest.py
+# keeps each module on one worker (module-scoped fixtures are built once) but the long
+# end-to-end ones.
+PYTEST_WORKERS ?= 4
 
 .PHONY: env run dev test lint format clean
 
@@ -28,7 +32,7 @@ lint: env
 	$(BIN)/pyright
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 format: env
 	$(BIN)/ruff check --fix .

@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pm_pipeline.core.parsing.careful import read_export  # noqa: E402
 from pm_pipeline.core.simulation.sample import write_export  # noqa: E402
+from pm_pipeline_tests.commands import wait_for  # noqa: E402
 from pm_pipeline_tests.e2e.daemon_harness import (  # noqa: E402
     DaemonSite,
     archived,
     use_local_instance_settings,
-    wait_for,
 )
 
 REAL_EXPORT = Path(__file__).resolve().parents[2] / "shared" / "data" / "RMBR4-2_export_test.csv"

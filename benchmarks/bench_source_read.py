@@ -83,7 +83,7 @@ def run(variant: str, url: str, schema: str) -> tuple[float, int, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--readings", type=int, default=1_000_000)
     parser.add_argument("--url", default=DEFAULT_URL)
     args = parser.parse_args()

@@ -4,6 +4,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
@@ -18,12 +19,50 @@ from pm_pipeline.core.simulation.sample import (
     inject_wear,
 )
 from pm_pipeline.db.engine import normalise_url
+from pm_pipeline_tests.commands import UNSET
+
+if TYPE_CHECKING:
+    from xdist.remote import Producer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REAL_EXPORT = PROJECT_ROOT.parent / "shared" / "data" / "RMBR4-2_export_test.csv"
 TEST_URL_VARIABLE = "PM_TEST_DATABASE_URL"
 LOCAL_TEST_URL = "postgresql://postgres@127.0.0.1:5432/test"
 """The server this machine kind runs; a bare ``pytest`` uses it when the variable is unset."""
+
+
+# Under pytest-xdist (`make test` runs `pytest -n 4`), a module's tests go to one worker, so a
+# module-scoped fixture (a trained model, one `pm-pipeline run`) is built once; the tests of
+# these modules are independent and long, so each goes to whichever worker is free.
+SPREAD_MODULES = {
+    "pm_pipeline_tests/defs/test_dagster_cli.py",
+    "pm_pipeline_tests/e2e/test_cli_postgres.py",
+    "pm_pipeline_tests/e2e/test_daemon.py",
+    "pm_pipeline_tests/e2e/test_daemon_crash.py",
+    "pm_pipeline_tests/e2e/test_no_credential_leaks.py",
+}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: "Producer") -> object | None:
+    """Spread tests by module, except :data:`SPREAD_MODULES`, test by test. (xdist's own
+    ``--dist loadgroup`` marks do not reach pytest 9's node ids.)"""
+    if config.getvalue("dist") != "load":
+        return None  # an explicit --dist mode
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return nodeid if module in SPREAD_MODULES else module
+
+    return ModuleScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, hand out the slow end-to-end tests first, so the run does not end waiting
+    on one daemon test that started last (every worker sorts the same way)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def in_ci() -> bool:
@@ -35,6 +74,22 @@ def skip_or_fail(reason: str) -> None:
     if in_ci():
         pytest.fail(f"{reason} (CI=true: this test must run)")
     pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Each test starts without the shell's instance and database variables and with its own
+    state folder (``PM_STATE_DIR``: the default SQLite database and Dagster home), never the
+    repo's ``.pm_state``; whatever a test or the code under test sets in ``os.environ``
+    (``prepare_local_home`` sets DAGSTER_HOME) is undone after it, so no test sees another's
+    instance or database."""
+    saved = dict(os.environ)
+    for variable in UNSET:
+        os.environ.pop(variable, None)
+    os.environ["PM_STATE_DIR"] = str(tmp_path_factory.mktemp("pm_state"))
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,12 @@ from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.landing.plan import partition_key_for
 from pm_pipeline.db.engine import normalise_url
 from pm_pipeline.defs.assets import landed_files_partitions
-from pm_pipeline.settings import load_settings
+from pm_pipeline.defs.instance import (
+    DAGSTER_HOME_VARIABLE,
+    DAGSTER_PG_VARIABLE,
+    local_dagster_home,
+)
 
-DAGSTER_HOME_VARIABLE = "DAGSTER_HOME"
-DAGSTER_PG_VARIABLE = "DAGSTER_PG_URL"
 PROJECT_SETTINGS = "dagster.yaml"
 # A crashed run is failed and run again: the same blocks end the repo's dagster.yaml (a test
 # keeps them equal), whose comment and the README ("When a run or the daemon dies") say how.
@@ -59,11 +61,14 @@ def prepare_local_home() -> Path:
     (Postgres storage) when ``DAGSTER_PG_URL`` is set and plain SQLite storage otherwise; a
     ``DAGSTER_HOME`` the user chose is left as it is. ``DAGSTER_PG_URL`` is normalised to the
     psycopg2 driver, because dagster-postgres hands it to SQLAlchemy unchanged.
+
+    ``dagster dev`` run in the repo root without ``DAGSTER_HOME`` lands on the same folder
+    through the repo's ``dagster.yaml`` (see :mod:`pm_pipeline.defs.instance`).
     """
     pg_url = os.environ.get(DAGSTER_PG_VARIABLE)
     if pg_url:
         os.environ[DAGSTER_PG_VARIABLE] = normalise_url(pg_url)
-    default_home = load_settings().state_dir / "dagster_home"
+    default_home = local_dagster_home()
     home = Path(os.environ.setdefault(DAGSTER_HOME_VARIABLE, str(default_home))).resolve()
     home.mkdir(parents=True, exist_ok=True)
     if home == default_home:

@@ -1,4 +1,3 @@
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +6,7 @@ import dagster as dg
 
 from pm_pipeline.definitions import defs
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
+from pm_pipeline_tests.commands import BIN, clean_env, run
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DAGSTER = Path(sys.executable).parent / "dagster"
@@ -32,22 +32,16 @@ def test_definitions_load() -> None:
 
 
 def test_dagster_cli_validates_the_workspace(tmp_path: Path) -> None:
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
-    completed = subprocess.run(
-        [
-            Path(sys.executable).parent / "dagster",
-            "definitions",
-            "validate",
-            "-w",
-            "workspace.yaml",
-        ],
+    # A DAGSTER_HOME of the user's own, with no dagster.yaml in it: Dagster's defaults.
+    env = clean_env({"DAGSTER_HOME": str(tmp_path), "PM_STATE_DIR": str(tmp_path / "state")})
+    completed = run(
+        [BIN / "dagster", "definitions", "validate", "-w", "workspace.yaml"],
         cwd=PROJECT_ROOT,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert (tmp_path / "history" / "runs.db").is_file()
 
 
 def test_core_and_db_never_import_dagster() -> None:
@@ -74,14 +68,12 @@ def test_scoring_runs_from_the_ui_carry_a_max_runtime() -> None:
 
 
 def test_dagster_cli_names_a_bad_setting(tmp_path: Path) -> None:
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "PM_TIMEZONE": "Mars/Olympus"}
-    completed = subprocess.run(
+    env = clean_env({"PM_STATE_DIR": str(tmp_path), "PM_TIMEZONE": "Mars/Olympus"})
+    completed = run(
         [DAGSTER, "definitions", "validate", "-w", "workspace.yaml"],
         cwd=PROJECT_ROOT,
         env=env,
-        capture_output=True,
-        text=True,
+        expect=1,
         timeout=300,
     )
-    assert completed.returncode != 0
     assert "PM_TIMEZONE='Mars/Olympus': not a time zone" in completed.stdout + completed.stderr

@@ -6,7 +6,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.run_coordinator import QueuedRunCoordinator
+from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 
 from pm_pipeline.defs.execution import (
     LOCAL_INSTANCE_YAML,
@@ -62,3 +64,40 @@ def test_postgres_home_recovers_crashed_runs(
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert_recovers_crashed_runs(instance)
+
+
+def root_instance(temp_home: Path) -> dg.DagsterInstance:
+    """The instance ``dagster dev`` makes in the repo root without DAGSTER_HOME: the repo's
+    dagster.yaml, with a throw-away folder of Dagster's own."""
+    return dg.DagsterInstance.from_ref(
+        InstanceRef.from_dir(str(temp_home), config_dir=str(PROJECT_ROOT))
+    )
+
+
+def test_root_instance_is_the_local_home_when_nothing_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("DAGSTER_HOME", "DAGSTER_PG_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.chdir(tmp_path)  # PM_STATE_DIR unset: .pm_state in the working directory
+    monkeypatch.delenv("PM_STATE_DIR", raising=False)
+    with root_instance(tmp_path / "throwaway") as instance:
+        storage = instance.get_ref().storage
+        assert isinstance(storage, DagsterSqliteStorage)
+        assert Path(storage.base_dir) == tmp_path / ".pm_state" / "dagster_home"
+        assert_recovers_crashed_runs(instance)
+        assert Path(instance.root_directory) == tmp_path / ".pm_state" / "dagster_home"
+    # The pm-pipeline commands use that same folder.
+    assert prepare_local_home() == tmp_path / ".pm_state" / "dagster_home"
+
+
+def test_root_instance_is_postgres_with_dagster_pg_url(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("PM_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("DAGSTER_PG_URL", postgres_url.replace("+psycopg2", "", 1))
+    with root_instance(tmp_path / "throwaway") as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert_recovers_crashed_runs(instance)
+    assert not (tmp_path / "state").exists()

@@ -5,16 +5,14 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pm_pipeline.defs.execution import LOCAL_INSTANCE_YAML
+from pm_pipeline_tests.commands import BIN, clean_env, run_cli
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+SENSOR_TICK = "Checking for new runs for sensor: landed_file_sensor"
 SQLITE_INSTANCE_YAML = "telemetry:\n  enabled: false\n"
 
 
@@ -37,12 +35,7 @@ class DaemonSite:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in ("PM_DATABASE_URL", "DATABASE_URL", "DAGSTER_PG_URL")
-        }
-        env.update(
+        env = clean_env(
             {
                 "DAGSTER_HOME": str(self.home),
                 "PM_DATABASE_URL": self.readings_url,
@@ -65,16 +58,8 @@ class DaemonSite:
             (self.home / "dagster.yaml").write_text(SQLITE_INSTANCE_YAML)
 
     def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        completed = subprocess.run(
-            [str(BIN / "pm-pipeline"), *args],
-            cwd=PROJECT_ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        assert completed.returncode == 0, completed.stdout + completed.stderr
-        return completed
+        """``pm-pipeline ARGS`` on this site; it must succeed."""
+        return run_cli(*args, cwd=PROJECT_ROOT, env=self.env, timeout=timeout)
 
     def start_daemon(self) -> subprocess.Popen:
         log = (self.root / f"daemon-{len(self.processes)}.log").open("w")
@@ -107,19 +92,9 @@ class DaemonSite:
         return "\n".join(p.read_text() for p in sorted(self.root.glob("daemon-*.log")))
 
 
-def wait_for(
-    condition: Callable[[], bool],
-    timeout: float,
-    what: str,
-    diagnostics: Callable[[], str] = lambda: "",
-) -> float:
-    """Poll until ``condition`` holds; return the seconds it took, or fail with diagnostics."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if condition():
-            return time.monotonic() - started
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{diagnostics()}")
+def sensor_ticks(site: DaemonSite) -> int:
+    """How many evaluations of the drop-folder sensor the site's daemons have logged."""
+    return site.daemon_log().count(SENSOR_TICK)
 
 
 def archived(site: DaemonSite, stem: str) -> bool:

@@ -18,8 +18,9 @@ import pandas as pd
 import pytest
 
 from pm_pipeline.core.simulation.sample import planted_fault, write_sample_exports
+from pm_pipeline_tests.commands import wait_for
 from pm_pipeline_tests.conftest import PROJECT_ROOT, skip_or_fail
-from pm_pipeline_tests.e2e.daemon_harness import DaemonSite, wait_for
+from pm_pipeline_tests.e2e.daemon_harness import DaemonSite
 
 BIN = Path(sys.executable).parent
 CHROMIUM_FLAGS = (

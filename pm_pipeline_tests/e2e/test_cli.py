@@ -1,27 +1,22 @@
 """The `pm-pipeline` command as a new user runs it, checked against the database with SQL."""
 
-import os
 import re
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-CLI = Path(sys.executable).parent / "pm-pipeline"
+from pm_pipeline_tests import commands
+
+# `pm-pipeline run` once for the module (under xdist, the module stays on one worker).
+pytestmark = pytest.mark.slow
 
 
-def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DAGSTER_HOME", "PM_DATABASE_URL", "DATABASE_URL", "PM_STATE_DIR")
-    }
-    return subprocess.run(
-        [str(CLI), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
-    )
+def run_cli(cwd: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    """``pm-pipeline ARGS`` in ``cwd`` with nothing configured; it must exit ``expect``."""
+    return commands.run_cli(*args, cwd=cwd, env=commands.clean_env(), expect=expect)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +24,6 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh folder where `pm-pipeline run` has run once with no configuration at all."""
     folder = tmp_path_factory.mktemp("user")
     completed = run_cli(folder, "run")
-    assert completed.returncode == 0, completed.stdout + completed.stderr
     (folder / "run.out").write_text(completed.stdout)
     return folder
 
@@ -102,8 +96,7 @@ def test_user_errors_are_one_line_without_traceback(workdir: Path) -> None:
         ("score", "data/sample_landed.csv", "--model-version", "nope"),
         ("score", "missing.csv"),
     ):
-        completed = run_cli(workdir, *args)
-        assert completed.returncode == 1
+        completed = run_cli(workdir, *args, expect=1)
         assert "Traceback" not in completed.stderr + completed.stdout
         assert completed.stderr.startswith("error: ")
 
@@ -131,9 +124,9 @@ def test_models_lineage_and_rollback(workdir: Path) -> None:
     ):
         assert fact in lineage.stdout
     assert run_cli(workdir, "models", "active").stdout.strip() == version
-    before = run_cli(workdir, "models", "active", "--at", "2000-01-01T00:00:00Z")
+    before = run_cli(workdir, "models", "active", "--at", "2000-01-01T00:00:00Z", expect=1)
     assert before.returncode == 1 and "no model version was active" in before.stdout
-    unknown = run_cli(workdir, "models", "activate", "0123456789ab")
+    unknown = run_cli(workdir, "models", "activate", "0123456789ab", expect=1)
     assert unknown.returncode == 1 and "unknown model version" in unknown.stderr
     again = run_cli(workdir, "models", "activate", version)
     assert again.returncode == 0

@@ -1,28 +1,23 @@
 """`pm-pipeline` against the real Postgres server: COPY ingest of the real export, and
 connection errors that name host and database but never the password."""
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-CLI = Path(sys.executable).parent / "pm-pipeline"
+from pm_pipeline_tests import commands
+
 PLANTED = "pl4nted-s3cret"
 
 
-def run_cli(cwd: Path, env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DAGSTER_HOME", "PM_DATABASE_URL", "DATABASE_URL", "DAGSTER_PG_URL")
-    }
-    env.update({"PM_STATE_DIR": str(cwd / ".pm_state"), **env_overrides})
-    return subprocess.run(
-        [str(CLI), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
-    )
+def run_cli(
+    cwd: Path, env_overrides: dict[str, str], *args: str, expect: int = 0
+) -> subprocess.CompletedProcess[str]:
+    """``pm-pipeline ARGS`` with its state in ``cwd``; it must exit ``expect``."""
+    env = commands.clean_env({"PM_STATE_DIR": str(cwd / ".pm_state"), **env_overrides})
+    return commands.run_cli(*args, cwd=cwd, env=env, expect=expect)
 
 
 def test_real_export_ingests_once(tmp_path: Path, postgres_url: str, real_export: Path) -> None:
@@ -52,7 +47,7 @@ def test_file_with_a_bad_row_leaves_nothing(
     lines[1500] = lines[1500].replace('"current",0,', '"current",zero,', 1)
     bad = tmp_path / "bad.csv"
     bad.write_text("".join(lines))
-    completed = run_cli(tmp_path, {"PM_DATABASE_URL": postgres_url}, "ingest", str(bad))
+    completed = run_cli(tmp_path, {"PM_DATABASE_URL": postgres_url}, "ingest", str(bad), expect=1)
     assert completed.returncode == 1
     assert "line 1501, column 'Axis #1'" in completed.stderr
     with sa.create_engine(postgres_url).connect() as connection:
@@ -92,7 +87,7 @@ def test_connection_errors_are_one_line_without_password(
     tmp_path: Path, real_export: Path, variable: str, url: str, says: str, command: str
 ) -> None:
     args = ("ingest", str(real_export)) if command == "ingest" else ("train",)
-    completed = run_cli(tmp_path, {variable: url}, *args)
+    completed = run_cli(tmp_path, {variable: url}, *args, expect=1)
     output = completed.stdout + completed.stderr
     assert completed.returncode == 1
     assert PLANTED not in output

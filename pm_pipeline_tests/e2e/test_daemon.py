@@ -2,7 +2,6 @@
 across a restart; once with Dagster on SQLite and once with Dagster on Postgres."""
 
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,7 +11,10 @@ import sqlalchemy as sa
 
 from pm_pipeline.core.parsing.careful import read_export
 from pm_pipeline.core.simulation.sample import write_export
-from pm_pipeline_tests.e2e.daemon_harness import DaemonSite, archived, wait_for
+from pm_pipeline_tests.commands import wait_for
+from pm_pipeline_tests.e2e.daemon_harness import DaemonSite, archived, sensor_ticks
+
+pytestmark = pytest.mark.slow  # a real dagster-daemon; `pytest -m "not slow"` leaves it out
 
 PARTS = ("slice_part0001", "slice_part0002", "slice_part0003")
 
@@ -101,6 +103,8 @@ def test_dropped_files_are_scored_once_across_a_restart(
         "the repeated file to be recognised and archived",
         site.daemon_log,
     )
-    time.sleep(12)  # two more sensor ticks after the restart
+    # Two more whole sensor ticks after the one that archived it: none may request a run.
+    seen = sensor_ticks(site)
+    wait_for(lambda: sensor_ticks(site) >= seen + 3, 60, "two more sensor ticks", site.daemon_log)
     assert stored(site) == first
     assert scoring_runs(site) == runs

@@ -27,13 +27,11 @@ from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.events import read_events, replace_events, source_lock_key
 from pm_pipeline.db.registry import active_model_version, load_model
 from pm_pipeline.defs.sensors import RERUN_OF_TAG
+from pm_pipeline_tests.commands import wait_for
 from pm_pipeline_tests.conftest import worn_slice
-from pm_pipeline_tests.e2e.daemon_harness import (
-    DaemonSite,
-    kill_tree,
-    use_local_instance_settings,
-    wait_for,
-)
+from pm_pipeline_tests.e2e.daemon_harness import DaemonSite, kill_tree, use_local_instance_settings
+
+pytestmark = pytest.mark.slow  # a real dagster-daemon; `pytest -m "not slow"` leaves it out
 
 ROBOT = "robot-1"
 NAME = "line.csv"
@@ -150,7 +148,7 @@ def land_and_catch_mid_write(
     write_export(landed, path)
     wait_for(
         lambda: waiting_insert(site, holder),
-        60,
+        180,
         "the scoring run to reach its INSERT of events",
         site.daemon_log,
     )

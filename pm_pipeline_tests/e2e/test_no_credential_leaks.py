@@ -46,6 +46,7 @@ def dump_schema(schema: str) -> bytes:
     return completed.stdout
 
 
+@pytest.mark.slow
 def test_a_planted_password_leaks_nowhere(
     tmp_path: Path, postgres_schema_url: Callable[[], str]
 ) -> None:
@@ -59,13 +60,15 @@ def test_a_planted_password_leaks_nowhere(
     assert outputs[0].returncode == 0, outputs[0].stderr
     bad = tmp_path / "bad.csv"
     bad.write_text('"Trait","Axis #1","Time"\n"current",abc,"2022-10-17T12:00:00Z"\n')
+    export = tmp_path / "export"
     outputs += [
-        run_cli(tmp_path, env, "score", str(bad)),
+        run_cli(tmp_path, env, "score", str(bad), expect=1),
         run_cli(tmp_path, env, "models"),
         run_cli(tmp_path, env, "lineage", "1"),
-        run_cli(tmp_path, env, "export", "--to", str(tmp_path / "export")),
+        run_cli(tmp_path, env, "export", "--out", str(export)),
     ]
     assert outputs[1].returncode == 1  # a failed run's error travels through Dagster too
+    assert (export / "events.csv").is_file()  # the export wrote its files, and they are checked
     for completed in outputs:
         assert PLANTED not in completed.stdout + completed.stderr, completed.args
     written = [path for path in tmp_path.rglob("*") if path.is_file()]
@@ -80,7 +83,7 @@ def test_a_planted_password_leaks_nowhere(
 
 def test_no_file_in_the_repository_holds_a_credential() -> None:
     if not (PROJECT_ROOT / ".git").exists():
-        pytest.skip("not a git checkout")
+        skip_or_fail("not a git checkout")
     tracked = subprocess.run(
         ["git", "ls-files", "-z"], cwd=PROJECT_ROOT, capture_output=True, check=True
     ).stdout.split(b"\0")

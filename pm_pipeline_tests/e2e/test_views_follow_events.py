@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from pm_pipeline.core.parsing.careful import read_export
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.core.simulation.sample import SampleFault, inject_wear, write_export
-from pm_pipeline_tests.e2e.daemon_harness import DaemonSite, wait_for
+from pm_pipeline_tests.commands import wait_for
+from pm_pipeline_tests.e2e.daemon_harness import DaemonSite
 
 
 def landed_events(site: DaemonSite) -> int:

@@ -1,0 +1,111 @@
+"""Where the repo's ``dagster.yaml`` keeps Dagster's storage, chosen when the instance loads.
+
+``dagster dev`` (and every ``dagster`` command) run in the repo root without ``DAGSTER_HOME``
+reads ``./dagster.yaml`` and keeps only a throw-away folder of its own. The classes here,
+named in that file, make one file serve both a developer and a deployment:
+
+- ``DAGSTER_PG_URL`` set: Postgres storage through dagster-postgres at that URL (normalised to
+  psycopg2). This is the production instance.
+- Unset, with ``DAGSTER_HOME`` unset: the embedded default, SQLite in
+  ``$PM_STATE_DIR/dagster_home`` (``.pm_state/dagster_home``), the instance the
+  ``pm-pipeline`` commands use.
+- Unset, with ``DAGSTER_HOME`` set to a folder holding this file: an error that says what to
+  set, so a deployment never falls back to SQLite on its own disk.
+
+Run artifacts and compute logs go to ``DAGSTER_HOME`` when it is set (Dagster's defaults), else
+to the same local folder, so they outlive ``dagster dev``.
+"""
+
+import os
+from pathlib import Path
+from typing import Any
+
+from dagster._core.storage.base_storage import DagsterStorage
+from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
+from dagster._core.storage.root import LocalArtifactStorage
+from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
+from dagster._serdes import ConfigurableClass, ConfigurableClassData
+
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.db.engine import normalise_url
+from pm_pipeline.settings import load_settings
+
+DAGSTER_HOME_VARIABLE = "DAGSTER_HOME"
+DAGSTER_PG_VARIABLE = "DAGSTER_PG_URL"
+LOCAL_HOME_NAME = "dagster_home"
+
+
+def local_dagster_home() -> Path:
+    """The embedded instance's folder: ``$PM_STATE_DIR/dagster_home``, absolute."""
+    return load_settings().state_dir / LOCAL_HOME_NAME
+
+
+def instance_home() -> Path:
+    """``DAGSTER_HOME`` when set, else the embedded instance's folder."""
+    home = os.environ.get(DAGSTER_HOME_VARIABLE)
+    return Path(home).resolve() if home else local_dagster_home()
+
+
+def postgres_url(variable: str = DAGSTER_PG_VARIABLE) -> str | None:
+    """The Dagster storage URL from the environment, on the psycopg2 driver, or None."""
+    url = os.environ.get(variable)
+    return normalise_url(url) if url else None
+
+
+class ProjectStorage(DagsterStorage, ConfigurableClass):
+    """Dagster storage on Postgres when ``postgres_url_env`` names a set variable, else SQLite.
+
+    ``from_config_value`` returns dagster-postgres' or Dagster's own SQLite storage; this class
+    is never instantiated itself.
+    """
+
+    @classmethod
+    def config_type(cls) -> dict[str, Any]:
+        return {"postgres_url_env": str}
+
+    @classmethod
+    def from_config_value(  # type: ignore[override]
+        cls, inst_data: ConfigurableClassData, config_value: dict[str, Any]
+    ) -> DagsterStorage:
+        variable = config_value["postgres_url_env"]
+        url = postgres_url(variable)
+        if url:
+            from dagster_postgres import DagsterPostgresStorage
+
+            return DagsterPostgresStorage(postgres_url=url, inst_data=inst_data)
+        if os.environ.get(DAGSTER_HOME_VARIABLE):
+            raise PipelineError(
+                f"{variable} is not set, and DAGSTER_HOME ({os.environ[DAGSTER_HOME_VARIABLE]}) "
+                "holds the production instance file, which keeps Dagster's storage on Postgres. "
+                f"Set {variable}=postgresql+psycopg2://user:password@host:5432/db, or unset "
+                "DAGSTER_HOME to use the embedded SQLite instance under .pm_state/."
+            )
+        return DagsterSqliteStorage.from_local(str(local_dagster_home()), inst_data=inst_data)
+
+
+class ProjectArtifactStorage(LocalArtifactStorage):
+    """Run artifacts in :func:`instance_home`."""
+
+    @classmethod
+    def config_type(cls) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config_value(  # type: ignore[override]
+        cls, inst_data: ConfigurableClassData | None, config_value: dict[str, Any]
+    ) -> LocalArtifactStorage:
+        return cls(base_dir=str(instance_home()), inst_data=inst_data)
+
+
+class ProjectComputeLogManager(LocalComputeLogManager):
+    """Captured step output in ``storage/`` of :func:`instance_home`, as Dagster's default."""
+
+    @classmethod
+    def config_type(cls) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config_value(  # type: ignore[override]
+        cls, inst_data: ConfigurableClassData | None, config_value: dict[str, Any]
+    ) -> LocalComputeLogManager:
+        return cls(base_dir=str(instance_home() / "storage"), inst_data=inst_data)
