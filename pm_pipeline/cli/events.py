@@ -35,7 +35,10 @@ def list_events(args: argparse.Namespace) -> int:
         print(f"no {_described(args)} for {robot}")
         return 0
     print(format_table(found))
-    print(f"{len(found)} {_described(args)} for {robot}; trace one with `pm-pipeline lineage ID`")
+    print(
+        f"{len(found)} {_described(args, len(found))} for {robot}; "
+        "trace one with `pm-pipeline lineage ID`"
+    )
     return 0
 
 
@@ -55,8 +58,8 @@ def format_table(found: pd.DataFrame) -> str:
     )
 
 
-def _described(args: argparse.Namespace) -> str:
-    words = ["open" if args.open else "", args.severity or "", "events"]
+def _described(args: argparse.Namespace, count: int = 0) -> str:
+    words = ["open" if args.open else "", args.severity or "", "event" if count == 1 else "events"]
     since = f" ending at or after {_stamp(parse_utc(args.since, '--since'))}" if args.since else ""
     return " ".join(word for word in words if word) + since
 
