@@ -42,7 +42,7 @@ def once(command: list[str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Start-up time of pm-pipeline --help.")
     parser.add_argument("--runs", type=int, default=10, help="processes per variant (10)")
     runs = parser.parse_args().runs
     times: dict[str, list[float]] = {name: [] for name in VARIANTS}
