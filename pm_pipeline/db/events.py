@@ -167,8 +167,8 @@ def open_events(
 
     Events have no status column yet (a later change stores open/resolved). Until then an
     event counts as open when its end lies at the end of the robot's stored readings: within
-    ``gap_factor × cadence`` of the newest reading, both taken from the event's model. No
-    reading came after it that could have ended it, since a longer step would be a data gap.
+    ``gap_factor × cadence`` of the newest reading, both taken from the event's model. The
+    detector has then seen no reading after the event that ended it, so it may still be going.
     """
     newest = newest_reading_time(engine, readings, robot_id)
     if found.empty or newest is None:
