@@ -58,8 +58,8 @@ class RunWatcher:
 
 
 def retry_notice(error: Any, seconds: float | None, attempt: int, attempts: int) -> str:
-    """One line: what failed (the database's message is already password-free) on the first
-    retry, and on every retry when the step runs again."""
+    """One line per retry: when the step runs again and, the first time, why it failed (a
+    database's message names host, database and user, never the password)."""
     while error is not None and error.cls_name != _UNAVAILABLE and error.cause is not None:
         error = error.cause
     outage = error is not None and error.cls_name == _UNAVAILABLE
@@ -68,6 +68,6 @@ def retry_notice(error: Any, seconds: float | None, attempt: int, attempts: int)
         message = error.message.strip().splitlines()[0]
         what += f" ({message.split(': ', 1)[1] if ': ' in message else message})"
     elif attempt > 1:
-        what = "still " + what if outage else what + " again"
+        what = "database still unreachable" if outage else "step failed again"
     wait = f"{seconds:.0f} s" if seconds is not None else "a moment"
     return f"warning: {what}, retrying in {wait} (retry {attempt} of {attempts})"

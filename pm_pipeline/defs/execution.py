@@ -57,8 +57,8 @@ def prepare_local_home() -> Path:
     The default folder (``$PM_STATE_DIR/dagster_home``) gets the project's ``dagster.yaml``
     (Postgres storage) when ``DAGSTER_PG_URL`` is set and plain SQLite storage otherwise; a
     ``DAGSTER_HOME`` the user chose keeps its own settings file, and gets those settings only
-    when it has none. ``DAGSTER_PG_URL`` is normalised to the
-    psycopg2 driver, because dagster-postgres hands it to SQLAlchemy unchanged.
+    when it has none. ``DAGSTER_PG_URL`` is normalised to the psycopg2 driver, because
+    dagster-postgres hands it to SQLAlchemy unchanged.
     """
     pg_url = os.environ.get(DAGSTER_PG_VARIABLE)
     if pg_url:

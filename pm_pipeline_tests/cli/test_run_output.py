@@ -86,8 +86,8 @@ def test_database_outage_during_score_says_retrying_at_once(
     assert still_running
     lines = rest.splitlines()
     assert lines[:2] == [
-        "warning: still database unreachable, retrying in 6 s (retry 2 of 3)",
-        "warning: still database unreachable, retrying in 14 s (retry 3 of 3)",
+        "warning: database still unreachable, retrying in 6 s (retry 2 of 3)",
+        "warning: database still unreachable, retrying in 14 s (retry 3 of 3)",
     ]
     assert code == 1 and len(lines) == 3 and lines[2].startswith("error: scoring run ")
     assert "127.0.0.1:1" in lines[2] and "Traceback" not in rest + stdout
