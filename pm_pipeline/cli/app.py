@@ -1,87 +1,57 @@
-"""The ``pm-pipeline`` command: ingest, train, score, and the end-to-end ``run``."""
+"""The ``pm-pipeline`` command: the entry point, and the ``ingest`` handler.
+
+Only the standard library is imported here and in :mod:`pm_pipeline.cli.parser`: a command's
+handler module, with pandas, SQLAlchemy and Dagster behind it, is imported when it runs.
+"""
+
+from __future__ import annotations
 
 import argparse
-import os
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from pm_pipeline.cli.export import add_export_command
-from pm_pipeline.cli.ops import add_ops_commands
+from pm_pipeline.cli.parser import build_parser
+from pm_pipeline.cli.paths import check_paths
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.parsing.careful import parse_export
-from pm_pipeline.core.parsing.format import ExportFormat
-from pm_pipeline.core.simulation.sample import planted_fault, write_sample_exports
-from pm_pipeline.core.versioning import file_sha256
-from pm_pipeline.db.engine import describe_url
-from pm_pipeline.db.events import read_events
-from pm_pipeline.db.readings import ingest_readings, readings_span
-from pm_pipeline.db.registry import active_model_version, load_model
-from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
-SAMPLE_DIR = Path("data")
-EXPORT_NOTES_METADATA = "export_notes"
-"""Metadata key of ``file_events`` holding the parser's notes, printed by ``score``."""
-EVENT_CSV_COLUMNS = [
-    "axis",
-    "type",
-    "start",
-    "end",
-    "duration_s",
-    "z_mean",
-    "z_peak",
-    "p_value",
-    "model_version",
-]
+if TYPE_CHECKING:
+    from pm_pipeline.core.parsing.format import ExportFormat
+    from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; every user-caused error becomes one line on stderr and exit code 1."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
+        check_paths(args)
         from pm_pipeline.settings import load_settings
 
         # Read once, before any work: a bad setting is one line per variable.
         args.settings = load_settings()
-        return args.handler(args)
+        return _handler(args.handler)(args)
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pm-pipeline", description=__doc__)
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
-    ingest = commands.add_parser("ingest", help="load controller exports into the readings table")
-    ingest.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    ingest.set_defaults(handler=_ingest)
-    train = commands.add_parser("train", help="materialize the training and validation groups")
-    train.add_argument("--last-days", type=float, help="train on the newest N days of readings")
-    train.add_argument("--start", help="window start, ISO 8601 UTC")
-    train.add_argument("--end", help="window end, ISO 8601 UTC")
-    train.add_argument("--limit", type=int, help="train on the newest N readings")
-    train.set_defaults(handler=_train)
-    score = commands.add_parser("score", help="materialize file_events for one export")
-    score.add_argument("file", type=Path, metavar="FILE")
-    score.add_argument("--events-csv", type=Path, metavar="OUT", help="also write events as CSV")
-    score.add_argument("--model-version", help="score with this version, not the active one")
-    score.set_defaults(handler=_score)
-    run = commands.add_parser("run", help="sample data → ingest → train → score, with a summary")
-    run.set_defaults(handler=_run)
-    dev = commands.add_parser("dev", help="open the Dagster UI on the local instance")
-    dev.set_defaults(handler=_dev)
-    add_ops_commands(commands)
-    add_export_command(commands)
-    return parser
+def _handler(reference: str) -> Callable[[argparse.Namespace], int]:
+    """The function named ``module:function``, importing its module now."""
+    module, function = reference.split(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def _database() -> ReadingsDatabaseResource:
+    from pm_pipeline.defs.resources import ReadingsDatabaseResource
+
     return ReadingsDatabaseResource()
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    from pm_pipeline.db.engine import describe_url
+
     database = _database()
     export_format = args.settings.export_format
     failed = 0
@@ -103,6 +73,10 @@ def ingest_file(  # noqa: ANN201
 ):
     """Parse and ingest one export; the whole file or nothing. The parser's notes (current
     columns with data that are not stored) go to stderr as warnings."""
+    from pm_pipeline.core.parsing.careful import parse_export
+    from pm_pipeline.core.versioning import file_sha256
+    from pm_pipeline.db.readings import ingest_readings
+
     parsed = parse_export(path, export_format)
     print_notes(parsed.notes)
     readings = parsed.readings
@@ -120,160 +94,6 @@ def print_notes(notes: Sequence[str]) -> None:
     """Show the parser's notes on stderr, one ``warning:`` line each."""
     for note in notes:
         print(f"warning: {note}", file=sys.stderr)
-
-
-def _train(args: argparse.Namespace) -> int:
-    from pm_pipeline.definitions import defs
-    from pm_pipeline.defs.execution import latest_metadata, local_instance, run_training
-
-    instance = local_instance()
-    window = {
-        "last_days": args.last_days,
-        "start": args.start,
-        "end": args.end,
-        "limit": args.limit,
-    }
-    outcome = run_training(defs(), instance, {k: v for k, v in window.items() if v is not None})
-    if not outcome.success:
-        # A version that fails its checks is stored but not promoted: say which and why.
-        promotion = latest_metadata(instance, "synthetic_events", "promotion", outcome.run_id)
-        reason = f"{promotion}; the active version is unchanged" if promotion else outcome.failure
-        print(f"error: training run {outcome.run_id} failed: {reason}", file=sys.stderr)
-        return 1
-    version = latest_metadata(instance, "synthetic_events", "model_version")
-    recall = latest_metadata(instance, "synthetic_events", "recall")
-    print(f"model version {version} (run {outcome.run_id}); synthetic recall {recall:.2f}")
-    return 0
-
-
-def _score(args: argparse.Namespace) -> int:
-    from pm_pipeline.definitions import defs
-    from pm_pipeline.defs.execution import latest_metadata, local_instance, run_scoring
-
-    instance = local_instance()
-    key, outcome = run_scoring(defs(), instance, args.file, args.model_version)
-    if not outcome.success:
-        print(f"error: scoring run {outcome.run_id} failed: {outcome.failure}", file=sys.stderr)
-        return 1
-    notes = latest_metadata(instance, "file_events", EXPORT_NOTES_METADATA, outcome.run_id)
-    print_notes(str(notes).splitlines() if notes else [])
-    events = read_events(_database().engine(), key)
-    counts = events["severity"].value_counts()
-    version = events["model_version"].iloc[0] if len(events) else args.model_version or "newest"
-    print(
-        f"{args.file}: {len(events)} events ({counts.get('ALERT', 0)} ALERT, "
-        f"{counts.get('ERROR', 0)} ERROR) with model {version}; partition {key!r}"
-    )
-    if args.events_csv:
-        write_events_csv(events, args.events_csv)
-        print(f"events written to {args.events_csv}")
-    return 0
-
-
-def write_events_csv(events, path: Path) -> None:  # noqa: ANN001 - a pandas frame
-    """Write events with the documented columns, timestamps in ISO 8601 UTC."""
-    out = events.rename(columns={"severity": "type", "start_ts": "start", "end_ts": "end"})
-    for column in ("start", "end"):
-        out[column] = out[column].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out[EVENT_CSV_COLUMNS].to_csv(path, index=False)
-
-
-def _dev(_args: argparse.Namespace) -> int:
-    from pm_pipeline.defs.execution import prepare_local_home
-
-    home = prepare_local_home()
-    print(f"Dagster UI on the instance in {home}", flush=True)
-    dagster = str(Path(sys.executable).parent / "dagster")
-    os.execv(dagster, [dagster, "dev", "-w", "workspace.yaml"])
-
-
-def _run(args: argparse.Namespace) -> int:
-    from pm_pipeline.definitions import defs
-    from pm_pipeline.defs.execution import (
-        latest_metadata,
-        local_instance,
-        run_scoring,
-        run_training,
-        run_views,
-    )
-
-    history, landed = SAMPLE_DIR / "sample_export.csv", SAMPLE_DIR / "sample_landed.csv"
-    if not (history.exists() and landed.exists()):
-        history, landed, _ = write_sample_exports(SAMPLE_DIR)
-        print(f"generated sample exports {history} and {landed}")
-    database = _database()
-    result = ingest_file(database, history, args.settings.export_format)
-    print(f"ingested {history}: {result.rows_added} rows added, {result.rows_present} present")
-    instance = local_instance()
-    outcome = run_training(defs(), instance, {})
-    if not outcome.success:
-        print(f"error: training run {outcome.run_id} failed: {outcome.failure}", file=sys.stderr)
-        return 1
-    key, scored = run_scoring(defs(), instance, landed, None)
-    if not scored.success:
-        print(f"error: scoring run {scored.run_id} failed: {scored.failure}", file=sys.stderr)
-        return 1
-    views = run_views(defs(), instance)
-    if not views.success:
-        print(f"error: views run {views.run_id} failed: {views.failure}", file=sys.stderr)
-        return 1
-    print_summary(database, latest_metadata(instance, "synthetic_events", "recall"), key)
-    return 0
-
-
-def print_summary(
-    database: ReadingsDatabaseResource, recall: float | None, landed_key: str
-) -> None:
-    """What ``run`` produced, read back from the database it names."""
-    engine = database.engine()
-    rows, first, last = readings_span(engine, database.table(), database.robot_id)
-    version = active_model_version(engine, database.robot_id)
-    model = load_model(engine, version)
-    events = read_events(engine, landed_key)
-    synthetic = read_events(engine, "synthetic")
-    fault = planted_fault()
-    hits = events[
-        (events["axis"] == fault.axis)
-        & (events["start_ts"] <= fault.end)
-        & (events["end_ts"] >= fault.start)
-    ]
-    print("\n== pm_pipeline summary ==")
-    print(f"database     {describe_url(database.resolved_url)}, table {database.readings_table}")
-    print(f"readings     {rows} rows for {database.robot_id}, {_iso(first)} to {_iso(last)}")
-    print(
-        f"model        version {version}, trained on {model.row_count} readings "
-        f"({_iso(model.window_start)} to {_iso(model.window_end)})"
-    )
-    print("thresholds   axis     MinC_A   MaxC_A  sustain")
-    for axis, fitted in model.axes.items():
-        span = model.scaling.span(axis)
-        print(
-            f"             {axis}  {fitted.thresholds.min_c * span:7.3f}  "
-            f"{fitted.thresholds.max_c * span:7.3f}  {fitted.thresholds.sustain_s:5.1f} s"
-        )
-    print(
-        f"synthetic    recall {float(recall or 0):.2f} of injected runs; "
-        f"{len(synthetic)} events on the synthetic set"
-    )
-    counts = events["severity"].value_counts()
-    print(
-        f"landed file  {landed_key}: {len(events)} events ({counts.get('ALERT', 0)} ALERT, "
-        f"{counts.get('ERROR', 0)} ERROR)"
-    )
-    print(
-        f"planted wear {fault.axis} x{fault.factor} from {_iso(fault.start)} to "
-        f"{_iso(fault.end)}: {'caught' if len(hits) else 'MISSED'} ({len(hits)} events)"
-    )
-    print("next         make dev, then open http://127.0.0.1:3000 (Assets, Runs);")
-    print(
-        "             SQL: SELECT * FROM pm_events ORDER BY start_ts; "
-        "SELECT * FROM pm_model_registry;"
-    )
-
-
-def _iso(value: pd.Timestamp | str | None) -> str:
-    return pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else "-"
 
 
 if __name__ == "__main__":

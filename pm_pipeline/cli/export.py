@@ -1,12 +1,11 @@
 """`pm-pipeline export --out DIR`: readings, summaries and events as CSV and one workbook."""
 
 import argparse
-import sys
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
+from pm_pipeline.cli.progress import progress_bar
 from pm_pipeline.core.views.health import measure_data_health, rank_top_events, summarise_axes
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import iter_readings_pages, read_readings, readings_span
@@ -16,28 +15,14 @@ SAMPLE_ROWS = 1000
 LATEST_ROWS = 20
 
 
-def add_export_command(commands: argparse._SubParsersAction) -> None:
-    """Register ``export`` on the main parser."""
-    export = commands.add_parser("export", help="write readings, summaries and events to DIR")
-    export.add_argument("--out", type=Path, required=True, metavar="DIR")
-    export.add_argument(
-        "--page-rows",
-        type=int,
-        default=100_000,
-        metavar="N",
-        help="readings per CSV page (default 100000)",
-    )
-    export.set_defaults(handler=_export)
-
-
-def _export(args: argparse.Namespace) -> int:
+def export(args: argparse.Namespace) -> int:
     database = ReadingsDatabaseResource()
     engine, table, robot = database.engine(), database.table(), database.robot_id
     out: Path = args.out
     pages = out / "readings"
     pages.mkdir(parents=True, exist_ok=True)
     rows, _, _ = readings_span(engine, table, robot)
-    with tqdm(total=rows, unit="rows", desc="readings", disable=not sys.stderr.isatty()) as bar:
+    with progress_bar(rows, "rows", "exporting readings") as bar:
         for number, page in enumerate(
             iter_readings_pages(engine, table, robot, args.page_rows), start=1
         ):

@@ -1,12 +1,14 @@
-"""`pm-pipeline models`, `lineage` and `replay`: living with the pipeline day to day."""
+"""`pm-pipeline models`, `lineage` and `replay`: living with the pipeline day to day.
+
+Their options are in :mod:`pm_pipeline.cli.parser`."""
 
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 
+from pm_pipeline.cli.progress import progress_bar
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.windows import parse_utc
 from pm_pipeline.core.parsing.careful import parse_export
@@ -22,30 +24,7 @@ from pm_pipeline.db.registry import (
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
 
-def add_ops_commands(commands: argparse._SubParsersAction) -> None:
-    """Register ``models``, ``lineage`` and ``replay`` on the main parser."""
-    models = commands.add_parser("models", help="list, activate and look up model versions")
-    models.set_defaults(handler=_list_models)
-    actions = models.add_subparsers(metavar="ACTION")
-    activate = actions.add_parser("activate", help="make VERSION the active model")
-    activate.add_argument("version", metavar="VERSION")
-    activate.add_argument("--force", action="store_true", help="even if its checks failed")
-    activate.set_defaults(handler=_activate)
-    active = actions.add_parser("active", help="the active version, now or --at TIME")
-    active.add_argument("--at", help="ISO 8601 time, e.g. 2026-01-06T07:00:00Z")
-    active.set_defaults(handler=_active)
-    lineage = commands.add_parser("lineage", help="trace an event to its model and data")
-    lineage.add_argument("event_id", type=int, metavar="EVENT_ID")
-    lineage.set_defaults(handler=_lineage)
-    replay = commands.add_parser("replay", help="play an export into a folder in timed chunks")
-    replay.add_argument("file", type=Path, metavar="FILE")
-    replay.add_argument("--to", type=Path, required=True, metavar="DIR")
-    replay.add_argument("--rows-per-file", type=int, default=500, metavar="N")
-    replay.add_argument("--interval", type=float, default=5.0, metavar="SECONDS")
-    replay.set_defaults(handler=_replay)
-
-
-def _list_models(_args: argparse.Namespace) -> int:
+def list_versions(_args: argparse.Namespace) -> int:
     database = ReadingsDatabaseResource()
     entries = list_models(database.engine(), database.robot_id)
     if not entries:
@@ -68,7 +47,7 @@ def _list_models(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _activate(args: argparse.Namespace) -> int:
+def activate(args: argparse.Namespace) -> int:
     database = ReadingsDatabaseResource()
     engine = database.engine()
     entry = registry_entry(engine, args.version)
@@ -82,7 +61,7 @@ def _activate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _active(args: argparse.Namespace) -> int:
+def active(args: argparse.Namespace) -> int:
     database = ReadingsDatabaseResource()
     moment = parse_utc(args.at, "--at") if args.at else pd.Timestamp.now(tz="UTC")
     version = active_model_version_at(database.engine(), database.robot_id, moment)
@@ -93,7 +72,7 @@ def _active(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lineage(args: argparse.Namespace) -> int:
+def lineage(args: argparse.Namespace) -> int:
     database = ReadingsDatabaseResource()
     engine = database.engine()
     event = read_event(engine, args.event_id)
@@ -122,24 +101,23 @@ def _lineage(args: argparse.Namespace) -> int:
     return 0
 
 
-def _replay(args: argparse.Namespace) -> int:
+def replay(args: argparse.Namespace) -> int:
     parsed = parse_export(args.file, args.settings.export_format)
     for note in parsed.notes:
         print(f"warning: {note}", file=sys.stderr)
     readings = parsed.readings
     chunks = chunk_readings(readings, args.rows_per_file)
     args.to.mkdir(parents=True, exist_ok=True)
-    for number, chunk in enumerate(chunks, start=1):
-        target = args.to / f"{args.file.stem}_part{number:04d}.csv"
-        write_export(chunk, target)  # written under a temporary name, then renamed
-        progress = f"[{number}/{len(chunks)}] {target.name} ({len(chunk)} rows)"
-        if sys.stdout.isatty():
-            print(f"\r{progress}", end="", flush=True)
-        else:
-            print(progress, flush=True)
-        if number < len(chunks):
-            time.sleep(args.interval)
-    print(f"\nreplayed {len(readings)} readings into {len(chunks)} files in {args.to}")
+    with progress_bar(len(chunks), "files", f"replaying {args.file.name}") as bar:
+        for number, chunk in enumerate(chunks, start=1):
+            target = args.to / f"{args.file.stem}_part{number:04d}.csv"
+            write_export(chunk, target)  # written under a temporary name, then renamed
+            bar.update(1)
+            if not sys.stdout.isatty():  # a log keeps a line per file; a terminal has the bar
+                print(f"[{number}/{len(chunks)}] {target.name} ({len(chunk)} rows)", flush=True)
+            if number < len(chunks):
+                time.sleep(args.interval)
+    print(f"replayed {len(readings)} readings into {len(chunks)} files in {args.to}")
     return 0
 
 

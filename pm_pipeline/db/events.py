@@ -6,9 +6,11 @@ import hashlib
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Connection, Engine, Table, delete, func, select
 
 from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.db.readings import newest_reading_time
+from pm_pipeline.db.registry import load_model
 from pm_pipeline.db.schema import events, metadata
 from pm_pipeline.db.timestamps import from_db_times, to_db_time, to_db_times
 
@@ -121,9 +123,62 @@ def read_event(engine: Engine, event_id: int) -> pd.Series:
     with engine.connect() as connection:
         frame = pd.read_sql(select(events).where(events.c.event_id == event_id), connection)
     if frame.empty:
-        raise PipelineError(
-            f"no event with id {event_id}; find ids with SELECT event_id FROM pm_events."
-        )
+        raise PipelineError(f"no event with id {event_id}; list the ids with `pm-pipeline events`.")
     for column in ("start_ts", "end_ts", "created_at"):
         frame[column] = from_db_times(frame[column])
     return frame.iloc[0]
+
+
+SYNTHETIC_SOURCE = "synthetic"
+
+
+def robot_events(
+    engine: Engine,
+    robot_id: str,
+    since: pd.Timestamp | None = None,
+    severity: str | None = None,
+) -> pd.DataFrame:
+    """A robot's events found in landed files (not the synthetic set), newest first.
+
+    Parameters
+    ----------
+    since
+        Keep events still going at or after this time (their end is not before it).
+    severity
+        ``ALERT`` or ``ERROR``, or None for both.
+    """
+    metadata.create_all(engine)
+    query = (
+        select(events)
+        .where((events.c.robot_id == robot_id) & (events.c.source != SYNTHETIC_SOURCE))
+        .order_by(events.c.start_ts.desc(), events.c.event_id.desc())
+    )
+    if since is not None:
+        query = query.where(events.c.end_ts >= to_db_time(engine, since))
+    if severity is not None:
+        query = query.where(events.c.severity == severity)
+    with engine.connect() as connection:
+        frame = pd.read_sql(query, connection)
+    for column in ("start_ts", "end_ts", "created_at"):
+        frame[column] = from_db_times(frame[column])
+    return frame
+
+
+def open_events(
+    engine: Engine, readings: Table, robot_id: str, found: pd.DataFrame
+) -> pd.DataFrame:
+    """The events of ``found`` (the robot's) that were still going when its readings end.
+
+    Events have no status column yet (a later change stores open/resolved). Until then an
+    event counts as open when its end lies at the end of the robot's stored readings: within
+    ``gap_factor × cadence`` of the newest reading, both taken from the event's model. The
+    detector has then seen no reading after the event that ended it, so it may still be going.
+    """
+    newest = newest_reading_time(engine, readings, robot_id)
+    if found.empty or newest is None:
+        return found.iloc[0:0]
+    reach = {}
+    for version in found["model_version"].unique():
+        model = load_model(engine, version)
+        reach[version] = pd.Timedelta(seconds=model.params.gap_factor * model.dt_s)
+    return found[found["end_ts"] >= newest - found["model_version"].map(reach)]

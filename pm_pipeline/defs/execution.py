@@ -59,8 +59,9 @@ def prepare_local_home() -> Path:
 
     The default folder (``$PM_STATE_DIR/dagster_home``) gets the project's ``dagster.yaml``
     (Postgres storage) when ``DAGSTER_PG_URL`` is set and plain SQLite storage otherwise; a
-    ``DAGSTER_HOME`` the user chose is left as it is. ``DAGSTER_PG_URL`` is normalised to the
-    psycopg2 driver, because dagster-postgres hands it to SQLAlchemy unchanged.
+    ``DAGSTER_HOME`` the user chose keeps its own settings file, and gets those settings only
+    when it has none. ``DAGSTER_PG_URL`` is normalised to the psycopg2 driver, because
+    dagster-postgres hands it to SQLAlchemy unchanged.
 
     ``dagster dev`` run in the repo root without ``DAGSTER_HOME`` lands on the same folder
     through the repo's ``dagster.yaml`` (see :mod:`pm_pipeline.defs.instance`).
@@ -71,15 +72,24 @@ def prepare_local_home() -> Path:
     default_home = local_dagster_home()
     home = Path(os.environ.setdefault(DAGSTER_HOME_VARIABLE, str(default_home))).resolve()
     home.mkdir(parents=True, exist_ok=True)
-    if home == default_home:
-        (home / "dagster.yaml").write_text(_instance_settings(bool(pg_url)))
+    settings = home / "dagster.yaml"
+    # A home with no settings file makes Dagster warn on every command ("No dagster instance
+    # configuration file"); the local settings are what it would otherwise default to.
+    if home == default_home or not (settings.exists() or settings.with_suffix(".yml").exists()):
+        settings.write_text(_instance_settings(bool(pg_url)))
     return home
 
 
 def local_instance() -> dg.DagsterInstance:
-    """The Dagster instance the local commands share (see :func:`prepare_local_home`)."""
-    prepare_local_home()
-    return dg.DagsterInstance.get()
+    """The Dagster instance the local commands share (see :func:`prepare_local_home`).
+
+    Telemetry is off for the CLI's in-process runs whatever the home's dagster.yaml says:
+    Dagster prints its opt-out banner on the first run of an instance with telemetry on, and
+    the CLI's output is its own one-line outcome. ``local_temp`` with a folder is Dagster's
+    public way to load an instance from that folder with settings overridden.
+    """
+    home = prepare_local_home()
+    return dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}})
 
 
 def _instance_settings(on_postgres: bool) -> str:
@@ -121,8 +131,12 @@ def run_scoring(
     instance: dg.DagsterInstance,
     path: Path,
     model_version: str | None,
+    run_id: str | None = None,
 ) -> tuple[str, JobOutcome]:
-    """Materialize ``file_events`` for one file, adding its dynamic partition first."""
+    """Materialize ``file_events`` for one file, adding its dynamic partition first.
+
+    A caller that passes ``run_id`` can follow the run's events as they happen
+    (``instance.add_event_listener``)."""
     if not path.is_file():
         raise PipelineError(f"{path}: no such file; check the path.")
     key = partition_key_for(path)
@@ -133,6 +147,7 @@ def run_scoring(
         instance=instance,
         partition_key=key,
         raise_on_error=False,
+        run_id=run_id,
     )
     return key, _outcome(result)
 

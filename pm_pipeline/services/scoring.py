@@ -8,7 +8,7 @@ model) is read whole by the careful parser instead, with the same result.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,8 +54,11 @@ def ingest_and_detect(
     model: TrainedModel,
     fmt: ExportFormat,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
+    progress: Callable[[int], None] | None = None,
 ) -> ScoredFile:
     """Store the export's new readings and detect its events with ``model``.
+
+    ``progress``, if given, is told the number of readings streamed so far after each piece.
 
     Raises
     ------
@@ -70,7 +73,7 @@ def ingest_and_detect(
             stream = open_export_stream(path, fmt, block_bytes)
             detector = ChunkedDetector(model)
             try:
-                chunks = _pushed(stream.chunks(), detector)
+                chunks = _pushed(stream.chunks(), detector, progress)
                 ingest = ingest_reading_chunks(
                     engine, table, chunks, robot_id, path.name, content_sha256, append_directly
                 )
@@ -86,7 +89,15 @@ def ingest_and_detect(
     return ScoredFile(ingest, detect_events(model, readings), parsed.notes, False)
 
 
-def _pushed(chunks: Iterable[pd.DataFrame], detector: ChunkedDetector) -> Iterator[pd.DataFrame]:
+def _pushed(
+    chunks: Iterable[pd.DataFrame],
+    detector: ChunkedDetector,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[pd.DataFrame]:
+    rows = 0
     for chunk in chunks:
         detector.push(chunk)
         yield chunk
+        rows += len(chunk)
+        if progress is not None:
+            progress(rows)

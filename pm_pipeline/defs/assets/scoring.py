@@ -25,6 +25,8 @@ from pm_pipeline.services.scoring import ingest_and_detect
 from pm_pipeline.settings import load_settings
 
 landed_files_partitions = dg.DynamicPartitionsDefinition(name="landed_files")
+SCORED_ROWS_LOG = "{rows} readings scored so far"
+"""A debug line after each streamed piece: the run's progress, which `pm-pipeline score` shows."""
 
 
 class FileEventsConfig(dg.Config):
@@ -70,7 +72,14 @@ def file_events(
         raise dg.Failure(description=str(error), allow_retries=False) from error
     try:
         scored = ingest_and_detect(
-            engine, readings_db.table(), readings_db.robot_id, path, sha256, model, fmt
+            engine,
+            readings_db.table(),
+            readings_db.robot_id,
+            path,
+            sha256,
+            model,
+            fmt,
+            progress=lambda rows: context.log.debug(SCORED_ROWS_LOG.format(rows=rows)),
         )
     except DatabaseUnavailable:
         raise

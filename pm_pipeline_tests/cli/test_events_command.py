@@ -1,0 +1,112 @@
+"""`pm-pipeline events` through the real command, on SQLite and on the Postgres server, over
+events stored by the project's own writers."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pm_pipeline.core.detection.registry import fit_model
+from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.trained import fit_minmax_scaling
+from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.db.engine import open_engine
+from pm_pipeline.db.events import replace_events
+from pm_pipeline.db.readings import ingest_readings
+from pm_pipeline.db.registry import register_model
+from pm_pipeline.db.schema import DEFAULT_READINGS_TABLE, DEFAULT_TIME_COLUMN, readings_table
+
+CLI = Path(sys.executable).parent / "pm-pipeline"
+ROBOT = "robot-1"  # the configured robot when nothing is set
+
+
+def event(axis: str, severity: str, start: pd.Timestamp, minutes: float) -> dict:
+    end = start + pd.Timedelta(minutes=minutes)
+    return {
+        "axis": axis,
+        "severity": severity,
+        "start": start,
+        "end": end,
+        "duration_s": minutes * 60,
+        "z_mean": 3.5,
+        "z_peak": 4.25,
+        "p_value": 0.001,
+        "n_samples": int(minutes * 30),
+    }
+
+
+@pytest.fixture
+def stored(database_url: str, robot_day: pd.DataFrame, tmp_path: Path) -> dict[str, str]:
+    """Readings, a model and events: an ALERT early on, an ERROR that ended a minute before
+    the newest reading (closed), and an ALERT still going at the newest reading (open); plus
+    another robot's event and a synthetic one, which the listing leaves out."""
+    engine = open_engine(database_url)
+    model = fit_model(robot_day, fit_minmax_scaling(robot_day), DetectorParams())
+    register_model(engine, model, ROBOT, "run-train", {})
+    table = readings_table(DEFAULT_READINGS_TABLE, DEFAULT_TIME_COLUMN)
+    ingest_readings(engine, table, robot_day, ROBOT, "day.csv", "sha")
+    first, last = robot_day[TIME_COLUMN].iloc[0], robot_day[TIME_COLUMN].iloc[-1]
+    day = pd.DataFrame(
+        [
+            event("axis_1", "ALERT", first + pd.Timedelta(hours=1), 5),
+            event("axis_2", "ERROR", last - pd.Timedelta(minutes=11), 10),
+            event("axis_3", "ALERT", last - pd.Timedelta(minutes=3), 3),
+        ]
+    )
+    replace_events(engine, "day.csv", day, model.version, "run-a", ROBOT)
+    replace_events(engine, "other.csv", day.head(1), model.version, "run-b", "robot-2")
+    replace_events(engine, "synthetic", day.tail(1), model.version, "run-c", ROBOT)
+    engine.dispose()
+    return {"PM_DATABASE_URL": database_url, "PM_STATE_DIR": str(tmp_path / "state")}
+
+
+def events_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DAGSTER_HOME")}
+    return subprocess.run(
+        [str(CLI), "events", *args],
+        env={**environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def listed(completed: subprocess.CompletedProcess[str]) -> list[list[str]]:
+    """The table's rows, split into cells (no cell holds spaces)."""
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert lines[0].split()[:4] == ["id", "robot", "axis", "severity"]
+    return [line.split() for line in lines[1:-1]]
+
+
+def test_events_newest_first_with_ids_and_filters(stored: dict[str, str]) -> None:
+    rows = listed(events_cli(stored))
+    assert [row[2] for row in rows] == ["axis_3", "axis_2", "axis_1"]
+    assert {row[1] for row in rows} == {ROBOT} and {row[-1] for row in rows} == {"day.csv"}
+    ids = [int(row[0]) for row in rows]
+    assert ids == sorted(ids, reverse=True)
+    assert rows[1][3:6] == ["ERROR", rows[1][4], rows[1][5]] and rows[1][6:8] == ["10.0", "min"]
+    assert rows[0][8] == "4.25"
+    assert [row[2] for row in listed(events_cli(stored, "--severity", "error"))] == ["axis_2"]
+    since = rows[1][5]  # the ERROR's end: it and the later ALERT are still going then
+    assert [row[2] for row in listed(events_cli(stored, "--since", since))] == [
+        "axis_3",
+        "axis_2",
+    ]
+    assert [row[2] for row in listed(events_cli(stored, "--robot", "robot-2"))] == ["axis_1"]
+
+
+def test_open_means_still_going_when_the_readings_end(stored: dict[str, str]) -> None:
+    assert [row[2] for row in listed(events_cli(stored, "--open"))] == ["axis_3"]
+    none = events_cli(stored, "--open", "--severity", "ERROR")
+    assert none.returncode == 0 and none.stdout.strip() == f"no open ERROR events for {ROBOT}"
+
+
+def test_bad_since_is_one_error_line(stored: dict[str, str]) -> None:
+    completed = events_cli(stored, "--since", "last tuesday")
+    assert completed.returncode == 1
+    assert completed.stderr.startswith("error: ") and completed.stderr.count("\n") == 1
+    assert "--since" in completed.stderr and "ISO 8601" in completed.stderr
