@@ -11,13 +11,11 @@ import pandas as pd
 from pm_pipeline.cli.export import add_export_command
 from pm_pipeline.cli.ops import add_ops_commands
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.parsing.careful import parse_export
 from pm_pipeline.core.parsing.format import ExportFormat, export_format_from_env
 from pm_pipeline.core.simulation.sample import planted_fault, write_sample_exports
-from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.db.engine import describe_url
 from pm_pipeline.db.events import read_events
-from pm_pipeline.db.readings import ingest_readings, readings_span
+from pm_pipeline.db.readings import readings_span
 from pm_pipeline.db.registry import active_model_version, load_model
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
@@ -78,38 +76,18 @@ def _database() -> ReadingsDatabaseResource:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    database = _database()
-    export_format = export_format_from_env()  # a bad setting stops before any file
-    failed = 0
-    for path in args.files:
-        try:
-            result = ingest_file(database, path, export_format)
-        except PipelineError as error:
-            print(f"error: {error}", file=sys.stderr)
-            failed += 1
-            continue
-        print(f"{path}: {result.rows_added} rows added, {result.rows_present} already present")
-    if failed < len(args.files):
-        print(f"readings table {database.readings_table} in {describe_url(database.resolved_url)}")
-    return 1 if failed else 0
+    from pm_pipeline.cli.ingest_command import ingest_files
+
+    return ingest_files(args.files)
 
 
 def ingest_file(  # noqa: ANN201
     database: ReadingsDatabaseResource, path: Path, export_format: ExportFormat | None = None
 ):
-    """Parse and ingest one export; the whole file or nothing. The parser's notes (current
-    columns with data that are not stored) go to stderr as warnings."""
-    parsed = parse_export(path, export_format)
-    print_notes(parsed.notes)
-    readings = parsed.readings
-    return ingest_readings(
-        database.engine(),
-        database.table(),
-        readings,
-        database.robot_id,
-        str(path),
-        file_sha256(path),
-    )
+    """Ingest one export into ``database``'s readings table: the whole file or nothing."""
+    from pm_pipeline.cli.ingest_command import ingest_file
+
+    return ingest_file(database.engine(), database.table(), database.robot_id, path, export_format)
 
 
 def print_notes(notes: Sequence[str]) -> None:

@@ -7,9 +7,12 @@ from pydantic import PrivateAttr
 from sqlalchemy import Engine, Table
 
 from pm_pipeline.db.engine import mask_url, open_engine, resolve_database_url
-from pm_pipeline.db.schema import DEFAULT_READINGS_TABLE, DEFAULT_TIME_COLUMN, readings_table
-
-DEFAULT_ROBOT_ID = "robot-1"
+from pm_pipeline.db.schema import (
+    DEFAULT_READINGS_TABLE,
+    DEFAULT_ROBOT_ID,
+    DEFAULT_TIME_COLUMN,
+    readings_table,
+)
 
 
 class ReadingsDatabaseResource(dg.ConfigurableResource):

@@ -9,7 +9,8 @@ import pytest
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.events import read_events
-from pm_pipeline.db.readings import ingest_readings, read_readings
+from pm_pipeline.db.ingest import ingest_readings
+from pm_pipeline.db.readings import read_readings
 from pm_pipeline.db.registry import list_models, newest_model_version
 from pm_pipeline.defs.assets import (
     ALL_ASSETS,
