@@ -5,6 +5,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -16,8 +17,9 @@ from pm_pipeline.core.simulation.sample import planted_fault, write_sample_expor
 from pm_pipeline.db.engine import describe_url
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import readings_span
-from pm_pipeline.db.registry import active_model_version, load_model
-from pm_pipeline.defs.resources import ReadingsDatabaseResource
+
+if TYPE_CHECKING:  # Dagster loads only for the commands that run it
+    from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
 SAMPLE_DIR = Path("data")
 EXPORT_NOTES_METADATA = "export_notes"
@@ -71,7 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _database() -> ReadingsDatabaseResource:
+def _database() -> "ReadingsDatabaseResource":
+    from pm_pipeline.defs.resources import ReadingsDatabaseResource
+
     return ReadingsDatabaseResource()
 
 
@@ -82,7 +86,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def ingest_file(  # noqa: ANN201
-    database: ReadingsDatabaseResource, path: Path, export_format: ExportFormat | None = None
+    database: "ReadingsDatabaseResource", path: Path, export_format: ExportFormat | None = None
 ):
     """Ingest one export into ``database``'s readings table: the whole file or nothing."""
     from pm_pipeline.cli.ingest_command import ingest_file
@@ -198,9 +202,11 @@ def _run(_args: argparse.Namespace) -> int:
 
 
 def print_summary(
-    database: ReadingsDatabaseResource, recall: float | None, landed_key: str
+    database: "ReadingsDatabaseResource", recall: float | None, landed_key: str
 ) -> None:
     """What ``run`` produced, read back from the database it names."""
+    from pm_pipeline.db.registry import active_model_version, load_model
+
     engine = database.engine()
     rows, first, last = readings_span(engine, database.table(), database.robot_id)
     version = active_model_version(engine, database.robot_id)

@@ -7,10 +7,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from pm_pipeline.core.views.health import measure_data_health, rank_top_events, summarise_axes
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import iter_readings_pages, read_readings, readings_span
-from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
 SAMPLE_ROWS = 1000
 LATEST_ROWS = 20
@@ -31,6 +29,13 @@ def add_export_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from pm_pipeline.core.views.health import (
+        measure_data_health,
+        rank_top_events,
+        summarise_axes,
+    )
+    from pm_pipeline.defs.resources import ReadingsDatabaseResource
+
     database = ReadingsDatabaseResource()
     engine, table, robot = database.engine(), database.table(), database.robot_id
     out: Path = args.out

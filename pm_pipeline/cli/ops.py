@@ -13,13 +13,6 @@ from pm_pipeline.core.parsing.careful import parse_export
 from pm_pipeline.core.simulation.replay import chunk_readings
 from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.events import read_event
-from pm_pipeline.db.registry import (
-    activate_model,
-    active_model_version_at,
-    list_models,
-    registry_entry,
-)
-from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
 
 def add_ops_commands(commands: argparse._SubParsersAction) -> None:
@@ -46,6 +39,9 @@ def add_ops_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _list_models(_args: argparse.Namespace) -> int:
+    from pm_pipeline.db.registry import list_models
+    from pm_pipeline.defs.resources import ReadingsDatabaseResource
+
     database = ReadingsDatabaseResource()
     entries = list_models(database.engine(), database.robot_id)
     if not entries:
@@ -69,6 +65,9 @@ def _list_models(_args: argparse.Namespace) -> int:
 
 
 def _activate(args: argparse.Namespace) -> int:
+    from pm_pipeline.db.registry import activate_model, registry_entry
+    from pm_pipeline.defs.resources import ReadingsDatabaseResource
+
     database = ReadingsDatabaseResource()
     engine = database.engine()
     entry = registry_entry(engine, args.version)
@@ -83,6 +82,9 @@ def _activate(args: argparse.Namespace) -> int:
 
 
 def _active(args: argparse.Namespace) -> int:
+    from pm_pipeline.db.registry import active_model_version_at
+    from pm_pipeline.defs.resources import ReadingsDatabaseResource
+
     database = ReadingsDatabaseResource()
     moment = parse_utc(args.at, "--at") if args.at else pd.Timestamp.now(tz="UTC")
     version = active_model_version_at(database.engine(), database.robot_id, moment)
@@ -94,6 +96,9 @@ def _active(args: argparse.Namespace) -> int:
 
 
 def _lineage(args: argparse.Namespace) -> int:
+    from pm_pipeline.db.registry import active_model_version_at, registry_entry
+    from pm_pipeline.defs.resources import ReadingsDatabaseResource
+
     database = ReadingsDatabaseResource()
     engine = database.engine()
     event = read_event(engine, args.event_id)
