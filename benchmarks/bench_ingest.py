@@ -65,6 +65,11 @@ def repeated_export(copies: int, path: Path) -> int:
     return copies * len(rows)
 
 
+def psycopg2_url(url: str) -> str:
+    """The URL for SQLAlchemy with the psycopg2 driver (psql takes the plain one)."""
+    return url.replace("postgresql://", "postgresql+psycopg2://", 1)
+
+
 def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one process, from ``/usr/bin/time``."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
@@ -83,7 +88,7 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float,
 def one_round(url: str, csv: Path) -> dict[str, tuple[float, float, int]]:
     """Every variant once, in a fresh schema; seconds, peak MB and rows stored."""
     schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    admin = sa.create_engine(psycopg2_url(url))
     with admin.begin() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         connection.execute(sa.text(f'CREATE TABLE "{schema}".plain ({FILE_COLUMNS})'))
@@ -96,7 +101,7 @@ def one_round(url: str, csv: Path) -> dict[str, tuple[float, float, int]]:
     variants = {
         INGEST: ([str(BIN / "pm-pipeline"), "ingest", str(csv)], "pm_dashboard"),
         PANDAS: (
-            [sys.executable, "-c", PANDAS_SCRIPT, str(csv), in_schema],
+            [sys.executable, "-c", PANDAS_SCRIPT, str(csv), psycopg2_url(in_schema)],
             "pandas_readings",
         ),
         COPY: ([*psql, f"\\copy plain FROM '{csv}' CSV HEADER"], "plain"),
@@ -130,7 +135,7 @@ def report(results: dict[str, tuple[float, float, int]], rows: int) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="pm-pipeline ingest against pandas and \\copy")
     parser.add_argument("--copies", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--url", default=os.environ.get("PM_TEST_DATABASE_URL", DEFAULT_URL))
