@@ -27,13 +27,18 @@ from sqlalchemy import Engine, Table
 from pm_pipeline.core.parsing.careful import parse_export
 from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.parsing.stream import (
-    DEFAULT_BLOCK_BYTES,
     ExportStream,
     NeedsCarefulRead,
     open_export_stream,
 )
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.db.ingest import AppendCollided, IngestResult, ingest_readings
+
+INGEST_BLOCK_BYTES = 2 << 20
+"""Bytes of CSV per chunk when ingesting (about 30,000 readings). A chunk's rows then fit in
+the connection's buffers, so Postgres stores one chunk while the next is parsed, and the
+command peaks near 210 MB where 8 MB chunks need 340 MB, at the same speed or better
+(``benchmarks/bench_ingest.py``)."""
 
 
 class ReadingsSink(Protocol):
@@ -68,7 +73,7 @@ def ingest_export(
     file_name: str | None = None,
     new_sink: Callable[[], ReadingsSink] | None = None,
     stream: bool = True,
-    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    block_bytes: int = INGEST_BLOCK_BYTES,
     progress: Callable[[int], object] | None = None,
 ) -> IngestedExport:
     """Store the export's readings that are not stored yet; the whole file or nothing.
