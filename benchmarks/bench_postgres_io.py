@@ -27,7 +27,8 @@ import sqlalchemy as sa
 from pm_pipeline.core.parsing.careful import read_export
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.db.engine import normalise_url, open_engine
-from pm_pipeline.db.readings import ingest_readings, read_readings
+from pm_pipeline.db.ingest import ingest_readings
+from pm_pipeline.db.readings import read_readings
 from pm_pipeline.db.schema import readings_table
 
 REAL_EXPORT = Path(__file__).resolve().parents[2] / "shared" / "data" / "RMBR4-2_export_test.csv"

@@ -50,44 +50,18 @@ def _database() -> ReadingsDatabaseResource:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from pm_pipeline.db.engine import describe_url
+    from pm_pipeline.cli.ingest_command import ingest_files
 
-    database = _database()
-    export_format = args.settings.export_format
-    failed = 0
-    for path in args.files:
-        try:
-            result = ingest_file(database, path, export_format)
-        except PipelineError as error:
-            print(f"error: {error}", file=sys.stderr)
-            failed += 1
-            continue
-        print(f"{path}: {result.rows_added} rows added, {result.rows_present} already present")
-    if failed < len(args.files):
-        print(f"readings table {database.readings_table} in {describe_url(database.resolved_url)}")
-    return 1 if failed else 0
+    return ingest_files(args.files, args.settings)
 
 
 def ingest_file(  # noqa: ANN201
     database: ReadingsDatabaseResource, path: Path, export_format: ExportFormat | None = None
 ):
-    """Parse and ingest one export; the whole file or nothing. The parser's notes (current
-    columns with data that are not stored) go to stderr as warnings."""
-    from pm_pipeline.core.parsing.careful import parse_export
-    from pm_pipeline.core.versioning import file_sha256
-    from pm_pipeline.db.readings import ingest_readings
+    """Ingest one export into ``database``'s readings table: the whole file or nothing."""
+    from pm_pipeline.cli.ingest_command import ingest_file
 
-    parsed = parse_export(path, export_format)
-    print_notes(parsed.notes)
-    readings = parsed.readings
-    return ingest_readings(
-        database.engine(),
-        database.table(),
-        readings,
-        database.robot_id,
-        str(path),
-        file_sha256(path),
-    )
+    return ingest_file(database.engine(), database.table(), database.robot_id, path, export_format)
 
 
 def print_notes(notes: Sequence[str]) -> None:

@@ -6,7 +6,8 @@ These are the only two places that know about ``COPY``; everything else goes thr
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,27 +20,55 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Select
 from sqlalchemy.types import TypeEngine
 
+from pm_pipeline.db.copy_formats import (
+    BINARY_HEADER,
+    BINARY_TRAILER,
+    Encoder,
+    binary_ready,
+    binary_rows,
+    csv_rows,
+)
 from pm_pipeline.db.timestamps import to_db_times
 
+_COPY_READ_BYTES = 1 << 20
 
-def bulk_insert(connection: Connection, table: Table, frame: pd.DataFrame) -> None:
-    """Append ``frame`` to ``table`` inside the connection's transaction.
+
+def bulk_insert(
+    connection: Connection,
+    table: Table,
+    frames: Iterable[pd.DataFrame],
+    constants: Mapping[str, str] | None = None,
+) -> int:
+    """Append every frame to ``table`` inside the connection's transaction.
 
     Parameters
     ----------
     connection
         An open connection; its transaction decides whether the rows stay.
     table
-        Target table; ``frame`` has exactly its column names, timestamps UTC-aware.
-    frame
-        Rows to append; NaN and NaT become NULL.
+        Target table; each frame has column names of it, timestamps UTC-aware.
+    frames
+        Rows to append, consumed lazily; NaN and NaT become NULL. An exception raised while
+        producing a frame propagates unchanged (the rows so far stay in the transaction,
+        which the caller then rolls back).
+    constants
+        Columns with the same value in every row (such as ``robot_id``).
+
+    Returns
+    -------
+    int
+        Rows appended.
     """
-    if frame.empty:
-        return
-    if connection.dialect.name == "postgresql":
-        _copy_in(connection, table, frame)
-    else:
-        connection.execute(table.insert(), _records(connection, frame))
+    constants = dict(constants or {})
+    if connection.dialect.name != "postgresql":
+        written = 0
+        for frame in frames:
+            if not frame.empty:
+                records = _records(connection, frame.assign(**constants))
+                connection.execute(table.insert(), records)
+                written += len(frame)
+        return written
+    return _copy_in(connection, table, frames, constants)
 
 
 def bulk_read(connection: Connection, query: Select) -> pd.DataFrame:
@@ -65,20 +94,67 @@ def bulk_read(connection: Connection, query: Select) -> pd.DataFrame:
     return pacsv.read_csv(buffer, convert_options=options).to_pandas()
 
 
-def _copy_in(connection: Connection, table: Table, frame: pd.DataFrame) -> None:
+def _copy_in(
+    connection: Connection, table: Table, frames: Iterable[pd.DataFrame], constants: dict
+) -> int:
+    """One ``COPY … FROM STDIN`` fed frame by frame: the server stores one piece while the
+    next is encoded, and a file's rows go in as one statement (binary where the frame's
+    columns allow, see :mod:`pm_pipeline.db.copy_formats`)."""
+    pending = iter(frames)
+    first = next((frame for frame in pending if not frame.empty), None)
+    if first is None:
+        return 0
+    names = [*constants, *first.columns]
     preparer = connection.dialect.identifier_preparer
-    columns = ", ".join(preparer.quote(name) for name in frame.columns)
-    buffer = io.BytesIO()
-    # Arrow writes CSV several times faster than DataFrame.to_csv; NaN becomes an empty field,
-    # which COPY reads as NULL, and timestamps carry a Z that Postgres reads as UTC.
-    arrow = pa.Table.from_pandas(frame, preserve_index=False)
-    pacsv.write_csv(arrow, buffer, pacsv.WriteOptions(include_header=False))
-    buffer.seek(0)
+    columns = ", ".join(preparer.quote(name) for name in names)
+    binary = binary_ready(first)
+    encode = binary_rows(constants) if binary else csv_rows(constants, names)
+    source = _CopySource(itertools.chain([first], pending), encode, binary)
     with _raw_cursor(connection) as cursor:
+        # CSV times are UTC wall-clock text: read them in UTC, then restore the session's zone.
+        cursor.execute("SELECT current_setting('TimeZone')")
+        (zone,) = cursor.fetchone()
+        cursor.execute("SELECT set_config('TimeZone', 'UTC', true)")
         cursor.copy_expert(
-            f"COPY {preparer.format_table(table)} ({columns}) FROM STDIN WITH (FORMAT csv)",
-            buffer,
+            f"COPY {preparer.format_table(table)} ({columns}) FROM STDIN "
+            f"WITH (FORMAT {'binary' if binary else 'csv'})",
+            source,
+            size=_COPY_READ_BYTES,
         )
+        cursor.execute("SELECT set_config('TimeZone', %s, true)", (zone,))
+    if source.error is not None:
+        raise source.error
+    return source.rows
+
+
+class _CopySource:
+    """A file-like object COPY reads: each frame encoded when the previous one is sent.
+
+    psycopg2 would turn an exception raised inside ``read`` into a bare "COPY failed", so
+    one is kept, the COPY ends, and the caller raises it.
+    """
+
+    def __init__(self, frames: Iterator[pd.DataFrame], encode: Encoder, binary: bool) -> None:
+        self.frames, self.encode = frames, encode
+        self.buffer = memoryview(BINARY_HEADER if binary else b"")
+        self.trailer = BINARY_TRAILER if binary else b""
+        self.rows = 0
+        self.error: BaseException | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        while not self.buffer and self.frames is not None:
+            try:
+                frame = next(self.frames, None)
+            except Exception as error:  # re-raised by the caller once COPY has ended
+                self.error, frame = error, None
+            if frame is None:
+                # The binary trailer even after an error: COPY ends cleanly, the caller raises.
+                self.frames, self.buffer = None, memoryview(self.trailer)
+                break
+            self.rows += len(frame)
+            self.buffer = memoryview(self.encode(frame))
+        piece, self.buffer = self.buffer[:size], self.buffer[size:]
+        return bytes(piece)
 
 
 @contextmanager

@@ -28,6 +28,8 @@ from pm_pipeline.core.schema import AXES
 
 DEFAULT_READINGS_TABLE = "pm_dashboard"
 DEFAULT_TIME_COLUMN = "timestamp_recorded"
+DEFAULT_ROBOT_ID = "robot-1"
+"""The robot a deployment without a robots file serves."""
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 metadata = MetaData()
@@ -150,6 +152,11 @@ def readings_table(
         PrimaryKeyConstraint("robot_id", time_column, name=f"pk_{table}"),
         schema=schema or None,
     )
+
+
+def time_column_of(readings: Table) -> str:
+    """The name of the readings table's time column (the one that is neither robot nor axis)."""
+    return next(c.name for c in readings.columns if c.name not in ("robot_id", *AXES))
 
 
 def create_tables(engine: Engine, readings: Table) -> None:

@@ -7,10 +7,13 @@ from pydantic import PrivateAttr
 from sqlalchemy import Engine, Table
 
 from pm_pipeline.db.engine import mask_url, open_engine, resolve_database_url
-from pm_pipeline.db.schema import DEFAULT_READINGS_TABLE, DEFAULT_TIME_COLUMN, readings_table
+from pm_pipeline.db.schema import (
+    DEFAULT_READINGS_TABLE,
+    DEFAULT_ROBOT_ID,
+    DEFAULT_TIME_COLUMN,
+    readings_table,
+)
 from pm_pipeline.settings import load_settings
-
-DEFAULT_ROBOT_ID = "robot-1"
 
 
 class ReadingsDatabaseResource(dg.ConfigurableResource):

@@ -8,7 +8,7 @@ model) is read whole by the careful parser instead, with the same result.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,21 +17,12 @@ from sqlalchemy import Engine, Table
 
 from pm_pipeline.core.detection.events import events_in_order
 from pm_pipeline.core.detection.registry import detect_events
-from pm_pipeline.core.detection.robust import ChunkedDetector, ReadingsOutOfOrder
+from pm_pipeline.core.detection.robust import ChunkedDetector
 from pm_pipeline.core.model.trained import TrainedModel
-from pm_pipeline.core.parsing.careful import parse_export
 from pm_pipeline.core.parsing.format import ExportFormat
-from pm_pipeline.core.parsing.stream import (
-    DEFAULT_BLOCK_BYTES,
-    NeedsCarefulRead,
-    open_export_stream,
-)
-from pm_pipeline.db.readings import (
-    AppendCollided,
-    IngestResult,
-    ingest_reading_chunks,
-    ingest_readings,
-)
+from pm_pipeline.core.parsing.stream import DEFAULT_BLOCK_BYTES
+from pm_pipeline.db.ingest import IngestResult
+from pm_pipeline.services.ingest import ingest_export
 
 
 @dataclass(frozen=True)
@@ -56,7 +47,9 @@ def ingest_and_detect(
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     progress: Callable[[int], None] | None = None,
 ) -> ScoredFile:
-    """Store the export's new readings and detect its events with ``model``.
+    """Store the export's new readings and detect its events with ``model``, through the one
+    ingest path (:func:`pm_pipeline.services.ingest.ingest_export`): each chunk is pushed
+    through the chunked detector inside the ingest transaction.
 
     ``progress``, if given, is told the number of readings streamed so far after each piece.
 
@@ -66,38 +59,33 @@ def ingest_and_detect(
         When the file is not a readable export; the message names file, line and column.
         Nothing is stored then.
     """
-    if model.params.mode == "robust":
-        # A new export usually starts after the newest stored reading and is appended
-        # directly; if it turns out to overlap, it is streamed again through staging.
-        for append_directly in (True, False):
-            stream = open_export_stream(path, fmt, block_bytes)
-            detector = ChunkedDetector(model)
-            try:
-                chunks = _pushed(stream.chunks(), detector, progress)
-                ingest = ingest_reading_chunks(
-                    engine, table, chunks, robot_id, path.name, content_sha256, append_directly
-                )
-            except AppendCollided:
-                continue
-            except (NeedsCarefulRead, ReadingsOutOfOrder):
-                break  # rolled back: nothing was stored; read it whole below
-            events = events_in_order(detector.finish())
-            return ScoredFile(ingest, events, stream.notes(), True)
-    parsed = parse_export(path, fmt)
-    readings = parsed.readings
-    ingest = ingest_readings(engine, table, readings, robot_id, path.name, content_sha256)
-    return ScoredFile(ingest, detect_events(model, readings), parsed.notes, False)
+    done = ingest_export(
+        engine,
+        table,
+        robot_id,
+        path,
+        content_sha256,
+        fmt,
+        new_sink=lambda: _Counted(ChunkedDetector(model), progress),
+        stream=model.params.mode == "robust",
+        block_bytes=block_bytes,
+    )
+    if isinstance(done.sink, _Counted):
+        events = events_in_order(done.sink.detector.finish())
+    else:
+        assert done.readings is not None  # read whole
+        events = detect_events(model, done.readings)
+    return ScoredFile(done.ingest, events, done.notes, done.streamed)
 
 
-def _pushed(
-    chunks: Iterable[pd.DataFrame],
-    detector: ChunkedDetector,
-    progress: Callable[[int], None] | None = None,
-) -> Iterator[pd.DataFrame]:
-    rows = 0
-    for chunk in chunks:
-        detector.push(chunk)
-        yield chunk
-        rows += len(chunk)
-        if progress is not None:
-            progress(rows)
+class _Counted:
+    """A detector that also reports how many readings it has seen."""
+
+    def __init__(self, detector: ChunkedDetector, progress: Callable[[int], None] | None) -> None:
+        self.detector, self.progress, self.rows = detector, progress, 0
+
+    def push(self, readings: pd.DataFrame) -> None:
+        self.detector.push(readings)
+        self.rows += len(readings)
+        if self.progress is not None:
+            self.progress(self.rows)

@@ -15,7 +15,7 @@ from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.events import replace_events
-from pm_pipeline.db.readings import ingest_readings
+from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.db.registry import register_model
 from pm_pipeline.db.schema import DEFAULT_READINGS_TABLE, DEFAULT_TIME_COLUMN, readings_table
 

@@ -14,7 +14,8 @@ from pm_pipeline.core.views.health import (
     summarise_axes,
 )
 from pm_pipeline.db.engine import open_engine
-from pm_pipeline.db.readings import ingest_readings, read_readings
+from pm_pipeline.db.ingest import ingest_readings
+from pm_pipeline.db.readings import read_readings
 from pm_pipeline.db.schema import readings_table
 
 

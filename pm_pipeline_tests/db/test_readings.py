@@ -10,7 +10,8 @@ from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.parsing.careful import read_export
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.db.engine import open_engine
-from pm_pipeline.db.readings import ingest_readings, read_readings, readings_span
+from pm_pipeline.db.ingest import ingest_readings
+from pm_pipeline.db.readings import read_readings, readings_span
 from pm_pipeline.db.schema import ingested_files, readings_table
 
 

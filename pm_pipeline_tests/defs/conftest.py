@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from pm_pipeline.core.schema import TIME_COLUMN
-from pm_pipeline.db.readings import ingest_readings
+from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
 

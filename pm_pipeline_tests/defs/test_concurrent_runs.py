@@ -23,7 +23,7 @@ from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.db.events import read_events
-from pm_pipeline.db.readings import ingest_readings
+from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.db.registry import active_model_version, load_model
 from pm_pipeline.defs.assets import ALL_ASSETS, TRAINING_ASSETS, file_events
 from pm_pipeline.defs.assets import landed_files_partitions as partitions

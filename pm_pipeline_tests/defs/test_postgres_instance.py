@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.core.simulation.sample import write_export
-from pm_pipeline.db.readings import ingest_readings
+from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.defs.assets import (
     ALL_ASSETS,
     TRAINING_ASSETS,

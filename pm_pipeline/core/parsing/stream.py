@@ -58,6 +58,8 @@ class ExportStream:
     fmt: ExportFormat
     block_bytes: int = DEFAULT_BLOCK_BYTES
     rows: int = 0
+    bytes_read: int = 0
+    """Bytes of the file (compressed, for a gzip file) read so far, for a progress bar."""
     _ignored_counts: dict[str, int] = field(default_factory=dict)
 
     def chunks(self) -> Iterator[pd.DataFrame]:
@@ -90,10 +92,12 @@ class ExportStream:
         """
         opener = gzip.open if self.layout.compression else open
         with opener(self.path, "rb") as handle:
+            raw = getattr(handle, "fileobj", handle)  # gzip reads through to the file
             header = handle.readline()
             rest = b""
             while True:
                 block = handle.read(self.block_bytes)
+                self.bytes_read = raw.tell()
                 if not block:
                     if rest.strip():
                         yield header + rest

@@ -1,0 +1,234 @@
+"""Storing a file's readings: one function, one collision rule, one transaction.
+
+The rule: a reading is identified by robot and timestamp. One already stored is kept (the
+file's reading at that instant is counted as present, not written), and within a file the
+first reading of an instant wins. ``rows_present`` counts both kinds of skipped reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pandas as pd
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Float,
+    MetaData,
+    String,
+    Table,
+    func,
+    select,
+    true,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.schema import AXES, TIME_COLUMN
+from pm_pipeline.db.bulk import bulk_insert
+from pm_pipeline.db.schema import create_tables, ingested_files, time_column_of
+from pm_pipeline.db.timestamps import from_db_times, to_db_time
+
+_UNIQUE_VIOLATION = "23505"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one ingest did: rows in the file, rows new to the table, rows already there."""
+
+    file_name: str
+    rows_in_file: int
+    rows_added: int
+    rows_present: int
+    first_time: pd.Timestamp | None = None
+    last_time: pd.Timestamp | None = None
+
+
+class AppendCollided(Exception):  # noqa: N818 - a signal to the caller, not a failure
+    """A direct append met a reading already stored (another writer got there first, or
+    the file's chunks were not in time order); the transaction is rolled back and the file
+    must be ingested again with ``append_directly=False``."""
+
+
+def ingest_readings(
+    engine: Engine,
+    table: Table,
+    readings: pd.DataFrame | Iterable[pd.DataFrame],
+    robot_id: str,
+    file_name: str,
+    content_sha256: str,
+    append_directly: bool = True,
+) -> IngestResult:
+    """Store the readings not stored yet, and record the file, all in one transaction.
+
+    An error anywhere, also one raised while the chunks are produced, stores nothing.
+
+    Parameters
+    ----------
+    engine, table
+        The readings database and table (see :func:`pm_pipeline.db.schema.readings_table`).
+    readings
+        One canonical readings frame, or chunks of one file in time order (consumed once).
+    robot_id
+        Robot the readings belong to.
+    file_name, content_sha256
+        Recorded in ``pm_ingested_files`` next to the counts.
+    append_directly
+        When the file's first reading is newer than the robot's newest stored one (a new
+        export), rows go straight into the table (one ``COPY`` on Postgres); otherwise, or
+        with this off, through a staging table and a set-based insert of the new rows.
+
+    Returns
+    -------
+    IngestResult
+
+    Raises
+    ------
+    AppendCollided
+        When chunks appended directly meet a stored reading. A single frame is then merged
+        through staging here; chunks cannot be read twice, so the caller reads them again.
+    """
+    create_tables(engine, table)
+    source = (file_name, content_sha256)
+    if not isinstance(readings, pd.DataFrame):
+        return _ingest(engine, table, readings, robot_id, source, append_directly)
+    try:
+        return _ingest(engine, table, [readings], robot_id, source, append_directly)
+    except AppendCollided:
+        return _ingest(engine, table, [readings], robot_id, source, append_directly=False)
+
+
+def _ingest(
+    engine: Engine,
+    table: Table,
+    chunks: Iterable[pd.DataFrame],
+    robot_id: str,
+    source: tuple[str, str],
+    append_directly: bool,
+) -> IngestResult:
+    counts = _FileRows(time_column_of(table))
+    pending = iter(chunks)
+    with engine.begin() as connection:
+        opening = next(pending, None)
+        if opening is None:
+            raise PipelineError(f"{source[0]}: no readings to ingest.")
+        newest = _newest_time(connection, table, robot_id) if append_directly else None
+        direct = append_directly and (newest is None or opening[TIME_COLUMN].min() > newest)
+        rows = counts.unique_rows(_chained(opening, pending))
+        constants = {"robot_id": robot_id}
+        if direct:
+            try:
+                added = bulk_insert(connection, table, rows, constants)
+            except IntegrityError as error:
+                if not _is_unique_violation(error):
+                    raise
+                raise AppendCollided(str(error.orig)) from error
+        else:
+            added = _merge_through_staging(connection, table, rows, constants)
+        return _record_ingest(connection, robot_id, source, counts, added)
+
+
+def _chained(opening: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    yield opening
+    yield from rest
+
+
+class _FileRows:
+    """Counts a file's rows and time span, and passes on the first reading of each instant
+    (within a chunk, and at the seam of two chunks in time order)."""
+
+    def __init__(self, time_column: str) -> None:
+        self.time_column = time_column
+        self.rows = 0
+        self.first: pd.Timestamp | None = None
+        self.last: pd.Timestamp | None = None
+
+    def unique_rows(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for chunk in chunks:
+            if chunk.empty:
+                continue
+            times = chunk[TIME_COLUMN]
+            first, last = times.min(), times.max()
+            repeated = times.duplicated(keep="first")
+            if self.last is not None:
+                repeated |= times == self.last  # the seam: the previous chunk has this instant
+            self.rows += len(chunk)
+            self.first = first if self.first is None else min(self.first, first)
+            self.last = last if self.last is None else max(self.last, last)
+            kept = chunk[~repeated.to_numpy()] if repeated.any() else chunk
+            yield kept.rename(columns={TIME_COLUMN: self.time_column})[[self.time_column, *AXES]]
+
+
+def _is_unique_violation(error: IntegrityError) -> bool:
+    code = getattr(error.orig, "pgcode", None)
+    return code == _UNIQUE_VIOLATION or "UNIQUE constraint failed" in str(error.orig)
+
+
+def _newest_time(connection: Connection, table: Table, robot_id: str) -> pd.Timestamp | None:
+    time_column = table.c[time_column_of(table)]
+    newest = connection.execute(
+        select(func.max(time_column)).where(table.c.robot_id == robot_id)
+    ).scalar()
+    return None if newest is None else from_db_times(pd.Series([newest])).iloc[0]
+
+
+def _record_ingest(
+    connection: Connection,
+    robot_id: str,
+    source: tuple[str, str],
+    counts: _FileRows,
+    added: int,
+) -> IngestResult:
+    file_name, content_sha256 = source
+    first, last = counts.first, counts.last
+    connection.execute(
+        ingested_files.insert().values(
+            robot_id=robot_id,
+            file_name=file_name,
+            content_sha256=content_sha256,
+            rows_in_file=counts.rows,
+            rows_added=added,
+            rows_present=counts.rows - added,
+            first_ts=None if first is None else to_db_time(connection, first),
+            last_ts=None if last is None else to_db_time(connection, last),
+            ingested_at=to_db_time(connection, pd.Timestamp(datetime.now(UTC))),
+        )
+    )
+    return IngestResult(file_name, counts.rows, added, counts.rows - added, first, last)
+
+
+def _merge_through_staging(
+    connection: Connection, table: Table, frames: Iterable[pd.DataFrame], constants: dict
+) -> int:
+    """Stage ``frames`` in a temporary table, then insert the readings not stored yet with one
+    set-based insert that skips existing ones; return how many were new."""
+    staging = _staging_table(table)
+    staging.create(connection)
+    bulk_insert(connection, staging, frames, constants)
+    added = connection.execute(_insert_new_rows(connection, table, staging)).rowcount
+    staging.drop(connection)
+    return added
+
+
+def _staging_table(table: Table) -> Table:
+    return Table(
+        "pm_staging_readings",
+        MetaData(),
+        Column("robot_id", String(64)),
+        Column(time_column_of(table), DateTime(timezone=True)),
+        *(Column(axis, Float) for axis in AXES),
+        prefixes=["TEMPORARY"],
+    )
+
+
+def _insert_new_rows(bind: Engine | Connection, table: Table, staging: Table):  # noqa: ANN202
+    dialect_insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+    names = [column.name for column in table.columns]
+    # SQLite needs the WHERE to tell the upsert's ON CONFLICT apart from a join's ON.
+    rows = select(*(staging.c[name] for name in names)).where(true())
+    return dialect_insert(table).from_select(names, rows).on_conflict_do_nothing()

@@ -1,0 +1,140 @@
+"""Ingest one controller export: the one path for ``pm-pipeline ingest``, ``run`` and scoring.
+
+The file streams through Arrow's chunked reader (:func:`open_export_stream`) in time order,
+each chunk handed to an optional sink (scoring's detector) and written to the database, all
+in one transaction. A file the stream cannot take as it is (an unusual spelling of a value,
+a time without an offset, readings out of time order) is read whole by the careful parser
+instead, with the same stored rows; a real error in it names file, line and column and
+stores nothing.
+
+The collision rule is :mod:`pm_pipeline.db.ingest`'s: a reading is identified by robot and
+timestamp, one already stored is kept, and within a file the first reading of an instant
+wins.
+
+This module imports no Dagster and no detector, so the command line starts fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+from sqlalchemy import Engine, Table
+
+from pm_pipeline.core.parsing.careful import parse_export
+from pm_pipeline.core.parsing.format import ExportFormat
+from pm_pipeline.core.parsing.stream import (
+    ExportStream,
+    NeedsCarefulRead,
+    open_export_stream,
+)
+from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.db.ingest import AppendCollided, IngestResult, ingest_readings
+
+INGEST_BLOCK_BYTES = 2 << 20
+"""Bytes of CSV per chunk when ingesting (about 30,000 readings). A chunk's rows then fit in
+the connection's buffers, so Postgres stores one chunk while the next is parsed, and the
+command peaks near 210 MB where 8 MB chunks need 340 MB, at the same speed or better
+(``benchmarks/bench_ingest.py``)."""
+
+
+class ReadingsSink(Protocol):
+    """Something that takes a file's readings chunk by chunk, in time order."""
+
+    def push(self, readings: pd.DataFrame) -> None: ...
+
+
+@dataclass(frozen=True)
+class IngestedExport:
+    """What ingesting one export did."""
+
+    ingest: IngestResult
+    notes: tuple[str, ...]
+    """Current read but not stored (axes beyond the robot's count), one line per kind."""
+    streamed: bool
+    """False when the file was read whole by the careful parser."""
+    sink: ReadingsSink | None = None
+    """The sink every chunk went through, when streamed."""
+    readings: pd.DataFrame | None = None
+    """The whole file's readings, in file order, when it was read whole."""
+
+
+def ingest_export(
+    engine: Engine,
+    table: Table,
+    robot_id: str,
+    path: Path,
+    content_sha256: str,
+    fmt: ExportFormat,
+    *,
+    file_name: str | None = None,
+    new_sink: Callable[[], ReadingsSink] | None = None,
+    stream: bool = True,
+    block_bytes: int = INGEST_BLOCK_BYTES,
+    progress: Callable[[int], object] | None = None,
+) -> IngestedExport:
+    """Store the export's readings that are not stored yet; the whole file or nothing.
+
+    Parameters
+    ----------
+    engine, table, robot_id
+        Where the readings go.
+    path, content_sha256, file_name
+        The export, its hash, and the name recorded for it (``path.name`` by default).
+    fmt
+        Axis count and column map of the robot's controller.
+    new_sink
+        Makes the sink that sees every chunk inside the transaction (a fresh one per pass).
+    stream
+        False reads the file whole with the careful parser straight away.
+    block_bytes
+        Bytes of CSV per chunk.
+    progress
+        Called with the bytes of the file read so far, after each chunk.
+
+    Raises
+    ------
+    PipelineError
+        When the file is not a readable export; the message names file, line and column.
+    """
+    name = file_name or path.name
+    if stream:
+        # A new export starts after the newest stored reading and is appended directly; if
+        # another writer got there first, it is streamed again through staging.
+        for append_directly in (True, False):
+            export = open_export_stream(path, fmt, block_bytes)
+            sink = new_sink() if new_sink else None
+            chunks = _in_time_order(export, sink, progress)
+            try:
+                result = ingest_readings(
+                    engine, table, chunks, robot_id, name, content_sha256, append_directly
+                )
+            except AppendCollided:
+                continue
+            except NeedsCarefulRead:
+                break  # rolled back: nothing was stored; read it whole below
+            return IngestedExport(result, export.notes(), True, sink)
+    parsed = parse_export(path, fmt)
+    result = ingest_readings(engine, table, parsed.readings, robot_id, name, content_sha256)
+    return IngestedExport(result, parsed.notes, False, readings=parsed.readings)
+
+
+def _in_time_order(
+    export: ExportStream, sink: ReadingsSink | None, progress: Callable[[int], object] | None
+) -> Iterator[pd.DataFrame]:
+    """The stream's chunks, each pushed to the sink; readings that run backwards (which only
+    the whole-file read puts in order) raise :class:`NeedsCarefulRead`."""
+    last: pd.Timestamp | None = None
+    for chunk in export.chunks():
+        times = chunk[TIME_COLUMN]
+        if not times.is_monotonic_increasing or (last is not None and times.iloc[0] < last):
+            raise NeedsCarefulRead("readings out of time order")
+        last = times.iloc[-1]
+        if sink is not None:
+            sink.push(chunk)
+        if progress is not None:
+            progress(export.bytes_read)
+        yield chunk
