@@ -22,6 +22,11 @@ from pm_pipeline_tests.commands import wait_for
 from pm_pipeline_tests.conftest import PROJECT_ROOT, skip_or_fail
 from pm_pipeline_tests.e2e.daemon_harness import DaemonSite
 
+pytestmark = (
+    pytest.mark.slow
+)  # dagster-webserver and Chromium; `pytest -m "not slow"` leaves it out
+
+
 BIN = Path(sys.executable).parent
 CHROMIUM_FLAGS = (
     "--headless",

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from pm_pipeline.core.parsing.careful import read_export
@@ -12,6 +13,8 @@ from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.core.simulation.sample import SampleFault, inject_wear, write_export
 from pm_pipeline_tests.commands import wait_for
 from pm_pipeline_tests.e2e.daemon_harness import DaemonSite
+
+pytestmark = pytest.mark.slow  # a real dagster-daemon; `pytest -m "not slow"` leaves it out
 
 
 def landed_events(site: DaemonSite) -> int:
