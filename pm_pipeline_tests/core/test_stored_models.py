@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from pm_pipeline.core.detection.registry import detect_events, fit_model
-from pm_pipeline.core.model.params import params_for_mode
+from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.trained import fit_minmax_scaling, model_from_dict
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.core.simulation.sample import (
@@ -74,7 +74,7 @@ def test_stored_model_scores_as_it_did(mode: str, data: tuple) -> None:
 def test_fresh_model_keeps_the_stored_version(mode: str, data: tuple) -> None:
     content = json.loads((FIXTURES / f"model_{mode}.json").read_text())
     train = data[0]
-    model = fit_model(train, fit_minmax_scaling(train), params_for_mode(mode))
+    model = fit_model(train, fit_minmax_scaling(train), settings_for_mode(mode))
     assert model.version == content["version"]
 
 
@@ -82,7 +82,7 @@ def write_fixtures() -> None:
     """Rewrite the fixtures: only when the stored format changes on purpose."""
     train, scored = readings()
     for mode in MODES:
-        model = fit_model(train, fit_minmax_scaling(train), params_for_mode(mode))
+        model = fit_model(train, fit_minmax_scaling(train), settings_for_mode(mode))
         # As db/registry.py stores it.
         (FIXTURES / f"model_{mode}.json").write_text(json.dumps(model.to_dict(), sort_keys=True))
         events = events_as_records(detect_events(model, scored))

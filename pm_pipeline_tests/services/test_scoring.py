@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from pm_pipeline.core.detection.registry import detect_events, fit_model
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.model.params import params_for_mode
+from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.parsing.careful import parse_export
 from pm_pipeline.core.parsing.format import ExportFormat
@@ -32,7 +32,7 @@ def model_and_file(robot_day: pd.DataFrame, tmp_path_factory: pytest.TempPathFac
     train = robot_day[
         robot_day[TIME_COLUMN] < robot_day[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=5)
     ]
-    model = fit_model(train, fit_minmax_scaling(train), params_for_mode("robust"))
+    model = fit_model(train, fit_minmax_scaling(train), settings_for_mode("robust"))
     path = tmp_path_factory.mktemp("exports") / "worn.csv"
     write_export(worn_slice(robot_day, after_hours=5), path)
     return model, path

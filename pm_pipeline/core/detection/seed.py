@@ -18,7 +18,7 @@ from sklearn.metrics import r2_score
 
 from pm_pipeline.core.detection.events import empty_events
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.timeaxis import gap_breaks, run_ids, run_lengths, seconds_since
 from pm_pipeline.core.model.trained import (
     MIN_TRAINING_ROWS,
@@ -35,7 +35,7 @@ def fit_seed_axes(
     seconds: np.ndarray,
     scaling: MinMaxScaling,
     dt_s: float,
-    params: DetectorParams,
+    params: SeedSettings,
 ) -> dict[str, AxisModel]:
     """One least-squares line per axis of ``scaling`` on time-ordered training readings."""
     return {
@@ -47,13 +47,13 @@ def fit_seed_axes(
 def detect_events_seed(model: TrainedModel, readings: pd.DataFrame) -> list[pd.DataFrame]:
     """Per-axis event frames of a seed-mode model over one in-memory frame."""
     return [
-        _axis_events(model, model.axes[axis], residual_frame(model, readings, axis))
+        axis_events(model, model.axes[axis], residual_frame(model, readings, axis))
         for axis in model.axis_names
     ]
 
 
 def _fit_axis(
-    axis: str, seconds: np.ndarray, scaled: np.ndarray, dt_s: float, params: DetectorParams
+    axis: str, seconds: np.ndarray, scaled: np.ndarray, dt_s: float, params: SeedSettings
 ) -> AxisModel:
     present = np.isfinite(scaled)
     x, y = seconds[present].reshape(-1, 1), scaled[present]
@@ -128,7 +128,8 @@ def residual_frame(model: TrainedModel, readings: pd.DataFrame, axis: str) -> pd
     )
 
 
-def _axis_events(model: TrainedModel, fitted: AxisModel, scored: pd.DataFrame) -> pd.DataFrame:
+def axis_events(model: TrainedModel, fitted: AxisModel, scored: pd.DataFrame) -> pd.DataFrame:
+    """ALERT and ERROR runs of one axis' scored samples (see :func:`residual_frame`)."""
     breaks = gap_breaks(scored["seconds"].to_numpy(), model.dt_s, model.params.gap_factor)
     levels = (("ALERT", fitted.thresholds.z_alert), ("ERROR", fitted.thresholds.z_error))
     frames = [_runs_at_level(scored, breaks, fitted, severity, level) for severity, level in levels]
