@@ -1,9 +1,11 @@
 """Streaming scores of the ``seed`` mode: the events of one pass, chunk by chunk.
 
 Seed scores are per sample, so only runs cross a chunk boundary. Each axis holds back its
-scored samples from the first one that could still belong to an open run: everything before
-the last sample below both z levels, or before the last data gap, is settled and turned into
-events at once (no run reaches across such a point, in one pass either).
+scored samples from the first one that could still belong to an open run: everything up to
+the last sample below both z levels, or up to the last data gap, is settled and turned into
+events at once (no run reaches across such a point in one pass either). A settled stretch
+with no sample at either level holds no event and is dropped without building a frame, so
+normal operation costs a few array operations per axis and chunk.
 """
 
 from __future__ import annotations
@@ -12,11 +14,10 @@ import numpy as np
 import pandas as pd
 
 from pm_pipeline.core.detection.base import EventStream
-from pm_pipeline.core.detection.seed import axis_events, residual_frame
+from pm_pipeline.core.detection.seed import axis_events, line_scores
+from pm_pipeline.core.model.timeaxis import run_lengths, seconds_since
 from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.schema import TIME_COLUMN
-
-_KEPT = [TIME_COLUMN, "seconds", "z"]
 
 
 class SeedStream(EventStream):
@@ -30,13 +31,12 @@ class SeedStream(EventStream):
     def __init__(self, model: TrainedModel) -> None:
         super().__init__()
         self.model = model
-        limits = [model.axes[axis].thresholds for axis in model.axis_names]
         self._lowest = {
-            axis: min(fitted.z_alert, fitted.z_error)
-            for axis, fitted in zip(model.axis_names, limits, strict=True)
+            axis: min(fitted.thresholds.z_alert, fitted.thresholds.z_error)
+            for axis, fitted in model.axes.items()
         }
         self._gap_s = model.params.gap_factor * model.dt_s
-        self._pending: dict[str, pd.DataFrame] = {axis: pd.DataFrame() for axis in model.axis_names}
+        self._pending = {axis: _scored_frame() for axis in model.axis_names}
         self._events: list[pd.DataFrame] = []
 
     def push(self, readings: pd.DataFrame) -> None:
@@ -51,9 +51,15 @@ class SeedStream(EventStream):
             return
         times = readings[TIME_COLUMN].reset_index(drop=True)
         self._check_order(times)
+        seconds = seconds_since(times, self.model.epoch_ts)
         for axis in self.model.axis_names:
-            scored = residual_frame(self.model, readings, axis)[_KEPT]
+            amperes = readings[axis].to_numpy(dtype="float64")
+            present = ~np.isnan(amperes)  # a blank reading is "no load": not scored
+            z = line_scores(self.model, axis, seconds[present], amperes[present])[3]
             pending = self._pending[axis]
+            if pending.empty and not (z >= self._lowest[axis]).any():
+                continue  # every run is closed and none starts here
+            scored = _scored_frame(times[present], seconds[present], z)
             buffer = pd.concat([pending, scored], ignore_index=True) if len(pending) else scored
             settled = _settled_rows(buffer, self._lowest[axis], self._gap_s)
             self._emit(axis, buffer.iloc[:settled])
@@ -66,20 +72,31 @@ class SeedStream(EventStream):
     def finish(self) -> list[pd.DataFrame]:
         for axis in self.model.axis_names:
             self._emit(axis, self._pending[axis])
-            self._pending[axis] = pd.DataFrame()
+            self._pending[axis] = _scored_frame()
         return [frame for frame in self._events if len(frame)]
 
     def _emit(self, axis: str, scored: pd.DataFrame) -> None:
-        if len(scored):
-            self._events.append(axis_events(self.model, self.model.axes[axis], scored))
+        fitted = self.model.axes[axis]
+        # Most settled stretches hold only runs too short to count: skip building frames.
+        breaks = np.r_[False, np.diff(scored["seconds"].to_numpy()) > self._gap_s]
+        lengths = run_lengths(scored["z"].to_numpy() >= self._lowest[axis], breaks)
+        if len(lengths) and lengths.max() >= fitted.thresholds.sustain_samples:
+            self._events.append(axis_events(self.model, fitted, scored))
+
+
+def _scored_frame(
+    times: pd.Series | None = None,
+    seconds: np.ndarray | None = None,
+    z: np.ndarray | None = None,
+) -> pd.DataFrame:
+    if times is None or seconds is None or z is None:
+        return pd.DataFrame({TIME_COLUMN: [], "seconds": [], "z": []})
+    return pd.DataFrame({TIME_COLUMN: times.reset_index(drop=True), "seconds": seconds, "z": z})
 
 
 def _settled_rows(scored: pd.DataFrame, lowest: float, gap_s: float) -> int:
     """How many leading rows no later sample can change: up to and including the last
     sample below both levels (it ends every run), or up to the last data gap."""
-    n = len(scored)
-    if n == 0:
-        return 0
     # Written as "not at or above" so a NaN score ends runs, as it does in one pass.
     below = np.flatnonzero(~(scored["z"].to_numpy() >= lowest))
     after_below = int(below[-1]) + 1 if len(below) else 0
