@@ -76,10 +76,8 @@ class RobustDetector(Detector[RobustSettings]):
 
     def per_sample_level(self, model: TrainedModel, axis: str, z_target: float) -> float:
         # The score is a window's mean, standardised by that mean's training centre and spread.
-        channels = model.axes[axis].channels
-        if channels is None:
-            raise ValueError(f"model {model.version}: {axis} has no channels to score")
-        return z_target * channels["active"].scale + channels["active"].center
+        active = (model.axes[axis].channels or {})["active"]
+        return z_target * active.scale + active.center
 
     def describe(self) -> DetectorDescription:
         return DetectorDescription(

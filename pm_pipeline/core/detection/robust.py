@@ -166,7 +166,8 @@ def _score_axis(  # noqa: PLR0913 - one axis of a chunk and the state it continu
 ) -> tuple[pd.DataFrame, _AxisTails]:
     """z of each present reading of one axis, continuing the carried rolling windows."""
     fitted = model.axes[axis]
-    assert fitted.channels is not None, "robust scoring needs a robust-mode model"
+    # RobustStream took the model only with robust settings, so it has both channels.
+    channels = fitted.channels or {}
     scaled = model.scaling.scale(axis, readings[axis])
     present = np.isfinite(scaled)
     z = np.full(len(scaled), np.nan)
@@ -176,7 +177,7 @@ def _score_axis(  # noqa: PLR0913 - one axis of a chunk and the state it continu
         (residual - fitted.residual_mu) / fitted.residual_sigma, -params.z_clip, params.z_clip
     )
     mean, count, active_tail = tails.active.roll(z_sample, segment[active], params.window_samples)
-    channel = fitted.channels["active"]
+    channel = channels["active"]
     z[active] = standardise(
         mean, count, channel.center, channel.scale, params.window_samples, params.min_window_samples
     )
@@ -184,7 +185,7 @@ def _score_axis(  # noqa: PLR0913 - one axis of a chunk and the state it continu
         np.abs(scaled[quiet]), segment[quiet], params.idle_window_samples
     )
     z[quiet] = standardise(
-        i_mean, i_count, 0.0, fitted.channels["idle"].scale, params.idle_window_samples, 1
+        i_mean, i_count, 0.0, channels["idle"].scale, params.idle_window_samples, 1
     )
     scored = pd.DataFrame(
         {
