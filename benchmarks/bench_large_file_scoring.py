@@ -11,7 +11,7 @@ the real export scores it. Every fifth copy has axis 2 drawing 60% more current 
 minutes, so there are events to find (and to compare):
 
 * ``streamed``: what ``file_events`` does without the database: Arrow's chunked CSV reader
-  feeding :class:`~pm_pipeline.core.robust_detection.ChunkedDetector`;
+  feeding :class:`~pm_pipeline.core.detection.robust.RobustStream`;
 * ``whole_file_pandas`` (the baseline): the whole file parsed by pandas with the same checks
   and interpretations (``read_export``: every cell validated, no-load words, decimal commas),
   then the same detector over the whole frame in one pass. This was ``file_events`` before
@@ -40,9 +40,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from pm_pipeline.core.detection.events import events_in_order
-from pm_pipeline.core.detection.registry import detect_events, fit_model
-from pm_pipeline.core.detection.robust import ChunkedDetector
-from pm_pipeline.core.model.params import params_for_mode
+from pm_pipeline.core.detection.registry import detect_events, fit_model, stream_events
+from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.trained import TrainedModel, fit_minmax_scaling, model_from_dict
 from pm_pipeline.core.parsing.careful import read_export
 from pm_pipeline.core.parsing.format import ExportFormat
@@ -92,7 +91,7 @@ def plain_read_csv(path: Path, model: TrainedModel) -> tuple[int, pd.DataFrame]:
 
 def streamed(path: Path, model: TrainedModel) -> tuple[int, pd.DataFrame]:
     stream = open_export_stream(path, ExportFormat())
-    detector = ChunkedDetector(model)
+    detector = stream_events(model)
     for chunk in stream.chunks():
         detector.push(chunk)
     return stream.rows, events_in_order(detector.finish())
@@ -150,7 +149,7 @@ def main() -> int:
         print(f"the real export is needed at {REAL_EXPORT}", file=sys.stderr)
         return 1
     real = read_export(REAL_EXPORT)
-    model = fit_model(real, fit_minmax_scaling(real), params_for_mode("robust"))
+    model = fit_model(real, fit_minmax_scaling(real), settings_for_mode("robust"))
     variants = ["streamed", "whole_file_pandas", "plain_read_csv"]
     variants += ["streamed_into_db"] if args.url else []
     print(f"model {model.version} (robust, trained on the real export); figures per variant")

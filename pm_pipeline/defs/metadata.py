@@ -5,6 +5,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from pm_pipeline.core.detection.registry import model_detector
 from pm_pipeline.core.detection.seed import residual_frame
 from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
@@ -60,14 +61,18 @@ def axis_model_metadata(model: TrainedModel, axis: str, readings: pd.DataFrame) 
     training = residual_frame(model, readings, axis)
     synthetic = generate_synthetic_test_data(model, hours=VERIFICATION_HOURS, seed=11)
     verification = residual_frame(model, synthetic.readings, axis)
+    description = model_detector(model).describe()
     channels = {
-        f"{name}_sustain_samples": int(channel.sustain_alert)
-        for name, channel in (fitted.channels or {}).items()
+        f"{name}_sustain_samples": int(fitted.channels[name].sustain_alert)
+        for name in description.channels
+        if fitted.channels is not None
     }
     return {
         "model_version": model.version,
         "mode": model.params.mode,
         "modelled": True,
+        "scores": description.scores,
+        "fields_fitted": ", ".join(description.axis_fields),
         **channels,
         "slope_per_s": float(fitted.slope),
         "slope_per_day": float(fitted.slope * 86400),

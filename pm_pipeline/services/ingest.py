@@ -72,7 +72,6 @@ def ingest_export(
     *,
     file_name: str | None = None,
     new_sink: Callable[[], ReadingsSink] | None = None,
-    stream: bool = True,
     block_bytes: int = INGEST_BLOCK_BYTES,
     progress: Callable[[int], object] | None = None,
 ) -> IngestedExport:
@@ -88,8 +87,6 @@ def ingest_export(
         Axis count and column map of the robot's controller.
     new_sink
         Makes the sink that sees every chunk inside the transaction (a fresh one per pass).
-    stream
-        False reads the file whole with the careful parser straight away.
     block_bytes
         Bytes of CSV per chunk.
     progress
@@ -101,22 +98,21 @@ def ingest_export(
         When the file is not a readable export; the message names file, line and column.
     """
     name = file_name or path.name
-    if stream:
-        # A new export starts after the newest stored reading and is appended directly; if
-        # another writer got there first, it is streamed again through staging.
-        for append_directly in (True, False):
-            export = open_export_stream(path, fmt, block_bytes)
-            sink = new_sink() if new_sink else None
-            chunks = _in_time_order(export, sink, progress)
-            try:
-                result = ingest_readings(
-                    engine, table, chunks, robot_id, name, content_sha256, append_directly
-                )
-            except AppendCollided:
-                continue
-            except NeedsCarefulRead:
-                break  # rolled back: nothing was stored; read it whole below
-            return IngestedExport(result, export.notes(), True, sink)
+    # A new export starts after the newest stored reading and is appended directly; if
+    # another writer got there first, it is streamed again through staging.
+    for append_directly in (True, False):
+        export = open_export_stream(path, fmt, block_bytes)
+        sink = new_sink() if new_sink else None
+        chunks = _in_time_order(export, sink, progress)
+        try:
+            result = ingest_readings(
+                engine, table, chunks, robot_id, name, content_sha256, append_directly
+            )
+        except AppendCollided:
+            continue
+        except NeedsCarefulRead:
+            break  # rolled back: nothing was stored; read it whole below
+        return IngestedExport(result, export.notes(), True, sink)
     parsed = parse_export(path, fmt)
     result = ingest_readings(engine, table, parsed.readings, robot_id, name, content_sha256)
     return IngestedExport(result, parsed.notes, False, readings=parsed.readings)

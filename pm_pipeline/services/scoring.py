@@ -1,9 +1,9 @@
 """One landed export in, its readings stored and its events detected: streamed when it can be.
 
 A file goes through Arrow's chunked reader once: each chunk is written for ingest and pushed
-through the chunked detector, so memory stays bounded whatever the file's size. A file the
-stream cannot take as it is (an unusual spelling, readings out of time order, a seed-mode
-model) is read whole by the careful parser instead, with the same result.
+through the model's detector stream (every mode streams), so memory stays bounded whatever
+the file's size. A file the stream cannot take as it is (an unusual spelling, readings out
+of time order) is read whole by the careful parser instead, with the same result.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, Table
 
+from pm_pipeline.core.detection.base import EventStream
 from pm_pipeline.core.detection.events import events_in_order
-from pm_pipeline.core.detection.registry import detect_events
-from pm_pipeline.core.detection.robust import ChunkedDetector
+from pm_pipeline.core.detection.registry import detect_events, stream_events
 from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.parsing.stream import DEFAULT_BLOCK_BYTES
@@ -66,8 +66,7 @@ def ingest_and_detect(
         path,
         content_sha256,
         fmt,
-        new_sink=lambda: _Counted(ChunkedDetector(model), progress),
-        stream=model.params.mode == "robust",
+        new_sink=lambda: _Counted(stream_events(model), progress),
         block_bytes=block_bytes,
     )
     if isinstance(done.sink, _Counted):
@@ -81,7 +80,7 @@ def ingest_and_detect(
 class _Counted:
     """A detector that also reports how many readings it has seen."""
 
-    def __init__(self, detector: ChunkedDetector, progress: Callable[[int], None] | None) -> None:
+    def __init__(self, detector: EventStream, progress: Callable[[int], None] | None) -> None:
         self.detector, self.progress, self.rows = detector, progress, 0
 
     def push(self, readings: pd.DataFrame) -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from pm_pipeline.core.detection.registry import fit_model
-from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.db.engine import open_engine
@@ -44,7 +44,7 @@ def stored(database_url: str, robot_day: pd.DataFrame, tmp_path: Path) -> dict[s
     the newest reading (closed), and an ALERT still going at the newest reading (open); plus
     another robot's event and a synthetic one, which the listing leaves out."""
     engine = open_engine(database_url)
-    model = fit_model(robot_day, fit_minmax_scaling(robot_day), DetectorParams())
+    model = fit_model(robot_day, fit_minmax_scaling(robot_day), SeedSettings())
     register_model(engine, model, ROBOT, "run-train", {})
     table = readings_table(DEFAULT_READINGS_TABLE, DEFAULT_TIME_COLUMN)
     ingest_readings(engine, table, robot_day, ROBOT, "day.csv", "sha")

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pm_pipeline.core.detection.base import ReadingsOutOfOrder
 from pm_pipeline.core.detection.events import events_in_order
-from pm_pipeline.core.detection.registry import detect_events, fit_model
-from pm_pipeline.core.detection.robust import ChunkedDetector, ReadingsOutOfOrder
-from pm_pipeline.core.model.params import params_for_mode
+from pm_pipeline.core.detection.registry import detect_events, fit_model, stream_events
+from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.core.simulation.faults import inject, plan_injections
@@ -25,7 +25,7 @@ def scenario() -> tuple:
     readings = generate_robot_readings(12, SAMPLE_START, seed=11)
     train = readings[readings[TIME_COLUMN] < CUT].reset_index(drop=True)
     scored = readings[readings[TIME_COLUMN] >= CUT].reset_index(drop=True)
-    params = params_for_mode(
+    params = settings_for_mode(
         "robust",
         z_alert=1.0,
         z_error=1.5,
@@ -43,7 +43,7 @@ def scenario() -> tuple:
 
 
 def chunked_events(model, readings: pd.DataFrame, cuts: list[int]) -> pd.DataFrame:
-    detector = ChunkedDetector(model)
+    detector = stream_events(model)
     bounds = [0, *sorted(set(cuts)), len(readings)]
     for start, end in zip(bounds[:-1], bounds[1:], strict=True):
         detector.push(readings.iloc[start:end])
@@ -104,7 +104,7 @@ def test_random_cuts_give_the_one_pass_events(scenario: tuple, data: st.DataObje
 
 def test_a_chunk_that_goes_back_in_time_is_refused(scenario: tuple) -> None:
     model, scored, _ = scenario
-    detector = ChunkedDetector(model)
+    detector = stream_events(model)
     detector.push(scored.iloc[100:200])
     with pytest.raises(ReadingsOutOfOrder, match="backwards"):
         detector.push(scored.iloc[:100])
@@ -112,6 +112,6 @@ def test_a_chunk_that_goes_back_in_time_is_refused(scenario: tuple) -> None:
 
 def test_the_open_tail_stays_small_in_normal_operation(scenario: tuple) -> None:
     model, scored, _ = scenario
-    detector = ChunkedDetector(model)
+    detector = stream_events(model)
     detector.push(scored.iloc[:5000])
     assert detector.pending_samples() < 5000

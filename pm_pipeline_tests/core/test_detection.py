@@ -5,7 +5,7 @@ from scipy.stats import norm
 
 from pm_pipeline.core.detection.registry import detect_events
 from pm_pipeline.core.detection.seed import residual_frame
-from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.trained import AxisModel, AxisThresholds, MinMaxScaling, TrainedModel
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
@@ -23,7 +23,7 @@ def unit_model(sustain: int = 3) -> TrainedModel:
         window_end=EPOCH.isoformat(),
         row_count=100,
         dt_s=2.0,
-        params=DetectorParams(),
+        params=SeedSettings(),
         scaling=scaling,
         axes=axes,
         version="test",

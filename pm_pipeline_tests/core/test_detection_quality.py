@@ -11,7 +11,7 @@ from scipy.stats import norm
 from pm_pipeline.core.detection.registry import detect_events, fit_model
 from pm_pipeline.core.evaluation.metrics import score_injection
 from pm_pipeline.core.evaluation.quality import compare_modes, split
-from pm_pipeline.core.model.params import params_for_mode
+from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.parsing.careful import read_export
 from pm_pipeline.core.schema import TIME_COLUMN
@@ -34,7 +34,7 @@ def generated() -> tuple:
     readings = generate_robot_readings(10, SAMPLE_START, seed=3)
     train = readings[readings[TIME_COLUMN] < CUT].reset_index(drop=True)
     scored = readings[readings[TIME_COLUMN] >= CUT].reset_index(drop=True)
-    model = fit_model(train, fit_minmax_scaling(train), params_for_mode("robust"))
+    model = fit_model(train, fit_minmax_scaling(train), settings_for_mode("robust"))
     return model, scored
 
 
@@ -72,7 +72,7 @@ def test_the_seed_mode_stays_available(generated) -> None:
     _, scored = generated
     train = generate_robot_readings(10, SAMPLE_START, seed=3)
     train = train[train[TIME_COLUMN] < CUT]
-    seed = fit_model(train, fit_minmax_scaling(train), params_for_mode("seed"))
+    seed = fit_model(train, fit_minmax_scaling(train), settings_for_mode("seed"))
     assert seed.params.z_alert == 1.65 and seed.axes["axis_1"].channels is None
     assert len(detect_events(seed, scored)) > 0  # the recipe that cries wolf
 
@@ -92,7 +92,7 @@ def test_real_export_floor(real_export: Path) -> None:
 @pytest.mark.parametrize("mode", ["seed", "robust"])
 def test_event_fields_agree_and_never_span_a_gap(real_export: Path, mode: str) -> None:
     train, scored = split(read_export(real_export), 0.7)
-    model = fit_model(train, fit_minmax_scaling(train), params_for_mode(mode))
+    model = fit_model(train, fit_minmax_scaling(train), settings_for_mode(mode))
     injected, _ = inject(scored, "sustained", "axis_2", scored[TIME_COLUMN].iloc[3000], 5)
     events = detect_events(model, injected)
     assert len(events) > 0

@@ -4,7 +4,7 @@ import pytest
 
 from pm_pipeline.core.detection.registry import fit_model
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.timeaxis import run_lengths
 from pm_pipeline.core.model.trained import fit_minmax_scaling, model_from_dict
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
@@ -25,7 +25,7 @@ def linear_readings(count: int = 2000, seed: int = 0) -> pd.DataFrame:
 def test_line_is_recovered_in_scaled_units() -> None:
     readings = linear_readings()
     scaling = fit_minmax_scaling(readings)
-    model = fit_model(readings, scaling, DetectorParams())
+    model = fit_model(readings, scaling, SeedSettings())
     fitted = model.axes["axis_3"]
     span = scaling.span("axis_3")
     assert fitted.slope * span * 3600 == pytest.approx(1.0, rel=0.02)
@@ -37,7 +37,7 @@ def test_line_is_recovered_in_scaled_units() -> None:
 
 
 def test_thresholds_follow_the_recipe() -> None:
-    model = fit_model(linear_readings(), fit_minmax_scaling(linear_readings()), DetectorParams())
+    model = fit_model(linear_readings(), fit_minmax_scaling(linear_readings()), SeedSettings())
     for fitted in model.axes.values():
         limits = fitted.thresholds
         assert limits.min_c == pytest.approx(1.65 * fitted.residual_sigma)
@@ -57,9 +57,9 @@ def test_scaler_ignores_nulls_and_uses_only_the_window() -> None:
 def test_version_is_a_content_hash() -> None:
     readings = linear_readings()
     scaling = fit_minmax_scaling(readings)
-    first = fit_model(readings, scaling, DetectorParams())
-    again = fit_model(readings, scaling, DetectorParams())
-    other = fit_model(readings, scaling, DetectorParams(z_alert=2.0))
+    first = fit_model(readings, scaling, SeedSettings())
+    again = fit_model(readings, scaling, SeedSettings())
+    other = fit_model(readings, scaling, SeedSettings(z_alert=2.0))
     assert first.version == again.version
     assert first.version != other.version
     assert model_from_dict(first.to_dict()) == first

@@ -8,7 +8,7 @@ import pytest
 
 from pm_pipeline.core.detection.registry import fit_model
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.model.params import params_for_mode
+from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.thresholds import threshold_table
 from pm_pipeline.core.model.trained import fit_minmax_scaling, model_from_dict, model_version
 from pm_pipeline.core.schema import AXES
@@ -43,7 +43,7 @@ def test_model_covers_axes_with_readings(robot_day: pd.DataFrame, case: str, mod
     readings = blanked(robot_day, blank)
     scaling = fit_minmax_scaling(readings)
     assert tuple(scaling.minimums) == tuple(scaling.maximums) == expected
-    model = fit_model(readings, scaling, params_for_mode(mode))
+    model = fit_model(readings, scaling, settings_for_mode(mode))
     assert model.axis_names == expected
     # Round trip through the registry's JSON, and a version that hashes the covered axes.
     back = model_from_dict(json.loads(json.dumps(model.to_dict())))
@@ -58,7 +58,7 @@ def test_model_covers_axes_with_readings(robot_day: pd.DataFrame, case: str, mod
 
 
 def test_versions_differ_when_the_covered_axes_differ(robot_day: pd.DataFrame) -> None:
-    params = params_for_mode("seed")
+    params = settings_for_mode("seed")
     full = fit_model(robot_day, fit_minmax_scaling(robot_day), params)
     six = blanked(robot_day, ["axis_7", "axis_8"])
     assert fit_model(six, fit_minmax_scaling(six), params).version != full.version
@@ -95,7 +95,7 @@ def test_too_little_data_is_a_clear_error(robot_day: pd.DataFrame, case: str) ->
     moving = robot_day[(robot_day[list(AXES)] != 0).any(axis=1)].reset_index(drop=True)
     readings = blanked(moving, blank, keep)
     with pytest.raises(PipelineError) as raised:
-        fit_model(readings, fit_minmax_scaling(readings), params_for_mode(mode))
+        fit_model(readings, fit_minmax_scaling(readings), settings_for_mode(mode))
     for fragment in fragments:
         assert fragment in str(raised.value)
 

@@ -4,7 +4,7 @@ import pandas as pd
 
 from pm_pipeline.core.detection.registry import fit_model
 from pm_pipeline.core.evaluation.promotion import evaluate_promotion
-from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.trained import fit_minmax_scaling
 
 
@@ -13,7 +13,7 @@ def matched(error_caught: bool) -> pd.DataFrame:
 
 
 def test_promotion_gates(robot_day: pd.DataFrame) -> None:
-    model = fit_model(robot_day, fit_minmax_scaling(robot_day), DetectorParams())
+    model = fit_model(robot_day, fit_minmax_scaling(robot_day), SeedSettings())
     assert evaluate_promotion(model, matched(True), min_rows=1000).passed
     missed = evaluate_promotion(model, matched(False), min_rows=1000)
     assert not missed.passed and "missed 1 injected error-level run" in missed.reasons[0]

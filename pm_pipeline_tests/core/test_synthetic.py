@@ -4,7 +4,7 @@ import pytest
 from pm_pipeline.core.detection.registry import detect_events, fit_model
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.evaluation.metrics import match_injections, recall
-from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.core.simulation.synthetic import generate_synthetic_test_data
@@ -12,7 +12,7 @@ from pm_pipeline.core.simulation.synthetic import generate_synthetic_test_data
 
 @pytest.fixture(scope="module")
 def model(robot_day: pd.DataFrame):
-    return fit_model(robot_day, fit_minmax_scaling(robot_day), DetectorParams())
+    return fit_model(robot_day, fit_minmax_scaling(robot_day), SeedSettings())
 
 
 def test_synthetic_set_continues_after_training_in_amperes(model) -> None:

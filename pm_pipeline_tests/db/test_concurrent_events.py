@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from pm_pipeline.core.detection.registry import detect_events, fit_model
-from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.events import read_events, replace_events, source_lock_key
@@ -27,7 +27,7 @@ SOURCE = "race.csv"
 
 @pytest.fixture(scope="module")
 def model(robot_day: pd.DataFrame):
-    return fit_model(robot_day, fit_minmax_scaling(robot_day), DetectorParams())
+    return fit_model(robot_day, fit_minmax_scaling(robot_day), SeedSettings())
 
 
 def hold_after_delete(engine: sa.Engine, writers: int) -> None:

@@ -3,7 +3,7 @@ import pytest
 
 from pm_pipeline.core.detection.registry import detect_events, fit_model
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.db.engine import mask_url, normalise_url, open_engine, resolve_database_url
 from pm_pipeline.db.events import read_events, replace_events
@@ -20,7 +20,7 @@ from pm_pipeline.settings import load_settings
 
 @pytest.fixture(scope="module")
 def model(robot_day: pd.DataFrame):
-    return fit_model(robot_day, fit_minmax_scaling(robot_day), DetectorParams())
+    return fit_model(robot_day, fit_minmax_scaling(robot_day), SeedSettings())
 
 
 def test_registry_round_trip(database_url: str, model, robot_day: pd.DataFrame) -> None:

@@ -122,14 +122,14 @@ def test_an_eight_axis_model_hashes_as_before(robot_day: pd.DataFrame) -> None:
     from sklearn.preprocessing import MinMaxScaler
 
     from pm_pipeline.core.detection.registry import fit_model
-    from pm_pipeline.core.model.params import params_for_mode
+    from pm_pipeline.core.model.params import settings_for_mode
     from pm_pipeline.core.model.trained import fit_minmax_scaling
 
     scaling = fit_minmax_scaling(robot_day)
     before = MinMaxScaler().fit(robot_day[list(AXES)].to_numpy(dtype="float64"))
     assert list(scaling.minimums.values()) == before.data_min_.tolist()
     assert list(scaling.maximums.values()) == before.data_max_.tolist()
-    model = fit_model(robot_day, scaling, params_for_mode("seed"))
+    model = fit_model(robot_day, scaling, settings_for_mode("seed"))
     assert "axis_names" not in model.to_dict()
     assert isinstance(model, TrainedModel) and model.axis_names == AXES
     assert ExportFormat().axes == AXES

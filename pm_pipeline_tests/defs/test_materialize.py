@@ -85,6 +85,8 @@ def test_whole_graph_trains_verifies_and_scores(
                 "window_start",
                 "window_end",
                 "dagster/row_count",
+                "scores",
+                "fields_fitted",
             ):
                 assert field in model.metadata, (axis, field)
             for plot in ("plot_training", "plot_verification"):

@@ -8,9 +8,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from pm_pipeline.core.detection.events import events_in_order
 from pm_pipeline.core.detection.registry import detect_events, fit_model
+from pm_pipeline.core.detection.seed import detect_events_seed
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.model.params import params_for_mode
+from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.parsing.careful import parse_export
 from pm_pipeline.core.parsing.format import ExportFormat
@@ -32,7 +34,7 @@ def model_and_file(robot_day: pd.DataFrame, tmp_path_factory: pytest.TempPathFac
     train = robot_day[
         robot_day[TIME_COLUMN] < robot_day[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=5)
     ]
-    model = fit_model(train, fit_minmax_scaling(train), params_for_mode("robust"))
+    model = fit_model(train, fit_minmax_scaling(train), settings_for_mode("robust"))
     path = tmp_path_factory.mktemp("exports") / "worn.csv"
     write_export(worn_slice(robot_day, after_hours=5), path)
     return model, path
@@ -165,3 +167,20 @@ def test_a_file_overlapping_stored_readings_adds_only_the_new_ones(
     half = len(whole) - len(whole) // 2
     assert (scored.ingest.rows_added, scored.ingest.rows_present) == (len(whole) - half, half)
     pd.testing.assert_frame_equal(read_readings(engine, table, "r1"), whole)
+
+
+def test_a_seed_model_streams_and_finds_the_one_pass_events(
+    database_url: str, model_and_file: tuple, robot_day: pd.DataFrame
+) -> None:
+    _, path = model_and_file
+    train = robot_day[
+        robot_day[TIME_COLUMN] < robot_day[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=5)
+    ]
+    seed = fit_model(train, fit_minmax_scaling(train), settings_for_mode("seed"))
+    engine, table = open_engine(database_url), readings_table()
+    scored = ingest_and_detect(engine, table, "r1", path, "sha", seed, EIGHT, SMALL_BLOCKS)
+    assert scored.streamed
+    whole = parse_export(path, EIGHT).readings
+    expected = events_in_order(detect_events_seed(seed, whole))
+    assert len(expected) > 10
+    pd.testing.assert_frame_equal(scored.events, expected, check_exact=False, rtol=1e-9)

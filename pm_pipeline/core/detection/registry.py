@@ -1,21 +1,50 @@
-"""The detector modes behind one entry point: fit a model, detect its events."""
+"""Detector modes by name, and the two things every caller does: fit a model, find events.
+
+This is the one place that turns a mode name into behaviour; everything else asks the
+detector it is given (:class:`~pm_pipeline.core.detection.base.Detector`).
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from pm_pipeline.core.detection.base import Detector, EventStream
+from pm_pipeline.core.detection.detectors import RobustDetector, SeedDetector
 from pm_pipeline.core.detection.events import events_in_order
-from pm_pipeline.core.detection.robust import detect_events_robust
-from pm_pipeline.core.detection.robust_fit import fit_robust_axes
-from pm_pipeline.core.detection.seed import detect_events_seed, fit_seed_axes
-from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.model.params import MODES, DetectorSettings
 from pm_pipeline.core.model.timeaxis import cadence_seconds, seconds_since
 from pm_pipeline.core.model.trained import MinMaxScaling, TrainedModel, model_version, require_rows
 from pm_pipeline.core.schema import TIME_COLUMN
 
+DETECTORS: dict[str, Detector] = {"robust": RobustDetector(), "seed": SeedDetector()}
+
+
+def detector_for(mode: str) -> Detector:
+    """The detector of ``mode``.
+
+    Raises
+    ------
+    PipelineError
+        When ``mode`` is not a known detector mode.
+    """
+    if mode not in DETECTORS:
+        raise PipelineError(f"config: mode {mode!r} is unknown; use one of {', '.join(MODES)}.")
+    return DETECTORS[mode]
+
+
+def model_detector(model: TrainedModel) -> Detector:
+    """The detector that fitted ``model`` and scores with it."""
+    return detector_for(model.params.mode)
+
+
+def stream_events(model: TrainedModel) -> EventStream:
+    """A fresh stream scoring time-ordered chunks with ``model``, whatever its mode."""
+    return model_detector(model).stream(model)
+
 
 def fit_model(
-    readings: pd.DataFrame, scaling: MinMaxScaling, params: DetectorParams
+    readings: pd.DataFrame, scaling: MinMaxScaling, settings: DetectorSettings
 ) -> TrainedModel:
     """Fit one least-squares line per axis and derive its thresholds.
 
@@ -25,8 +54,8 @@ def fit_model(
         Training readings, canonical columns, UTC timestamps.
     scaling
         Ranges fitted on the same readings; its axes are the axes modelled.
-    params
-        Threshold settings.
+    settings
+        The detector mode's settings; the mode picks the detector.
 
     Returns
     -------
@@ -44,15 +73,15 @@ def fit_model(
     epoch = times.iloc[0]
     dt_s = cadence_seconds(times)
     seconds = seconds_since(times, epoch)
-    fit_axes = fit_robust_axes if params.mode == "robust" else fit_seed_axes
-    axes = fit_axes(readings.reset_index(drop=True), seconds, scaling, dt_s, params)
+    detector = detector_for(settings.mode)
+    axes = detector.fit_axes(readings.reset_index(drop=True), seconds, scaling, dt_s, settings)
     model = TrainedModel(
         epoch=epoch.isoformat(),
         window_start=times.iloc[0].isoformat(),
         window_end=times.iloc[-1].isoformat(),
         row_count=len(readings),
         dt_s=dt_s,
-        params=params,
+        params=settings,
         scaling=scaling,
         axes=axes,
     )
@@ -60,6 +89,7 @@ def fit_model(
 
 
 def detect_events(model: TrainedModel, readings: pd.DataFrame) -> pd.DataFrame:
-    """Score every axis of ``readings`` and return its events, ordered by start time."""
-    detect = detect_events_robust if model.params.mode == "robust" else detect_events_seed
-    return events_in_order(detect(model, readings))
+    """Score every axis of ``readings`` (in any order) and return its events by start time."""
+    stream = stream_events(model)
+    stream.push(readings.sort_values(TIME_COLUMN, kind="stable").reset_index(drop=True))
+    return events_in_order(stream.finish())

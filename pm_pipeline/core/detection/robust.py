@@ -6,7 +6,7 @@ after one. A run is an event once it lasts the channel's sustain time. It is an 
 same event, escalated) when it holds a run at ``z ≥ z_error`` lasting the error sustain
 time. Overlapping events of the two channels of one axis are merged.
 
-Scoring streams: :class:`ChunkedDetector` takes time-ordered chunks of any size and gives
+Scoring streams: :class:`RobustStream` takes time-ordered chunks of any size and gives
 the events one pass over the whole file would. Two things cross a chunk boundary, and both
 are carried: the last window of samples behind each rolling mean, and the scored samples
 after the last *settled* point, where every run of both channels has ended beyond the reach
@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from pm_pipeline.core.detection.base import EventStream, settings_as
 from pm_pipeline.core.detection.robust_fit import (
     CHANNELS,
     fill_holes,
@@ -30,14 +31,10 @@ from pm_pipeline.core.detection.robust_fit import (
     segment_breaks,
     standardise,
 )
-from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.model.params import RobustSettings
 from pm_pipeline.core.model.timeaxis import gap_breaks, run_ids, seconds_since
 from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.schema import TIME_COLUMN
-
-
-class ReadingsOutOfOrder(PipelineError):
-    """A chunk starts before the previous one ended: the file must be sorted in memory."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +69,7 @@ class _AxisTails:
     idle: _WindowTail
 
 
-class ChunkedDetector:
+class RobustStream(EventStream):
     """Events of a robust-mode model over time-ordered chunks of readings.
 
     ``push`` each chunk in time order, then ``finish``. The events equal those of one pass
@@ -80,14 +77,9 @@ class ChunkedDetector:
     """
 
     def __init__(self, model: TrainedModel) -> None:
-        if model.params.mode != "robust":
-            raise PipelineError(
-                f"model {model.version}: chunked scoring needs a robust-mode model, "
-                f"not {model.params.mode!r}."
-            )
+        super().__init__()
         self.model = model
-        self.rows = 0
-        self._last_time: pd.Timestamp | None = None
+        self.params = settings_as(RobustSettings, model.params)
         self._last_seconds: float | None = None
         self._last_segment = 0
         self._tails = {
@@ -107,13 +99,8 @@ class ChunkedDetector:
         if readings.empty:
             return
         times = readings[TIME_COLUMN].reset_index(drop=True)
-        if not times.is_monotonic_increasing or (
-            self._last_time is not None and times.iloc[0] < self._last_time
-        ):
-            raise ReadingsOutOfOrder(
-                f"readings run backwards near row {self.rows + 1}; they are sorted in memory"
-            )
-        model, params = self.model, self.model.params
+        self._check_order(times)
+        model, params = self.model, self.params
         seconds = seconds_since(times, model.epoch_ts)
         breaks = gap_breaks(seconds, model.dt_s, params.gap_factor)
         if self._last_seconds is not None:
@@ -122,15 +109,22 @@ class ChunkedDetector:
         idle = idle_mask(readings, params.idle_other_max)
         for axis in model.axis_names:
             scored, self._tails[axis] = _score_axis(
-                model, readings, times, seconds, segment, idle[axis], axis, self._tails[axis]
+                model,
+                params,
+                readings,
+                times,
+                seconds,
+                segment,
+                idle[axis],
+                axis,
+                self._tails[axis],
             )
             pending = self._pending[axis]
             buffer = pd.concat([pending, scored], ignore_index=True) if len(pending) else scored
             settled = _settled_rows(buffer, params.z_alert, params.merge_gap_samples)
             self._emit(axis, buffer.iloc[:settled])
             self._pending[axis] = buffer.iloc[settled:].reset_index(drop=True)
-        self.rows += len(readings)
-        self._last_time = times.iloc[-1]
+        self._advance(times)
         self._last_seconds = float(seconds[-1])
         self._last_segment = int(segment[-1])
 
@@ -149,7 +143,9 @@ class ChunkedDetector:
         if scored.empty:
             return
         parts = [
-            _channel_runs(self.model, axis, scored[scored["idle"] == (name == "idle")], name)
+            _channel_runs(
+                self.model, self.params, axis, scored[scored["idle"] == (name == "idle")], name
+            )
             for name in CHANNELS
         ]
         parts = [part for part in parts if len(part)]
@@ -157,15 +153,9 @@ class ChunkedDetector:
             self._events.append(_merge_overlaps(pd.concat(parts, ignore_index=True)))
 
 
-def detect_events_robust(model: TrainedModel, readings: pd.DataFrame) -> list[pd.DataFrame]:
-    """Per-axis event frames of a robust-mode model over one in-memory frame."""
-    detector = ChunkedDetector(model)
-    detector.push(readings.sort_values(TIME_COLUMN, kind="stable").reset_index(drop=True))
-    return detector.finish()
-
-
-def _score_axis(
+def _score_axis(  # noqa: PLR0913 - one axis of a chunk and the state it continues
     model: TrainedModel,
+    params: RobustSettings,
     readings: pd.DataFrame,
     times: pd.Series,
     seconds: np.ndarray,
@@ -175,8 +165,9 @@ def _score_axis(
     tails: _AxisTails,
 ) -> tuple[pd.DataFrame, _AxisTails]:
     """z of each present reading of one axis, continuing the carried rolling windows."""
-    params, fitted = model.params, model.axes[axis]
-    assert fitted.channels is not None, "robust scoring needs a robust-mode model"
+    fitted = model.axes[axis]
+    # RobustStream took the model only with robust settings, so it has both channels.
+    channels = fitted.channels or {}
     scaled = model.scaling.scale(axis, readings[axis])
     present = np.isfinite(scaled)
     z = np.full(len(scaled), np.nan)
@@ -186,7 +177,7 @@ def _score_axis(
         (residual - fitted.residual_mu) / fitted.residual_sigma, -params.z_clip, params.z_clip
     )
     mean, count, active_tail = tails.active.roll(z_sample, segment[active], params.window_samples)
-    channel = fitted.channels["active"]
+    channel = channels["active"]
     z[active] = standardise(
         mean, count, channel.center, channel.scale, params.window_samples, params.min_window_samples
     )
@@ -194,7 +185,7 @@ def _score_axis(
         np.abs(scaled[quiet]), segment[quiet], params.idle_window_samples
     )
     z[quiet] = standardise(
-        i_mean, i_count, 0.0, fitted.channels["idle"].scale, params.idle_window_samples, 1
+        i_mean, i_count, 0.0, channels["idle"].scale, params.idle_window_samples, 1
     )
     scored = pd.DataFrame(
         {
@@ -245,8 +236,9 @@ def _empty_scored() -> pd.DataFrame:
     )
 
 
-def _channel_runs(model: TrainedModel, axis: str, scored: pd.DataFrame, name: str) -> pd.DataFrame:
-    params = model.params
+def _channel_runs(
+    model: TrainedModel, params: RobustSettings, axis: str, scored: pd.DataFrame, name: str
+) -> pd.DataFrame:
     channels = model.axes[axis].channels or {}
     channel = channels[name]
     if scored.empty:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.params import RobustSettings
 from pm_pipeline.core.model.timeaxis import gap_breaks, run_ids
 from pm_pipeline.core.model.trained import (
     MIN_TRAINING_ROWS,
@@ -45,7 +45,7 @@ def fit_robust_axes(
     seconds: np.ndarray,
     scaling: MinMaxScaling,
     dt_s: float,
-    params: DetectorParams,
+    params: RobustSettings,
 ) -> dict[str, AxisModel]:
     """Fit both channels of every axis on time-ordered training readings.
 
@@ -109,7 +109,7 @@ def _fit_axis(
     idle: np.ndarray,
     hours: float,
     dt_s: float,
-    params: DetectorParams,
+    params: RobustSettings,
 ) -> AxisModel:
     present = np.isfinite(scaled)
     active_rows, idle_rows = present & ~idle, present & idle
@@ -187,7 +187,7 @@ def _channel(
     center: float,
     scale: float,
     hours: float,
-    params: DetectorParams,
+    params: RobustSettings,
     floor: int,
 ) -> ChannelModel:
     breaks = segment_breaks(segment)
@@ -210,7 +210,7 @@ def _channel(
 
 
 def sustain_for_budget(
-    lengths: np.ndarray, hours: float, params: DetectorParams, floor: int
+    lengths: np.ndarray, hours: float, params: RobustSettings, floor: int
 ) -> tuple[int, float]:
     """Shortest sustain (samples) whose training run rate per hour is within the budget,
     and the training rate it leaves."""

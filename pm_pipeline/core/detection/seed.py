@@ -18,7 +18,7 @@ from sklearn.metrics import r2_score
 
 from pm_pipeline.core.detection.events import empty_events
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.timeaxis import gap_breaks, run_ids, run_lengths, seconds_since
 from pm_pipeline.core.model.trained import (
     MIN_TRAINING_ROWS,
@@ -35,7 +35,7 @@ def fit_seed_axes(
     seconds: np.ndarray,
     scaling: MinMaxScaling,
     dt_s: float,
-    params: DetectorParams,
+    params: SeedSettings,
 ) -> dict[str, AxisModel]:
     """One least-squares line per axis of ``scaling`` on time-ordered training readings."""
     return {
@@ -47,13 +47,13 @@ def fit_seed_axes(
 def detect_events_seed(model: TrainedModel, readings: pd.DataFrame) -> list[pd.DataFrame]:
     """Per-axis event frames of a seed-mode model over one in-memory frame."""
     return [
-        _axis_events(model, model.axes[axis], residual_frame(model, readings, axis))
+        axis_events(model, model.axes[axis], residual_frame(model, readings, axis))
         for axis in model.axis_names
     ]
 
 
 def _fit_axis(
-    axis: str, seconds: np.ndarray, scaled: np.ndarray, dt_s: float, params: DetectorParams
+    axis: str, seconds: np.ndarray, scaled: np.ndarray, dt_s: float, params: SeedSettings
 ) -> AxisModel:
     present = np.isfinite(scaled)
     x, y = seconds[present].reshape(-1, 1), scaled[present]
@@ -110,12 +110,9 @@ def residual_frame(model: TrainedModel, readings: pd.DataFrame, axis: str) -> pd
     pandas.DataFrame
         Columns ``timestamp_recorded, seconds, scaled, predicted, residual, z``, time-ordered.
     """
-    fitted = model.axes[axis]
     present = readings[[TIME_COLUMN, axis]].dropna().sort_values(TIME_COLUMN, kind="stable")
     seconds = seconds_since(present[TIME_COLUMN], model.epoch_ts)
-    scaled = model.scaling.scale(axis, present[axis])
-    predicted = fitted.slope * seconds + fitted.intercept
-    residual = scaled - predicted
+    scaled, predicted, residual, z = line_scores(model, axis, seconds, present[axis])
     return pd.DataFrame(
         {
             TIME_COLUMN: present[TIME_COLUMN].reset_index(drop=True),
@@ -123,16 +120,30 @@ def residual_frame(model: TrainedModel, readings: pd.DataFrame, axis: str) -> pd
             "scaled": scaled,
             "predicted": predicted,
             "residual": residual,
-            "z": (residual - fitted.residual_mu) / fitted.residual_sigma,
+            "z": z,
         }
     )
 
 
-def _axis_events(model: TrainedModel, fitted: AxisModel, scored: pd.DataFrame) -> pd.DataFrame:
+def line_scores(
+    model: TrainedModel, axis: str, seconds: np.ndarray, amperes: np.ndarray | pd.Series
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Scaled values, the line, residuals and z of one axis' readings (none blank)."""
+    fitted = model.axes[axis]
+    scaled = model.scaling.scale(axis, amperes)
+    predicted = fitted.slope * seconds + fitted.intercept
+    residual = scaled - predicted
+    return scaled, predicted, residual, (residual - fitted.residual_mu) / fitted.residual_sigma
+
+
+def axis_events(model: TrainedModel, fitted: AxisModel, scored: pd.DataFrame) -> pd.DataFrame:
+    """ALERT and ERROR runs of one axis' scored samples (see :func:`residual_frame`)."""
     breaks = gap_breaks(scored["seconds"].to_numpy(), model.dt_s, model.params.gap_factor)
     levels = (("ALERT", fitted.thresholds.z_alert), ("ERROR", fitted.thresholds.z_error))
     frames = [_runs_at_level(scored, breaks, fitted, severity, level) for severity, level in levels]
-    return pd.concat(frames, ignore_index=True)
+    # Empty frames are left out so the columns keep one dtype however the runs fall.
+    frames = [frame for frame in frames if len(frame)]
+    return pd.concat(frames, ignore_index=True) if frames else empty_events()
 
 
 def _runs_at_level(
@@ -140,37 +151,29 @@ def _runs_at_level(
 ) -> pd.DataFrame:
     z = scored["z"].to_numpy()
     ids = run_ids(z >= level, breaks)
-    inside = ids >= 0
-    if not inside.any():
+    rows = np.flatnonzero(ids >= 0)
+    if not len(rows):
         return empty_events()
-    runs = (
-        pd.DataFrame(
-            {
-                "run": ids[inside],
-                "t": scored[TIME_COLUMN][inside].reset_index(drop=True),
-                "z": z[inside],
-            }
-        )
-        .groupby("run")
-        .agg(
-            start=("t", "first"),
-            end=("t", "last"),
-            z_mean=("z", "mean"),
-            z_peak=("z", "max"),
-            n_samples=("z", "size"),
-        )
-    )
-    runs = runs[runs["n_samples"] >= fitted.thresholds.sustain_samples]
+    # Run ids are consecutive along the rows, so each run is one slice: reduceat sums it.
+    first = np.r_[0, np.flatnonzero(np.diff(ids[rows])) + 1]
+    samples = np.diff(np.r_[first, len(rows)])
+    keep = samples >= fitted.thresholds.sustain_samples
+    if not keep.any():
+        return empty_events()
+    times = scored[TIME_COLUMN]
+    start = times.iloc[rows[first[keep]]].reset_index(drop=True)
+    end = times.iloc[rows[first[keep] + samples[keep] - 1]].reset_index(drop=True)
+    z_mean = np.add.reduceat(z[rows], first)[keep] / samples[keep]
     return pd.DataFrame(
         {
             "axis": fitted.axis,
             "severity": severity,
-            "start": runs["start"].reset_index(drop=True),
-            "end": runs["end"].reset_index(drop=True),
-            "duration_s": (runs["end"] - runs["start"]).dt.total_seconds().to_numpy(),
-            "z_mean": runs["z_mean"].to_numpy(),
-            "z_peak": runs["z_peak"].to_numpy(),
-            "p_value": norm.sf(runs["z_mean"].to_numpy()),
-            "n_samples": runs["n_samples"].to_numpy(dtype="int64"),
+            "start": start,
+            "end": end,
+            "duration_s": (end - start).dt.total_seconds().to_numpy(),
+            "z_mean": z_mean,
+            "z_peak": np.maximum.reduceat(z[rows], first)[keep],
+            "p_value": norm.sf(z_mean),
+            "n_samples": samples[keep].astype("int64"),
         }
     )

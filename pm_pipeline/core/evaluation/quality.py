@@ -7,7 +7,7 @@ import pandas as pd
 
 from pm_pipeline.core.detection.registry import detect_events, fit_model
 from pm_pipeline.core.evaluation.metrics import score_injection, summarise_quality
-from pm_pipeline.core.model.params import params_for_mode
+from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.core.simulation.faults import inject, plan_injections
@@ -48,7 +48,7 @@ def compare_modes(
     """
     train, scored = split(readings, share)
     hours = (scored[TIME_COLUMN].iloc[-1] - scored[TIME_COLUMN].iloc[0]).total_seconds() / 3600
-    models = {m: fit_model(train, fit_minmax_scaling(train), params_for_mode(m)) for m in MODES}
+    models = {m: fit_model(train, fit_minmax_scaling(train), settings_for_mode(m)) for m in MODES}
     plan = plan_injections(scored, per_kind, seed)
     rows = []
     for planned in plan.to_dict("records"):

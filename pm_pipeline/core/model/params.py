@@ -1,59 +1,138 @@
-"""Detector settings: one frozen dataclass, with each mode's defaults."""
+"""Detector settings: one frozen dataclass per mode, each with that mode's own defaults.
+
+A model stores its settings as one flat dictionary (see :meth:`DetectorSettings.to_dict`):
+the shape every registry row has had since both modes shared one settings class, so old
+rows load and a model fitted today hashes to the version it always had.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import ClassVar
 
 from pm_pipeline.core.errors import PipelineError
 
-MODES = ("robust", "seed")
+# The flat dictionary the registry has always stored: both modes' settings, the ones a mode
+# does not use at these values. Changing a value here changes every model version.
+STORED_DEFAULTS: dict[str, object] = {
+    "mode": "seed",
+    "z_alert": 1.65,
+    "z_error": 2.57,
+    "sustain_percentile": 95.0,
+    "min_sustain_samples": 3,
+    "gap_factor": 5.0,
+    "window_samples": 48,
+    "min_window_samples": 16,
+    "idle_window_samples": 8,
+    "z_clip": 25.0,
+    "false_alarm_budget_per_h": 0.01,
+    "min_idle_sustain_samples": 4,
+    "max_sustain_samples": 200,
+    "merge_gap_samples": 4,
+    "idle_other_max": 0,
+}
+
+
+class DetectorSettings:
+    """What every mode's settings have: z levels for ALERT and ERROR, the shortest event,
+    and the step (``gap_factor × dt``) beyond which readings are a data gap no event spans."""
+
+    mode: ClassVar[str]
+    z_alert: float
+    z_error: float
+    min_sustain_samples: int
+    gap_factor: float
+
+    def to_dict(self) -> dict:
+        """The flat dictionary stored with a model; :func:`settings_from_dict` reverses it."""
+        own = asdict(self)  # type: ignore[call-overload]  # every subclass is a dataclass
+        return {**STORED_DEFAULTS, **own, "mode": self.mode}
 
 
 @dataclass(frozen=True)
-class DetectorParams:
-    """Settings that turn residuals into thresholds and events.
+class SeedSettings(DetectorSettings):
+    """``seed``, the original recipe: per-sample z; the sustain time is the
+    ``sustain_percentile`` of training run lengths, at least ``min_sustain_samples``."""
 
-    ``seed`` is the original recipe (per-sample z, sustain from the 95th percentile of
-    training run lengths). ``robust`` (see :mod:`pm_pipeline.core.robust_fit`) separates idle
-    from active operation, scores active current over a window of samples with a robust
-    scale, and sets the sustain time from a false-alarm budget. Defaults here are the seed's;
-    :func:`params_for_mode` gives each mode's own.
-    """
-
-    mode: str = "seed"
+    mode: ClassVar[str] = "seed"
     z_alert: float = 1.65
     z_error: float = 2.57
     sustain_percentile: float = 95.0
     min_sustain_samples: int = 3
     gap_factor: float = 5.0
-    """A step between readings longer than ``gap_factor × dt`` is a data gap: no run spans it."""
+
+
+@dataclass(frozen=True)
+class RobustSettings(DetectorSettings):
+    """``robust``: idle and active channels, windowed robust z, sustain from a false-alarm
+    budget (see :mod:`pm_pipeline.core.detection.robust_fit`)."""
+
+    mode: ClassVar[str] = "robust"
+    z_alert: float = 3.0
+    z_error: float = 4.0
+    min_sustain_samples: int = 16
+    """Fewest active samples an event lasts."""
+    gap_factor: float = 5.0
     window_samples: int = 48
-    """robust: active samples averaged per score (~3 motion cycles of ~16 samples)."""
+    """Active samples averaged per score (~3 motion cycles of ~16 samples)."""
     min_window_samples: int = 16
-    """robust: fewer active samples than this since a data gap give no score yet."""
+    """Fewer active samples than this since a data gap give no score yet."""
     idle_window_samples: int = 8
-    """robust: idle samples averaged per idle score."""
+    """Idle samples averaged per idle score."""
     z_clip: float = 25.0
-    """robust: per-sample active z is clipped to ±z_clip before averaging."""
+    """Per-sample active z is clipped to ±z_clip before averaging."""
     false_alarm_budget_per_h: float = 0.01
-    """robust: training events per hour, per axis and channel, allowed by the sustain time."""
+    """Training events per hour, per axis and channel, allowed by the sustain time."""
     min_idle_sustain_samples: int = 4
     max_sustain_samples: int = 200
     merge_gap_samples: int = 4
-    """robust: holes of at most this many samples inside a run are filled."""
+    """Holes of at most this many samples inside a run are filled."""
     idle_other_max: int = 0
-    """robust: a row is idle for an axis when at most this many other axes carry current."""
+    """A row is idle for an axis when at most this many other axes carry current."""
 
 
-MODE_DEFAULTS: dict[str, dict] = {
-    "seed": {},
-    "robust": {"mode": "robust", "z_alert": 3.0, "z_error": 4.0, "min_sustain_samples": 16},
+SETTINGS_BY_MODE: dict[str, type[SeedSettings] | type[RobustSettings]] = {
+    "robust": RobustSettings,
+    "seed": SeedSettings,
 }
+MODES = tuple(SETTINGS_BY_MODE)
 
 
-def params_for_mode(mode: str, **overrides: object) -> DetectorParams:
-    """A mode's default settings with ``overrides`` (None values are ignored) on top."""
-    if mode not in MODE_DEFAULTS:
+def settings_type(mode: str) -> type[SeedSettings] | type[RobustSettings]:
+    """The settings class of ``mode``.
+
+    Raises
+    ------
+    PipelineError
+        When ``mode`` is not a known detector mode.
+    """
+    if mode not in SETTINGS_BY_MODE:
         raise PipelineError(f"config: mode {mode!r} is unknown; use one of {', '.join(MODES)}.")
+    return SETTINGS_BY_MODE[mode]
+
+
+def settings_for_mode(mode: str, **overrides: object) -> SeedSettings | RobustSettings:
+    """A mode's default settings with ``overrides`` (None values are ignored) on top.
+
+    Raises
+    ------
+    PipelineError
+        When the mode is unknown, or a setting is set that the mode does not use.
+    """
+    kind = settings_type(mode)
     chosen = {key: value for key, value in overrides.items() if value is not None}
-    return DetectorParams(**{**MODE_DEFAULTS[mode], **chosen, "mode": mode})
+    known = {field.name for field in fields(kind)}
+    foreign = sorted(set(chosen) - known)
+    if foreign:
+        raise PipelineError(
+            f"config: {', '.join(foreign)} has no meaning in mode {mode!r}; leave it unset "
+            f"(mode {mode!r} takes {', '.join(sorted(known))})."
+        )
+    return kind(**chosen)  # type: ignore[arg-type]  # values come from typed config
+
+
+def settings_from_dict(content: dict) -> SeedSettings | RobustSettings:
+    """Settings from a stored model's flat dictionary (the other mode's keys are ignored)."""
+    kind = settings_type(str(content.get("mode", STORED_DEFAULTS["mode"])))
+    known = {field.name for field in fields(kind)}
+    return kind(**{key: value for key, value in content.items() if key in known})

@@ -20,7 +20,7 @@ import pandas as pd
 from sklearn.preprocessing import MinMaxScaler
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.model.params import DetectorParams
+from pm_pipeline.core.model.params import DetectorSettings, settings_from_dict
 from pm_pipeline.core.schema import AXES
 
 MIN_TRAINING_ROWS = 10
@@ -98,14 +98,14 @@ class TrainedModel:
     window_end: str
     row_count: int
     dt_s: float
-    params: DetectorParams
+    params: DetectorSettings
     scaling: MinMaxScaling
     axes: dict[str, AxisModel]
     version: str = field(default="")
 
     def to_dict(self) -> dict:
         """A JSON-safe dictionary; :func:`model_from_dict` reverses it."""
-        return asdict(self)
+        return {**asdict(self), "params": self.params.to_dict()}
 
     @property
     def axis_names(self) -> tuple[str, ...]:
@@ -181,7 +181,7 @@ def model_from_dict(content: dict) -> TrainedModel:
     return TrainedModel(
         **{
             **content,
-            "params": DetectorParams(**content["params"]),
+            "params": settings_from_dict(content["params"]),
             "scaling": MinMaxScaling(**content["scaling"]),
             "axes": axes,
         }

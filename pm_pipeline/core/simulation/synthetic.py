@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pm_pipeline.core.detection.registry import model_detector
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
@@ -58,7 +59,9 @@ def generate_synthetic_test_data(
     """
     rng = np.random.default_rng(seed)
     count = int(hours * 3600 / model.dt_s)
-    needed = 2 * runs_per_level * (max(_run_length(model, axis) for axis in model.axis_names) + 2)
+    detector = model_detector(model)
+    longest = max(detector.injection_run_length(model, axis) for axis in model.axis_names)
+    needed = 2 * runs_per_level * (longest + 2)
     if count < needed:
         raise PipelineError(
             f"config: {hours} h of synthetic data holds {count} readings, too few for "
@@ -97,31 +100,14 @@ def _injection_plan(
     model: TrainedModel, axis: str, runs_per_level: int
 ) -> list[tuple[str, float, int]]:
     thresholds = model.axes[axis].thresholds
-    length = _run_length(model, axis)
-    alert_level = _per_sample_level(model, axis, (thresholds.z_alert + thresholds.z_error) / 2)
-    error_level = _per_sample_level(model, axis, thresholds.z_error + 1.5)
+    detector = model_detector(model)
+    length = detector.injection_run_length(model, axis)
+    alert_level = detector.per_sample_level(
+        model, axis, (thresholds.z_alert + thresholds.z_error) / 2
+    )
+    error_level = detector.per_sample_level(model, axis, thresholds.z_error + 1.5)
     plan = [("ALERT", alert_level, length), ("ERROR", error_level, length)]
     return plan * runs_per_level
-
-
-def _run_length(model: TrainedModel, axis: str) -> int:
-    sustain = model.axes[axis].thresholds.sustain_samples
-    if model.params.mode == "robust":
-        # The window must fill with the raised current before the score reaches the level.
-        return model.params.window_samples + 2 * sustain + 10
-    return max(3 * sustain, 20)
-
-
-def _per_sample_level(model: TrainedModel, axis: str, z_target: float) -> float:
-    """Per-sample residual level (in σ) whose detector score is ``z_target``.
-
-    The seed scores each sample, so the two are equal; the robust mode scores the mean of a
-    window, standardised by the training centre and spread of that mean.
-    """
-    channels = model.axes[axis].channels
-    if channels is None:
-        return z_target
-    return z_target * channels["active"].scale + channels["active"].center
 
 
 def _slot_start(slot: int, slots: int, count: int, length: int, rng: np.random.Generator) -> int:

@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from pm_pipeline.core.detection.registry import fit_model as fit_trained_model
-from pm_pipeline.core.model.params import params_for_mode
+from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.thresholds import single_model, threshold_table
 from pm_pipeline.core.model.trained import MinMaxScaling, TrainedModel, fit_minmax_scaling
 from pm_pipeline.core.model.windows import parse_utc, training_window_start
@@ -119,7 +119,7 @@ def axis_models(
     # All eight lines are fitted even for a subset (milliseconds), so the model version
     # always covers the whole model.
     settings = config.model_dump()
-    params = params_for_mode(settings.pop("mode"), **settings)
+    params = settings_for_mode(settings.pop("mode"), **settings)
     model = fit_trained_model(raw_readings, minmax_scaler, params)
     context.log.info(f"model version {model.version} on {', '.join(model.axis_names)}")
     for axis in AXES:

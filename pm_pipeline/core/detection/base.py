@@ -1,0 +1,140 @@
+"""The one detector interface every mode implements.
+
+A detector fits per-axis models on training readings, scores readings as a stream of
+time-ordered chunks (whose events equal one pass over the whole frame, wherever the chunks
+are cut), says how strong an injected fault must be to reach a given score (for the
+labelled synthetic set), and describes what it scores and which model fields mean
+something. :mod:`pm_pipeline.core.detection.registry` maps mode names to detectors.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.model.params import DetectorSettings
+from pm_pipeline.core.model.trained import AxisModel, MinMaxScaling, TrainedModel
+
+S = TypeVar("S", bound=DetectorSettings)
+
+
+class ReadingsOutOfOrder(PipelineError):
+    """A chunk starts before the previous one ended: the file must be sorted in memory."""
+
+
+@dataclass(frozen=True)
+class DetectorDescription:
+    """What a detector scores, and which parts of its :class:`AxisModel` carry meaning."""
+
+    mode: str
+    scores: str
+    """One sentence: the statistic compared with the z levels."""
+    axis_fields: tuple[str, ...]
+    """:class:`AxisModel` fields this mode fits; the others keep neutral values."""
+    channels: tuple[str, ...]
+    """Names of the per-axis channels (empty when the mode has none)."""
+
+
+class EventStream(ABC):
+    """Events of one model over time-ordered chunks: ``push`` each, then ``finish``."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self._last_time: pd.Timestamp | None = None
+
+    @abstractmethod
+    def push(self, readings: pd.DataFrame) -> None:
+        """Score one chunk; settled events are kept, what may still continue is carried."""
+
+    @abstractmethod
+    def finish(self) -> list[pd.DataFrame]:
+        """Close every open run; per-axis event frames (empty ones may be left out)."""
+
+    @abstractmethod
+    def pending_samples(self) -> int:
+        """Scored samples held back because a run may still continue (all axes)."""
+
+    def _check_order(self, times: pd.Series) -> None:
+        """Raise :class:`ReadingsOutOfOrder` unless ``times`` continues the stream in order."""
+        if not times.is_monotonic_increasing or (
+            self._last_time is not None and times.iloc[0] < self._last_time
+        ):
+            raise ReadingsOutOfOrder(
+                f"readings run backwards near row {self.rows + 1}; they are sorted in memory"
+            )
+
+    def _advance(self, times: pd.Series) -> None:
+        self.rows += len(times)
+        self._last_time = times.iloc[-1]
+
+
+def settings_as(kind: type[S], settings: DetectorSettings) -> S:
+    """``settings`` as the settings class ``kind``; a PipelineError if it is another mode's."""
+    if not isinstance(settings, kind):
+        raise PipelineError(
+            f"settings of mode {settings.mode!r} reached the {kind.mode!r} detector; look "
+            "the detector up by the model's mode."
+        )
+    return settings
+
+
+class Detector(ABC, Generic[S]):
+    """One detector mode: fit, stream, injection strength and description."""
+
+    settings_type: type[S]
+
+    def settings_of(self, settings: DetectorSettings) -> S:
+        """``settings`` as this mode's settings class.
+
+        Raises
+        ------
+        PipelineError
+            When the settings (or a stored model) belong to another mode.
+        """
+        return settings_as(self.settings_type, settings)
+
+    @abstractmethod
+    def fit_axes(
+        self,
+        readings: pd.DataFrame,
+        seconds: np.ndarray,
+        scaling: MinMaxScaling,
+        dt_s: float,
+        settings: DetectorSettings,
+    ) -> dict[str, AxisModel]:
+        """Per-axis models from time-ordered training readings (index 0…n-1).
+
+        Parameters
+        ----------
+        readings
+            Canonical training readings, sorted by time.
+        seconds
+            Seconds since the model epoch, per row.
+        scaling
+            Min-max ranges of the same readings; its axes are the axes modelled.
+        dt_s
+            Median cadence.
+        settings
+            This mode's settings.
+        """
+
+    @abstractmethod
+    def stream(self, model: TrainedModel) -> EventStream:
+        """A fresh stream that scores readings with ``model``."""
+
+    @abstractmethod
+    def injection_run_length(self, model: TrainedModel, axis: str) -> int:
+        """Samples an injected run needs for the detector to report it once."""
+
+    @abstractmethod
+    def per_sample_level(self, model: TrainedModel, axis: str, z_target: float) -> float:
+        """Per-sample residual level (in σ of the axis' residuals) that scores ``z_target``."""
+
+    @abstractmethod
+    def describe(self) -> DetectorDescription:
+        """What this detector scores and which model fields mean something."""

@@ -1,0 +1,91 @@
+"""The two detector modes behind :class:`~pm_pipeline.core.detection.base.Detector`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pm_pipeline.core.detection.base import Detector, DetectorDescription, EventStream
+from pm_pipeline.core.detection.robust import RobustStream
+from pm_pipeline.core.detection.robust_fit import CHANNELS, fit_robust_axes
+from pm_pipeline.core.detection.seed import fit_seed_axes
+from pm_pipeline.core.detection.seed_stream import SeedStream
+from pm_pipeline.core.model.params import DetectorSettings, RobustSettings, SeedSettings
+from pm_pipeline.core.model.trained import AxisModel, MinMaxScaling, TrainedModel
+
+# The fields every mode fits; slope and R² only mean something where a line on time is fitted.
+_COMMON_FIELDS = ("intercept", "residual_mu", "residual_sigma", "row_count", "thresholds")
+
+
+class SeedDetector(Detector[SeedSettings]):
+    """The notebook's recipe: per-sample z of the residual against an OLS line on time."""
+
+    settings_type = SeedSettings
+
+    def fit_axes(
+        self,
+        readings: pd.DataFrame,
+        seconds: np.ndarray,
+        scaling: MinMaxScaling,
+        dt_s: float,
+        settings: DetectorSettings,
+    ) -> dict[str, AxisModel]:
+        return fit_seed_axes(readings, seconds, scaling, dt_s, self.settings_of(settings))
+
+    def stream(self, model: TrainedModel) -> EventStream:
+        return SeedStream(model)
+
+    def injection_run_length(self, model: TrainedModel, axis: str) -> int:
+        return max(3 * model.axes[axis].thresholds.sustain_samples, 20)
+
+    def per_sample_level(self, model: TrainedModel, axis: str, z_target: float) -> float:
+        # Each sample is scored on its own, so the level is the target.
+        return z_target
+
+    def describe(self) -> DetectorDescription:
+        return DetectorDescription(
+            mode=SeedSettings.mode,
+            scores="each reading's residual from a least-squares line on time, in σ",
+            axis_fields=("slope", *_COMMON_FIELDS, "r2"),
+            channels=(),
+        )
+
+
+class RobustDetector(Detector[RobustSettings]):
+    """Idle and active channels; the active one scores a window's robust mean residual."""
+
+    settings_type = RobustSettings
+
+    def fit_axes(
+        self,
+        readings: pd.DataFrame,
+        seconds: np.ndarray,
+        scaling: MinMaxScaling,
+        dt_s: float,
+        settings: DetectorSettings,
+    ) -> dict[str, AxisModel]:
+        return fit_robust_axes(readings, seconds, scaling, dt_s, self.settings_of(settings))
+
+    def stream(self, model: TrainedModel) -> EventStream:
+        return RobustStream(model)
+
+    def injection_run_length(self, model: TrainedModel, axis: str) -> int:
+        sustain = model.axes[axis].thresholds.sustain_samples
+        # The window must fill with the raised current before the score reaches the level.
+        return self.settings_of(model.params).window_samples + 2 * sustain + 10
+
+    def per_sample_level(self, model: TrainedModel, axis: str, z_target: float) -> float:
+        # The score is a window's mean, standardised by that mean's training centre and spread.
+        active = (model.axes[axis].channels or {})["active"]
+        return z_target * active.scale + active.center
+
+    def describe(self) -> DetectorDescription:
+        return DetectorDescription(
+            mode=RobustSettings.mode,
+            scores=(
+                "active rows: the windowed mean of clipped robust residual z around a level; "
+                "idle rows: the windowed mean absolute current against its training spread"
+            ),
+            axis_fields=(*_COMMON_FIELDS, "channels", "quantum"),
+            channels=CHANNELS,
+        )
