@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pm_pipeline.core.parsing.careful import read_export  # noqa: E402
-from pm_pipeline.core.simulation.sample import write_export  # noqa: E402
-from pm_pipeline_tests.commands import wait_for  # noqa: E402
-from pm_pipeline_tests.e2e.daemon_harness import (  # noqa: E402
+from pm_pipeline.core.parsing.careful import read_export
+from pm_pipeline.core.simulation.sample import write_export
+from pm_pipeline_tests.commands import wait_for
+from pm_pipeline_tests.e2e.daemon_harness import (
     DaemonSite,
     archived,
     use_local_instance_settings,
@@ -58,7 +58,7 @@ def main() -> int:
     return 0
 
 
-def time_direct_scoring(site: DaemonSite, readings, rows: int) -> float:  # noqa: ANN001
+def time_direct_scoring(site: DaemonSite, readings, rows: int) -> float:
     direct = site.root / "direct.csv"
     write_export(readings.iloc[29_000 : 29_000 + rows], direct)
     started = time.perf_counter()
@@ -66,7 +66,7 @@ def time_direct_scoring(site: DaemonSite, readings, rows: int) -> float:  # noqa
     return time.perf_counter() - started
 
 
-def time_drops(site: DaemonSite, readings, drops: int, rows: int) -> list[float]:  # noqa: ANN001
+def time_drops(site: DaemonSite, readings, drops: int, rows: int) -> list[float]:
     # A first file warms the daemon up (code server loaded, sensor ticking); it is not timed.
     drop_one(site, readings, 0, rows, "warmup")
     latencies = []
@@ -76,7 +76,7 @@ def time_drops(site: DaemonSite, readings, drops: int, rows: int) -> list[float]
     return latencies
 
 
-def drop_one(site: DaemonSite, readings, number: int, rows: int, stem: str) -> float:  # noqa: ANN001
+def drop_one(site: DaemonSite, readings, number: int, rows: int, stem: str) -> float:
     start = 30_000 + number * rows
     staged = site.root / f"{stem}.csv"
     write_export(readings.iloc[start : start + rows], staged)

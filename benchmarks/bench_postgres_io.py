@@ -98,9 +98,9 @@ def main() -> int:
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     separator = "&" if "?" in args.url else "?"
     url = normalise_url(f"{args.url}{separator}options=-csearch_path%3D{schema}")
+    with tempfile.NamedTemporaryFile(suffix=".pkl", delete=False) as handle:
+        pickle.dump(frame, handle)
     try:
-        with tempfile.NamedTemporaryFile(suffix=".pkl", delete=False) as handle:
-            pickle.dump(frame, handle)
         results = {
             v: run_variant(v, url, handle.name)
             for v in ("copy_ingest", "pandas_to_sql", "copy_read", "pandas_read_sql")

@@ -55,7 +55,7 @@ def _ingest(args: argparse.Namespace) -> int:
     return ingest_files(args.files, args.settings)
 
 
-def ingest_file(  # noqa: ANN201
+def ingest_file(
     database: ReadingsDatabaseResource, path: Path, export_format: ExportFormat | None = None
 ):
     """Ingest one export into ``database``'s readings table: the whole file or nothing."""

@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _command(commands: argparse._SubParsersAction, name: str, summary: str, detail: str = ""):  # noqa: ANN202
+def _command(commands: argparse._SubParsersAction, name: str, summary: str, detail: str = ""):
     """A sub-command whose help page opens with its one-line summary and then the detail."""
     return commands.add_parser(
         name,

@@ -80,7 +80,7 @@ def score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _watched_scoring(defs, instance, path: Path, model_version: str | None):  # noqa: ANN001, ANN202
+def _watched_scoring(defs, instance, path: Path, model_version: str | None):
     """Score one file, with a progress bar and a line at once for each retry of the run."""
     import uuid
 
@@ -93,7 +93,7 @@ def _watched_scoring(defs, instance, path: Path, model_version: str | None):  # 
         return run_scoring(defs, instance, path, model_version, run_id)
 
 
-def write_events_csv(events, path: Path) -> None:  # noqa: ANN001 - a pandas frame
+def write_events_csv(events, path: Path) -> None:
     """Write events with the documented columns, timestamps in ISO 8601 UTC."""
     out = events.rename(columns={"severity": "type", "start_ts": "start", "end_ts": "end"})
     for column in ("start", "end"):

@@ -31,7 +31,7 @@ def progress_bar(total: float | None, unit: str, desc: str, stream: IO[str] | No
     )
 
 
-def estimated_rows(path, sample_bytes: int = 65_536) -> int | None:  # noqa: ANN001 - a Path
+def estimated_rows(path, sample_bytes: int = 65_536) -> int | None:
     """About how many lines a plain-text export holds, from the length of its first lines;
     None for a compressed or unreadable file, whose bar then counts without a total."""
     try:

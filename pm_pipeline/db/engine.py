@@ -115,7 +115,7 @@ def connection_failure(url: str, error: DBAPIError) -> str:
     )
 
 
-def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001 - DBAPI objects
+def _sqlite_pragmas(connection, _record) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -49,7 +49,7 @@ class IngestResult:
     last_time: pd.Timestamp | None = None
 
 
-class AppendCollided(Exception):  # noqa: N818 - a signal to the caller, not a failure
+class AppendCollided(Exception):
     """A direct append met a reading already stored (another writer got there first, or
     the file's chunks were not in time order); the transaction is rolled back and the file
     must be ingested again with ``append_directly=False``."""
@@ -226,7 +226,7 @@ def _staging_table(table: Table) -> Table:
     )
 
 
-def _insert_new_rows(bind: Engine | Connection, table: Table, staging: Table):  # noqa: ANN202
+def _insert_new_rows(bind: Engine | Connection, table: Table, staging: Table):
     dialect_insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
     names = [column.name for column in table.columns]
     # SQLite needs the WHERE to tell the upsert's ON CONFLICT apart from a join's ON.

@@ -20,7 +20,7 @@ def cli(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str
     return subprocess.run([str(CLI), *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
-def sub_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):  # noqa: ANN201
+def sub_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):
     """Every (command path, parser) pair below ``parser``, depth first."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):

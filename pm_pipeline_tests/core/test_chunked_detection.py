@@ -1,5 +1,7 @@
 """Chunked scoring gives exactly the events of one pass, wherever the chunks are cut."""
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -45,7 +47,7 @@ def scenario() -> tuple:
 def chunked_events(model, readings: pd.DataFrame, cuts: list[int]) -> pd.DataFrame:
     detector = stream_events(model)
     bounds = [0, *sorted(set(cuts)), len(readings)]
-    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+    for start, end in itertools.pairwise(bounds):
         detector.push(readings.iloc[start:end])
     return events_in_order(detector.finish())
 

@@ -1,6 +1,8 @@
 """Seed-mode streaming gives exactly the events of the one-pass seed scorer, wherever the
 chunks are cut: open runs are carried across chunks and never span a data gap."""
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -40,7 +42,7 @@ def scenario() -> tuple[TrainedModel, pd.DataFrame, pd.DataFrame]:
 def chunked_events(model: TrainedModel, readings: pd.DataFrame, cuts: list[int]) -> pd.DataFrame:
     stream = stream_events(model)
     bounds = [0, *sorted(set(cuts)), len(readings)]
-    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+    for start, end in itertools.pairwise(bounds):
         stream.push(readings.iloc[start:end])
     return events_in_order(stream.finish())
 

@@ -262,5 +262,5 @@ def test_bad_settings_raise_a_clear_error(
 def test_format_built_in_code_is_validated_too() -> None:
     with pytest.raises(ExportSettingError, match="PM_AXIS_COUNT: 9"):
         ExportFormat(axis_count=9)
-    with pytest.raises(ExportSettingError, match="key 'axis_1': 1.5 is not a column name"):
+    with pytest.raises(ExportSettingError, match=r"key 'axis_1': 1.5 is not a column name"):
         ExportFormat(column_map={"axis_1": 1.5})  # type: ignore[dict-item]

@@ -46,7 +46,7 @@ def test_archiving_again_returns_the_archived_copy(drop: Path) -> None:
 def test_a_vanished_file_without_its_archived_copy_is_a_clear_error(drop: Path) -> None:
     path, sha = land(drop, "a.csv", TEXT, 1000)
     path.unlink()
-    with pytest.raises(PipelineError, match="a.csv is gone .* no copy of it"):
+    with pytest.raises(PipelineError, match=r"a.csv is gone .* no copy of it"):
         archive_file(path, sha)
 
 
@@ -75,7 +75,7 @@ def test_quarantining_a_vanished_file_leaves_no_stray_reason(drop: Path) -> None
     moved = quarantine_file(path, "no time column")
     assert moved.read_text() == "nothing\n"
     assert (drop / "quarantine" / "bad.csv.reason.txt").read_text() == "no time column\n"
-    with pytest.raises(PipelineError, match="bad.csv is gone"):
+    with pytest.raises(PipelineError, match=r"bad.csv is gone"):
         quarantine_file(path, "no time column")
     assert sorted(p.name for p in (drop / "quarantine").iterdir()) == [
         "bad.csv",

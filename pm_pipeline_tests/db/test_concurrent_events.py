@@ -35,7 +35,7 @@ def hold_after_delete(engine: sa.Engine, writers: int) -> None:
     after_delete = threading.Barrier(writers)
 
     @event.listens_for(engine, "after_cursor_execute")
-    def _wait(_conn, _cursor, statement: str, *_args) -> None:  # noqa: ANN002
+    def _wait(_conn, _cursor, statement: str, *_args) -> None:
         if statement.lstrip().upper().startswith("DELETE FROM PM_EVENTS"):
             # A broken barrier means the other writer is held before its DELETE: the lock works.
             with contextlib.suppress(threading.BrokenBarrierError):
@@ -50,7 +50,7 @@ def race(writers: list[Callable[[], object]]) -> list[BaseException]:
         start.wait()
         try:
             write()
-        except BaseException as error:  # noqa: BLE001 - reported by the test
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=run, args=(write,)) for write in writers]

@@ -30,7 +30,7 @@ def test_bad_files_never_stop_the_sensor_nor_leave_rows(
     tmp_path: Path,
     drop: Path,
     monkeypatch: pytest.MonkeyPatch,
-    database,  # noqa: ANN001, F811 - the fixture imported above
+    database,
     robot_day: pd.DataFrame,
 ) -> None:
     monkeypatch.setenv("PM_MAX_FILES_PER_TICK", "50")

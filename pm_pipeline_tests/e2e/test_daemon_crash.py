@@ -247,7 +247,7 @@ def test_killed_daemon_and_run_leave_nothing_half_written_and_the_file_is_scored
         before = scored_before(site, landed)
         daemon = site.start_daemon()
         with insert_of_events_held(site) as holder:
-            path, run = land_and_catch_mid_write(site, landed, holder)
+            path, _run = land_and_catch_mid_write(site, landed, holder)
             sha256, expected = file_sha256(path), expected_events(site, path)
             killed = kill_tree(daemon.pid)
             assert len(killed) >= 4, killed  # daemon, code server, run worker, step process

@@ -153,7 +153,7 @@ class RobustStream(EventStream):
             self._events.append(_merge_overlaps(pd.concat(parts, ignore_index=True)))
 
 
-def _score_axis(  # noqa: PLR0913 - one axis of a chunk and the state it continues
+def _score_axis(
     model: TrainedModel,
     params: RobustSettings,
     readings: pd.DataFrame,

@@ -204,7 +204,7 @@ def _channel(
         scale=scale,
         sustain_alert=s_alert,
         sustain_error=min(s_error, s_alert),
-        row_count=int(len(z)),
+        row_count=len(z),
         train_rate_per_h=rate,
     )
 

@@ -88,7 +88,7 @@ def _fit_axis(
         r2=float(r2_score(y, predicted)),
         residual_mu=mu,
         residual_sigma=sigma,
-        row_count=int(len(y)),
+        row_count=len(y),
         thresholds=thresholds,
     )
 

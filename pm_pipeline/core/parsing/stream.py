@@ -44,7 +44,7 @@ _NULL_WORDS = sorted(
 )
 
 
-class NeedsCarefulRead(Exception):  # noqa: N818 - a signal to the caller, not a failure
+class NeedsCarefulRead(Exception):
     """The stream met something only the whole-file parser interprets; read it that way."""
 
 

@@ -8,12 +8,12 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")  # no screen on servers; must precede pyplot
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-from pm_pipeline.core.schema import TIME_COLUMN  # noqa: E402
+from pm_pipeline.core.schema import TIME_COLUMN
 
 MAX_POINTS = 1500
 

@@ -141,7 +141,7 @@ def axis_models(
     ),
     ins={f"{axis}_model": dg.AssetIn(key=key) for axis, key in AXIS_MODEL_KEYS.items()},
 )
-def thresholds(  # noqa: PLR0913 - Dagster maps one parameter to each upstream asset
+def thresholds(
     context: dg.AssetExecutionContext,
     readings_db: ReadingsDatabaseResource,
     axis_1_model: TrainedModel,

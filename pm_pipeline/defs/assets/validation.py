@@ -37,7 +37,7 @@ class SyntheticTestDataConfig(dg.Config):
     ins={f"{axis}_model": dg.AssetIn(key=key) for axis, key in AXIS_MODEL_KEYS.items()},
     deps=list(THRESHOLD_KEYS.values()),
 )
-def synthetic_test_data(  # noqa: PLR0913 - one parameter per upstream axis model
+def synthetic_test_data(
     config: SyntheticTestDataConfig,
     axis_1_model: TrainedModel,
     axis_2_model: TrainedModel,
@@ -70,7 +70,7 @@ def synthetic_test_data(  # noqa: PLR0913 - one parameter per upstream axis mode
         metadata={
             **readings_metadata(synthetic.readings),
             "model_version": model.version,
-            "injected_runs": int(len(synthetic.injected)),
+            "injected_runs": len(synthetic.injected),
             "injected": table_markdown(synthetic.injected),
         },
     )
@@ -121,7 +121,7 @@ def synthetic_events(
         metadata={
             "model_version": model.version,
             "promotion": outcome,
-            "events": int(len(events)),
+            "events": len(events),
             "recall": checks.synthetic_recall,
             "recall_error_level": checks.error_level_recall,
             "matched": table_markdown(matched),

@@ -32,7 +32,7 @@ def data_health(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResult:
             "cadence_median_s": float(health.cadence_median_s),
             "cadence_p95_s": float(health.cadence_p95_s),
             "idle_share": float(health.idle_share),
-            "gaps": int(len(health.gaps)),
+            "gaps": len(health.gaps),
             "longest_gap_s": float(health.gaps["seconds"].max()) if len(health.gaps) else 0.0,
             "skipped_duplicates": skipped_duplicates(engine, readings_db.robot_id),
             "figures": table_markdown(health.figures()),
@@ -77,7 +77,7 @@ def events_summary(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResul
     events = events[events["source"] != "synthetic"]
     counts = count_events_over_time(events)
     metadata: dict = {
-        "events": int(len(events)),
+        "events": len(events),
         "top_events": table_markdown(rank_top_events(events)),
     }
     if not counts.empty:
