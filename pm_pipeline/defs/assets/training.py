@@ -13,13 +13,12 @@ from pm_pipeline.core.detection.registry import fit_model as fit_trained_model
 from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.thresholds import single_model, threshold_table
 from pm_pipeline.core.model.trained import MinMaxScaling, TrainedModel, fit_minmax_scaling
-from pm_pipeline.core.model.windows import parse_utc, training_window_start
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.core.versioning import readings_fingerprint
-from pm_pipeline.db.readings import newest_reading_time, read_readings
 from pm_pipeline.db.registry import register_model
 from pm_pipeline.defs.metadata import axis_model_metadata, readings_metadata, table_markdown
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline.services.training import TrainingWindow, read_training_window
 
 AXIS_MODEL_KEYS = {axis: dg.AssetKey(["axis_models", axis]) for axis in AXES}
 THRESHOLD_KEYS = {axis: dg.AssetKey(["thresholds", axis]) for axis in AXES}
@@ -56,11 +55,9 @@ def raw_readings(
     readings_db: ReadingsDatabaseResource,
 ) -> dg.MaterializeResult:
     """The training window of motor-current readings, read from the readings table."""
-    engine, table = readings_db.engine(), readings_db.table(config.table)
-    newest = newest_reading_time(engine, table, readings_db.robot_id)
-    start = training_window_start(config.start, config.last_days, newest)
-    end = parse_utc(config.end, "end").isoformat() if config.end else None
-    frame = read_readings(engine, table, readings_db.robot_id, start, end, config.limit)
+    table = readings_db.table(config.table)
+    window = TrainingWindow(config.start, config.end, config.last_days, config.limit)
+    frame = read_training_window(readings_db.engine(), table, readings_db.robot_id, window)
     context.log.info(f"read {len(frame)} readings from {readings_db.masked_url}")
     return dg.MaterializeResult(
         value=frame,
