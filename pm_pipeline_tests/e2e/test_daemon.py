@@ -1,5 +1,6 @@
 """The real thing: dagster-daemon scores files replayed into the drop folder, exactly once,
-across a restart; once with Dagster on SQLite and once with Dagster on Postgres."""
+across a restart, with events_summary following the stored events; once with Dagster on
+SQLite and once with Dagster on Postgres."""
 
 import shutil
 from collections.abc import Callable, Iterator
@@ -62,6 +63,16 @@ def scoring_runs(site: DaemonSite) -> list[str]:
         return sorted(f"{r.tags.get('dagster/partition')}:{r.status.value}" for r in runs)
 
 
+def summarised_events(site: DaemonSite) -> int | None:
+    """The event count of the newest events_summary, or None before its first refresh."""
+    with dg.DagsterInstance.from_config(str(site.home)) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("events_summary"))
+    if event is None or event.asset_materialization is None:
+        return None
+    count = event.asset_materialization.metadata["events"].value
+    return int(count) if isinstance(count, int) else None
+
+
 def test_dropped_files_are_scored_once_across_a_restart(
     site: DaemonSite, real_export: Path
 ) -> None:
@@ -91,6 +102,14 @@ def test_dropped_files_are_scored_once_across_a_restart(
     )
     first = stored(site)
     assert all(ingests == 1 for _, ingests in first.values()), first
+    # Nobody runs views_job: the summary follows the stored events on its own.
+    landed_events = sum(events for events, _ in first.values())
+    wait_for(
+        lambda: summarised_events(site) == landed_events,
+        180,
+        "events_summary to count the landed files' events",
+        lambda: f"summary {summarised_events(site)}, stored {landed_events}\n{site.daemon_log()}",
+    )
 
     site.stop_daemon(daemon)
     # While the daemon is down, the same bytes land again under the same name.
