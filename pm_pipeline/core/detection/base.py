@@ -19,6 +19,7 @@ import pandas as pd
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.params import DetectorSettings
 from pm_pipeline.core.model.trained import AxisModel, MinMaxScaling, TrainedModel
+from pm_pipeline.core.schema import TIME_COLUMN
 
 S = TypeVar("S", bound=DetectorSettings)
 
@@ -47,9 +48,24 @@ class EventStream(ABC):
         self.rows = 0
         self._last_time: pd.Timestamp | None = None
 
-    @abstractmethod
     def push(self, readings: pd.DataFrame) -> None:
-        """Score one chunk; settled events are kept, what may still continue is carried."""
+        """Score one chunk; settled events are kept, what may still continue is carried.
+
+        Raises
+        ------
+        ReadingsOutOfOrder
+            When the chunk is not in time order or starts before the previous chunk ended.
+        """
+        if readings.empty:
+            return
+        times = readings[TIME_COLUMN].reset_index(drop=True)
+        self._check_order(times)
+        self._score(readings, times)
+        self._advance(times)
+
+    @abstractmethod
+    def _score(self, readings: pd.DataFrame, times: pd.Series) -> None:
+        """Score one non-empty, in-order chunk whose times are ``times``."""
 
     @abstractmethod
     def finish(self) -> list[pd.DataFrame]:

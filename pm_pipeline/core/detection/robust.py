@@ -88,18 +88,7 @@ class RobustStream(EventStream):
         self._pending = {axis: _empty_scored() for axis in model.axis_names}
         self._events: list[pd.DataFrame] = []
 
-    def push(self, readings: pd.DataFrame) -> None:
-        """Score one chunk; its settled events are kept, its open tail carried.
-
-        Raises
-        ------
-        ReadingsOutOfOrder
-            When the chunk is not in time order or starts before the previous chunk ended.
-        """
-        if readings.empty:
-            return
-        times = readings[TIME_COLUMN].reset_index(drop=True)
-        self._check_order(times)
+    def _score(self, readings: pd.DataFrame, times: pd.Series) -> None:
         model, params = self.model, self.params
         seconds = seconds_since(times, model.epoch_ts)
         breaks = gap_breaks(seconds, model.dt_s, params.gap_factor)
@@ -124,7 +113,6 @@ class RobustStream(EventStream):
             settled = _settled_rows(buffer, params.z_alert, params.merge_gap_samples)
             self._emit(axis, buffer.iloc[:settled])
             self._pending[axis] = buffer.iloc[settled:].reset_index(drop=True)
-        self._advance(times)
         self._last_seconds = float(seconds[-1])
         self._last_segment = int(segment[-1])
 

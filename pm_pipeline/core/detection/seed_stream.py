@@ -39,18 +39,7 @@ class SeedStream(EventStream):
         self._pending = {axis: _scored_frame() for axis in model.axis_names}
         self._events: list[pd.DataFrame] = []
 
-    def push(self, readings: pd.DataFrame) -> None:
-        """Score one chunk; its settled events are kept, its open runs carried.
-
-        Raises
-        ------
-        ReadingsOutOfOrder
-            When the chunk is not in time order or starts before the previous chunk ended.
-        """
-        if readings.empty:
-            return
-        times = readings[TIME_COLUMN].reset_index(drop=True)
-        self._check_order(times)
+    def _score(self, readings: pd.DataFrame, times: pd.Series) -> None:
         seconds = seconds_since(times, self.model.epoch_ts)
         for axis in self.model.axis_names:
             amperes = readings[axis].to_numpy(dtype="float64")
@@ -64,7 +53,6 @@ class SeedStream(EventStream):
             settled = _settled_rows(buffer, self._lowest[axis], self._gap_s)
             self._emit(axis, buffer.iloc[:settled])
             self._pending[axis] = buffer.iloc[settled:].reset_index(drop=True)
-        self._advance(times)
 
     def pending_samples(self) -> int:
         return sum(len(frame) for frame in self._pending.values())
