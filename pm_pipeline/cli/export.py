@@ -35,7 +35,7 @@ def export(args: argparse.Namespace) -> int:
         "gaps": health.gaps,
         "axis_summary": summarise_axes(readings),
         "latest_readings": readings.tail(LATEST_ROWS),
-        "events": read_events(engine),
+        "events": read_events(engine, robot_id=robot),
     }
     tables["top_events"] = rank_top_events(tables["events"])
     for name, frame in tables.items():

@@ -67,7 +67,8 @@ def score(args: argparse.Namespace) -> int:
         return 1
     notes = latest_metadata(instance, "file_events", EXPORT_NOTES_METADATA, outcome.run_id)
     print_notes(str(notes).splitlines() if notes else [])
-    events = read_events(_database().engine(), key)
+    database = _database()
+    events = read_events(database.engine(), key, database.robot_id)
     counts = events["severity"].value_counts()
     version = events["model_version"].iloc[0] if len(events) else args.model_version or "newest"
     print(
@@ -152,8 +153,8 @@ def print_summary(
     rows, first, last = readings_span(engine, database.table(), database.robot_id)
     version = active_model_version(engine, database.robot_id)
     model = load_model(engine, version)
-    events = read_events(engine, landed_key)
-    synthetic = read_events(engine, "synthetic")
+    events = read_events(engine, landed_key, database.robot_id)
+    synthetic = read_events(engine, "synthetic", database.robot_id)
     fault = planted_fault()
     hits = events[
         (events["axis"] == fault.axis)

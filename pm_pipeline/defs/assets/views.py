@@ -73,7 +73,7 @@ EVENTS_STORED = (
 def events_summary(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResult:
     """Events per axis and severity over time, and the strongest events with the model
     version that raised each."""
-    events = read_events(readings_db.engine())
+    events = read_events(readings_db.engine(), robot_id=readings_db.robot_id)
     events = events[events["source"] != "synthetic"]
     counts = count_events_over_time(events)
     metadata: dict = {
