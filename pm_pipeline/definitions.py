@@ -8,6 +8,7 @@ validated then, so ``dagster definitions validate`` names a bad one, and the sch
 import dagster as dg
 
 from pm_pipeline.defs.assets import ALL_ASSETS
+from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.jobs import file_scoring_job, training_job, views_job
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.defs.schedules import build_nightly_retraining_schedule
@@ -23,10 +24,6 @@ def defs() -> dg.Definitions:
         jobs=[training_job, file_scoring_job, views_job],
         schedules=[build_nightly_retraining_schedule(settings)],
         sensors=[landed_file_sensor, views_automation_sensor],
-        resources={
-            "readings_db": ReadingsDatabaseResource(),
-            # Explicit, so in-process runs from the CLI keep outputs in the instance's storage
-            # folder, where later runs from the UI and the daemon can load them.
-            "io_manager": dg.FilesystemIOManager(),
-        },
+        # Step outputs live in the database, so any host that reaches it can run any step.
+        resources=pipeline_resources(ReadingsDatabaseResource()),
     )

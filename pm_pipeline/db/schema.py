@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -108,6 +109,22 @@ ingested_files = Table(
     Column("last_ts", DateTime(timezone=True)),
     Column("ingested_at", DateTime(timezone=True), nullable=False),
 )
+
+
+asset_values = Table(
+    "pm_asset_values",
+    metadata,
+    Column("asset_key", String(255), nullable=False),
+    Column("partition_key", String(255), nullable=False),
+    Column("value_format", String(16), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("run_id", String(64)),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("asset_key", "partition_key", name="pk_pm_asset_values"),
+)
+"""The values one step hands to the next (a training window, a scaler, the models), so any
+step can run on any host that reaches the database."""
 
 
 def validate_identifier(value: str, what: str) -> str:

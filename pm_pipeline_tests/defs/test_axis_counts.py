@@ -17,10 +17,11 @@ from pm_pipeline.db.readings import read_readings
 from pm_pipeline.db.registry import load_model, newest_model_version
 from pm_pipeline.defs.assets import TRAINING_ASSETS
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
+from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.settings import load_settings
 from pm_pipeline_tests.conftest import worn_slice
-from pm_pipeline_tests.defs.test_materialize import resources, score_landed
+from pm_pipeline_tests.defs.test_materialize import score_landed
 
 MODEL_ASSETS = TRAINING_ASSETS[:4]  # raw_readings … thresholds: no detection involved
 
@@ -77,7 +78,7 @@ def test_six_axis_robot_is_stored_and_modelled_on_its_axes(
     assert np.allclose(stored["axis_2"], history["axis_2"].to_numpy())
     with dg.instance_for_test() as instance:
         trained = dg.materialize(
-            MODEL_ASSETS, resources=resources(database, tmp_path), instance=instance
+            MODEL_ASSETS, resources=pipeline_resources(database), instance=instance
         )
         assert trained.success
         version = newest_model_version(database.engine(), database.robot_id)
@@ -104,11 +105,11 @@ def test_six_axis_robot_is_verified_and_scored_end_to_end(
     write_columns(worn_slice(robot_day, after_hours=6), landed, names, sep)
     with dg.instance_for_test() as instance:
         trained = dg.materialize(
-            TRAINING_ASSETS, resources=resources(database, tmp_path), instance=instance
+            TRAINING_ASSETS, resources=pipeline_resources(database), instance=instance
         )
         assert trained.success  # the promotion checks pass on the six modelled axes
         version = newest_model_version(database.engine(), database.robot_id)
-        scored = score_landed(database, tmp_path, instance, "landed.csv", {"path": str(landed)})
+        scored = score_landed(database, instance, "landed.csv", {"path": str(landed)})
         assert scored.success
     events = read_events(database.engine(), "landed.csv")
     assert set(events["model_version"]) == {version}

@@ -15,10 +15,11 @@ from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import readings_span
 from pm_pipeline.defs.assets import TRAINING_ASSETS
+from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.sensors import landed_file_sensor
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.core.test_bad_inputs import ERRORS, write
-from pm_pipeline_tests.defs.test_materialize import resources, score_landed
+from pm_pipeline_tests.defs.test_materialize import score_landed
 
 
 def land(folder: Path, name: str, content: str | bytes) -> None:
@@ -42,7 +43,7 @@ def test_bad_files_never_stop_the_sensor_nor_leave_rows(
     rows_before = readings_span(engine, database.table(), database.robot_id)[0]
     with dg.instance_for_test() as instance:
         assert dg.materialize(
-            TRAINING_ASSETS, resources=resources(database, tmp_path), instance=instance
+            TRAINING_ASSETS, resources=pipeline_resources(database), instance=instance
         ).success
         tick = landed_file_sensor(dg.build_sensor_context(instance=instance))
         assert isinstance(tick, dg.SensorResult)
@@ -51,7 +52,7 @@ def test_bad_files_never_stop_the_sensor_nor_leave_rows(
         for request in requests:
             key = request.partition_key or ""
             config = request.run_config["ops"]["file_events"]["config"]
-            result = score_landed(database, tmp_path, instance, key, config)
+            result = score_landed(database, instance, key, config)
             outcomes[request.partition_key] = result.success
     assert outcomes.pop("good.csv") is True
     assert outcomes and not any(outcomes.values())  # row-level problems fail in their run

@@ -27,17 +27,15 @@ from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.db.registry import active_model_version, load_model
 from pm_pipeline.defs.assets import ALL_ASSETS, TRAINING_ASSETS, file_events
 from pm_pipeline.defs.assets import landed_files_partitions as partitions
+from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import worn_slice
 
 NAME = "landed.csv"
 
 
-def resources_for(url: str, io_dir: str) -> dict:
-    return {
-        "readings_db": ReadingsDatabaseResource(url=url),
-        "io_manager": dg.FilesystemIOManager(base_dir=io_dir),
-    }
+def resources_for(url: str) -> dict:
+    return pipeline_resources(ReadingsDatabaseResource(url=url))
 
 
 def score(instance: dg.DagsterInstance, resources: dict) -> dg.ExecuteInProcessResult:
@@ -58,7 +56,6 @@ def score(instance: dg.DagsterInstance, resources: dict) -> dg.ExecuteInProcessR
 class Scoring:
     instance: dg.DagsterInstance
     url: str
-    io_dir: str
     drop: Path
     expected: pd.DataFrame
     sha256: str
@@ -69,7 +66,7 @@ class Scoring:
         return ReadingsDatabaseResource(url=self.url)
 
     def run(self) -> dg.ExecuteInProcessResult:
-        return score(self.instance, resources_for(self.url, self.io_dir))
+        return score(self.instance, resources_for(self.url))
 
 
 @pytest.fixture
@@ -84,10 +81,9 @@ def scoring(
     history = robot_day[robot_day[TIME_COLUMN] < split]
     ingest_readings(database.engine(), database.table(), history, database.robot_id, "h", "h")
     write_export(worn_slice(robot_day, after_hours=6), drop / NAME)
-    io_dir = str(tmp_path / "io")
     with dg.instance_for_test() as instance:
         trained = dg.materialize(
-            TRAINING_ASSETS, resources=resources_for(postgres_url, io_dir), instance=instance
+            TRAINING_ASSETS, resources=resources_for(postgres_url), instance=instance
         )
         assert trained.success
         instance.add_dynamic_partitions(partitions.name or "", [NAME])
@@ -98,7 +94,6 @@ def scoring(
         yield Scoring(
             instance,
             postgres_url,
-            io_dir,
             drop,
             expected,
             file_sha256(drop / NAME),
@@ -133,13 +128,13 @@ def assert_scored_once(scoring: Scoring, run_ids: list[str]) -> pd.DataFrame:
 
 
 def score_in_own_process(
-    instance_ref: InstanceRef, url: str, io_dir: str, start: BarrierType, out: Queue
+    instance_ref: InstanceRef, url: str, start: BarrierType, out: Queue
 ) -> None:
     """One run: its own process, as Dagster runs each run. (Two in-process runs in threads of
     one process deadlock in Dagster's logging set-up.)"""
     with dg.DagsterInstance.from_ref(instance_ref) as instance:
         start.wait(timeout=60)
-        result = score(instance, resources_for(url, io_dir))
+        result = score(instance, resources_for(url))
         failures = [event.message for event in result.all_events if event.is_failure]
         out.put((result.success, result.run_id, failures))
 
@@ -147,7 +142,7 @@ def score_in_own_process(
 def test_two_runs_at_once_score_the_file_once(scoring: Scoring) -> None:
     context = multiprocessing.get_context("spawn")
     start, out = context.Barrier(2), context.Queue()
-    args = (scoring.instance.get_ref(), scoring.url, scoring.io_dir, start, out)
+    args = (scoring.instance.get_ref(), scoring.url, start, out)
     workers = [context.Process(target=score_in_own_process, args=args) for _ in range(2)]
     for worker in workers:
         worker.start()

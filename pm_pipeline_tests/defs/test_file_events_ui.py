@@ -11,9 +11,10 @@ from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.events import read_events
 from pm_pipeline.defs.assets import TRAINING_ASSETS, file_events
 from pm_pipeline.defs.event_metadata import ALERT_CHECK, ERROR_CHECK
+from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import worn_slice
-from pm_pipeline_tests.defs.test_materialize import latest, resources, score_landed
+from pm_pipeline_tests.defs.test_materialize import latest, score_landed
 
 
 def checks_of(result: dg.ExecuteInProcessResult) -> dict[str, tuple[bool, str]]:
@@ -31,9 +32,9 @@ def test_a_faulty_file_shows_its_events_and_fails_its_error_check(
     write_export(worn, landed)
     with dg.instance_for_test() as instance:
         assert dg.materialize(
-            TRAINING_ASSETS, resources=resources(database, tmp_path), instance=instance
+            TRAINING_ASSETS, resources=pipeline_resources(database), instance=instance
         ).success
-        scored = score_landed(database, tmp_path, instance, "worn.csv", {"path": str(landed)})
+        scored = score_landed(database, instance, "worn.csv", {"path": str(landed)})
         assert scored.success
         metadata = latest(instance, file_events.key).metadata
     stored = read_events(database.engine(), "worn.csv", database.robot_id)
@@ -79,9 +80,9 @@ def test_a_clean_file_passes_both_checks(
     write_export(clean, landed)
     with dg.instance_for_test() as instance:
         assert dg.materialize(
-            TRAINING_ASSETS, resources=resources(database, tmp_path), instance=instance
+            TRAINING_ASSETS, resources=pipeline_resources(database), instance=instance
         ).success
-        scored = score_landed(database, tmp_path, instance, "clean.csv", {"path": str(landed)})
+        scored = score_landed(database, instance, "clean.csv", {"path": str(landed)})
         assert scored.success
         metadata = latest(instance, file_events.key).metadata
     assert read_events(database.engine(), "clean.csv").empty

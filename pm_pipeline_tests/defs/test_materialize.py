@@ -18,22 +18,15 @@ from pm_pipeline.defs.assets import (
 )
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
 from pm_pipeline.defs.assets.validation import RECALL_CHECK
+from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import worn_slice
 
 DATA_VERSION = "dagster/data_version"
 
 
-def resources(database: ReadingsDatabaseResource, tmp_path: Path) -> dict:
-    return {
-        "readings_db": database,
-        "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "io")),
-    }
-
-
 def score_landed(
     database: ReadingsDatabaseResource,
-    tmp_path: Path,
     instance: dg.DagsterInstance,
     key: str,
     file_config: dict,
@@ -44,7 +37,7 @@ def score_landed(
         ALL_ASSETS,
         selection=[file_events],
         partition_key=key,
-        resources=resources(database, tmp_path),
+        resources=pipeline_resources(database),
         instance=instance,
         raise_on_error=False,
         run_config={"ops": {"file_events": {"config": file_config}}},
@@ -62,7 +55,7 @@ def test_whole_graph_trains_verifies_and_scores(
 ) -> None:
     with dg.instance_for_test() as instance:
         trained = dg.materialize(
-            TRAINING_ASSETS, resources=resources(database, tmp_path), instance=instance
+            TRAINING_ASSETS, resources=pipeline_resources(database), instance=instance
         )
         assert trained.success
         engine = database.engine()
@@ -108,7 +101,7 @@ def test_whole_graph_trains_verifies_and_scores(
 
         landed = tmp_path / "landed.csv"
         write_export(worn_slice(robot_day, after_hours=6), landed)
-        scored = score_landed(database, tmp_path, instance, "landed.csv", {"path": str(landed)})
+        scored = score_landed(database, instance, "landed.csv", {"path": str(landed)})
         assert scored.success
         events = read_events(engine, "landed.csv")
         assert len(events) > 0
@@ -137,7 +130,7 @@ def test_blocking_check_fails_when_error_runs_are_missed(
     with dg.instance_for_test() as instance:
         result = dg.materialize(
             TRAINING_ASSETS,
-            resources=resources(database, tmp_path),
+            resources=pipeline_resources(database),
             instance=instance,
             run_config=config,
             raise_on_error=False,
@@ -162,11 +155,9 @@ def test_a_bad_landed_file_is_quarantined_by_its_run(
     )
     with dg.instance_for_test() as instance:
         assert dg.materialize(
-            TRAINING_ASSETS, resources=resources(database, tmp_path), instance=instance
+            TRAINING_ASSETS, resources=pipeline_resources(database), instance=instance
         ).success
-        result = score_landed(
-            database, tmp_path, instance, "bad.csv", {"path": str(bad), "archive": True}
-        )
+        result = score_landed(database, instance, "bad.csv", {"path": str(bad), "archive": True})
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]
     user_failure = failure.step_failure_data.user_failure_data
@@ -187,14 +178,14 @@ def test_database_outage_retries_then_fails_cleanly_and_a_rerun_adds_no_duplicat
     unreachable = ReadingsDatabaseResource(url="postgresql://pm:secret@127.0.0.1:1/readings")
     with dg.instance_for_test() as instance:
         assert dg.materialize(
-            TRAINING_ASSETS, resources=resources(database, tmp_path), instance=instance
+            TRAINING_ASSETS, resources=pipeline_resources(database), instance=instance
         ).success
         instance.add_dynamic_partitions(landed_files_partitions.name or "", ["landed.csv"])
         down = dg.materialize(
             ALL_ASSETS,
             selection=[file_events],
             partition_key="landed.csv",
-            resources=resources(unreachable, tmp_path),
+            resources=pipeline_resources(unreachable),
             instance=instance,
             run_config=config,
             raise_on_error=False,
@@ -207,7 +198,7 @@ def test_database_outage_retries_then_fails_cleanly_and_a_rerun_adds_no_duplicat
                 ALL_ASSETS,
                 selection=[file_events],
                 partition_key="landed.csv",
-                resources=resources(database, tmp_path),
+                resources=pipeline_resources(database),
                 instance=instance,
                 run_config=config,
             ).success

@@ -19,6 +19,7 @@ from pm_pipeline.defs.assets import (
     file_events,
     landed_files_partitions,
 )
+from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import PROJECT_ROOT, worn_slice
 
@@ -46,10 +47,7 @@ def test_graph_on_postgres_readings_and_postgres_instance(
     )
     landed = tmp_path / "landed.csv"
     write_export(worn_slice(robot_day, after_hours=6), landed)
-    resources = {
-        "readings_db": database,
-        "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "io")),
-    }
+    resources = pipeline_resources(database)
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
