@@ -142,6 +142,13 @@ class Settings(BaseSettings):
         "not a number; write seconds like 30",
         ge=0,
     )
+    robots_file: Path = _setting(
+        Path("robots.yaml"),
+        "PM_ROBOTS_FILE",
+        "The robots file: each robot the deployment serves and how its exports read. Unset "
+        "and no robots.yaml: one robot, robot-1, with PM_AXIS_COUNT and PM_COLUMN_MAP.",
+        validate_default=True,
+    )
     dagster_ui_url: str = _setting(
         "http://127.0.0.1:3000",
         "PM_DAGSTER_UI_URL",
@@ -154,7 +161,12 @@ class Settings(BaseSettings):
         """The robot's axis count and the controller's column names, for the parser."""
         return ExportFormat(self.axis_count, self.column_map)
 
-    @field_validator("state_dir", "drop_dir")
+    @property
+    def robots_file_set(self) -> bool:
+        """Whether PM_ROBOTS_FILE names the file (then it must exist)."""
+        return "robots_file" in self.model_fields_set
+
+    @field_validator("state_dir", "drop_dir", "robots_file")
     @classmethod
     def _resolved(cls, value: Path) -> Path:
         # Relative to the folder the command runs in, fixed now as it was before settings.

@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_score(commands)
     _add_pipeline_commands(commands)
     _add_events(commands)
+    _add_robots(commands)
     _add_models(commands)
     _add_lineage_replay(commands)
     _add_export(commands)
@@ -144,6 +145,17 @@ def _add_events(commands: argparse._SubParsersAction) -> None:
         help="only events still going when the robot's stored readings end",
     )
     events.set_defaults(handler="pm_pipeline.cli.events:list_events")
+
+
+def _add_robots(commands: argparse._SubParsersAction) -> None:
+    robots = _command(
+        commands,
+        "robots",
+        "list the robots: active model, newest reading, open events",
+        "Every robot of the robots file (robots.yaml, or PM_ROBOTS_FILE), or the one default\n"
+        "robot without one, then any robot with stored readings that the file does not list.",
+    )
+    robots.set_defaults(handler="pm_pipeline.cli.robots_command:list_robots")
 
 
 def _add_models(commands: argparse._SubParsersAction) -> None:

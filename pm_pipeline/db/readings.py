@@ -90,6 +90,14 @@ def newest_reading_time(engine: Engine, table: Table, robot_id: str) -> pd.Times
     return readings_span(engine, table, robot_id)[2]
 
 
+def stored_robot_ids(engine: Engine, table: Table) -> list[str]:
+    """Every robot with readings in the store, in id order."""
+    create_tables(engine, table)
+    with engine.connect() as connection:
+        found = connection.execute(select(table.c.robot_id).distinct().order_by(table.c.robot_id))
+        return [str(robot_id) for robot_id in found.scalars()]
+
+
 def skipped_duplicates(engine: Engine, robot_id: str) -> int:
     """Readings that ingest found already stored (or repeated within a file), summed."""
     metadata.create_all(engine)

@@ -26,11 +26,10 @@ from sqlalchemy import (
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.schema import AXES
+from pm_pipeline.core.schema import DEFAULT_ROBOT_ID as DEFAULT_ROBOT_ID
 
 DEFAULT_READINGS_TABLE = "pm_dashboard"
 DEFAULT_TIME_COLUMN = "timestamp_recorded"
-DEFAULT_ROBOT_ID = "robot-1"
-"""The robot a deployment without a robots file serves."""
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 metadata = MetaData()

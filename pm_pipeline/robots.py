@@ -1,0 +1,154 @@
+"""The robots file: which robots a deployment serves, and how each one's exports read.
+
+```yaml
+robots:
+  kawasaki-1: {}                 # 8 axes, dialect sniffed
+  ur3-1:
+    axis_count: 7
+    column_map: {time: Timestamp, axis_1: Current_J0, ...}
+```
+
+``axis_count`` and ``column_map`` mean what ``PM_AXIS_COUNT`` and ``PM_COLUMN_MAP`` mean; a key
+left out takes that setting. Separator, quoting and decimal mark (``;`` with ``0,5``) are
+sniffed from each file. With no robots file, the deployment serves one robot,
+:data:`DEFAULT_ROBOT_ID`, with the settings as they are.
+
+The whole file is validated when it is read, before any work: a bad entry is one line naming
+the file, the robot and the key, so a sensor tick fails before it moves a single file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pm_pipeline.core.errors import SettingsError
+from pm_pipeline.core.parsing.format import (
+    AXIS_COUNT_VARIABLE,
+    COLUMN_MAP_VARIABLE,
+    ExportFormat,
+    ExportSettingError,
+)
+from pm_pipeline.core.schema import DEFAULT_ROBOT_ID
+from pm_pipeline.settings import Settings
+
+ROBOT_KEYS = ("axis_count", "column_map")
+# Dagster partition keys and folder names both take these.
+_ROBOT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class RobotsFileError(SettingsError):
+    """The robots file cannot be used as written; the message names the robot and the key."""
+
+
+@dataclass(frozen=True)
+class Robot:
+    """One robot of the fleet and its controller's dialect."""
+
+    robot_id: str
+    export_format: ExportFormat
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """The robots a deployment serves, in the robots file's order."""
+
+    robots: Mapping[str, Robot]
+    source: Path | None
+    """The robots file read, or None when the deployment serves the default robot."""
+
+    @property
+    def robot_ids(self) -> list[str]:
+        return list(self.robots)
+
+    def robot(self, robot_id: str) -> Robot:
+        """The robot with this id.
+
+        Raises
+        ------
+        RobotsFileError
+            When the fleet has no such robot; the message lists the ones it has.
+        """
+        if robot_id not in self.robots:
+            where = f"in {self.source}" if self.source else "(no robots file: only the default)"
+            raise RobotsFileError(
+                f"robot {robot_id!r} is not one of the deployment's robots {where}: "
+                f"{', '.join(self.robots)}; add it to the robots file or use one of these."
+            )
+        return self.robots[robot_id]
+
+
+def load_fleet(settings: Settings) -> Fleet:
+    """The robots of ``settings.robots_file``, or the default robot when that file is absent.
+
+    Raises
+    ------
+    RobotsFileError
+        When the file is named by ``PM_ROBOTS_FILE`` but missing, is not YAML of the documented
+        shape, or an entry is invalid; one line naming the file, the robot and the key.
+    """
+    path = settings.robots_file
+    if not path.is_file():
+        if settings.robots_file_set:
+            raise RobotsFileError(
+                f"PM_ROBOTS_FILE={str(path)!r}: no such file; create it or unset the variable."
+            )
+        default = Robot(DEFAULT_ROBOT_ID, settings.export_format)
+        return Fleet({DEFAULT_ROBOT_ID: default}, None)
+    entries = _robot_entries(path)
+    robots = {
+        robot_id: _robot(path, robot_id, entry, settings) for robot_id, entry in entries.items()
+    }
+    return Fleet(robots, path)
+
+
+def _robot_entries(path: Path) -> dict[str, Any]:
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise RobotsFileError(
+            f"{path}{line}: not valid YAML ({getattr(error, 'problem', None) or error}); "
+            "write `robots:` followed by one entry per robot."
+        ) from None
+    robots = content.get("robots") if isinstance(content, dict) else None
+    if not isinstance(robots, dict) or not robots:
+        raise RobotsFileError(
+            f"{path}: expected a mapping `robots:` with one entry per robot id, such as "
+            "`robots: {kawasaki-1: {}}`."
+        )
+    return {str(robot_id): entry for robot_id, entry in robots.items()}
+
+
+def _robot(path: Path, robot_id: str, entry: Any, settings: Settings) -> Robot:
+    where = f"{path}: robot {robot_id!r}"
+    if not _ROBOT_ID.match(robot_id):
+        raise RobotsFileError(
+            f"{where}: not a usable robot id; use up to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit."
+        )
+    entry = {} if entry is None else entry
+    if not isinstance(entry, dict):
+        raise RobotsFileError(f"{where}: expected a mapping of keys ({', '.join(ROBOT_KEYS)}).")
+    unknown = sorted(set(entry) - set(ROBOT_KEYS))
+    if unknown:
+        raise RobotsFileError(
+            f"{where}: key {unknown[0]!r} is not known; the keys are {', '.join(ROBOT_KEYS)}."
+        )
+    axis_count = entry.get("axis_count", settings.axis_count)
+    column_map = entry.get("column_map", settings.column_map)
+    try:
+        export_format = ExportFormat(axis_count, column_map if column_map is not None else {})
+    except ExportSettingError as error:
+        message = str(error).replace(f"{AXIS_COUNT_VARIABLE}: ", "")
+        message = message.replace(f"{COLUMN_MAP_VARIABLE}: ", "")
+        message = message.replace(AXIS_COUNT_VARIABLE, "axis_count")
+        key = "column_map" if str(error).startswith(COLUMN_MAP_VARIABLE) else "axis_count"
+        raise RobotsFileError(f"{where}, key {key!r}: {message}") from None
+    return Robot(robot_id, export_format)

@@ -1,0 +1,47 @@
+"""The fleet at a glance: each robot's active model, newest reading and open events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Engine, Table
+
+from pm_pipeline.db.events import open_events, robot_events
+from pm_pipeline.db.readings import readings_span, stored_robot_ids
+from pm_pipeline.db.registry import list_models
+from pm_pipeline.robots import Fleet
+
+
+@dataclass(frozen=True)
+class RobotOverview:
+    """One robot's line in ``pm-pipeline robots``."""
+
+    robot_id: str
+    axis_count: int | None
+    """From the robots file; None for a robot known only from its stored readings."""
+    active_model: str | None
+    readings: int
+    last_reading: pd.Timestamp | None
+    open_events: int
+
+
+def overview_fleet(engine: Engine, readings: Table, fleet: Fleet) -> list[RobotOverview]:
+    """The fleet's robots, then any robot with stored readings that the robots file lacks."""
+    known = fleet.robot_ids
+    unlisted = [robot for robot in stored_robot_ids(engine, readings) if robot not in known]
+    return [
+        _overview(engine, readings, robot, fleet.robots[robot].export_format.axis_count)
+        for robot in known
+    ] + [_overview(engine, readings, robot, None) for robot in unlisted]
+
+
+def _overview(
+    engine: Engine, readings: Table, robot_id: str, axis_count: int | None
+) -> RobotOverview:
+    count, _, last = readings_span(engine, readings, robot_id)
+    active = [entry.model_version for entry in list_models(engine, robot_id) if entry.is_active]
+    still_open = open_events(engine, readings, robot_id, robot_events(engine, robot_id))
+    return RobotOverview(
+        robot_id, axis_count, active[0] if active else None, count, last, len(still_open)
+    )

@@ -1,0 +1,114 @@
+"""The robots file: the documented shape reads, a bad entry is one line naming robot and key,
+and `pm-pipeline robots` lists the fleet with what is stored for each robot."""
+
+from pathlib import Path
+
+import pytest
+
+from pm_pipeline.core.parsing.format import ExportFormat
+from pm_pipeline.robots import RobotsFileError, load_fleet
+from pm_pipeline.settings import load_settings
+from pm_pipeline_tests.commands import clean_env, run_cli
+from pm_pipeline_tests.conftest import skip_or_fail
+
+ISSUE_EXAMPLE = """\
+robots:
+  kawasaki-1: {}                 # 8 axes, dialect sniffed as today
+  ur3-1:
+    axis_count: 7
+    column_map: {time: Timestamp, axis_1: Current_J0, axis_2: Current_J1, axis_3: Current_J2,
+                 axis_4: Current_J3, axis_5: Current_J4, axis_6: Current_J5, axis_7: Tool_current}
+"""
+UR3_COLUMN_MAP = (
+    '{"time": "Timestamp", "axis_1": "Current_J0", "axis_2": "Current_J1", '
+    '"axis_3": "Current_J2", "axis_4": "Current_J3", "axis_5": "Current_J4", '
+    '"axis_6": "Current_J5", "axis_7": "Tool_current"}'
+)
+UR3_EXPORT = Path(__file__).resolve().parents[2] / "shared" / "data" / "UR3_cobotops_part1.csv"
+
+
+def fleet_of(tmp_path: Path, text: str, **environ: str):
+    path = tmp_path / "robots.yaml"
+    path.write_text(text)
+    return load_fleet(load_settings({"PM_ROBOTS_FILE": str(path), **environ}))
+
+
+def test_the_documented_shape_reads_in_order(tmp_path: Path) -> None:
+    fleet = fleet_of(tmp_path, ISSUE_EXAMPLE)
+    assert fleet.robot_ids == ["kawasaki-1", "ur3-1"]
+    assert fleet.robot("kawasaki-1").export_format == ExportFormat(8, {})
+    ur3 = fleet.robot("ur3-1").export_format
+    assert ur3.axis_count == 7
+    assert ur3.column_map["axis_7"] == "Tool_current"
+
+
+def test_without_a_robots_file_one_robot_takes_the_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no robots.yaml here
+    fleet = load_fleet(load_settings({"PM_AXIS_COUNT": "6"}))
+    assert fleet.robot_ids == ["robot-1"]
+    assert fleet.source is None
+    assert fleet.robot("robot-1").export_format.axis_count == 6
+
+
+def test_a_key_left_out_takes_the_setting(tmp_path: Path) -> None:
+    fleet = fleet_of(tmp_path, "robots:\n  six: {column_map: {time: Zeit}}\n", PM_AXIS_COUNT="6")
+    assert fleet.robot("six").export_format == ExportFormat(6, {"time": "Zeit"})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("robots:\n  ur3-1: {axis_count: 9}\n", r"robot 'ur3-1', key 'axis_count': 9 is not"),
+        (
+            "robots:\n  ur3-1: {axis_count: 2, column_map: {axis_5: J4}}\n",
+            r"robot 'ur3-1', key 'column_map': key 'axis_5' maps an axis beyond axis_count=2",
+        ),
+        ("robots:\n  ur3-1: {separator: ';'}\n", r"robot 'ur3-1': key 'separator' is not known"),
+        ("robots:\n  'ur3 #1': {}\n", r"robot 'ur3 #1': not a usable robot id"),
+        ("robots:\n  ur3-1: 7\n", r"robot 'ur3-1': expected a mapping of keys"),
+        ("robots: [ur3-1]\n", r"expected a mapping `robots:`"),
+        ("robots:\n  ur3-1: {axis_count: 7\n", r"robots.yaml line \d+: not valid YAML"),
+    ],
+)
+def test_a_bad_entry_is_one_line_naming_robot_and_key(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    with pytest.raises(RobotsFileError, match=expected) as raised:
+        fleet_of(tmp_path, text)
+    assert "\n" not in str(raised.value)
+    assert str(tmp_path / "robots.yaml") in str(raised.value)
+
+
+def test_a_named_file_that_is_missing_says_so(tmp_path: Path) -> None:
+    settings = load_settings({"PM_ROBOTS_FILE": str(tmp_path / "fleet.yaml")})
+    with pytest.raises(RobotsFileError, match=r"PM_ROBOTS_FILE=.*fleet.yaml'?: no such file"):
+        load_fleet(settings)
+
+
+def test_an_unknown_robot_names_the_ones_there_are(tmp_path: Path) -> None:
+    fleet = fleet_of(tmp_path, ISSUE_EXAMPLE)
+    with pytest.raises(RobotsFileError, match=r"'ur5' is not one of .*: kawasaki-1, ur3-1"):
+        fleet.robot("ur5")
+
+
+def test_robots_command_lists_the_file_then_robots_known_only_by_their_readings(
+    tmp_path: Path,
+) -> None:
+    if not UR3_EXPORT.is_file():
+        skip_or_fail(f"the UR3 export is needed at {UR3_EXPORT}")
+    env = clean_env({"PM_STATE_DIR": str(tmp_path / "state")})
+    ur3_dialect = {"PM_AXIS_COUNT": "7", "PM_COLUMN_MAP": UR3_COLUMN_MAP}
+    run_cli("ingest", UR3_EXPORT, cwd=tmp_path, env={**env, **ur3_dialect})  # default robot
+    (tmp_path / "robots.yaml").write_text(ISSUE_EXAMPLE)  # found in the working folder
+    listed = run_cli("robots", cwd=tmp_path, env=env).stdout.splitlines()
+    assert listed[0].split()[:3] == ["robot", "axes", "active"]
+    assert listed[1].split() == ["kawasaki-1", "8", "none", "0", "none", "0"]
+    assert listed[2].split() == ["ur3-1", "7", "none", "0", "none", "0"]
+    assert listed[3].split() == ["robot-1", "?", "none", "5186", "2022-10-26T14:58:47Z", "0"]
+    assert "3 robots (robots file" in listed[4]
+    (tmp_path / "robots.yaml").write_text("robots:\n  ur3-1: {axis_count: 0}\n")
+    failed = run_cli("robots", cwd=tmp_path, env=env, expect=1)
+    assert failed.stderr.startswith("error: ") and "key 'axis_count'" in failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1
