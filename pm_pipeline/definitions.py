@@ -8,6 +8,7 @@ validated then, so ``dagster definitions validate`` names a bad one, and the sch
 import dagster as dg
 
 from pm_pipeline.defs.assets import ALL_ASSETS
+from pm_pipeline.defs.executors import pipeline_executor
 from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.jobs import file_scoring_job, training_job, views_job
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
@@ -22,6 +23,7 @@ def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=ALL_ASSETS,
         jobs=[training_job, file_scoring_job, views_job],
+        executor=pipeline_executor(settings),
         schedules=[build_nightly_retraining_schedule(settings)],
         sensors=[landed_file_sensor, views_automation_sensor],
         # Step outputs live in the database, so any host that reaches it can run any step.

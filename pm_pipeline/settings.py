@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
@@ -43,6 +43,7 @@ from pm_pipeline.core.schema import AXIS_COUNT
 __all__ = ["ENV_FILE", "Settings", "SettingsError", "load_settings"]
 
 ENV_FILE = Path(".env")
+DEFAULT_ROBOTS_FILE = "robots.yaml"
 EXPORT_VARIABLES = frozenset({AXIS_COUNT_VARIABLE, COLUMN_MAP_VARIABLE})
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("pm_settings_environ", default=None)
 
@@ -143,11 +144,36 @@ class Settings(BaseSettings):
         ge=0,
     )
     robots_file: Path = _setting(
-        Path("robots.yaml"),
+        Path(DEFAULT_ROBOTS_FILE),
         "PM_ROBOTS_FILE",
         "The robots file: each robot the deployment serves and how its exports read. Unset "
         "and no robots.yaml: one robot, robot-1, with PM_AXIS_COUNT and PM_COLUMN_MAP.",
         validate_default=True,
+    )
+    executor: Literal["multiprocess", "celery"] = _setting(
+        "multiprocess",
+        "PM_EXECUTOR",
+        "Where the steps of a run execute: multiprocess (on the host that runs it) or celery "
+        "(on dagster-celery workers, any host that reaches the database; see the README).",
+        "not an executor; write multiprocess or celery",
+    )
+    celery_broker_url: str = _setting(
+        "pyamqp://guest@127.0.0.1:5672//",
+        "PM_CELERY_BROKER_URL",
+        "The Celery broker (RabbitMQ) when PM_EXECUTOR=celery; workers take the same URL.",
+        repr=False,  # it may carry a password
+    )
+    celery_backend_url: str = _setting(
+        "rpc://",
+        "PM_CELERY_BACKEND_URL",
+        "Where Celery workers report step results when PM_EXECUTOR=celery.",
+        repr=False,
+    )
+    celery_queue: str = _setting(
+        "dagster",
+        "PM_CELERY_QUEUE",
+        "The Celery queue this deployment's steps go to; start its workers with -q and this "
+        "name, so deployments can share one broker.",
     )
     dagster_ui_url: str = _setting(
         "http://127.0.0.1:3000",
@@ -163,8 +189,8 @@ class Settings(BaseSettings):
 
     @property
     def robots_file_set(self) -> bool:
-        """Whether PM_ROBOTS_FILE names the file (then it must exist)."""
-        return "robots_file" in self.model_fields_set
+        """Whether PM_ROBOTS_FILE names a file other than the default (then it must exist)."""
+        return self.robots_file != Path(DEFAULT_ROBOTS_FILE).resolve()
 
     @field_validator("state_dir", "drop_dir", "robots_file")
     @classmethod

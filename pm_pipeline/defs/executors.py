@@ -1,0 +1,34 @@
+"""Where a run's steps execute: on the host that runs it, or on dagster-celery workers."""
+
+import dagster as dg
+from dagster_celery import celery_executor
+
+from pm_pipeline.settings import Settings
+
+BROKER_VARIABLE = "PM_CELERY_BROKER_URL"
+BACKEND_VARIABLE = "PM_CELERY_BACKEND_URL"
+
+
+def pipeline_executor(settings: Settings) -> dg.ExecutorDefinition:
+    """``multiprocess`` by default; ``celery`` with ``PM_EXECUTOR=celery``.
+
+    A broker URL that was set is passed by the variable's name, never by value, so a password
+    in it stays out of the job's definition, the UI and the run's config; each process (run
+    worker, Celery worker) reads it from its own environment.
+    """
+    if settings.executor != "celery":
+        return dg.multiprocess_executor
+    return celery_executor.configured(
+        {
+            "broker": _by_name(settings, "celery_broker_url", BROKER_VARIABLE),
+            "backend": _by_name(settings, "celery_backend_url", BACKEND_VARIABLE),
+            "config_source": {"task_default_queue": settings.celery_queue},
+        },
+        name="celery",
+    )
+
+
+def _by_name(settings: Settings, field: str, variable: str) -> str | dict[str, str]:
+    if field in settings.model_fields_set:
+        return {"env": variable}
+    return getattr(settings, field)

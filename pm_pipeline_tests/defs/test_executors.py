@@ -1,0 +1,39 @@
+"""The executor is chosen by PM_EXECUTOR: multiprocess by default, dagster-celery on request,
+with a broker password never baked into the definitions."""
+
+import dagster as dg
+import pytest
+from dagster._core.definitions.definition_config_schema import (
+    ConfiguredDefinitionConfigSchema,
+)
+
+from pm_pipeline.defs.executors import pipeline_executor
+from pm_pipeline.settings import SettingsError, load_settings
+
+
+def test_multiprocess_is_the_default() -> None:
+    assert pipeline_executor(load_settings({})) is dg.multiprocess_executor
+
+
+def test_celery_takes_the_broker_by_name_and_the_queue_by_value() -> None:
+    settings = load_settings(
+        {
+            "PM_EXECUTOR": "celery",
+            "PM_CELERY_BROKER_URL": "pyamqp://pm:s3cret@broker:5672//",
+            "PM_CELERY_QUEUE": "plant-7",
+        }
+    )
+    executor = pipeline_executor(settings)
+    assert executor.name == "celery"
+    schema = executor.config_schema
+    assert isinstance(schema, ConfiguredDefinitionConfigSchema)
+    config = schema._config_fn({})  # what `configured` baked in
+    assert isinstance(config, dict)
+    assert config["broker"] == {"env": "PM_CELERY_BROKER_URL"}
+    assert config["config_source"] == {"task_default_queue": "plant-7"}
+    assert "s3cret" not in repr(config)
+
+
+def test_an_unknown_executor_is_one_line() -> None:
+    with pytest.raises(SettingsError, match=r"^PM_EXECUTOR='k8s': not an executor; write"):
+        load_settings({"PM_EXECUTOR": "k8s"})
