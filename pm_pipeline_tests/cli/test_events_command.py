@@ -12,7 +12,7 @@ import pytest
 from pm_pipeline.core.detection.registry import fit_model
 from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.trained import fit_minmax_scaling
-from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.schema import TIME_COLUMN, synthetic_source
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.events import replace_events
 from pm_pipeline.db.ingest import ingest_readings
@@ -58,7 +58,10 @@ def stored(database_url: str, robot_day: pd.DataFrame, tmp_path: Path) -> dict[s
     )
     replace_events(engine, "day.csv", day, model.version, "run-a", ROBOT)
     replace_events(engine, "other.csv", day.head(1), model.version, "run-b", "robot-2")
-    replace_events(engine, "synthetic", day.tail(1), model.version, "run-c", ROBOT)
+    replace_events(
+        engine, "synthetic", day.tail(1), model.version, "run-c", ROBOT
+    )  # as stored before
+    replace_events(engine, synthetic_source(model.version), day, model.version, "run-d", ROBOT)
     engine.dispose()
     return {"PM_DATABASE_URL": database_url, "PM_STATE_DIR": str(tmp_path / "state")}
 

@@ -42,7 +42,7 @@ def stored(site: DaemonSite) -> dict[str, tuple[int, int]]:
             connection.execute(
                 sa.text(
                     "SELECT source, count(*) FROM pm_events "
-                    "WHERE source <> 'synthetic' GROUP BY source"
+                    "WHERE source NOT LIKE 'synthetic%' GROUP BY source"
                 )
             ).all()
         )
