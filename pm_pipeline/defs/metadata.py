@@ -117,7 +117,7 @@ def _statistic_plot(model: TrainedModel, axis: str, statistic: pd.DataFrame) -> 
         Level(limits.z_alert, f"ALERT {limits.z_alert:g}", "orange"),
         Level(limits.z_error, f"ERROR {limits.z_error:g}", "crimson"),
     ]
-    title = f"{axis}: detector score on the training window, peak per slice (UTC)"
+    title = f"{axis} score on the training window (peak per slice)"
     if statistic.empty:
         return dg.MetadataValue.md(f"{axis}: no scored readings in the training window")
     return dg.MetadataValue.md(

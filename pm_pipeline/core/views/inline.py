@@ -19,9 +19,11 @@ import pandas as pd
 
 INLINE_LIMIT = 1000
 """The UI shows markdown inline only when it has fewer characters than this."""
-WIDTH, HEIGHT = 640, 150
-LEFT, RIGHT, TOP, BOTTOM = 44, 626, 24, 124
-LINE_BUCKETS = 192
+WIDTH, HEIGHT = 360, 140
+"""Pixels: the value column of the asset page's metadata table is about 370 wide on a
+1400-pixel window, and a wider image scrolls out of sight."""
+LEFT, RIGHT, TOP, BOTTOM = 36, 352, 24, 114
+LINE_BUCKETS = 100
 """Time slices of a line chart before merging: about 3 pixels each."""
 BUCKET_STEPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 36, 48, 72, 96, 144, 192, 288, 384)
 
@@ -176,7 +178,8 @@ def chart_svg(
         parts.append(f"<path d='{path}' stroke='steelblue' fill='none'/>")
     for i, level in enumerate(levels):  # labels side by side: close levels would overlap
         parts.append(
-            f"<path d='M{LEFT} {y(level.value)}H{RIGHT}' stroke='{level.color}' "
+            # On a pixel row's middle (.5), a one-pixel line is drawn sharp, in its colour.
+            f"<path d='M{LEFT} {y(level.value)}.5H{RIGHT}' stroke='{level.color}' "
             f"stroke-dasharray='5'/><text x='{RIGHT - 60 * (len(levels) - i)}' "
             f"y='{y(level.value) - 3}' "
             f"fill='{level.color}'>{escape(level.label)}</text>"
@@ -185,7 +188,7 @@ def chart_svg(
         f"<text x='4' y='{TOP + 8}'>{_number(top)}</text>",
         f"<text x='4' y='{BOTTOM}'>{_number(bottom)}</text>",
         f"<text x='{LEFT}' y='{BOTTOM + 16}'>{escape(x_ends[0])}</text>",
-        f"<text x='{RIGHT - 80}' y='{BOTTOM + 16}'>{escape(x_ends[1])}</text>",
+        f"<text x='{RIGHT}' y='{BOTTOM + 16}' text-anchor='end'>{escape(x_ends[1])}</text>",
         "</svg>",
     ]
     return "".join(parts)
