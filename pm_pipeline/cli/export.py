@@ -66,7 +66,7 @@ def labelled(events: pd.DataFrame) -> pd.DataFrame:
     verification set that checked a model version before it was promoted."""
     origin = events["source"].map(
         lambda source: (
-            "synthetic verification set" if is_synthetic_source(source) else "landed file"
+            "synthetic verification set" if is_synthetic_source(str(source)) else "landed file"
         )
     )
     return events.assign(origin=origin.astype("string"))

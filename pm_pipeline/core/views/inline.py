@@ -114,10 +114,8 @@ def peak_line_markdown(
     levels
         Lines to draw across the chart, such as the ALERT and ERROR levels.
     """
-    finite = values[np.isfinite(values)]
-    marks = [level.value for level in levels]
-    low = min([0.0, *marks, *(finite.min(keepdims=True) if len(finite) else [])])
-    high = 1.1 * max([1.0, *marks, *(finite.max(keepdims=True) if len(finite) else [])])
+    drawn = np.r_[[level.value for level in levels], values[np.isfinite(values)], 0.0, 1.0]
+    low, high = float(drawn.min()), 1.1 * float(drawn.max())  # 0 and 1 always in view
     elapsed = (times - times.iloc[0]).dt.total_seconds().to_numpy()
     share = elapsed / max(float(elapsed[-1]), 1.0)
 
