@@ -126,9 +126,7 @@ def read_events(
         query = query.where(from_landed_files())
     with engine.connect() as connection:
         frame = pd.read_sql(query, connection)
-    for column in ("start_ts", "end_ts", "created_at"):
-        frame[column] = from_db_times(frame[column])
-    return frame
+    return _typed(frame)
 
 
 def read_event(engine: Engine, event_id: int) -> pd.Series:
@@ -138,9 +136,25 @@ def read_event(engine: Engine, event_id: int) -> pd.Series:
         frame = pd.read_sql(select(events).where(events.c.event_id == event_id), connection)
     if frame.empty:
         raise PipelineError(f"no event with id {event_id}; list the ids with `pm-pipeline events`.")
+    return _typed(frame).iloc[0]
+
+
+NUMBER_COLUMNS = {
+    "duration_s": "float64",
+    "z_mean": "float64",
+    "z_peak": "float64",
+    "p_value": "float64",
+    "n_samples": "int64",
+    "event_id": "int64",
+}
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """UTC times, and numbers as numbers even when no row came back (pandas then guesses
+    ``object``, and sorting by peak z would fail)."""
     for column in ("start_ts", "end_ts", "created_at"):
         frame[column] = from_db_times(frame[column])
-    return frame.iloc[0]
+    return frame.astype(NUMBER_COLUMNS)
 
 
 def from_landed_files() -> ColumnElement[bool]:
@@ -180,9 +194,7 @@ def robot_events(
         query = query.where(events.c.severity == severity)
     with engine.connect() as connection:
         frame = pd.read_sql(query, connection)
-    for column in ("start_ts", "end_ts", "created_at"):
-        frame[column] = from_db_times(frame[column])
-    return frame
+    return _typed(frame)
 
 
 def open_events(

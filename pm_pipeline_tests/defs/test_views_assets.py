@@ -79,14 +79,28 @@ def test_open_events_and_the_summary_count_landed_files_only(
     assert "readings" in "".join(inline_svg(health["readings_per_hour"]).itertext())
 
 
-def test_no_events_yet_is_an_empty_open_events_table(
+def test_only_synthetic_events_leave_both_views_empty(
     tmp_path: Path, database: ReadingsDatabaseResource
 ) -> None:
+    engine, robot = database.engine(), database.robot_id
+    readings = read_readings(engine, database.table(), robot)
+    model = fit_model(readings, fit_minmax_scaling(readings), SeedSettings())
+    register_model(engine, model, robot, "run-train", {})
+    start = readings["timestamp_recorded"].max() - pd.Timedelta(minutes=5)
+    synthetic = pd.DataFrame([event("axis_2", "ERROR", start, 5)])
+    replace_events(engine, synthetic_source(model.version), synthetic, model.version, "s", robot)
     with dg.instance_for_test() as instance:
         assert dg.materialize(
-            [open_events], resources=resources(database, tmp_path), instance=instance
+            [open_events, events_summary],
+            resources=resources(database, tmp_path),
+            instance=instance,
         ).success
         opened = latest(instance, open_events.key).metadata
+        summary = latest(instance, events_summary.key).metadata
     assert opened["dagster/row_count"].value == 0
     table = opened["open_events"]
     assert isinstance(table, dg.TableMetadataValue) and table.records == []
+    assert summary["events"].value == 0
+    chart = inline_svg(summary["events_per_hour"])
+    strokes = {path.get("stroke") for path in chart.iter("{http://www.w3.org/2000/svg}path")}
+    assert strokes == {"gray"}  # the axes, and no bar
