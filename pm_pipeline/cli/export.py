@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from pm_pipeline.cli.progress import progress_bar
+from pm_pipeline.core.schema import is_synthetic_source
 from pm_pipeline.core.views.health import measure_data_health, rank_top_events, summarise_axes
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import iter_readings_pages, read_readings, readings_span
@@ -30,14 +31,17 @@ def export(args: argparse.Namespace) -> int:
             bar.update(len(page))
     readings = read_readings(engine, table, robot)
     health = measure_data_health(readings)
+    landed = read_events(engine, robot_id=robot, landed_only=True)
+    events = read_events(engine, robot_id=robot) if args.include_synthetic else landed
     tables = {
         "data_health": health.figures(),
         "gaps": health.gaps,
         "axis_summary": summarise_axes(readings),
         "latest_readings": readings.tail(LATEST_ROWS),
-        "events": read_events(engine, robot_id=robot),
+        "events": labelled(events),
+        # A summary describes the robot's landed files, with or without --include-synthetic.
+        "top_events": rank_top_events(landed),
     }
-    tables["top_events"] = rank_top_events(tables["events"])
     for name, frame in tables.items():
         _csv(frame, out / f"{name}.csv")
     workbook = out / "pm_pipeline_summary.xlsx"
@@ -47,11 +51,25 @@ def export(args: argparse.Namespace) -> int:
         _naive(readings.head(SAMPLE_ROWS)).to_excel(
             writer, sheet_name="readings_sample", index=False
         )
+    synthetic = len(events) - len(landed)
     print(
         f"exported {rows} readings in {max(-(-rows // args.page_rows), 0)} page(s), "
-        f"{len(tables['events'])} events and the summaries to {out} (workbook {workbook.name})"
+        f"{len(landed)} landed-file events"
+        + (f" and {synthetic} synthetic verification events" if args.include_synthetic else "")
+        + f" and the summaries to {out} (workbook {workbook.name})"
     )
     return 0
+
+
+def labelled(events: pd.DataFrame) -> pd.DataFrame:
+    """``events`` with an ``origin`` column beside ``source``: a landed file, or the synthetic
+    verification set that checked a model version before it was promoted."""
+    origin = events["source"].map(
+        lambda source: (
+            "synthetic verification set" if is_synthetic_source(str(source)) else "landed file"
+        )
+    )
+    return events.assign(origin=origin.astype("string"))
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> None:

@@ -12,6 +12,7 @@ from pm_pipeline.cli.progress import progress_bar
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.windows import parse_utc
 from pm_pipeline.core.parsing.careful import parse_export
+from pm_pipeline.core.schema import is_synthetic_source
 from pm_pipeline.core.simulation.replay import chunk_readings
 from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.events import read_event
@@ -78,16 +79,19 @@ def lineage(args: argparse.Namespace) -> int:
     event = read_event(engine, args.event_id)
     model = registry_entry(engine, event["model_version"])
     at_start = active_model_version_at(engine, database.robot_id, event["created_at"])
+    synthetic = is_synthetic_source(event["source"])
     lines = [
         f"event {args.event_id}: {event['severity']} on {event['axis']}, "
         f"{_stamp(event['start_ts'])} to {_stamp(event['end_ts'])} "
         f"({event['duration_s']:.0f} s, mean z {event['z_mean']:.2f}, peak z "
         f"{event['z_peak']:.2f}, p {event['p_value']:.2g})",
-        f"  source        {event['source']}",
+        f"  source        {_source(event['source'], model.model_version)}",
         f"  scored by run {event['run_id']} at {_stamp(event['created_at'])}",
         f"  model version {model.model_version}"
         + (
-            " (the active version then)"
+            " (being verified before promotion)"
+            if synthetic
+            else " (the active version then)"
             if at_start == model.model_version
             else f" (chosen explicitly; active then: {at_start})"
         ),
@@ -95,10 +99,21 @@ def lineage(args: argparse.Namespace) -> int:
         f"{_stamp(model.window_end)}, table {database.readings_table}",
         f"  trained by run {model.run_id} at {_stamp(model.created_at)}",
         f"  in Dagster    asset axis_models/{event['axis']} with data version "
-        f"{model.model_version}; file_events partition {event['source']!r}",
+        f"{model.model_version}; "
+        + (
+            f"the synthetic_events materialization of run {event['run_id']}"
+            if synthetic
+            else f"file_events partition {event['source']!r}"
+        ),
     ]
     print("\n".join(lines))
     return 0
+
+
+def _source(source: str, version: str) -> str:
+    if is_synthetic_source(source):
+        return f"the synthetic verification set of model version {version} (not a landed file)"
+    return source
 
 
 def replay(args: argparse.Namespace) -> int:

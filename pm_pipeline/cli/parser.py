@@ -218,7 +218,14 @@ def _add_export(commands: argparse._SubParsersAction) -> None:
         "export",
         "write readings, summaries and events to a folder",
         "Readings as CSV pages in DIR/readings/, data health, gaps, axis summary and events as\n"
-        "CSV files, and the summaries in one workbook, pm_pipeline_summary.xlsx.",
+        "CSV files, and the summaries in one workbook, pm_pipeline_summary.xlsx. Events are\n"
+        "those of landed files; the synthetic verification sets' events only with\n"
+        "--include-synthetic, marked in the origin column.",
+    )
+    export.add_argument(
+        "--include-synthetic",
+        action="store_true",
+        help="add the synthetic verification sets' events to events.csv (origin column)",
     )
     export.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write")
     export.add_argument(

@@ -9,6 +9,7 @@ import pandas as pd
 
 from pm_pipeline.cli.app import _database, ingest_file, print_notes
 from pm_pipeline.cli.watch import RunWatcher, scoring_retries
+from pm_pipeline.core.schema import synthetic_source
 from pm_pipeline.core.simulation.sample import planted_fault, write_sample_exports
 from pm_pipeline.db.engine import describe_url
 from pm_pipeline.db.events import read_events
@@ -154,7 +155,7 @@ def print_summary(
     version = active_model_version(engine, database.robot_id)
     model = load_model(engine, version)
     events = read_events(engine, landed_key, database.robot_id)
-    synthetic = read_events(engine, "synthetic", database.robot_id)
+    synthetic = read_events(engine, synthetic_source(version), database.robot_id)
     fault = planted_fault()
     hits = events[
         (events["axis"] == fault.axis)

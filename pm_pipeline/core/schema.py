@@ -6,3 +6,17 @@ TIME_COLUMN = "timestamp_recorded"
 READING_COLUMNS: tuple[str, ...] = (TIME_COLUMN, *AXES)
 DEFAULT_ROBOT_ID = "robot-1"
 """The robot a deployment without a robots file serves."""
+
+SYNTHETIC_SOURCE = "synthetic"
+"""Source of the synthetic verification set's events before they named their model version;
+stored rows with it are still the synthetic set's."""
+
+
+def synthetic_source(model_version: str) -> str:
+    """The events source of the synthetic verification set of ``model_version``."""
+    return f"{SYNTHETIC_SOURCE}:{model_version}"
+
+
+def is_synthetic_source(source: str) -> bool:
+    """Whether events of ``source`` come from a synthetic verification set, not a landed file."""
+    return source == SYNTHETIC_SOURCE or source.startswith(f"{SYNTHETIC_SOURCE}:")

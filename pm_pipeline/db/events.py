@@ -6,9 +6,10 @@ import hashlib
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, delete, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, func, select
 
 from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.schema import SYNTHETIC_SOURCE
 from pm_pipeline.db.readings import newest_reading_time
 from pm_pipeline.db.registry import load_model
 from pm_pipeline.db.schema import events, metadata
@@ -34,7 +35,7 @@ def replace_events(
     engine
         Database holding the events table.
     source
-        ``synthetic`` or a landed file's partition key.
+        ``synthetic:<model version>`` or a landed file's partition key.
     detected
         Output of :func:`pm_pipeline.core.detection.detect_events`.
     model_version, run_id, robot_id
@@ -101,20 +102,31 @@ def _lock_source(connection: Connection, robot_id: str, source: str) -> None:
 
 
 def read_events(
-    engine: Engine, source: str | None = None, robot_id: str | None = None
+    engine: Engine,
+    source: str | None = None,
+    robot_id: str | None = None,
+    landed_only: bool = False,
 ) -> pd.DataFrame:
-    """Stored events, optionally of one source and one robot, ordered by start time."""
+    """Stored events, ordered by start time.
+
+    Parameters
+    ----------
+    source, robot_id
+        Only events of this source and robot (None: any).
+    landed_only
+        Leave out the synthetic verification sets' events.
+    """
     metadata.create_all(engine)
     query = select(events).order_by(events.c.start_ts, events.c.event_id)
     if source is not None:
         query = query.where(events.c.source == source)
     if robot_id is not None:
         query = query.where(events.c.robot_id == robot_id)
+    if landed_only:
+        query = query.where(from_landed_files())
     with engine.connect() as connection:
         frame = pd.read_sql(query, connection)
-    for column in ("start_ts", "end_ts", "created_at"):
-        frame[column] = from_db_times(frame[column])
-    return frame
+    return _typed(frame)
 
 
 def read_event(engine: Engine, event_id: int) -> pd.Series:
@@ -124,12 +136,35 @@ def read_event(engine: Engine, event_id: int) -> pd.Series:
         frame = pd.read_sql(select(events).where(events.c.event_id == event_id), connection)
     if frame.empty:
         raise PipelineError(f"no event with id {event_id}; list the ids with `pm-pipeline events`.")
+    return _typed(frame).iloc[0]
+
+
+NUMBER_COLUMNS = {
+    "duration_s": "float64",
+    "z_mean": "float64",
+    "z_peak": "float64",
+    "p_value": "float64",
+    "n_samples": "int64",
+    "event_id": "int64",
+}
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """UTC times, and numbers as numbers even when no row came back (pandas then guesses
+    ``object``, and sorting by peak z would fail)."""
     for column in ("start_ts", "end_ts", "created_at"):
         frame[column] = from_db_times(frame[column])
-    return frame.iloc[0]
+    return frame.astype(NUMBER_COLUMNS)
 
 
-SYNTHETIC_SOURCE = "synthetic"
+def from_landed_files() -> ColumnElement[bool]:
+    """Events of landed files: not of a synthetic set (see
+    :func:`pm_pipeline.core.schema.is_synthetic_source`; ``substr`` is exact on both
+    databases, where SQLite's LIKE ignores case)."""
+    prefix = f"{SYNTHETIC_SOURCE}:"
+    return (events.c.source != SYNTHETIC_SOURCE) & (
+        func.substr(events.c.source, 1, len(prefix)) != prefix
+    )
 
 
 def robot_events(
@@ -150,7 +185,7 @@ def robot_events(
     metadata.create_all(engine)
     query = (
         select(events)
-        .where((events.c.robot_id == robot_id) & (events.c.source != SYNTHETIC_SOURCE))
+        .where((events.c.robot_id == robot_id) & from_landed_files())
         .order_by(events.c.start_ts.desc(), events.c.event_id.desc())
     )
     if since is not None:
@@ -159,9 +194,7 @@ def robot_events(
         query = query.where(events.c.severity == severity)
     with engine.connect() as connection:
         frame = pd.read_sql(query, connection)
-    for column in ("start_ts", "end_ts", "created_at"):
-        frame[column] = from_db_times(frame[column])
-    return frame
+    return _typed(frame)
 
 
 def open_events(

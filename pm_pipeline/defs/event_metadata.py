@@ -25,6 +25,20 @@ EVENT_TABLE_SCHEMA = dg.TableSchema(
         dg.TableColumn("model_version", "string"),
     ]
 )
+OPEN_EVENTS_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("event_id", "int", description="pm-pipeline lineage EVENT_ID"),
+        dg.TableColumn("axis", "string"),
+        dg.TableColumn("severity", "string", description="ALERT, or ERROR once escalated"),
+        dg.TableColumn("start", "string", description="UTC"),
+        dg.TableColumn("last_seen", "string", description="UTC: the event's newest reading"),
+        dg.TableColumn("peak_z", "float"),
+        dg.TableColumn("model_version", "string"),
+        dg.TableColumn("source", "string", description="the landed file"),
+    ]
+)
+SEVERITY_COLORS = {"ALERT": "orange", "ERROR": "crimson"}
+"""SVG colour of each severity in inline plots, drawn bottom to top."""
 MAX_TABLE_ROWS = 200
 """A file with more events lists the highest-severity, longest ones; the count is exact."""
 
@@ -98,6 +112,27 @@ def event_table(events: pd.DataFrame, file_end: pd.Timestamp | None) -> dg.Table
         for row in shown.to_dict("records")
     ]
     return dg.MetadataValue.table(records, schema=EVENT_TABLE_SCHEMA)
+
+
+def open_events_table(found: pd.DataFrame) -> dg.TableMetadataValue:
+    """Open events (``pm_pipeline.db.events.open_events``), newest first, as table metadata."""
+    shown = found.sort_values("start_ts", ascending=False).head(MAX_TABLE_ROWS)
+    records = [
+        dg.TableRecord(
+            {
+                "event_id": int(row["event_id"]),
+                "axis": str(row["axis"]),
+                "severity": str(row["severity"]),
+                "start": _iso(row["start_ts"]),
+                "last_seen": _iso(row["end_ts"]),
+                "peak_z": round(float(row["z_peak"]), 2),
+                "model_version": str(row["model_version"]),
+                "source": str(row["source"]),
+            }
+        )
+        for row in shown.to_dict("records")
+    ]
+    return dg.MetadataValue.table(records, schema=OPEN_EVENTS_SCHEMA)
 
 
 def event_status(end: pd.Timestamp, file_end: pd.Timestamp | None) -> str:

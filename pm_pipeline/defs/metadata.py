@@ -10,6 +10,7 @@ from pm_pipeline.core.detection.seed import residual_frame
 from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.core.simulation.synthetic import generate_synthetic_test_data
+from pm_pipeline.core.views.inline import Level, peak_line_markdown
 from pm_pipeline.core.views.plots import plot_regression_png, png_markdown
 
 VERIFICATION_HOURS = 2.0
@@ -42,9 +43,12 @@ def readings_span_metadata(
     }
 
 
-def axis_model_metadata(model: TrainedModel, axis: str, readings: pd.DataFrame) -> dict:
+def axis_model_metadata(
+    model: TrainedModel, axis: str, readings: pd.DataFrame, statistic: pd.DataFrame | None
+) -> dict:
     """Coefficients, residual statistics, thresholds, window and plots of one axis model; for
-    an axis the model does not cover, the version and why."""
+    an axis the model does not cover, the version and why. ``statistic`` is the detector's
+    score over the training window (``Detector.statistic``), drawn inline with its levels."""
     if axis not in model.axes:
         return {
             "model_version": model.version,
@@ -71,6 +75,11 @@ def axis_model_metadata(model: TrainedModel, axis: str, readings: pd.DataFrame) 
         "model_version": model.version,
         "mode": model.params.mode,
         "modelled": True,
+        **(
+            {"plot_statistic": _statistic_plot(model, axis, statistic)}
+            if statistic is not None
+            else {}
+        ),
         "scores": description.scores,
         "fields_fitted": ", ".join(description.axis_fields),
         **channels,
@@ -98,6 +107,22 @@ def axis_model_metadata(model: TrainedModel, axis: str, readings: pd.DataFrame) 
             )
         ),
     }
+
+
+def _statistic_plot(model: TrainedModel, axis: str, statistic: pd.DataFrame) -> dg.MetadataValue:
+    """The detector's score on the training window, peak per slice, against the ALERT and
+    ERROR levels: small enough for the UI to show on the asset page."""
+    limits = model.axes[axis].thresholds
+    levels = [
+        Level(limits.z_alert, f"ALERT {limits.z_alert:g}", "orange"),
+        Level(limits.z_error, f"ERROR {limits.z_error:g}", "crimson"),
+    ]
+    title = f"{axis} score on the training window (peak per slice)"
+    if statistic.empty:
+        return dg.MetadataValue.md(f"{axis}: no scored readings in the training window")
+    return dg.MetadataValue.md(
+        peak_line_markdown(statistic[TIME_COLUMN], statistic["z"].to_numpy(), title, levels)
+    )
 
 
 def _plot(scored: pd.DataFrame, title: str, model: TrainedModel, axis: str) -> bytes:

@@ -154,8 +154,9 @@ def _run_request(
 
 views_automation_sensor = dg.AutomationConditionSensorDefinition(
     "views_automation_sensor",
-    target=dg.AssetSelection.assets("events_summary"),
+    target=dg.AssetSelection.assets("events_summary", "open_events"),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=10,
-    description="Refreshes events_summary whenever a landed file's events are stored.",
+    description="Refreshes events_summary and open_events whenever a landed file's events "
+    "are stored.",
 )

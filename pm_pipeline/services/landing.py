@@ -29,6 +29,7 @@ from pm_pipeline.core.landing.plan import (
 )
 from pm_pipeline.core.parsing.careful import GZIP_MAGIC, check_export_header
 from pm_pipeline.core.parsing.format import ExportFormat
+from pm_pipeline.core.schema import is_synthetic_source
 from pm_pipeline.core.versioning import file_sha256
 
 ARCHIVE_FOLDER = "archive"
@@ -49,8 +50,13 @@ def landed_file_path(partition_key: str, explicit: str | None, folder: Path) -> 
     ------
     PipelineError
         When a partition key would lead outside the drop folder (``..``, a separator, or a
-        symlink pointing elsewhere).
+        symlink pointing elsewhere), or names the synthetic verification set's events.
     """
+    if is_synthetic_source(partition_key):
+        raise PipelineError(
+            f"file name {partition_key!r} is reserved for the synthetic verification set's "
+            "events; rename the file and drop it again."
+        )
     if explicit:
         return _or_archived_copy(Path(explicit))
     folder = folder.resolve()

@@ -1,5 +1,6 @@
 """`pm-pipeline events` through the real command, on SQLite and on the Postgres server, over
-events stored by the project's own writers."""
+events stored by the project's own writers; and what `export` and `lineage` say of the same
+events, the synthetic verification set's kept apart from the landed files'."""
 
 import os
 import subprocess
@@ -12,12 +13,13 @@ import pytest
 from pm_pipeline.core.detection.registry import fit_model
 from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.trained import fit_minmax_scaling
-from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.schema import TIME_COLUMN, synthetic_source
 from pm_pipeline.db.engine import open_engine
-from pm_pipeline.db.events import replace_events
+from pm_pipeline.db.events import read_events, replace_events
 from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.db.registry import register_model
 from pm_pipeline.db.schema import DEFAULT_READINGS_TABLE, DEFAULT_TIME_COLUMN, readings_table
+from pm_pipeline_tests.commands import clean_env, run_cli
 
 CLI = Path(sys.executable).parent / "pm-pipeline"
 ROBOT = "robot-1"  # the configured robot when nothing is set
@@ -42,7 +44,8 @@ def event(axis: str, severity: str, start: pd.Timestamp, minutes: float) -> dict
 def stored(database_url: str, robot_day: pd.DataFrame, tmp_path: Path) -> dict[str, str]:
     """Readings, a model and events: an ALERT early on, an ERROR that ended a minute before
     the newest reading (closed), and an ALERT still going at the newest reading (open); plus
-    another robot's event and a synthetic one, which the listing leaves out."""
+    another robot's event and the synthetic set's (stored under its old name and its new
+    one), which the listing leaves out. ``version`` is the model's."""
     engine = open_engine(database_url)
     model = fit_model(robot_day, fit_minmax_scaling(robot_day), SeedSettings())
     register_model(engine, model, ROBOT, "run-train", {})
@@ -58,9 +61,16 @@ def stored(database_url: str, robot_day: pd.DataFrame, tmp_path: Path) -> dict[s
     )
     replace_events(engine, "day.csv", day, model.version, "run-a", ROBOT)
     replace_events(engine, "other.csv", day.head(1), model.version, "run-b", "robot-2")
-    replace_events(engine, "synthetic", day.tail(1), model.version, "run-c", ROBOT)
+    replace_events(
+        engine, "synthetic", day.tail(1), model.version, "run-c", ROBOT
+    )  # as stored before
+    replace_events(engine, synthetic_source(model.version), day, model.version, "run-d", ROBOT)
     engine.dispose()
-    return {"PM_DATABASE_URL": database_url, "PM_STATE_DIR": str(tmp_path / "state")}
+    return {
+        "PM_DATABASE_URL": database_url,
+        "PM_STATE_DIR": str(tmp_path / "state"),
+        "version": model.version,
+    }
 
 
 def events_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -110,3 +120,44 @@ def test_bad_since_is_one_error_line(stored: dict[str, str]) -> None:
     assert completed.returncode == 1
     assert completed.stderr.startswith("error: ") and completed.stderr.count("\n") == 1
     assert "--since" in completed.stderr and "ISO 8601" in completed.stderr
+
+
+def test_export_leaves_the_synthetic_set_out_unless_asked(
+    stored: dict[str, str], tmp_path: Path
+) -> None:
+    env = clean_env(stored)
+    plain = run_cli("export", "--out", tmp_path / "plain", cwd=tmp_path, env=env)
+    assert "3 landed-file events and the summaries" in plain.stdout
+    events = pd.read_csv(tmp_path / "plain" / "events.csv")
+    assert set(events["source"]) == {"day.csv"} and len(events) == 3
+    assert set(events["origin"]) == {"landed file"}
+    everything = run_cli(
+        "export", "--out", tmp_path / "all", "--include-synthetic", cwd=tmp_path, env=env
+    )
+    assert "3 landed-file events and 4 synthetic verification events" in everything.stdout
+    events = pd.read_csv(tmp_path / "all" / "events.csv")
+    origins = events.groupby("origin")["source"].agg(set).to_dict()
+    assert origins == {
+        "landed file": {"day.csv"},
+        "synthetic verification set": {"synthetic", f"synthetic:{stored['version']}"},
+    }
+    for folder in ("plain", "all"):  # a summary of the robot's files, with the flag too
+        top = pd.read_csv(tmp_path / folder / "top_events.csv")
+        assert set(top["source"]) == {"day.csv"} and len(top) == 3
+
+
+def test_lineage_of_a_synthetic_event_names_its_verification_set(
+    stored: dict[str, str], tmp_path: Path
+) -> None:
+    env, version = clean_env(stored), stored["version"]
+    engine = open_engine(stored["PM_DATABASE_URL"])
+    ids = read_events(engine, robot_id=ROBOT).groupby("source")["event_id"].min()
+    engine.dispose()
+    for source in (f"synthetic:{version}", "synthetic"):  # today's name, and the old one
+        said = run_cli("lineage", str(ids[source]), cwd=tmp_path, env=env).stdout
+        assert f"source        the synthetic verification set of model version {version}" in said
+        assert "(being verified before promotion)" in said
+        assert "the synthetic_events materialization of run run-" in said
+        assert "file_events" not in said
+    landed = run_cli("lineage", str(ids["day.csv"]), cwd=tmp_path, env=env).stdout
+    assert "source        day.csv" in landed and "file_events partition 'day.csv'" in landed

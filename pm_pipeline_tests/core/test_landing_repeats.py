@@ -101,3 +101,14 @@ def test_after_an_earlier_run(
 ) -> None:
     run = EarlierRun("r", status, will_retry, retry_launched, ended_s_ago)
     assert after_earlier_run(run, grace_s=30.0) == step
+
+
+@pytest.mark.parametrize("name", ["synthetic", "synthetic:0123456789ab"])
+def test_a_file_named_like_the_synthetic_set_is_refused(drop: Path, name: str) -> None:
+    # Its events would be taken for the verification set's and left out of every view.
+    land(drop, name, TEXT, 1000)
+    with pytest.raises(PipelineError, match="reserved for the synthetic verification set"):
+        landed_file_path(name, None, drop)
+    with pytest.raises(PipelineError, match="rename the file"):
+        landed_file_path(name, str(drop / name), drop)
+    assert landed_file_path("synthetic_day.csv", None, drop) == drop / "synthetic_day.csv"

@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.schema import TIME_COLUMN, synthetic_source
 from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import read_readings
@@ -96,7 +96,7 @@ def test_whole_graph_trains_verifies_and_scores(
             "coefficients_finite": True,
             "enough_training_rows": True,
         }
-        synthetic = read_events(engine, "synthetic")
+        synthetic = read_events(engine, synthetic_source(version))
         assert len(synthetic) > 0 and set(synthetic["run_id"]) == {trained.run_id}
 
         landed = tmp_path / "landed.csv"

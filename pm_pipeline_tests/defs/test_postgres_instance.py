@@ -88,6 +88,6 @@ def test_graph_on_postgres_readings_and_postgres_instance(
     assert registry_run == trained.run_id and active
     assert [tuple(row)[:3] for row in events] == [
         ("landed.csv", version, scored.run_id),
-        ("synthetic", version, trained.run_id),
+        (f"synthetic:{version}", version, trained.run_id),
     ]
     assert all(row[3] > 0 for row in events)

@@ -10,11 +10,14 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
+import matplotlib.image
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -24,7 +27,7 @@ from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.db.schema import DEFAULT_ROBOT_ID, readings_table
 from pm_pipeline.definitions import defs
-from pm_pipeline.defs.execution import run_scoring, run_training
+from pm_pipeline.defs.execution import run_scoring, run_training, run_views
 from pm_pipeline_tests.commands import wait_for
 from pm_pipeline_tests.conftest import PROJECT_ROOT, skip_or_fail
 from pm_pipeline_tests.e2e.daemon_harness import DaemonSite
@@ -64,11 +67,21 @@ def answers(url: str) -> bool:
         return False
 
 
-@pytest.fixture
-def ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, DaemonSite]]:
-    """A scored faulty file on a temporary instance, and the Dagster UI serving it."""
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, DaemonSite]]:
+    """A scored faulty file on a temporary instance, its views refreshed, and the Dagster UI
+    serving it (started once for the module: it takes a while)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield from _served_ui(tmp_path_factory.mktemp("ui"), monkeypatch)
+
+
+def _served_ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, DaemonSite]]:
     site = DaemonSite(tmp_path, f"sqlite:///{tmp_path / 'readings.db'}")
     site.prepare()
+    # As if someone had dismissed the UI's "Join the Dagster community" dialog (Dagster keeps
+    # that in $DAGSTER_HOME/.nux): it would cover the page in every screenshot.
+    (site.home / ".nux").mkdir()
+    (site.home / ".nux" / "nux.yaml").write_text("seen: 1\n")
     history, landed, _ = write_sample_exports(tmp_path / "data")
     for name in ("PM_DATABASE_URL", "PM_DROP_DIR", "PM_STATE_DIR"):
         monkeypatch.setenv(name, site.env[name])
@@ -84,6 +97,7 @@ def ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, D
     with dg.DagsterInstance.from_config(str(site.home)) as instance:
         assert run_training(defs(), instance, {}).success
         assert run_scoring(defs(), instance, landed, None)[1].success
+        assert run_views(defs(), instance).success
     port = free_port()
     log = (tmp_path / "webserver.log").open("w")
     server = subprocess.Popen(
@@ -116,9 +130,9 @@ def ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, D
         server.wait(timeout=30)
 
 
-def page_text(url: str, folder: Path, screenshot: str | None = None) -> str:
-    """The text Chromium renders at ``url``; with ``screenshot``, a picture of it is left
-    beside it for a person."""
+def page_dom(url: str, folder: Path, screenshot: str | None = None) -> str:
+    """The document Chromium renders at ``url``; with ``screenshot``, a picture of it is left
+    beside it for a person (and for the pixel checks)."""
     chromium = shutil.which("chromium")
     if chromium is None:
         skip_or_fail("Debian's chromium is not installed (apt-get install chromium)")
@@ -131,14 +145,32 @@ def page_text(url: str, folder: Path, screenshot: str | None = None) -> str:
             timeout=120,
             check=True,
         )
-    dumped = subprocess.run(
+    return subprocess.run(
         [chromium, *CHROMIUM_FLAGS, *profile, "--dump-dom", url],
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
-    )
-    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dumped.stdout)))
+    ).stdout
+
+
+def page_text(url: str, folder: Path, screenshot: str | None = None) -> str:
+    """The text Chromium renders at ``url``."""
+    dumped = page_dom(url, folder, screenshot)
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dumped)))
+
+
+def inline_images(dom: str) -> list[str]:
+    """The SVG documents of the images shown in the page itself (a "[Show Markdown]" dialog
+    is not in the document until it is opened)."""
+    sources = re.findall(r'<img[^>]*\ssrc="data:image/svg\+xml,([^"]*)"', dom)
+    return [urllib.parse.unquote(html.unescape(source)) for source in sources]
+
+
+def pixels_of(screenshot: Path, rgb: tuple[int, int, int]) -> int:
+    """How many pixels of the screenshot have exactly this colour."""
+    image = matplotlib.image.imread(screenshot)[:, :, :3]
+    return int((np.round(image * 255).astype(int) == rgb).all(axis=2).sum())
 
 
 def test_the_partition_page_shows_the_event_and_the_failed_error_check(
@@ -168,3 +200,21 @@ def test_the_partition_page_shows_the_event_and_the_failed_error_check(
     assert re.search(r"Evaluation result Failed .*? Partition sample_landed\.csv", check), check[
         :3000
     ]
+
+
+CRIMSON = (220, 20, 60)  # the ERROR colour of the inline plots; nothing else in the UI uses it
+
+
+def test_the_plots_show_on_the_asset_pages_not_behind_a_link(
+    ui: tuple[str, DaemonSite], tmp_path: Path
+) -> None:
+    base, _ = ui
+    summary = page_dom(f"{base}/assets/events_summary", tmp_path, "events_summary.png")
+    [chart] = [svg for svg in inline_images(summary) if "landed-file events per" in svg]
+    assert "ERROR" in chart and "crimson" in chart
+    # The picture itself: the scored file's ERROR event is a crimson bar on the page.
+    assert pixels_of(tmp_path / "events_summary.png", CRIMSON) > 300
+    model = page_dom(f"{base}/assets/axis_models/axis_2", tmp_path, "axis_2.png")
+    [score] = [svg for svg in inline_images(model) if "score on the training window" in svg]
+    assert "ALERT" in score and "ERROR" in score
+    assert pixels_of(tmp_path / "axis_2.png", CRIMSON) > 100  # the dashed ERROR level

@@ -112,6 +112,9 @@ def test_models_lineage_and_rollback(workdir: Path) -> None:
         trained_by, rows = connection.execute(
             "SELECT run_id, row_count FROM pm_model_registry WHERE model_version = ?", (version,)
         ).fetchone()
+        [synthetic_id] = connection.execute(
+            "SELECT min(event_id) FROM pm_events WHERE source = ?", (f"synthetic:{version}",)
+        ).fetchone()
     lineage = run_cli(workdir, "lineage", str(event_id))
     assert lineage.returncode == 0, lineage.stderr
     for fact in (
@@ -123,6 +126,9 @@ def test_models_lineage_and_rollback(workdir: Path) -> None:
         "sample_landed.csv",
     ):
         assert fact in lineage.stdout
+    synthetic = run_cli(workdir, "lineage", str(synthetic_id)).stdout
+    assert f"the synthetic verification set of model version {version}" in synthetic
+    assert "synthetic_events materialization" in synthetic and "file_events" not in synthetic
     assert run_cli(workdir, "models", "active").stdout.strip() == version
     before = run_cli(workdir, "models", "active", "--at", "2000-01-01T00:00:00Z", expect=1)
     assert before.returncode == 1 and "no model version was active" in before.stdout
@@ -149,7 +155,9 @@ def test_export_writes_pages_summaries_and_a_workbook(workdir: Path, tmp_path: P
     pages = sorted((out / "readings").glob("readings_*.csv"))
     with sqlite3.connect(workdir / ".pm_state" / "readings.db") as connection:
         [rows] = connection.execute("SELECT count(*) FROM pm_dashboard").fetchone()
-        [events] = connection.execute("SELECT count(*) FROM pm_events").fetchone()
+        [events] = connection.execute(
+            "SELECT count(*) FROM pm_events WHERE source NOT LIKE 'synthetic%'"
+        ).fetchone()
     assert len(pages) == -(-rows // 20000)
     assert sum(len(pd.read_csv(page)) for page in pages) == rows
     assert len(pd.read_csv(out / "latest_readings.csv")) == 20

@@ -42,7 +42,7 @@ def stored(site: DaemonSite) -> dict[str, tuple[int, int]]:
             connection.execute(
                 sa.text(
                     "SELECT source, count(*) FROM pm_events "
-                    "WHERE source <> 'synthetic' GROUP BY source"
+                    "WHERE source NOT LIKE 'synthetic%' GROUP BY source"
                 )
             ).all()
         )
@@ -63,14 +63,22 @@ def scoring_runs(site: DaemonSite) -> list[str]:
         return sorted(f"{r.tags.get('dagster/partition')}:{r.status.value}" for r in runs)
 
 
-def summarised_events(site: DaemonSite) -> int | None:
-    """The event count of the newest events_summary, or None before its first refresh."""
+def summarised_events(site: DaemonSite, asset: str = "events_summary") -> int | None:
+    """The event count of the newest events_summary (or open_events' row count), or None
+    before its first refresh."""
     with dg.DagsterInstance.from_config(str(site.home)) as instance:
-        event = instance.get_latest_materialization_event(dg.AssetKey("events_summary"))
+        event = instance.get_latest_materialization_event(dg.AssetKey(asset))
     if event is None or event.asset_materialization is None:
         return None
-    count = event.asset_materialization.metadata["events"].value
+    label = "events" if asset == "events_summary" else "dagster/row_count"
+    count = event.asset_materialization.metadata[label].value
     return int(count) if isinstance(count, int) else None
+
+
+def open_event_count(site: DaemonSite) -> int:
+    """What `pm-pipeline events --open` lists for the configured robot."""
+    listed = site.cli("events", "--open").stdout.strip().splitlines()
+    return 0 if listed[-1].startswith("no ") else len(listed) - 2
 
 
 def test_dropped_files_are_scored_once_across_a_restart(
@@ -109,6 +117,13 @@ def test_dropped_files_are_scored_once_across_a_restart(
         180,
         "events_summary to count the landed files' events",
         lambda: f"summary {summarised_events(site)}, stored {landed_events}\n{site.daemon_log()}",
+    )
+    expected = open_event_count(site)
+    wait_for(
+        lambda: summarised_events(site, "open_events") == expected,
+        60,
+        "open_events to list the robot's open events",
+        lambda: f"open_events {summarised_events(site, 'open_events')}, listed {expected}",
     )
 
     site.stop_daemon(daemon)

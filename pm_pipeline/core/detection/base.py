@@ -144,6 +144,11 @@ class Detector(ABC, Generic[S]):
         """A fresh stream that scores readings with ``model``."""
 
     @abstractmethod
+    def statistic(self, model: TrainedModel, readings: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """Per modelled axis, the score compared with the z levels at each of its present
+        readings: columns ``timestamp_recorded`` and ``z``, in time order."""
+
+    @abstractmethod
     def injection_run_length(self, model: TrainedModel, axis: str) -> int:
         """Samples an injected run needs for the detector to report it once."""
 

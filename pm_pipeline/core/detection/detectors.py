@@ -8,10 +8,11 @@ import pandas as pd
 from pm_pipeline.core.detection.base import Detector, DetectorDescription, EventStream
 from pm_pipeline.core.detection.robust import RobustStream
 from pm_pipeline.core.detection.robust_fit import CHANNELS, fit_robust_axes
-from pm_pipeline.core.detection.seed import fit_seed_axes
+from pm_pipeline.core.detection.seed import fit_seed_axes, residual_frame
 from pm_pipeline.core.detection.seed_stream import SeedStream
 from pm_pipeline.core.model.params import DetectorSettings, RobustSettings, SeedSettings
 from pm_pipeline.core.model.trained import AxisModel, MinMaxScaling, TrainedModel
+from pm_pipeline.core.schema import TIME_COLUMN
 
 # The fields every mode fits; slope and R² only mean something where a line on time is fitted.
 _COMMON_FIELDS = ("intercept", "residual_mu", "residual_sigma", "row_count", "thresholds")
@@ -34,6 +35,12 @@ class SeedDetector(Detector[SeedSettings]):
 
     def stream(self, model: TrainedModel) -> EventStream:
         return SeedStream(model)
+
+    def statistic(self, model: TrainedModel, readings: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        return {
+            axis: residual_frame(model, readings, axis)[[TIME_COLUMN, "z"]]
+            for axis in model.axis_names
+        }
 
     def injection_run_length(self, model: TrainedModel, axis: str) -> int:
         return max(3 * model.axes[axis].thresholds.sustain_samples, 20)
@@ -68,6 +75,11 @@ class RobustDetector(Detector[RobustSettings]):
 
     def stream(self, model: TrainedModel) -> EventStream:
         return RobustStream(model)
+
+    def statistic(self, model: TrainedModel, readings: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        ordered = readings.sort_values(TIME_COLUMN, kind="stable", ignore_index=True)
+        scores = RobustStream(model).statistic(ordered, ordered[TIME_COLUMN])
+        return {axis: frame[[TIME_COLUMN, "z"]] for axis, frame in scores.items()}
 
     def injection_run_length(self, model: TrainedModel, axis: str) -> int:
         sustain = model.axes[axis].thresholds.sustain_samples

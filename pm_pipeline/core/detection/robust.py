@@ -89,6 +89,17 @@ class RobustStream(EventStream):
         self._events: list[pd.DataFrame] = []
 
     def _score(self, readings: pd.DataFrame, times: pd.Series) -> None:
+        params = self.params
+        for axis, scored in self.statistic(readings, times).items():
+            pending = self._pending[axis]
+            buffer = pd.concat([pending, scored], ignore_index=True) if len(pending) else scored
+            settled = _settled_rows(buffer, params.z_alert, params.merge_gap_samples)
+            self._emit(axis, buffer.iloc[:settled])
+            self._pending[axis] = buffer.iloc[settled:].reset_index(drop=True)
+
+    def statistic(self, readings: pd.DataFrame, times: pd.Series) -> dict[str, pd.DataFrame]:
+        """Per axis, the score of each present reading of the next in-order chunk (time,
+        idle, z, segment), continuing the rolling windows carried from earlier chunks."""
         model, params = self.model, self.params
         seconds = seconds_since(times, model.epoch_ts)
         breaks = gap_breaks(seconds, model.dt_s, params.gap_factor)
@@ -96,8 +107,9 @@ class RobustStream(EventStream):
             breaks[0] = seconds[0] - self._last_seconds > params.gap_factor * model.dt_s
         segment = self._last_segment + np.cumsum(breaks)
         idle = idle_mask(readings, params.idle_other_max)
+        scores = {}
         for axis in model.axis_names:
-            scored, self._tails[axis] = _score_axis(
+            scores[axis], self._tails[axis] = _score_axis(
                 model,
                 params,
                 readings,
@@ -108,13 +120,9 @@ class RobustStream(EventStream):
                 axis,
                 self._tails[axis],
             )
-            pending = self._pending[axis]
-            buffer = pd.concat([pending, scored], ignore_index=True) if len(pending) else scored
-            settled = _settled_rows(buffer, params.z_alert, params.merge_gap_samples)
-            self._emit(axis, buffer.iloc[:settled])
-            self._pending[axis] = buffer.iloc[settled:].reset_index(drop=True)
         self._last_seconds = float(seconds[-1])
         self._last_segment = int(segment[-1])
+        return scores
 
     def pending_samples(self) -> int:
         """Scored samples held back because a run may still continue (all axes)."""

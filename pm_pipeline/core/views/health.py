@@ -148,6 +148,32 @@ def count_events_over_time(events: pd.DataFrame, frequency: str = "1h") -> pd.Da
     return pd.crosstab(buckets, label).sort_index()
 
 
+def count_severities_per_hour(
+    events: pd.DataFrame, first: pd.Timestamp | None, last: pd.Timestamp | None
+) -> pd.DataFrame:
+    """Events starting in each hour (UTC) by severity, every hour from ``first`` to ``last``.
+
+    Parameters
+    ----------
+    events
+        Stored events (``start_ts``, ``severity``).
+    first, last
+        The span to cover, such as the robot's readings; widened to every event's start.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``ALERT`` and ``ERROR``, one row per hour; empty when there is no span.
+    """
+    starts = events["start_ts"].dt.floor("1h")
+    ends = [t for t in (first, last, *starts.agg(["min", "max"]).dropna()) if t is not None]
+    if not ends:
+        return pd.DataFrame(columns=["ALERT", "ERROR"], dtype="int64")
+    hours = pd.date_range(min(ends).floor("1h"), max(ends).floor("1h"), freq="1h")
+    counts = pd.crosstab(starts, events["severity"]) if len(events) else pd.DataFrame()
+    return counts.reindex(index=hours, columns=["ALERT", "ERROR"], fill_value=0)
+
+
 def rank_top_events(events: pd.DataFrame, count: int = 10) -> pd.DataFrame:
     """The ``count`` events with the highest peak z, with their model versions."""
     columns = [

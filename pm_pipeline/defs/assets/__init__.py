@@ -3,7 +3,7 @@
 from pm_pipeline.defs.assets.scoring import file_events, landed_files_partitions
 from pm_pipeline.defs.assets.training import axis_models, minmax_scaler, raw_readings, thresholds
 from pm_pipeline.defs.assets.validation import synthetic_events, synthetic_test_data
-from pm_pipeline.defs.assets.views import axis_summary, data_health, events_summary
+from pm_pipeline.defs.assets.views import axis_summary, data_health, events_summary, open_events
 
 TRAINING_ASSETS = [
     raw_readings,
@@ -13,7 +13,7 @@ TRAINING_ASSETS = [
     synthetic_test_data,
     synthetic_events,
 ]
-VIEW_ASSETS = [data_health, axis_summary, events_summary]
+VIEW_ASSETS = [data_health, axis_summary, events_summary, open_events]
 ALL_ASSETS = [*TRAINING_ASSETS, file_events, *VIEW_ASSETS]
 
 __all__ = [

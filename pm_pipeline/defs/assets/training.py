@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from pm_pipeline.core.detection.registry import fit_model as fit_trained_model
+from pm_pipeline.core.detection.registry import model_detector
 from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.thresholds import single_model, threshold_table
 from pm_pipeline.core.model.trained import MinMaxScaling, TrainedModel, fit_minmax_scaling
@@ -122,13 +123,14 @@ def axis_models(
     for axis in AXES:
         if axis not in model.axes:
             context.log.warning(f"{axis}: no readings in the training window; not modelled")
+    statistic = model_detector(model).statistic(model, raw_readings)
     for axis, key in AXIS_MODEL_KEYS.items():
         if key in context.selected_asset_keys:
             yield dg.MaterializeResult(
                 asset_key=key,
                 value=model,
                 data_version=dg.DataVersion(model.version),
-                metadata=axis_model_metadata(model, axis, raw_readings),
+                metadata=axis_model_metadata(model, axis, raw_readings, statistic.get(axis)),
             )
 
 

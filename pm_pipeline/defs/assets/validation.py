@@ -11,6 +11,7 @@ from pm_pipeline.core.evaluation.promotion import (
 )
 from pm_pipeline.core.model.thresholds import single_model
 from pm_pipeline.core.model.trained import TrainedModel
+from pm_pipeline.core.schema import synthetic_source
 from pm_pipeline.core.simulation.synthetic import SyntheticSet, generate_synthetic_test_data
 from pm_pipeline.db.events import replace_events
 from pm_pipeline.db.registry import activate_model, load_model, record_checks
@@ -18,7 +19,6 @@ from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
 from pm_pipeline.defs.metadata import readings_metadata, table_markdown
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
-SYNTHETIC_SOURCE = "synthetic"
 RECALL_CHECK = "injected_runs_detected"
 FINITE_CHECK = "coefficients_finite"
 ROWS_CHECK = "enough_training_rows"
@@ -107,7 +107,8 @@ def synthetic_events(
     engine, robot_id = readings_db.engine(), readings_db.robot_id
     model = load_model(engine, synthetic_test_data.model_version)
     events = detect_events(model, synthetic_test_data.readings)
-    replace_events(engine, SYNTHETIC_SOURCE, events, model.version, context.run_id, robot_id)
+    source = synthetic_source(model.version)
+    replace_events(engine, source, events, model.version, context.run_id, robot_id)
     matched = match_injections(events, synthetic_test_data.injected)
     checks = evaluate_promotion(model, matched, config.min_training_rows)
     record_checks(engine, model.version, checks.to_dict())
@@ -122,6 +123,7 @@ def synthetic_events(
             "model_version": model.version,
             "promotion": outcome,
             "events": len(events),
+            "events_source": source,
             "recall": checks.synthetic_recall,
             "recall_error_level": checks.error_level_recall,
             "matched": table_markdown(matched),

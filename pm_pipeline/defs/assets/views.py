@@ -4,15 +4,23 @@ import dagster as dg
 
 from pm_pipeline.core.views.health import (
     count_events_over_time,
+    count_severities_per_hour,
     find_one_minute_peak,
     measure_data_health,
     rank_top_events,
     summarise_axes,
 )
+from pm_pipeline.core.views.inline import bars_markdown, stacked_counts_markdown
 from pm_pipeline.core.views.plots import plot_bars_png, plot_stacked_counts_png, png_markdown
-from pm_pipeline.db.events import read_events
-from pm_pipeline.db.readings import read_readings, skipped_duplicates
+from pm_pipeline.db.events import open_events as still_open
+from pm_pipeline.db.events import read_events, robot_events
+from pm_pipeline.db.readings import read_readings, readings_span, skipped_duplicates
 from pm_pipeline.defs.assets.scoring import file_events
+from pm_pipeline.defs.event_metadata import (
+    OPEN_EVENTS_SCHEMA,
+    SEVERITY_COLORS,
+    open_events_table,
+)
 from pm_pipeline.defs.metadata import table_markdown
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
@@ -27,6 +35,9 @@ def data_health(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResult:
     plot = plot_bars_png(health.readings_per_hour, "readings per hour (UTC)", "readings")
     return dg.MaterializeResult(
         metadata={
+            "readings_per_hour": dg.MetadataValue.md(
+                bars_markdown(health.readings_per_hour, "readings")
+            ),
             "dagster/row_count": int(health.rows),
             "span_s": float(health.span_s),
             "cadence_median_s": float(health.cadence_median_s),
@@ -71,16 +82,39 @@ EVENTS_STORED = (
 
 @dg.asset(group_name="views", deps=[file_events], automation_condition=EVENTS_STORED)
 def events_summary(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResult:
-    """Events per axis and severity over time, and the strongest events with the model
-    version that raised each."""
-    events = read_events(readings_db.engine(), robot_id=readings_db.robot_id)
-    events = events[events["source"] != "synthetic"]
+    """Landed-file events per hour and severity, and the strongest events with the model
+    version that raised each (the synthetic verification set is left out)."""
+    engine = readings_db.engine()
+    events = read_events(engine, robot_id=readings_db.robot_id, landed_only=True)
+    _, first, last = readings_span(engine, readings_db.table(), readings_db.robot_id)
+    per_hour = count_severities_per_hour(events, first, last)
     counts = count_events_over_time(events)
     metadata: dict = {
         "events": len(events),
         "top_events": table_markdown(rank_top_events(events)),
     }
+    if len(per_hour):
+        metadata["events_per_hour"] = dg.MetadataValue.md(
+            stacked_counts_markdown(per_hour, "landed-file events", SEVERITY_COLORS)
+        )
     if not counts.empty:
         plot = plot_stacked_counts_png(counts, "landed-file events per hour (UTC)")
         metadata["plot_events_over_time"] = dg.MetadataValue.md(png_markdown(plot, "events"))
     return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(group_name="views", deps=[file_events], automation_condition=EVENTS_STORED)
+def open_events(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResult:
+    """The configured robot's events still going where its readings end: axis, severity,
+    start, last seen, peak z, model version and the file they came from."""
+    engine, robot = readings_db.engine(), readings_db.robot_id
+    found = still_open(engine, readings_db.table(), robot, robot_events(engine, robot))
+    return dg.MaterializeResult(
+        metadata={
+            "robot": robot,
+            "dagster/row_count": len(found),
+            "dagster/column_schema": OPEN_EVENTS_SCHEMA,
+            "open_events": open_events_table(found),
+            "errors": int((found["severity"] == "ERROR").sum()),
+        }
+    )

@@ -1,0 +1,107 @@
+"""The views the UI shows about events: the robot's open events as a table, and plots small
+enough to be seen on the asset page; the synthetic verification set counted in neither."""
+
+import re
+import urllib.parse
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from pm_pipeline.core.detection.registry import fit_model
+from pm_pipeline.core.model.params import SeedSettings
+from pm_pipeline.core.model.trained import fit_minmax_scaling
+from pm_pipeline.core.schema import SYNTHETIC_SOURCE, synthetic_source
+from pm_pipeline.core.views.inline import INLINE_LIMIT
+from pm_pipeline.db.events import read_events, replace_events
+from pm_pipeline.db.readings import read_readings
+from pm_pipeline.db.registry import register_model
+from pm_pipeline.defs.assets import VIEW_ASSETS
+from pm_pipeline.defs.assets.views import data_health, events_summary, open_events
+from pm_pipeline.defs.io_manager import pipeline_resources
+from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline_tests.cli.test_events_command import event
+from pm_pipeline_tests.defs.test_materialize import latest
+
+
+def inline_svg(value: dg.MetadataValue) -> ET.Element:
+    """The SVG inside a markdown image the UI shows in place (shorter than its limit)."""
+    assert isinstance(value, dg.MarkdownMetadataValue)
+    text = value.value
+    assert len(text) < INLINE_LIMIT, len(text)
+    match = re.fullmatch(r"!\[[^\]]*\]\(<data:image/svg\+xml,([^<>\n]*)>\)", text)
+    assert match is not None, text[:200]
+    return ET.fromstring(urllib.parse.unquote(match.group(1)))
+
+
+def test_open_events_and_the_summary_count_landed_files_only(
+    tmp_path: Path, database: ReadingsDatabaseResource
+) -> None:
+    engine, robot = database.engine(), database.robot_id
+    readings = read_readings(engine, database.table(), robot)
+    model = fit_model(readings, fit_minmax_scaling(readings), SeedSettings())
+    register_model(engine, model, robot, "run-train", {})
+    newest = readings["timestamp_recorded"].max()
+    stored = pd.DataFrame(
+        [
+            event("axis_1", "ALERT", newest - pd.Timedelta(hours=4), 5),  # long over
+            event("axis_2", "ERROR", newest - pd.Timedelta(minutes=10), 10),  # open
+        ]
+    )
+    replace_events(engine, "landed.csv", stored, model.version, "run-a", robot)
+    # Both spellings of the synthetic set, open too: neither view may count them.
+    for source in (SYNTHETIC_SOURCE, synthetic_source(model.version)):
+        replace_events(engine, source, stored, model.version, "run-s", robot)
+    with dg.instance_for_test() as instance:
+        assert dg.materialize(
+            VIEW_ASSETS, resources=pipeline_resources(database), instance=instance
+        ).success
+        opened = latest(instance, open_events.key).metadata
+        summary = latest(instance, events_summary.key).metadata
+        health = latest(instance, data_health.key).metadata
+    landed = read_events(engine, "landed.csv", robot)
+    assert opened["dagster/row_count"].value == 1
+    assert opened["robot"].value == robot and opened["errors"].value == 1
+    table = opened["open_events"]
+    assert isinstance(table, dg.TableMetadataValue)
+    [row] = [record.data for record in table.records]
+    assert row["event_id"] == int(landed["event_id"].iloc[1])
+    assert (row["axis"], row["severity"], row["source"]) == ("axis_2", "ERROR", "landed.csv")
+    assert row["last_seen"] == landed["end_ts"].iloc[1].strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert row["model_version"] == model.version
+
+    assert summary["events"].value == 2
+    chart = inline_svg(summary["events_per_hour"])
+    heading = "".join(chart.itertext())
+    assert "landed-file events per 1 h" in heading and "ERROR" in heading
+    strokes = [path.get("stroke") for path in chart.iter("{http://www.w3.org/2000/svg}path")]
+    assert "orange" in strokes and "crimson" in strokes  # one ALERT and one ERROR bar
+    assert "readings" in "".join(inline_svg(health["readings_per_hour"]).itertext())
+
+
+def test_only_synthetic_events_leave_both_views_empty(
+    tmp_path: Path, database: ReadingsDatabaseResource
+) -> None:
+    engine, robot = database.engine(), database.robot_id
+    readings = read_readings(engine, database.table(), robot)
+    model = fit_model(readings, fit_minmax_scaling(readings), SeedSettings())
+    register_model(engine, model, robot, "run-train", {})
+    start = readings["timestamp_recorded"].max() - pd.Timedelta(minutes=5)
+    synthetic = pd.DataFrame([event("axis_2", "ERROR", start, 5)])
+    replace_events(engine, synthetic_source(model.version), synthetic, model.version, "s", robot)
+    with dg.instance_for_test() as instance:
+        assert dg.materialize(
+            [open_events, events_summary],
+            resources=pipeline_resources(database),
+            instance=instance,
+        ).success
+        opened = latest(instance, open_events.key).metadata
+        summary = latest(instance, events_summary.key).metadata
+    assert opened["dagster/row_count"].value == 0
+    table = opened["open_events"]
+    assert isinstance(table, dg.TableMetadataValue) and table.records == []
+    assert summary["events"].value == 0
+    chart = inline_svg(summary["events_per_hour"])
+    strokes = {path.get("stroke") for path in chart.iter("{http://www.w3.org/2000/svg}path")}
+    assert strokes == {"gray"}  # the axes, and no bar
