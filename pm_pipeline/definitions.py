@@ -11,7 +11,11 @@ from pm_pipeline.defs.assets import ALL_ASSETS
 from pm_pipeline.defs.jobs import file_scoring_job, training_job, views_job
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.defs.schedules import build_nightly_retraining_schedule
-from pm_pipeline.defs.sensors import landed_file_sensor, views_automation_sensor
+from pm_pipeline.defs.sensors import (
+    landed_file_sensor,
+    notification_sensor,
+    views_automation_sensor,
+)
 from pm_pipeline.settings import load_settings
 
 
@@ -22,7 +26,7 @@ def defs() -> dg.Definitions:
         assets=ALL_ASSETS,
         jobs=[training_job, file_scoring_job, views_job],
         schedules=[build_nightly_retraining_schedule(settings)],
-        sensors=[landed_file_sensor, views_automation_sensor],
+        sensors=[landed_file_sensor, views_automation_sensor, notification_sensor],
         resources={
             "readings_db": ReadingsDatabaseResource(),
             # Explicit, so in-process runs from the CLI keep outputs in the instance's storage
