@@ -113,4 +113,5 @@ class MailReceiver:
         return list(self._handler.messages)
 
     def notification_ids(self) -> Counter[str]:
-        return Counter(str(m["X-PM-Notification-Id"]) for m in self.messages)
+        # A long header value comes folded onto a second line.
+        return Counter("".join(str(m["X-PM-Notification-Id"]).split()) for m in self.messages)
