@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, Table, delete, func, select
@@ -83,7 +84,39 @@ def store_events(
     metadata.create_all(engine)
     now = pd.Timestamp(datetime.now(UTC))
     created = to_db_time(engine, now)
-    rows = [
+    rows = _event_rows(engine, source, detected, model_version, run_id, robot_id, created)
+    with engine.begin() as connection:
+        _lock_source(connection, robot_id, source)
+        connection.execute(
+            delete(events).where((events.c.source == source) & (events.c.robot_id == robot_id))
+        )
+        if not rows:
+            return StoredEvents(0, 0)
+        ids = connection.execute(
+            events.insert().returning(events.c.event_id, sort_by_parameter_order=True), rows
+        ).scalars()
+        stored = [{**row, "event_id": event_id} for row, event_id in zip(rows, ids, strict=True)]
+        queued = (
+            0
+            if routing is None
+            else enqueue_notifications(
+                connection, routing, stored, statuses or ["open"] * len(rows), now
+            )
+        )
+    return StoredEvents(len(rows), queued)
+
+
+def _event_rows(
+    engine: Engine,
+    source: str,
+    detected: pd.DataFrame,
+    model_version: str,
+    run_id: str | None,
+    robot_id: str,
+    created: datetime,
+) -> list[dict[str, Any]]:
+    """The rows of ``pm_events`` for ``detected``, times ready to bind."""
+    return [
         {
             "robot_id": robot_id,
             "axis": row["axis"],
@@ -107,25 +140,6 @@ def store_events(
             strict=True,
         )
     ]
-    with engine.begin() as connection:
-        _lock_source(connection, robot_id, source)
-        connection.execute(
-            delete(events).where((events.c.source == source) & (events.c.robot_id == robot_id))
-        )
-        if not rows:
-            return StoredEvents(0, 0)
-        ids = connection.execute(
-            events.insert().returning(events.c.event_id, sort_by_parameter_order=True), rows
-        ).scalars()
-        stored = [{**row, "event_id": event_id} for row, event_id in zip(rows, ids, strict=True)]
-        queued = (
-            0
-            if routing is None
-            else enqueue_notifications(
-                connection, routing, stored, statuses or ["open"] * len(rows), now
-            )
-        )
-    return StoredEvents(len(rows), queued)
 
 
 def source_lock_key(robot_id: str, source: str) -> int:
