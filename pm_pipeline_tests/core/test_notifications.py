@@ -71,7 +71,7 @@ def test_backoff_doubles_up_to_an_hour() -> None:
             "https://x.webhook.office.com/webhookb2/abc?sig=s3cret",
             "https://x.webhook.office.com/***",
         ),
-        ("http://user:pw@127.0.0.1:8080/", "http://127.0.0.1:8080"),
+        ("http://user:secret@127.0.0.1:8080/", "http://127.0.0.1:8080"),
         ("not a url", "***"),
     ],
 )
