@@ -13,7 +13,11 @@ from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.jobs import file_scoring_job, training_job, views_job
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.defs.schedules import build_nightly_retraining_schedule
-from pm_pipeline.defs.sensors import landed_file_sensor, views_automation_sensor
+from pm_pipeline.defs.sensors import (
+    landed_file_sensor,
+    notification_sensor,
+    views_automation_sensor,
+)
 from pm_pipeline.settings import load_settings
 
 
@@ -25,7 +29,7 @@ def defs() -> dg.Definitions:
         jobs=[training_job, file_scoring_job, views_job],
         executor=pipeline_executor(settings),
         schedules=[build_nightly_retraining_schedule(settings)],
-        sensors=[landed_file_sensor, views_automation_sensor],
+        sensors=[landed_file_sensor, views_automation_sensor, notification_sensor],
         # Step outputs live in the database, so any host that reaches it can run any step.
         resources=pipeline_resources(ReadingsDatabaseResource()),
     )

@@ -29,6 +29,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from pm_pipeline.alert_settings import AlertSettings
 from pm_pipeline.core.errors import SettingsError
 from pm_pipeline.core.parsing.format import (
     AXIS_COUNT_VARIABLE,
@@ -59,8 +60,9 @@ def _setting(default: Any, env: str, description: str, hint: str = "", **more: A
     )
 
 
-class Settings(BaseSettings):
-    """The pipeline's settings; see the README's "Settings" table."""
+class Settings(AlertSettings):
+    """The pipeline's settings; see the README's "Settings" table (the notification
+    settings come from :class:`~pm_pipeline.alert_settings.AlertSettings`)."""
 
     model_config = SettingsConfigDict(
         case_sensitive=True, extra="ignore", env_ignore_empty=True, frozen=True
@@ -323,7 +325,8 @@ def _problem(item: Any) -> tuple[str, str]:
     value = item.get("input")
     if item["type"] == "value_error":
         text = str(item["ctx"]["error"])
-        return name, text if text.startswith(name) else f"{name}={value!r}: {text}"
+        # A check of a default (or across variables) names its variables in the text.
+        return name, text if text.startswith((name, "PM_")) else f"{name}={value!r}: {text}"
     if item["type"].startswith(("greater_than", "less_than")):
         return name, f"{name}={value!r}: {item['msg'].replace('Input should be', 'must be')}."
     hint = _hints().get(name) or item["msg"].lower()

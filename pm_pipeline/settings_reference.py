@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import AliasChoices
 
+from pm_pipeline.alert_settings import AlertSettings
 from pm_pipeline.settings import Settings
 
 ENV_EXAMPLE = Path(".env.example")
@@ -44,7 +45,12 @@ class Variable:
 def setting_variables() -> list[Variable]:
     """Every variable :class:`Settings` reads, in field order (fallback names included)."""
     found = []
-    for field in Settings.model_fields.values():
+    # The notification settings are inherited, so pydantic lists them first; they read
+    # better after the pipeline's own.
+    fields = sorted(
+        Settings.model_fields.items(), key=lambda item: item[0] in AlertSettings.model_fields
+    )
+    for _, field in fields:
         alias = field.validation_alias
         names = [str(n) for n in alias.choices] if isinstance(alias, AliasChoices) else [str(alias)]
         description = field.description or ""
@@ -82,7 +88,7 @@ def render_markdown_table() -> str:
 
 
 def _env_value(default: object) -> str:
-    if default is None or default == {}:
+    if default is None or default in ({}, ()):
         return ""
     if isinstance(default, float):
         return f"{default:g}"

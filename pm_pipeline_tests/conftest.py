@@ -39,6 +39,7 @@ SPREAD_MODULES = {
     "pm_pipeline_tests/e2e/test_cli_postgres.py",
     "pm_pipeline_tests/e2e/test_daemon.py",
     "pm_pipeline_tests/e2e/test_daemon_crash.py",
+    "pm_pipeline_tests/e2e/test_daemon_notifications.py",
     "pm_pipeline_tests/e2e/test_no_credential_leaks.py",
 }
 

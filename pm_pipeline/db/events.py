@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, func, select
 
 from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.notifications.routing import AlertRouting
 from pm_pipeline.core.schema import SYNTHETIC_SOURCE
+from pm_pipeline.db.outbox import enqueue_notifications
 from pm_pipeline.db.readings import newest_reading_time
 from pm_pipeline.db.registry import load_model
 from pm_pipeline.db.schema import events, metadata
 from pm_pipeline.db.timestamps import from_db_times, to_db_time, to_db_times
+
+
+@dataclass(frozen=True)
+class StoredEvents:
+    """What :func:`store_events` wrote."""
+
+    events: int
+    notifications: int
+    """Outbox rows queued: none for changes already queued by an earlier store."""
 
 
 def replace_events(
@@ -24,7 +38,25 @@ def replace_events(
     run_id: str | None,
     robot_id: str,
 ) -> int:
-    """Replace every stored event of ``source`` with ``detected``, in one transaction.
+    """Replace every stored event of ``source`` with ``detected``; the number written.
+
+    See :func:`store_events`, which also queues notifications.
+    """
+    return store_events(engine, source, detected, model_version, run_id, robot_id).events
+
+
+def store_events(
+    engine: Engine,
+    source: str,
+    detected: pd.DataFrame,
+    model_version: str,
+    run_id: str | None,
+    robot_id: str,
+    routing: AlertRouting | None = None,
+    statuses: Sequence[str] | None = None,
+) -> StoredEvents:
+    """Replace every stored event of ``source`` with ``detected``, and queue their
+    notifications, in one transaction.
 
     Two runs may score the same file at once (a re-execution while the sensor's run is going).
     Their transactions are serialised per robot and source, so the later one deletes what the
@@ -40,15 +72,52 @@ def replace_events(
         Output of :func:`pm_pipeline.core.detection.detect_events`.
     model_version, run_id, robot_id
         Provenance stored on every row.
+    routing
+        Where notifications go; None queues none (no channel is configured).
+    statuses
+        ``open`` or ``resolved`` per row of ``detected``; all ``open`` when not given.
 
     Returns
     -------
-    int
-        Number of events written.
+    StoredEvents
+        Events written and notifications queued.
     """
     metadata.create_all(engine)
-    created = to_db_time(engine, pd.Timestamp(datetime.now(UTC)))
-    rows = [
+    now = pd.Timestamp(datetime.now(UTC))
+    created = to_db_time(engine, now)
+    rows = _event_rows(engine, source, detected, model_version, run_id, robot_id, created)
+    with engine.begin() as connection:
+        _lock_source(connection, robot_id, source)
+        connection.execute(
+            delete(events).where((events.c.source == source) & (events.c.robot_id == robot_id))
+        )
+        if not rows:
+            return StoredEvents(0, 0)
+        ids = connection.execute(
+            events.insert().returning(events.c.event_id, sort_by_parameter_order=True), rows
+        ).scalars()
+        stored = [{**row, "event_id": event_id} for row, event_id in zip(rows, ids, strict=True)]
+        queued = (
+            0
+            if routing is None
+            else enqueue_notifications(
+                connection, routing, stored, statuses or ["open"] * len(rows), now
+            )
+        )
+    return StoredEvents(len(rows), queued)
+
+
+def _event_rows(
+    engine: Engine,
+    source: str,
+    detected: pd.DataFrame,
+    model_version: str,
+    run_id: str | None,
+    robot_id: str,
+    created: datetime,
+) -> list[dict[str, Any]]:
+    """The rows of ``pm_events`` for ``detected``, times ready to bind."""
+    return [
         {
             "robot_id": robot_id,
             "axis": row["axis"],
@@ -72,14 +141,6 @@ def replace_events(
             strict=True,
         )
     ]
-    with engine.begin() as connection:
-        _lock_source(connection, robot_id, source)
-        connection.execute(
-            delete(events).where((events.c.source == source) & (events.c.robot_id == robot_id))
-        )
-        if rows:
-            connection.execute(events.insert(), rows)
-    return len(rows)
 
 
 def source_lock_key(robot_id: str, source: str) -> int:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from pm_pipeline.core.errors import PipelineError
@@ -92,6 +93,28 @@ events = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_pm_events_source", "source"),
     Index("ix_pm_events_model_version", "model_version"),
+)
+
+notification_outbox = Table(
+    "pm_notification_outbox",
+    metadata,
+    Column("notification_id", Integer, primary_key=True, autoincrement=True),
+    # One row per change of an event per channel: a rescored file or a repeated store
+    # computes the same key, and the unique constraint lets nothing new in.
+    Column("notification_key", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("robot_id", String(64), nullable=False),
+    Column("event_id", Integer),  # as stored then; a rescore gives the event a new id
+    Column("change", String(16), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("payload_json", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("last_error", String(1024)),
+    UniqueConstraint("notification_key", "channel", name="uq_pm_notification_outbox_key"),
+    Index("ix_pm_notification_outbox_due", "delivered_at", "next_attempt_at"),
 )
 
 ingested_files = Table(

@@ -14,12 +14,14 @@ from pm_pipeline.core.landing.plan import (
 )
 from pm_pipeline.defs.assets import landed_files_partitions
 from pm_pipeline.defs.jobs import MAX_RUNTIME_TAG, file_scoring_job
+from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.services.landing import (
     archive_file,
     judge_landed_file,
     list_landed_files,
     quarantine_file,
 )
+from pm_pipeline.services.notifications import channels_from, deliver_due
 from pm_pipeline.settings import Settings, load_settings
 
 RUN_KEY_TAG = "dagster/run_key"
@@ -160,3 +162,25 @@ views_automation_sensor = dg.AutomationConditionSensorDefinition(
     description="Refreshes events_summary and open_events whenever a landed file's events "
     "are stored.",
 )
+
+
+@dg.sensor(
+    minimum_interval_seconds=5,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Delivers queued event notifications to PM_ALERT_WEBHOOK_URL and by e-mail "
+    "(PM_SMTP_HOST), retrying failed ones with backoff; idle when neither is set.",
+)
+def notification_sensor(
+    context: dg.SensorEvaluationContext, readings_db: ReadingsDatabaseResource
+) -> dg.SkipReason:
+    settings = load_settings()
+    channels = channels_from(settings)
+    if not channels:
+        return dg.SkipReason("no PM_ALERT_WEBHOOK_URL or PM_SMTP_HOST set: nothing to send")
+    report = deliver_due(readings_db.engine(), channels, settings.alert_retry_base_seconds)
+    for error in report.errors:
+        context.log.warning(error)  # masked: no webhook token, no SMTP password
+    summary = f"{report.delivered} notification(s) delivered, {report.failed} failed"
+    if report.delivered:
+        context.log.info(summary)
+    return dg.SkipReason(summary)

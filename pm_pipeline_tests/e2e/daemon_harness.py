@@ -24,6 +24,8 @@ class DaemonSite:
     readings_url: str
     dagster_pg_url: str | None = None
     processes: list[subprocess.Popen] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)
+    """More ``PM_*`` settings for the commands and daemons started after they are set."""
 
     @property
     def home(self) -> Path:
@@ -46,6 +48,7 @@ class DaemonSite:
         )
         if self.dagster_pg_url:
             env["DAGSTER_PG_URL"] = self.dagster_pg_url
+        env.update(self.settings)
         return env
 
     def prepare(self) -> None:
@@ -92,9 +95,9 @@ class DaemonSite:
         return "\n".join(p.read_text() for p in sorted(self.root.glob("daemon-*.log")))
 
 
-def sensor_ticks(site: DaemonSite) -> int:
-    """How many evaluations of the drop-folder sensor the site's daemons have logged."""
-    return site.daemon_log().count(SENSOR_TICK)
+def sensor_ticks(site: DaemonSite, sensor: str = "landed_file_sensor") -> int:
+    """How many evaluations of a sensor (the drop folder's) the site's daemons have logged."""
+    return site.daemon_log().count(SENSOR_TICK.replace("landed_file_sensor", sensor))
 
 
 def archived(site: DaemonSite, stem: str) -> bool:

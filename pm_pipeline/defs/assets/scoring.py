@@ -8,7 +8,7 @@ from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError
 from pm_pipeline.core.parsing.careful import check_export_header
 from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.versioning import file_sha256
-from pm_pipeline.db.events import read_events, replace_events
+from pm_pipeline.db.events import read_events
 from pm_pipeline.db.registry import active_model_version, load_model
 from pm_pipeline.defs.assets.training import THRESHOLD_KEYS
 from pm_pipeline.defs.event_metadata import (
@@ -21,6 +21,7 @@ from pm_pipeline.defs.event_metadata import (
 from pm_pipeline.defs.metadata import readings_span_metadata
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.services.landing import archive_file, landed_file_path, quarantine_file
+from pm_pipeline.services.notifications import store_file_events
 from pm_pipeline.services.scoring import ingest_and_detect
 from pm_pipeline.settings import load_settings
 
@@ -88,14 +89,23 @@ def file_events(
     events, ingested = scored.events, scored.ingest
     for note in scored.notes:
         context.log.warning(note)
-    stored = replace_events(
-        engine, context.partition_key, events, version, context.run_id, readings_db.robot_id
+    # The events and their notifications (when a channel is configured), in one transaction.
+    written = store_file_events(
+        engine,
+        readings_db.table(),
+        readings_db.robot_id,
+        context.partition_key,
+        events,
+        version,
+        context.run_id,
+        settings,
     )
+    stored = written.events
     archived = archive_file(path, sha256) if config.archive else path
     how = "streamed" if scored.streamed else "read whole"
     context.log.info(
         f"{path.name}: {ingested.rows_in_file} rows {how}, {stored} events with model "
-        f"{version}; file at {archived}"
+        f"{version}, {written.notifications} notification(s) queued; file at {archived}"
     )
     stored_events = read_events(engine, context.partition_key, readings_db.robot_id)
     severities = stored_events["severity"].value_counts()
@@ -121,6 +131,7 @@ def file_events(
             "events": int(stored),
             "alerts": int(severities.get("ALERT", 0)),
             "errors": int(severities.get("ERROR", 0)),
+            "notifications_queued": int(written.notifications),
             **({"export_notes": "\n".join(scored.notes)} if scored.notes else {}),
         },
         check_results=event_check_results(stored_events),

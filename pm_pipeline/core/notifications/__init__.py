@@ -1,0 +1,1 @@
+"""Notifications of event changes: who is told (routing), what they read (messages)."""

@@ -1,0 +1,99 @@
+"""Which event changes notify, on which channels, under which key, and when to retry."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pandas as pd
+
+SEVERITIES = ("ALERT", "ERROR")
+"""Event severities, lowest first."""
+WEBHOOK, EMAIL = "webhook", "email"
+STORED = "stored"
+"""The one change there is until events have a lifecycle: the event was stored."""
+MAX_RETRY_DELAY_S = 3600.0
+"""A receiver that stays down is still tried at least hourly."""
+
+
+@dataclass(frozen=True)
+class AlertRouting:
+    """Where notifications go and which events notify.
+
+    Attributes
+    ----------
+    channels
+        The configured channels (:data:`WEBHOOK`, :data:`EMAIL`); at least one.
+    min_severity
+        The lowest severity that notifies, ``ALERT`` or ``ERROR``.
+    robots
+        The robots covered; empty covers every robot.
+    ui_url
+        Where people open the Dagster UI, for the link to the run.
+    """
+
+    channels: tuple[str, ...]
+    min_severity: str = "ALERT"
+    robots: frozenset[str] = frozenset()
+    ui_url: str = "http://127.0.0.1:3000"
+
+    def covers(self, robot_id: str, severity: str) -> bool:
+        """True when an event of ``severity`` on ``robot_id`` notifies."""
+        if self.robots and robot_id not in self.robots:
+            return False
+        return SEVERITIES.index(severity) >= SEVERITIES.index(self.min_severity)
+
+    def run_url(self, run_id: str | None) -> str | None:
+        """The run's page in the Dagster UI, or None without a run."""
+        return f"{self.ui_url.rstrip('/')}/runs/{run_id}" if run_id else None
+
+
+def notification_key(
+    robot_id: str, source: str, axis: str, start: pd.Timestamp, change: str, severity: str
+) -> str:
+    """The identity of one change of one event, the same however often its file is scored.
+
+    Event ids are not part of it: rescoring a file replaces its events under new ids.
+
+    Returns
+    -------
+    str
+        64 hex characters (sha256).
+    """
+    stamp = pd.Timestamp(start)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    identity = "\x00".join((robot_id, source, axis, stamp.isoformat(), change, severity))
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
+def retry_delay(attempts: int, base_s: float, cap_s: float = MAX_RETRY_DELAY_S) -> float:
+    """Seconds to wait after the ``attempts``-th failed delivery: base, 2·base, 4·base, …
+
+    Parameters
+    ----------
+    attempts
+        Failed deliveries so far, at least 1.
+    base_s
+        The wait after the first failure.
+    cap_s
+        The longest wait.
+    """
+    return min(cap_s, base_s * 2.0 ** min(max(attempts, 1) - 1, 30))
+
+
+def mask_webhook_url(url: str) -> str:
+    """The URL with its path and query hidden: webhook tokens live there (Slack, Teams).
+
+    ``https://hooks.slack.com/services/T0/B0/XYZ`` becomes ``https://hooks.slack.com/***``.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "***"
+    if not parts.scheme or not host:
+        return "***"
+    hidden = "/***" if (parts.path.strip("/") or parts.query or parts.fragment) else ""
+    return f"{parts.scheme}://{host}{port}{hidden}"
