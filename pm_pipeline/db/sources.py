@@ -117,6 +117,41 @@ def read_source(
     return frame.sort_values(TIME_COLUMN, ignore_index=True)
 
 
+def newest_source_time(engine: Engine, source: Source, robot_id: str) -> pd.Timestamp | None:
+    """The time of the robot's newest reading in ``source`` (UTC), or None when it has none.
+
+    Raises
+    ------
+    SourceError
+        As :func:`read_source` does.
+    """
+    with engine.connect() as connection:
+        fact = reflect_table(connection, source.table, "PM_SOURCE_TABLE")
+        time = _time_column(fact, source.time_column)
+        # max() of the column as stored, so an index on it answers; naive means UTC below.
+        query = sa.select(sa.func.max(time))
+        if source.robot_column is not None:
+            robot = _column(fact, source.robot_column, "PM_SOURCE_ROBOT_COLUMN")
+            query = query.where(robot == robot_id)
+        try:
+            newest = connection.execute(query).scalar()
+        except DBAPIError as error:
+            raise SourceError(_read_failure(engine, source, error)) from None
+    return None if newest is None else from_db_times(pd.Series([newest])).iloc[0]
+
+
+def is_same_table(engine: Engine, first: str, second: str) -> bool:
+    """Whether the ``[schema.]name`` s ``first`` and ``second`` are one table in ``engine``'s
+    database (each resolved through the connection's search_path on Postgres)."""
+    if engine.dialect.name != "postgresql":
+        return first == second
+    with engine.connect() as connection:
+        found = connection.execute(
+            sa.select(sa.func.to_regclass(first), sa.func.to_regclass(second))
+        ).one()
+    return found[0] is not None and found[0] == found[1]
+
+
 def source_query(
     connection: Connection,
     source: Source,
