@@ -13,6 +13,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticUseDefault
 from pydantic_settings import NoDecode
 
 from pm_pipeline.core.schema import AXES, AXIS_COUNT
@@ -139,6 +140,8 @@ class SourceSettings(BaseModel):
     @field_validator("source_axis_columns", mode="before")
     @classmethod
     def _axis_columns(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise PydanticUseDefault()  # this runs before Settings' own blank check
         if isinstance(value, str):
             try:
                 value = json.loads(value)
