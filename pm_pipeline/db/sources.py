@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.dialects.postgresql import OID
 from sqlalchemy.exc import DBAPIError, NoSuchTableError
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -140,16 +141,14 @@ def newest_source_time(engine: Engine, source: Source, robot_id: str) -> pd.Time
     return None if newest is None else from_db_times(pd.Series([newest])).iloc[0]
 
 
-def is_same_table(engine: Engine, first: str, second: str) -> bool:
-    """Whether the ``[schema.]name`` s ``first`` and ``second`` are one table in ``engine``'s
-    database (each resolved through the connection's search_path on Postgres)."""
+def table_identity(engine: Engine, name: str) -> object | None:
+    """What identifies the table ``[schema.]name`` as ``engine``'s sessions resolve it: its
+    oid on Postgres (the search_path decides an unqualified name), else the name itself;
+    None when Postgres has no such table."""
     if engine.dialect.name != "postgresql":
-        return first == second
+        return name
     with engine.connect() as connection:
-        found = connection.execute(
-            sa.select(sa.func.to_regclass(first), sa.func.to_regclass(second))
-        ).one()
-    return found[0] is not None and found[0] == found[1]
+        return connection.execute(sa.select(sa.cast(sa.func.to_regclass(name), OID))).scalar()
 
 
 def source_query(

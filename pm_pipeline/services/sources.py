@@ -30,9 +30,9 @@ from pm_pipeline.db.sources import (
     Source,
     SourceError,
     WideSource,
-    is_same_table,
     newest_source_time,
     read_source,
+    table_identity,
 )
 from pm_pipeline.services.training import TrainingWindow
 from pm_pipeline.settings import Settings
@@ -109,9 +109,9 @@ def sync_configured_source(
     if source is None:
         return None
     url = source_url(settings, store_url)
-    _check_apart(store_engine, store_url, url, table, source)
     engine = open_engine(url, "PM_SOURCE_URL")
     try:
+        _check_apart((store_engine, store_url, table), (engine, url, source))
         label = f"{mask_url(url)} table {source.table}"
         days = window.last_days if window.last_days is not None else settings.training_days
         since = window_start(engine, source, robot_id, window.start, days)
@@ -172,20 +172,17 @@ def _content_sha256(rows: pd.DataFrame) -> str:
     return hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
-def _check_apart(
-    store_engine: Engine, store_url: str, url: str, table: Table, source: Source
-) -> None:
+def _check_apart(store: tuple[Engine, str, Table], source: tuple[Engine, str, Source]) -> None:
     """Refuse a source that is the store's own readings table: copying would write to it."""
+    (store_engine, store_url, table), (source_engine, url, configured) = store, source
     ours, theirs = make_url(store_url), make_url(url)
-    same_database = (ours.drivername, ours.host, ours.port, ours.database) == (
-        theirs.drivername,
-        theirs.host,
-        theirs.port,
-        theirs.database,
-    )
-    if same_database and is_same_table(store_engine, table.fullname, source.table):
+    place = ("drivername", "host", "port", "database")
+    if any(getattr(ours, part) != getattr(theirs, part) for part in place):
+        return
+    identity = table_identity(store_engine, table.fullname)
+    if identity is not None and identity == table_identity(source_engine, configured.table):
         raise SourceError(
-            f"PM_SOURCE_TABLE {source.table!r} is the pipeline's own readings table "
+            f"PM_SOURCE_TABLE {configured.table!r} is the pipeline's own readings table "
             f"{table.fullname!r} in {describe_url(store_url)}; keep the pipeline's tables "
             "apart: point PM_DATABASE_URL at another database, or at another schema with "
             "?options=-csearch_path%3Dpm_pipeline."
