@@ -69,9 +69,11 @@ def history(robot_day: pd.DataFrame) -> pd.DataFrame:
 def source_env(server: SourceServer, case: Case, tables: list[str]) -> dict[str, str]:
     """The settings that point the pipeline at the case's table(s), as the README says."""
     prefix = f"{server.schema}." if case.qualified else ""
+    # The server trusts local connections, so the password is never checked, only hidden.
+    url = server.reader_url(search_path=not case.qualified)
     env = {
         "PM_SOURCE_LAYOUT": case.layout,
-        "PM_SOURCE_URL": server.reader_url(search_path=not case.qualified),
+        "PM_SOURCE_URL": url.replace(f"{server.reader}@", f"{server.reader}:{PLANTED}@"),
         "PM_SOURCE_TABLE": prefix + tables[0],
     }
     if case.robot:
@@ -158,6 +160,10 @@ def test_train_on_the_user_s_table_then_score_a_file(
         count, model = stored_model(store_url)
         assert count == model["row_count"] == len(history) + 2000
     assert [server.fingerprint(table) for table in tables] == before
+    # The run's metadata names the source with its password masked; no file holds it.
+    files = [path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()]
+    assert any(f"{server.reader}:***@".encode() in content for content in files)
+    assert not any(PLANTED.encode() in content for content in files)
 
 
 MISTAKES = {
@@ -194,14 +200,11 @@ def test_a_mistake_is_one_line_naming_what_to_set(
     for table in ("pm_dashboard", "texty"):
         server.grant_select(table)
     overrides, *says = MISTAKES[mistake]
-    reader_url = server.reader_url().replace(f"{server.reader}@", f"{server.reader}:{PLANTED}@")
     env = env_for(
         tmp_path,
         postgres_url,
         {
-            "PM_SOURCE_LAYOUT": "wide",
-            "PM_SOURCE_URL": reader_url,
-            "PM_SOURCE_TABLE": "pm_dashboard",
+            **source_env(server, CASES["wide-notebook"], ["pm_dashboard"]),
             **overrides,
         },
     )
