@@ -6,8 +6,9 @@ Run by hand (not a test):
 
 The real export in ../shared/data is repeated and melted into a fact table of ``--readings``
 rows (time, axis id, current) plus an axes table listing all eight axes, in a scratch schema
-dropped afterwards. Two variants, each in a fresh child process so peak RSS is its own, in
-one invocation:
+dropped afterwards. Two variants, each in a fresh child process so peak RSS is its own
+(``VmHWM``, imports included; "+MB in step" is what the read itself added), in one
+invocation:
 
 * ``pm_pipeline``: :func:`pm_pipeline.db.sources.read_source`, a SQL pivot streamed through
   ``COPY … TO STDOUT`` and parsed by Arrow;
@@ -16,7 +17,6 @@ one invocation:
 
 import argparse
 import multiprocessing
-import resource
 import time
 import uuid
 from pathlib import Path
@@ -49,8 +49,23 @@ def fact_rows(readings: int) -> pd.DataFrame:
     ].iloc[:readings]
 
 
+def _memory_mb(field: str) -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process, in MB.
+
+    Not ``getrusage``'s ``ru_maxrss``: Linux carries that across ``exec``, so a spawned
+    child would report the parent's peak (here the 1M-row fact frame it built and loaded).
+    ``VmHWM`` belongs to the child's own address space.
+    """
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith(field + ":"))
+    return int(line.split()[1]) / 1024
+
+
 def _child(variant: str, url: str, schema: str, queue: multiprocessing.Queue) -> None:
     scoped = f"{url}?options=-csearch_path%3D{schema}"
+    # The module's imports (pandas, SQLAlchemy, Arrow through pm_pipeline) are loaded on
+    # both sides by now, so "+MB" is the read alone.
+    before = _memory_mb("VmRSS")
     started = time.perf_counter()
     if variant == "pm_pipeline":
         source = LongSource(
@@ -68,11 +83,11 @@ def _child(variant: str, url: str, schema: str, queue: multiprocessing.Queue) ->
         frame.columns = [f"axis_{k}" for k in frame.columns]
         frame = frame.reset_index()
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put((seconds, len(frame), peak))
+    peak = _memory_mb("VmHWM")
+    queue.put((seconds, len(frame), peak, peak - before))
 
 
-def run(variant: str, url: str, schema: str) -> tuple[float, int, float]:
+def run(variant: str, url: str, schema: str) -> tuple[float, int, float, float]:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=_child, args=(variant, url, schema, queue))
@@ -114,11 +129,17 @@ def main() -> None:
         connection.execute(sa.text(f'ANALYZE "{schema}".fact'))
     try:
         print(f"{len(facts):,} readings in the long layout (2 cores)")
-        print(f"{'variant':<14}{'seconds':>9}{'instants':>10}{'readings/s':>12}{'peak RSS MB':>13}")
+        print(
+            f"{'variant':<14}{'seconds':>9}{'instants':>10}{'readings/s':>12}"
+            f"{'peak RSS MB':>13}{'+MB in step':>13}"
+        )
         results = {variant: run(variant, args.url, schema) for variant in ("pm_pipeline", "pandas")}
-        for variant, (seconds, instants, peak) in results.items():
+        for variant, (seconds, instants, peak, added) in results.items():
             rate = len(facts) / seconds
-            print(f"{variant:<14}{seconds:>9.2f}{instants:>10,}{rate:>12,.0f}{peak:>13,.0f}")
+            print(
+                f"{variant:<14}{seconds:>9.2f}{instants:>10,}{rate:>12,.0f}{peak:>13,.0f}"
+                f"{added:>13,.0f}"
+            )
         ratio = results["pandas"][0] / results["pm_pipeline"][0]
         print(f"pm_pipeline is {ratio:.1f}x the speed of read_sql + pivot")
     finally:

@@ -40,6 +40,7 @@ from pm_pipeline.core.parsing.format import (
     axis_count_message,
 )
 from pm_pipeline.core.schema import AXIS_COUNT
+from pm_pipeline.source_settings import SourceSettings
 
 __all__ = ["ENV_FILE", "Settings", "SettingsError", "load_settings"]
 
@@ -60,9 +61,9 @@ def _setting(default: Any, env: str, description: str, hint: str = "", **more: A
     )
 
 
-class Settings(AlertSettings):
-    """The pipeline's settings; see the README's "Settings" table (the notification
-    settings come from :class:`~pm_pipeline.alert_settings.AlertSettings`)."""
+class _PipelineSettings(AlertSettings):
+    """The readings database, folders, the export format, schedule and sensor settings (the
+    notification settings come from :class:`~pm_pipeline.alert_settings.AlertSettings`)."""
 
     model_config = SettingsConfigDict(
         case_sensitive=True, extra="ignore", env_ignore_empty=True, frozen=True
@@ -274,6 +275,11 @@ class Settings(AlertSettings):
         return init_settings, env, dotenv_settings
 
 
+# The source's fields come after the others (pydantic collects fields base-most first).
+class Settings(SourceSettings, _PipelineSettings):
+    """The pipeline's settings; see the README's "Settings" table."""
+
+
 class _MappingSource(EnvSettingsSource):
     """The environment source, reading a given mapping instead of ``os.environ``."""
 
@@ -322,6 +328,9 @@ def load_settings(
 def _problem(item: Any) -> tuple[str, str]:
     """The variable and its one-line message for one pydantic error."""
     name = str(item["loc"][0]) if item["loc"] else "settings"
+    field = Settings.model_fields.get(name)  # a default checked at load is named by its field
+    if field is not None and isinstance(field.validation_alias, str):
+        name = field.validation_alias
     value = item.get("input")
     if item["type"] == "value_error":
         text = str(item["ctx"]["error"])

@@ -41,6 +41,7 @@ SPREAD_MODULES = {
     "pm_pipeline_tests/e2e/test_daemon_crash.py",
     "pm_pipeline_tests/e2e/test_daemon_notifications.py",
     "pm_pipeline_tests/e2e/test_no_credential_leaks.py",
+    "pm_pipeline_tests/e2e/test_source_training.py",
 }
 
 

@@ -26,6 +26,14 @@ FORBIDDEN = {
         "pm_pipeline.defs",
         "pm_pipeline.cli",
     ),
+    "source_settings.py": (
+        "dagster",
+        "pm_pipeline.db",
+        "pm_pipeline.services",
+        "pm_pipeline.defs",
+        "pm_pipeline.cli",
+        "pm_pipeline.settings",
+    ),
 }
 
 

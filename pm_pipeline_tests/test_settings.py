@@ -40,6 +40,17 @@ VALID = {
     "PM_MAX_FILES_PER_TICK": ("50", "max_files_per_tick", 50),
     "PM_SCORING_MAX_RUNTIME_SECONDS": ("45", "scoring_max_runtime_seconds", 45),
     "PM_RETRY_GRACE_SECONDS": ("0", "retry_grace_seconds", 0.0),
+    "PM_SOURCE_LAYOUT": ("none", "source_layout", "none"),
+    "PM_SOURCE_URL": ("postgresql://ro@h/db", "source_url", "postgresql://ro@h/db"),
+    "PM_SOURCE_TABLE": ("public.pm_dashboard", "source_table", "public.pm_dashboard"),
+    "PM_SOURCE_TIME_COLUMN": ("recorded_at", "source_time_column", "recorded_at"),
+    "PM_SOURCE_ROBOT_COLUMN": ("robot_id", "source_robot_column", "robot_id"),
+    "PM_SOURCE_AXIS_COLUMNS": ('{"axis_2": "m2"}', "source_axis_columns", {"axis_2": "m2"}),
+    "PM_SOURCE_AXES_TABLE": ("axes", "source_axes_table", "axes"),
+    "PM_SOURCE_AXIS_COLUMN": ("axis", "source_axis_column", "axis"),
+    "PM_SOURCE_CURRENT_COLUMN": ("amps", "source_current_column", "amps"),
+    "PM_SOURCE_AXES_ID_COLUMN": ("id", "source_axes_id_column", "id"),
+    "PM_SOURCE_AXES_NAME_COLUMN": ("name", "source_axes_name_column", "name"),
 }
 
 
@@ -90,6 +101,13 @@ INVALID = {
     "PM_RETRAIN_CRON": ("2am", "PM_RETRAIN_CRON='2am': not a cron expression; write five"),
     "PM_AXIS_COUNT": ("six", "PM_AXIS_COUNT: 'six' is not a whole number from 1 to 8"),
     "PM_COLUMN_MAP": ("{time: Zeit}", "PM_COLUMN_MAP: not valid JSON"),
+    "PM_SOURCE_LAYOUT": ("flat", "PM_SOURCE_LAYOUT='flat': not a layout; write none, wide or"),
+    "PM_SOURCE_TABLE": ("a.b.c", "PM_SOURCE_TABLE='a.b.c': not a plain identifier; use letters"),
+    "PM_SOURCE_TIME_COLUMN": ("time stamp", "PM_SOURCE_TIME_COLUMN='time stamp': not a plain"),
+    "PM_SOURCE_AXIS_COLUMNS": (
+        '{"axis_9": "m9"}',
+        "PM_SOURCE_AXIS_COLUMNS: 'axis_9' is not one of axis_1 .. axis_8 (PM_AXIS_COUNT)",
+    ),
 }
 
 
@@ -118,6 +136,42 @@ def test_every_bad_variable_is_reported_at_once() -> None:
 def test_the_column_map_is_checked_against_the_axis_count() -> None:
     with pytest.raises(ExportSettingError, match="maps an axis beyond PM_AXIS_COUNT=6"):
         load_settings({"PM_AXIS_COUNT": "6", "PM_COLUMN_MAP": '{"axis_7": "I7"}'})
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        (
+            {"PM_SOURCE_LAYOUT": "wide"},
+            "PM_SOURCE_TABLE is unset, but PM_SOURCE_LAYOUT=wide reads it; set it to the "
+            "table's name, schema-qualified if needed (e.g. public.pm_dashboard).",
+        ),
+        (
+            {"PM_SOURCE_LAYOUT": "long", "PM_SOURCE_TABLE": "facts"},
+            "PM_SOURCE_AXES_TABLE is unset, but PM_SOURCE_LAYOUT=long reads it; set it to the "
+            "table's name, schema-qualified if needed (e.g. public.axes).",
+        ),
+        (
+            {"PM_AXIS_COUNT": "6", "PM_SOURCE_AXIS_COLUMNS": '{"axis_7": "m7"}'},
+            "PM_SOURCE_AXIS_COLUMNS: 'axis_7' is not one of axis_1 .. axis_6 (PM_AXIS_COUNT); "
+            "name the axes as keys and your columns as values.",
+        ),
+        (
+            {"PM_SOURCE_AXIS_COLUMNS": '{"axis_1": "motor 1"}'},
+            "PM_SOURCE_AXIS_COLUMNS: 'motor 1' for axis_1 is not a plain identifier; use "
+            "letters, digits and underscores, starting with a letter or underscore.",
+        ),
+    ],
+)
+def test_a_source_layout_names_what_it_still_needs(environ: dict, expected: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(environ)
+    assert str(raised.value) == expected
+
+
+def test_the_source_url_is_never_shown() -> None:
+    settings = load_settings({"PM_SOURCE_URL": "postgresql://ro:s3cret@h/db"})
+    assert "s3cret" not in repr(settings) and "s3cret" not in str(settings)
 
 
 def test_dotenv_is_read_below_the_environment(

@@ -70,8 +70,8 @@ def describe_url(url: str) -> str:
     return f"database {parsed.database!r} on {parsed.host}:{parsed.port or 5432}"
 
 
-def open_engine(url: str) -> Engine:
-    """Create an engine and check that it connects.
+def open_engine(url: str, setting: str = "PM_DATABASE_URL") -> Engine:
+    """Create an engine and check that it connects; ``setting`` names the URL's variable.
 
     For SQLite, the file's folder is created and WAL mode set so readers and one writer can
     share it.
@@ -98,11 +98,11 @@ def open_engine(url: str) -> Engine:
         with engine.connect():
             pass
     except DBAPIError as error:
-        raise DatabaseUnavailable(connection_failure(url, error)) from None
+        raise DatabaseUnavailable(connection_failure(url, error, setting)) from None
     return engine
 
 
-def connection_failure(url: str, error: DBAPIError) -> str:
+def connection_failure(url: str, error: DBAPIError, setting: str = "PM_DATABASE_URL") -> str:
     """A one-line reason for a failed connection, with the password scrubbed."""
     parsed = make_url(url)
     reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
@@ -110,7 +110,7 @@ def connection_failure(url: str, error: DBAPIError) -> str:
         reason = reason.replace(str(parsed.password), "***")
     user = f" as user {parsed.username!r}" if parsed.username else ""
     return (
-        f"cannot connect to {describe_url(url)}{user}: {reason}. Check PM_DATABASE_URL "
+        f"cannot connect to {describe_url(url)}{user}: {reason}. Check {setting} "
         f"({mask_url(url)}) and that the server is reachable."
     )
 

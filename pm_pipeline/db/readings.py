@@ -110,6 +110,23 @@ def skipped_duplicates(engine: Engine, robot_id: str) -> int:
     return int(total or 0)
 
 
+def ingested_span(
+    engine: Engine, robot_id: str, file_name: str
+) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The oldest first and the newest last reading of every ingest of ``file_name`` for the
+    robot, or None when none stored a reading."""
+    metadata.create_all(engine)
+    query = select(func.min(ingested_files.c.first_ts), func.max(ingested_files.c.last_ts)).where(
+        ingested_files.c.robot_id == robot_id, ingested_files.c.file_name == file_name
+    )
+    with engine.connect() as connection:
+        first, last = connection.execute(query).one()
+    if first is None or last is None:
+        return None
+    stamps = from_db_times(pd.Series([first, last]))
+    return stamps.iloc[0], stamps.iloc[1]
+
+
 def iter_readings_pages(
     engine: Engine, table: Table, robot_id: str, page_rows: int
 ) -> Iterator[pd.DataFrame]:

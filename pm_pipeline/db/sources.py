@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.dialects.postgresql import OID
 from sqlalchemy.exc import DBAPIError, NoSuchTableError
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -115,6 +116,39 @@ def read_source(
     for axis in AXES:
         frame[axis] = pd.to_numeric(frame[axis], errors="coerce").astype("float64")
     return frame.sort_values(TIME_COLUMN, ignore_index=True)
+
+
+def newest_source_time(engine: Engine, source: Source, robot_id: str) -> pd.Timestamp | None:
+    """The time of the robot's newest reading in ``source`` (UTC), or None when it has none.
+
+    Raises
+    ------
+    SourceError
+        As :func:`read_source` does.
+    """
+    with engine.connect() as connection:
+        fact = reflect_table(connection, source.table, "PM_SOURCE_TABLE")
+        time = _time_column(fact, source.time_column)
+        # max() of the column as stored, so an index on it answers; naive means UTC below.
+        query = sa.select(sa.func.max(time))
+        if source.robot_column is not None:
+            robot = _column(fact, source.robot_column, "PM_SOURCE_ROBOT_COLUMN")
+            query = query.where(robot == robot_id)
+        try:
+            newest = connection.execute(query).scalar()
+        except DBAPIError as error:
+            raise SourceError(_read_failure(engine, source, error)) from None
+    return None if newest is None else from_db_times(pd.Series([newest])).iloc[0]
+
+
+def table_identity(engine: Engine, name: str) -> object | None:
+    """What identifies the table ``[schema.]name`` as ``engine``'s sessions resolve it: its
+    oid on Postgres (the search_path decides an unqualified name), else the name itself;
+    None when Postgres has no such table."""
+    if engine.dialect.name != "postgresql":
+        return name
+    with engine.connect() as connection:
+        return connection.execute(sa.select(sa.cast(sa.func.to_regclass(name), OID))).scalar()
 
 
 def source_query(

@@ -12,6 +12,7 @@ from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.core.simulation.synthetic import generate_synthetic_test_data
 from pm_pipeline.core.views.inline import Level, peak_line_markdown
 from pm_pipeline.core.views.plots import plot_regression_png, png_markdown
+from pm_pipeline.services.sources import SourceSync
 
 VERIFICATION_HOURS = 2.0
 
@@ -40,6 +41,18 @@ def readings_span_metadata(
         "dagster/column_schema": schema,
         "window_start": first.isoformat() if rows and first is not None else "",
         "window_end": last.isoformat() if rows and last is not None else "",
+    }
+
+
+def source_metadata(synced: SourceSync | None) -> dict[str, Any]:
+    """The copy from the user's own table before training; nothing without a source."""
+    if synced is None:
+        return {}
+    return {
+        "source": synced.source,
+        "source_rows_read": int(synced.rows_read),
+        "source_rows_copied": int(synced.rows_added),
+        "source_mark": synced.mark.isoformat() if synced.mark is not None else "",
     }
 
 

@@ -2,92 +2,29 @@
 exactly as they were: the wide layout with and without id/robot columns, with and without a
 time zone, and the long layout whose axes table lists six of eight axes."""
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
-from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.sources import LongSource, WideSource, read_source
-from pm_pipeline_tests.conftest import LOCAL_TEST_URL, TEST_URL_VARIABLE
-
-LISTED = ("axis_1", "axis_2", "axis_3", "axis_5", "axis_6", "axis_8")
-
-
-@dataclass
-class SourceServer:
-    """A schema of source tables written by an owner, and a role that may only read them."""
-
-    admin: sa.Engine
-    base_url: str
-    schema: str
-    reader: str
-
-    def run(self, *statements: str) -> None:
-        with self.admin.begin() as connection:
-            connection.execute(sa.text(f'SET search_path TO "{self.schema}"'))
-            for statement in statements:
-                connection.execute(sa.text(statement))
-
-    def grant_select(self, table: str) -> None:
-        self.run(f'GRANT SELECT ON "{self.schema}"."{table}" TO "{self.reader}"')
-
-    def reader_engine(self) -> sa.Engine:
-        host = self.base_url.split("@", 1)[1]
-        return open_engine(
-            f"postgresql://{self.reader}@{host}?options=-csearch_path%3D{self.schema}"
-        )
-
-    def fingerprint(self, table: str) -> tuple[str, list[str]]:
-        """A checksum of every row, and the column list, as the owner sees them."""
-        with self.admin.connect() as connection:
-            digest = connection.execute(
-                sa.text(
-                    f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
-                    f'FROM "{self.schema}"."{table}" t'
-                )
-            ).scalar_one()
-            columns = (
-                connection.execute(
-                    sa.text(
-                        "SELECT column_name || ':' || data_type FROM information_schema.columns "
-                        "WHERE table_schema = :s AND table_name = :t ORDER BY ordinal_position"
-                    ),
-                    {"s": self.schema, "t": table},
-                )
-                .scalars()
-                .all()
-            )
-        return digest, list(columns)
+from pm_pipeline_tests.source_tables import (
+    LISTED,
+    SourceServer,
+    create_long,
+    create_wide,
+    source_server,
+    wide_rows,
+)
 
 
 @pytest.fixture
 def server() -> Iterator[SourceServer]:
-    base = os.environ.get(TEST_URL_VARIABLE) or LOCAL_TEST_URL
-    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg2://", 1))
-    token = uuid.uuid4().hex[:10]
-    site = SourceServer(admin, base, f"src_{token}", f"reader_{token}")
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{site.schema}"'))
-        connection.execute(sa.text(f'CREATE ROLE "{site.reader}" LOGIN'))
-        connection.execute(sa.text(f'GRANT USAGE ON SCHEMA "{site.schema}" TO "{site.reader}"'))
-        # A session time zone other than UTC: a time without a zone must still read as UTC.
-        connection.execute(
-            sa.text(f"ALTER ROLE \"{site.reader}\" SET timezone = 'America/Toronto'")
-        )
-    yield site
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'DROP SCHEMA "{site.schema}" CASCADE'))
-        connection.execute(sa.text(f'DROP OWNED BY "{site.reader}"'))
-        connection.execute(sa.text(f'DROP ROLE "{site.reader}"'))
-    admin.dispose()
+    with source_server() as site:
+        yield site
 
 
 @pytest.fixture
@@ -96,30 +33,6 @@ def readings(robot_day: pd.DataFrame) -> pd.DataFrame:
     frame = robot_day.iloc[:3800].reset_index(drop=True).copy()
     frame.loc[::7, "axis_4"] = np.nan
     return frame
-
-
-def load(server: SourceServer, table: str, frame: pd.DataFrame) -> None:
-    with server.admin.begin() as connection:
-        frame.to_sql(table, connection, schema=server.schema, if_exists="append", index=False)
-
-
-def create_wide(server: SourceServer, with_id: bool, robot: bool, zone: bool) -> str:
-    time_type = "timestamptz" if zone else "timestamp"
-    columns = [
-        *(["id serial PRIMARY KEY"] if with_id else []),
-        *(["robot_id text NOT NULL"] if robot else []),
-        f"timestamp_recorded {time_type} NOT NULL",
-        *(f"{axis} double precision" for axis in AXES),
-    ]
-    server.run(f"CREATE TABLE pm_dashboard ({', '.join(columns)})")
-    return "pm_dashboard"
-
-
-def wide_rows(readings: pd.DataFrame, zone: bool) -> pd.DataFrame:
-    rows = readings.copy()
-    if not zone:
-        rows[TIME_COLUMN] = rows[TIME_COLUMN].dt.tz_localize(None)
-    return rows
 
 
 def assert_same_readings(read: pd.DataFrame, expected: pd.DataFrame) -> None:
@@ -143,9 +56,9 @@ def test_wide_table_reads_as_is_under_a_select_only_role(
     rows = wide_rows(readings, zone)
     if robot:
         other = rows.assign(**{axis: 99.0 for axis in AXES})
-        load(server, table, pd.concat([rows.assign(robot_id="r1"), other.assign(robot_id="r2")]))
+        server.load(table, pd.concat([rows.assign(robot_id="r1"), other.assign(robot_id="r2")]))
     else:
-        load(server, table, rows)
+        server.load(table, rows)
     server.grant_select(table)
     before = server.fingerprint(table)
     source = WideSource(table, robot_column="robot_id" if robot else None)
@@ -158,34 +71,6 @@ def test_wide_table_reads_as_is_under_a_select_only_role(
     assert newer[TIME_COLUMN].iloc[0] == readings[TIME_COLUMN].iloc[1001]
     assert len(newer) == len(readings) - 1001
     assert server.fingerprint(table) == before
-
-
-def create_long(server: SourceServer, readings: pd.DataFrame) -> None:
-    server.run(
-        "CREATE TABLE axes (axis_id integer PRIMARY KEY, axis_name text NOT NULL)",
-        "CREATE TABLE readings_long (id bigserial PRIMARY KEY, robot text NOT NULL, "
-        "recorded_at timestamptz NOT NULL, axis_id integer NOT NULL, current_a real)",
-    )
-    names = pd.DataFrame(
-        {"axis_id": [10 + int(a.split("_")[1]) for a in LISTED], "axis_name": list(LISTED)}
-    )
-    load(server, "axes", names)
-    melted = readings.melt(id_vars=[TIME_COLUMN], value_vars=list(AXES), var_name="axis")
-    melted["axis_id"] = 10 + melted["axis"].str.split("_").str[1].astype(int)
-    load(
-        server,
-        "readings_long",
-        pd.DataFrame(
-            {
-                "robot": "r1",
-                "recorded_at": melted[TIME_COLUMN],
-                "axis_id": melted["axis_id"],
-                "current_a": melted["value"],
-            }
-        ),
-    )
-    for table in ("axes", "readings_long"):
-        server.grant_select(table)
 
 
 def test_long_table_pivots_only_the_listed_axes(

@@ -17,9 +17,16 @@ from pm_pipeline.core.model.trained import MinMaxScaling, TrainedModel, fit_minm
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.core.versioning import readings_fingerprint
 from pm_pipeline.db.registry import register_model
-from pm_pipeline.defs.metadata import axis_model_metadata, readings_metadata, table_markdown
+from pm_pipeline.defs.metadata import (
+    axis_model_metadata,
+    readings_metadata,
+    source_metadata,
+    table_markdown,
+)
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline.services.sources import sync_configured_source
 from pm_pipeline.services.training import TrainingWindow, read_training_window
+from pm_pipeline.settings import load_settings
 
 AXIS_MODEL_KEYS = {axis: dg.AssetKey(["axis_models", axis]) for axis in AXES}
 THRESHOLD_KEYS = {axis: dg.AssetKey(["thresholds", axis]) for axis in AXES}
@@ -55,10 +62,20 @@ def raw_readings(
     config: RawReadingsConfig,
     readings_db: ReadingsDatabaseResource,
 ) -> dg.MaterializeResult:
-    """The training window of motor-current readings, read from the readings table."""
+    """The training window of motor-current readings, read from the readings table after
+    copying in what is new in your own readings table (PM_SOURCE_LAYOUT), if one is set."""
     table = readings_db.table(config.table)
     window = TrainingWindow(config.start, config.end, config.last_days, config.limit)
-    frame = read_training_window(readings_db.engine(), table, readings_db.robot_id, window)
+    engine, robot_id = readings_db.engine(), readings_db.robot_id
+    synced = sync_configured_source(
+        load_settings(), engine, readings_db.resolved_url, table, robot_id, window
+    )
+    if synced is not None:
+        context.log.info(
+            f"copied {synced.rows_added} new of {synced.rows_read} readings read from "
+            f"{synced.source}; mark {synced.mark}"
+        )
+    frame = read_training_window(engine, table, robot_id, window)
     context.log.info(f"read {len(frame)} readings from {readings_db.masked_url}")
     return dg.MaterializeResult(
         value=frame,
@@ -67,6 +84,7 @@ def raw_readings(
             **readings_metadata(frame),
             "table": table.fullname,
             "database": readings_db.masked_url,
+            **source_metadata(synced),
         },
     )
 
