@@ -146,7 +146,7 @@ class CusumStream(EventStream):
         )
         level = standardised(residual, channels["level"], clip)
         scores["level"][active] = level
-        scores["spread"][active] = standardised(level**2, channels["spread"], clip)
+        scores["spread"][active] = standardised(np.abs(level), channels["spread"], clip)
         scores["idle"][quiet] = standardised(amperes[quiet] != 0, channels["idle"], clip)
         previous, previous_segment = self._previous[axis]
         flat = repeats(amperes, segment, previous, previous_segment)
@@ -170,8 +170,9 @@ class CusumStream(EventStream):
             rows = np.flatnonzero(~np.isnan(buffer.scores[name]))
             u = buffer.scores[name][rows]
             path, excursions = alarms(u - channel.reference, buffer.segments[rows], channel.h_alert)
-            last = np.searchsorted(rows, np.arange(n), side="right") - 1
-            quiet_after &= np.where(last >= 0, path[np.maximum(last, 0)] <= 0, True)
+            if len(rows):  # the state after each sample: that of the channel's last one
+                last = np.searchsorted(rows, np.arange(n), side="right") - 1
+                quiet_after &= np.where(last >= 0, path[np.maximum(last, 0)] <= 0, True)
             for excursion in excursions:
                 found.append(_channel_event(buffer, rows, u, excursion, channel.h_error))
         # After a row followed by a data gap (or the last row, when finishing) nothing

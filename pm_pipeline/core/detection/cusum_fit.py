@@ -7,7 +7,7 @@ Per axis, every reading feeds the channels it belongs to, as a standardised scor
   prediction by the other axes (:mod:`pm_pipeline.core.detection.conditioning`), centred and
   scaled by its training median and MAD. Wear that raises the current ×1.3 moves it by
   about 0.3–0.5.
-* **spread** (same rows): the squared level score, against its training mean and spread;
+* **spread** (same rows): the absolute level score, against its training mean and spread;
   it rises with jitter.
 * **idle** (rows where no other axis moves): 1 when the axis draws current, against the
   training rate of that.
@@ -168,7 +168,7 @@ def _axis_model(
     centers = {"level": float(np.median(raw["level"]))}
     scales = {"level": robust_sigma(raw["level"])}
     level = np.clip((raw["level"] - centers["level"]) / scales["level"], -params.clip, params.clip)
-    raw["spread"] = level**2
+    raw["spread"] = np.abs(level)
     centers["spread"], scales["spread"] = float(np.mean(raw["spread"])), _spread(raw["spread"])
     for name in ("idle", "flat"):
         # A rate seen 0 times in n is taken as about 1/(2n), never as 0.

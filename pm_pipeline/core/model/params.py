@@ -105,11 +105,11 @@ class CusumSettings(DetectorSettings):
     min_sustain_samples: int = 8
     """Fewest channel samples from an event's start to its peak."""
     gap_factor: float = 5.0
-    level_reference: float = 0.2
+    level_reference: float = 0.25
     """CUSUM reference value k of the level channel, in σ: about half the smallest shift
     worth catching (a ×1.3 rise moves the log current by 0.3–0.5 σ)."""
-    spread_reference: float = 0.4
-    """k of the spread channel (squared residuals, standardised)."""
+    spread_reference: float = 0.12
+    """k of the spread channel (absolute level scores, standardised)."""
     state_reference: float = 0.5
     """k of the idle and flat channels (current while idle; a reading repeated exactly)."""
     clip: float = 3.0
@@ -118,7 +118,7 @@ class CusumSettings(DetectorSettings):
     """Training moments whose current predicts an axis from the other axes' currents."""
     reference_rows: int = 2000
     """Most training moments stored with the model for that prediction."""
-    false_alarm_budget_per_h: float = 0.005
+    false_alarm_budget_per_h: float = 0.002
     """Events per hour, per axis and channel, that the ALERT threshold allows on training
     data (extrapolated from the tail of the training excursions)."""
     error_factor: float = 2.0
