@@ -24,9 +24,8 @@ from scipy.stats import norm
 from pm_pipeline.core.detection.accumulate import alarms
 from pm_pipeline.core.detection.base import EventStream, settings_as
 from pm_pipeline.core.detection.conditioning import Predictor
-from pm_pipeline.core.detection.cusum_fit import CHANNELS, repeats, standardised
+from pm_pipeline.core.detection.cusum_fit import CHANNELS, motion_states, repeats, standardised
 from pm_pipeline.core.detection.events import EVENT_COLUMNS
-from pm_pipeline.core.detection.robust_fit import idle_mask
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.params import CusumSettings
 from pm_pipeline.core.model.timeaxis import gap_breaks, seconds_since
@@ -106,11 +105,11 @@ class CusumStream(EventStream):
         if self._last_seconds is not None:
             breaks[0] = seconds[0] - self._last_seconds > self.params.gap_factor * self.model.dt_s
         segment = self._last_segment + np.cumsum(breaks)
-        idle = idle_mask(readings, self.params.idle_other_max)
+        states = motion_states(readings, self.params)
         features = self.predictor.features(readings)
         stamps = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
         for axis in self.model.axis_names:
-            scored = self._axis_scores(axis, readings, stamps, segment, idle[axis], features)
+            scored = self._axis_scores(axis, readings, stamps, segment, states[axis], features)
             buffer = self._pending[axis].then(scored)
             settled = self._settle(axis, buffer, final=False)
             self._pending[axis] = buffer.tail(settled)
@@ -132,14 +131,14 @@ class CusumStream(EventStream):
         readings: pd.DataFrame,
         stamps: np.ndarray,
         segment: np.ndarray,
-        idle: np.ndarray,
+        state: tuple[np.ndarray, np.ndarray],
         features: np.ndarray,
     ) -> _Scored:
         channels = self.model.axes[axis].cusum or {}
         clip = self.params.clip
         amperes = readings[axis].to_numpy(dtype="float64")
         present = ~np.isnan(amperes)
-        active, quiet = present & ~idle, present & idle
+        active, quiet = present & state[0], present & state[1]
         scores = {name: np.full(len(amperes), np.nan) for name in CHANNELS}
         residual = self.predictor.target(axis, amperes[active]) - self.predictor.predict(
             axis, features[active]

@@ -3,10 +3,10 @@
 Per axis, every reading feeds the channels it belongs to, as a standardised score ``u``
 (clipped to ``±clip``):
 
-* **level** (rows where another axis moves): the residual of the axis' log current from its
-  prediction by the other axes (:mod:`pm_pipeline.core.detection.conditioning`), centred and
-  scaled by its training median and MAD. Wear that raises the current ×1.3 moves it by
-  about 0.3–0.5.
+* **level** (rows where at least two other axes move): the residual of the axis' log
+  current from its prediction by the other axes
+  (:mod:`pm_pipeline.core.detection.conditioning`), centred and scaled by its training
+  median and MAD. Wear that raises the current ×1.3 moves it by about 0.3–0.7.
 * **spread** (same rows): the absolute level score, against its training mean and spread;
   it rises with jitter.
 * **idle** (rows where no other axis moves): 1 when the axis draws current, against the
@@ -53,6 +53,20 @@ def references(params: CusumSettings) -> dict[str, float]:
         "idle": params.state_reference,
         "flat": params.state_reference,
     }
+
+
+def motion_states(
+    readings: pd.DataFrame, params: CusumSettings
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per axis, the rows of the level and spread channels (at least two *other* axes move)
+    and of the idle channel (at most ``idle_other_max`` other axes move).
+
+    Two, not one: a stuck or offset axis that reads non-zero at standstill would otherwise
+    make every other axis look as if it moved while reading 0 A.
+    """
+    one_other = idle_mask(readings, 1)
+    idle = idle_mask(readings, params.idle_other_max)
+    return {axis: (~one_other[axis], idle[axis]) for axis in idle}
 
 
 def repeats(
@@ -109,7 +123,7 @@ def fit_cusum(
             "readings in the training window; train with mode 'seed', or on a window where "
             "more axes carry readings."
         )
-    idle = idle_mask(readings, params.idle_other_max)
+    states = motion_states(readings, params)
     moving = np.nan_to_num(readings[list(axes)].to_numpy(dtype="float64"), nan=0.0) != 0
     conditioning, stored = fit_conditioning(
         readings, axes, moving.sum(axis=1) >= 2, params.reference_rows, params.neighbours
@@ -124,7 +138,8 @@ def fit_cusum(
     models = {}
     for axis in axes:
         amperes = readings[axis].to_numpy(dtype="float64")
-        active = ~np.isnan(amperes) & ~idle[axis]
+        active = ~np.isnan(amperes) & states[axis][0]
+        quiet = ~np.isnan(amperes) & states[axis][1]
         if active.sum() < max(MIN_TRAINING_ROWS, 10 * params.neighbours):
             raise PipelineError(
                 f"column {axis!r}: only {int(active.sum())} readings while the robot moves in "
@@ -134,12 +149,12 @@ def fit_cusum(
         residual = predictor.target(axis, amperes[active]) - predicted
         raw = {
             "level": residual,
-            "idle": (np.nan_to_num(amperes, nan=0.0) != 0)[~np.isnan(amperes) & idle[axis]],
+            "idle": (np.nan_to_num(amperes, nan=0.0) != 0)[quiet],
             "flat": repeats(amperes, segment, np.nan, -1)[~np.isnan(amperes)],
         }
         segments = {
             "level": segment[active],
-            "idle": segment[~np.isnan(amperes) & idle[axis]],
+            "idle": segment[quiet],
             "flat": segment[~np.isnan(amperes)],
         }
         segments["spread"] = segments["level"]
