@@ -65,7 +65,9 @@ def test_each_fault_kind_gives_one_event_on_its_axis(generated, kind, minutes, s
 def test_an_event_ends_near_the_end_of_a_step(generated) -> None:
     model, scored = generated
     end = FAULT_AT + pd.Timedelta(minutes=20)
-    injected, _ = KINDS["step_1.8"].inject(scored, "axis_2", FAULT_AT, end, None)
+    injected, _ = KINDS["step_1.8"].inject(
+        scored, "axis_2", FAULT_AT, end, np.random.default_rng(0)
+    )
     event = detect_events(model, injected).iloc[0]
     assert abs((event["end"] - end).total_seconds()) < 180
 
@@ -77,7 +79,7 @@ def test_the_model_round_trips_through_json_with_its_version(generated) -> None:
     assert loaded.version == model.version and loaded.to_dict() == stored
     assert isinstance(loaded.params, CusumSettings)
     injected, _ = KINDS["step_1.5"].inject(
-        scored, "axis_2", FAULT_AT, FAULT_AT + pd.Timedelta(minutes=20), None
+        scored, "axis_2", FAULT_AT, FAULT_AT + pd.Timedelta(minutes=20), np.random.default_rng(0)
     )
     pd.testing.assert_frame_equal(detect_events(loaded, injected), detect_events(model, injected))
 
@@ -174,7 +176,9 @@ def test_real_export_events_agree_and_never_span_a_gap(real_export: Path) -> Non
     train, scored = part(readings, (0.0, 0.7)), part(readings, (0.7, 1.0))
     model = fit_model(train, fit_minmax_scaling(train), CusumSettings())
     fault = next(f for f in plan_faults(scored, seed=3, per_kind=1) if f.kind == "step_1.8")
-    injected, _ = KINDS[fault.kind].inject(scored, fault.axis, fault.start, fault.end, None)
+    injected, _ = KINDS[fault.kind].inject(
+        scored, fault.axis, fault.start, fault.end, np.random.default_rng(0)
+    )
     events = detect_events(model, injected)
     assert len(hits(events, fault)) == 1
     np.testing.assert_allclose(events["p_value"], norm.sf(events["z_mean"]))

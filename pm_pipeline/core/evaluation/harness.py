@@ -134,11 +134,15 @@ def fed(model: TrainedModel, readings: pd.DataFrame, rows: int, carried: bool) -
     return events_in_order(frames)
 
 
-def confirmed_at(model: TrainedModel, readings: pd.DataFrame, fault: Fault) -> pd.Timestamp:
-    """The first reading after which an event overlaps the fault (the fault is caught)."""
+def confirmed_at(
+    model: TrainedModel, readings: pd.DataFrame, fault: Fault, found: pd.DataFrame
+) -> pd.Timestamp:
+    """The first reading after which an event overlaps the fault (the fault is caught);
+    ``found`` are the events that overlap it when all ``readings`` are scored."""
     times = readings[TIME_COLUMN]
-    low = int(np.searchsorted(times, fault.start))
-    high = len(readings) - 1
+    low = int(times.searchsorted(fault.start))
+    # By the end of the first event found, that event is known.
+    high = max(int(times.searchsorted(found["end"].min(), side="right")) - 1, low)
     while low < high:
         middle = (low + high) // 2
         if len(hits(detect_events(model, readings.iloc[: middle + 1]), fault)):
@@ -163,7 +167,11 @@ def score_fault(
         events = detect_events(model, injected)
         found = hits(events, fault)
         caught = bool(len(found))
-        delay = (confirmed_at(model, injected, fault) - onset).total_seconds() if caught else None
+        delay = (
+            (confirmed_at(model, injected, fault, found) - onset).total_seconds()
+            if caught
+            else None
+        )
         rows.append(
             {
                 "mode": mode,
