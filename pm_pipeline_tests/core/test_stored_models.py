@@ -1,8 +1,9 @@
 """Models stored by earlier versions still load, keep their version and score the same.
 
 The fixtures under ``pm_pipeline_tests/fixtures/`` were written by the code of commit
-ad5d710 (before the detector interface): each mode's model JSON exactly as the registry
-stores it, and the events that code found on the scoring slice. The readings are not
+ad5d710 (before the detector interface) for seed and robust, and when the cusum mode was
+added for cusum: each mode's model JSON exactly as the registry stores it, and the events
+that code found on the scoring slice. The readings are not
 stored; they are regenerated here from fixed seeds.
 """
 
@@ -29,7 +30,7 @@ SPLIT = SAMPLE_START + pd.Timedelta(hours=6)
 WEAR = SampleFault(
     "axis_2", 1.6, SPLIT + pd.Timedelta(hours=1), SPLIT + pd.Timedelta(hours=1, minutes=15)
 )
-MODES = ("seed", "robust")
+MODES = ("seed", "robust", "cusum")
 
 
 def readings() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -78,10 +79,10 @@ def test_fresh_model_keeps_the_stored_version(mode: str, data: tuple) -> None:
     assert model.version == content["version"]
 
 
-def write_fixtures() -> None:
-    """Rewrite the fixtures: only when the stored format changes on purpose."""
+def write_fixtures(modes: list[str]) -> None:
+    """Rewrite the fixtures of ``modes``: only when the stored format changes on purpose."""
     train, scored = readings()
-    for mode in MODES:
+    for mode in modes:
         model = fit_model(train, fit_minmax_scaling(train), settings_for_mode(mode))
         # As db/registry.py stores it.
         (FIXTURES / f"model_{mode}.json").write_text(json.dumps(model.to_dict(), sort_keys=True))
@@ -89,5 +90,5 @@ def write_fixtures() -> None:
         (FIXTURES / f"events_{mode}.json").write_text(json.dumps(events, indent=1) + "\n")
 
 
-if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
-    write_fixtures()
+if __name__ == "__main__" and sys.argv[1:2] == ["--write"]:
+    write_fixtures(sys.argv[2:] or list(MODES))

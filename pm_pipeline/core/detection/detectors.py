@@ -1,4 +1,4 @@
-"""The two detector modes behind :class:`~pm_pipeline.core.detection.base.Detector`."""
+"""The detector modes behind :class:`~pm_pipeline.core.detection.base.Detector`."""
 
 from __future__ import annotations
 
@@ -6,12 +6,20 @@ import numpy as np
 import pandas as pd
 
 from pm_pipeline.core.detection.base import Detector, DetectorDescription, EventStream
+from pm_pipeline.core.detection.cusum import CusumStream
+from pm_pipeline.core.detection.cusum_fit import CHANNELS as CUSUM_CHANNELS
+from pm_pipeline.core.detection.cusum_fit import fit_cusum
 from pm_pipeline.core.detection.robust import RobustStream
 from pm_pipeline.core.detection.robust_fit import CHANNELS, fit_robust_axes
 from pm_pipeline.core.detection.seed import fit_seed_axes, residual_frame
 from pm_pipeline.core.detection.seed_stream import SeedStream
-from pm_pipeline.core.model.params import DetectorSettings, RobustSettings, SeedSettings
-from pm_pipeline.core.model.trained import AxisModel, MinMaxScaling, TrainedModel
+from pm_pipeline.core.model.params import (
+    CusumSettings,
+    DetectorSettings,
+    RobustSettings,
+    SeedSettings,
+)
+from pm_pipeline.core.model.trained import AxisModel, Conditioning, MinMaxScaling, TrainedModel
 from pm_pipeline.core.schema import TIME_COLUMN
 
 # The fields every mode fits; slope and R² only mean something where a line on time is fitted.
@@ -100,4 +108,63 @@ class RobustDetector(Detector[RobustSettings]):
             ),
             axis_fields=(*_COMMON_FIELDS, "channels", "quantum"),
             channels=CHANNELS,
+        )
+
+
+class CusumDetector(Detector[CusumSettings]):
+    """Accumulated standardised residuals, each axis predicted from the others' currents."""
+
+    settings_type = CusumSettings
+
+    def fit_axes(
+        self,
+        readings: pd.DataFrame,
+        seconds: np.ndarray,
+        scaling: MinMaxScaling,
+        dt_s: float,
+        settings: DetectorSettings,
+    ) -> dict[str, AxisModel]:
+        return self.fit_parts(readings, seconds, scaling, dt_s, settings)[0]
+
+    def fit_parts(
+        self,
+        readings: pd.DataFrame,
+        seconds: np.ndarray,
+        scaling: MinMaxScaling,
+        dt_s: float,
+        settings: DetectorSettings,
+    ) -> tuple[dict[str, AxisModel], Conditioning | None]:
+        return fit_cusum(readings, seconds, scaling, dt_s, self.settings_of(settings))
+
+    def stream(self, model: TrainedModel) -> EventStream:
+        return CusumStream(model)
+
+    def statistic(self, model: TrainedModel, readings: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        # Its alarms are four accumulators against per-axis levels, not one z against the
+        # z levels the axis-model plot draws; no plot beats a misleading one.
+        return {}
+
+    def injection_run_length(self, model: TrainedModel, axis: str) -> int:
+        # A run that clips every level score gains (clip - k) per sample; three times what
+        # the ERROR level needs, as the other modes allow.
+        params = self.settings_of(model.params)
+        level = (model.axes[axis].cusum or {})["level"]
+        gain = params.clip - level.reference
+        return max(3 * int(np.ceil(level.h_error / gain)), params.min_sustain_samples, 20)
+
+    def per_sample_level(self, model: TrainedModel, axis: str, z_target: float) -> float:
+        # Synthetic readings are drawn around the mean active current with its spread; a
+        # rise of z_target of those spreads is a large multiplicative rise in the log.
+        return z_target
+
+    def describe(self) -> DetectorDescription:
+        return DetectorDescription(
+            mode=CusumSettings.mode,
+            scores=(
+                "per channel, the CUSUM of clipped standardised scores: the log current's "
+                "residual from its prediction by the other axes (level), its square "
+                "(spread), current while idle (idle), and exactly repeated readings (flat)"
+            ),
+            axis_fields=("intercept", "residual_sigma", "row_count", "thresholds", "cusum"),
+            channels=CUSUM_CHANNELS,
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pm_pipeline.core.detection.base import Detector, EventStream
-from pm_pipeline.core.detection.detectors import RobustDetector, SeedDetector
+from pm_pipeline.core.detection.detectors import CusumDetector, RobustDetector, SeedDetector
 from pm_pipeline.core.detection.events import events_in_order
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.params import MODES, DetectorSettings
@@ -17,7 +17,11 @@ from pm_pipeline.core.model.timeaxis import cadence_seconds, seconds_since
 from pm_pipeline.core.model.trained import MinMaxScaling, TrainedModel, model_version, require_rows
 from pm_pipeline.core.schema import TIME_COLUMN
 
-DETECTORS: dict[str, Detector] = {"robust": RobustDetector(), "seed": SeedDetector()}
+DETECTORS: dict[str, Detector] = {
+    "robust": RobustDetector(),
+    "seed": SeedDetector(),
+    "cusum": CusumDetector(),
+}
 
 
 def detector_for(mode: str) -> Detector:
@@ -74,7 +78,9 @@ def fit_model(
     dt_s = cadence_seconds(times)
     seconds = seconds_since(times, epoch)
     detector = detector_for(settings.mode)
-    axes = detector.fit_axes(readings.reset_index(drop=True), seconds, scaling, dt_s, settings)
+    axes, conditioning = detector.fit_parts(
+        readings.reset_index(drop=True), seconds, scaling, dt_s, settings
+    )
     model = TrainedModel(
         epoch=epoch.isoformat(),
         window_start=times.iloc[0].isoformat(),
@@ -84,6 +90,7 @@ def fit_model(
         params=settings,
         scaling=scaling,
         axes=axes,
+        conditioning=conditioning,
     )
     return TrainedModel(**{**model.__dict__, "version": model_version(model)})
 

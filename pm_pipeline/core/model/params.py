@@ -91,14 +91,52 @@ class RobustSettings(DetectorSettings):
     """A row is idle for an axis when at most this many other axes carry current."""
 
 
-SETTINGS_BY_MODE: dict[str, type[SeedSettings] | type[RobustSettings]] = {
+@dataclass(frozen=True)
+class CusumSettings(DetectorSettings):
+    """``cusum``: accumulated standardised residuals of each axis given the other axes'
+    currents (see :mod:`pm_pipeline.core.detection.cusum_fit`). Its fields are stored
+    after the flat shape's, so models of the older modes keep their versions."""
+
+    mode: ClassVar[str] = "cusum"
+    z_alert: float = 3.0
+    """Least evidence of an ALERT: one-sided z of the event's mean standardised score."""
+    z_error: float = 5.0
+    """Least evidence of an ERROR (and the threshold is at least ``error_factor`` × ALERT's)."""
+    min_sustain_samples: int = 8
+    """Fewest channel samples from an event's start to its peak."""
+    gap_factor: float = 5.0
+    level_reference: float = 0.25
+    """CUSUM reference value k of the level channel, in σ: about half the smallest shift
+    worth catching (a ×1.3 rise moves the log current by 0.3–0.5 σ)."""
+    spread_reference: float = 0.12
+    """k of the spread channel (absolute level scores, standardised)."""
+    state_reference: float = 0.5
+    """k of the idle and flat channels (current while idle; a reading repeated exactly)."""
+    clip: float = 3.0
+    """Per-sample scores are clipped to ±clip before they accumulate."""
+    neighbours: int = 16
+    """Training moments whose current predicts an axis from the other axes' currents."""
+    reference_rows: int = 2000
+    """Most training moments stored with the model for that prediction."""
+    false_alarm_budget_per_h: float = 0.002
+    """Events per hour, per axis and channel, that the ALERT threshold allows on training
+    data (extrapolated from the tail of the training excursions)."""
+    error_factor: float = 2.0
+    """An ERROR needs at least this multiple of the ALERT threshold."""
+    idle_other_max: int = 0
+    """A row is idle for an axis when at most this many other axes carry current."""
+
+
+SettingsType = type[SeedSettings] | type[RobustSettings] | type[CusumSettings]
+SETTINGS_BY_MODE: dict[str, SettingsType] = {
     "robust": RobustSettings,
     "seed": SeedSettings,
+    "cusum": CusumSettings,
 }
 MODES = tuple(SETTINGS_BY_MODE)
 
 
-def settings_type(mode: str) -> type[SeedSettings] | type[RobustSettings]:
+def settings_type(mode: str) -> SettingsType:
     """The settings class of ``mode``.
 
     Raises
@@ -111,7 +149,9 @@ def settings_type(mode: str) -> type[SeedSettings] | type[RobustSettings]:
     return SETTINGS_BY_MODE[mode]
 
 
-def settings_for_mode(mode: str, **overrides: object) -> SeedSettings | RobustSettings:
+def settings_for_mode(
+    mode: str, **overrides: object
+) -> SeedSettings | RobustSettings | CusumSettings:
     """A mode's default settings with ``overrides`` (None values are ignored) on top.
 
     Raises
@@ -131,7 +171,7 @@ def settings_for_mode(mode: str, **overrides: object) -> SeedSettings | RobustSe
     return kind(**chosen)  # type: ignore[arg-type]  # values come from typed config
 
 
-def settings_from_dict(content: dict) -> SeedSettings | RobustSettings:
+def settings_from_dict(content: dict) -> SeedSettings | RobustSettings | CusumSettings:
     """Settings from a stored model's flat dictionary (the other mode's keys are ignored)."""
     kind = settings_type(str(content.get("mode", STORED_DEFAULTS["mode"])))
     known = {field.name for field in fields(kind)}

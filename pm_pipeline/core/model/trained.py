@@ -39,6 +39,37 @@ class ChannelModel:
 
 
 @dataclass(frozen=True)
+class CusumChannel:
+    """cusum mode: standardisation and thresholds of one channel's accumulator."""
+
+    center: float
+    scale: float
+    reference: float
+    """k: subtracted from each standardised score before it accumulates."""
+    h_alert: float
+    h_error: float
+    row_count: int
+    train_rate_per_h: float
+    """Events per hour on the training window at ``h_alert`` (extrapolated)."""
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """cusum mode: the training moments that predict one axis from the others.
+
+    ``reference`` holds, per axis, the current (A) of the stored training moments; every
+    axis is predicted by its ``neighbours`` nearest moments in the other axes' log current.
+    """
+
+    reference: dict[str, list[float]]
+    log_offset: dict[str, float]
+    """Per axis: amperes added before the log, so a 0 A reading stays finite."""
+    feature_center: dict[str, float]
+    feature_scale: dict[str, float]
+    neighbours: int
+
+
+@dataclass(frozen=True)
 class MinMaxScaling:
     """Per-axis ranges fitted on the training window only (axes with readings only)."""
 
@@ -87,6 +118,8 @@ class AxisModel:
     """robust mode only: the ``active`` and ``idle`` channels."""
     quantum: float = 0.0
     """robust mode only: smallest non-zero scaled reading, the idle spread's floor."""
+    cusum: dict[str, CusumChannel] | None = None
+    """cusum mode only: the ``level``, ``spread``, ``idle`` and ``flat`` channels."""
 
 
 @dataclass(frozen=True)
@@ -102,10 +135,22 @@ class TrainedModel:
     scaling: MinMaxScaling
     axes: dict[str, AxisModel]
     version: str = field(default="")
+    conditioning: Conditioning | None = None
+    """cusum mode only: how each axis is predicted from the others."""
 
     def to_dict(self) -> dict:
-        """A JSON-safe dictionary; :func:`model_from_dict` reverses it."""
-        return {**asdict(self), "params": self.params.to_dict()}
+        """A JSON-safe dictionary; :func:`model_from_dict` reverses it.
+
+        Fields added for the cusum mode are left out while unset, so a model of another
+        mode has the dictionary, and so the version, it always had.
+        """
+        content = {**asdict(self), "params": self.params.to_dict()}
+        if content["conditioning"] is None:
+            del content["conditioning"]
+        for axis in content["axes"].values():
+            if axis["cusum"] is None:
+                del axis["cusum"]
+        return content
 
     @property
     def axis_names(self) -> tuple[str, ...]:
@@ -174,6 +219,9 @@ def model_from_dict(content: dict) -> TrainedModel:
                 "channels": {k: ChannelModel(**v) for k, v in axis["channels"].items()}
                 if axis.get("channels")
                 else None,
+                "cusum": {k: CusumChannel(**v) for k, v in axis["cusum"].items()}
+                if axis.get("cusum")
+                else None,
             }
         )
         for name, axis in content["axes"].items()
@@ -184,6 +232,9 @@ def model_from_dict(content: dict) -> TrainedModel:
             "params": settings_from_dict(content["params"]),
             "scaling": MinMaxScaling(**content["scaling"]),
             "axes": axes,
+            "conditioning": Conditioning(**content["conditioning"])
+            if content.get("conditioning")
+            else None,
         }
     )
 

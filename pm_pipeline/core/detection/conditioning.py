@@ -1,0 +1,128 @@
+"""Predicting one axis' current from what the other axes are doing at the same instant.
+
+A robot repeats its motions, so the other axes' currents at one instant say where in a
+motion the robot is, and so roughly what this axis should draw. The prediction is the mean
+log current of the axis over the ``neighbours`` training moments nearest in the other axes'
+standardised log currents (k nearest neighbours, scikit-learn's KD-tree). A fault on the
+axis itself moves its reading, not its prediction, because its own current is never a
+feature. The training moments are stored with the model (:class:`Conditioning`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.neighbors import KDTree
+
+from pm_pipeline.core.model.trained import Conditioning
+
+LOG_OFFSET_SHARE = 0.1
+"""The offset added before the log: this share of the axis' median non-zero training
+current, so a 0 A reading stays finite and small currents do not dominate."""
+
+
+def log_current(amperes: np.ndarray, offset: float) -> np.ndarray:
+    """``log(max(current, 0) + offset)``; a blank reading is "no load", 0 A."""
+    return np.log(np.maximum(np.nan_to_num(amperes, nan=0.0), 0.0) + offset)
+
+
+def fit_conditioning(
+    readings: pd.DataFrame, axes: tuple[str, ...], moving: np.ndarray, rows: int, neighbours: int
+) -> tuple[Conditioning, np.ndarray]:
+    """Choose the training moments and the feature scaling.
+
+    Parameters
+    ----------
+    readings
+        Training readings (amperes), index 0…n-1.
+    axes
+        The axes modelled.
+    moving
+        Rows where the robot moves (eligible as reference moments).
+    rows
+        Most moments kept, evenly spread over the eligible rows.
+    neighbours
+        Moments averaged per prediction.
+
+    Returns
+    -------
+    tuple
+        The :class:`Conditioning` and the rows of ``readings`` stored as its moments.
+    """
+    values = readings[list(axes)].to_numpy(dtype="float64")
+    offsets, centers, scales = {}, {}, {}
+    for i, axis in enumerate(axes):
+        column = np.nan_to_num(values[:, i], nan=0.0)
+        positive = column[column > 0]
+        offsets[axis] = float(LOG_OFFSET_SHARE * np.median(positive)) if len(positive) else 1.0
+        logs = log_current(column[moving], offsets[axis])
+        centers[axis] = float(np.mean(logs)) if len(logs) else 0.0
+        spread = float(np.std(logs)) if len(logs) else 0.0
+        scales[axis] = spread if spread > 0 else 1.0
+    eligible = np.flatnonzero(moving)
+    if len(eligible) > rows:
+        eligible = eligible[np.unique(np.linspace(0, len(eligible) - 1, rows).round().astype(int))]
+    reference = {
+        axis: [float(v) for v in np.nan_to_num(values[eligible, i], nan=0.0)]
+        for i, axis in enumerate(axes)
+    }
+    return Conditioning(reference, offsets, centers, scales, neighbours), eligible
+
+
+class Predictor:
+    """Per-axis predictions of log current from the other axes, for one :class:`Conditioning`."""
+
+    def __init__(self, conditioning: Conditioning) -> None:
+        self.conditioning = conditioning
+        self.axes = tuple(conditioning.reference)
+        reference = pd.DataFrame(conditioning.reference)
+        self._features = self.features(reference)
+        self._targets = {
+            axis: log_current(reference[axis].to_numpy(), conditioning.log_offset[axis])
+            for axis in self.axes
+        }
+        self._trees = {axis: KDTree(self._features[:, self._others(axis)]) for axis in self.axes}
+        self.k = min(conditioning.neighbours, len(reference))
+
+    def features(self, readings: pd.DataFrame) -> np.ndarray:
+        """Standardised log currents of every modelled axis, one column per axis."""
+        c = self.conditioning
+        return np.column_stack(
+            [
+                (
+                    log_current(readings[axis].to_numpy(dtype="float64"), c.log_offset[axis])
+                    - c.feature_center[axis]
+                )
+                / c.feature_scale[axis]
+                for axis in self.axes
+            ]
+        )
+
+    def target(self, axis: str, amperes: np.ndarray) -> np.ndarray:
+        """The log current that is predicted, for readings of ``axis``."""
+        return log_current(amperes, self.conditioning.log_offset[axis])
+
+    def predict(
+        self, axis: str, features: np.ndarray, exclude: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Predicted log current of ``axis`` for rows of :meth:`features`.
+
+        ``exclude`` gives, per row, the position of that row among the stored moments (-1
+        for none), so a training moment is not its own neighbour.
+        """
+        if len(features) == 0:
+            return np.array([], dtype="float64")
+        tree, targets = self._trees[axis], self._targets[axis]
+        query = features[:, self._others(axis)]
+        if exclude is None:
+            found = tree.query(query, k=self.k, return_distance=False)
+            return targets[found].mean(axis=1)
+        found = tree.query(query, k=min(self.k + 1, len(targets)), return_distance=False)
+        keep = found != exclude[:, None]
+        # The first k kept neighbours of each row (its own moment, if found, is skipped).
+        order = np.argsort(~keep, axis=1, kind="stable")[:, : self.k]
+        chosen = np.take_along_axis(found, order, axis=1)
+        return targets[chosen].mean(axis=1)
+
+    def _others(self, axis: str) -> list[int]:
+        return [i for i, name in enumerate(self.axes) if name != axis]

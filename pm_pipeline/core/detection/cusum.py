@@ -1,0 +1,232 @@
+"""Scoring in the ``cusum`` mode: one event per alarm, escalated in place, merged per axis.
+
+An event of one channel spans its alarm's excursion from the first sample with ``S > 0``
+to the peak of ``S`` (where the shift ended); it is an ERROR when the peak reaches the
+ERROR level. Its evidence ``z`` is ``Σu / √n`` over those samples: ``z_mean`` over all of
+them, ``z_peak`` the highest over their leading stretches; the p-value is ``P(Z ≥ z_mean)``.
+Overlapping events of one axis's channels are one event, with the strongest channel's
+evidence.
+
+Scoring streams: per axis, the scored samples after the last point where every channel's
+accumulator is 0 (or a data gap) are carried to the next chunk and scored again with it,
+so the events equal one pass over the whole file, wherever it is cut. Per-sample scores
+depend on the sample alone, except the flat channel's, which carries the previous reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from pm_pipeline.core.detection.accumulate import alarms
+from pm_pipeline.core.detection.base import EventStream, settings_as
+from pm_pipeline.core.detection.conditioning import Predictor
+from pm_pipeline.core.detection.cusum_fit import CHANNELS, motion_states, repeats, standardised
+from pm_pipeline.core.detection.events import EVENT_COLUMNS
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.model.params import CusumSettings
+from pm_pipeline.core.model.timeaxis import gap_breaks, seconds_since
+from pm_pipeline.core.model.trained import TrainedModel
+
+
+@dataclass
+class _Scored:
+    """Scored samples of one axis: time, segment and one score column per channel (NaN
+    where the sample is not in that channel)."""
+
+    times: np.ndarray
+    segments: np.ndarray
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @staticmethod
+    def empty() -> _Scored:
+        return _Scored(
+            np.array([], dtype="datetime64[us]"),
+            np.array([], dtype="int64"),
+            {name: np.array([], dtype="float64") for name in CHANNELS},
+        )
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def then(self, other: _Scored) -> _Scored:
+        if not len(self):
+            return other
+        return _Scored(
+            np.r_[self.times, other.times],
+            np.r_[self.segments, other.segments],
+            {name: np.r_[self.scores[name], other.scores[name]] for name in CHANNELS},
+        )
+
+    def tail(self, first: int) -> _Scored:
+        return _Scored(
+            self.times[first:],
+            self.segments[first:],
+            {name: values[first:] for name, values in self.scores.items()},
+        )
+
+
+def model_predictor(model: TrainedModel) -> Predictor:
+    """The predictor of a cusum model.
+
+    Raises
+    ------
+    PipelineError
+        When the model carries no conditioning (it was stored without it).
+    """
+    if model.conditioning is None:
+        raise PipelineError(
+            f"model {model.version or '(unversioned)'} of mode 'cusum' has no stored "
+            "conditioning; retrain it."
+        )
+    return Predictor(model.conditioning)
+
+
+class CusumStream(EventStream):
+    """Events of a cusum-mode model over time-ordered chunks of readings."""
+
+    def __init__(self, model: TrainedModel) -> None:
+        super().__init__()
+        self.model = model
+        self.params = settings_as(CusumSettings, model.params)
+        self.predictor = model_predictor(model)
+        self._last_seconds: float | None = None
+        self._last_segment = 0
+        self._previous = {axis: (np.nan, -1) for axis in model.axis_names}
+        self._pending = {axis: _Scored.empty() for axis in model.axis_names}
+        self._events: list[pd.DataFrame] = []
+
+    def _score(self, readings: pd.DataFrame, times: pd.Series) -> None:
+        seconds = seconds_since(times, self.model.epoch_ts)
+        breaks = gap_breaks(seconds, self.model.dt_s, self.params.gap_factor)
+        if self._last_seconds is not None:
+            breaks[0] = seconds[0] - self._last_seconds > self.params.gap_factor * self.model.dt_s
+        segment = self._last_segment + np.cumsum(breaks)
+        states = motion_states(readings, self.params)
+        features = self.predictor.features(readings)
+        stamps = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        for axis in self.model.axis_names:
+            scored = self._axis_scores(axis, readings, stamps, segment, states[axis], features)
+            buffer = self._pending[axis].then(scored)
+            settled = self._settle(axis, buffer, final=False)
+            self._pending[axis] = buffer.tail(settled)
+        self._last_seconds = float(seconds[-1])
+        self._last_segment = int(segment[-1])
+
+    def pending_samples(self) -> int:
+        return sum(len(scored) for scored in self._pending.values())
+
+    def finish(self) -> list[pd.DataFrame]:
+        for axis in self.model.axis_names:
+            self._settle(axis, self._pending[axis], final=True)
+            self._pending[axis] = _Scored.empty()
+        return [frame for frame in self._events if len(frame)]
+
+    def _axis_scores(
+        self,
+        axis: str,
+        readings: pd.DataFrame,
+        stamps: np.ndarray,
+        segment: np.ndarray,
+        state: tuple[np.ndarray, np.ndarray],
+        features: np.ndarray,
+    ) -> _Scored:
+        channels = self.model.axes[axis].cusum or {}
+        clip = self.params.clip
+        amperes = readings[axis].to_numpy(dtype="float64")
+        present = ~np.isnan(amperes)
+        active, quiet = present & state[0], present & state[1]
+        scores = {name: np.full(len(amperes), np.nan) for name in CHANNELS}
+        residual = self.predictor.target(axis, amperes[active]) - self.predictor.predict(
+            axis, features[active]
+        )
+        level = standardised(residual, channels["level"], clip)
+        scores["level"][active] = level
+        scores["spread"][active] = standardised(np.abs(level), channels["spread"], clip)
+        scores["idle"][quiet] = standardised(amperes[quiet] != 0, channels["idle"], clip)
+        previous, previous_segment = self._previous[axis]
+        flat = repeats(amperes, segment, previous, previous_segment)
+        scores["flat"][present] = standardised(flat[present], channels["flat"], clip)
+        if present.any():
+            last = int(np.flatnonzero(present)[-1])
+            self._previous[axis] = (float(amperes[last]), int(segment[last]))
+        return _Scored(
+            stamps[present], segment[present], {n: s[present] for n, s in scores.items()}
+        )
+
+    def _settle(self, axis: str, buffer: _Scored, final: bool) -> int:
+        """Emit the events no later sample can change; how many leading samples settled."""
+        n = len(buffer)
+        if n == 0:
+            return 0
+        quiet_after = np.ones(n, dtype=bool)
+        found = []
+        for name in CHANNELS:
+            channel = (self.model.axes[axis].cusum or {})[name]
+            rows = np.flatnonzero(~np.isnan(buffer.scores[name]))
+            u = buffer.scores[name][rows]
+            path, excursions = alarms(u - channel.reference, buffer.segments[rows], channel.h_alert)
+            if len(rows):  # the state after each sample: that of the channel's last one
+                last = np.searchsorted(rows, np.arange(n), side="right") - 1
+                quiet_after &= np.where(last >= 0, path[np.maximum(last, 0)] <= 0, True)
+            for excursion in excursions:
+                found.append(_channel_event(buffer, rows, u, excursion, channel.h_error))
+        # After a row followed by a data gap (or the last row, when finishing) nothing
+        # carries on either.
+        gap_next = np.r_[buffer.segments[1:] != buffer.segments[:-1], final]
+        settled_rows = np.flatnonzero(quiet_after | gap_next)
+        cut = int(settled_rows[-1]) + 1 if len(settled_rows) else 0
+        kept = [
+            event
+            for event in found
+            if event["first_row"] < cut and event["n_samples"] >= self.params.min_sustain_samples
+        ]
+        if kept:
+            self._events.append(_merge(axis, kept))
+        return cut
+
+
+def _channel_event(
+    buffer: _Scored, rows: np.ndarray, u: np.ndarray, excursion, h_error: float
+) -> dict:
+    samples = u[excursion.start : excursion.peak + 1]
+    evidence = np.cumsum(samples) / np.sqrt(np.arange(1, len(samples) + 1))
+    return {
+        "first_row": int(rows[excursion.start]),
+        "start": buffer.times[rows[excursion.start]],
+        "end": buffer.times[rows[excursion.peak]],
+        "z_mean": float(evidence[-1]),
+        "z_peak": float(evidence.max()),
+        "n_samples": len(samples),
+        "error": excursion.height >= h_error,
+    }
+
+
+def _merge(axis: str, events: list[dict]) -> pd.DataFrame:
+    """Overlapping channel events of one axis as one event each, by start time."""
+    frame = pd.DataFrame(events).sort_values(["start", "end"], ignore_index=True)
+    group = (frame["start"] > frame["end"].cummax().shift()).cumsum()
+    strongest = frame.loc[frame.groupby(group)["z_mean"].idxmax()].set_index(group.unique())
+    merged = frame.groupby(group).agg(
+        start=("start", "min"), end=("end", "max"), z_peak=("z_peak", "max"), error=("error", "any")
+    )
+    start = pd.Series(merged["start"].to_numpy()).dt.tz_localize("UTC")
+    end = pd.Series(merged["end"].to_numpy()).dt.tz_localize("UTC")
+    z_mean = strongest["z_mean"].to_numpy(dtype="float64")
+    out = pd.DataFrame(
+        {
+            "axis": axis,
+            "severity": np.where(merged["error"].to_numpy(), "ERROR", "ALERT"),
+            "start": start,
+            "end": end,
+            "duration_s": (end - start).dt.total_seconds().to_numpy(),
+            "z_mean": z_mean,
+            "z_peak": np.maximum(merged["z_peak"].to_numpy(dtype="float64"), z_mean),
+            "p_value": norm.sf(z_mean),
+            "n_samples": strongest["n_samples"].to_numpy(dtype="int64"),
+        }
+    )
+    return out[list(EVENT_COLUMNS)]

@@ -1,0 +1,191 @@
+"""The cusum mode: exact expectations on generated data, chunk-boundary equality, a floor on
+the real export, its model JSON and the synthetic verification set."""
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.stats import norm
+
+from pm_pipeline.core.detection.events import events_in_order
+from pm_pipeline.core.detection.registry import detect_events, fit_model, stream_events
+from pm_pipeline.core.evaluation.harness import SPLITS, hits, part, plan_faults, run_harness
+from pm_pipeline.core.evaluation.harness_report import summarise
+from pm_pipeline.core.evaluation.metrics import match_injections, recall
+from pm_pipeline.core.model.params import CusumSettings, settings_for_mode
+from pm_pipeline.core.model.trained import fit_minmax_scaling, model_from_dict
+from pm_pipeline.core.parsing.careful import read_export
+from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.simulation.sample import SAMPLE_START, generate_robot_readings
+from pm_pipeline.core.simulation.synthetic import generate_synthetic_test_data
+from pm_pipeline.core.simulation.wear import KINDS
+
+CUT = SAMPLE_START + pd.Timedelta(hours=8)
+FAULT_AT = CUT + pd.Timedelta(minutes=30)
+
+
+@pytest.fixture(scope="module")
+def generated() -> tuple:
+    readings = generate_robot_readings(10, SAMPLE_START, seed=3)
+    train = readings[readings[TIME_COLUMN] < CUT].reset_index(drop=True)
+    scored = readings[readings[TIME_COLUMN] >= CUT].reset_index(drop=True)
+    model = fit_model(train, fit_minmax_scaling(train), settings_for_mode("cusum"))
+    return model, scored
+
+
+# One event on the faulty axis, of the expected severity, and nothing else; found by hand
+# on these seeds and kept as they are (a change in the detector shows up here).
+@pytest.mark.parametrize(
+    ("kind", "minutes", "severity"),
+    [
+        ("step_1.3", 25, "ALERT"),
+        ("step_1.5", 20, "ERROR"),
+        ("step_1.8", 15, "ERROR"),
+        ("ramp", 60, "ERROR"),
+        ("stuck", 20, "ERROR"),
+        ("idle_offset", 20, "ERROR"),
+    ],
+)
+def test_each_fault_kind_gives_one_event_on_its_axis(generated, kind, minutes, severity) -> None:
+    model, scored = generated
+    assert detect_events(model, scored).empty  # two clean hours raise nothing
+    end = FAULT_AT + pd.Timedelta(minutes=minutes)
+    injected, _ = KINDS[kind].inject(scored, "axis_3", FAULT_AT, end, np.random.default_rng(4))
+    events = detect_events(model, injected)
+    assert events["axis"].tolist() == ["axis_3"]
+    assert events["severity"].tolist() == [severity]
+    assert events["start"].iloc[0] <= end and events["end"].iloc[0] >= FAULT_AT
+
+
+def test_an_event_ends_near_the_end_of_a_step(generated) -> None:
+    model, scored = generated
+    end = FAULT_AT + pd.Timedelta(minutes=20)
+    injected, _ = KINDS["step_1.8"].inject(
+        scored, "axis_2", FAULT_AT, end, np.random.default_rng(0)
+    )
+    event = detect_events(model, injected).iloc[0]
+    assert abs((event["end"] - end).total_seconds()) < 180
+
+
+def test_the_model_round_trips_through_json_with_its_version(generated) -> None:
+    model, scored = generated
+    stored = json.loads(json.dumps(model.to_dict(), sort_keys=True))
+    loaded = model_from_dict(stored)
+    assert loaded.version == model.version and loaded.to_dict() == stored
+    assert isinstance(loaded.params, CusumSettings)
+    injected, _ = KINDS["step_1.5"].inject(
+        scored, "axis_2", FAULT_AT, FAULT_AT + pd.Timedelta(minutes=20), np.random.default_rng(0)
+    )
+    pd.testing.assert_frame_equal(detect_events(loaded, injected), detect_events(model, injected))
+
+
+def test_the_synthetic_set_catches_every_injected_error_run(generated) -> None:
+    model, _ = generated
+    synthetic = generate_synthetic_test_data(model, hours=6.0, seed=11)
+    matched = match_injections(detect_events(model, synthetic.readings), synthetic.injected)
+    assert recall(matched, "ERROR") == 1.0
+
+
+@pytest.fixture(scope="module")
+def scenario(generated) -> tuple:
+    """Every fault kind, twice, in the scored hours, with a data gap in the middle."""
+    model, scored = generated
+    for fault in plan_faults(scored, seed=5, per_kind=1):
+        rng = np.random.default_rng(fault.seed)
+        scored, _ = KINDS[fault.kind].inject(scored, fault.axis, fault.start, fault.end, rng)
+    scored = scored[(scored.index < 1500) | (scored.index > 1700)].reset_index(drop=True)
+    return model, scored, detect_events(model, scored)
+
+
+def chunked(model, readings: pd.DataFrame, cuts: list[int]) -> pd.DataFrame:
+    stream = stream_events(model)
+    for start, end in itertools.pairwise([0, *sorted(set(cuts)), len(readings)]):
+        stream.push(readings.iloc[start:end])
+    return events_in_order(stream.finish())
+
+
+def same(chunks: pd.DataFrame, whole: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(chunks, whole, check_exact=False, rtol=1e-9, atol=1e-12)
+
+
+def test_the_scenario_has_events_of_both_severities(scenario) -> None:
+    _, _, whole = scenario
+    assert len(whole) >= 5 and set(whole["severity"]) == {"ALERT", "ERROR"}
+
+
+@pytest.mark.parametrize("rows", [1, 7, 250, 1000])
+def test_fixed_chunks_give_the_one_pass_events(scenario, rows: int) -> None:
+    model, scored, whole = scenario
+    readings = scored if rows >= 250 else scored.iloc[1000:2500].reset_index(drop=True)
+    expected = whole if rows >= 250 else detect_events(model, readings)
+    assert len(expected) >= 1
+    same(chunked(model, readings, list(range(rows, len(readings), rows))), expected)
+
+
+def test_cuts_inside_every_event_give_the_one_pass_events(scenario) -> None:
+    model, scored, whole = scenario
+    times = scored[TIME_COLUMN]
+    starts = np.searchsorted(times, whole["start"]) + 1
+    ends = np.searchsorted(times, whole["end"])
+    cuts = [int(i) for i in np.r_[starts, ends] if 0 < i < len(scored)]
+    same(chunked(model, scored, cuts), whole)
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_random_cuts_give_the_one_pass_events(scenario, data: st.DataObject) -> None:
+    model, scored, whole = scenario
+    cuts = data.draw(st.lists(st.integers(1, len(scored) - 1), min_size=1, max_size=30))
+    same(chunked(model, scored, cuts), whole)
+
+
+def test_the_open_tail_stays_small_in_normal_operation(generated) -> None:
+    model, scored = generated
+    stream = stream_events(model)
+    stream.push(scored)
+    assert stream.pending_samples() < len(scored) // 4
+
+
+def test_real_export_floor(real_export: Path) -> None:
+    """Measured on this split and seed (2026-11-25): recall 0.75 (step ×1.3 and jitter
+    missed), no false event on the clean 6.7 h. The floor leaves room for noise."""
+    readings = read_export(real_export)
+    faults, clean = run_harness(
+        readings, {"cusum": CusumSettings()}, seeds=[7], per_kind=1, splits=SPLITS[1:2]
+    )
+    table = summarise(faults, clean)["cusum"]
+    assert table["recall, all faults"] >= 0.6
+    assert table["false events per hour, clean"] <= 0.35
+    assert table["live feed recall - whole-file recall"] == 0.0
+    for kind in ("step_1.5", "step_1.8", "stuck", "idle_offset"):
+        assert table[f"recall, {kind}"] == 1.0, kind
+
+
+def test_real_export_events_agree_and_never_span_a_gap(real_export: Path) -> None:
+    readings = read_export(real_export)
+    train, scored = part(readings, (0.0, 0.7)), part(readings, (0.7, 1.0))
+    model = fit_model(train, fit_minmax_scaling(train), CusumSettings())
+    fault = next(f for f in plan_faults(scored, seed=3, per_kind=1) if f.kind == "step_1.8")
+    injected, _ = KINDS[fault.kind].inject(
+        scored, fault.axis, fault.start, fault.end, np.random.default_rng(0)
+    )
+    events = detect_events(model, injected)
+    assert len(hits(events, fault)) == 1
+    np.testing.assert_allclose(events["p_value"], norm.sf(events["z_mean"]))
+    assert (events["z_peak"] >= events["z_mean"] - 1e-9).all()
+    assert (events["z_mean"] >= model.params.z_alert - 1e-9).all()
+    assert (events.loc[events["severity"] == "ERROR", "z_peak"] >= model.params.z_error).all()
+    times = injected[TIME_COLUMN]
+    gap_ends = times[times.diff().dt.total_seconds() > model.params.gap_factor * model.dt_s]
+    for event in events.itertuples():
+        assert not ((gap_ends > event.start) & (gap_ends <= event.end)).any()
