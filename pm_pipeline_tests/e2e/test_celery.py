@@ -24,7 +24,7 @@ from pm_pipeline_tests.e2e.daemon_harness import PROJECT_ROOT, SQLITE_INSTANCE_Y
 
 pytestmark = pytest.mark.slow  # real Celery workers; `pytest -m "not slow"` leaves it out
 
-BROKER = "pyamqp://guest:guest@127.0.0.1:5672//"
+BROKER = "pyamqp://guest@127.0.0.1:5672//"
 WORKERS = ("w1", "w2")
 CELERY_WORKER = "Celery worker"
 
