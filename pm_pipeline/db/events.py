@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, Table, delete, func, select
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.db.readings import newest_reading_time
 from pm_pipeline.db.registry import load_model
-from pm_pipeline.db.schema import events, metadata
+from pm_pipeline.db.schema import events
 from pm_pipeline.db.timestamps import from_db_times, to_db_time, to_db_times
 
 
@@ -45,7 +45,6 @@ def replace_events(
     int
         Number of events written.
     """
-    metadata.create_all(engine)
     created = to_db_time(engine, pd.Timestamp(datetime.now(UTC)))
     rows = [
         {
@@ -104,7 +103,6 @@ def read_events(
     engine: Engine, source: str | None = None, robot_id: str | None = None
 ) -> pd.DataFrame:
     """Stored events, optionally of one source and one robot, ordered by start time."""
-    metadata.create_all(engine)
     query = select(events).order_by(events.c.start_ts, events.c.event_id)
     if source is not None:
         query = query.where(events.c.source == source)
@@ -119,7 +117,6 @@ def read_events(
 
 def read_event(engine: Engine, event_id: int) -> pd.Series:
     """One stored event by id; PipelineError when there is no such event."""
-    metadata.create_all(engine)
     with engine.connect() as connection:
         frame = pd.read_sql(select(events).where(events.c.event_id == event_id), connection)
     if frame.empty:
@@ -147,7 +144,6 @@ def robot_events(
     severity
         ``ALERT`` or ``ERROR``, or None for both.
     """
-    metadata.create_all(engine)
     query = (
         select(events)
         .where((events.c.robot_id == robot_id) & (events.c.source != SYNTHETIC_SOURCE))
