@@ -72,13 +72,14 @@ def store_revision(connectable: Engine | Connection) -> str | None:
 
 
 def is_our_object(name: str | None, type_: str, _parents: object) -> bool:
-    """Alembic's filter: of the tables in the database, only ours are compared."""
+    """Alembic's filter: of the tables in the database, only ours (not even the version
+    table, which Alembic keeps itself) are compared with :func:`store_metadata`."""
     return type_ != "table" or name in _our_tables()
 
 
 @cache
 def _our_tables() -> frozenset[str]:
-    return frozenset([*store_metadata().tables, VERSION_TABLE])
+    return frozenset(store_metadata().tables)
 
 
 def upgrade_store(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
