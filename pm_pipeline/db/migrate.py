@@ -18,17 +18,16 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.schema import CreateSchema
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.db.engine import describe_url, mask_url, open_engine, store_schema_of
 from pm_pipeline.db.schema import store_metadata
+from pm_pipeline.db.store_rights import UPGRADE_HINT, StorePlace
 
 VERSION_TABLE = "pm_alembic_version"
 MIGRATIONS = Path(__file__).with_name("migrations")
-UPGRADE_HINT = "run `pm-pipeline db upgrade`"
 _LOCK_KEY = int.from_bytes(hashlib.sha256(b"pm_pipeline store migrations").digest()[:8], "big")
 _LOCK_KEY -= 1 << 64 if _LOCK_KEY >= 1 << 63 else 0
 _READY: set[tuple[str, str | None]] = set()
@@ -110,19 +109,20 @@ def upgrade_store(engine: Engine, revision: str = "head") -> tuple[str | None, s
         does not know.
     """
     url = engine.url.render_as_string(hide_password=False)
-    place = _Place(url, store_schema_of(engine))
+    place = StorePlace(url, store_schema_of(engine))
     try:
         with engine.begin() as connection:
             _take_turn(connection)
             place.read(connection)
             before = store_revision(connection)
             _check_known(before, url)
-            place.create_schema(connection)
+            if before != head_revision():
+                place.prepare(connection)
             command.upgrade(store_config(connection), revision)
             after = store_revision(connection)
     except DBAPIError as error:
         if getattr(error.orig, "pgcode", None) == "42501":  # insufficient_privilege
-            raise PipelineError(place.grant_message(error)) from None
+            raise PipelineError(place.denied_message(error)) from None
         raise
     except CommandError as error:
         raise PipelineError(f"{describe_url(url)}: cannot upgrade our tables: {error}") from None
@@ -192,60 +192,4 @@ def _check_known(current: str | None, url: str) -> None:
             f"our tables in {describe_url(url)} are at revision {current!r}, which this "
             f"pm_pipeline does not know (its newest is {head_revision()}): a newer version "
             "upgraded them; update pm_pipeline."
-        )
-
-
-class _Place:
-    """Where the upgrade creates things and as whom, for the message when it may not."""
-
-    def __init__(self, url: str, store_schema: str | None) -> None:
-        self.url, self.schema = url, store_schema
-        self.user = self.database = ""
-        self.creating_schema = False
-
-    def read(self, connection: Connection) -> None:
-        if connection.dialect.name != "postgresql":
-            return
-        user, database, current = connection.execute(
-            select(func.current_user(), func.current_database(), func.current_schema())
-        ).one()
-        self.user, self.database = user, database
-        self.schema = self.schema or current
-        if self.schema is None:
-            raise PipelineError(
-                f"{describe_url(self.url)}: no schema on the connection's search_path exists "
-                "to hold our tables; set PM_STORE_SCHEMA to one (it is created) or fix the "
-                f"search_path in the URL ({mask_url(self.url)})."
-            )
-
-    def create_schema(self, connection: Connection) -> None:
-        if connection.dialect.name != "postgresql" or not self.schema:
-            return
-        exists = connection.execute(
-            text("SELECT 1 FROM pg_namespace WHERE nspname = :name"), {"name": self.schema}
-        ).first()
-        if exists is None:
-            self.creating_schema = True
-            connection.execute(CreateSchema(self.schema))
-            self.creating_schema = False
-
-    def grant_message(self, error: DBAPIError) -> str:
-        reason = str(error.orig).strip().splitlines()[0]
-        where = f"{describe_url(self.url)} ({mask_url(self.url)})"
-        if self.creating_schema:
-            return (
-                f"role {self.user!r} may not create schema {self.schema!r} in {where}: have "
-                f"an owner run `CREATE SCHEMA {self.schema} AUTHORIZATION {self.user};` (or "
-                f"`GRANT CREATE ON DATABASE {self.database} TO {self.user};`), then "
-                f"{UPGRADE_HINT} again."
-            )
-        if "permission denied for schema" in reason:
-            return (
-                f"role {self.user!r} may not create our tables in schema {self.schema!r} of "
-                f"{where}: have the schema's owner run `GRANT USAGE, CREATE ON SCHEMA "
-                f"{self.schema} TO {self.user};`, then {UPGRADE_HINT} again."
-            )
-        return (
-            f"role {self.user!r} may not change our tables in schema {self.schema!r} of "
-            f"{where} ({reason}): {UPGRADE_HINT} as the role that owns them."
         )
