@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from pm_pipeline.core.errors import PipelineError, SettingsError
@@ -42,11 +43,11 @@ def test_the_embedded_store_is_upgraded_on_first_use_and_checked_once(tmp_path: 
     def record(_conn, _cursor, statement, *_args) -> None:
         statements.append(statement)
 
-    sa.event.listen(sa.Engine, "before_cursor_execute", record)
+    event.listen(sa.Engine, "before_cursor_execute", record)
     try:
         ReadingsDatabaseResource().engine()  # a second resource in the same process
     finally:
-        sa.event.remove(sa.Engine, "before_cursor_execute", record)
+        event.remove(sa.Engine, "before_cursor_execute", record)
     assert statements == []  # no second look at the version table
 
 
@@ -122,7 +123,7 @@ def test_a_role_without_create_is_told_the_grant(
     tmp_path: Path, postgres_schema_url: Callable[[], str], limited_role: str
 ) -> None:
     url = postgres_schema_url()
-    schema = make_url(url).query["options"].split("=")[-1]
+    schema = str(make_url(url).query["options"]).split("=")[-1]
     env = {"PM_DATABASE_URL": with_password(url, limited_role)}
     denied = cli(tmp_path, env, "db", "upgrade", expect=1)
     grant = f"GRANT USAGE, CREATE ON SCHEMA {schema} TO {limited_role};"
