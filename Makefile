@@ -20,10 +20,13 @@ $(BIN)/.installed: pyproject.toml
 
 env: $(BIN)/.installed
 
+# Both bring our tables to the newest revision first (PM_DATABASE_URL, or the embedded file).
 run: env
+	$(BIN)/pm-pipeline db upgrade
 	$(BIN)/pm-pipeline run
 
 dev: env
+	$(BIN)/pm-pipeline db upgrade
 	$(BIN)/pm-pipeline dev
 
 lint: env

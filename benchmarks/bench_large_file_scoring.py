@@ -49,6 +49,7 @@ from pm_pipeline.core.parsing.stream import open_export_stream
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.engine import normalise_url, open_engine
+from pm_pipeline.db.migrate import upgrade_store
 from pm_pipeline.db.schema import readings_table
 from pm_pipeline.services.scoring import ingest_and_detect
 
@@ -99,6 +100,7 @@ def streamed(path: Path, model: TrainedModel) -> tuple[int, pd.DataFrame]:
 
 def streamed_into_db(path: Path, model: TrainedModel, url: str) -> tuple[int, pd.DataFrame]:
     engine = open_engine(url)
+    upgrade_store(engine)
     scored = ingest_and_detect(
         engine, readings_table(), "bench", path, "bench", model, ExportFormat()
     )

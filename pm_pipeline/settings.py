@@ -13,6 +13,7 @@ them to Dagster; ``PM_TEST_DATABASE_URL`` belongs to the tests.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
@@ -46,6 +47,8 @@ __all__ = ["ENV_FILE", "Settings", "SettingsError", "load_settings"]
 
 ENV_FILE = Path(".env")
 DEFAULT_ROBOTS_FILE = "robots.yaml"
+STORE_SCHEMA_VARIABLE = "PM_STORE_SCHEMA"
+_SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 EXPORT_VARIABLES = frozenset({AXIS_COUNT_VARIABLE, COLUMN_MAP_VARIABLE})
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("pm_settings_environ", default=None)
 
@@ -76,6 +79,12 @@ class _PipelineSettings(AlertSettings):
         description="Readings database (SQLAlchemy URL, e.g. a Neon "
         "postgresql://user:password@host/db?sslmode=require); DATABASE_URL is read when it is "
         "unset. Unset: a SQLite file in PM_STATE_DIR.",
+    )
+    store_schema: str | None = _setting(
+        None,
+        STORE_SCHEMA_VARIABLE,
+        "Postgres schema our own tables live in (created by `pm-pipeline db upgrade` when "
+        "missing), apart from the user's tables. Unset: the connection's default schema.",
     )
     state_dir: Path = _setting(
         Path(".pm_state"),
@@ -200,6 +209,24 @@ class _PipelineSettings(AlertSettings):
     def _resolved(cls, value: Path) -> Path:
         # Relative to the folder the command runs in, fixed now as it was before settings.
         return value.resolve()
+
+    @field_validator("store_schema")
+    @classmethod
+    def _postgres_schema(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if not _SCHEMA_NAME.match(value):
+            raise ValueError(
+                "not a schema name; use lowercase letters, digits and underscores, "
+                "starting with a letter, e.g. pm_store."
+            )
+        url = info.data.get("database_url") or ""
+        if not url.startswith(("postgres:", "postgresql:", "postgresql+")):
+            raise ValueError(
+                f"{STORE_SCHEMA_VARIABLE}={value!r}: a schema applies to Postgres only, and "
+                "the database is SQLite; unset it, or set PM_DATABASE_URL to a postgresql:// URL."
+            )
+        return value
 
     @field_validator("axis_count", mode="before")
     @classmethod

@@ -20,6 +20,7 @@ from pm_pipeline.core.simulation.sample import (
 )
 from pm_pipeline.db.engine import normalise_url
 from pm_pipeline_tests.commands import UNSET
+from pm_pipeline_tests.store import upgraded
 
 if TYPE_CHECKING:
     from xdist.remote import Producer
@@ -109,14 +110,16 @@ def robot_day() -> pd.DataFrame:
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'readings.db'}"
+    """A SQLite file with our tables at the newest revision."""
+    return upgraded(f"sqlite:///{tmp_path / 'readings.db'}")
 
 
 @pytest.fixture
 def postgres_schema_url() -> Iterator[Callable[[], str]]:
-    """Make URLs on the test server, each with a fresh schema as its search_path.
+    """Make URLs on the test server, each with a fresh, empty schema as its search_path.
 
-    The schemas are dropped after the test.
+    The schemas are dropped after the test. For our tables there, pass the URL through
+    :func:`pm_pipeline_tests.store.upgraded`.
     """
     base = os.environ.get(TEST_URL_VARIABLE) or LOCAL_TEST_URL
     admin = sa.create_engine(normalise_url(base))
@@ -142,13 +145,15 @@ def postgres_schema_url() -> Iterator[Callable[[], str]]:
 
 @pytest.fixture
 def postgres_url(postgres_schema_url: Callable[[], str]) -> str:
-    """A URL on the test server whose search_path is a fresh schema, dropped afterwards."""
-    return postgres_schema_url()
+    """A URL on the test server whose search_path is a fresh schema, dropped afterwards,
+    with our tables there at the newest revision."""
+    return upgraded(postgres_schema_url())
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest) -> str:
-    """Each database test runs on the embedded default and on the real Postgres server."""
+    """Each database test runs on the embedded default and on the real Postgres server
+    (our tables at the newest revision in both)."""
     return request.getfixturevalue(f"{request.param}_url")
 
 

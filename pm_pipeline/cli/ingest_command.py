@@ -17,8 +17,9 @@ from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.parsing.careful import sniff_layout
 from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.versioning import file_sha256
-from pm_pipeline.db.engine import describe_url, open_engine, resolve_database_url
+from pm_pipeline.db.engine import describe_url, resolve_database_url
 from pm_pipeline.db.ingest import IngestResult
+from pm_pipeline.db.migrate import open_store
 from pm_pipeline.db.schema import DEFAULT_ROBOT_ID, readings_table
 from pm_pipeline.services.ingest import ingest_export
 from pm_pipeline.settings import Settings
@@ -28,7 +29,7 @@ def ingest_files(files: Sequence[Path], settings: Settings) -> int:
     """Ingest each file into the default readings table; 1 when any file failed.
 
     The database is ``PM_DATABASE_URL`` from ``settings`` (else the embedded SQLite file),
-    the table ``pm_dashboard`` with time column ``timestamp_recorded``, the robot
+    the table ``pm_readings`` with time column ``timestamp_recorded``, the robot
     ``robot-1``: the defaults of the pipeline's readings resource.
     """
     export_format = settings.export_format
@@ -38,7 +39,7 @@ def ingest_files(files: Sequence[Path], settings: Settings) -> int:
     failed = 0
     for path in files:
         try:
-            engine = engine or open_engine(url)
+            engine = engine or open_store(url, settings.store_schema, not settings.database_url)
             result = ingest_file(engine, table, DEFAULT_ROBOT_ID, path, export_format)
         except PipelineError as error:
             print(f"error: {error}", file=sys.stderr)

@@ -16,6 +16,7 @@ PM_AXIS_COUNT, PM_COLUMN_MAP, DAGSTER_HOME, ...); with none set, everything live
 EPILOG = "Run `pm-pipeline COMMAND --help` for a command's options."
 PIPELINE = "pm_pipeline.cli.pipeline"
 OPS = "pm_pipeline.cli.ops"
+STORE = "pm_pipeline.cli.store"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_models(commands)
     _add_lineage_replay(commands)
     _add_export(commands)
+    _add_db(commands)
     return parser
 
 
@@ -236,3 +238,22 @@ def _add_export(commands: argparse._SubParsersAction) -> None:
         help="readings per CSV page (100000)",
     )
     export.set_defaults(handler="pm_pipeline.cli.export:export", output_dirs=("out",))
+
+
+def _add_db(commands: argparse._SubParsersAction) -> None:
+    db = _command(
+        commands,
+        "db",
+        "create or upgrade our own tables, or show their revision",
+        "Our tables (pm_readings, pm_model_registry, pm_model_activations, pm_events,\n"
+        "pm_ingested_files) live in PM_DATABASE_URL, in PM_STORE_SCHEMA when set. Run\n"
+        "`db upgrade` once after installing or updating pm_pipeline; `make run` and `make dev`\n"
+        "do it for you. The embedded SQLite file is upgraded on first use.",
+    )
+    actions = db.add_subparsers(metavar="ACTION", title="actions", required=True)
+    upgrade = _command(actions, "upgrade", "bring our tables to the newest revision")
+    upgrade.set_defaults(handler=f"{STORE}:upgrade")
+    current = _command(
+        actions, "current", "print our tables' revision and the newest (exit 1 when behind)"
+    )
+    current.set_defaults(handler=f"{STORE}:current")

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.db.schema import asset_values, metadata
+from pm_pipeline.db.schema import asset_values
 
 PARQUET = "parquet"
 PICKLE = "pickle"
@@ -87,7 +87,6 @@ def store_asset_value(
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
     insert = dialect.insert(asset_values).values(row)
     replaced = {name: insert.excluded[name] for name in row if name not in _KEY}
-    metadata.create_all(engine)
     with engine.begin() as connection:
         connection.execute(insert.on_conflict_do_update(index_elements=_KEY, set_=replaced))
     return len(encoded.payload)
@@ -107,7 +106,6 @@ def load_asset_value(engine: Engine, asset_key: str, partition_key: str) -> Any:
     query = select(asset_values.c.value_format, asset_values.c.payload).where(
         (asset_values.c.asset_key == asset_key) & (asset_values.c.partition_key == partition_key)
     )
-    metadata.create_all(engine)
     with engine.connect() as connection:
         row = connection.execute(query).one_or_none()
     if row is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -14,6 +14,8 @@ from pm_pipeline.settings import Settings
 
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
 READINGS_DB_FILE = "readings.db"
+STORE_SCHEMA_OPTION = "pm_store_schema"
+"""The engine execution option that carries ``PM_STORE_SCHEMA`` to the migrations."""
 
 
 def resolve_database_url(explicit: str | None, settings: Settings) -> str:
@@ -70,20 +72,37 @@ def describe_url(url: str) -> str:
     return f"database {parsed.database!r} on {parsed.host}:{parsed.port or 5432}"
 
 
-def open_engine(url: str, setting: str = "PM_DATABASE_URL") -> Engine:
+def open_engine(
+    url: str, store_schema: str | None = None, setting: str = "PM_DATABASE_URL"
+) -> Engine:
     """Create an engine and check that it connects; ``setting`` names the URL's variable.
 
     For SQLite, the file's folder is created and WAL mode set so readers and one writer can
     share it.
 
+    Parameters
+    ----------
+    url
+        SQLAlchemy URL of the database.
+    store_schema
+        Postgres only: the schema our own tables live in (``PM_STORE_SCHEMA``). Every
+        connection then has it as its only ``search_path``, so unqualified names, Alembic's
+        version table and new tables all land there. None: the connection's own default.
+
     Raises
     ------
     PipelineError
         One line naming host, database and user (never the password) when the URL is
-        malformed or the server refuses the connection or the credentials.
+        malformed or the server refuses the connection or the credentials, or when a store
+        schema is given for SQLite.
     """
     url = normalise_url(url)
     parsed = make_url(url)
+    if store_schema and not parsed.drivername.startswith("postgresql"):
+        raise PipelineError(
+            f"PM_STORE_SCHEMA={store_schema!r} applies to Postgres only, and the database is "
+            f"{describe_url(url)}; unset PM_STORE_SCHEMA or use a postgresql:// URL."
+        )
     if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -94,6 +113,10 @@ def open_engine(url: str, setting: str = "PM_DATABASE_URL") -> Engine:
         ) from None
     if parsed.drivername.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
+    if store_schema:
+        # First, so the dialect's default schema (read on the first connect) is the store's.
+        event.listen(engine, "connect", _search_path(store_schema), insert=True)
+        engine = engine.execution_options(**{STORE_SCHEMA_OPTION: store_schema})
     try:
         with engine.connect():
             pass
@@ -113,6 +136,25 @@ def connection_failure(url: str, error: DBAPIError, setting: str = "PM_DATABASE_
         f"cannot connect to {describe_url(url)}{user}: {reason}. Check {setting} "
         f"({mask_url(url)}) and that the server is reachable."
     )
+
+
+def store_schema_of(engine: Engine | Connection) -> str | None:
+    """The store schema :func:`open_engine` gave the engine, or None."""
+    return engine.get_execution_options().get(STORE_SCHEMA_OPTION)
+
+
+def _search_path(schema: str):
+    def set_search_path(connection, _record) -> None:
+        # Outside a transaction: a rollback would undo a SET made inside one.
+        autocommit = connection.autocommit
+        connection.autocommit = True
+        cursor = connection.cursor()
+        quoted = schema.replace('"', '""')
+        cursor.execute(f'SET SESSION search_path TO "{quoted}"')
+        cursor.close()
+        connection.autocommit = autocommit
+
+    return set_search_path
 
 
 def _sqlite_pragmas(connection, _record) -> None:

@@ -17,7 +17,7 @@ from pm_pipeline.core.schema import SYNTHETIC_SOURCE
 from pm_pipeline.db.outbox import enqueue_notifications
 from pm_pipeline.db.readings import newest_reading_time
 from pm_pipeline.db.registry import load_model
-from pm_pipeline.db.schema import events, metadata
+from pm_pipeline.db.schema import events
 from pm_pipeline.db.timestamps import from_db_times, to_db_time, to_db_times
 
 
@@ -82,7 +82,6 @@ def store_events(
     StoredEvents
         Events written and notifications queued.
     """
-    metadata.create_all(engine)
     now = pd.Timestamp(datetime.now(UTC))
     created = to_db_time(engine, now)
     rows = _event_rows(engine, source, detected, model_version, run_id, robot_id, created)
@@ -177,7 +176,6 @@ def read_events(
     landed_only
         Leave out the synthetic verification sets' events.
     """
-    metadata.create_all(engine)
     query = select(events).order_by(events.c.start_ts, events.c.event_id)
     if source is not None:
         query = query.where(events.c.source == source)
@@ -192,7 +190,6 @@ def read_events(
 
 def read_event(engine: Engine, event_id: int) -> pd.Series:
     """One stored event by id; PipelineError when there is no such event."""
-    metadata.create_all(engine)
     with engine.connect() as connection:
         frame = pd.read_sql(select(events).where(events.c.event_id == event_id), connection)
     if frame.empty:
@@ -243,7 +240,6 @@ def robot_events(
     severity
         ``ALERT`` or ``ERROR``, or None for both.
     """
-    metadata.create_all(engine)
     query = (
         select(events)
         .where((events.c.robot_id == robot_id) & from_landed_files())

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.db.bulk import bulk_insert
-from pm_pipeline.db.schema import create_tables, ingested_files, time_column_of
+from pm_pipeline.db.schema import ingested_files, time_column_of
 from pm_pipeline.db.timestamps import from_db_times, to_db_time
 
 _UNIQUE_VIOLATION = "23505"
@@ -93,7 +93,6 @@ def ingest_readings(
         When chunks appended directly meet a stored reading. A single frame is then merged
         through staging here; chunks cannot be read twice, so the caller reads them again.
     """
-    create_tables(engine, table)
     source = (file_name, content_sha256)
     if not isinstance(readings, pd.DataFrame):
         return _ingest(engine, table, readings, robot_id, source, append_directly)

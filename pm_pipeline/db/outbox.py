@@ -20,7 +20,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.notifications.messages import event_payload
 from pm_pipeline.core.notifications.routing import STORED, AlertRouting, notification_key
-from pm_pipeline.db.schema import metadata
 from pm_pipeline.db.schema import notification_outbox as outbox
 from pm_pipeline.db.timestamps import from_db_times, to_db_time
 
@@ -36,11 +35,6 @@ class Notification:
     attempts: int
     """Failed deliveries before this one."""
     payload: dict[str, Any]
-
-
-def ensure_outbox(engine: Engine) -> None:
-    """Create the outbox (and the other tables) where it does not exist yet."""
-    metadata.create_all(engine)
 
 
 def enqueue_notifications(
@@ -171,7 +165,6 @@ def mark_failed(engine: Engine, notification_id: int, error: str, retry_at: pd.T
 
 def read_outbox(engine: Engine, robot_id: str | None = None) -> pd.DataFrame:
     """The outbox rows, oldest first, with times as UTC timestamps."""
-    ensure_outbox(engine)
     query = select(outbox).order_by(outbox.c.notification_id)
     if robot_id is not None:
         query = query.where(outbox.c.robot_id == robot_id)

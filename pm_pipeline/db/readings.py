@@ -10,7 +10,7 @@ from sqlalchemy.sql import Select
 
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.db.bulk import bulk_read
-from pm_pipeline.db.schema import create_tables, ingested_files, metadata, time_column_of
+from pm_pipeline.db.schema import ingested_files, time_column_of
 from pm_pipeline.db.timestamps import from_db_times, to_db_time
 
 
@@ -59,7 +59,6 @@ def read_readings(
     -------
     pandas.DataFrame
     """
-    create_tables(engine, table)
     with engine.connect() as connection:
         frame = bulk_read(connection, readings_query(engine, table, robot_id, start, end, limit))
     frame[TIME_COLUMN] = from_db_times(frame[TIME_COLUMN])
@@ -72,7 +71,6 @@ def readings_span(
     engine: Engine, table: Table, robot_id: str
 ) -> tuple[int, pd.Timestamp | None, pd.Timestamp | None]:
     """Row count, first and last timestamp of the robot's stored readings."""
-    create_tables(engine, table)
     time_column = table.c[time_column_of(table)]
     query = select(func.count(), func.min(time_column), func.max(time_column)).where(
         table.c.robot_id == robot_id
@@ -92,7 +90,6 @@ def newest_reading_time(engine: Engine, table: Table, robot_id: str) -> pd.Times
 
 def stored_robot_ids(engine: Engine, table: Table) -> list[str]:
     """Every robot with readings in the store, in id order."""
-    create_tables(engine, table)
     with engine.connect() as connection:
         found = connection.execute(select(table.c.robot_id).distinct().order_by(table.c.robot_id))
         return [str(robot_id) for robot_id in found.scalars()]
@@ -100,7 +97,6 @@ def stored_robot_ids(engine: Engine, table: Table) -> list[str]:
 
 def skipped_duplicates(engine: Engine, robot_id: str) -> int:
     """Readings that ingest found already stored (or repeated within a file), summed."""
-    metadata.create_all(engine)
     with engine.connect() as connection:
         total = connection.execute(
             select(func.coalesce(func.sum(ingested_files.c.rows_present), 0)).where(
@@ -115,7 +111,6 @@ def ingested_span(
 ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """The oldest first and the newest last reading of every ingest of ``file_name`` for the
     robot, or None when none stored a reading."""
-    metadata.create_all(engine)
     query = select(func.min(ingested_files.c.first_ts), func.max(ingested_files.c.last_ts)).where(
         ingested_files.c.robot_id == robot_id, ingested_files.c.file_name == file_name
     )
@@ -131,7 +126,6 @@ def iter_readings_pages(
     engine: Engine, table: Table, robot_id: str, page_rows: int
 ) -> Iterator[pd.DataFrame]:
     """The robot's readings, oldest first, one page at a time (keyset pagination on time)."""
-    create_tables(engine, table)
     time_column = table.c[time_column_of(table)]
     after = None
     while True:

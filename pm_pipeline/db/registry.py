@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select, update
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.trained import TrainedModel, model_from_dict
-from pm_pipeline.db.schema import metadata, model_activations, model_registry
+from pm_pipeline.db.schema import model_activations, model_registry
 from pm_pipeline.db.timestamps import from_db_times, to_db_time
 
 
@@ -53,7 +53,6 @@ def register_model(
     bool
         True when the version was new.
     """
-    metadata.create_all(engine)
     with engine.begin() as connection:
         known = connection.execute(
             select(model_registry.c.model_version).where(
@@ -98,7 +97,6 @@ def activate_model(
     PipelineError
         When the version is unknown or belongs to another robot.
     """
-    metadata.create_all(engine)
     with engine.begin() as connection:
         owner = connection.execute(
             select(model_registry.c.robot_id).where(model_registry.c.model_version == version)
@@ -126,7 +124,6 @@ def activate_model(
 
 def active_model_version_at(engine: Engine, robot_id: str, moment: pd.Timestamp) -> str | None:
     """The version that was active at ``moment`` according to the activation log, or None."""
-    metadata.create_all(engine)
     query = (
         select(model_activations.c.model_version)
         .where(
@@ -142,7 +139,6 @@ def active_model_version_at(engine: Engine, robot_id: str, moment: pd.Timestamp)
 
 def activation_log(engine: Engine, robot_id: str) -> pd.DataFrame:
     """Every activation of the robot's models, oldest first."""
-    metadata.create_all(engine)
     query = (
         select(model_activations)
         .where(model_activations.c.robot_id == robot_id)
@@ -168,7 +164,6 @@ def active_model_version(engine: Engine, robot_id: str) -> str:
 
 def registry_entry(engine: Engine, version: str) -> RegistryEntry:
     """One version's registry row; PipelineError when no such version exists."""
-    metadata.create_all(engine)
     with engine.connect() as connection:
         robot = connection.execute(
             select(model_registry.c.robot_id).where(model_registry.c.model_version == version)
@@ -183,7 +178,6 @@ def registry_entry(engine: Engine, version: str) -> RegistryEntry:
 
 def load_model(engine: Engine, version: str) -> TrainedModel:
     """The model stored under ``version``; PipelineError when no such version exists."""
-    metadata.create_all(engine)
     with engine.connect() as connection:
         content = connection.execute(
             select(model_registry.c.model_json).where(model_registry.c.model_version == version)
@@ -208,7 +202,6 @@ def newest_model_version(engine: Engine, robot_id: str) -> str:
 
 def list_models(engine: Engine, robot_id: str) -> list[RegistryEntry]:
     """Registry rows for the robot, newest first."""
-    metadata.create_all(engine)
     columns = [c for c in model_registry.columns if c.name != "model_json"]
     query = (
         select(*columns)

@@ -1,6 +1,8 @@
 """The project's tables, as SQLAlchemy Core, and the readings table built from config.
 
-Every table carries ``robot_id`` so a fleet can partition by robot without a migration.
+Every table carries ``robot_id`` so a fleet can partition by robot. Alembic creates and
+upgrades them (:mod:`pm_pipeline.db.migrate`); a change here needs a revision in
+``db/migrations/versions``, and a test fails until the two agree.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
-    Engine,
     Float,
     ForeignKey,
     Index,
@@ -29,7 +30,8 @@ from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.schema import AXES
 from pm_pipeline.core.schema import DEFAULT_ROBOT_ID as DEFAULT_ROBOT_ID
 
-DEFAULT_READINGS_TABLE = "pm_dashboard"
+DEFAULT_READINGS_TABLE = "pm_readings"
+"""Our store of landed readings; ``pm_dashboard`` is left to the user's notebook table."""
 DEFAULT_TIME_COLUMN = "timestamp_recorded"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -198,7 +200,16 @@ def time_column_of(readings: Table) -> str:
     return next(c.name for c in readings.columns if c.name not in ("robot_id", *AXES))
 
 
-def create_tables(engine: Engine, readings: Table) -> None:
-    """Create the project's tables and the readings table where they do not exist yet."""
-    metadata.create_all(engine)
-    readings.create(engine, checkfirst=True)
+def store_metadata() -> MetaData:
+    """Every table of ours at head, the readings store included: what Alembic migrates to.
+
+    Returns
+    -------
+    sqlalchemy.MetaData
+        A new collection holding copies of :data:`metadata`'s tables and the default
+        readings table.
+    """
+    store = MetaData()
+    for table in [*metadata.sorted_tables, readings_table()]:
+        table.to_metadata(store)
+    return store

@@ -6,7 +6,8 @@ import dagster as dg
 from pydantic import PrivateAttr
 from sqlalchemy import Engine, Table
 
-from pm_pipeline.db.engine import mask_url, open_engine, resolve_database_url
+from pm_pipeline.db.engine import mask_url, resolve_database_url
+from pm_pipeline.db.migrate import open_store
 from pm_pipeline.db.schema import (
     DEFAULT_READINGS_TABLE,
     DEFAULT_ROBOT_ID,
@@ -21,7 +22,8 @@ class ReadingsDatabaseResource(dg.ConfigurableResource):
 
     ``url`` left empty means ``PM_DATABASE_URL`` (then ``DATABASE_URL``) from the settings
     read when the URL is first needed in a run or command, and the embedded SQLite file in
-    ``PM_STATE_DIR`` when neither is set.
+    ``PM_STATE_DIR`` when neither is set. Our tables there must be at the newest revision
+    (``pm-pipeline db upgrade``); only the embedded file is upgraded on first use.
     """
 
     url: str | None = None
@@ -42,7 +44,9 @@ class ReadingsDatabaseResource(dg.ConfigurableResource):
 
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = open_engine(self.resolved_url)
+            settings = load_settings()
+            embedded = not (self.url or settings.database_url)
+            self._engine = open_store(self.resolved_url, settings.store_schema, embedded)
         return self._engine
 
     def table(self, name: str | None = None) -> Table:

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, Table
 
 from pm_pipeline.core.notifications.routing import EMAIL, WEBHOOK, AlertRouting, retry_delay
 from pm_pipeline.db.events import StoredEvents, open_events, store_events
-from pm_pipeline.db.outbox import claim_next, ensure_outbox, mark_delivered, mark_failed
+from pm_pipeline.db.outbox import claim_next, mark_delivered, mark_failed
 from pm_pipeline.services.channels import Channel, DeliveryFailed, SmtpChannel, WebhookChannel
 from pm_pipeline.settings import Settings
 
@@ -118,7 +118,6 @@ def deliver_due(
     if not channels:
         return DeliveryReport()
     now = clock or _utc_now
-    ensure_outbox(engine)
     started = time.monotonic()
     open_channels = list(channels)
     delivered, errors = 0, []

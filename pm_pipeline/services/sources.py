@@ -109,7 +109,7 @@ def sync_configured_source(
     if source is None:
         return None
     url = source_url(settings, store_url)
-    engine = open_engine(url, "PM_SOURCE_URL")
+    engine = open_engine(url, setting="PM_SOURCE_URL")
     try:
         _check_apart((store_engine, store_url, table), (engine, url, source))
         label = f"{mask_url(url)} table {source.table}"

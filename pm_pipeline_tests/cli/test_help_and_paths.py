@@ -13,7 +13,9 @@ from pm_pipeline.cli.parser import build_parser
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "pm-pipeline"
-HEAVY = ("pandas", "numpy", "sqlalchemy", "dagster", "pyarrow", "tqdm", "scipy", "sklearn")
+HEAVY = (
+    "pandas", "numpy", "sqlalchemy", "alembic", "dagster", "pyarrow", "tqdm", "scipy", "sklearn",
+)  # fmt: skip
 
 
 def cli(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
@@ -43,7 +45,7 @@ def test_every_command_and_option_has_help() -> None:
     assert not missing, f"without help text: {missing}"
     assert {path[0] for path in COMMANDS} >= {
         "ingest", "train", "score", "run", "dev", "events", "models", "lineage", "replay",
-        "export",
+        "export", "db",
     }  # fmt: skip
 
 

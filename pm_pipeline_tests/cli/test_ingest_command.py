@@ -9,6 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from pm_pipeline.db.engine import normalise_url
+from pm_pipeline_tests.store import upgraded
 
 CLI = Path(sys.executable).parent / "pm-pipeline"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +37,7 @@ def test_the_real_export_ingests_once(database_url: str, real_export: Path, tmp_
     assert "0 rows added, 39672 already present" in again.stdout
     with sa.create_engine(normalise_url(database_url)).connect() as connection:
         rows, robots = connection.execute(
-            sa.text("SELECT count(*), count(DISTINCT robot_id) FROM pm_dashboard")
+            sa.text("SELECT count(*), count(DISTINCT robot_id) FROM pm_readings")
         ).one()
         files = connection.execute(sa.text("SELECT count(*) FROM pm_ingested_files")).scalar()
     assert (rows, robots, files) == (39_672, 1, 2)
@@ -52,7 +53,7 @@ def test_ingesting_imports_no_dagster(real_export: Path, tmp_path: Path) -> None
         f"assert main(['ingest', {str(real_export)!r}]) == 0\n"
         "print('command', heavy())\n"
     )
-    env = cli_env(tmp_path, f"sqlite:///{tmp_path / 'readings.db'}")
+    env = cli_env(tmp_path, upgraded(f"sqlite:///{tmp_path / 'readings.db'}"))
     completed = subprocess.run(
         [sys.executable, "-c", probe, *HEAVY], env=env, capture_output=True, text=True
     )

@@ -8,6 +8,7 @@ import pytest
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline_tests.store import upgraded
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def drop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def database(tmp_path: Path, robot_day: pd.DataFrame) -> ReadingsDatabaseResource:
-    database = ReadingsDatabaseResource(url=f"sqlite:///{tmp_path / 'readings.db'}")
+    database = ReadingsDatabaseResource(url=upgraded(f"sqlite:///{tmp_path / 'readings.db'}"))
     history = robot_day[
         robot_day[TIME_COLUMN] < robot_day[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=6)
     ]

@@ -22,6 +22,7 @@ from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.settings import load_settings
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.defs.test_materialize import score_landed
+from pm_pipeline_tests.store import upgraded
 
 MODEL_ASSETS = TRAINING_ASSETS[:4]  # raw_readings … thresholds: no detection involved
 
@@ -62,7 +63,7 @@ def ingest_history(
     ]
     path = tmp_path / "history.csv"
     write_columns(history, path, names, sep)
-    database = ReadingsDatabaseResource(url=f"sqlite:///{tmp_path / 'readings.db'}")
+    database = ReadingsDatabaseResource(url=upgraded(f"sqlite:///{tmp_path / 'readings.db'}"))
     result = ingest_file(database, path, load_settings().export_format)
     assert result.rows_added == len(history)
     return database, history
@@ -166,7 +167,7 @@ def test_cli_ingest_surfaces_notes_and_setting_errors(
     from pm_pipeline.core.simulation.sample import write_export
 
     environ, extra, code, fragments = CLI_INGESTS[case]
-    monkeypatch.setenv("PM_DATABASE_URL", f"sqlite:///{tmp_path / 'readings.db'}")
+    monkeypatch.setenv("PM_DATABASE_URL", upgraded(f"sqlite:///{tmp_path / 'readings.db'}"))
     for variable, value in environ.items():
         monkeypatch.setenv(variable, value)
     readings = robot_day.head(50).copy()

@@ -117,7 +117,7 @@ def assert_scored_once(scoring: Scoring, run_ids: list[str]) -> pd.DataFrame:
     with scoring.database.engine().connect() as connection:
         rows, distinct = connection.execute(
             sa.text(
-                "SELECT count(*), count(DISTINCT (robot_id, timestamp_recorded)) FROM pm_dashboard"
+                "SELECT count(*), count(DISTINCT (robot_id, timestamp_recorded)) FROM pm_readings"
             )
         ).one()
     assert rows == distinct == scoring.readings

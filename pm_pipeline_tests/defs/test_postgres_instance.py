@@ -22,6 +22,7 @@ from pm_pipeline.defs.assets import (
 from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import PROJECT_ROOT, worn_slice
+from pm_pipeline_tests.store import upgraded
 
 
 def test_graph_on_postgres_readings_and_postgres_instance(
@@ -30,7 +31,7 @@ def test_graph_on_postgres_readings_and_postgres_instance(
     robot_day: pd.DataFrame,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    readings_url, dagster_url = postgres_schema_url(), postgres_schema_url()
+    readings_url, dagster_url = upgraded(postgres_schema_url()), postgres_schema_url()
     monkeypatch.setenv("DAGSTER_PG_URL", dagster_url)
     home = tmp_path / "dagster_home"
     home.mkdir()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pm_pipeline.defs.execution import LOCAL_INSTANCE_YAML
 from pm_pipeline_tests.commands import BIN, clean_env, run_cli
+from pm_pipeline_tests.store import upgraded
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SENSOR_TICK = "Checking for new runs for sensor: landed_file_sensor"
@@ -52,7 +53,9 @@ class DaemonSite:
         return env
 
     def prepare(self) -> None:
-        """Create the instance folder: SQLite storage, or the repo's dagster.yaml on Postgres."""
+        """Create the instance folder (SQLite storage, or the repo's dagster.yaml on Postgres)
+        and our tables, as `pm-pipeline db upgrade` does in a deployment."""
+        upgraded(self.readings_url)
         self.home.mkdir(parents=True, exist_ok=True)
         self.drop.mkdir(parents=True, exist_ok=True)
         if self.dagster_pg_url:

@@ -40,7 +40,7 @@ def test_run_summary_is_true(workdir: Path) -> None:
     assert str(database) in summary
     with sqlite3.connect(database) as connection:
         rows, first, last = connection.execute(
-            "SELECT count(*), min(timestamp_recorded), max(timestamp_recorded) FROM pm_dashboard"
+            "SELECT count(*), min(timestamp_recorded), max(timestamp_recorded) FROM pm_readings"
         ).fetchone()
         [active] = connection.execute(
             "SELECT model_version FROM pm_model_registry WHERE is_active"
@@ -154,7 +154,7 @@ def test_export_writes_pages_summaries_and_a_workbook(workdir: Path, tmp_path: P
     assert completed.returncode == 0, completed.stderr
     pages = sorted((out / "readings").glob("readings_*.csv"))
     with sqlite3.connect(workdir / ".pm_state" / "readings.db") as connection:
-        [rows] = connection.execute("SELECT count(*) FROM pm_dashboard").fetchone()
+        [rows] = connection.execute("SELECT count(*) FROM pm_readings").fetchone()
         [events] = connection.execute(
             "SELECT count(*) FROM pm_events WHERE source NOT LIKE 'synthetic%'"
         ).fetchone()

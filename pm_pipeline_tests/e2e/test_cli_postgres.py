@@ -30,11 +30,11 @@ def test_real_export_ingests_once(tmp_path: Path, postgres_url: str, real_export
     with sa.create_engine(postgres_url).connect() as connection:
         rows, distinct = connection.execute(
             sa.text(
-                "SELECT count(*), count(DISTINCT (robot_id, timestamp_recorded)) FROM pm_dashboard"
+                "SELECT count(*), count(DISTINCT (robot_id, timestamp_recorded)) FROM pm_readings"
             )
         ).one()
         index = connection.execute(
-            sa.text("SELECT indexdef FROM pg_indexes WHERE tablename = 'pm_dashboard'")
+            sa.text("SELECT indexdef FROM pg_indexes WHERE tablename = 'pm_readings'")
         ).scalar()
     assert rows == distinct == 39_672
     assert "(robot_id, timestamp_recorded)" in str(index)
@@ -52,8 +52,8 @@ def test_file_with_a_bad_row_leaves_nothing(
     assert "line 1501, column 'Axis #1'" in completed.stderr
     with sa.create_engine(postgres_url).connect() as connection:
         inspector = sa.inspect(connection)
-        if inspector.has_table("pm_dashboard"):
-            assert connection.execute(sa.text("SELECT count(*) FROM pm_dashboard")).scalar() == 0
+        if inspector.has_table("pm_readings"):
+            assert connection.execute(sa.text("SELECT count(*) FROM pm_readings")).scalar() == 0
 
 
 @pytest.mark.parametrize(

@@ -118,7 +118,7 @@ def state_after_the_kill(site: DaemonSite) -> tuple[pd.DataFrame, int]:
             connection,
             params={"source": NAME},
         )
-        rows = connection.execute(sa.text("SELECT count(*) FROM pm_dashboard")).scalar()
+        rows = connection.execute(sa.text("SELECT count(*) FROM pm_readings")).scalar()
         connection.execute(
             sa.text("SELECT pg_advisory_unlock(:key)"), {"key": source_lock_key(ROBOT, NAME)}
         )
@@ -191,7 +191,7 @@ def check_scored_once(
     with sa.create_engine(site.readings_url).connect() as connection:
         rows, distinct = connection.execute(
             sa.text(
-                "SELECT count(*), count(DISTINCT (robot_id, timestamp_recorded)) FROM pm_dashboard"
+                "SELECT count(*), count(DISTINCT (robot_id, timestamp_recorded)) FROM pm_readings"
             )
         ).one()
     assert rows == distinct == stored_rows

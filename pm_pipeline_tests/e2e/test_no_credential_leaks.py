@@ -56,8 +56,8 @@ def test_a_planted_password_leaks_nowhere(
         "DAGSTER_PG_URL": with_password(dagster_url),
     }
     shutil.copy(PROJECT_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
-    outputs = [run_cli(tmp_path, env, "run")]
-    assert outputs[0].returncode == 0, outputs[0].stderr
+    outputs = [run_cli(tmp_path, env, "db", "upgrade"), run_cli(tmp_path, env, "run")]
+    assert outputs[1].returncode == 0, outputs[1].stderr
     bad = tmp_path / "bad.csv"
     bad.write_text('"Trait","Axis #1","Time"\n"current",abc,"2022-10-17T12:00:00Z"\n')
     export = tmp_path / "export"
@@ -67,7 +67,7 @@ def test_a_planted_password_leaks_nowhere(
         run_cli(tmp_path, env, "lineage", "1"),
         run_cli(tmp_path, env, "export", "--out", str(export)),
     ]
-    assert outputs[1].returncode == 1  # a failed run's error travels through Dagster too
+    assert outputs[2].returncode == 1  # a failed run's error travels through Dagster too
     assert (export / "events.csv").is_file()  # the export wrote its files, and they are checked
     for completed in outputs:
         assert PLANTED not in completed.stdout + completed.stderr, completed.args

@@ -147,7 +147,7 @@ def test_the_store_s_own_table_is_refused_as_a_source(
 ) -> None:
     store = open_engine(postgres_url)
     ingest_readings(store, readings_table(), robot_day.iloc[:10], ROBOT, "landed.csv", "sha")
-    settings = load_settings({"PM_SOURCE_LAYOUT": "wide", "PM_SOURCE_TABLE": "pm_dashboard"})
+    settings = load_settings({"PM_SOURCE_LAYOUT": "wide", "PM_SOURCE_TABLE": "pm_readings"})
     with pytest.raises(SourceError, match="is the pipeline's own readings table"):
         sync_configured_source(
             settings, store, postgres_url, readings_table(), ROBOT, TrainingWindow()

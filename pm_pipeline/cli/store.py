@@ -1,0 +1,52 @@
+"""`pm-pipeline db upgrade` and `pm-pipeline db current`: our tables' revision.
+
+No Dagster here: only the settings, the engine and :mod:`pm_pipeline.db.migrate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from pm_pipeline.db.engine import describe_url, open_engine, resolve_database_url
+from pm_pipeline.db.migrate import head_revision, store_revision, upgrade_store
+
+
+def upgrade(args: argparse.Namespace) -> int:
+    """Create or upgrade our tables in the configured database; print what changed."""
+    url, schema = _target(args)
+    engine = open_engine(url, schema)
+    try:
+        before, after = upgrade_store(engine)
+    finally:
+        engine.dispose()
+    where = _where(url, schema)
+    if before == after:
+        print(f"our tables in {where} are at {after}, the newest revision: nothing to do")
+    else:
+        print(f"our tables in {where}: upgraded from {before or 'nothing'} to {after}")
+    return 0
+
+
+def current(args: argparse.Namespace) -> int:
+    """Print our tables' revision, and whether it is the newest; 1 when an upgrade is due."""
+    url, schema = _target(args)
+    engine = open_engine(url, schema)
+    try:
+        revision = store_revision(engine)
+    finally:
+        engine.dispose()
+    head = head_revision()
+    state = (
+        "the newest" if revision == head else f"the newest is {head}: run `pm-pipeline db upgrade`"
+    )
+    print(f"our tables in {_where(url, schema)}: {revision or 'none'} ({state})")
+    return 0 if revision == head else 1
+
+
+def _target(args: argparse.Namespace) -> tuple[str, str | None]:
+    settings = args.settings
+    return resolve_database_url(None, settings), settings.store_schema
+
+
+def _where(url: str, schema: str | None) -> str:
+    return describe_url(url) + (f", schema {schema}" if schema else "")

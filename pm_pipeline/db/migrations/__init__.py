@@ -1,0 +1,1 @@
+"""Alembic migrations of our own tables; run through :mod:`pm_pipeline.db.migrate`."""

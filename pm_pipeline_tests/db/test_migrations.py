@@ -1,0 +1,176 @@
+"""Alembic upgrades of our tables, on SQLite (batch mode) and Postgres: a fresh store, a
+database made by ``main`` before migrations (every row kept), a user's own ``pm_dashboard``
+beside ours, repeated and simultaneous upgrades, and ``schema.py`` never drifting from head."""
+
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.db.engine import open_engine
+from pm_pipeline.db.migrate import (
+    ensure_store,
+    head_revision,
+    store_config,
+    store_revision,
+    upgrade_store,
+)
+from pm_pipeline.db.schema import store_metadata
+from pm_pipeline_tests.db.migration_helpers import (
+    OUR_TABLES,
+    checksum,
+    drift,
+    fill_main_database,
+    snapshot,
+    table_names,
+)
+from pm_pipeline_tests.fixtures import main_schema
+
+RENAMED = {"pm_dashboard": "pm_readings"}
+
+
+def test_head_is_the_newest_revision() -> None:
+    # Other branches chain their revisions on these ids.
+    assert head_revision() == "0003_outbox_and_step_values"
+
+
+def test_a_fresh_database_gets_every_table_at_head(empty_url: str) -> None:
+    engine = open_engine(empty_url)
+    assert store_revision(engine) is None
+    assert upgrade_store(engine) == (None, "0003_outbox_and_step_values")
+    assert table_names(engine) == OUR_TABLES | {"pm_alembic_version"}
+    assert store_revision(engine) == head_revision()
+    with engine.connect() as connection:
+        key = sa.inspect(connection).get_pk_constraint("pm_readings")
+    assert (key["name"], key["constrained_columns"]) == (
+        "pk_pm_readings",
+        ["robot_id", "timestamp_recorded"],
+    )
+    assert drift(engine) == []
+
+
+def test_a_database_made_by_main_upgrades_with_nothing_lost(empty_url: str) -> None:
+    engine = open_engine(empty_url)
+    fill_main_database(engine)
+    before = {name: snapshot(engine, name) for name in main_schema.metadata.tables}
+    before["pm_dashboard"] = snapshot(engine, "pm_dashboard")
+    assert len(before["pm_dashboard"][1]) == 300
+    assert upgrade_store(engine) == (None, head_revision())
+    assert table_names(engine) == OUR_TABLES | {"pm_alembic_version"}
+    for name, rows in before.items():
+        assert snapshot(engine, RENAMED.get(name, name)) == rows, name
+    assert drift(engine) == []  # adopted tables are exactly what a fresh upgrade makes
+
+
+def test_the_baseline_creates_what_an_older_main_never_made(empty_url: str) -> None:
+    engine = open_engine(empty_url)
+    fill_main_database(engine)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE pm_model_activations"))
+        connection.execute(sa.text("DROP INDEX ix_pm_events_source"))
+    events = snapshot(engine, "pm_events")
+    upgrade_store(engine)
+    assert drift(engine) == []
+    assert snapshot(engine, "pm_events") == events
+
+
+def test_upgrading_again_changes_nothing(empty_url: str) -> None:
+    engine = open_engine(empty_url)
+    fill_main_database(engine)
+    upgrade_store(engine)
+    sums = {name: checksum(engine, name) for name in OUR_TABLES | {"pm_alembic_version"}}
+    assert upgrade_store(engine) == (head_revision(), head_revision())
+    assert {name: checksum(engine, name) for name in sums} == sums
+
+
+def _users_dashboard(engine: sa.Engine, with_robot: bool) -> None:
+    """The notebook's wide table: an id, perhaps a robot_id, a time and eight axes."""
+    columns = ", ".join(
+        [
+            "id INTEGER PRIMARY KEY",
+            *(["robot_id VARCHAR(64)"] if with_robot else []),
+            "timestamp_recorded TIMESTAMP NOT NULL",
+            *(f"{axis} DOUBLE PRECISION" for axis in main_schema.AXES),
+        ]
+    )
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"CREATE TABLE pm_dashboard ({columns})"))
+        for n in range(20):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO pm_dashboard (id, timestamp_recorded, axis_1, axis_8) "
+                    "VALUES (:n, :t, :a, NULL)"
+                ),
+                {"n": n, "t": f"2026-01-05 06:00:{n:02d}", "a": n / 3},
+            )
+
+
+@pytest.mark.parametrize("with_robot", [False, True], ids=["no_robot_id", "robot_id_and_id_key"])
+def test_a_users_pm_dashboard_is_never_touched(empty_url: str, with_robot: bool) -> None:
+    engine = open_engine(empty_url)
+    _users_dashboard(engine, with_robot)
+    before = checksum(engine, "pm_dashboard")
+    upgrade_store(engine)
+    assert checksum(engine, "pm_dashboard") == before
+    assert table_names(engine) == OUR_TABLES | {"pm_alembic_version", "pm_dashboard"}
+    assert snapshot(engine, "pm_readings")[1] == []
+    assert drift(engine) == []
+
+
+def test_downgrading_the_rename_keeps_the_readings(empty_url: str) -> None:
+    engine = open_engine(empty_url)
+    fill_main_database(engine)
+    readings = snapshot(engine, "pm_dashboard")
+    upgrade_store(engine)
+    with engine.begin() as connection:
+        command.downgrade(store_config(connection), "0001_baseline")
+    assert snapshot(engine, "pm_dashboard") == readings
+    assert "pm_readings" not in table_names(engine)
+    upgrade_store(engine)
+    assert snapshot(engine, "pm_readings") == readings
+
+
+def test_simultaneous_upgrades_take_turns(empty_url: str) -> None:
+    engines = [open_engine(empty_url) for _ in range(2)]
+    start = threading.Barrier(2)
+    results: list[tuple] = []
+    errors: list[BaseException] = []
+
+    def upgrade(engine: sa.Engine) -> None:
+        start.wait()
+        try:
+            results.append(upgrade_store(engine))
+        except BaseException as error:  # reported below, in the test's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=upgrade, args=(e,), daemon=True) for e in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    head = head_revision()
+    assert sorted(results, key=lambda result: result[0] or "") == [(None, head), (head, head)]
+    assert drift(engines[0]) == []
+
+
+def test_drift_is_seen_when_schema_py_changes(sqlite_url: str) -> None:
+    # The check above would fail on a table or column added to schema.py without a revision.
+    changed = store_metadata()
+    changed.tables["pm_events"].append_column(sa.Column("acknowledged_by", sa.String(64)))
+    sa.Table("pm_notifications", changed, sa.Column("id", sa.Integer, primary_key=True))
+    kinds = sorted(str(diff[0]) for diff in drift(open_engine(sqlite_url), changed))
+    assert kinds == ["add_column", "add_table"]
+
+
+def test_a_store_newer_than_this_code_is_refused(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'future.db'}")
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE pm_alembic_version (version_num VARCHAR(32))"))
+        connection.execute(sa.text("INSERT INTO pm_alembic_version VALUES ('0099_future')"))
+    for attempt in (lambda: ensure_store(engine, embedded=True), lambda: upgrade_store(engine)):
+        with pytest.raises(PipelineError, match=r"'0099_future'.*update pm_pipeline"):
+            attempt()
