@@ -9,20 +9,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode
 
 from pm_pipeline.core.notifications.routing import EMAIL, WEBHOOK, mask_webhook_url
-
-
-def _setting(default: Any, env: str, description: str, hint: str = "", **more: Any) -> Any:
-    return Field(
-        default,
-        validation_alias=env,
-        description=description,
-        json_schema_extra={"hint": hint} if hint else None,
-        **more,
-    )
+from pm_pipeline.setting_field import setting as _setting
 
 
 class AlertSettings(BaseSettings):

@@ -41,6 +41,7 @@ from pm_pipeline.core.parsing.format import (
     axis_count_message,
 )
 from pm_pipeline.core.schema import AXIS_COUNT
+from pm_pipeline.setting_field import setting as _setting
 from pm_pipeline.source_settings import SourceSettings
 
 __all__ = ["ENV_FILE", "Settings", "SettingsError", "load_settings"]
@@ -51,17 +52,6 @@ STORE_SCHEMA_VARIABLE = "PM_STORE_SCHEMA"
 _SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 EXPORT_VARIABLES = frozenset({AXIS_COUNT_VARIABLE, COLUMN_MAP_VARIABLE})
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("pm_settings_environ", default=None)
-
-
-def _setting(default: Any, env: str, description: str, hint: str = "", **more: Any) -> Any:
-    """A field read from ``env``; ``hint`` ends the message when the text does not parse."""
-    return Field(
-        default,
-        validation_alias=env,
-        description=description,
-        json_schema_extra={"hint": hint} if hint else None,
-        **more,
-    )
 
 
 class _PipelineSettings(AlertSettings):

@@ -12,11 +12,12 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ValidationInfo, field_validator
 from pydantic_core import PydanticUseDefault
 from pydantic_settings import NoDecode
 
 from pm_pipeline.core.schema import AXES, AXIS_COUNT
+from pm_pipeline.setting_field import setting as _source
 
 SourceLayout = Literal["none", "wide", "long"]
 AXIS_COLUMNS_EXAMPLE = '{"axis_1": "motor_1", "axis_2": "motor_2"}'
@@ -25,16 +26,6 @@ _NOT_IDENTIFIER = (
     "not a plain identifier; use letters, digits and underscores, starting with a letter "
     "or underscore"
 )
-
-
-def _source(default: Any, env: str, description: str, hint: str = "", **more: Any) -> Any:
-    return Field(
-        default,
-        validation_alias=env,
-        description=description,
-        json_schema_extra={"hint": hint} if hint else None,
-        **more,
-    )
 
 
 class SourceSettings(BaseModel):

@@ -26,13 +26,23 @@ FORBIDDEN = {
         "pm_pipeline.defs",
         "pm_pipeline.cli",
     ),
-    "source_settings.py": (
+    **dict.fromkeys(
+        ("source_settings.py", "alert_settings.py", "setting_field.py"),
+        (
+            "dagster",
+            "pm_pipeline.db",
+            "pm_pipeline.services",
+            "pm_pipeline.defs",
+            "pm_pipeline.cli",
+            "pm_pipeline.settings",
+        ),
+    ),
+    "robots.py": (
         "dagster",
         "pm_pipeline.db",
         "pm_pipeline.services",
         "pm_pipeline.defs",
         "pm_pipeline.cli",
-        "pm_pipeline.settings",
     ),
 }
 
