@@ -28,8 +28,10 @@ from pm_pipeline.db.store_rights import UPGRADE_HINT, StorePlace
 
 VERSION_TABLE = "pm_alembic_version"
 MIGRATIONS = Path(__file__).with_name("migrations")
-_LOCK_KEY = int.from_bytes(hashlib.sha256(b"pm_pipeline store migrations").digest()[:8], "big")
-_LOCK_KEY -= 1 << 64 if _LOCK_KEY >= 1 << 63 else 0
+_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"pm_pipeline store migrations").digest()[:8], "big", signed=True
+)
+"""The Postgres advisory lock two upgrades take turns on (a signed 64-bit key)."""
 _READY: set[tuple[str, str | None]] = set()
 """Stores found (or brought) at head by this process: each is checked once."""
 

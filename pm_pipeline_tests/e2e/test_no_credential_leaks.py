@@ -17,7 +17,7 @@ from pm_pipeline_tests.e2e.test_cli_postgres import PLANTED, run_cli
 # A URL that carries a password: scheme://user:password@host
 URL_WITH_PASSWORD = re.compile(r"[a-z0-9+]+://[^\s/:@'\"]+:([^\s/@'\"]+)@", re.IGNORECASE)
 # Placeholders in docs and messages, and the dummy passwords tests use on purpose.
-PLACEHOLDERS = {"password", "…", PLANTED, "{PLANTED}"}
+PLACEHOLDERS = {"password", "…", "***", PLANTED, "{PLANTED}"}  # *** is a masked one
 TEST_DUMMIES = {"secret", "s3cret"}
 
 
