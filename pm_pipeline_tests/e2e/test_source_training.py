@@ -115,10 +115,10 @@ def env_for(tmp_path: Path, store_url: str, overrides: dict[str, str]) -> dict[s
 def stored_model(store_url: str) -> tuple[int, dict]:
     with sa.create_engine(store_url).connect() as connection:
         count = connection.execute(
-            sa.text("SELECT count(*) FROM pm_dashboard WHERE robot_id = :r"), {"r": ROBOT}
+            sa.text("SELECT count(*) FROM pm_readings WHERE robot_id = :r"), {"r": ROBOT}
         ).scalar_one()
         biggest = connection.execute(
-            sa.text(f"SELECT max(greatest({', '.join(AXES)})) FROM pm_dashboard")
+            sa.text(f"SELECT max(greatest({', '.join(AXES)})) FROM pm_readings")
         ).scalar_one()
         model_json = connection.execute(
             sa.text("SELECT model_json FROM pm_model_registry WHERE is_active")
@@ -142,6 +142,7 @@ def test_train_on_the_user_s_table_then_score_a_file(
     store_url = postgres_schema_url()
     env = env_for(tmp_path, store_url, source_env(server, case, tables))
 
+    commands.run_cli("db", "upgrade", cwd=tmp_path, env=env)  # our tables, as a user starts
     trained = commands.run_cli("train", cwd=tmp_path, env=env)
     assert trained.stdout.startswith("model version ")
     count, model = stored_model(store_url)
