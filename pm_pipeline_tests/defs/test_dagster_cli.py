@@ -122,6 +122,9 @@ def test_dagster_dev_with_nothing_set_serves_the_location(tmp_path: Path) -> Non
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # A shell's background job starts with SIGINT ignored, and an ignored signal
+            # stays ignored across exec: give `dagster dev` the Ctrl-C a terminal would.
+            preexec_fn=_ctrl_c_restored,
         )
     temp_home: Path | None = None
     try:
@@ -144,3 +147,7 @@ def test_dagster_dev_with_nothing_set_serves_the_location(tmp_path: Path) -> Non
         process.wait(timeout=30)
         if temp_home is not None:
             shutil.rmtree(temp_home, ignore_errors=True)
+
+
+def _ctrl_c_restored() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
