@@ -88,16 +88,33 @@ class _Collect(Message):
     def __init__(self) -> None:
         super().__init__()
         self.messages: list[EmailMessage] = []
+        self.fail_each = 0
+        """Answer each notification with a temporary failure this many times first."""
+        self.tries: Counter[str] = Counter()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = self.prepare_message(session, envelope)
+        key = _notification_id(message)
+        self.tries[key] += 1
+        if self.tries[key] <= self.fail_each:
+            return "451 4.3.0 Try again later"
+        self.handle_message(message)
+        return "250 OK"
 
     def handle_message(self, message: EmailMessage) -> None:
         self.messages.append(message)
 
 
+def _notification_id(message: EmailMessage) -> str:
+    # A long header value comes folded onto a second line.
+    return "".join(str(message["X-PM-Notification-Id"]).split())
+
+
 class MailReceiver:
     """An SMTP server (aiosmtpd) in a thread that keeps every message it accepts."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
         self._handler = _Collect()
         self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port)
 
@@ -112,6 +129,17 @@ class MailReceiver:
     def messages(self) -> list[EmailMessage]:
         return list(self._handler.messages)
 
+    @property
+    def fail_each(self) -> int:
+        return self._handler.fail_each
+
+    @fail_each.setter
+    def fail_each(self, count: int) -> None:
+        self._handler.fail_each = count
+
+    def tries(self) -> Counter[str]:
+        """Deliveries tried per notification id, refused ones included."""
+        return Counter(self._handler.tries)
+
     def notification_ids(self) -> Counter[str]:
-        # A long header value comes folded onto a second line.
-        return Counter("".join(str(m["X-PM-Notification-Id"]).split()) for m in self.messages)
+        return Counter(_notification_id(m) for m in self.messages)

@@ -1,7 +1,7 @@
 """Notifications under the real daemon: a faulty file dropped into the folder reaches a local
 webhook and a local SMTP server once per event; the same file again sends nothing; a
-receiver answering 500 twice gets it on the third try; and a daemon killed between storing
-and sending loses none and doubles none."""
+receiver refusing twice (HTTP 500, SMTP 451) gets it on the third try; and a daemon killed
+between storing and sending loses none and doubles none, by webhook and by mail."""
 
 import shutil
 from collections.abc import Callable, Iterator
@@ -125,8 +125,9 @@ def test_each_event_is_sent_once_by_webhook_and_mail(
         assert webhook.acknowledged_ids() == keys and mail.notification_ids() == keys
         assert len(webhook.received) == len(events)
 
-        # The receiver answers 500 twice per notification: the third try gets through.
-        webhook.fail_each = 2
+        # Both receivers refuse each notification twice (HTTP 500, SMTP 451): the third try
+        # gets through.
+        webhook.fail_each = mail.fail_each = 2
         land(site, faulty_file(site, readings, "second.csv", 2.0))
         second = stored_events(site, "second.csv")
         assert len(second) > 0
@@ -141,11 +142,15 @@ def test_each_event_is_sent_once_by_webhook_and_mail(
         assert {webhook.acknowledged_ids()[key] for key in new} == {1}
         rows = outbox(site)
         assert set(rows.loc[rows["channel"] == "webhook", "attempts"]) <= {1, 3}
-        wait_for(lambda: len(mail.messages) == len(events) + len(second), 60, "the e-mails")
+        wait_for(lambda: len(mail.messages) == len(events) + len(second), 180, "the e-mails")
+        assert {mail.tries()[key] for key in new} == {3}
+        assert {mail.notification_ids()[key] for key in new} == {1}
         quiet_ticks(site)
         assert len(webhook.acknowledged) == len(events) + len(second)
         assert len(mail.messages) == len(events) + len(second)
-        assert rows["last_error"].dropna().str.contains("HTTP 500").all()
+        errors = rows.set_index("channel")["last_error"].dropna()
+        assert errors.filter(like="webhook").str.contains("HTTP 500").all()
+        assert errors.filter(like="email").str.contains("451").all()
         assert "T0KEN" not in site.daemon_log() and "T0KEN" not in "".join(
             rows["last_error"].dropna()
         )
@@ -158,33 +163,40 @@ def test_a_daemon_killed_before_sending_loses_none_and_doubles_none(
     sqlite_site: DaemonSite, readings: pd.DataFrame
 ) -> None:
     site = trained(sqlite_site, readings)
-    port = free_port()  # nothing listens yet: the receiver is down
+    port, mail_port = free_port(), free_port()  # nothing listens yet: both receivers down
     site.settings = {
         "PM_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{port}/hook/T0KEN",
+        "PM_SMTP_HOST": "127.0.0.1",
+        "PM_SMTP_PORT": str(mail_port),
+        "PM_SMTP_SECURITY": "none",
+        "PM_ALERT_EMAIL_FROM": "pm-pipeline@example.com",
+        "PM_ALERT_EMAIL_TO": "maintenance@example.com",
         "PM_ALERT_RETRY_BASE_SECONDS": "1",
     }
     daemon = site.start_daemon()
     land(site, faulty_file(site, readings, "line.csv", 0.0))
     events = stored_events(site, "line.csv")
     assert len(events) > 0
-    wait_for(lambda: len(outbox(site)) == len(events), 60, "the queued notifications")
+    wait_for(lambda: len(outbox(site)) == 2 * len(events), 60, "the queued notifications")
     kill_tree(daemon.pid)
     daemon.wait(timeout=30)
     assert outbox(site)["delivered_at"].isna().all()
 
-    webhook = WebhookReceiver(port=port).start()
+    webhook, mail = WebhookReceiver(port=port).start(), MailReceiver(port=mail_port).start()
     try:
         site.start_daemon()
         wait_for(
-            lambda: len(webhook.acknowledged) >= len(events),
+            lambda: len(webhook.acknowledged) >= len(events) and len(mail.messages) >= len(events),
             240,
-            "every notification after the restart",
+            "every notification after the restart, by webhook and by mail",
             site.daemon_log,
         )
         quiet_ticks(site)
         rows = outbox(site)
-        assert webhook.acknowledged_ids() == dict.fromkeys(rows["notification_key"], 1)
-        assert len(webhook.received) == len(events)
+        once = dict.fromkeys(rows["notification_key"], 1)
+        assert webhook.acknowledged_ids() == once and mail.notification_ids() == once
+        assert len(webhook.received) == len(events) and len(mail.messages) == len(events)
         assert rows["delivered_at"].notna().all()
     finally:
         webhook.stop()
+        mail.stop()
