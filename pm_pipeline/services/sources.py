@@ -34,7 +34,7 @@ from pm_pipeline.db.sources import (
     read_source,
     table_identity,
 )
-from pm_pipeline.services.training import TrainingWindow
+from pm_pipeline.services.training import TrainingWindow, read_training_window
 from pm_pipeline.settings import Settings
 
 SOURCE_PREFIX = "source:"
@@ -187,3 +187,17 @@ def _check_apart(store: tuple[Engine, str, Table], source: tuple[Engine, str, So
             "apart: point PM_DATABASE_URL at another database, or at another schema with "
             "?options=-csearch_path%3Dpm_pipeline."
         )
+
+
+def training_readings(
+    settings: Settings,
+    store_engine: Engine,
+    store_url: str,
+    table: Table,
+    robot_id: str,
+    window: TrainingWindow,
+) -> tuple[pd.DataFrame, SourceSync | None]:
+    """The robot's training window from our store, after copying in what is new in the
+    configured source; the copy is None when no source is configured."""
+    synced = sync_configured_source(settings, store_engine, store_url, table, robot_id, window)
+    return read_training_window(store_engine, table, robot_id, window), synced

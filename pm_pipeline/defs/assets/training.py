@@ -24,8 +24,8 @@ from pm_pipeline.defs.metadata import (
     table_markdown,
 )
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
-from pm_pipeline.services.sources import sync_configured_source
-from pm_pipeline.services.training import TrainingWindow, read_training_window
+from pm_pipeline.services.sources import training_readings
+from pm_pipeline.services.training import TrainingWindow
 from pm_pipeline.settings import load_settings
 
 AXIS_MODEL_KEYS = {axis: dg.AssetKey(["axis_models", axis]) for axis in AXES}
@@ -67,7 +67,7 @@ def raw_readings(
     table = readings_db.table(config.table)
     window = TrainingWindow(config.start, config.end, config.last_days, config.limit)
     engine, robot_id = readings_db.engine(), readings_db.robot_id
-    synced = sync_configured_source(
+    frame, synced = training_readings(
         load_settings(), engine, readings_db.resolved_url, table, robot_id, window
     )
     if synced is not None:
@@ -75,7 +75,6 @@ def raw_readings(
             f"copied {synced.rows_added} new of {synced.rows_read} readings read from "
             f"{synced.source}; mark {synced.mark}"
         )
-    frame = read_training_window(engine, table, robot_id, window)
     context.log.info(f"read {len(frame)} readings from {readings_db.masked_url}")
     return dg.MaterializeResult(
         value=frame,
