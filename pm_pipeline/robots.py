@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from pm_pipeline.core.errors import SettingsError
+from pm_pipeline.core.landing.plan import ARCHIVE_FOLDER, QUARANTINE_FOLDER
 from pm_pipeline.core.parsing.format import (
     AXIS_COUNT_VARIABLE,
     COLUMN_MAP_VARIABLE,
@@ -40,6 +41,8 @@ from pm_pipeline.settings import Settings
 ROBOT_KEYS = ("axis_count", "column_map")
 # Dagster partition keys and folder names both take these.
 _ROBOT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+RESERVED_FOLDERS = (ARCHIVE_FOLDER, QUARANTINE_FOLDER)
+"""Folders of the drop folder that hold finished files, so no robot may be named after them."""
 
 
 class RobotsFileError(SettingsError):
@@ -66,6 +69,45 @@ class Fleet:
     def robot_ids(self) -> list[str]:
         return list(self.robots)
 
+    @property
+    def is_closed(self) -> bool:
+        """With a robots file, the fleet is what it lists; without one, any robot whose files
+        land in its own folder of the drop folder joins with the settings' dialect."""
+        return self.source is not None
+
+    def default_robot_id(self) -> str:
+        """The robot a command means when it names none: the default robot, or the robots
+        file's only robot.
+
+        Raises
+        ------
+        RobotsFileError
+            When the robots file lists several robots and not the default one.
+        """
+        if DEFAULT_ROBOT_ID in self.robots or not self.is_closed:
+            return DEFAULT_ROBOT_ID
+        if len(self.robots) == 1:
+            return self.robot_ids[0]
+        raise RobotsFileError(
+            f"{self.source} lists several robots ({', '.join(self.robots)}); name one with --robot."
+        )
+
+    def export_format_for(self, robot_id: str, default: ExportFormat) -> ExportFormat:
+        """How ``robot_id``'s exports read: its entry, or ``default`` (the settings') for a
+        robot of an open fleet.
+
+        Raises
+        ------
+        RobotsFileError
+            When the id is not usable, or the fleet is closed and does not list it.
+        """
+        check_robot_id(robot_id)
+        if robot_id in self.robots:
+            return self.robots[robot_id].export_format
+        if self.is_closed:
+            self.robot(robot_id)  # raises, listing the robots there are
+        return default
+
     def robot(self, robot_id: str) -> Robot:
         """The robot with this id.
 
@@ -81,6 +123,23 @@ class Fleet:
                 f"{', '.join(self.robots)}; add it to the robots file or use one of these."
             )
         return self.robots[robot_id]
+
+
+def check_robot_id(robot_id: str) -> str:
+    """``robot_id`` when it can name a partition and a folder.
+
+    Raises
+    ------
+    RobotsFileError
+        When it cannot; the message says what a robot id may hold.
+    """
+    if not _ROBOT_ID.match(robot_id) or robot_id in RESERVED_FOLDERS:
+        raise RobotsFileError(
+            f"robot {robot_id!r}: not a usable robot id; use up to 64 letters, digits, '.', "
+            "'_' or '-', starting with a letter or digit, and not "
+            f"{' or '.join(RESERVED_FOLDERS)}."
+        )
+    return robot_id
 
 
 def load_fleet(settings: Settings) -> Fleet:
@@ -128,11 +187,10 @@ def _robot_entries(path: Path) -> dict[str, Any]:
 
 def _robot(path: Path, robot_id: str, entry: Any, settings: Settings) -> Robot:
     where = f"{path}: robot {robot_id!r}"
-    if not _ROBOT_ID.match(robot_id):
-        raise RobotsFileError(
-            f"{where}: not a usable robot id; use up to 64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit."
-        )
+    try:
+        check_robot_id(robot_id)
+    except RobotsFileError as error:
+        raise RobotsFileError(f"{path}: {error}") from None
     entry = {} if entry is None else entry
     if not isinstance(entry, dict):
         raise RobotsFileError(f"{where}: expected a mapping of keys ({', '.join(ROBOT_KEYS)}).")

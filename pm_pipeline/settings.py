@@ -123,10 +123,18 @@ class _PipelineSettings(AlertSettings):
         ge=0,
     )
     max_files_per_tick: int = _setting(
-        20,
+        200,
         "PM_MAX_FILES_PER_TICK",
-        "At most this many landed files start a run per sensor tick; the rest wait.",
-        "not a whole number; write a count like 20",
+        "At most this many landed files are taken per sensor tick; the rest wait.",
+        "not a whole number; write a count like 200",
+        ge=1,
+    )
+    files_per_run: int = _setting(
+        25,
+        "PM_FILES_PER_RUN",
+        "At most this many files of one robot, taken in the same tick, score in one run "
+        "(in landing order); 1 gives every file a run of its own.",
+        "not a whole number; write a count like 25",
         ge=1,
     )
     scoring_max_runtime_seconds: int = _setting(

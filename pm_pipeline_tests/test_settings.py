@@ -74,7 +74,7 @@ def test_defaults() -> None:
         "0 2 * * *",
         "UTC",
     )
-    assert (settings.settle_seconds, settings.max_files_per_tick) == (2.0, 20)
+    assert (settings.settle_seconds, settings.max_files_per_tick) == (2.0, 200)
     assert (settings.scoring_max_runtime_seconds, settings.retry_grace_seconds) == (600, 30.0)
     # Runs launched from the UI carry the job's own tag: the same default.
     assert str(settings.scoring_max_runtime_seconds) == DEFAULT_MAX_RUNTIME_SECONDS

@@ -51,17 +51,23 @@ def _database() -> ReadingsDatabaseResource:
 
 def _ingest(args: argparse.Namespace) -> int:
     from pm_pipeline.cli.ingest_command import ingest_files
+    from pm_pipeline.cli.robot_choice import chosen_robot, robot_export_format
 
-    return ingest_files(args.files, args.settings)
+    robot = chosen_robot(args)
+    return ingest_files(args.files, args.settings, robot, robot_export_format(args, robot))
 
 
 def ingest_file(
-    database: ReadingsDatabaseResource, path: Path, export_format: ExportFormat | None = None
+    database: ReadingsDatabaseResource,
+    path: Path,
+    export_format: ExportFormat | None,
+    robot_id: str,
 ):
-    """Ingest one export into ``database``'s readings table: the whole file or nothing."""
+    """Ingest one export of ``robot_id`` into ``database``'s readings table: the whole file
+    or nothing."""
     from pm_pipeline.cli.ingest_command import ingest_file
 
-    return ingest_file(database.engine(), database.table(), database.robot_id, path, export_format)
+    return ingest_file(database.engine(), database.table(), robot_id, path, export_format)
 
 
 def print_notes(notes: Sequence[str]) -> None:

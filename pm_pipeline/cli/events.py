@@ -4,6 +4,7 @@ import argparse
 
 import pandas as pd
 
+from pm_pipeline.cli.robot_choice import chosen_robot
 from pm_pipeline.core.model.windows import parse_utc
 from pm_pipeline.db.events import open_events, robot_events
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
@@ -25,7 +26,7 @@ COLUMNS = (
 def list_events(args: argparse.Namespace) -> int:
     """Print the events matching the options; none is not an error."""
     database = ReadingsDatabaseResource()
-    robot = args.robot or database.robot_id
+    robot = chosen_robot(args)
     since = parse_utc(args.since, "--since") if args.since else None
     engine = database.engine()
     found = robot_events(engine, robot, since, args.severity)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from pm_pipeline.cli.progress import progress_bar
+from pm_pipeline.cli.robot_choice import chosen_robot
 from pm_pipeline.core.schema import is_synthetic_source
 from pm_pipeline.core.views.health import measure_data_health, rank_top_events, summarise_axes
 from pm_pipeline.db.events import read_events
@@ -18,7 +19,7 @@ LATEST_ROWS = 20
 
 def export(args: argparse.Namespace) -> int:
     database = ReadingsDatabaseResource()
-    engine, table, robot = database.engine(), database.table(), database.robot_id
+    engine, table, robot = database.engine(), database.table(), chosen_robot(args)
     out: Path = args.out
     pages = out / "readings"
     pages.mkdir(parents=True, exist_ok=True)

@@ -20,19 +20,20 @@ from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.db.engine import describe_url, resolve_database_url
 from pm_pipeline.db.ingest import IngestResult
 from pm_pipeline.db.migrate import open_store
-from pm_pipeline.db.schema import DEFAULT_ROBOT_ID, readings_table
+from pm_pipeline.db.schema import readings_table
 from pm_pipeline.services.ingest import ingest_export
 from pm_pipeline.settings import Settings
 
 
-def ingest_files(files: Sequence[Path], settings: Settings) -> int:
-    """Ingest each file into the default readings table; 1 when any file failed.
+def ingest_files(
+    files: Sequence[Path], settings: Settings, robot_id: str, export_format: ExportFormat
+) -> int:
+    """Ingest each file of ``robot_id`` into the default readings table; 1 when any failed.
 
     The database is ``PM_DATABASE_URL`` from ``settings`` (else the embedded SQLite file),
-    the table ``pm_readings`` with time column ``timestamp_recorded``, the robot
-    ``robot-1``: the defaults of the pipeline's readings resource.
+    the table ``pm_readings`` with time column ``timestamp_recorded``: the defaults of the
+    pipeline's readings resource.
     """
-    export_format = settings.export_format
     url = resolve_database_url(None, settings)
     table = readings_table()
     engine: Engine | None = None
@@ -40,14 +41,14 @@ def ingest_files(files: Sequence[Path], settings: Settings) -> int:
     for path in files:
         try:
             engine = engine or open_store(url, settings.store_schema, not settings.database_url)
-            result = ingest_file(engine, table, DEFAULT_ROBOT_ID, path, export_format)
+            result = ingest_file(engine, table, robot_id, path, export_format)
         except PipelineError as error:
             print(f"error: {error}", file=sys.stderr)
             failed += 1
             continue
         print(f"{path}: {result.rows_added} rows added, {result.rows_present} already present")
     if failed < len(files):
-        print(f"readings table {table.fullname} in {describe_url(url)}")
+        print(f"readings of {robot_id} in table {table.fullname} in {describe_url(url)}")
     return 1 if failed else 0
 
 

@@ -9,10 +9,11 @@ import time
 import pandas as pd
 
 from pm_pipeline.cli.progress import progress_bar
+from pm_pipeline.cli.robot_choice import chosen_robot, robot_export_format
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.windows import parse_utc
 from pm_pipeline.core.parsing.careful import parse_export
-from pm_pipeline.core.schema import is_synthetic_source
+from pm_pipeline.core.schema import DEFAULT_ROBOT_ID, is_synthetic_source
 from pm_pipeline.core.simulation.replay import chunk_readings
 from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.events import read_event
@@ -25,12 +26,13 @@ from pm_pipeline.db.registry import (
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
 
-def list_versions(_args: argparse.Namespace) -> int:
-    database = ReadingsDatabaseResource()
-    entries = list_models(database.engine(), database.robot_id)
+def list_versions(args: argparse.Namespace) -> int:
+    database, robot = ReadingsDatabaseResource(), chosen_robot(args)
+    entries = list_models(database.engine(), robot)
     if not entries:
-        print(f"no model versions for {database.robot_id}; run `pm-pipeline train`.")
+        print(f"no model versions for {robot}; run `pm-pipeline train --robot {robot}`.")
         return 0
+    print(f"model versions of {robot}")
     print(
         f"{'version':<14}{'created (UTC)':<22}{'training window (UTC)':<42}{'rows':>8}"
         f"  {'checks':<8}active"
@@ -49,7 +51,7 @@ def list_versions(_args: argparse.Namespace) -> int:
 
 
 def activate(args: argparse.Namespace) -> int:
-    database = ReadingsDatabaseResource()
+    database, robot = ReadingsDatabaseResource(), chosen_robot(args)
     engine = database.engine()
     entry = registry_entry(engine, args.version)
     if entry.checks and not entry.checks.get("passed") and not args.force:
@@ -57,17 +59,17 @@ def activate(args: argparse.Namespace) -> int:
             f"model version {args.version} failed its checks "
             f"({'; '.join(entry.checks.get('reasons', []))}); add --force to activate it anyway."
         )
-    activate_model(engine, args.version, database.robot_id, "activated by hand")
-    print(f"model version {args.version} is now active for {database.robot_id}")
+    activate_model(engine, args.version, robot, "activated by hand")
+    print(f"model version {args.version} is now active for {robot}")
     return 0
 
 
 def active(args: argparse.Namespace) -> int:
-    database = ReadingsDatabaseResource()
+    database, robot = ReadingsDatabaseResource(), chosen_robot(args)
     moment = parse_utc(args.at, "--at") if args.at else pd.Timestamp.now(tz="UTC")
-    version = active_model_version_at(database.engine(), database.robot_id, moment)
+    version = active_model_version_at(database.engine(), robot, moment)
     if version is None:
-        print(f"no model version was active at {_stamp(moment)}")
+        print(f"no model version of {robot} was active at {_stamp(moment)}")
         return 1
     print(version)
     return 0
@@ -77,11 +79,17 @@ def lineage(args: argparse.Namespace) -> int:
     database = ReadingsDatabaseResource()
     engine = database.engine()
     event = read_event(engine, args.event_id)
+    robot = str(event["robot_id"])
+    if args.robot is not None and args.robot != robot:
+        raise PipelineError(
+            f"event {args.event_id} is {robot}'s, not {args.robot}'s; list {args.robot}'s "
+            f"events with `pm-pipeline events --robot {args.robot}`."
+        )
     model = registry_entry(engine, event["model_version"])
-    at_start = active_model_version_at(engine, database.robot_id, event["created_at"])
+    at_start = active_model_version_at(engine, robot, event["created_at"])
     synthetic = is_synthetic_source(event["source"])
     lines = [
-        f"event {args.event_id}: {event['severity']} on {event['axis']}, "
+        f"event {args.event_id}: {event['severity']} on {robot} {event['axis']}, "
         f"{_stamp(event['start_ts'])} to {_stamp(event['end_ts'])} "
         f"({event['duration_s']:.0f} s, mean z {event['z_mean']:.2f}, peak z "
         f"{event['z_peak']:.2f}, p {event['p_value']:.2g})",
@@ -103,7 +111,7 @@ def lineage(args: argparse.Namespace) -> int:
         + (
             f"the synthetic_events materialization of run {event['run_id']}"
             if synthetic
-            else f"file_events partition {event['source']!r}"
+            else f"file_events partition {event['source']!r} of robot {robot!r}"
         ),
     ]
     print("\n".join(lines))
@@ -117,22 +125,25 @@ def _source(source: str, version: str) -> str:
 
 
 def replay(args: argparse.Namespace) -> int:
-    parsed = parse_export(args.file, args.settings.export_format)
+    robot = chosen_robot(args)
+    parsed = parse_export(args.file, robot_export_format(args, robot))
     for note in parsed.notes:
         print(f"warning: {note}", file=sys.stderr)
     readings = parsed.readings
     chunks = chunk_readings(readings, args.rows_per_file)
-    args.to.mkdir(parents=True, exist_ok=True)
+    # A robot's files land in its own folder of the drop folder; the default robot's at the top.
+    folder = args.to if robot == DEFAULT_ROBOT_ID else args.to / robot
+    folder.mkdir(parents=True, exist_ok=True)
     with progress_bar(len(chunks), "files", f"replaying {args.file.name}") as bar:
         for number, chunk in enumerate(chunks, start=1):
-            target = args.to / f"{args.file.stem}_part{number:04d}.csv"
+            target = folder / f"{args.file.stem}_part{number:04d}.csv"
             write_export(chunk, target)  # written under a temporary name, then renamed
             bar.update(1)
             if not sys.stdout.isatty():  # a log keeps a line per file; a terminal has the bar
                 print(f"[{number}/{len(chunks)}] {target.name} ({len(chunk)} rows)", flush=True)
             if number < len(chunks):
                 time.sleep(args.interval)
-    print(f"replayed {len(readings)} readings into {len(chunks)} files in {args.to}")
+    print(f"replayed {len(readings)} readings into {len(chunks)} files in {folder}")
     return 0
 
 

@@ -51,6 +51,17 @@ def _command(commands: argparse._SubParsersAction, name: str, summary: str, deta
     )
 
 
+def _robot_option(parser: argparse.ArgumentParser, inherited: bool = False) -> None:
+    """``--robot``; ``inherited`` for an action whose command takes it too (``models --robot
+    R activate V`` and ``models activate V --robot R`` both work)."""
+    parser.add_argument(
+        "--robot",
+        metavar="ROBOT",
+        default=argparse.SUPPRESS if inherited else None,
+        help="robot id, as in robots.yaml (default: robot-1, or the robots file's only robot)",
+    )
+
+
 def _add_ingest(commands: argparse._SubParsersAction) -> None:
     ingest = _command(
         commands,
@@ -61,6 +72,7 @@ def _add_ingest(commands: argparse._SubParsersAction) -> None:
     ingest.add_argument(
         "files", nargs="+", type=Path, metavar="FILE", help="controller export (.csv or .csv.gz)"
     )
+    _robot_option(ingest)
     ingest.set_defaults(handler="pm_pipeline.cli.app:_ingest", input_files=("files",))
 
 
@@ -80,6 +92,7 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--end", metavar="TIME", help="last reading to use, ISO 8601")
     train.add_argument("--limit", type=int, metavar="N", help="train on the newest N readings")
+    _robot_option(train)
     train.set_defaults(handler=f"{PIPELINE}:train")
 
 
@@ -98,6 +111,7 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
     score.add_argument(
         "--model-version", metavar="VERSION", help="score with VERSION instead of the active one"
     )
+    _robot_option(score)
     score.set_defaults(
         handler=f"{PIPELINE}:score", input_files=("file",), output_files=("events_csv",)
     )
@@ -130,9 +144,7 @@ def _add_events(commands: argparse._SubParsersAction) -> None:
         "Events found in scored exports (the synthetic verification set is left out), with\n"
         "the ids that `pm-pipeline lineage` takes.",
     )
-    events.add_argument(
-        "--robot", metavar="ROBOT", help="robot id (default: the configured robot, robot-1)"
-    )
+    _robot_option(events)
     events.add_argument(
         "--since",
         metavar="TIME",
@@ -168,6 +180,7 @@ def _add_models(commands: argparse._SubParsersAction) -> None:
         "With no action, lists every version of the robot's models with its training window\n"
         "and checks; * marks the active one.",
     )
+    _robot_option(models)
     models.set_defaults(handler=f"{OPS}:list_versions")
     actions = models.add_subparsers(metavar="ACTION", title="actions")
     activate = _command(actions, "activate", "make VERSION the active model")
@@ -175,11 +188,13 @@ def _add_models(commands: argparse._SubParsersAction) -> None:
     activate.add_argument(
         "--force", action="store_true", help="activate it even if its checks failed"
     )
+    _robot_option(activate, inherited=True)
     activate.set_defaults(handler=f"{OPS}:activate")
     active = _command(actions, "active", "print the active version, now or at a given time")
     active.add_argument(
         "--at", metavar="TIME", help="ISO 8601 time, e.g. 2026-01-06T07:00:00Z (default: now)"
     )
+    _robot_option(active, inherited=True)
     active.set_defaults(handler=f"{OPS}:active")
 
 
@@ -190,12 +205,18 @@ def _add_lineage_replay(commands: argparse._SubParsersAction) -> None:
     lineage.add_argument(
         "event_id", type=int, metavar="EVENT_ID", help="an id listed by `pm-pipeline events`"
     )
+    lineage.add_argument(
+        "--robot",
+        metavar="ROBOT",
+        help="fail unless the event is this robot's (event ids are unique across robots)",
+    )
     lineage.set_defaults(handler=f"{OPS}:lineage")
     replay = _command(
         commands,
         "replay",
         "play an export into a folder in timed chunks, like a live controller",
-        "Point --to at the drop folder (PM_DROP_DIR) to watch the sensor score each chunk.",
+        "Point --to at the drop folder (PM_DROP_DIR) to watch the sensor score each chunk;\n"
+        "with --robot, the chunks go to that robot's folder inside it.",
     )
     replay.add_argument("file", type=Path, metavar="FILE", help="controller export to replay")
     replay.add_argument(
@@ -211,6 +232,7 @@ def _add_lineage_replay(commands: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="pause between chunks (5)",
     )
+    _robot_option(replay)
     replay.set_defaults(handler=f"{OPS}:replay", input_files=("file",), output_dirs=("to",))
 
 
@@ -230,6 +252,7 @@ def _add_export(commands: argparse._SubParsersAction) -> None:
         help="add the synthetic verification sets' events to events.csv (origin column)",
     )
     export.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write")
+    _robot_option(export)
     export.add_argument(
         "--page-rows",
         type=int,

@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from pm_pipeline.cli.app import _database, ingest_file, print_notes
+from pm_pipeline.cli.robot_choice import chosen_robot, robot_export_format
 from pm_pipeline.cli.watch import RunWatcher, scoring_retries
-from pm_pipeline.core.schema import synthetic_source
+from pm_pipeline.core.schema import DEFAULT_ROBOT_ID, synthetic_source
 from pm_pipeline.core.simulation.sample import planted_fault, write_sample_exports
 from pm_pipeline.db.engine import describe_url
 from pm_pipeline.db.events import read_events
@@ -37,6 +38,7 @@ def train(args: argparse.Namespace) -> int:
     from pm_pipeline.definitions import defs
     from pm_pipeline.defs.execution import latest_metadata, local_instance, run_training
 
+    robot = chosen_robot(args)
     instance = local_instance()
     window = {
         "last_days": args.last_days,
@@ -44,16 +46,21 @@ def train(args: argparse.Namespace) -> int:
         "end": args.end,
         "limit": args.limit,
     }
-    outcome = run_training(defs(), instance, {k: v for k, v in window.items() if v is not None})
+    config = {k: v for k, v in window.items() if v is not None}
+    outcome = run_training(defs(), instance, config, robot)
     if not outcome.success:
         # A version that fails its checks is stored but not promoted: say which and why.
-        promotion = latest_metadata(instance, "synthetic_events", "promotion", outcome.run_id)
+        promotion = latest_metadata(
+            instance, "synthetic_events", "promotion", outcome.run_id, robot
+        )
         reason = f"{promotion}; the active version is unchanged" if promotion else outcome.failure
         print(f"error: training run {outcome.run_id} failed: {reason}", file=sys.stderr)
         return 1
-    version = latest_metadata(instance, "synthetic_events", "model_version")
-    recall = latest_metadata(instance, "synthetic_events", "recall")
-    print(f"model version {version} (run {outcome.run_id}); synthetic recall {recall:.2f}")
+    version = latest_metadata(instance, "synthetic_events", "model_version", partition=robot)
+    recall = latest_metadata(instance, "synthetic_events", "recall", partition=robot)
+    print(
+        f"model version {version} of {robot} (run {outcome.run_id}); synthetic recall {recall:.2f}"
+    )
     return 0
 
 
@@ -61,20 +68,22 @@ def score(args: argparse.Namespace) -> int:
     from pm_pipeline.definitions import defs
     from pm_pipeline.defs.execution import latest_metadata, local_instance
 
+    robot = chosen_robot(args)
+    robot_export_format(args, robot)  # a robot the robots file lacks fails before any run
     instance = local_instance()
-    key, outcome = _watched_scoring(defs(), instance, args.file, args.model_version)
+    key, outcome = _watched_scoring(defs(), instance, args.file, args.model_version, robot)
     if not outcome.success:
         print(f"error: scoring run {outcome.run_id} failed: {outcome.failure}", file=sys.stderr)
         return 1
     notes = latest_metadata(instance, "file_events", EXPORT_NOTES_METADATA, outcome.run_id)
     print_notes(str(notes).splitlines() if notes else [])
     database = _database()
-    events = read_events(database.engine(), key, database.robot_id)
+    events = read_events(database.engine(), key, robot)
     counts = events["severity"].value_counts()
     version = events["model_version"].iloc[0] if len(events) else args.model_version or "newest"
     print(
         f"{args.file}: {len(events)} events ({counts.get('ALERT', 0)} ALERT, "
-        f"{counts.get('ERROR', 0)} ERROR) with model {version}; partition {key!r}"
+        f"{counts.get('ERROR', 0)} ERROR) with model {version}; partition {key!r} of {robot}"
     )
     if args.events_csv:
         write_events_csv(events, args.events_csv)
@@ -82,7 +91,9 @@ def score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _watched_scoring(defs, instance, path: Path, model_version: str | None):
+def _watched_scoring(
+    defs, instance, path: Path, model_version: str | None, robot_id: str = DEFAULT_ROBOT_ID
+):
     """Score one file, with a progress bar and a line at once for each retry of the run."""
     import uuid
 
@@ -92,7 +103,7 @@ def _watched_scoring(defs, instance, path: Path, model_version: str | None):
     run_id = str(uuid.uuid4())
     with progress_bar(estimated_rows(path), "rows", f"scoring {path.name}") as bar:
         instance.add_event_listener(run_id, RunWatcher(scoring_retries(), bar))
-        return run_scoring(defs, instance, path, model_version, run_id)
+        return run_scoring(defs, instance, path, model_version, run_id, robot_id)
 
 
 def write_events_csv(events, path: Path) -> None:
@@ -127,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         history, landed, _ = write_sample_exports(SAMPLE_DIR)
         print(f"generated sample exports {history} and {landed}")
     database = _database()
-    result = ingest_file(database, history, args.settings.export_format)
+    result = ingest_file(database, history, args.settings.export_format, DEFAULT_ROBOT_ID)
     print(f"ingested {history}: {result.rows_added} rows added, {result.rows_present} present")
     instance = local_instance()
     outcome = run_training(defs(), instance, {})
@@ -142,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
     if not views.success:
         print(f"error: views run {views.run_id} failed: {views.failure}", file=sys.stderr)
         return 1
-    print_summary(database, latest_metadata(instance, "synthetic_events", "recall"), key)
+    recall = latest_metadata(instance, "synthetic_events", "recall", partition=DEFAULT_ROBOT_ID)
+    print_summary(database, recall, key)
     return 0
 
 
@@ -150,12 +162,12 @@ def print_summary(
     database: ReadingsDatabaseResource, recall: float | None, landed_key: str
 ) -> None:
     """What ``run`` produced, read back from the database it names."""
-    engine = database.engine()
-    rows, first, last = readings_span(engine, database.table(), database.robot_id)
-    version = active_model_version(engine, database.robot_id)
+    engine, robot = database.engine(), DEFAULT_ROBOT_ID
+    rows, first, last = readings_span(engine, database.table(), robot)
+    version = active_model_version(engine, robot)
     model = load_model(engine, version)
-    events = read_events(engine, landed_key, database.robot_id)
-    synthetic = read_events(engine, synthetic_source(version), database.robot_id)
+    events = read_events(engine, landed_key, robot)
+    synthetic = read_events(engine, synthetic_source(version), robot)
     fault = planted_fault()
     hits = events[
         (events["axis"] == fault.axis)
@@ -164,7 +176,7 @@ def print_summary(
     ]
     print("\n== pm_pipeline summary ==")
     print(f"database     {describe_url(database.resolved_url)}, table {database.readings_table}")
-    print(f"readings     {rows} rows for {database.robot_id}, {_iso(first)} to {_iso(last)}")
+    print(f"readings     {rows} rows for {robot}, {_iso(first)} to {_iso(last)}")
     print(
         f"model        version {version}, trained on {model.row_count} readings "
         f"({_iso(model.window_start)} to {_iso(model.window_end)})"

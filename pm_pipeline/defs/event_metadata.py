@@ -92,6 +92,23 @@ def event_check_results(events: pd.DataFrame) -> list[dg.AssetCheckResult]:
     ]
 
 
+def not_scored_check_results(reason: str) -> list[dg.AssetCheckResult]:
+    """Both checks failed on a file of a batch that could not be scored, saying why."""
+    return [
+        dg.AssetCheckResult(
+            check_name=name,
+            passed=False,
+            severity=severity,
+            metadata={"not_scored": reason},
+            description=f"not scored: {reason}",
+        )
+        for name, severity in (
+            (ERROR_CHECK, dg.AssetCheckSeverity.ERROR),
+            (ALERT_CHECK, dg.AssetCheckSeverity.WARN),
+        )
+    ]
+
+
 def event_table(events: pd.DataFrame, file_end: pd.Timestamp | None) -> dg.TableMetadataValue:
     """The stored events of one file, as Dagster table metadata (ids from the database)."""
     shown = events.sort_values(["severity", "duration_s"], ascending=[False, False])

@@ -9,12 +9,17 @@ import dagster as dg
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.landing.plan import partition_key_for
+from pm_pipeline.core.schema import DEFAULT_ROBOT_ID
 from pm_pipeline.db.engine import normalise_url
-from pm_pipeline.defs.assets import landed_files_partitions
 from pm_pipeline.defs.instance import (
     DAGSTER_HOME_VARIABLE,
     DAGSTER_PG_VARIABLE,
     local_dagster_home,
+)
+from pm_pipeline.defs.partitions import (
+    LANDED_FILES,
+    ROBOTS,
+    robot_file_key,
 )
 
 PROJECT_SETTINGS = "dagster.yaml"
@@ -104,24 +109,42 @@ def _instance_settings(on_postgres: bool) -> str:
     return project_settings.read_text()
 
 
+def add_robot(instance: dg.DagsterInstance, robot_id: str) -> str:
+    """Make ``robot_id`` a partition of the ``robots`` dimension (a no-op when it is one)."""
+    if not instance.has_dynamic_partition(ROBOTS, robot_id):
+        instance.add_dynamic_partitions(ROBOTS, [robot_id])
+    return robot_id
+
+
 def run_training(
-    defs: dg.Definitions, instance: dg.DagsterInstance, readings_config: dict
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    readings_config: dict,
+    robot_id: str = DEFAULT_ROBOT_ID,
 ) -> JobOutcome:
-    """Materialize the training and validation groups, with their checks."""
+    """Materialize the training and validation groups of one robot, with their checks."""
     run_config = {
         "ops": {"raw_readings": {"config": readings_config}},
         "loggers": _QUIET_LOGGERS,
     }
     result = defs.resolve_job_def("training_job").execute_in_process(
-        run_config=run_config, instance=instance, raise_on_error=False
+        run_config=run_config,
+        instance=instance,
+        partition_key=add_robot(instance, robot_id),
+        raise_on_error=False,
     )
     return _outcome(result)
 
 
-def run_views(defs: dg.Definitions, instance: dg.DagsterInstance) -> JobOutcome:
-    """Refresh the views group (data health, axis summary, events summary)."""
+def run_views(
+    defs: dg.Definitions, instance: dg.DagsterInstance, robot_id: str = DEFAULT_ROBOT_ID
+) -> JobOutcome:
+    """Refresh one robot's views (data health, axis summary, events summary, open events)."""
     result = defs.resolve_job_def("views_job").execute_in_process(
-        run_config={"loggers": _QUIET_LOGGERS}, instance=instance, raise_on_error=False
+        run_config={"loggers": _QUIET_LOGGERS},
+        instance=instance,
+        partition_key=add_robot(instance, robot_id),
+        raise_on_error=False,
     )
     return _outcome(result)
 
@@ -132,20 +155,22 @@ def run_scoring(
     path: Path,
     model_version: str | None,
     run_id: str | None = None,
+    robot_id: str = DEFAULT_ROBOT_ID,
 ) -> tuple[str, JobOutcome]:
-    """Materialize ``file_events`` for one file, adding its dynamic partition first.
+    """Materialize ``file_events`` for one file of one robot, adding the partitions first.
 
-    A caller that passes ``run_id`` can follow the run's events as they happen
-    (``instance.add_event_listener``)."""
+    Returns the file's key (the events' source) and the outcome. A caller that passes
+    ``run_id`` can follow the run's events as they happen (``instance.add_event_listener``)."""
     if not path.is_file():
         raise PipelineError(f"{path}: no such file; check the path.")
     key = partition_key_for(path)
-    instance.add_dynamic_partitions(landed_files_partitions.name or "", [key])
+    add_robot(instance, robot_id)
+    instance.add_dynamic_partitions(LANDED_FILES, [key])
     config = {"path": str(path.resolve()), "model_version": model_version}
     result = defs.resolve_job_def("file_scoring_job").execute_in_process(
         run_config={"ops": {"file_events": {"config": config}}, "loggers": _QUIET_LOGGERS},
         instance=instance,
-        partition_key=key,
+        partition_key=str(robot_file_key(robot_id, key)),
         raise_on_error=False,
         run_id=run_id,
     )
@@ -153,10 +178,22 @@ def run_scoring(
 
 
 def latest_metadata(
-    instance: dg.DagsterInstance, key: str, field: str, run_id: str | None = None
+    instance: dg.DagsterInstance,
+    key: str,
+    field: str,
+    run_id: str | None = None,
+    partition: str | None = None,
 ) -> Any:
-    """One metadata value of an asset's latest materialization (in ``run_id``, if given)."""
-    event = instance.get_latest_materialization_event(dg.AssetKey(key))
+    """One metadata value of an asset's latest materialization (of ``partition`` and in
+    ``run_id``, if given)."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey(key),
+            asset_partitions=[partition] if partition is not None else None,
+        ),
+        limit=1,
+    ).records
+    event = records[0].event_log_entry if records else None
     if event is None or (run_id is not None and event.run_id != run_id):
         return None
     materialization = event.asset_materialization

@@ -28,6 +28,15 @@ def pipeline_executor(settings: Settings) -> dg.ExecutorDefinition:
     )
 
 
+def scoring_executor(settings: Settings) -> dg.ExecutorDefinition:
+    """Where a scoring run's one step executes: in the run's own process by default (a
+    dropped file's events are due in seconds, and a step process would double the start-up
+    a fleet's many files pay), on the Celery workers with ``PM_EXECUTOR=celery``."""
+    if settings.executor != "celery":
+        return dg.in_process_executor
+    return pipeline_executor(settings)
+
+
 def _by_name(settings: Settings, field: str, variable: str) -> str | dict[str, str]:
     if field in settings.model_fields_set:
         return {"env": variable}

@@ -1,4 +1,5 @@
-"""Resources: the readings database, shared by every asset and the CLI."""
+"""Resources: the readings database, shared by every asset and the CLI; which robot a step
+works on is its partition, not the resource's."""
 
 from functools import cached_property
 
@@ -10,7 +11,6 @@ from pm_pipeline.db.engine import mask_url, resolve_database_url
 from pm_pipeline.db.migrate import open_store
 from pm_pipeline.db.schema import (
     DEFAULT_READINGS_TABLE,
-    DEFAULT_ROBOT_ID,
     DEFAULT_TIME_COLUMN,
     readings_table,
 )
@@ -29,7 +29,6 @@ class ReadingsDatabaseResource(dg.ConfigurableResource):
     url: str | None = None
     readings_table: str = DEFAULT_READINGS_TABLE
     time_column: str = DEFAULT_TIME_COLUMN
-    robot_id: str = DEFAULT_ROBOT_ID
 
     _engine: Engine | None = PrivateAttr(default=None)
 

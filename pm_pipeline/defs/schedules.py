@@ -1,9 +1,13 @@
-"""nightly_retraining_schedule: retrain, verify and (if the checks pass) promote every night."""
+"""nightly_retraining_schedule: retrain, verify and (if the checks pass) promote each robot's
+models every night, a run per robot."""
 
 import dagster as dg
 
 from pm_pipeline.core.errors import SettingsError
+from pm_pipeline.db.readings import stored_robot_ids
 from pm_pipeline.defs.jobs import training_job
+from pm_pipeline.defs.partitions import ROBOTS
+from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.settings import Settings, load_settings
 
 
@@ -24,11 +28,22 @@ def build_nightly_retraining_schedule(settings: Settings) -> dg.ScheduleDefiniti
             description="Retrains scaler, models and thresholds on the newest readings, checks "
             "them on synthetic data and promotes the version only if every check passes.",
         )
-        def nightly_retraining_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-            return dg.RunRequest(
-                run_config=training_run_config(load_settings()),
-                tags={"pm/trigger": "nightly_retraining_schedule"},
-            )
+        def nightly_retraining_schedule(
+            context: dg.ScheduleEvaluationContext, readings_db: ReadingsDatabaseResource
+        ) -> list[dg.RunRequest] | dg.SkipReason:
+            tick_settings = load_settings()
+            robots = robots_to_retrain(context.instance, readings_db, tick_settings)
+            if not robots:
+                return dg.SkipReason("no robot has readings yet: nothing to retrain")
+            return [
+                dg.RunRequest(
+                    run_key=f"{robot}:{context.scheduled_execution_time:%Y-%m-%dT%H:%M}",
+                    partition_key=robot,
+                    run_config=training_run_config(tick_settings),
+                    tags={"pm/trigger": "nightly_retraining_schedule", "pm/robot": robot},
+                )
+                for robot in robots
+            ]
 
     except dg.DagsterInvalidDefinitionError:
         # Settings checked the five fields; Dagster checks their ranges.
@@ -37,6 +52,18 @@ def build_nightly_retraining_schedule(settings: Settings) -> dg.ScheduleDefiniti
             "five fields (minute hour day month weekday) such as '0 2 * * *'."
         ) from None
     return nightly_retraining_schedule
+
+
+def robots_to_retrain(
+    instance: dg.DagsterInstance, readings_db: ReadingsDatabaseResource, settings: Settings
+) -> list[str]:
+    """The robots that are partitions and have readings to train on: stored ones, or, with
+    your own readings table configured, every robot (its rows are copied in at the start)."""
+    robots = instance.get_dynamic_partitions(ROBOTS)
+    if settings.source_layout != "none":
+        return list(robots)
+    stored = set(stored_robot_ids(readings_db.engine(), readings_db.table()))
+    return [robot for robot in robots if robot in stored]
 
 
 def training_run_config(settings: Settings) -> dict:

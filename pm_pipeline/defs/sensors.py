@@ -2,22 +2,31 @@
 
 import json
 import time
+from collections.abc import Sequence
 from functools import partial
 
 import dagster as dg
 
+from pm_pipeline.core.landing.batches import batch_by_robot, batch_run_key
 from pm_pipeline.core.landing.plan import (
     EarlierRun,
     LandingDecision,
     after_earlier_run,
     plan_landed_files,
 )
-from pm_pipeline.defs.assets import landed_files_partitions
-from pm_pipeline.defs.jobs import MAX_RUNTIME_TAG, file_scoring_job
+from pm_pipeline.defs.jobs import FILE_SCORING_JOB, MAX_RUNTIME_TAG
+from pm_pipeline.defs.partitions import (
+    LANDED_FILES,
+    ROBOTS,
+    landed_files_partitions,
+    robot_file_key,
+    robots_partitions,
+)
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline.robots import Fleet, load_fleet
 from pm_pipeline.services.landing import (
     archive_file,
-    judge_landed_file,
+    judge_fleet_file,
     list_landed_files,
     quarantine_file,
 )
@@ -25,20 +34,26 @@ from pm_pipeline.services.notifications import channels_from, deliver_due
 from pm_pipeline.settings import Settings, load_settings
 
 RUN_KEY_TAG = "dagster/run_key"
+# A run over a range of partitions names its ends in these tags, as Dagster's backfills do.
+ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 WILL_RETRY_TAG = "dagster/will_retry"
 AUTO_RETRY_RUN_ID_TAG = "dagster/auto_retry_run_id"
 RERUN_OF_TAG = "pm/rerun_of"
 
 
 @dg.sensor(
-    job=file_scoring_job,
+    job_name=FILE_SCORING_JOB,
     minimum_interval_seconds=5,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Scores each new or changed *.csv in PM_DROP_DIR (default data/incoming).",
+    description="Scores each new or changed *.csv in PM_DROP_DIR (default data/incoming): the "
+    "top level is the default robot's, <robot_id>/ each robot's; several files of a robot "
+    "score in one run.",
 )
 def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    # A bad setting fails the tick here with one line per variable, before any file moves.
+    # A bad setting or robots file fails the tick here with one line, before any file moves.
     settings = load_settings()
+    fleet = load_fleet(settings)
     folder = settings.drop_dir
     folder.mkdir(parents=True, exist_ok=True)
     decisions = plan_landed_files(
@@ -46,61 +61,78 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         now=time.time(),
         settle_s=settings.settle_seconds,
         max_files=settings.max_files_per_tick,
-        judge=partial(judge_landed_file, fmt=settings.export_format),
+        judge=partial(judge_fleet_file, fleet=fleet, default=settings.export_format),
     )
-    requested = [
-        (decision, request)
-        for decision in decisions
-        if decision.action == "score"
-        and (request := _request_for(context, decision, settings)) is not None
-    ]
-    ready = [decision for decision, _ in requested]
+    fresh, reruns = [], []
+    for decision in (d for d in decisions if d.action == "score"):
+        step = _next_step(context, decision, settings)
+        if step == "new":
+            fresh.append(decision)
+        elif step is not None:
+            reruns.append(_run_request([decision], *step, settings=settings))
+    known_files = set(context.instance.get_dynamic_partitions(LANDED_FILES))
+    batches, new_files = batch_by_robot(fresh, known_files, settings.files_per_run)
+    requests = [_run_request(batch, None, None, settings=settings) for batch in batches]
     for bad in (d for d in decisions if d.action == "quarantine"):
         moved = quarantine_file(bad.path, bad.reason)
         context.log.warning(f"quarantined {bad.path.name} → {moved}: {bad.reason}")
     waiting = [d.path.name for d in decisions if d.action == "wait"]
     if waiting:
         context.log.info(f"waiting for {len(waiting)} file(s) still being written: {waiting}")
+    robots = _robots_to_register(context, fleet, fresh)
     return dg.SensorResult(
-        run_requests=[request for _, request in requested],
+        run_requests=[*reruns, *requests],
         dynamic_partitions_requests=[
-            landed_files_partitions.build_add_request(
-                sorted({decision.partition_key for decision in ready})
-            )
-        ]
-        if ready
-        else [],
+            *([robots_partitions.build_add_request(robots)] if robots else []),
+            # In landing order, robot by robot: each batch's files are one range of keys.
+            *([landed_files_partitions.build_add_request(new_files)] if new_files else []),
+        ],
         # The cursor is only a small summary for the UI; run keys carry exactly-once.
         cursor=json.dumps(
-            {"last_tick": time.time(), "requested": len(ready), "waiting": len(waiting)}
+            {
+                "last_tick": time.time(),
+                "requested": len(fresh) + len(reruns),
+                "runs": len(requests) + len(reruns),
+                "waiting": len(waiting),
+            }
         ),
     )
 
 
-def _request_for(
+def _robots_to_register(
+    context: dg.SensorEvaluationContext, fleet: Fleet, scored: list[LandingDecision]
+) -> list[str]:
+    """The robots file's robots, and those whose files are about to score, that are not yet
+    partitions: a robot added to the file shows in the UI at the next tick."""
+    registered = set(context.instance.get_dynamic_partitions(ROBOTS))
+    wanted = dict.fromkeys([*fleet.robot_ids, *(d.robot_id for d in scored)])
+    return [robot for robot in wanted if robot not in registered]
+
+
+def _next_step(
     context: dg.SensorEvaluationContext, decision: LandingDecision, settings: Settings
-) -> dg.RunRequest | None:
-    """A run request for bytes no run has taken yet, or for bytes whose run crashed and
-    Dagster's promised retry never started; None otherwise (a scored duplicate is archived).
+) -> str | tuple[str, str] | None:
+    """``"new"`` for bytes no run has taken yet, ``(rerun_key, crashed_run_id)`` for bytes
+    whose run crashed and Dagster's promised retry never started; None otherwise (a scored
+    duplicate is archived).
 
     The daemon would skip a repeated run key anyway; this keeps the drop folder clean.
     """
-    record = _newest_run(context, decision.run_key)
-    runtime_s = settings.scoring_max_runtime_seconds
+    record = _newest_run(context, decision)
     if record is None:
-        return _run_request(decision, decision.run_key, runtime_s)
+        return "new"
     earlier = _earlier(record)
     step = after_earlier_run(earlier, settings.retry_grace_seconds)
     if step == "rerun":
         # One rerun per crashed run: its run key names the run it replaces.
         rerun_key = f"{decision.run_key}:rerun-{earlier.run_id[:8]}"
-        rerun = _newest_run(context, rerun_key)
+        rerun = _run_with_key(context, rerun_key)
         if rerun is None:
             context.log.warning(
                 f"{decision.path.name}: run {earlier.run_id} crashed and Dagster's retry did "
                 "not start; scoring the file again."
             )
-            return _run_request(decision, rerun_key, runtime_s, rerun_of=earlier.run_id)
+            return rerun_key, earlier.run_id
         earlier = _earlier(rerun)
         step = after_earlier_run(earlier, grace_s=float("inf"))
     if step == "archive" and decision.path.exists():
@@ -116,10 +148,31 @@ def _request_for(
     return None
 
 
-def _newest_run(context: dg.SensorEvaluationContext, run_key: str) -> dg.RunRecord | None:
-    records = context.instance.get_run_records(
-        filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1
+def _newest_run(
+    context: dg.SensorEvaluationContext, decision: LandingDecision
+) -> dg.RunRecord | None:
+    """The newest run that took these bytes: alone (its run key) or with others (its tag)."""
+    tag, value = decision.content_tag
+    records = [
+        record
+        for record in (
+            _run_with_key(context, decision.run_key),
+            _first(context.instance.get_run_records(dg.RunsFilter(tags={tag: value}), limit=1)),
+        )
+        if record is not None
+    ]
+    return max(records, key=lambda record: record.create_timestamp, default=None)
+
+
+def _run_with_key(context: dg.SensorEvaluationContext, run_key: str) -> dg.RunRecord | None:
+    return _first(
+        context.instance.get_run_records(
+            filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1
+        )
     )
+
+
+def _first(records: Sequence[dg.RunRecord]) -> dg.RunRecord | None:
     return records[0] if records else None
 
 
@@ -136,19 +189,37 @@ def _earlier(record: dg.RunRecord) -> EarlierRun:
 
 
 def _run_request(
-    decision: LandingDecision, run_key: str, max_runtime_s: int, rerun_of: str | None = None
+    batch: list[LandingDecision],
+    rerun_key: str | None,
+    rerun_of: str | None,
+    settings: Settings,
 ) -> dg.RunRequest:
+    """One run for a robot's files: a single partition, or the range their keys form."""
+    first, last = batch[0], batch[-1]
+    robot = first.robot_id
+    first_key = str(robot_file_key(robot, first.partition_key))
+    range_tags = {}
+    if len(batch) > 1:
+        range_tags = {
+            ASSET_PARTITION_RANGE_START_TAG: first_key,
+            ASSET_PARTITION_RANGE_END_TAG: str(robot_file_key(robot, last.partition_key)),
+        }
     return dg.RunRequest(
-        run_key=run_key,
-        partition_key=decision.partition_key,
+        run_key=rerun_key or batch_run_key(batch),
+        partition_key=None if range_tags else first_key,
         run_config={
-            "ops": {"file_events": {"config": {"path": str(decision.path), "archive": True}}}
+            "ops": {
+                "file_events": {"config": {"paths": [str(d.path) for d in batch], "archive": True}}
+            }
         },
         tags={
-            "pm/file_sha256": decision.sha256,
+            **range_tags,
+            **dict(decision.content_tag for decision in batch),
+            "pm/robot": robot,
+            **({"pm/file_sha256": first.sha256} if len(batch) == 1 else {}),
             # With run monitoring on, a run still STARTED after this long is failed, and then
             # retried: the way a run whose worker died along with the daemon gets scored.
-            MAX_RUNTIME_TAG: str(max_runtime_s),
+            MAX_RUNTIME_TAG: str(settings.scoring_max_runtime_seconds * len(batch)),
             **({RERUN_OF_TAG: rerun_of} if rerun_of else {}),
         },
     )

@@ -22,18 +22,21 @@ from pathlib import Path
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.landing.plan import (
+    ARCHIVE_FOLDER,
     ARCHIVE_HASH_DIGITS,
+    QUARANTINE_FOLDER,
     LandedFile,
     LandingDecision,
     archived_name,
 )
 from pm_pipeline.core.parsing.careful import GZIP_MAGIC, check_export_header
 from pm_pipeline.core.parsing.format import ExportFormat
-from pm_pipeline.core.schema import is_synthetic_source
+from pm_pipeline.core.schema import DEFAULT_ROBOT_ID, is_synthetic_source
 from pm_pipeline.core.versioning import file_sha256
+from pm_pipeline.robots import Fleet, RobotsFileError
 
-ARCHIVE_FOLDER = "archive"
-QUARANTINE_FOLDER = "quarantine"
+PARTITION_KEY_MARKS = ("|", ",")
+"""Dagster joins partition dimensions with ``|`` and lists keys with ``,``."""
 REASON_SUFFIX = ".reason.txt"
 _TEXT_SNIFF_BYTES = 4096
 
@@ -68,15 +71,35 @@ def landed_file_path(partition_key: str, explicit: str | None, folder: Path) -> 
     return _or_archived_copy(path)
 
 
+def robot_drop_folder(drop_dir: Path, robot_id: str) -> Path:
+    """Where ``robot_id``'s exports land: ``<drop>/<robot_id>/``, and the drop folder itself for
+    the default robot (a deployment of one robot keeps its files at the top, as it always did)."""
+    return drop_dir if robot_id == DEFAULT_ROBOT_ID else drop_dir / robot_id
+
+
 def list_landed_files(folder: Path) -> list[LandedFile]:
-    """The ``*.csv`` files directly inside ``folder``, oldest first (symlinks are skipped)."""
+    """The ``*.csv`` files at the top of the drop folder (the default robot's) and in each
+    robot's folder inside it, oldest first; symlinks, ``archive/`` and ``quarantine/`` are
+    skipped, and so are hidden folders (a copy tool's temporary ones)."""
+    found = _csv_files(folder, DEFAULT_ROBOT_ID)
+    for sub in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if sub.name in (ARCHIVE_FOLDER, QUARANTINE_FOLDER) or sub.name.startswith("."):
+            continue
+        if sub.is_dir() and not sub.is_symlink():
+            found += _csv_files(sub, sub.name)
+    return sorted(found, key=lambda landed: (landed.modified_at, landed.path.name))
+
+
+def _csv_files(folder: Path, robot_id: str) -> list[LandedFile]:
     found = []
     for path in sorted(folder.glob("*.csv")):
         if path.is_symlink() or not path.is_file():
             continue
         stat = path.stat()
-        found.append(LandedFile(path, stat.st_size, stat.st_mtime, _ends_with_newline(path)))
-    return sorted(found, key=lambda landed: (landed.modified_at, landed.path.name))
+        found.append(
+            LandedFile(path, stat.st_size, stat.st_mtime, _ends_with_newline(path), robot_id)
+        )
+    return found
 
 
 def judge_landed_file(landed: LandedFile, fmt: ExportFormat) -> LandingDecision:
@@ -90,6 +113,25 @@ def judge_landed_file(landed: LandedFile, fmt: ExportFormat) -> LandingDecision:
     except PipelineError as error:
         return LandingDecision(landed.path, "quarantine", str(error))
     return LandingDecision(landed.path, "score", "ready", file_sha256(landed.path))
+
+
+def judge_fleet_file(landed: LandedFile, fleet: Fleet, default: ExportFormat) -> LandingDecision:
+    """:func:`judge_landed_file` with the dialect of the robot whose folder the file lies in;
+    a file of a robot the fleet does not serve, or whose name cannot be a partition key, is
+    quarantined with the reason."""
+    try:
+        fmt = fleet.export_format_for(landed.robot_id, default)
+    except RobotsFileError as error:
+        return LandingDecision(landed.path, "quarantine", str(error), robot_id=landed.robot_id)
+    if any(mark in landed.path.name for mark in PARTITION_KEY_MARKS):
+        return LandingDecision(
+            landed.path,
+            "quarantine",
+            f"{landed.path.name}: a file name with {' or '.join(PARTITION_KEY_MARKS)} cannot "
+            "name a partition; rename the file and drop it again.",
+            robot_id=landed.robot_id,
+        )
+    return judge_landed_file(landed, fmt)
 
 
 def quarantine_file(path: Path, reason: str) -> Path:

@@ -12,9 +12,13 @@ one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from pm_pipeline.core.schema import DEFAULT_ROBOT_ID
+
+ARCHIVE_FOLDER = "archive"
+QUARANTINE_FOLDER = "quarantine"
 ARCHIVE_HASH_DIGITS = 12
 CUT_SHORT_PATIENCE = 10
 """Settle times a file whose last line has no newline waits before it is judged as it is."""
@@ -33,6 +37,8 @@ class LandedFile:
     size: int
     modified_at: float
     ends_with_newline: bool
+    robot_id: str = DEFAULT_ROBOT_ID
+    """The robot whose folder it lies in (the drop folder's top level is the default robot)."""
 
 
 @dataclass(frozen=True)
@@ -43,15 +49,24 @@ class LandingDecision:
     action: str
     reason: str
     sha256: str = ""
+    robot_id: str = DEFAULT_ROBOT_ID
 
     @property
     def partition_key(self) -> str:
+        """The file's key in the ``file`` dimension of its robot's partitions."""
         return partition_key_for(self.path)
 
     @property
     def run_key(self) -> str:
-        """Unique per file name and content, so the same bytes are never scored twice."""
-        return f"{self.partition_key}@{self.sha256[:16]}"
+        """Unique per robot, file name and content, so the same bytes are never scored twice."""
+        robot = "" if self.robot_id == DEFAULT_ROBOT_ID else f"{self.robot_id}/"
+        return f"{robot}{self.partition_key}@{self.sha256[:16]}"
+
+    @property
+    def content_tag(self) -> tuple[str, str]:
+        """A run tag naming these bytes of this robot's file, which every run scoring them
+        carries, whether it scores this file alone or several together."""
+        return f"pm/landed/{self.sha256[:16]}", f"{self.robot_id}/{self.partition_key}"
 
 
 @dataclass(frozen=True)
@@ -130,7 +145,8 @@ def plan_landed_files(
             decisions.append(LandingDecision(landed.path, "wait", "last line is cut short"))
         elif taken < max_files:
             taken += 1
-            decisions.append(judge(landed))
+            decision = judge(landed)
+            decisions.append(replace(decision, robot_id=landed.robot_id))
     return decisions
 
 

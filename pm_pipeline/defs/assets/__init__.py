@@ -1,6 +1,6 @@
 """Asset definitions, by group."""
 
-from pm_pipeline.defs.assets.scoring import file_events, landed_files_partitions
+from pm_pipeline.defs.assets.scoring import file_events
 from pm_pipeline.defs.assets.training import axis_models, minmax_scaler, raw_readings, thresholds
 from pm_pipeline.defs.assets.validation import synthetic_events, synthetic_test_data
 from pm_pipeline.defs.assets.views import axis_summary, data_health, events_summary, open_events
@@ -21,5 +21,4 @@ __all__ = [
     "TRAINING_ASSETS",
     "VIEW_ASSETS",
     "file_events",
-    "landed_files_partitions",
 ]

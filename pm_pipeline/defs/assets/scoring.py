@@ -1,10 +1,14 @@
-"""Scoring: events of each landed controller export, one dynamic partition per file."""
+"""Scoring: events of each landed controller export, a partition per robot and file."""
 
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+from pydantic import Field
 
 from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError
+from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.parsing.careful import check_export_header
 from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.versioning import file_sha256
@@ -17,100 +21,203 @@ from pm_pipeline.defs.event_metadata import (
     event_check_specs,
     event_table,
     model_version_link,
+    not_scored_check_results,
 )
 from pm_pipeline.defs.metadata import readings_span_metadata
+from pm_pipeline.defs.partitions import (
+    SAME_ROBOT,
+    robot_files_partitions,
+    split_robot_file_key,
+)
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
-from pm_pipeline.services.landing import archive_file, landed_file_path, quarantine_file
+from pm_pipeline.robots import Fleet, load_fleet
+from pm_pipeline.services.landing import (
+    archive_file,
+    landed_file_path,
+    quarantine_file,
+    robot_drop_folder,
+)
 from pm_pipeline.services.notifications import store_file_events
 from pm_pipeline.services.scoring import ingest_and_detect
-from pm_pipeline.settings import load_settings
+from pm_pipeline.settings import Settings, load_settings
 
-landed_files_partitions = dg.DynamicPartitionsDefinition(name="landed_files")
 SCORED_ROWS_LOG = "{rows} readings scored so far"
 """A debug line after each streamed piece: the run's progress, which `pm-pipeline score` shows."""
 
 
 class FileEventsConfig(dg.Config):
-    """Which file to score (default: the partition key inside the drop folder), with which
-    model version (default: the active one), and whether to move it to archive/ afterwards
-    (the sensor does; `pm-pipeline score` leaves your file where it is)."""
+    """Which files to score (default: each partition's file in its robot's drop folder), with
+    which model version (default: the robot's active one), and whether to move them to
+    archive/ afterwards (the sensor does; `pm-pipeline score` leaves your file where it is)."""
 
     path: str | None = None
+    paths: list[str] = Field(default=[])
+    """The files of a run over several partitions, in any order; matched by file name."""
     model_version: str | None = None
     archive: bool = False
 
 
-@dg.asset(
-    group_name="scoring",
-    partitions_def=landed_files_partitions,
-    deps=list(THRESHOLD_KEYS.values()),
-    retry_policy=dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL),
-    check_specs=event_check_specs("file_events", landed_files_partitions),
-)
+with warnings.catch_warnings():
+    # backfill_policy is a Dagster beta; its warning would print on every command that loads
+    # the definitions, so it is silenced here, where the choice is made.
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    _scoring_asset = dg.asset(
+        group_name="scoring",
+        partitions_def=robot_files_partitions,
+        deps=[dg.AssetDep(key, partition_mapping=SAME_ROBOT) for key in THRESHOLD_KEYS.values()],
+        # Several files of a robot score in one run, in landing order: a fleet's files do not
+        # each pay for a run's start-up (see the README's "Throughput").
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL),
+        check_specs=event_check_specs("file_events", robot_files_partitions),
+    )
+
+
+@_scoring_asset
 def file_events(
     context: dg.AssetExecutionContext,
     config: FileEventsConfig,
     readings_db: ReadingsDatabaseResource,
 ) -> dg.MaterializeResult:
-    """ALERT/ERROR events of one landed controller export. Its readings are ingested for the
-    next retraining, and its events replace any earlier events of the same file."""
+    """ALERT/ERROR events of one landed controller export of one robot. Its readings are
+    ingested for the robot's next retraining, and its events replace any earlier events of
+    the same file."""
     try:
         settings = load_settings()
-        path = landed_file_path(context.partition_key, config.path, settings.drop_dir)
-        fmt = settings.export_format
+        fleet = load_fleet(settings)
     except PipelineError as error:
-        # A bad partition key or setting: the file is not at fault, so it stays put.
+        # A bad setting: the files are not at fault, so they stay put.
         raise dg.Failure(description=str(error), allow_retries=False) from error
-    sha256 = _checked_file(path, fmt, quarantine=config.archive)
-    try:
+    keys = list(context.partition_keys)
+    explicit = {Path(path).name: path for path in config.paths}
+    if config.path:
+        explicit[split_robot_file_key(keys[0])[1]] = config.path
+    scorer = _FileScorer(context, config, readings_db, settings, fleet)
+    outcomes = [scorer.score(key, explicit) for key in keys]
+    for outcome in outcomes:
+        context.add_asset_metadata(outcome.metadata, partition_key=outcome.partition_key)
+    if len(outcomes) == 1:
+        return dg.MaterializeResult(check_results=outcomes[0].checks)
+    # A check result returned from a run of several partitions belongs to none of them, so each
+    # file's verdicts are logged against its own partition and the run returns their sum.
+    for outcome in outcomes:
+        for check in outcome.checks:
+            # log_event takes check evaluations (it dispatches on them), though its type
+            # alias lists only materializations, observations and expectations.
+            context.log_event(_evaluation(check, outcome.partition_key))  # pyright: ignore[reportArgumentType]
+    return dg.MaterializeResult(
+        metadata={"files_in_run": len(outcomes)},
+        check_results=_run_verdicts(outcomes),
+    )
+
+
+@dataclass(frozen=True)
+class _FileOutcome:
+    partition_key: str
+    metadata: dict
+    checks: list[dg.AssetCheckResult]
+
+
+class _FileScorer:
+    """Scores the files of one run, one after another, loading each robot's model once."""
+
+    def __init__(
+        self,
+        context: dg.AssetExecutionContext,
+        config: FileEventsConfig,
+        readings_db: ReadingsDatabaseResource,
+        settings: Settings,
+        fleet: Fleet,
+    ) -> None:
+        self.context, self.config, self.readings_db = context, config, readings_db
+        self.settings, self.fleet = settings, fleet
+        self.batch = len(context.partition_keys) > 1
+        self._models: dict[str, tuple[str, TrainedModel]] = {}
+
+    def score(self, partition_key: str, explicit: dict[str, str]) -> _FileOutcome:
+        robot_id, file_key = split_robot_file_key(partition_key)
+        try:
+            path = landed_file_path(
+                file_key,
+                explicit.get(file_key),
+                robot_drop_folder(self.settings.drop_dir, robot_id),
+            )
+            fmt = self.fleet.export_format_for(robot_id, self.settings.export_format)
+        except PipelineError as error:
+            raise dg.Failure(description=str(error), allow_retries=False) from error
+        try:
+            return self._score_file(partition_key, robot_id, file_key, path, fmt)
+        except _BadFile as bad:
+            if not self.batch:
+                raise dg.Failure(description=bad.description, allow_retries=False) from bad
+            # One bad file of a batch must not hold back the others' events.
+            self.context.log.warning(bad.description)
+            return _FileOutcome(
+                partition_key,
+                {"robot": robot_id, "outcome": bad.description, "file": str(bad.moved)},
+                not_scored_check_results(bad.description),
+            )
+
+    def _model(self, robot_id: str) -> tuple[str, TrainedModel]:
+        if robot_id not in self._models:
+            engine = self.readings_db.engine()
+            try:
+                version = self.config.model_version or active_model_version(engine, robot_id)
+                self._models[robot_id] = (version, load_model(engine, version))
+            except DatabaseUnavailable:
+                raise  # the retry policy tries again with backoff
+            except PipelineError as error:
+                # A user-fixable problem (no model yet, bad URL): retrying would not help.
+                raise dg.Failure(description=str(error), allow_retries=False) from error
+        return self._models[robot_id]
+
+    def _score_file(
+        self, partition_key: str, robot_id: str, file_key: str, path: Path, fmt: ExportFormat
+    ) -> _FileOutcome:
+        context, settings, readings_db = self.context, self.settings, self.readings_db
+        sha256 = _checked_file(path, fmt, quarantine=self.config.archive)
+        version, model = self._model(robot_id)
         engine = readings_db.engine()
-        version = config.model_version or active_model_version(engine, readings_db.robot_id)
-        model = load_model(engine, version)
-    except DatabaseUnavailable:
-        raise  # the retry policy tries again with backoff
-    except PipelineError as error:
-        # A user-fixable problem (no model yet, bad URL): retrying would not help.
-        raise dg.Failure(description=str(error), allow_retries=False) from error
-    try:
-        scored = ingest_and_detect(
+        try:
+            scored = ingest_and_detect(
+                engine,
+                readings_db.table(),
+                robot_id,
+                path,
+                sha256,
+                model,
+                fmt,
+                progress=lambda rows: context.log.debug(SCORED_ROWS_LOG.format(rows=rows)),
+            )
+        except DatabaseUnavailable:
+            raise
+        except PipelineError as error:
+            raise _bad_file(path, error, quarantine=self.config.archive) from error
+        events, ingested = scored.events, scored.ingest
+        for note in scored.notes:
+            context.log.warning(f"{robot_id}/{path.name}: {note}")
+        # The events and their notifications (when a channel is configured), in one transaction.
+        written = store_file_events(
             engine,
             readings_db.table(),
-            readings_db.robot_id,
-            path,
-            sha256,
-            model,
-            fmt,
-            progress=lambda rows: context.log.debug(SCORED_ROWS_LOG.format(rows=rows)),
+            robot_id,
+            file_key,
+            events,
+            version,
+            context.run_id,
+            settings,
         )
-    except DatabaseUnavailable:
-        raise
-    except PipelineError as error:
-        raise _bad_file(path, error, quarantine=config.archive) from error
-    events, ingested = scored.events, scored.ingest
-    for note in scored.notes:
-        context.log.warning(note)
-    # The events and their notifications (when a channel is configured), in one transaction.
-    written = store_file_events(
-        engine,
-        readings_db.table(),
-        readings_db.robot_id,
-        context.partition_key,
-        events,
-        version,
-        context.run_id,
-        settings,
-    )
-    stored = written.events
-    archived = archive_file(path, sha256) if config.archive else path
-    how = "streamed" if scored.streamed else "read whole"
-    context.log.info(
-        f"{path.name}: {ingested.rows_in_file} rows {how}, {stored} events with model "
-        f"{version}, {written.notifications} notification(s) queued; file at {archived}"
-    )
-    stored_events = read_events(engine, context.partition_key, readings_db.robot_id)
-    severities = stored_events["severity"].value_counts()
-    return dg.MaterializeResult(
-        metadata={
+        stored = written.events
+        archived = archive_file(path, sha256) if self.config.archive else path
+        how = "streamed" if scored.streamed else "read whole"
+        context.log.info(
+            f"{robot_id}/{path.name}: {ingested.rows_in_file} rows {how}, {stored} events "
+            f"with model {version}, {written.notifications} notification(s) queued; file at "
+            f"{archived}"
+        )
+        stored_events = read_events(engine, file_key, robot_id)
+        severities = stored_events["severity"].value_counts()
+        metadata = {
             **readings_span_metadata(
                 ingested.rows_in_file, ingested.first_time, ingested.last_time
             ),
@@ -118,6 +225,7 @@ def file_events(
             "dagster/row_count": int(stored),
             "dagster/column_schema": EVENT_TABLE_SCHEMA,
             "event_table": event_table(stored_events, ingested.last_time),
+            "robot": robot_id,
             "readings_in_file": int(ingested.rows_in_file),
             "file": str(archived),
             "file_sha256": sha256,
@@ -133,19 +241,53 @@ def file_events(
             "errors": int(severities.get("ERROR", 0)),
             "notifications_queued": int(written.notifications),
             **({"export_notes": "\n".join(scored.notes)} if scored.notes else {}),
-        },
-        check_results=event_check_results(stored_events),
+        }
+        return _FileOutcome(partition_key, metadata, event_check_results(stored_events))
+
+
+def _evaluation(check: dg.AssetCheckResult, partition_key: str) -> dg.AssetCheckEvaluation:
+    return dg.AssetCheckEvaluation(
+        asset_key=file_events.key,
+        check_name=check.check_name or "",
+        passed=check.passed,
+        metadata=check.metadata,
+        severity=check.severity,
+        description=check.description,
+        partition=partition_key,
     )
+
+
+def _run_verdicts(outcomes: list[_FileOutcome]) -> list[dg.AssetCheckResult]:
+    """Each check over the run's files: failed when it failed on any, naming those files."""
+    verdicts = []
+    for index, check in enumerate(outcomes[0].checks):
+        failed = [o.partition_key for o in outcomes if not o.checks[index].passed]
+        verdicts.append(
+            dg.AssetCheckResult(
+                check_name=check.check_name,
+                passed=not failed,
+                severity=check.severity,
+                metadata={"files_in_run": len(outcomes), "failed_on": ", ".join(failed) or "none"},
+                description="this run's files together; each file's own verdict is logged "
+                "against its partition",
+            )
+        )
+    return verdicts
+
+
+class _BadFile(Exception):
+    """A landed file that cannot be scored as it is, moved to quarantine when it was landed."""
+
+    def __init__(self, description: str, moved: Path) -> None:
+        super().__init__(description)
+        self.description, self.moved = description, moved
 
 
 def _checked_file(path: Path, fmt: ExportFormat, quarantine: bool) -> str:
     """The file's sha256 once its header reads as an export; a bad landed file is moved to
     quarantine/ before the run fails."""
     if not path.is_file():
-        raise dg.Failure(
-            description=f"{path}: no such file (already archived or quarantined?)",
-            allow_retries=False,
-        )
+        raise _BadFile(f"{path}: no such file (already archived or quarantined?)", path)
     sha256 = file_sha256(path)
     try:
         check_export_header(path, fmt)
@@ -154,6 +296,6 @@ def _checked_file(path: Path, fmt: ExportFormat, quarantine: bool) -> str:
     return sha256
 
 
-def _bad_file(path: Path, error: PipelineError, quarantine: bool) -> dg.Failure:
+def _bad_file(path: Path, error: PipelineError, quarantine: bool) -> _BadFile:
     moved = quarantine_file(path, str(error)) if quarantine else path
-    return dg.Failure(description=f"{error} (file now at {moved})", allow_retries=False)
+    return _BadFile(f"{error} (file now at {moved})", moved)

@@ -1,4 +1,5 @@
-"""Training group: readings window → min-max scaler → eight axis models → eight threshold tables.
+"""Training group: readings window → min-max scaler → eight axis models → eight threshold tables,
+each a partition per robot.
 
 The eight asset keys are fixed; a model covers only the axes with readings in its window (a
 robot with fewer axes), and the other keys materialize the same version marked not modelled.
@@ -23,6 +24,7 @@ from pm_pipeline.defs.metadata import (
     source_metadata,
     table_markdown,
 )
+from pm_pipeline.defs.partitions import robots_partitions
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.services.sources import training_readings
 from pm_pipeline.services.training import TrainingWindow
@@ -56,7 +58,7 @@ class AxisModelsConfig(dg.Config):
     false_alarm_budget_per_h: float | None = None
 
 
-@dg.asset(group_name="training", kinds={"pandas"})
+@dg.asset(group_name="training", kinds={"pandas"}, partitions_def=robots_partitions)
 def raw_readings(
     context: dg.AssetExecutionContext,
     config: RawReadingsConfig,
@@ -66,7 +68,7 @@ def raw_readings(
     copying in what is new in your own readings table (PM_SOURCE_LAYOUT), if one is set."""
     table = readings_db.table(config.table)
     window = TrainingWindow(config.start, config.end, config.last_days, config.limit)
-    engine, robot_id = readings_db.engine(), readings_db.robot_id
+    engine, robot_id = readings_db.engine(), context.partition_key
     frame, synced = training_readings(
         load_settings(), engine, readings_db.resolved_url, table, robot_id, window
     )
@@ -75,12 +77,13 @@ def raw_readings(
             f"copied {synced.rows_added} new of {synced.rows_read} readings read from "
             f"{synced.source}; mark {synced.mark}"
         )
-    context.log.info(f"read {len(frame)} readings from {readings_db.masked_url}")
+    context.log.info(f"read {len(frame)} readings of {robot_id} from {readings_db.masked_url}")
     return dg.MaterializeResult(
         value=frame,
         data_version=dg.DataVersion(readings_fingerprint(frame)),
         metadata={
             **readings_metadata(frame),
+            "robot": robot_id,
             "table": table.fullname,
             "database": readings_db.masked_url,
             **source_metadata(synced),
@@ -88,7 +91,7 @@ def raw_readings(
     )
 
 
-@dg.asset(group_name="training")
+@dg.asset(group_name="training", partitions_def=robots_partitions)
 def minmax_scaler(raw_readings: pd.DataFrame) -> dg.MaterializeResult:
     """Per-axis current ranges of the training window; every model works in these 0…1 units."""
     scaling = fit_minmax_scaling(raw_readings)
@@ -124,6 +127,7 @@ def _per_axis_outs(keys: dict[str, dg.AssetKey], suffix: str, about: str) -> dic
         AXIS_MODEL_KEYS, "model", "Regression of scaled current on time, and residual limits,"
     ),
     can_subset=True,
+    partitions_def=robots_partitions,
 )
 def axis_models(
     context: dg.AssetExecutionContext,
@@ -156,6 +160,7 @@ def axis_models(
         THRESHOLD_KEYS, "thresholds", "ALERT/ERROR residual limits and sustain time"
     ),
     ins={f"{axis}_model": dg.AssetIn(key=key) for axis, key in AXIS_MODEL_KEYS.items()},
+    partitions_def=robots_partitions,
 )
 def thresholds(
     context: dg.AssetExecutionContext,
@@ -182,9 +187,12 @@ def thresholds(
         ]
     )
     is_new = register_model(
-        readings_db.engine(), model, readings_db.robot_id, context.run_id, registry_metrics(model)
+        readings_db.engine(), model, context.partition_key, context.run_id, registry_metrics(model)
     )
-    context.log.info(f"model version {model.version} {'registered' if is_new else 'known'}")
+    context.log.info(
+        f"model version {model.version} of {context.partition_key} "
+        f"{'registered' if is_new else 'known'}"
+    )
     for axis, key in THRESHOLD_KEYS.items():
         table = threshold_table(model, axis)
         yield dg.MaterializeResult(

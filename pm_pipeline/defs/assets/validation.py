@@ -17,6 +17,7 @@ from pm_pipeline.db.events import replace_events
 from pm_pipeline.db.registry import activate_model, load_model, record_checks
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
 from pm_pipeline.defs.metadata import readings_metadata, table_markdown
+from pm_pipeline.defs.partitions import robots_partitions
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
 RECALL_CHECK = "injected_runs_detected"
@@ -36,6 +37,7 @@ class SyntheticTestDataConfig(dg.Config):
     group_name="validation",
     ins={f"{axis}_model": dg.AssetIn(key=key) for axis, key in AXIS_MODEL_KEYS.items()},
     deps=list(THRESHOLD_KEYS.values()),
+    partitions_def=robots_partitions,
 )
 def synthetic_test_data(
     config: SyntheticTestDataConfig,
@@ -95,6 +97,7 @@ PROMOTION_CHECKS = {
         dg.AssetCheckSpec(name, asset="synthetic_events", blocking=True, description=about)
         for name, about in PROMOTION_CHECKS.items()
     ],
+    partitions_def=robots_partitions,
 )
 def synthetic_events(
     context: dg.AssetExecutionContext,
@@ -104,7 +107,7 @@ def synthetic_events(
 ) -> dg.MaterializeResult:
     """Events the detector raises on the synthetic set. A version that passes every check
     becomes the active one; otherwise the previous active version stays."""
-    engine, robot_id = readings_db.engine(), readings_db.robot_id
+    engine, robot_id = readings_db.engine(), context.partition_key
     model = load_model(engine, synthetic_test_data.model_version)
     events = detect_events(model, synthetic_test_data.readings)
     source = synthetic_source(model.version)
@@ -114,7 +117,7 @@ def synthetic_events(
     record_checks(engine, model.version, checks.to_dict())
     if checks.passed:
         activate_model(engine, model.version, robot_id, "passed its checks", context.run_id)
-        outcome = f"version {model.version} is now active"
+        outcome = f"version {model.version} is now active for {robot_id}"
     else:
         outcome = f"version {model.version} not promoted: {'; '.join(checks.reasons)}"
         context.log.warning(outcome)

@@ -1,4 +1,4 @@
-"""Views group: data health, per-axis summary and events over time, for the UI and exports."""
+"""Views group: data health, per-axis summary and events over time, a partition per robot."""
 
 import dagster as dg
 
@@ -22,15 +22,18 @@ from pm_pipeline.defs.event_metadata import (
     open_events_table,
 )
 from pm_pipeline.defs.metadata import table_markdown
+from pm_pipeline.defs.partitions import SAME_ROBOT, robots_partitions
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
 
-@dg.asset(group_name="views")
-def data_health(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResult:
-    """Coverage of the stored readings: rows, time span, cadence, gaps, idle and NULL shares,
-    and the duplicates ingest skipped."""
-    engine = readings_db.engine()
-    readings = read_readings(engine, readings_db.table(), readings_db.robot_id)
+@dg.asset(group_name="views", partitions_def=robots_partitions)
+def data_health(
+    context: dg.AssetExecutionContext, readings_db: ReadingsDatabaseResource
+) -> dg.MaterializeResult:
+    """Coverage of the robot's stored readings: rows, time span, cadence, gaps, idle and NULL
+    shares, and the duplicates ingest skipped."""
+    engine, robot = readings_db.engine(), context.partition_key
+    readings = read_readings(engine, readings_db.table(), robot)
     health = measure_data_health(readings)
     plot = plot_bars_png(health.readings_per_hour, "readings per hour (UTC)", "readings")
     return dg.MaterializeResult(
@@ -45,7 +48,7 @@ def data_health(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResult:
             "idle_share": float(health.idle_share),
             "gaps": len(health.gaps),
             "longest_gap_s": float(health.gaps["seconds"].max()) if len(health.gaps) else 0.0,
-            "skipped_duplicates": skipped_duplicates(engine, readings_db.robot_id),
+            "skipped_duplicates": skipped_duplicates(engine, robot),
             "figures": table_markdown(health.figures()),
             "longest_gaps": table_markdown(health.gaps.nlargest(20, "seconds")),
             "plot_readings_per_hour": dg.MetadataValue.md(png_markdown(plot, "per hour")),
@@ -53,11 +56,13 @@ def data_health(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(group_name="views")
-def axis_summary(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResult:
+@dg.asset(group_name="views", partitions_def=robots_partitions)
+def axis_summary(
+    context: dg.AssetExecutionContext, readings_db: ReadingsDatabaseResource
+) -> dg.MaterializeResult:
     """Per axis: min, mean, p95 and max current, active share, active ampere-seconds and the
     latest reading; plus the axis with the highest current in the last minute of data."""
-    readings = read_readings(readings_db.engine(), readings_db.table(), readings_db.robot_id)
+    readings = read_readings(readings_db.engine(), readings_db.table(), context.partition_key)
     summary = summarise_axes(readings)
     peak = find_one_minute_peak(readings)
     plot = plot_bars_png(summary.set_index("axis")["p95_A"], "p95 current per axis", "A")
@@ -80,13 +85,23 @@ EVENTS_STORED = (
 ).with_label("events stored")
 
 
-@dg.asset(group_name="views", deps=[file_events], automation_condition=EVENTS_STORED)
-def events_summary(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResult:
-    """Landed-file events per hour and severity, and the strongest events with the model
-    version that raised each (the synthetic verification set is left out)."""
-    engine = readings_db.engine()
-    events = read_events(engine, robot_id=readings_db.robot_id, landed_only=True)
-    _, first, last = readings_span(engine, readings_db.table(), readings_db.robot_id)
+EVENTS_OF_THE_ROBOT = [dg.AssetDep(file_events, partition_mapping=SAME_ROBOT)]
+
+
+@dg.asset(
+    group_name="views",
+    deps=EVENTS_OF_THE_ROBOT,
+    automation_condition=EVENTS_STORED,
+    partitions_def=robots_partitions,
+)
+def events_summary(
+    context: dg.AssetExecutionContext, readings_db: ReadingsDatabaseResource
+) -> dg.MaterializeResult:
+    """The robot's landed-file events per hour and severity, and the strongest events with the
+    model version that raised each (the synthetic verification set is left out)."""
+    engine, robot = readings_db.engine(), context.partition_key
+    events = read_events(engine, robot_id=robot, landed_only=True)
+    _, first, last = readings_span(engine, readings_db.table(), robot)
     per_hour = count_severities_per_hour(events, first, last)
     counts = count_events_over_time(events)
     metadata: dict = {
@@ -103,11 +118,18 @@ def events_summary(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResul
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(group_name="views", deps=[file_events], automation_condition=EVENTS_STORED)
-def open_events(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResult:
-    """The configured robot's events still going where its readings end: axis, severity,
-    start, last seen, peak z, model version and the file they came from."""
-    engine, robot = readings_db.engine(), readings_db.robot_id
+@dg.asset(
+    group_name="views",
+    deps=EVENTS_OF_THE_ROBOT,
+    automation_condition=EVENTS_STORED,
+    partitions_def=robots_partitions,
+)
+def open_events(
+    context: dg.AssetExecutionContext, readings_db: ReadingsDatabaseResource
+) -> dg.MaterializeResult:
+    """The robot's events still going where its readings end: axis, severity, start, last
+    seen, peak z, model version and the file they came from."""
+    engine, robot = readings_db.engine(), context.partition_key
     found = still_open(engine, readings_db.table(), robot, robot_events(engine, robot))
     return dg.MaterializeResult(
         metadata={
