@@ -37,7 +37,7 @@ def build_nightly_retraining_schedule(settings: Settings) -> dg.ScheduleDefiniti
                 return dg.SkipReason("no robot has readings yet: nothing to retrain")
             return [
                 dg.RunRequest(
-                    run_key=f"{robot}:{context.scheduled_execution_time:%Y-%m-%dT%H:%M}",
+                    run_key=f"{robot}@{context.scheduled_execution_time:%Y-%m-%dT%H:%M%z}",
                     partition_key=robot,
                     run_config=training_run_config(tick_settings),
                     tags={"pm/trigger": "nightly_retraining_schedule", "pm/robot": robot},

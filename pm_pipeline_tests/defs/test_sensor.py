@@ -8,7 +8,9 @@ import dagster as dg
 import pytest
 from dagster._core.test_utils import create_run_for_test
 
+from pm_pipeline.core.schema import DEFAULT_ROBOT_ID
 from pm_pipeline.core.versioning import file_sha256
+from pm_pipeline.defs.partitions import robot_file_key
 from pm_pipeline.defs.sensors import landed_file_sensor
 
 HEADER = '"Trait",' + ",".join(f'"Axis #{i}"' for i in range(1, 15)) + ',"Time"\n'
@@ -41,20 +43,35 @@ def requests(result: dg.SensorResult) -> list[dg.RunRequest]:
     return [r for r in result.run_requests or [] if isinstance(r, dg.RunRequest)]
 
 
+def taken(result: dg.SensorResult) -> list[str]:
+    """The names of the files the tick's runs score, run after run."""
+    return [
+        Path(path).name
+        for request in requests(result)
+        for path in request.run_config["ops"]["file_events"]["config"]["paths"]
+    ]
+
+
+def added_partitions(result: dg.SensorResult) -> dict[str, list[str]]:
+    return {
+        str(added.partitions_def_name): list(added.partition_keys)
+        for added in result.dynamic_partitions_requests or []
+        if isinstance(added, dg.AddDynamicPartitionsRequest)
+    }
+
+
 def test_new_file_becomes_a_partition_and_a_run(drop: Path) -> None:
     path = land(drop, "a.csv", export_text(0))
     with dg.instance_for_test() as instance:
         result = tick(instance)
     [request] = requests(result)
-    assert request.partition_key == "a.csv"
+    assert request.partition_key == str(robot_file_key(DEFAULT_ROBOT_ID, "a.csv"))
     assert request.run_key == f"a.csv@{file_sha256(path)[:16]}"
     assert request.run_config["ops"]["file_events"]["config"] == {
-        "path": str(path),
+        "paths": [str(path)],
         "archive": True,
     }
-    [added] = result.dynamic_partitions_requests or []
-    assert isinstance(added, dg.AddDynamicPartitionsRequest)
-    assert list(added.partition_keys) == ["a.csv"]
+    assert added_partitions(result) == {"robots": [DEFAULT_ROBOT_ID], "landed_files": ["a.csv"]}
     assert path.exists()  # the run, not the sensor, archives a scored file
 
 
@@ -87,7 +104,11 @@ def test_changed_file_gets_a_new_run_in_the_same_partition(drop: Path) -> None:
         )
         land(drop, "a.csv", export_text(0, rows=7))
         [second] = requests(tick(instance))
-    assert second.partition_key == first.partition_key == "a.csv"
+    assert (
+        second.partition_key
+        == first.partition_key
+        == str(robot_file_key(DEFAULT_ROBOT_ID, "a.csv"))
+    )
     assert second.run_key != first.run_key
 
 
@@ -104,14 +125,14 @@ def test_files_being_written_wait(drop: Path, monkeypatch: pytest.MonkeyPatch) -
         handle.write(export_text(0)[-12:])
     os.utime(cut, (time.time() - 60, time.time() - 60))
     with dg.instance_for_test() as instance:
-        assert "cut.csv" in [r.partition_key for r in requests(tick(instance))]
+        assert "cut.csv" in taken(tick(instance))
 
 
 def test_a_file_without_a_final_newline_is_taken_once_it_stays_unchanged(drop: Path) -> None:
     # Some exporters never write the last newline; past 10 settle times (20 s) it is judged.
     land(drop, "no_newline.csv", export_text(0).rstrip("\n"), age_s=25.0)
     with dg.instance_for_test() as instance:
-        assert [r.partition_key for r in requests(tick(instance))] == ["no_newline.csv"]
+        assert taken(tick(instance)) == ["no_newline.csv"]
 
 
 @pytest.mark.parametrize(
@@ -127,7 +148,7 @@ def test_bad_file_is_quarantined_and_others_still_run(drop: Path, text: str, rea
     land(drop, "bad.csv", text)
     land(drop, "good.csv", export_text(10))
     with dg.instance_for_test() as instance:
-        assert [r.partition_key for r in requests(tick(instance))] == ["good.csv"]
+        assert taken(tick(instance)) == ["good.csv"]
     assert not (drop / "bad.csv").exists()
     assert (drop / "quarantine" / "bad.csv").exists()
     assert reason in (drop / "quarantine" / "bad.csv.reason.txt").read_text()
@@ -138,8 +159,8 @@ def test_at_most_the_cap_per_tick(drop: Path, monkeypatch: pytest.MonkeyPatch) -
     for number in range(5):
         land(drop, f"f{number}.csv", export_text(number), age_s=60 - number)
     with dg.instance_for_test() as instance:
-        taken = [r.partition_key for r in requests(tick(instance))]
-    assert taken == ["f0.csv", "f1.csv"]  # oldest first; the rest wait for the next tick
+        result = tick(instance)
+    assert taken(result) == ["f0.csv", "f1.csv"]  # oldest first; the rest wait for the next tick
 
 
 def test_sensor_runs_by_default() -> None:

@@ -82,7 +82,7 @@ def test_a_crashed_run_whose_retry_never_started_is_rerun_once(
         [rerun] = requests(tick(instance))
         assert rerun.run_key == f"{request.run_key}:rerun-{stranded.run_id[:8]}"
         assert rerun.tags[RERUN_OF_TAG] == stranded.run_id
-        assert rerun.partition_key == "a.csv"
+        assert rerun.partition_key == "a.csv|robot-1"  # robot × file
         started(instance, rerun.run_key)
         assert requests(tick(instance)) == []  # the rerun goes; no second one
     assert path.exists()
