@@ -8,6 +8,7 @@ import pytest
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline_tests.partitioned import ROBOT
 from pm_pipeline_tests.store import upgraded
 
 
@@ -26,5 +27,5 @@ def database(tmp_path: Path, robot_day: pd.DataFrame) -> ReadingsDatabaseResourc
     history = robot_day[
         robot_day[TIME_COLUMN] < robot_day[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=6)
     ]
-    ingest_readings(database.engine(), database.table(), history, database.robot_id, "h", "h")
+    ingest_readings(database.engine(), database.table(), history, ROBOT, "h", "h")
     return database

@@ -22,6 +22,7 @@ from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.settings import load_settings
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.defs.test_materialize import score_landed
+from pm_pipeline_tests.partitioned import ROBOT, materialize_robot
 from pm_pipeline_tests.store import upgraded
 
 MODEL_ASSETS = TRAINING_ASSETS[:4]  # raw_readings … thresholds: no detection involved
@@ -64,7 +65,7 @@ def ingest_history(
     path = tmp_path / "history.csv"
     write_columns(history, path, names, sep)
     database = ReadingsDatabaseResource(url=upgraded(f"sqlite:///{tmp_path / 'readings.db'}"))
-    result = ingest_file(database, path, load_settings().export_format)
+    result = ingest_file(database, path, load_settings().export_format, ROBOT)
     assert result.rows_added == len(history)
     return database, history
 
@@ -74,15 +75,15 @@ def test_six_axis_robot_is_stored_and_modelled_on_its_axes(
     tmp_path: Path, robot_day: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
     database, history = ingest_history(case, tmp_path, robot_day, monkeypatch)
-    stored = read_readings(database.engine(), database.table(), database.robot_id)
+    stored = read_readings(database.engine(), database.table(), ROBOT)
     assert stored[["axis_7", "axis_8"]].isna().all().all()  # absent axes: blank, no load
     assert np.allclose(stored["axis_2"], history["axis_2"].to_numpy())
     with dg.instance_for_test() as instance:
-        trained = dg.materialize(
+        trained = materialize_robot(
             MODEL_ASSETS, resources=pipeline_resources(database), instance=instance
         )
         assert trained.success
-        version = newest_model_version(database.engine(), database.robot_id)
+        version = newest_model_version(database.engine(), ROBOT)
         model = load_model(database.engine(), version)
         assert model.axis_names == AXES[:6]
         for axis, key in AXIS_MODEL_KEYS.items():
@@ -105,11 +106,11 @@ def test_six_axis_robot_is_verified_and_scored_end_to_end(
     landed = tmp_path / "landed.csv"
     write_columns(worn_slice(robot_day, after_hours=6), landed, names, sep)
     with dg.instance_for_test() as instance:
-        trained = dg.materialize(
+        trained = materialize_robot(
             TRAINING_ASSETS, resources=pipeline_resources(database), instance=instance
         )
         assert trained.success  # the promotion checks pass on the six modelled axes
-        version = newest_model_version(database.engine(), database.robot_id)
+        version = newest_model_version(database.engine(), ROBOT)
         scored = score_landed(database, instance, "landed.csv", {"path": str(landed)})
         assert scored.success
     events = read_events(database.engine(), "landed.csv")

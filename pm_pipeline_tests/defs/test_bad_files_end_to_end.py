@@ -20,6 +20,7 @@ from pm_pipeline.defs.sensors import landed_file_sensor
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.core.test_bad_inputs import ERRORS, write
 from pm_pipeline_tests.defs.test_materialize import score_landed
+from pm_pipeline_tests.partitioned import ROBOT, materialize_robot
 
 
 def land(folder: Path, name: str, content: str | bytes) -> None:
@@ -40,9 +41,9 @@ def test_bad_files_never_stop_the_sensor_nor_leave_rows(
     good = worn_slice(robot_day, after_hours=6)
     write_export(good, drop / "good.csv")
     engine = database.engine()
-    rows_before = readings_span(engine, database.table(), database.robot_id)[0]
+    rows_before = readings_span(engine, database.table(), ROBOT)[0]
     with dg.instance_for_test() as instance:
-        assert dg.materialize(
+        assert materialize_robot(
             TRAINING_ASSETS, resources=pipeline_resources(database), instance=instance
         ).success
         tick = landed_file_sensor(dg.build_sensor_context(instance=instance))
@@ -66,6 +67,6 @@ def test_bad_files_never_stop_the_sensor_nor_leave_rows(
     events = read_events(engine)
     assert {s for s in events["source"] if not is_synthetic_source(s)} == {"good.csv"}
     assert "axis_2" in set(events["axis"])
-    span = readings_span(engine, database.table(), database.robot_id)
+    span = readings_span(engine, database.table(), ROBOT)
     assert span[0] == rows_before + len(good)
     assert span[2] == good[TIME_COLUMN].max()

@@ -26,10 +26,10 @@ from pm_pipeline.db.events import read_events
 from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.db.registry import active_model_version, load_model
 from pm_pipeline.defs.assets import ALL_ASSETS, TRAINING_ASSETS, file_events
-from pm_pipeline.defs.assets import landed_files_partitions as partitions
 from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import worn_slice
+from pm_pipeline_tests.partitioned import ROBOT, add_landed, landed_key, materialize_robot
 
 NAME = "landed.csv"
 
@@ -44,7 +44,7 @@ def score(instance: dg.DagsterInstance, resources: dict) -> dg.ExecuteInProcessR
     return dg.materialize(
         ALL_ASSETS,
         selection=[file_events],
-        partition_key=NAME,
+        partition_key=landed_key(NAME),
         run_config={"ops": {"file_events": {"config": config}}},
         resources=resources,
         instance=instance,
@@ -79,16 +79,16 @@ def scoring(
     database = ReadingsDatabaseResource(url=postgres_url)
     split = robot_day[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=6)
     history = robot_day[robot_day[TIME_COLUMN] < split]
-    ingest_readings(database.engine(), database.table(), history, database.robot_id, "h", "h")
+    ingest_readings(database.engine(), database.table(), history, ROBOT, "h", "h")
     write_export(worn_slice(robot_day, after_hours=6), drop / NAME)
     with dg.instance_for_test() as instance:
-        trained = dg.materialize(
+        trained = materialize_robot(
             TRAINING_ASSETS, resources=resources_for(postgres_url), instance=instance
         )
         assert trained.success
-        instance.add_dynamic_partitions(partitions.name or "", [NAME])
+        add_landed(instance, NAME)
         engine = database.engine()
-        model = load_model(engine, active_model_version(engine, database.robot_id))
+        model = load_model(engine, active_model_version(engine, ROBOT))
         expected = detect_events(model, read_export(drop / NAME))
         assert len(expected) > 0
         yield Scoring(

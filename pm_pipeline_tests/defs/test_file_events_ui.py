@@ -15,6 +15,7 @@ from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.defs.test_materialize import latest, score_landed
+from pm_pipeline_tests.partitioned import ROBOT, materialize_robot
 
 
 def checks_of(result: dg.ExecuteInProcessResult) -> dict[str, tuple[bool, str]]:
@@ -31,13 +32,13 @@ def test_a_faulty_file_shows_its_events_and_fails_its_error_check(
     worn = worn_slice(robot_day, after_hours=6)
     write_export(worn, landed)
     with dg.instance_for_test() as instance:
-        assert dg.materialize(
+        assert materialize_robot(
             TRAINING_ASSETS, resources=pipeline_resources(database), instance=instance
         ).success
         scored = score_landed(database, instance, "worn.csv", {"path": str(landed)})
         assert scored.success
         metadata = latest(instance, file_events.key).metadata
-    stored = read_events(database.engine(), "worn.csv", database.robot_id)
+    stored = read_events(database.engine(), "worn.csv", ROBOT)
     assert "ERROR" in set(stored["severity"])
     assert metadata["dagster/row_count"].value == len(stored)
     assert metadata["readings_in_file"].value == len(worn)
@@ -79,7 +80,7 @@ def test_a_clean_file_passes_both_checks(
     landed = tmp_path / "clean.csv"
     write_export(clean, landed)
     with dg.instance_for_test() as instance:
-        assert dg.materialize(
+        assert materialize_robot(
             TRAINING_ASSETS, resources=pipeline_resources(database), instance=instance
         ).success
         scored = score_landed(database, instance, "clean.csv", {"path": str(landed)})

@@ -14,6 +14,7 @@ from pm_pipeline.defs.assets import TRAINING_ASSETS
 from pm_pipeline.defs.assets.training import THRESHOLD_KEYS
 from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline_tests.partitioned import ROBOT, materialize_robot
 
 
 def test_thresholds_on_another_host_load_the_models_an_earlier_run_stored(
@@ -23,7 +24,7 @@ def test_thresholds_on_another_host_load_the_models_an_earlier_run_stored(
     history = robot_day[
         robot_day[TIME_COLUMN] < robot_day[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=6)
     ]
-    ingest_readings(database.engine(), database.table(), history, database.robot_id, "h", "h")
+    ingest_readings(database.engine(), database.table(), history, ROBOT, "h", "h")
     upstream = TRAINING_ASSETS[:3]  # raw_readings, minmax_scaler, axis_models
     first_host, second_host = tmp_path / "host-a", tmp_path / "host-b"
     for host in (first_host, second_host):
@@ -31,18 +32,18 @@ def test_thresholds_on_another_host_load_the_models_an_earlier_run_stored(
         monkeypatch.chdir(host)
         with dg.instance_for_test(temp_dir=str(host)) as instance:
             if host == first_host:
-                result = dg.materialize(
+                result = materialize_robot(
                     upstream, resources=pipeline_resources(database), instance=instance
                 )
             else:  # nothing of the first host's home or folder is reachable from here
-                result = dg.materialize(
+                result = materialize_robot(
                     [*upstream, TRAINING_ASSETS[3]],
                     selection=list(THRESHOLD_KEYS.values()),
                     resources=pipeline_resources(database),
                     instance=instance,
                 )
             assert result.success
-    assert newest_model_version(database.engine(), database.robot_id) is not None
+    assert newest_model_version(database.engine(), ROBOT) is not None
     stored_on_disk = [
         path for path in tmp_path.rglob("*") if path.is_file() and path.parent.name == "storage"
     ]

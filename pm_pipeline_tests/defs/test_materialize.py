@@ -14,13 +14,13 @@ from pm_pipeline.defs.assets import (
     ALL_ASSETS,
     TRAINING_ASSETS,
     file_events,
-    landed_files_partitions,
 )
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
 from pm_pipeline.defs.assets.validation import RECALL_CHECK
 from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import worn_slice
+from pm_pipeline_tests.partitioned import ROBOT, add_landed, landed_key, materialize_robot
 
 DATA_VERSION = "dagster/data_version"
 
@@ -32,11 +32,11 @@ def score_landed(
     file_config: dict,
 ) -> dg.ExecuteInProcessResult:
     """Materialize ``file_events`` for one landed file, its partition added first."""
-    instance.add_dynamic_partitions(landed_files_partitions.name or "", [key])
+    add_landed(instance, key)
     return dg.materialize(
         ALL_ASSETS,
         selection=[file_events],
-        partition_key=key,
+        partition_key=landed_key(key),
         resources=pipeline_resources(database),
         instance=instance,
         raise_on_error=False,
@@ -54,13 +54,13 @@ def test_whole_graph_trains_verifies_and_scores(
     tmp_path: Path, database: ReadingsDatabaseResource, robot_day: pd.DataFrame
 ) -> None:
     with dg.instance_for_test() as instance:
-        trained = dg.materialize(
+        trained = materialize_robot(
             TRAINING_ASSETS, resources=pipeline_resources(database), instance=instance
         )
         assert trained.success
         engine = database.engine()
-        version = newest_model_version(engine, database.robot_id)
-        [entry] = list_models(engine, database.robot_id)
+        version = newest_model_version(engine, ROBOT)
+        [entry] = list_models(engine, ROBOT)
         assert entry.run_id == trained.run_id and entry.is_active
 
         for axis, key in AXIS_MODEL_KEYS.items():
@@ -128,7 +128,7 @@ def test_blocking_check_fails_when_error_runs_are_missed(
     # Every step counted as a data gap: no run lasts the sustain time, so nothing is detected.
     config = {"ops": {"axis_models": {"config": {"gap_factor": 0.5}}}}
     with dg.instance_for_test() as instance:
-        result = dg.materialize(
+        result = materialize_robot(
             TRAINING_ASSETS,
             resources=pipeline_resources(database),
             instance=instance,
@@ -139,7 +139,7 @@ def test_blocking_check_fails_when_error_runs_are_missed(
         assert not check.passed
         assert check.metadata["recall_error_level"].value == 0.0
         assert not result.success
-        [entry] = list_models(database.engine(), database.robot_id)
+        [entry] = list_models(database.engine(), ROBOT)
         assert not entry.is_active  # a model that misses error-level runs is never promoted
 
 
@@ -154,7 +154,7 @@ def test_a_bad_landed_file_is_quarantined_by_its_run(
         "2022-10-17T12:00:00Z,1,2,3,4,5,6,7,8\n2022-10-17T12:00:02Z,1,x,3,4,5,6,7,8\n"
     )
     with dg.instance_for_test() as instance:
-        assert dg.materialize(
+        assert materialize_robot(
             TRAINING_ASSETS, resources=pipeline_resources(database), instance=instance
         ).success
         result = score_landed(database, instance, "bad.csv", {"path": str(bad), "archive": True})
@@ -177,14 +177,14 @@ def test_database_outage_retries_then_fails_cleanly_and_a_rerun_adds_no_duplicat
     config = {"ops": {"file_events": {"config": {"path": str(landed)}}}}
     unreachable = ReadingsDatabaseResource(url="postgresql://pm:secret@127.0.0.1:1/readings")
     with dg.instance_for_test() as instance:
-        assert dg.materialize(
+        assert materialize_robot(
             TRAINING_ASSETS, resources=pipeline_resources(database), instance=instance
         ).success
-        instance.add_dynamic_partitions(landed_files_partitions.name or "", ["landed.csv"])
+        add_landed(instance, "landed.csv")
         down = dg.materialize(
             ALL_ASSETS,
             selection=[file_events],
-            partition_key="landed.csv",
+            partition_key=landed_key("landed.csv"),
             resources=pipeline_resources(unreachable),
             instance=instance,
             run_config=config,
@@ -197,7 +197,7 @@ def test_database_outage_retries_then_fails_cleanly_and_a_rerun_adds_no_duplicat
             assert dg.materialize(
                 ALL_ASSETS,
                 selection=[file_events],
-                partition_key="landed.csv",
+                partition_key=landed_key("landed.csv"),
                 resources=pipeline_resources(database),
                 instance=instance,
                 run_config=config,
@@ -206,5 +206,5 @@ def test_database_outage_retries_then_fails_cleanly_and_a_rerun_adds_no_duplicat
     events = read_events(engine, "landed.csv")
     assert len(events) > 0
     assert not events.duplicated(["axis", "severity", "start_ts"]).any()
-    stored = read_readings(engine, database.table(), database.robot_id)
+    stored = read_readings(engine, database.table(), ROBOT)
     assert not stored[TIME_COLUMN].duplicated().any()

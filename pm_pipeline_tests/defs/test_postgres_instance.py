@@ -17,11 +17,11 @@ from pm_pipeline.defs.assets import (
     ALL_ASSETS,
     TRAINING_ASSETS,
     file_events,
-    landed_files_partitions,
 )
 from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import PROJECT_ROOT, worn_slice
+from pm_pipeline_tests.partitioned import ROBOT, add_landed, landed_key, materialize_robot
 from pm_pipeline_tests.store import upgraded
 
 
@@ -42,7 +42,7 @@ def test_graph_on_postgres_readings_and_postgres_instance(
         database.engine(),
         database.table(),
         robot_day[robot_day[TIME_COLUMN] < split],
-        database.robot_id,
+        ROBOT,
         "history",
         "h",
     )
@@ -52,12 +52,12 @@ def test_graph_on_postgres_readings_and_postgres_instance(
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        trained = dg.materialize(TRAINING_ASSETS, resources=resources, instance=instance)
-        instance.add_dynamic_partitions(landed_files_partitions.name or "", ["landed.csv"])
+        trained = materialize_robot(TRAINING_ASSETS, resources=resources, instance=instance)
+        add_landed(instance, "landed.csv")
         scored = dg.materialize(
             ALL_ASSETS,
             selection=[file_events],
-            partition_key="landed.csv",
+            partition_key=landed_key("landed.csv"),
             resources=resources,
             instance=instance,
             run_config={"ops": {"file_events": {"config": {"path": str(landed)}}}},

@@ -5,9 +5,9 @@ import dagster as dg
 import pytest
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.definitions import defs
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.schema import readings_table
+from pm_pipeline.definitions import defs
 from pm_pipeline.defs.partitions import ROBOTS
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.defs.schedules import build_nightly_retraining_schedule

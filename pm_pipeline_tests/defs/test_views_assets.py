@@ -23,6 +23,7 @@ from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.cli.test_events_command import event
 from pm_pipeline_tests.defs.test_materialize import latest
+from pm_pipeline_tests.partitioned import ROBOT
 
 
 def inline_svg(value: dg.MetadataValue) -> ET.Element:
@@ -38,7 +39,7 @@ def inline_svg(value: dg.MetadataValue) -> ET.Element:
 def test_open_events_and_the_summary_count_landed_files_only(
     tmp_path: Path, database: ReadingsDatabaseResource
 ) -> None:
-    engine, robot = database.engine(), database.robot_id
+    engine, robot = database.engine(), ROBOT
     readings = read_readings(engine, database.table(), robot)
     model = fit_model(readings, fit_minmax_scaling(readings), SeedSettings())
     register_model(engine, model, robot, "run-train", {})
@@ -83,7 +84,7 @@ def test_open_events_and_the_summary_count_landed_files_only(
 def test_only_synthetic_events_leave_both_views_empty(
     tmp_path: Path, database: ReadingsDatabaseResource
 ) -> None:
-    engine, robot = database.engine(), database.robot_id
+    engine, robot = database.engine(), ROBOT
     readings = read_readings(engine, database.table(), robot)
     model = fit_model(readings, fit_minmax_scaling(readings), SeedSettings())
     register_model(engine, model, robot, "run-train", {})

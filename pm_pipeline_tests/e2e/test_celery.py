@@ -17,10 +17,10 @@ from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.registry import active_model_version
-from pm_pipeline.defs.assets import landed_files_partitions
 from pm_pipeline_tests.commands import BIN, run
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.e2e.daemon_harness import PROJECT_ROOT, SQLITE_INSTANCE_YAML, DaemonSite
+from pm_pipeline_tests.partitioned import add_landed
 
 pytestmark = pytest.mark.slow  # real Celery workers; `pytest -m "not slow"` leaves it out
 
@@ -121,7 +121,7 @@ def test_retraining_and_scoring_run_their_steps_on_two_celery_workers(
     version = active_model_version(engine, "robot-1")
 
     with dg.DagsterInstance.from_config(str(site.home)) as instance:
-        instance.add_dynamic_partitions(landed_files_partitions.name or "", ["landed.csv"])
+        add_landed(instance, "landed.csv")
     config = site.root / "scoring.json"
     config.write_text(json.dumps({"ops": {"file_events": {"config": {"path": str(landed)}}}}))
     execute(
