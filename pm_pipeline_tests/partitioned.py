@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 
 from pm_pipeline.core.schema import DEFAULT_ROBOT_ID
+from pm_pipeline.defs.assets import ALL_ASSETS, file_events
 from pm_pipeline.defs.execution import add_robot
 from pm_pipeline.defs.partitions import LANDED_FILES, robot_file_key
 
@@ -47,3 +48,44 @@ def add_landed(instance: dg.DagsterInstance, file_key: str, robot: str = ROBOT) 
 def landed_key(file_key: str, robot: str = ROBOT) -> str:
     """The ``file_events`` partition key of ``robot``'s file ``file_key``."""
     return str(robot_file_key(robot, file_key))
+
+
+def run_sensor_request(
+    instance: dg.DagsterInstance,
+    tick: dg.SensorResult,
+    request: dg.RunRequest,
+    resources: dict,
+) -> dg.ExecuteInProcessResult:
+    """Run what a ``landed_file_sensor`` tick asked for in-process, as the daemon would: its
+    partitions added first, then the run over one partition or the range its tags name."""
+    for added in tick.dynamic_partitions_requests or []:
+        if isinstance(added, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(
+                str(added.partitions_def_name), list(added.partition_keys)
+            )
+    return dg.materialize(
+        ALL_ASSETS,
+        selection=[file_events],
+        partition_key=request.partition_key,
+        tags=request.tags,
+        run_config=request.run_config,
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
+def latest_file_metadata(
+    instance: dg.DagsterInstance, file_key: str, robot: str = ROBOT
+) -> dict[str, Any]:
+    """The metadata of the newest ``file_events`` materialization of ``robot``'s file."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=file_events.key, asset_partitions=[landed_key(file_key, robot)]
+        ),
+        limit=1,
+    ).records
+    assert records, f"no materialization of {robot}'s {file_key}"
+    materialization = records[0].asset_materialization
+    assert materialization is not None
+    return {key: value.value for key, value in materialization.metadata.items()}

@@ -23,7 +23,7 @@ from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.cli.test_events_command import event
 from pm_pipeline_tests.defs.test_materialize import latest
-from pm_pipeline_tests.partitioned import ROBOT
+from pm_pipeline_tests.partitioned import ROBOT, materialize_robot
 
 
 def inline_svg(value: dg.MetadataValue) -> ET.Element:
@@ -55,7 +55,7 @@ def test_open_events_and_the_summary_count_landed_files_only(
     for source in (SYNTHETIC_SOURCE, synthetic_source(model.version)):
         replace_events(engine, source, stored, model.version, "run-s", robot)
     with dg.instance_for_test() as instance:
-        assert dg.materialize(
+        assert materialize_robot(
             VIEW_ASSETS, resources=pipeline_resources(database), instance=instance
         ).success
         opened = latest(instance, open_events.key).metadata
@@ -92,7 +92,7 @@ def test_only_synthetic_events_leave_both_views_empty(
     synthetic = pd.DataFrame([event("axis_2", "ERROR", start, 5)])
     replace_events(engine, synthetic_source(model.version), synthetic, model.version, "s", robot)
     with dg.instance_for_test() as instance:
-        assert dg.materialize(
+        assert materialize_robot(
             [open_events, events_summary],
             resources=pipeline_resources(database),
             instance=instance,
