@@ -1,0 +1,113 @@
+"""The drop folder of a fleet: each robot's folder is routed to that robot's partitions, in
+that robot's dialect; a robot the robots file does not list is quarantined with the reason."""
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pm_pipeline.defs.partitions import robot_file_key
+from pm_pipeline.defs.sensors import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+from pm_pipeline_tests.defs.test_sensor import added_partitions, export_text, land, requests, tick
+
+FLEET = """\
+robots:
+  kawasaki-1: {}
+  ur3-1:
+    axis_count: 7
+    column_map: {time: Timestamp, axis_1: Current_J0, axis_2: Current_J1, axis_3: Current_J2,
+                 axis_4: Current_J3, axis_5: Current_J4, axis_6: Current_J5, axis_7: Tool_current}
+"""
+UR3_HEADER = "Timestamp;" + ";".join(f"Current_J{j}" for j in range(6)) + ";Tool_current\n"
+
+
+def ur3_text(first_second: int, rows: int = 5) -> str:
+    body = "".join(
+        f"2022-10-26T08:17:{first_second + i:02d}.000Z;"
+        + ";".join(f"-0,{j}5" for j in range(6))
+        + ";0,11\n"
+        for i in range(rows)
+    )
+    return UR3_HEADER + body
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    robots_file = tmp_path / "robots.yaml"
+    robots_file.write_text(FLEET)
+    monkeypatch.setenv("PM_ROBOTS_FILE", str(robots_file))
+    return robots_file
+
+
+def test_each_robot_folder_is_one_run_of_that_robots_partitions(drop: Path, fleet: Path) -> None:
+    for robot in ("kawasaki-1", "ur3-1"):
+        (drop / robot).mkdir()
+    kawasaki = [land(drop / "kawasaki-1", f"k{n}.csv", export_text(n), 60 - n) for n in range(3)]
+    ur3 = land(drop / "ur3-1", "u0.csv", ur3_text(0), 50)
+    with dg.instance_for_test() as instance:
+        result = tick(instance)
+    by_robot = {r.tags["pm/robot"]: r for r in requests(result)}
+    assert set(by_robot) == {"kawasaki-1", "ur3-1"}
+    batch = by_robot["kawasaki-1"]
+    assert batch.partition_key is None  # a range: its ends are in the tags
+    assert batch.tags[ASSET_PARTITION_RANGE_START_TAG] == str(
+        robot_file_key("kawasaki-1", "k0.csv")
+    )
+    assert batch.tags[ASSET_PARTITION_RANGE_END_TAG] == str(robot_file_key("kawasaki-1", "k2.csv"))
+    config = batch.run_config["ops"]["file_events"]["config"]
+    assert config["paths"] == [str(path) for path in kawasaki]
+    single = by_robot["ur3-1"]
+    assert single.partition_key == str(robot_file_key("ur3-1", "u0.csv"))
+    assert single.run_config["ops"]["file_events"]["config"]["paths"] == [str(ur3)]
+    added = added_partitions(result)
+    assert added["robots"] == ["kawasaki-1", "ur3-1"]  # the robots file's, in its order
+    assert added["landed_files"] == ["k0.csv", "k1.csv", "k2.csv", "u0.csv"]
+
+
+def test_a_file_read_in_another_robots_dialect_is_quarantined(drop: Path, fleet: Path) -> None:
+    (drop / "kawasaki-1").mkdir()
+    land(drop / "kawasaki-1", "u.csv", ur3_text(0))  # a UR3 export in the Kawasaki's folder
+    with dg.instance_for_test() as instance:
+        assert requests(tick(instance)) == []
+    reason = (drop / "kawasaki-1" / "quarantine" / "u.csv.reason.txt").read_text()
+    assert "current column" in reason
+
+
+def test_a_file_of_a_robot_the_robots_file_lacks_is_quarantined_with_the_reason(
+    drop: Path, fleet: Path
+) -> None:
+    (drop / "stranger").mkdir()
+    path = land(drop / "stranger", "s.csv", export_text(0))
+    with dg.instance_for_test() as instance:
+        result = tick(instance)
+    assert requests(result) == []
+    assert "stranger" not in added_partitions(result).get("robots", [])
+    assert not path.exists()
+    reason = (drop / "stranger" / "quarantine" / "s.csv.reason.txt").read_text()
+    assert "robot 'stranger' is not one of the deployment's robots" in reason
+    assert str(fleet) in reason and "kawasaki-1, ur3-1" in reason
+
+
+def test_without_a_robots_file_a_new_folder_is_a_new_robot(
+    drop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no robots.yaml here
+    (drop / "press-7").mkdir()
+    land(drop / "press-7", "p.csv", export_text(0))
+    land(drop, "top.csv", export_text(5))  # the top level stays the default robot's
+    with dg.instance_for_test() as instance:
+        result = tick(instance)
+    assert {r.tags["pm/robot"] for r in requests(result)} == {"press-7", "robot-1"}
+    assert sorted(added_partitions(result)["robots"]) == ["press-7", "robot-1"]
+
+
+def test_archive_quarantine_and_hidden_folders_are_no_robots(drop: Path, fleet: Path) -> None:
+    for folder in ("archive", "quarantine", ".partial"):
+        (drop / folder).mkdir()
+        land(drop / folder, "x.csv", export_text(0))
+    with dg.instance_for_test() as instance:
+        assert requests(tick(instance)) == []
+    assert all((drop / folder / "x.csv").exists() for folder in ("archive", ".partial"))
