@@ -71,7 +71,8 @@ class Conditioning:
 
 @dataclass(frozen=True)
 class MinMaxScaling:
-    """Per-axis ranges fitted on the training window only (axes with readings only)."""
+    """Per-axis ranges of the current's magnitude, fitted on the training window only (axes
+    with readings only)."""
 
     minimums: dict[str, float]
     maximums: dict[str, float]
@@ -82,8 +83,14 @@ class MinMaxScaling:
         return width if width > 0 else 1.0
 
     def scale(self, axis: str, amperes: np.ndarray | pd.Series) -> np.ndarray:
-        """Amperes to scaled units (0…1 on the training range)."""
-        return (np.asarray(amperes, dtype="float64") - self.minimums[axis]) / self.span(axis)
+        """Amperes to scaled units (0…1 on the training range) of the current's magnitude.
+
+        Controllers that report signed currents (a UR3's joints) say with the sign which way
+        a joint pushes; wear raises the magnitude whichever way it is, so every model works
+        on ``|I|`` (for unsigned exports, such as the Kawasaki's, that changes nothing).
+        """
+        magnitude = np.abs(np.asarray(amperes, dtype="float64"))
+        return (magnitude - self.minimums[axis]) / self.span(axis)
 
     def unscale(self, axis: str, scaled: np.ndarray) -> np.ndarray:
         """Scaled units back to amperes."""
@@ -194,8 +201,9 @@ def fit_minmax_scaling(readings: pd.DataFrame) -> MinMaxScaling:
             f"no axis has a reading in the training window ({len(readings)} rows, every "
             f"current blank); ingest exports with current values or widen the window."
         )
-    # scikit-learn's scaler ignores NaN ("no load") when it fits the ranges.
-    scaler = MinMaxScaler().fit(readings[list(axes)].to_numpy(dtype="float64"))
+    # scikit-learn's scaler ignores NaN ("no load") when it fits the ranges; the ranges are
+    # of the magnitude, which is what MinMaxScaling.scale scales.
+    scaler = MinMaxScaler().fit(np.abs(readings[list(axes)].to_numpy(dtype="float64")))
     minimums = {axis: float(v) for axis, v in zip(axes, scaler.data_min_, strict=True)}
     maximums = {axis: float(v) for axis, v in zip(axes, scaler.data_max_, strict=True)}
     return MinMaxScaling(minimums, maximums)

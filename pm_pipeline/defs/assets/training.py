@@ -98,8 +98,8 @@ def minmax_scaler(raw_readings: pd.DataFrame) -> dg.MaterializeResult:
     ranges = pd.DataFrame(
         {
             "axis": list(scaling.minimums),
-            "min_A": scaling.minimums.values(),
-            "max_A": scaling.maximums.values(),
+            "min_abs_A": scaling.minimums.values(),
+            "max_abs_A": scaling.maximums.values(),
         }
     )
     unmodelled = [axis for axis in AXES if axis not in scaling.minimums]
