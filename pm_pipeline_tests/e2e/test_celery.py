@@ -1,5 +1,7 @@
 """Steps on dagster-celery workers: two real worker processes on the real RabbitMQ broker run
-a retraining and a scoring run, step by step, with nothing passed between steps on disk."""
+the retraining of three robots (two Kawasaki-like, one UR3-like in its own dialect) and a
+scoring run per robot, step by step, with nothing passed between steps on disk; each robot's
+models and events are its own."""
 
 import json
 import os
@@ -17,7 +19,8 @@ from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.registry import active_model_version
-from pm_pipeline_tests.commands import BIN, run
+from pm_pipeline.defs.partitions import ROBOTS as ROBOTS_PARTITIONS
+from pm_pipeline_tests.commands import BIN, run_cli
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.e2e.daemon_harness import PROJECT_ROOT, SQLITE_INSTANCE_YAML, DaemonSite
 from pm_pipeline_tests.partitioned import add_landed
@@ -25,6 +28,27 @@ from pm_pipeline_tests.partitioned import add_landed
 pytestmark = pytest.mark.slow  # real Celery workers; `pytest -m "not slow"` leaves it out
 
 BROKER = "pyamqp://guest@127.0.0.1:5672//"
+PARTITION_TAG = "dagster/partition"
+UR3_ROBOT = "ur3-like"
+ROBOTS = {"kawasaki-a": 1.0, "kawasaki-b": 1.15, UR3_ROBOT: 0.4}
+"""Three robots, two Kawasaki-like and one UR3-like, and the scale of each one's currents."""
+UR3_NAMES = {
+    "axis_1": "Current_J0",
+    "axis_2": "Current_J1",
+    "axis_3": "Current_J2",
+    "axis_4": "Current_J3",
+    "axis_5": "Current_J4",
+    "axis_6": "Current_J5",
+    "axis_7": "Tool_current",
+}
+FLEET_OF_THREE = f"""\
+robots:
+  kawasaki-a: {{}}
+  kawasaki-b: {{}}
+  {UR3_ROBOT}:
+    axis_count: 7
+    column_map: {{time: Timestamp, {", ".join(f"{a}: {n}" for a, n in UR3_NAMES.items())}}}
+"""
 WORKERS = ("w1", "w2")
 CELERY_WORKER = "Celery worker"
 
@@ -69,65 +93,122 @@ def start_worker(site: DaemonSite, env: dict[str, str], name: str) -> None:
     )
 
 
-def execute(env: dict[str, str], job: str, *extra: str) -> None:
-    run(
-        [BIN / "dagster", "job", "execute", "-m", "pm_pipeline.definitions", "-j", job, *extra],
-        cwd=PROJECT_ROOT,
-        env=env,
-        timeout=600,
-    )
-
-
-def workers_by_step(site: DaemonSite, job: str) -> dict[str, str]:
-    """For the job's newest run: each executed step and the Celery worker that ran it."""
+def workers_by_run(site: DaemonSite, job: str, runs: int) -> dict[str, dict[str, str]]:
+    """For each of the job's newest ``runs`` runs (by partition): each executed step and the
+    Celery worker that ran it."""
     with dg.DagsterInstance.from_config(str(site.home)) as instance:
-        [newest, *_] = instance.get_runs(filters=dg.RunsFilter(job_name=job), limit=1)
-        assert newest.status == dg.DagsterRunStatus.SUCCESS
-        placed = {}
-        for entry in instance.all_logs(newest.run_id):
-            event = entry.dagster_event
-            if event is None or not event.is_engine_event or not event.step_key:
-                continue
-            metadata = event.engine_event_data.metadata
-            if CELERY_WORKER in metadata:
-                placed[event.step_key] = str(metadata[CELERY_WORKER].value)
-        executed = {
-            entry.dagster_event.step_key
-            for entry in instance.all_logs(newest.run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)
-            if entry.dagster_event is not None
-        }
+        newest = instance.get_runs(filters=dg.RunsFilter(job_name=job), limit=runs)
+        assert len(newest) == runs
+        return {run.tags[PARTITION_TAG]: _workers_by_step(instance, run) for run in newest}
+
+
+def _workers_by_step(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dict[str, str]:
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    placed = {}
+    for entry in instance.all_logs(run.run_id):
+        event = entry.dagster_event
+        if event is None or not event.is_engine_event or not event.step_key:
+            continue
+        metadata = event.engine_event_data.metadata
+        if CELERY_WORKER in metadata:
+            placed[event.step_key] = str(metadata[CELERY_WORKER].value)
+    executed = {
+        entry.dagster_event.step_key
+        for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)
+        if entry.dagster_event is not None
+    }
     assert executed and set(placed) == executed, (placed, executed)
     return placed
 
 
-def test_retraining_and_scoring_run_their_steps_on_two_celery_workers(
+def write_ur3_dialect(readings: pd.DataFrame, path: Path) -> None:
+    """Seven of the readings' axes as a UR3 writes them: signed currents under its own names,
+    ``;`` between fields and decimal commas."""
+    frame = readings[[TIME_COLUMN, *UR3_NAMES]].copy()
+    for axis in ("axis_2", "axis_4", "axis_6"):  # these joints push the other way
+        frame[axis] = -frame[axis]
+    frame[TIME_COLUMN] = frame[TIME_COLUMN].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    frame = frame.rename(columns={TIME_COLUMN: "Timestamp", **UR3_NAMES})
+    frame.to_csv(path, sep=";", decimal=",", index=False)
+
+
+def execute_in_parallel(env: dict[str, str], job: str, runs: dict[str, list[str]]) -> None:
+    """``dagster job execute`` of each partition (with its extra arguments), all at once: the
+    two workers share the runs' steps."""
+    base = [BIN / "dagster", "job", "execute", "-m", "pm_pipeline.definitions", "-j", job]
+    started = {
+        key: subprocess.Popen(
+            [str(arg) for arg in [*base, *extra, "--tags", json.dumps({PARTITION_TAG: key})]],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for key, extra in runs.items()
+    }
+    for key, process in started.items():
+        output, _ = process.communicate(timeout=600)
+        assert process.returncode == 0, (key, output[-3000:])
+
+
+def test_three_robots_retrain_and_score_on_two_celery_workers(
     site: DaemonSite, robot_day: pd.DataFrame
 ) -> None:
     env = celery_env(site, f"pm-test-{uuid.uuid4().hex[:8]}")
+    robots_file = site.root / "robots.yaml"
+    robots_file.write_text(FLEET_OF_THREE)
+    env["PM_ROBOTS_FILE"] = str(robots_file)
     split = robot_day[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=6)
-    history, landed = site.root / "history.csv", site.root / "landed.csv"
-    write_export(robot_day[robot_day[TIME_COLUMN] < split], history)
-    write_export(worn_slice(robot_day, after_hours=6), landed)
-    site.cli("ingest", str(history))
-    with dg.DagsterInstance.from_config(str(site.home)):
-        pass  # its storage made once, not raced for by the workers and the run starting
+    history = robot_day[robot_day[TIME_COLUMN] < split]
+    worn = worn_slice(robot_day, after_hours=6)
+    landed: dict[str, Path] = {}
+    for robot, factor in ROBOTS.items():
+        # Each robot's own currents: a different scale gives each its own model.
+        own_history, own_worn = history.copy(), worn.copy()
+        for axis in [c for c in history.columns if c.startswith("axis_")]:
+            own_history[axis] *= factor
+            own_worn[axis] *= factor
+        write = write_ur3_dialect if robot == UR3_ROBOT else write_export
+        write(own_history, site.root / f"{robot}-history.csv")
+        landed[robot] = site.root / f"{robot}-landed.csv"
+        write(own_worn, landed[robot])
+        run_cli(
+            "ingest",
+            "--robot",
+            robot,
+            site.root / f"{robot}-history.csv",
+            cwd=PROJECT_ROOT,
+            env=env,
+        )
+    with dg.DagsterInstance.from_config(str(site.home)) as instance:
+        # Storage made once, not raced for by the workers and the runs starting.
+        instance.add_dynamic_partitions(ROBOTS_PARTITIONS, list(ROBOTS))
     for name in WORKERS:
         start_worker(site, env, name)
 
-    execute(env, "training_job")
-    trained = workers_by_step(site, "training_job")
-    assert {worker.split("@")[0] for worker in trained.values()} <= set(WORKERS)
+    execute_in_parallel(env, "training_job", {robot: [] for robot in ROBOTS})
+    for trained in workers_by_run(site, "training_job", len(ROBOTS)).values():
+        assert {worker.split("@")[0] for worker in trained.values()} <= set(WORKERS)
     engine = open_engine(site.readings_url)
-    version = active_model_version(engine, "robot-1")
+    versions = {robot: active_model_version(engine, robot) for robot in ROBOTS}
+    assert len(set(versions.values())) == len(ROBOTS)  # each robot's own model
 
     with dg.DagsterInstance.from_config(str(site.home)) as instance:
-        add_landed(instance, "landed.csv")
-    config = site.root / "scoring.json"
-    config.write_text(json.dumps({"ops": {"file_events": {"config": {"path": str(landed)}}}}))
-    execute(
-        env, "file_scoring_job", "-c", str(config), "--tags", '{"dagster/partition": "landed.csv"}'
-    )
-    scored = workers_by_step(site, "file_scoring_job")
-    assert {worker.split("@")[0] for worker in scored.values()} <= set(WORKERS)
-    events = read_events(engine, "landed.csv", "robot-1")
-    assert len(events) > 0 and set(events["model_version"]) == {version}
+        keys = [add_landed(instance, landed[robot].name, robot) for robot in ROBOTS]
+    scoring = {}
+    for robot, key in zip(ROBOTS, keys, strict=True):
+        config = site.root / f"{robot}-scoring.json"
+        config.write_text(
+            json.dumps({"ops": {"file_events": {"config": {"path": str(landed[robot])}}}})
+        )
+        scoring[key] = ["-c", str(config)]
+    execute_in_parallel(env, "file_scoring_job", scoring)
+    for scored in workers_by_run(site, "file_scoring_job", len(ROBOTS)).values():
+        assert {worker.split("@")[0] for worker in scored.values()} <= set(WORKERS)
+    for robot in ROBOTS:
+        events = read_events(engine, landed[robot].name, robot)
+        assert len(events) > 0 and set(events["model_version"]) == {versions[robot]}
+        assert set(events["robot_id"]) == {robot}
+        others = [landed[other].name for other in ROBOTS if other != robot]
+        assert read_events(engine, robot_id=robot)["source"].isin(others).sum() == 0
