@@ -13,6 +13,7 @@ COLUMNS = (
     ("robot", "<", lambda e: str(e["robot_id"])),
     ("axis", "<", lambda e: str(e["axis"])),
     ("severity", "<", lambda e: str(e["severity"])),
+    ("status", "<", lambda e: str(e["status"])),
     ("start (UTC)", "<", lambda e: _stamp(e["start_ts"])),
     ("end (UTC)", "<", lambda e: _stamp(e["end_ts"])),
     ("duration", ">", lambda e: _duration(float(e["duration_s"]))),
@@ -30,7 +31,7 @@ def list_events(args: argparse.Namespace) -> int:
     engine = database.engine()
     found = robot_events(engine, robot, since, args.severity)
     if args.open:
-        found = open_events(engine, database.table(), robot, found)
+        found = open_events(found)
     if found.empty:
         print(f"no {_described(args)} for {robot}")
         return 0

@@ -81,21 +81,21 @@ def file_events(
             model,
             fmt,
             progress=lambda rows: context.log.debug(SCORED_ROWS_LOG.format(rows=rows)),
+            max_model_age=settings.model_max_age,
         )
     except DatabaseUnavailable:
         raise
     except PipelineError as error:
         raise _bad_file(path, error, quarantine=config.archive) from error
-    events, ingested = scored.events, scored.ingest
+    ingested = scored.ingest
     for note in scored.notes:
         context.log.warning(note)
     # The events and their notifications (when a channel is configured), in one transaction.
     written = store_file_events(
         engine,
-        readings_db.table(),
         readings_db.robot_id,
         context.partition_key,
-        events,
+        scored,
         version,
         context.run_id,
         settings,
@@ -117,7 +117,7 @@ def file_events(
             # The asset is the file's events: its row count is theirs, not the readings'.
             "dagster/row_count": int(stored),
             "dagster/column_schema": EVENT_TABLE_SCHEMA,
-            "event_table": event_table(stored_events, ingested.last_time),
+            "event_table": event_table(stored_events),
             "readings_in_file": int(ingested.rows_in_file),
             "file": str(archived),
             "file_sha256": sha256,

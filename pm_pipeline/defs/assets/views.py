@@ -108,7 +108,7 @@ def open_events(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResult:
     """The configured robot's events still going where its readings end: axis, severity,
     start, last seen, peak z, model version and the file they came from."""
     engine, robot = readings_db.engine(), readings_db.robot_id
-    found = still_open(engine, readings_db.table(), robot, robot_events(engine, robot))
+    found = still_open(robot_events(engine, robot))
     return dg.MaterializeResult(
         metadata={
             "robot": robot,
