@@ -137,26 +137,37 @@ class _Plan:
 
 
 def _match(stored: pd.DataFrame, detected: pd.DataFrame, first, last) -> _Plan:
-    """Pair each detected event with the earliest unpaired stored event of its axis that
-    overlaps it; stored events overlapping the span that pair with none are removed."""
+    """Pair each detected event with a stored one of its axis: the one with its start and
+    severity if there is one, else the earliest unpaired one it overlaps (of its severity
+    first). Stored events the pass supersedes and pairs with none are removed: those
+    overlapping the span, or a detected event."""
     matches: dict[int, int] = {}
-    merged: set[int] = set()
+    key = ["axis", "start_ts", "severity"]
+    exact = detected.rename(columns={"start": "start_ts"}).reset_index().merge(
+        stored[key].reset_index(), on=key, suffixes=("_detected", "_stored")
+    )
+    for row, match in zip(exact["index_detected"], exact["index_stored"], strict=True):
+        if int(match) not in matches.values() and int(row) not in matches:
+            matches[int(row)] = int(match)
+    superseded = pd.Series(False, index=stored.index)
     for row, event in detected.iterrows():
-        candidates = stored[
+        overlapping = (
             (stored["axis"] == event["axis"])
             & (stored["start_ts"] <= event["end"])
             & (stored["end_ts"] >= event["start"])
-            & ~stored.index.isin([*matches.values(), *merged])
-        ]
-        if candidates.empty:
+        )
+        superseded |= overlapping
+        if int(row) in matches:
             continue
-        matches[int(row)] = int(candidates.index[0])
-        merged.update(int(i) for i in candidates.index[1:])
+        free = stored[overlapping & ~stored.index.isin(list(matches.values()))]
+        if len(free):
+            same = free[free["severity"] == event["severity"]]
+            matches[int(row)] = int((same if len(same) else free).index[0])
     in_span = (stored["end_ts"] >= first) & (stored["start_ts"] <= last)
-    gone = stored.index[in_span & ~stored.index.isin(matches.values())]
-    removed = sorted({*merged, *(int(i) for i in gone)})
+    paired = stored.index.isin(list(matches.values()))
+    removed = stored.loc[(in_span | superseded) & ~paired, "event_id"]
     continued = tuple(i for i in matches.values() if stored.loc[i, "start_ts"] < first)
-    return _Plan(matches, continued, tuple(int(stored.loc[i, "event_id"]) for i in removed))
+    return _Plan(matches, continued, tuple(int(i) for i in removed))
 
 
 def _write(
