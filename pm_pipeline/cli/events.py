@@ -13,12 +13,12 @@ COLUMNS = (
     ("robot", "<", lambda e: str(e["robot_id"])),
     ("axis", "<", lambda e: str(e["axis"])),
     ("severity", "<", lambda e: str(e["severity"])),
-    ("status", "<", lambda e: str(e["status"])),
     ("start (UTC)", "<", lambda e: _stamp(e["start_ts"])),
     ("end (UTC)", "<", lambda e: _stamp(e["end_ts"])),
     ("duration", ">", lambda e: _duration(float(e["duration_s"]))),
     ("peak z", ">", lambda e: f"{float(e['z_peak']):.2f}"),
     ("model", "<", lambda e: str(e["model_version"])),
+    ("status", "<", lambda e: str(e["status"])),
     ("source", "<", lambda e: str(e["source"])),
 )
 

@@ -143,8 +143,10 @@ def _match(stored: pd.DataFrame, detected: pd.DataFrame, first, last) -> _Plan:
     overlapping the span, or a detected event."""
     matches: dict[int, int] = {}
     key = ["axis", "start_ts", "severity"]
-    exact = detected.rename(columns={"start": "start_ts"}).reset_index().merge(
-        stored[key].reset_index(), on=key, suffixes=("_detected", "_stored")
+    exact = (
+        detected.rename(columns={"start": "start_ts"})
+        .reset_index()
+        .merge(stored[key].reset_index(), on=key, suffixes=("_detected", "_stored"))
     )
     for row, match in zip(exact["index_detected"], exact["index_stored"], strict=True):
         if int(match) not in matches.values() and int(row) not in matches:

@@ -36,12 +36,14 @@ def replace_events(
     model_version: str,
     run_id: str | None,
     robot_id: str,
+    statuses: Sequence[str] | None = None,
 ) -> int:
     """Replace every stored event of ``source`` with ``detected``; the number written.
 
     See :func:`store_events`, which also queues notifications.
     """
-    return store_events(engine, source, detected, model_version, run_id, robot_id).events
+    stored = store_events(engine, source, detected, model_version, run_id, robot_id, None, statuses)
+    return stored.events
 
 
 def store_events(
