@@ -10,7 +10,7 @@ its notification in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +32,8 @@ from pm_pipeline.db.outbox import enqueue_notifications
 from pm_pipeline.db.schema import events
 from pm_pipeline.db.timestamps import to_db_time
 
+Record = Mapping[Any, Any]
+"""One event as a row of a frame (``DataFrame.to_dict("records")``) or of the table."""
 ROBOT_EVENTS = "\x00landed events"
 """The lock name of all of one robot's landed events: a pass may touch several files'."""
 
@@ -100,137 +102,126 @@ def reconcile_events(
     """
     first, file_last, last = span
     now = pd.Timestamp(datetime.now(UTC))
+    found = detected.to_dict("records")
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             key = source_lock_key(robot_id, ROBOT_EVENTS)
             connection.execute(select(func.pg_advisory_xact_lock(key)))
-        begin = min(first, detected["start"].min()) if len(detected) else first
-        stored = landed_events_overlapping(connection, robot_id, begin, last)
-        plan = _match(stored, detected, first, last)
+        begin = min([first, *(event["start"] for event in found)])
+        stored = landed_events_overlapping(connection, robot_id, begin, last).to_dict("records")
+        matches, removed = _match(stored, found, first, last)
         rows = event_rows(
             connection, source, detected, *provenance, robot_id, to_db_time(connection, now)
         )
-        written, changes = _write(connection, plan, stored, rows, detected, (first, file_last), now)
-        if plan.removed:
-            connection.execute(delete(events).where(events.c.event_id.in_(plan.removed)))
+        written, changes = _write(connection, matches, stored, rows, found, (first, file_last))
+        if removed:
+            connection.execute(delete(events).where(events.c.event_id.in_(removed)))
         queued = (
             0
             if routing is None or not written
             else enqueue_notifications(connection, routing, written, changes, now)
         )
-    counts = pd.Series(changes, dtype=object).value_counts()
+    continued = [stored[i] for i in matches.values() if stored[i]["start_ts"] < first]
     return ReconciledEvents(
         len(rows),
         queued,
-        tuple(int(stored.loc[i, "event_id"]) for i in plan.continued),
-        plan.removed,
-        {str(kind): int(n) for kind, n in counts.items()},
+        tuple(int(event["event_id"]) for event in continued),
+        removed,
+        {kind: changes.count(kind) for kind in sorted(set(changes))},
     )
 
 
-@dataclass(frozen=True)
-class _Plan:
-    matches: dict[int, int]
-    """Row of ``detected`` → row of ``stored`` it updates."""
-    continued: tuple[int, ...]
-    removed: tuple[int, ...]
-
-
-def _match(stored: pd.DataFrame, detected: pd.DataFrame, first, last) -> _Plan:
-    """Pair each detected event with a stored one of its axis: the one with its start and
+def _match(
+    stored: Sequence[Record], found: Sequence[Record], first: pd.Timestamp, last: pd.Timestamp
+) -> tuple[dict[int, int], tuple[int, ...]]:
+    """Pair each found event with a stored one of its axis: the one with its start and
     severity if there is one, else the earliest unpaired one it overlaps (of its severity
     first). Stored events the pass supersedes and pairs with none are removed: those
-    overlapping the span, or a detected event."""
+    overlapping the span, or a found event.
+
+    Returns
+    -------
+    tuple
+        Position in ``found`` → position in ``stored`` it updates; the event ids removed.
+    """
+    exact = {
+        (event["axis"], event["start_ts"], event["severity"]): index
+        for index, event in reversed(list(enumerate(stored)))
+    }
     matches: dict[int, int] = {}
-    key = ["axis", "start_ts", "severity"]
-    exact = (
-        detected.rename(columns={"start": "start_ts"})
-        .reset_index()
-        .merge(stored[key].reset_index(), on=key, suffixes=("_detected", "_stored"))
+    for row, event in enumerate(found):
+        index = exact.get((event["axis"], event["start"], event["severity"]))
+        if index is not None and index not in matches.values():
+            matches[row] = index
+    superseded: set[int] = set()
+    for row, event in enumerate(found):
+        overlapping = [
+            index
+            for index, old in enumerate(stored)
+            if old["axis"] == event["axis"]
+            and old["start_ts"] <= event["end"]
+            and old["end_ts"] >= event["start"]
+        ]
+        superseded.update(overlapping)
+        free = [index for index in overlapping if index not in matches.values()]
+        if row not in matches and free:
+            same = [index for index in free if stored[index]["severity"] == event["severity"]]
+            matches[row] = (same or free)[0]
+    paired = set(matches.values())
+    removed = tuple(
+        int(old["event_id"])
+        for index, old in enumerate(stored)
+        if index not in paired
+        and (index in superseded or (old["end_ts"] >= first and old["start_ts"] <= last))
     )
-    for row, match in zip(exact["index_detected"], exact["index_stored"], strict=True):
-        if int(match) not in matches.values() and int(row) not in matches:
-            matches[int(row)] = int(match)
-    superseded = pd.Series(False, index=stored.index)
-    for row, event in detected.iterrows():
-        overlapping = (
-            (stored["axis"] == event["axis"])
-            & (stored["start_ts"] <= event["end"])
-            & (stored["end_ts"] >= event["start"])
-        )
-        superseded |= overlapping
-        if int(row) in matches:
-            continue
-        free = stored[overlapping & ~stored.index.isin(list(matches.values()))]
-        if len(free):
-            same = free[free["severity"] == event["severity"]]
-            matches[int(row)] = int((same if len(same) else free).index[0])
-    in_span = (stored["end_ts"] >= first) & (stored["start_ts"] <= last)
-    paired = stored.index.isin(list(matches.values()))
-    removed = stored.loc[(in_span | superseded) & ~paired, "event_id"]
-    continued = tuple(i for i in matches.values() if stored.loc[i, "start_ts"] < first)
-    return _Plan(matches, continued, tuple(int(i) for i in removed))
+    return matches, removed
 
 
 def _write(
     connection: Connection,
-    plan: _Plan,
-    stored: pd.DataFrame,
+    matches: dict[int, int],
+    stored: Sequence[Record],
     rows: list[dict[str, Any]],
-    detected: pd.DataFrame,
+    found: Sequence[Record],
     file_span: tuple[pd.Timestamp, pd.Timestamp],
-    now: pd.Timestamp,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Update the matched events and insert the new ones; the notifying changes."""
     written: list[dict[str, Any]] = []
     changes: list[str] = []
-    when = to_db_time(connection, now)
-    for index, row in enumerate(rows):
-        status = str(detected["status"].iloc[index])
-        match = plan.matches.get(index)
-        if match is None:
-            new = {**row, **lifecycle_columns(status, when)}
+    for row, event, values in zip(range(len(rows)), found, rows, strict=True):
+        status = str(event["status"])
+        if row not in matches:
+            new = {**values, **lifecycle_columns(status, values["created_at"])}
             new["event_id"] = connection.execute(
                 events.insert().returning(events.c.event_id), new
             ).scalar_one()
             written.append(new)
             changes.append(OPENED)
             continue
-        before = stored.loc[match]
-        updated = _updated(connection, row, before, status, when, file_span, detected.iloc[index])
-        connection.execute(
-            update(events).where(events.c.event_id == int(before["event_id"])).values(updated)
-        )
+        before = stored[matches[row]]
+        starts_here = file_span[0] <= event["start"] <= file_span[1]
+        updated = {
+            **values,
+            "source": values["source"] if starts_here else before["source"],
+            "created_at": to_db_time(connection, before["created_at"]),
+            **lifecycle_columns(status, values["created_at"], _resolved_at(connection, before)),
+        }
+        event_id = int(before["event_id"])
+        connection.execute(update(events).where(events.c.event_id == event_id).values(updated))
         for change in _changes(before, updated):
-            written.append({**updated, "event_id": int(before["event_id"])})
+            written.append({**updated, "event_id": event_id})
             changes.append(change)
     return written, changes
 
 
-def _updated(
-    connection: Connection,
-    row: Mapping[str, Any],
-    before: pd.Series,
-    status: str,
-    when: datetime,
-    file_span: tuple[pd.Timestamp, pd.Timestamp],
-    event: pd.Series,
-) -> dict[str, Any]:
-    """The stored event's new values: the pass's, keeping its id, creation time and (unless
-    it now starts in this file) its source; resolved as of when it first was."""
-    starts_here = file_span[0] <= event["start"] <= file_span[1]
-    resolved_before = (
-        to_db_time(connection, before["resolved_at"]) if before["status"] == RESOLVED else None
-    )
-    return {
-        **row,
-        "source": row["source"] if starts_here else before["source"],
-        "created_at": to_db_time(connection, before["created_at"]),
-        **lifecycle_columns(status, when, resolved_before),
-    }
+def _resolved_at(connection: Connection, event: Record) -> datetime | None:
+    """When a stored event was first resolved, or None while it is open."""
+    if event["status"] != RESOLVED:
+        return None
+    return to_db_time(connection, event["resolved_at"])
 
 
-def _changes(before: pd.Series, after: Mapping[str, Any]) -> list[str]:
+def _changes(before: Record, after: Record) -> list[str]:
     """The notifying changes from ``before`` to ``after``: ERROR reached, then resolved."""
     changes = []
     if before["severity"] != "ERROR" and after["severity"] == "ERROR":

@@ -80,8 +80,8 @@ class ContinuingScorer:
         if readings.empty:
             return
         if self.first is None:
-            self.first = readings[TIME_COLUMN].iloc[0]
-            tail = self._stored_tail(self.first)
+            first = self.first = readings[TIME_COLUMN].iloc[0]
+            tail = self._stored_tail(first)
             if len(tail):
                 self.warmed_from = tail[TIME_COLUMN].iloc[0]
                 self._push(tail)

@@ -1,11 +1,12 @@
 """Notifications of stored events: queued with the events, delivered from the outbox.
 
 Storing a scored file's events queues one notification per event change (opened, escalated,
-resolved) and channel in the same transaction (:func:`store_file_events`). A sender (the ``notification_sensor``) calls
-:func:`deliver_due` every few seconds: it claims due rows one at a time, delivers each, and
-marks it delivered, or failed with the time of the next try. So a notification is sent at
-least once, and a delivered one is never sent again; only a sender killed between the
-receiver's answer and the mark can send one again, with the same ``notification_id``.
+resolved) and channel in the same transaction (:func:`store_file_events`). A sender (the
+``notification_sensor``) calls :func:`deliver_due` every few seconds: it claims due rows one
+at a time, delivers each, and marks it delivered, or failed with the time of the next try.
+So a notification is sent at least once, and a delivered one is never sent again; only a
+sender killed between the receiver's answer and the mark can send one again, with the same
+``notification_id``.
 """
 
 from __future__ import annotations

@@ -232,7 +232,8 @@ def test_readings_far_from_the_training_window_warn_naming_it(
     stale = feed.head(300).assign(
         **{TIME_COLUMN: feed[TIME_COLUMN].head(300) + pd.Timedelta(days=45)}
     )
-    window = f"{pd.Timestamp(model.window_start).isoformat()} to {pd.Timestamp(model.window_end).isoformat()}"
+    start, end = pd.Timestamp(model.window_start), pd.Timestamp(model.window_end)
+    window = f"{start.isoformat()} to {end.isoformat()}"
     (older,) = live.score(old, "old.csv").notes
     assert "older than the model's training window" in older and window in older
     (later,) = live.score(stale, "stale.csv").notes

@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from pm_pipeline.core.detection.registry import detect_events, fit_model
 from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.trained import fit_minmax_scaling
+from pm_pipeline.core.notifications.routing import EMAIL, WEBHOOK, AlertRouting
 from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.simulation.sample import write_export
-from pm_pipeline.core.notifications.routing import EMAIL, WEBHOOK, AlertRouting
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.events import open_events, read_events, store_events
 from pm_pipeline.db.outbox import claim_next, read_outbox
