@@ -52,8 +52,8 @@ def file_events(
     config: FileEventsConfig,
     readings_db: ReadingsDatabaseResource,
 ) -> dg.MaterializeResult:
-    """ALERT/ERROR events of one landed controller export. Its readings are ingested for the
-    next retraining, and its events replace any earlier events of the same file."""
+    """ALERT/ERROR events of one landed controller export, scored as the continuation of the
+    robot's stored readings. Its readings are ingested for the next retraining."""
     try:
         settings = load_settings()
         path = landed_file_path(context.partition_key, config.path, settings.drop_dir)
