@@ -43,7 +43,8 @@ class ReconciledEvents:
     """What storing one pass's events did."""
 
     events: int
-    """Events of the pass now stored (new or updated)."""
+    """Events now stored under the scored file (new or updated): those that start in it,
+    and new ones that started just before it."""
     notifications: int
     continued: tuple[int, ...] = ()
     """Ids of stored events that started before the file and were carried into it."""
@@ -90,7 +91,7 @@ def reconcile_events(
         Database holding the events table.
     robot_id, source
         The robot, and the scored file's partition key: the source of the events that start
-        in it, and of new events.
+        in it, and of new events (also one found in the stored readings around the file).
     span
         The file's first and last reading, and the last reading the pass scored.
     detected
@@ -122,8 +123,12 @@ def reconcile_events(
             else enqueue_notifications(connection, routing, written, changes, now)
         )
     continued = [stored[i] for i in matches.values() if stored[i]["start_ts"] < first]
+    own = sum(
+        row not in matches or first <= event["start"] <= file_last
+        for row, event in enumerate(found)
+    )
     return ReconciledEvents(
-        len(rows),
+        own,
         queued,
         tuple(int(event["event_id"]) for event in continued),
         removed,

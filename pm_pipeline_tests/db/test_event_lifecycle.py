@@ -84,6 +84,7 @@ def test_an_event_is_escalated_and_resolved_in_place_each_change_once(
         assert row["end_ts"] == T0 + pd.Timedelta(seconds=200)
         assert row["resolved_at"] is not pd.NaT and row["resolved_at"] >= row["created_at"]
         assert written.continued == (event_id,)
+        assert written.events == 0  # it stays under the file it started in
         assert written.changes == ({} if rescored else {"escalated": 1, "resolved": 1})
     assert outbox_changes(engine) == [
         (event_id, "opened", "ALERT", "open"),

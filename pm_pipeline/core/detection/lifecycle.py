@@ -42,8 +42,3 @@ def event_statuses(events: pd.DataFrame, ends: pd.Series, gap: pd.Timedelta) -> 
     stretch = np.minimum(np.searchsorted(end_values, event_end), len(end_values) - 1)
     resolved = end_values[stretch] > event_end + gap.to_timedelta64()
     return np.where(resolved, RESOLVED, OPEN).astype(object)
-
-
-def overlaps(first: pd.Series, last: pd.Series, start: pd.Timestamp, end: pd.Timestamp):
-    """True where ``[first, last]`` shares a moment with ``[start, end]``."""
-    return (first <= end) & (last >= start)
