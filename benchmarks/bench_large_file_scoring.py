@@ -105,7 +105,7 @@ def streamed_into_db(path: Path, model: TrainedModel, url: str) -> tuple[int, pd
         engine, readings_table(), "bench", path, "bench", model, ExportFormat()
     )
     assert scored.streamed, "the benchmark file should stream"
-    return scored.ingest.rows_in_file, scored.events
+    return scored.ingest.rows_in_file, scored.events.drop(columns="status")
 
 
 def _child(variant: str, path: str, model: dict, url: str, queue: multiprocessing.Queue) -> None:

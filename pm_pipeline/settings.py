@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Mapping
 from contextvars import ContextVar
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -107,6 +108,14 @@ class _PipelineSettings(AlertSettings):
         "not a number of days; use e.g. 14",
         gt=0,
     )
+    model_max_age_days: float = _setting(
+        30.0,
+        "PM_MODEL_MAX_AGE_DAYS",
+        "Scoring readings more than this many days after the model's training window warns "
+        "in the run and the file's metadata (as does scoring readings older than the window).",
+        "not a number of days; use e.g. 30",
+        gt=0,
+    )
     retrain_cron: str = _setting(
         "0 2 * * *",
         "PM_RETRAIN_CRON",
@@ -196,6 +205,11 @@ class _PipelineSettings(AlertSettings):
     def export_format(self) -> ExportFormat:
         """The robot's axis count and the controller's column names, for the parser."""
         return ExportFormat(self.axis_count, self.column_map)
+
+    @property
+    def model_max_age(self) -> timedelta:
+        """:attr:`model_max_age_days` as a span of time."""
+        return timedelta(days=self.model_max_age_days)
 
     @property
     def robots_file_set(self) -> bool:

@@ -19,6 +19,7 @@ COLUMNS = (
     ("duration", ">", lambda e: _duration(float(e["duration_s"]))),
     ("peak z", ">", lambda e: f"{float(e['z_peak']):.2f}"),
     ("model", "<", lambda e: str(e["model_version"])),
+    ("status", "<", lambda e: str(e["status"])),
     ("source", "<", lambda e: str(e["source"])),
 )
 
@@ -31,7 +32,7 @@ def list_events(args: argparse.Namespace) -> int:
     engine = database.engine()
     found = robot_events(engine, robot, since, args.severity)
     if args.open:
-        found = open_events(engine, database.table(), robot, found)
+        found = open_events(found)
     if found.empty:
         print(f"no {_described(args)} for {robot}")
         return 0

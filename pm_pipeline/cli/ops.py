@@ -93,6 +93,7 @@ def lineage(args: argparse.Namespace) -> int:
         f"{_stamp(event['start_ts'])} to {_stamp(event['end_ts'])} "
         f"({event['duration_s']:.0f} s, mean z {event['z_mean']:.2f}, peak z "
         f"{event['z_peak']:.2f}, p {event['p_value']:.2g})",
+        f"  status        {_status(event)}",
         f"  source        {_source(event['source'], model.model_version)}",
         f"  scored by run {event['run_id']} at {_stamp(event['created_at'])}",
         f"  model version {model.model_version}"
@@ -116,6 +117,12 @@ def lineage(args: argparse.Namespace) -> int:
     ]
     print("\n".join(lines))
     return 0
+
+
+def _status(event: pd.Series) -> str:
+    if event["status"] == "open":
+        return "open (the readings so far may continue it)"
+    return f"resolved (recorded at {_stamp(event['resolved_at'])})"
 
 
 def _source(source: str, version: str) -> str:

@@ -9,14 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select
 
+from pm_pipeline.core.detection.lifecycle import OPEN, STATUSES
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.notifications.routing import AlertRouting
+from pm_pipeline.core.notifications.routing import OPENED, AlertRouting
 from pm_pipeline.core.schema import SYNTHETIC_SOURCE
 from pm_pipeline.db.outbox import enqueue_notifications
-from pm_pipeline.db.readings import newest_reading_time
-from pm_pipeline.db.registry import load_model
 from pm_pipeline.db.schema import events
 from pm_pipeline.db.timestamps import from_db_times, to_db_time, to_db_times
 
@@ -37,12 +36,14 @@ def replace_events(
     model_version: str,
     run_id: str | None,
     robot_id: str,
+    statuses: Sequence[str] | None = None,
 ) -> int:
     """Replace every stored event of ``source`` with ``detected``; the number written.
 
     See :func:`store_events`, which also queues notifications.
     """
-    return store_events(engine, source, detected, model_version, run_id, robot_id).events
+    stored = store_events(engine, source, detected, model_version, run_id, robot_id, None, statuses)
+    return stored.events
 
 
 def store_events(
@@ -75,7 +76,8 @@ def store_events(
     routing
         Where notifications go; None queues none (no channel is configured).
     statuses
-        ``open`` or ``resolved`` per row of ``detected``; all ``open`` when not given.
+        ``open`` or ``resolved`` per row of ``detected``, stored with it; all ``open`` when
+        not given. Each stored event queues one ``opened`` notification.
 
     Returns
     -------
@@ -84,7 +86,14 @@ def store_events(
     """
     now = pd.Timestamp(datetime.now(UTC))
     created = to_db_time(engine, now)
-    rows = _event_rows(engine, source, detected, model_version, run_id, robot_id, created)
+    rows = [
+        {**row, **lifecycle_columns(status, created)}
+        for row, status in zip(
+            event_rows(engine, source, detected, model_version, run_id, robot_id, created),
+            statuses or [OPEN] * len(detected),
+            strict=True,
+        )
+    ]
     with engine.begin() as connection:
         _lock_source(connection, robot_id, source)
         connection.execute(
@@ -99,15 +108,13 @@ def store_events(
         queued = (
             0
             if routing is None
-            else enqueue_notifications(
-                connection, routing, stored, statuses or ["open"] * len(rows), now
-            )
+            else enqueue_notifications(connection, routing, stored, [OPENED] * len(stored), now)
         )
     return StoredEvents(len(rows), queued)
 
 
-def _event_rows(
-    engine: Engine,
+def event_rows(
+    engine: Engine | Connection,
     source: str,
     detected: pd.DataFrame,
     model_version: str,
@@ -115,7 +122,7 @@ def _event_rows(
     robot_id: str,
     created: datetime,
 ) -> list[dict[str, Any]]:
-    """The rows of ``pm_events`` for ``detected``, times ready to bind."""
+    """The rows of ``pm_events`` for ``detected``, times ready to bind (without status)."""
     return [
         {
             "robot_id": robot_id,
@@ -140,6 +147,17 @@ def _event_rows(
             strict=True,
         )
     ]
+
+
+def lifecycle_columns(
+    status: str, now: datetime, resolved_before: datetime | None = None
+) -> dict[str, Any]:
+    """``status`` and ``resolved_at`` of an event row: resolved as of ``resolved_before``
+    when it already was, else as of ``now``; no time while it is open."""
+    if status not in STATUSES:
+        raise PipelineError(f"event status {status!r} is unknown; use one of {STATUSES}.")
+    resolved_at = None if status == OPEN else (resolved_before or now)
+    return {"status": status, "resolved_at": resolved_at}
 
 
 def source_lock_key(robot_id: str, source: str) -> int:
@@ -185,7 +203,7 @@ def read_events(
         query = query.where(from_landed_files())
     with engine.connect() as connection:
         frame = pd.read_sql(query, connection)
-    return _typed(frame)
+    return typed_events(frame)
 
 
 def read_event(engine: Engine, event_id: int) -> pd.Series:
@@ -194,7 +212,7 @@ def read_event(engine: Engine, event_id: int) -> pd.Series:
         frame = pd.read_sql(select(events).where(events.c.event_id == event_id), connection)
     if frame.empty:
         raise PipelineError(f"no event with id {event_id}; list the ids with `pm-pipeline events`.")
-    return _typed(frame).iloc[0]
+    return typed_events(frame).iloc[0]
 
 
 NUMBER_COLUMNS = {
@@ -207,10 +225,10 @@ NUMBER_COLUMNS = {
 }
 
 
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+def typed_events(frame: pd.DataFrame) -> pd.DataFrame:
     """UTC times, and numbers as numbers even when no row came back (pandas then guesses
     ``object``, and sorting by peak z would fail)."""
-    for column in ("start_ts", "end_ts", "created_at"):
+    for column in ("start_ts", "end_ts", "created_at", "resolved_at"):
         frame[column] = from_db_times(frame[column])
     return frame.astype(NUMBER_COLUMNS)
 
@@ -251,24 +269,14 @@ def robot_events(
         query = query.where(events.c.severity == severity)
     with engine.connect() as connection:
         frame = pd.read_sql(query, connection)
-    return _typed(frame)
+    return typed_events(frame)
 
 
-def open_events(
-    engine: Engine, readings: Table, robot_id: str, found: pd.DataFrame
-) -> pd.DataFrame:
-    """The events of ``found`` (the robot's) that were still going when its readings end.
+def open_events(found: pd.DataFrame) -> pd.DataFrame:
+    """The events of ``found`` that are still open: the readings so far may continue them.
 
-    Events have no status column yet (a later change stores open/resolved). Until then an
-    event counts as open when its end lies at the end of the robot's stored readings: within
-    ``gap_factor × cadence`` of the newest reading, both taken from the event's model. The
-    detector has then seen no reading after the event that ended it, so it may still be going.
+    The status is stored with each event when its file is scored (see
+    :mod:`pm_pipeline.core.detection.lifecycle`): an event that reaches the end of the
+    robot's readings, or a data gap, stays open until later readings show it ended.
     """
-    newest = newest_reading_time(engine, readings, robot_id)
-    if found.empty or newest is None:
-        return found.iloc[0:0]
-    reach = {}
-    for version in found["model_version"].unique():
-        model = load_model(engine, version)
-        reach[version] = pd.Timedelta(seconds=model.params.gap_factor * model.dt_s)
-    return found[found["end_ts"] >= newest - found["model_version"].map(reach)]
+    return found[found["status"] == OPEN]

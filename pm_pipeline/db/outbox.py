@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.notifications.messages import event_payload
-from pm_pipeline.core.notifications.routing import STORED, AlertRouting, notification_key
+from pm_pipeline.core.notifications.routing import AlertRouting, notification_key
 from pm_pipeline.db.schema import notification_outbox as outbox
 from pm_pipeline.db.timestamps import from_db_times, to_db_time
 
@@ -41,10 +41,11 @@ def enqueue_notifications(
     connection: Connection,
     routing: AlertRouting,
     stored: Sequence[Mapping[str, Any]],
-    statuses: Sequence[str],
+    changes: Sequence[str],
     now: pd.Timestamp,
 ) -> int:
-    """Queue one notification per covered event and channel, inside the caller's transaction.
+    """Queue one notification per covered event change and channel, inside the caller's
+    transaction.
 
     Parameters
     ----------
@@ -53,9 +54,10 @@ def enqueue_notifications(
     routing
         Channels, lowest severity and robots covered.
     stored
-        The stored event rows, each with its ``event_id``.
-    statuses
-        ``open`` or ``resolved``, one per row of ``stored``.
+        The stored event rows, each with its ``event_id`` and ``status``.
+    changes
+        What happened to each row of ``stored`` (:data:`~pm_pipeline.core.notifications.
+        routing.CHANGES`).
     now
         When they are queued (and first due).
 
@@ -66,7 +68,7 @@ def enqueue_notifications(
     """
     when = to_db_time(connection, now)
     rows = []
-    for event, status in zip(stored, statuses, strict=True):
+    for event, change in zip(stored, changes, strict=True):
         if not routing.covers(str(event["robot_id"]), str(event["severity"])):
             continue
         key = notification_key(
@@ -74,17 +76,17 @@ def enqueue_notifications(
             event["source"],
             event["axis"],
             event["start_ts"],
-            STORED,
+            change,
             event["severity"],
         )
-        payload = json.dumps(event_payload(event, status, STORED, key, routing))
+        payload = json.dumps(event_payload(event, str(event["status"]), change, key, routing))
         rows += [
             {
                 "notification_key": key,
                 "channel": channel,
                 "robot_id": event["robot_id"],
                 "event_id": int(event["event_id"]),
-                "change": STORED,
+                "change": change,
                 "severity": event["severity"],
                 "payload_json": payload,
                 "created_at": when,

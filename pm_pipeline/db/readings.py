@@ -139,3 +139,56 @@ def iter_readings_pages(
         page[TIME_COLUMN] = from_db_times(page[TIME_COLUMN])
         yield page
         after = page[TIME_COLUMN].iloc[-1]
+
+
+def readings_before(
+    engine: Engine,
+    table: Table,
+    robot_id: str,
+    before: pd.Timestamp,
+    rows: int,
+    since: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """The robot's readings before ``before`` (not at it), oldest first: every one from
+    ``since`` on, and the ``rows`` readings before that (before ``before`` without ``since``).
+
+    This is the stored tail a detector replays to continue where the readings left off.
+    """
+    time_column = table.c[time_column_of(table)]
+    recent = readings_query(engine, table, robot_id).where(time_column < to_db_time(engine, before))
+    parts = []
+    if since is not None:
+        parts.append(recent.where(time_column >= to_db_time(engine, since)))
+        recent = recent.where(time_column < to_db_time(engine, since))
+    parts.append(recent.order_by(None).order_by(time_column.desc()).limit(rows))
+    return _readings_frame(engine, parts)
+
+
+def readings_after(
+    engine: Engine,
+    table: Table,
+    robot_id: str,
+    after: pd.Timestamp,
+    rows: int,
+    until: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """The robot's readings after ``after`` (not at it), oldest first: the first ``rows``
+    of them, or every one up to ``until`` (inclusive) when that is more."""
+    time_column = table.c[time_column_of(table)]
+    later = readings_query(engine, table, robot_id).where(time_column > to_db_time(engine, after))
+    parts = [later.limit(rows)]
+    if until is not None:
+        parts.append(later.where(time_column <= to_db_time(engine, until)))
+    frame = _readings_frame(engine, parts)
+    return frame.drop_duplicates(TIME_COLUMN, ignore_index=True)
+
+
+def _readings_frame(engine: Engine, queries: list[Select]) -> pd.DataFrame:
+    """The readings of every query, as one canonical frame sorted by time."""
+    with engine.connect() as connection:
+        frames = [bulk_read(connection, query) for query in queries]
+    frame = pd.concat(frames, ignore_index=True)
+    frame[TIME_COLUMN] = from_db_times(frame[TIME_COLUMN])
+    for axis in AXES:
+        frame[axis] = frame[axis].astype("float64")
+    return frame.sort_values(TIME_COLUMN, ignore_index=True)

@@ -93,8 +93,12 @@ events = Table(
     Column("source", String(512), nullable=False),
     Column("run_id", String(64)),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # open while the readings may still continue the event; resolved once they show its end.
+    Column("status", String(8), nullable=False, server_default="resolved"),
+    Column("resolved_at", DateTime(timezone=True)),
     Index("ix_pm_events_source", "source"),
     Index("ix_pm_events_model_version", "model_version"),
+    Index("ix_pm_events_robot_axis_time", "robot_id", "axis", "start_ts"),
 )
 
 notification_outbox = Table(

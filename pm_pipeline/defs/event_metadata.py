@@ -18,7 +18,7 @@ EVENT_TABLE_SCHEMA = dg.TableSchema(
         dg.TableColumn("event_id", "int", description="pm-pipeline lineage EVENT_ID"),
         dg.TableColumn("axis", "string"),
         dg.TableColumn("severity", "string", description="ALERT, or ERROR once escalated"),
-        dg.TableColumn("status", "string", description="open: still going at the file's end"),
+        dg.TableColumn("status", "string", description="open: the readings so far may continue it"),
         dg.TableColumn("start", "string", description="UTC"),
         dg.TableColumn("end", "string", description="UTC"),
         dg.TableColumn("peak_z", "float"),
@@ -109,7 +109,7 @@ def not_scored_check_results(reason: str) -> list[dg.AssetCheckResult]:
     ]
 
 
-def event_table(events: pd.DataFrame, file_end: pd.Timestamp | None) -> dg.TableMetadataValue:
+def event_table(events: pd.DataFrame) -> dg.TableMetadataValue:
     """The stored events of one file, as Dagster table metadata (ids from the database)."""
     shown = events.sort_values(["severity", "duration_s"], ascending=[False, False])
     shown = shown.head(MAX_TABLE_ROWS).sort_values("start_ts")
@@ -119,7 +119,7 @@ def event_table(events: pd.DataFrame, file_end: pd.Timestamp | None) -> dg.Table
                 "event_id": int(row["event_id"]),
                 "axis": str(row["axis"]),
                 "severity": str(row["severity"]),
-                "status": event_status(row["end_ts"], file_end),
+                "status": str(row["status"]),
                 "start": _iso(row["start_ts"]),
                 "end": _iso(row["end_ts"]),
                 "peak_z": round(float(row["z_peak"]), 2),
@@ -150,11 +150,6 @@ def open_events_table(found: pd.DataFrame) -> dg.TableMetadataValue:
         for row in shown.to_dict("records")
     ]
     return dg.MetadataValue.table(records, schema=OPEN_EVENTS_SCHEMA)
-
-
-def event_status(end: pd.Timestamp, file_end: pd.Timestamp | None) -> str:
-    """``open`` when the event lasts to the file's last reading, ``resolved`` otherwise."""
-    return "open" if file_end is not None and end >= file_end else "resolved"
 
 
 def model_version_link(

@@ -43,6 +43,13 @@ run_coordinator:
   class: QueuedRunCoordinator
   config:
     dequeue_interval_seconds: 1
+    # One run at a time per robot (runs carry pm/robot): a robot's files score in landing
+    # order, each as the continuation of the one before, and never beside its retraining.
+    tag_concurrency_limits:
+      - key: pm/robot
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
 """
 LOCAL_INSTANCE_YAML = "telemetry:\n  enabled: false\n" + RUN_QUEUE_YAML + RUN_RECOVERY_YAML
 # The CLI prints its own one-line outcome; the full run log, tracebacks included, stays in

@@ -41,7 +41,7 @@ def _overview(
 ) -> RobotOverview:
     count, _, last = readings_span(engine, readings, robot_id)
     active = [entry.model_version for entry in list_models(engine, robot_id) if entry.is_active]
-    still_open = open_events(engine, readings, robot_id, robot_events(engine, robot_id))
+    still_open = open_events(robot_events(engine, robot_id))
     return RobotOverview(
         robot_id, axis_count, active[0] if active else None, count, last, len(still_open)
     )

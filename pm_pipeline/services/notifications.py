@@ -1,11 +1,12 @@
 """Notifications of stored events: queued with the events, delivered from the outbox.
 
-Storing a scored file's events queues one notification per event change and channel in the
-same transaction (:func:`store_file_events`). A sender (the ``notification_sensor``) calls
-:func:`deliver_due` every few seconds: it claims due rows one at a time, delivers each, and
-marks it delivered, or failed with the time of the next try. So a notification is sent at
-least once, and a delivered one is never sent again; only a sender killed between the
-receiver's answer and the mark can send one again, with the same ``notification_id``.
+Storing a scored file's events queues one notification per event change (opened, escalated,
+resolved) and channel in the same transaction (:func:`store_file_events`). A sender (the
+``notification_sensor``) calls :func:`deliver_due` every few seconds: it claims due rows one
+at a time, delivers each, and marks it delivered, or failed with the time of the next try.
+So a notification is sent at least once, and a delivered one is never sent again; only a
+sender killed between the receiver's answer and the mark can send one again, with the same
+``notification_id``.
 """
 
 from __future__ import annotations
@@ -14,15 +15,19 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from sqlalchemy import Engine, Table
+from sqlalchemy import Engine
 
 from pm_pipeline.core.notifications.routing import EMAIL, WEBHOOK, AlertRouting, retry_delay
-from pm_pipeline.db.events import StoredEvents, open_events, store_events
+from pm_pipeline.db.event_lifecycle import ReconciledEvents, reconcile_events
 from pm_pipeline.db.outbox import claim_next, mark_delivered, mark_failed
 from pm_pipeline.services.channels import Channel, DeliveryFailed, SmtpChannel, WebhookChannel
 from pm_pipeline.settings import Settings
+
+if TYPE_CHECKING:  # scoring pulls in the detectors, which the sender does not need
+    from pm_pipeline.services.scoring import ScoredFile
 
 MAX_PER_TICK = 20
 """Notifications one sender tick delivers at most; the rest wait for the next tick."""
@@ -57,27 +62,28 @@ def alert_routing(settings: Settings) -> AlertRouting | None:
 
 def store_file_events(
     engine: Engine,
-    readings: Table,
     robot_id: str,
     source: str,
-    detected: pd.DataFrame,
+    scored: ScoredFile,
     model_version: str,
     run_id: str | None,
     settings: Settings,
-) -> StoredEvents:
-    """Replace a scored file's events and queue their notifications, in one transaction.
-
-    An event is ``open`` when it reaches the end of the robot's stored readings (as
-    ``pm-pipeline events --open`` counts it), ``resolved`` otherwise.
+) -> ReconciledEvents:
+    """Store the events of a scored file's pass and queue their notifications, in one
+    transaction (see :func:`pm_pipeline.db.event_lifecycle.reconcile_events`): an event it
+    continues keeps its id; each event notifies when opened, escalated and resolved.
     """
-    routing = alert_routing(settings)
-    statuses = None
-    if routing is not None and not detected.empty:
-        found = pd.DataFrame({"end_ts": detected["end"], "model_version": model_version})
-        still_open = open_events(engine, readings, robot_id, found).index
-        statuses = ["open" if index in still_open else "resolved" for index in found.index]
-    return store_events(
-        engine, source, detected, model_version, run_id, robot_id, routing, statuses
+    span = scored.span
+    if span is None:
+        return ReconciledEvents(0, 0)
+    return reconcile_events(
+        engine,
+        robot_id,
+        source,
+        (span.first, span.file_last, span.last),
+        span.events,
+        (model_version, run_id),
+        alert_routing(settings),
     )
 
 

@@ -4,24 +4,30 @@ A file goes through Arrow's chunked reader once: each chunk is written for inges
 through the model's detector stream (every mode streams), so memory stays bounded whatever
 the file's size. A file the stream cannot take as it is (an unusual spelling, readings out
 of time order) is read whole by the careful parser instead, with the same result.
+
+The detector continues the robot's stored readings (:mod:`pm_pipeline.services.continuation`):
+it replays the stored tail before the file first, and the stored readings after it last, so
+a live feed of small files, a rescored file and a file landed late all end with the events
+of one pass over the whole period.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine, Table
 
-from pm_pipeline.core.detection.base import EventStream
-from pm_pipeline.core.detection.events import events_in_order
-from pm_pipeline.core.detection.registry import detect_events, stream_events
+from pm_pipeline.core.detection.events import empty_events
 from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.parsing.stream import DEFAULT_BLOCK_BYTES
+from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.db.ingest import IngestResult
+from pm_pipeline.services.continuation import ContinuingScorer, ScoredSpan
 from pm_pipeline.services.ingest import ingest_export
 
 
@@ -31,9 +37,14 @@ class ScoredFile:
 
     ingest: IngestResult
     events: pd.DataFrame
+    """The events that share a moment with the file's readings, with their ``status``."""
     notes: tuple[str, ...]
+    """Warnings for the run log and the file's metadata: readings not stored, a model far
+    from the file's time, events beyond what this pass could settle."""
     streamed: bool
     """False when the file was read whole (see the module docstring for when)."""
+    span: ScoredSpan | None = None
+    """The whole pass (None for a file without readings): what the events store replaces."""
 
 
 def ingest_and_detect(
@@ -46,12 +57,16 @@ def ingest_and_detect(
     fmt: ExportFormat,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     progress: Callable[[int], None] | None = None,
+    max_model_age: timedelta | None = None,
 ) -> ScoredFile:
     """Store the export's new readings and detect its events with ``model``, through the one
     ingest path (:func:`pm_pipeline.services.ingest.ingest_export`): each chunk is pushed
-    through the chunked detector inside the ingest transaction.
+    through the chunked detector inside the ingest transaction, after the robot's stored
+    tail.
 
     ``progress``, if given, is told the number of readings streamed so far after each piece.
+    ``max_model_age``, if given, is how long after the model's training window its readings
+    may lie before a note says the model is stale for them.
 
     Raises
     ------
@@ -66,25 +81,62 @@ def ingest_and_detect(
         path,
         content_sha256,
         fmt,
-        new_sink=lambda: _Counted(stream_events(model), progress),
+        new_sink=lambda: ContinuingScorer(engine, table, robot_id, model, progress),
         block_bytes=block_bytes,
     )
-    if isinstance(done.sink, _Counted):
-        events = events_in_order(done.sink.detector.finish())
+    if isinstance(done.sink, ContinuingScorer):
+        scorer = done.sink
     else:
         assert done.readings is not None  # read whole
-        events = detect_events(model, done.readings)
-    return ScoredFile(done.ingest, events, done.notes, done.streamed)
+        scorer = ContinuingScorer(engine, table, robot_id, model, progress)
+        scorer.push(done.readings.sort_values(TIME_COLUMN, kind="stable", ignore_index=True))
+    span = scorer.finish()
+    notes = (
+        *done.notes,
+        *_span_notes(path.name, span),
+        *_freshness(path.name, model, span, max_model_age),
+    )
+    events = empty_events() if span is None else _file_events(span)
+    return ScoredFile(done.ingest, events, notes, done.streamed, span)
 
 
-class _Counted:
-    """A detector that also reports how many readings it has seen."""
+def _file_events(span: ScoredSpan) -> pd.DataFrame:
+    """The pass's events that share a moment with the file's own readings."""
+    events = span.events
+    inside = (events["start"] <= span.file_last) & (events["end"] >= span.first)
+    return events[inside].reset_index(drop=True)
 
-    def __init__(self, detector: EventStream, progress: Callable[[int], None] | None) -> None:
-        self.detector, self.progress, self.rows = detector, progress, 0
 
-    def push(self, readings: pd.DataFrame) -> None:
-        self.detector.push(readings)
-        self.rows += len(readings)
-        if self.progress is not None:
-            self.progress(self.rows)
+def _span_notes(name: str, span: ScoredSpan | None) -> list[str]:
+    """What the run should say about readings scored beyond the file."""
+    if span is None or not span.cut_short:
+        return []
+    return [
+        f"{name}: an event is still open at {span.last.isoformat()}, where readings scored "
+        "before this file go on; score the files after it again to carry the event on"
+    ]
+
+
+def _freshness(
+    name: str, model: TrainedModel, span: ScoredSpan | None, max_age: timedelta | None
+) -> list[str]:
+    """A warning when the file's readings lie before the model's training window, or more
+    than ``max_age`` after it."""
+    if span is None:
+        return []
+    start, end = pd.Timestamp(model.window_start), pd.Timestamp(model.window_end)
+    window = f"model {model.version} was trained on {start.isoformat()} to {end.isoformat()}"
+    if span.first < start:
+        return [
+            f"{name}: readings from {span.first.isoformat()} are older than the model's "
+            f"training window ({window}); its events may not mean what they would on newer "
+            "data: score with a model trained on that period (pm-pipeline score --model-version)"
+        ]
+    if max_age is not None and span.file_last > end + max_age:
+        days = max_age / timedelta(days=1)
+        return [
+            f"{name}: readings up to {span.file_last.isoformat()} lie more than {days:g} days "
+            f"after the model's training window ({window}); retrain the robot's model on "
+            "recent readings, or raise PM_MODEL_MAX_AGE_DAYS"
+        ]
+    return []

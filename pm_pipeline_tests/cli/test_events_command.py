@@ -59,7 +59,9 @@ def stored(database_url: str, robot_day: pd.DataFrame, tmp_path: Path) -> dict[s
             event("axis_3", "ALERT", last - pd.Timedelta(minutes=3), 3),
         ]
     )
-    replace_events(engine, "day.csv", day, model.version, "run-a", ROBOT)
+    replace_events(
+        engine, "day.csv", day, model.version, "run-a", ROBOT, ["resolved", "resolved", "open"]
+    )
     replace_events(engine, "other.csv", day.head(1), model.version, "run-b", "robot-2")
     replace_events(
         engine, "synthetic", day.tail(1), model.version, "run-c", ROBOT

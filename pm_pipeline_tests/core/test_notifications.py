@@ -6,7 +6,7 @@ import pytest
 from pm_pipeline.core.notifications.messages import email_message, event_payload, webhook_body
 from pm_pipeline.core.notifications.routing import (
     EMAIL,
-    STORED,
+    OPENED,
     WEBHOOK,
     AlertRouting,
     mask_webhook_url,
@@ -41,17 +41,17 @@ def test_min_severity_and_robots_decide_what_notifies() -> None:
 
 
 def test_the_key_is_the_event_change_not_its_id() -> None:
-    key = notification_key("robot-1", "line.csv", "axis_2", START, STORED, "ERROR")
+    key = notification_key("robot-1", "line.csv", "axis_2", START, OPENED, "ERROR")
     naive = START.tz_localize(None)
-    assert notification_key("robot-1", "line.csv", "axis_2", naive, STORED, "ERROR") == key
+    assert notification_key("robot-1", "line.csv", "axis_2", naive, OPENED, "ERROR") == key
     assert len(key) == 64
     others = [
-        notification_key("robot-1", "line.csv", "axis_2", START, STORED, "ALERT"),
-        notification_key("robot-2", "line.csv", "axis_2", START, STORED, "ERROR"),
-        notification_key("robot-1", "other.csv", "axis_2", START, STORED, "ERROR"),
-        notification_key("robot-1", "line.csv", "axis_3", START, STORED, "ERROR"),
+        notification_key("robot-1", "line.csv", "axis_2", START, OPENED, "ALERT"),
+        notification_key("robot-2", "line.csv", "axis_2", START, OPENED, "ERROR"),
+        notification_key("robot-1", "other.csv", "axis_2", START, OPENED, "ERROR"),
+        notification_key("robot-1", "line.csv", "axis_3", START, OPENED, "ERROR"),
         notification_key(
-            "robot-1", "line.csv", "axis_2", START + pd.Timedelta(seconds=1), STORED, "ERROR"
+            "robot-1", "line.csv", "axis_2", START + pd.Timedelta(seconds=1), OPENED, "ERROR"
         ),
     ]
     assert key not in others and len(set(others)) == len(others)
@@ -81,7 +81,7 @@ def test_webhook_urls_are_masked(url: str, shown: str) -> None:
 
 def test_payload_carries_the_event_and_a_readable_text() -> None:
     routing = AlertRouting((WEBHOOK, EMAIL), ui_url="http://ui:3000/")
-    payload = event_payload(EVENT, "open", STORED, "k" * 64, routing)
+    payload = event_payload(EVENT, "open", OPENED, "k" * 64, routing)
     assert payload["event_id"] == 40 and payload["status"] == "open"
     assert payload["start"] == "2026-01-06T06:19:14Z"
     assert payload["end"] == "2026-01-06T06:19:18Z"

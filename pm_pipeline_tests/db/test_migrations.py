@@ -5,6 +5,7 @@ beside ours, repeated and simultaneous upgrades, and ``schema.py`` never driftin
 import threading
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -34,13 +35,13 @@ RENAMED = {"pm_dashboard": "pm_readings"}
 
 def test_head_is_the_newest_revision() -> None:
     # Other branches chain their revisions on these ids.
-    assert head_revision() == "0003_outbox_and_step_values"
+    assert head_revision() == "0004_event_lifecycle"
 
 
 def test_a_fresh_database_gets_every_table_at_head(empty_url: str) -> None:
     engine = open_engine(empty_url)
     assert store_revision(engine) is None
-    assert upgrade_store(engine) == (None, "0003_outbox_and_step_values")
+    assert upgrade_store(engine) == (None, "0004_event_lifecycle")
     assert table_names(engine) == OUR_TABLES | {"pm_alembic_version"}
     assert store_revision(engine) == head_revision()
     with engine.connect() as connection:
@@ -61,8 +62,19 @@ def test_a_database_made_by_main_upgrades_with_nothing_lost(empty_url: str) -> N
     assert upgrade_store(engine) == (None, head_revision())
     assert table_names(engine) == OUR_TABLES | {"pm_alembic_version"}
     for name, rows in before.items():
-        assert snapshot(engine, RENAMED.get(name, name)) == rows, name
+        assert kept_columns(snapshot(engine, RENAMED.get(name, name)), rows[0]) == rows, name
     assert drift(engine) == []  # adopted tables are exactly what a fresh upgrade makes
+    # Events stored before the lifecycle are resolved as of when they were stored.
+    events = pd.read_sql("SELECT * FROM pm_events", engine)
+    assert len(events) and (events["status"] == "resolved").all()
+    assert (events["resolved_at"] == events["created_at"]).all()
+
+
+def kept_columns(table: tuple[list[str], list[tuple]], columns: list[str]) -> tuple:
+    """A snapshot cut down to ``columns`` (a later revision may add columns)."""
+    names, rows = table
+    picked = [names.index(column) for column in columns]
+    return columns, [tuple(row[i] for i in picked) for row in rows]
 
 
 def test_the_baseline_creates_what_an_older_main_never_made(empty_url: str) -> None:
@@ -74,7 +86,7 @@ def test_the_baseline_creates_what_an_older_main_never_made(empty_url: str) -> N
     events = snapshot(engine, "pm_events")
     upgrade_store(engine)
     assert drift(engine) == []
-    assert snapshot(engine, "pm_events") == events
+    assert kept_columns(snapshot(engine, "pm_events"), events[0]) == events
 
 
 def test_upgrading_again_changes_nothing(empty_url: str) -> None:

@@ -50,7 +50,9 @@ def test_open_events_and_the_summary_count_landed_files_only(
             event("axis_2", "ERROR", newest - pd.Timedelta(minutes=10), 10),  # open
         ]
     )
-    replace_events(engine, "landed.csv", stored, model.version, "run-a", robot)
+    replace_events(
+        engine, "landed.csv", stored, model.version, "run-a", robot, ["resolved", "open"]
+    )
     # Both spellings of the synthetic set, open too: neither view may count them.
     for source in (SYNTHETIC_SOURCE, synthetic_source(model.version)):
         replace_events(engine, source, stored, model.version, "run-s", robot)

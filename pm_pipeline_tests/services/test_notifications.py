@@ -4,6 +4,7 @@ secrets masked; claims never hand one row to two senders."""
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,14 +14,16 @@ from pm_pipeline.core.detection.registry import detect_events, fit_model
 from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.notifications.routing import EMAIL, WEBHOOK, AlertRouting
+from pm_pipeline.core.parsing.format import ExportFormat
+from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.events import open_events, read_events, store_events
-from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.db.outbox import claim_next, read_outbox
 from pm_pipeline.db.registry import register_model
 from pm_pipeline.db.schema import readings_table
 from pm_pipeline.services.channels import SmtpChannel, WebhookChannel
 from pm_pipeline.services.notifications import deliver_due, store_file_events
+from pm_pipeline.services.scoring import ingest_and_detect
 from pm_pipeline.settings import load_settings
 from pm_pipeline_tests.receivers import MailReceiver, WebhookReceiver, free_port
 
@@ -183,20 +186,25 @@ def test_two_senders_never_claim_the_same_row(
 
 
 def test_status_is_open_only_for_events_at_the_end_of_the_readings(
-    database_url: str, model, robot_day: pd.DataFrame
+    database_url: str, model, robot_day: pd.DataFrame, tmp_path: Path
 ) -> None:
     engine = open_engine(database_url)
     register_model(engine, model, ROBOT, "run-0", {})
-    table = readings_table()
-    ingest_readings(engine, table, robot_day, ROBOT, "day.csv", "0" * 64)
-    events = detect_events(model, robot_day)
-    settings = load_settings({"PM_ALERT_WEBHOOK_URL": "http://127.0.0.1:9/hook"})
-    written = store_file_events(
-        engine, table, ROBOT, "day.csv", events, model.version, "run", settings
+    path = tmp_path / "day.csv"
+    write_export(robot_day, path)
+    scored = ingest_and_detect(
+        engine, readings_table(), ROBOT, path, "0" * 64, model, ExportFormat()
     )
-    assert written.notifications == len(events)
-    outbox = read_outbox(engine).merge(read_events(engine, "day.csv"), on="event_id")
+    settings = load_settings({"PM_ALERT_WEBHOOK_URL": "http://127.0.0.1:9/hook"})
+    written = store_file_events(engine, ROBOT, "day.csv", scored, model.version, "run", settings)
+    events = read_events(engine, "day.csv")
+    assert written.notifications == len(events) == len(scored.events)
+    outbox = read_outbox(engine).merge(events, on="event_id")
     statuses = outbox["payload_json"].map(lambda text: json.loads(str(text))["status"])
-    still_open = set(open_events(engine, table, ROBOT, read_events(engine, "day.csv"))["event_id"])
+    assert (outbox["change"] == "opened").all()
+    still_open = set(open_events(events)["event_id"])
     assert set(outbox.loc[statuses == "open", "event_id"]) == still_open
+    newest = robot_day["timestamp_recorded"].max()
+    reach = pd.Timedelta(seconds=model.params.gap_factor * model.dt_s)
+    assert (events.loc[events["status"] == "open", "end_ts"] >= newest - reach).all()
     assert (statuses == "resolved").sum() == len(events) - len(still_open) > 0

@@ -98,7 +98,9 @@ def test_streamed_scoring_equals_whole_file_scoring(
     )
     expected = detect_events(model, whole)
     assert "axis_2" in set(expected["axis"])
-    pd.testing.assert_frame_equal(scored.events, expected, check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(
+        scored.events.drop(columns="status"), expected, check_exact=False, rtol=1e-9
+    )
     pd.testing.assert_frame_equal(read_readings(engine, table, "r1"), whole)
     again = ingest_and_detect(engine, table, "r1", path, "sha", model, EIGHT, SMALL_BLOCKS)
     assert (again.ingest.rows_added, again.ingest.rows_present) == (0, len(whole))
@@ -134,7 +136,9 @@ def test_readings_out_of_order_are_sorted_in_memory(
     )
     assert not scored.streamed
     expected = detect_events(model, whole)
-    pd.testing.assert_frame_equal(scored.events, expected, check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(
+        scored.events.drop(columns="status"), expected, check_exact=False, rtol=1e-9
+    )
 
 
 def test_a_reading_repeated_across_a_chunk_boundary_is_stored_once(
@@ -183,4 +187,6 @@ def test_a_seed_model_streams_and_finds_the_one_pass_events(
     whole = parse_export(path, EIGHT).readings
     expected = events_in_order(detect_events_seed(seed, whole))
     assert len(expected) > 10
-    pd.testing.assert_frame_equal(scored.events, expected, check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(
+        scored.events.drop(columns="status"), expected, check_exact=False, rtol=1e-9
+    )

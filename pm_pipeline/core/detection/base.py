@@ -161,6 +161,12 @@ class Detector(ABC, Generic[S]):
         readings: columns ``timestamp_recorded`` and ``z``, in time order."""
 
     @abstractmethod
+    def warmup_samples(self, model: TrainedModel) -> int:
+        """Readings before a point that a fresh stream needs to score from that point on as
+        one long pass would: its windows filled, and a run not yet long enough to be an
+        event seen whole. A run that is already an event is replayed from its start."""
+
+    @abstractmethod
     def injection_run_length(self, model: TrainedModel, axis: str) -> int:
         """Samples an injected run needs for the detector to report it once."""
 

@@ -50,6 +50,10 @@ class SeedDetector(Detector[SeedSettings]):
             for axis in model.axis_names
         }
 
+    def warmup_samples(self, model: TrainedModel) -> int:
+        # Scores stand alone; only a run shorter than the sustain time carries over.
+        return max(fitted.thresholds.sustain_samples for fitted in model.axes.values()) + 1
+
     def injection_run_length(self, model: TrainedModel, axis: str) -> int:
         return max(3 * model.axes[axis].thresholds.sustain_samples, 20)
 
@@ -88,6 +92,13 @@ class RobustDetector(Detector[RobustSettings]):
         ordered = readings.sort_values(TIME_COLUMN, kind="stable", ignore_index=True)
         scores = RobustStream(model).statistic(ordered, ordered[TIME_COLUMN])
         return {axis: frame[[TIME_COLUMN, "z"]] for axis, frame in scores.items()}
+
+    def warmup_samples(self, model: TrainedModel) -> int:
+        # Each channel's window counts only that channel's samples: four windows of rows
+        # fill both on a robot that moves a quarter of the time or more.
+        params = self.settings_of(model.params)
+        windows = 4 * (params.window_samples + params.idle_window_samples)
+        return windows + params.max_sustain_samples + params.merge_gap_samples
 
     def injection_run_length(self, model: TrainedModel, axis: str) -> int:
         sustain = model.axes[axis].thresholds.sustain_samples
@@ -143,6 +154,14 @@ class CusumDetector(Detector[CusumSettings]):
         # Its alarms are four accumulators against per-axis levels, not one z against the
         # z levels the axis-model plot draws; no plot beats a misleading one.
         return {}
+
+    def warmup_samples(self, model: TrainedModel) -> int:
+        # Ordinary readings drain an accumulator to 0 within a few of its ERROR levels'
+        # worth of samples; the flat channel compares a reading with the previous one.
+        params = self.settings_of(model.params)
+        return max(self.injection_run_length(model, axis) for axis in model.axis_names) + (
+            10 * params.min_sustain_samples
+        )
 
     def injection_run_length(self, model: TrainedModel, axis: str) -> int:
         # A run that clips every level score gains (clip - k) per sample; three times what

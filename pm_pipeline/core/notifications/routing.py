@@ -11,8 +11,10 @@ import pandas as pd
 SEVERITIES = ("ALERT", "ERROR")
 """Event severities, lowest first."""
 WEBHOOK, EMAIL = "webhook", "email"
-STORED = "stored"
-"""The one change there is until events have a lifecycle: the event was stored."""
+OPENED, ESCALATED, RESOLVED = "opened", "escalated", "resolved"
+"""The changes of an event that notify: first stored; raised from ALERT to ERROR in place;
+shown by later readings to have ended."""
+CHANGES = (OPENED, ESCALATED, RESOLVED)
 MAX_RETRY_DELAY_S = 3600.0
 """A receiver that stays down is still tried at least hourly."""
 
@@ -54,7 +56,8 @@ def notification_key(
 ) -> str:
     """The identity of one change of one event, the same however often its file is scored.
 
-    Event ids are not part of it: rescoring a file replaces its events under new ids.
+    Event ids are not part of it, so an event rescored under a new id (its stored rows were
+    lost) does not notify again; ``source`` and ``start`` are the event's as stored.
 
     Returns
     -------

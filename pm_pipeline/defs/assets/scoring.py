@@ -79,9 +79,9 @@ def file_events(
     config: FileEventsConfig,
     readings_db: ReadingsDatabaseResource,
 ) -> dg.MaterializeResult:
-    """ALERT/ERROR events of one landed controller export of one robot. Its readings are
-    ingested for the robot's next retraining, and its events replace any earlier events of
-    the same file."""
+    """ALERT/ERROR events of one landed controller export of one robot, scored as the
+    continuation of the robot's stored readings. Its readings are ingested for the robot's
+    next retraining."""
     try:
         settings = load_settings()
         fleet = load_fleet(settings)
@@ -188,24 +188,18 @@ class _FileScorer:
                 model,
                 fmt,
                 progress=lambda rows: context.log.debug(SCORED_ROWS_LOG.format(rows=rows)),
+                max_model_age=settings.model_max_age,
             )
         except DatabaseUnavailable:
             raise
         except PipelineError as error:
             raise _bad_file(path, error, quarantine=self.config.archive) from error
-        events, ingested = scored.events, scored.ingest
+        ingested = scored.ingest
         for note in scored.notes:
             context.log.warning(f"{robot_id}/{path.name}: {note}")
         # The events and their notifications (when a channel is configured), in one transaction.
         written = store_file_events(
-            engine,
-            readings_db.table(),
-            robot_id,
-            file_key,
-            events,
-            version,
-            context.run_id,
-            settings,
+            engine, robot_id, file_key, scored, version, context.run_id, settings
         )
         stored = written.events
         archived = archive_file(path, sha256) if self.config.archive else path
@@ -224,7 +218,7 @@ class _FileScorer:
             # The asset is the file's events: its row count is theirs, not the readings'.
             "dagster/row_count": int(stored),
             "dagster/column_schema": EVENT_TABLE_SCHEMA,
-            "event_table": event_table(stored_events, ingested.last_time),
+            "event_table": event_table(stored_events),
             "robot": robot_id,
             "readings_in_file": int(ingested.rows_in_file),
             "file": str(archived),

@@ -130,7 +130,7 @@ def open_events(
     """The robot's events still going where its readings end: axis, severity, start, last
     seen, peak z, model version and the file they came from."""
     engine, robot = readings_db.engine(), context.partition_key
-    found = still_open(engine, readings_db.table(), robot, robot_events(engine, robot))
+    found = still_open(robot_events(engine, robot))
     return dg.MaterializeResult(
         metadata={
             "robot": robot,

@@ -1,0 +1,261 @@
+"""A live feed of small files ends with the events of one pass over the whole period: the
+detector warms up on the stored tail, an event open at a file's end carries on under its id,
+rescoring and late files change nothing, a gap joins and resolves nothing, and robots never
+share state."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from pm_pipeline.core.detection.registry import detect_events, fit_model
+from pm_pipeline.core.model.params import settings_for_mode
+from pm_pipeline.core.model.trained import TrainedModel, fit_minmax_scaling
+from pm_pipeline.core.parsing.format import ExportFormat
+from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.simulation.sample import write_export
+from pm_pipeline.db.engine import open_engine
+from pm_pipeline.db.events import read_events
+from pm_pipeline.db.outbox import read_outbox
+from pm_pipeline.db.registry import register_model
+from pm_pipeline.db.schema import readings_table
+from pm_pipeline.services.notifications import store_file_events
+from pm_pipeline.services.scoring import ScoredFile, ingest_and_detect
+from pm_pipeline.settings import Settings, load_settings
+from pm_pipeline_tests.conftest import worn_slice
+
+EIGHT = ExportFormat()
+ROBOT = "r1"
+COMPARED = ["axis", "severity", "start_ts", "end_ts", "n_samples", "z_mean", "z_peak"]
+
+
+def trained(robot_day: pd.DataFrame, mode: str) -> TrainedModel:
+    train = robot_day[
+        robot_day[TIME_COLUMN] < robot_day[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=5)
+    ]
+    return fit_model(train, fit_minmax_scaling(train), settings_for_mode(mode))
+
+
+@pytest.fixture(scope="module")
+def model(robot_day: pd.DataFrame) -> TrainedModel:
+    return trained(robot_day, "robust")
+
+
+@pytest.fixture(scope="module", params=["robust", "seed", "cusum"])
+def any_model(request: pytest.FixtureRequest, robot_day: pd.DataFrame) -> TrainedModel:
+    return trained(robot_day, request.param)
+
+
+@pytest.fixture(scope="module")
+def feed(robot_day: pd.DataFrame) -> pd.DataFrame:
+    """Three hours with a 20-minute fault on axis 2 half an hour in."""
+    return worn_slice(robot_day, after_hours=5).reset_index(drop=True)
+
+
+@pytest.fixture
+def engine(database_url: str, model: TrainedModel) -> sa.Engine:
+    engine = open_engine(database_url)
+    register_model(engine, model, ROBOT, "run-0", {})
+    return engine
+
+
+class Feed:
+    """Writes pieces of readings as files and scores them as the asset does."""
+
+    def __init__(self, engine: sa.Engine, model: TrainedModel, folder: Path) -> None:
+        self.engine, self.model, self.folder = engine, model, folder
+        self.settings: Settings = load_settings({})
+
+    def score(self, readings: pd.DataFrame, name: str, robot: str = ROBOT) -> ScoredFile:
+        path = self.folder / name
+        write_export(readings, path)
+        scored = ingest_and_detect(
+            self.engine,
+            readings_table(),
+            robot,
+            path,
+            name,
+            self.model,
+            EIGHT,
+            max_model_age=self.settings.model_max_age,
+        )
+        store_file_events(
+            self.engine, robot, name, scored, self.model.version, "run", self.settings
+        )
+        return scored
+
+
+def pieces(readings: pd.DataFrame, rows: int) -> list[pd.DataFrame]:
+    return [readings.iloc[i : i + rows] for i in range(0, len(readings), rows)]
+
+
+def one_pass(model: TrainedModel, readings: pd.DataFrame) -> pd.DataFrame:
+    found = detect_events(model, readings)
+    return found.rename(columns={"start": "start_ts", "end": "end_ts"})[COMPARED]
+
+
+def stored(engine: sa.Engine, robot: str = ROBOT) -> pd.DataFrame:
+    return read_events(engine, robot_id=robot, landed_only=True)
+
+
+def assert_one_pass(engine: sa.Engine, model: TrainedModel, readings: pd.DataFrame) -> None:
+    expected = one_pass(model, readings)
+    assert len(expected) >= 1
+    pd.testing.assert_frame_equal(
+        stored(engine)[COMPARED], expected, check_exact=False, rtol=1e-9, check_dtype=False
+    )
+
+
+def test_an_event_spanning_two_files_is_one_event_with_one_id(
+    engine: sa.Engine, model: TrainedModel, feed: pd.DataFrame, tmp_path: Path
+) -> None:
+    cut = feed[TIME_COLUMN].iloc[0] + pd.Timedelta(minutes=40)  # mid-fault
+    live = Feed(engine, model, tmp_path)
+    live.score(feed[feed[TIME_COLUMN] < cut], "a.csv")
+    first = stored(engine)
+    carried = first[(first["axis"] == "axis_2") & (first["status"] == "open")]
+    assert len(carried) == 1
+    second = live.score(feed[feed[TIME_COLUMN] >= cut], "b.csv")
+    after = stored(engine)
+    on_axis_2 = after[after["end_ts"] >= cut]
+    on_axis_2 = on_axis_2[on_axis_2["axis"] == "axis_2"]
+    assert list(on_axis_2["event_id"]) == list(carried["event_id"])
+    assert on_axis_2["source"].tolist() == ["a.csv"]
+    assert on_axis_2["status"].tolist() == ["resolved"]
+    assert on_axis_2["end_ts"].iloc[0] > carried["end_ts"].iloc[0]
+    assert second.notes == ()
+    assert_one_pass(engine, model, feed)
+
+
+def test_warm_up_scores_a_live_feed_as_one_file(
+    sqlite_url: str, any_model: TrainedModel, feed: pd.DataFrame, tmp_path: Path
+) -> None:
+    model = any_model
+    engine = open_engine(sqlite_url)
+    register_model(engine, model, ROBOT, "run-0", {})
+    files = pieces(feed, 500)
+    live = Feed(engine, model, tmp_path)
+    for number, piece in enumerate(files):
+        live.score(piece, f"part{number:03d}.csv")
+    assert_one_pass(engine, model, feed)
+    # Without the stored tail, the files' first samples score differently: the check bites.
+    cold = pd.concat([one_pass(model, piece) for piece in files], ignore_index=True)
+    assert not cold.equals(one_pass(model, feed))
+
+
+@pytest.mark.parametrize("mode", ["robust", "seed"])
+def test_rescoring_a_file_changes_nothing_and_stores_no_duplicate(
+    database_url: str, robot_day: pd.DataFrame, mode: str, feed: pd.DataFrame, tmp_path: Path
+) -> None:
+    model = trained(robot_day, mode)
+    engine = open_engine(database_url)
+    register_model(engine, model, ROBOT, "run-0", {})
+    files = pieces(feed, 1500)
+    live = Feed(engine, model, tmp_path)
+    for number, piece in enumerate(files):
+        live.score(piece, f"part{number}.csv")
+    before = stored(engine)
+    for number in (1, 0, len(files) - 1):
+        live.score(files[number], f"part{number}.csv")
+    pd.testing.assert_frame_equal(
+        stored(engine).drop(columns=["run_id"]), before.drop(columns=["run_id"])
+    )
+
+
+def test_files_scored_out_of_order_end_as_one_pass(
+    sqlite_url: str, any_model: TrainedModel, feed: pd.DataFrame, tmp_path: Path
+) -> None:
+    model = any_model
+    engine = open_engine(sqlite_url)
+    register_model(engine, model, ROBOT, "run-0", {})
+    files = pieces(feed, 1500)
+    live = Feed(engine, model, tmp_path)
+    order = [2, 0, 1, *range(3, len(files))]
+    notes = [live.score(files[number], f"part{number}.csv").notes for number in order]
+    assert_one_pass(engine, model, feed)
+    assert all(not any("still open" in note for note in found) for found in notes)
+
+
+def test_a_gap_resolves_nothing_and_joins_nothing(
+    engine: sa.Engine, model: TrainedModel, feed: pd.DataFrame, tmp_path: Path
+) -> None:
+    start = feed[TIME_COLUMN].iloc[0]
+    before_gap = feed[feed[TIME_COLUMN] < start + pd.Timedelta(minutes=40)]
+    after_gap = feed[feed[TIME_COLUMN] >= start + pd.Timedelta(minutes=45)]
+    live = Feed(engine, model, tmp_path)
+    live.score(before_gap, "a.csv")
+    carried = stored(engine)
+    carried = carried[(carried["axis"] == "axis_2") & (carried["status"] == "open")]
+    assert len(carried) == 1
+    live.score(after_gap, "b.csv")
+    after = stored(engine).set_index("event_id")
+    kept = after.loc[int(carried["event_id"].iloc[0])]
+    assert (kept["status"], kept["end_ts"], kept["source"]) == (
+        "open",
+        carried["end_ts"].iloc[0],
+        "a.csv",
+    )
+    later = after[after["source"] == "b.csv"]
+    assert (later["start_ts"] >= after_gap[TIME_COLUMN].iloc[0]).all()
+    expected = pd.concat([one_pass(model, before_gap), one_pass(model, after_gap)])
+    assert len(after) == len(expected)
+
+
+def test_two_robots_keep_separate_state(
+    engine: sa.Engine, model: TrainedModel, feed: pd.DataFrame, tmp_path: Path
+) -> None:
+    cut = feed[TIME_COLUMN].iloc[0] + pd.Timedelta(minutes=40)
+    early, late = feed[feed[TIME_COLUMN] < cut], feed[feed[TIME_COLUMN] >= cut]
+    live = Feed(engine, model, tmp_path)
+    live.score(early, "a.csv", robot="r1")
+    live.score(late, "b.csv", robot="r2")
+    # r2 has no readings before its file: no warm-up from r1's, and r1's event stays open.
+    pd.testing.assert_frame_equal(
+        stored(engine, "r2")[COMPARED], one_pass(model, late), check_exact=False, check_dtype=False
+    )
+    first = stored(engine, "r1")
+    assert (first["source"] == "a.csv").all()
+    assert "open" in set(first.loc[first["axis"] == "axis_2", "status"])
+
+
+def test_readings_far_from_the_training_window_warn_naming_it(
+    engine: sa.Engine, model: TrainedModel, feed: pd.DataFrame, tmp_path: Path
+) -> None:
+    live = Feed(engine, model, tmp_path)
+    fresh = live.score(feed.head(300), "fresh.csv")
+    assert not any("training window" in note for note in fresh.notes)
+    old = feed.head(300).assign(
+        **{TIME_COLUMN: feed[TIME_COLUMN].head(300) - pd.Timedelta(days=400)}
+    )
+    stale = feed.head(300).assign(
+        **{TIME_COLUMN: feed[TIME_COLUMN].head(300) + pd.Timedelta(days=45)}
+    )
+    start, end = pd.Timestamp(model.window_start), pd.Timestamp(model.window_end)
+    window = f"{start.isoformat()} to {end.isoformat()}"
+    (older,) = live.score(old, "old.csv").notes
+    assert "older than the model's training window" in older and window in older
+    (later,) = live.score(stale, "stale.csv").notes
+    assert "more than 30 days after" in later and window in later
+    assert "PM_MODEL_MAX_AGE_DAYS" in later
+
+
+def test_a_continued_event_notifies_opened_once_then_resolved(
+    engine: sa.Engine, model: TrainedModel, feed: pd.DataFrame, tmp_path: Path
+) -> None:
+    cut = feed[TIME_COLUMN].iloc[0] + pd.Timedelta(minutes=40)
+    live = Feed(engine, model, tmp_path)
+    live.settings = load_settings({"PM_ALERT_WEBHOOK_URL": "http://127.0.0.1:9/hook"})
+    live.score(feed[feed[TIME_COLUMN] < cut], "a.csv")
+    (event_id,) = stored(engine)["event_id"]
+    assert changes(engine) == [(event_id, "opened", "open")]
+    for _ in range(2):  # scoring the next file again queues nothing new
+        live.score(feed[feed[TIME_COLUMN] >= cut], "b.csv")
+        assert changes(engine) == [(event_id, "opened", "open"), (event_id, "resolved", "resolved")]
+
+
+def changes(engine: sa.Engine) -> list[tuple[int, str, str]]:
+    rows = read_outbox(engine)
+    statuses = rows["payload_json"].map(lambda text: json.loads(str(text))["status"])
+    return list(zip(rows["event_id"], rows["change"], statuses, strict=True))
