@@ -10,7 +10,7 @@ export PM_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 # end-to-end ones.
 PYTEST_WORKERS ?= 4
 
-.PHONY: env run dev test lint format clean
+.PHONY: env run dev fleet-demo test lint format clean
 
 $(BIN)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,6 +29,19 @@ dev: env
 	$(BIN)/pm-pipeline db upgrade
 	$(BIN)/pm-pipeline dev
 
+# Three robots (the real Kawasaki and UR3 exports in ../shared/data, and a simulated one) in a
+# state folder of their own, then the UI and daemon, which score each robot's waiting files.
+FLEET_DEMO := $(CURDIR)/.pm_fleet_demo
+fleet-demo: export PM_STATE_DIR = $(FLEET_DEMO)/state
+fleet-demo: export PM_DROP_DIR = $(FLEET_DEMO)/incoming
+fleet-demo: export PM_ROBOTS_FILE = $(FLEET_DEMO)/robots.yaml
+fleet-demo: env
+	mkdir -p $(FLEET_DEMO)
+	test -f $(FLEET_DEMO)/robots.yaml || $(BIN)/python -c "from pm_pipeline.cli.fleet_demo import ROBOTS_FILE; print(ROBOTS_FILE, end='')" > $(FLEET_DEMO)/robots.yaml
+	$(BIN)/pm-pipeline db upgrade
+	$(BIN)/pm-pipeline fleet-demo
+	$(BIN)/pm-pipeline dev
+
 lint: env
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -42,4 +55,4 @@ format: env
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(STATE_DIR) data/*.csv data/incoming
+	rm -rf $(STATE_DIR) $(FLEET_DEMO) data/*.csv data/incoming

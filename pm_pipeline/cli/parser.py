@@ -134,6 +134,18 @@ def _add_pipeline_commands(commands: argparse._SubParsersAction) -> None:
         "http://127.0.0.1:3000 once it has started.",
     )
     dev.set_defaults(handler=f"{PIPELINE}:dev")
+    demo = _command(
+        commands,
+        "fleet-demo",
+        "set up three robots, two from the real exports in ../shared/data",
+        "Needs the robots file `make fleet-demo` writes (PM_ROBOTS_FILE). Ingests and trains\n"
+        "70% of each robot's readings and leaves the rest as files in each robot's folder of\n"
+        "the drop folder, for the daemon of `make dev` to score.",
+    )
+    demo.add_argument(
+        "--rows-per-file", type=int, default=500, metavar="N", help="readings per file (500)"
+    )
+    demo.set_defaults(handler="pm_pipeline.cli.fleet_demo:fleet_demo")
 
 
 def _add_events(commands: argparse._SubParsersAction) -> None:

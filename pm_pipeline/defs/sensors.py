@@ -7,6 +7,7 @@ from functools import partial
 
 import dagster as dg
 
+from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.landing.batches import batch_by_robot, batch_run_key
 from pm_pipeline.core.landing.plan import (
     EarlierRun,
@@ -74,7 +75,12 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     batches, new_files = batch_by_robot(fresh, known_files, settings.files_per_run)
     requests = [_run_request(batch, None, None, settings=settings) for batch in batches]
     for bad in (d for d in decisions if d.action == "quarantine"):
-        moved = quarantine_file(bad.path, bad.reason)
+        try:
+            moved = quarantine_file(bad.path, bad.reason)
+        except PipelineError as gone:
+            # A run archived it while this tick judged it: nothing is wrong with the file.
+            context.log.info(str(gone))
+            continue
         context.log.warning(f"quarantined {bad.path.name} → {moved}: {bad.reason}")
     waiting = [d.path.name for d in decisions if d.action == "wait"]
     if waiting:

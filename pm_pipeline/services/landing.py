@@ -111,6 +111,8 @@ def judge_landed_file(landed: LandedFile, fmt: ExportFormat) -> LandingDecision:
     try:
         check_export_header(landed.path, fmt)
     except PipelineError as error:
+        if not landed.path.exists():  # a run archived it meanwhile; the next tick sees where
+            return LandingDecision(landed.path, "wait", "moved away while being judged")
         return LandingDecision(landed.path, "quarantine", str(error))
     return LandingDecision(landed.path, "score", "ready", file_sha256(landed.path))
 

@@ -6,11 +6,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from pm_pipeline.core.parsing.format import ExportFormat
+from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.defs.partitions import robot_file_key
 from pm_pipeline.defs.sensors import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
+from pm_pipeline.services.landing import archive_file, judge_landed_file, list_landed_files
 from pm_pipeline_tests.defs.test_sensor import added_partitions, export_text, land, requests, tick
 
 FLEET = """\
@@ -111,3 +114,13 @@ def test_archive_quarantine_and_hidden_folders_are_no_robots(drop: Path, fleet: 
     with dg.instance_for_test() as instance:
         assert requests(tick(instance)) == []
     assert all((drop / folder / "x.csv").exists() for folder in ("archive", ".partial"))
+
+
+def test_a_file_a_run_archives_while_the_tick_judges_it_waits(drop: Path) -> None:
+    path = land(drop, "a.csv", export_text(0))
+    [landed] = list_landed_files(drop)
+    archive_file(path, file_sha256(path))  # a batch's run finished this file meanwhile
+    assert judge_landed_file(landed, ExportFormat()).action == "wait"
+    with dg.instance_for_test() as instance:
+        assert requests(tick(instance)) == []  # and the tick goes on, moving nothing
+    assert not (drop / "quarantine").exists()
