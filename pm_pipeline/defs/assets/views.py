@@ -85,15 +85,16 @@ EVENTS_STORED = (
 ).with_label("events stored")
 
 
-EVENTS_OF_THE_ROBOT = [dg.AssetDep(file_events, partition_mapping=SAME_ROBOT)]
-
-
-@dg.asset(
+# A robot's views of its events: they follow its files' events, refreshed when they are stored.
+events_view = dg.asset(
     group_name="views",
-    deps=EVENTS_OF_THE_ROBOT,
+    deps=[dg.AssetDep(file_events, partition_mapping=SAME_ROBOT)],
     automation_condition=EVENTS_STORED,
     partitions_def=robots_partitions,
 )
+
+
+@events_view
 def events_summary(
     context: dg.AssetExecutionContext, readings_db: ReadingsDatabaseResource
 ) -> dg.MaterializeResult:
@@ -118,12 +119,7 @@ def events_summary(
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(
-    group_name="views",
-    deps=EVENTS_OF_THE_ROBOT,
-    automation_condition=EVENTS_STORED,
-    partitions_def=robots_partitions,
-)
+@events_view
 def open_events(
     context: dg.AssetExecutionContext, readings_db: ReadingsDatabaseResource
 ) -> dg.MaterializeResult:
