@@ -133,7 +133,7 @@ def test_promotion_refuses_a_version_that_misses_the_newest_landed_fault(
     refused = checks[LANDED_FAULT_CHECK]
     assert not refused.passed
     assert refused.metadata["file"].value == "landed.csv"
-    assert refused.metadata["summary"].value.startswith(
+    assert str(refused.metadata["summary"].value).startswith(
         "the candidate misses 1 of the 1 event(s) the active model flags in landed.csv (axis_2 "
     )
     assert "ERROR" in str(refused.metadata["active_model_events"].value)
