@@ -7,7 +7,9 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import Engine, Table
 
+from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.exclusion import Exclusion, exclude_flagged
+from pm_pipeline.core.model.trained import MIN_TRAINING_ROWS
 from pm_pipeline.core.model.windows import parse_utc, training_window_start
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.db.events import landed_event_spans
@@ -50,9 +52,22 @@ def without_flagged_readings(
 
     See :mod:`pm_pipeline.core.model.exclusion` for why whole rows go, and how the hole
     they leave is a data gap to the fit.
+
+    Raises
+    ------
+    PipelineError
+        When the window had enough readings to train on and too few are left.
     """
     if readings.empty:
         return exclude_flagged(readings, pd.DataFrame(columns=["start_ts", "end_ts"]), margin_s)
     margin, times = pd.Timedelta(seconds=margin_s), readings[TIME_COLUMN]
     events = landed_event_spans(engine, robot_id, times.iloc[0] - margin, times.iloc[-1] + margin)
-    return exclude_flagged(readings, events, margin_s)
+    kept, exclusion = exclude_flagged(readings, events, margin_s)
+    if len(kept) < MIN_TRAINING_ROWS <= len(readings):
+        raise PipelineError(
+            f"the training window of robot {robot_id} holds {len(readings)} readings and "
+            f"{exclusion.readings} of them lie inside its stored events (widened by "
+            f"PM_TRAINING_EXCLUDE_MARGIN_SECONDS={margin_s:g}), leaving {len(kept)}; need at "
+            f"least {MIN_TRAINING_ROWS}. Widen the window or lower the margin."
+        )
+    return kept, exclusion

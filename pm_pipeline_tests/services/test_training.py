@@ -97,6 +97,11 @@ def test_training_leaves_out_the_robots_landed_events_with_the_margin(
         times.between(elsewhere, elsewhere + pd.Timedelta(minutes=10)).sum()
     )
     assert len(other) == len(robot_day) - exclusion.readings
+    empty, nothing = without_flagged_readings(engine, "r1", gathered.readings.iloc[0:0], 60)
+    assert empty.empty and nothing.readings == 0
+    flagged_only = robot_day[times.between(elsewhere, elsewhere + pd.Timedelta(seconds=50))]
+    with pytest.raises(PipelineError, match=r"robot r2 holds 27 readings and 27 of them lie"):
+        without_flagged_readings(engine, "r2", flagged_only, 0)
     # An event outside the window, farther than the margin, leaves nothing out.
     early = TrainingWindow(end=(flagged - pd.Timedelta(minutes=5)).isoformat())
     before = training_readings(settings, engine, database_url, table, "r1", early)
