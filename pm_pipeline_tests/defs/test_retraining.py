@@ -30,13 +30,15 @@ SIX_HOURS = pd.Timedelta(hours=6)
 
 
 def train(
-    database: ReadingsDatabaseResource, instance: dg.DagsterInstance, run_config: dict | None = None
+    database: ReadingsDatabaseResource, instance: dg.DagsterInstance, **model_config: object
 ) -> dg.ExecuteInProcessResult:
+    """Train in mode robust (whatever the default mode), with ``model_config`` on top."""
+    config = {"mode": "robust", **model_config}
     return dg.materialize(
         TRAINING_ASSETS,
         resources=pipeline_resources(database),
         instance=instance,
-        run_config=run_config or {},
+        run_config={"ops": {"axis_models": {"config": config}}},
         raise_on_error=False,
     )
 
@@ -125,8 +127,7 @@ def test_promotion_refuses_a_version_that_misses_the_newest_landed_fault(
     before = active_version(database)
     # Limits this high still catch the synthetic set's runs, drawn to the model's own
     # limits, but not the real 80% rise.
-    dull = {"ops": {"axis_models": {"config": {"z_alert": 15.0, "z_error": 20.0}}}}
-    result = train(database, instance, dull)
+    result = train(database, instance, z_alert=15.0, z_error=20.0)
     assert not result.success
     checks = checks_of(result)
     assert checks[RECALL_CHECK].passed
