@@ -23,6 +23,7 @@ from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.defs.test_materialize import latest, score_landed
+from pm_pipeline_tests.partitioned import ROBOT, materialize_robot
 from pm_pipeline_tests.store import upgraded
 
 MARGIN = pd.Timedelta(seconds=300)  # PM_TRAINING_EXCLUDE_MARGIN_SECONDS' default
@@ -34,10 +35,11 @@ def train(
 ) -> dg.ExecuteInProcessResult:
     """Train in mode robust (whatever the default mode), with ``model_config`` on top."""
     config = {"mode": "robust", **model_config}
-    return dg.materialize(
+    return materialize_robot(
         TRAINING_ASSETS,
+        instance,
+        ROBOT,
         resources=pipeline_resources(database),
-        instance=instance,
         run_config={"ops": {"axis_models": {"config": config}}},
         raise_on_error=False,
     )
@@ -57,7 +59,7 @@ def scored_fault(
     folder = tmp_path_factory.mktemp("retraining")
     database = ReadingsDatabaseResource(url=upgraded(f"sqlite:///{folder / 'readings.db'}"))
     history = robot_day[robot_day[TIME_COLUMN] < robot_day[TIME_COLUMN].iloc[0] + SIX_HOURS]
-    ingest_readings(database.engine(), database.table(), history, database.robot_id, "h", "h")
+    ingest_readings(database.engine(), database.table(), history, ROBOT, "h", "h")
     landed = worn_slice(robot_day, after_hours=6)
     write_export(landed, folder / "landed.csv")
     with dg.instance_for_test() as instance:
@@ -66,9 +68,9 @@ def scored_fault(
         fresh = checks_of(first)[LANDED_FAULT_CHECK]
         assert fresh.passed
         assert fresh.metadata["summary"].value == (
-            f"robot {database.robot_id} has no active model to compare with yet"
+            f"robot {ROBOT} has no active model to compare with yet"
         )
-        [entry] = list_models(database.engine(), database.robot_id)
+        [entry] = list_models(database.engine(), ROBOT)
         assert entry.metrics["excluded_readings"] == 0
         config = {"path": str(folder / "landed.csv")}
         assert score_landed(database, instance, "landed.csv", config).success
@@ -76,7 +78,7 @@ def scored_fault(
 
 
 def active_version(database: ReadingsDatabaseResource) -> str:
-    [active] = [e for e in list_models(database.engine(), database.robot_id) if e.is_active]
+    [active] = [e for e in list_models(database.engine(), ROBOT) if e.is_active]
     return active.model_version
 
 
@@ -84,15 +86,15 @@ def test_the_retrained_model_still_catches_the_fault_it_flagged(scored_fault: tu
     database, instance, landed = scored_fault
     engine = database.engine()
     before = active_version(database)
-    flagged = read_events(engine, "landed.csv", database.robot_id)
+    flagged = read_events(engine, "landed.csv", ROBOT)
     assert flagged[["axis", "severity"]].values.tolist() == [["axis_2", "ERROR"]]
 
     retrained = train(database, instance)
     assert retrained.success
-    newest = list_models(engine, database.robot_id)[0]
+    newest = list_models(engine, ROBOT)[0]
     assert newest.is_active and newest.model_version != before
     second = load_model(engine, newest.model_version)
-    stored = read_readings(engine, database.table(), database.robot_id)
+    stored = read_readings(engine, database.table(), ROBOT)
     event = flagged.iloc[0]
     inside = stored[TIME_COLUMN].between(event["start_ts"] - MARGIN, event["end_ts"] + MARGIN)
     assert newest.metrics["excluded_readings"] == second.excluded_row_count
@@ -140,5 +142,5 @@ def test_promotion_refuses_a_version_that_misses_the_newest_landed_fault(
     assert "ERROR" in str(refused.metadata["active_model_events"].value)
     assert refused.metadata["candidate_events"].value == "none"
     assert active_version(database) == before
-    candidate = list_models(database.engine(), database.robot_id)[0]
+    candidate = list_models(database.engine(), ROBOT)[0]
     assert candidate.checks is not None and not candidate.checks["landed_fault_ok"]
