@@ -108,6 +108,15 @@ class _PipelineSettings(AlertSettings):
         "not a number of days; use e.g. 14",
         gt=0,
     )
+    training_exclude_margin_seconds: float = _setting(
+        300.0,
+        "PM_TRAINING_EXCLUDE_MARGIN_SECONDS",
+        "Retraining leaves out the readings inside the robot's events found in landed files, "
+        "widened by this many seconds on both sides (a fault starts a little before its "
+        "event and may outlast it); 0 leaves out the events' own readings only.",
+        "not a number; write seconds like 300",
+        ge=0,
+    )
     model_max_age_days: float = _setting(
         30.0,
         "PM_MODEL_MAX_AGE_DAYS",

@@ -35,15 +35,17 @@ def list_versions(args: argparse.Namespace) -> int:
     print(f"model versions of {robot}")
     print(
         f"{'version':<14}{'created (UTC)':<22}{'training window (UTC)':<42}{'rows':>8}"
-        f"  {'checks':<8}active"
+        f"{'excluded':>10}  {'checks':<8}active"
     )
     for entry in entries:
         checks = entry.checks or {}
         verdict = "-" if not checks else ("passed" if checks.get("passed") else "FAILED")
         window = f"{_stamp(entry.window_start)} to {_stamp(entry.window_end)}"
+        # Versions registered before exclusion was recorded have no count.
+        excluded = entry.metrics.get("excluded_readings", "-")
         print(
             f"{entry.model_version:<14}{_stamp(entry.created_at):<22}{window:<42}"
-            f"{entry.row_count:>8}  {verdict:<8}{'*' if entry.is_active else ''}"
+            f"{entry.row_count:>8}{excluded:>10}  {verdict:<8}{'*' if entry.is_active else ''}"
         )
         for reason in checks.get("reasons", []):
             print(f"{'':<14}  failed: {reason}")
@@ -104,7 +106,8 @@ def lineage(args: argparse.Namespace) -> int:
             if at_start == model.model_version
             else f" (chosen explicitly; active then: {at_start})"
         ),
-        f"  trained on    {model.row_count} readings, {_stamp(model.window_start)} to "
+        f"  trained on    {model.row_count} readings{_excluded(model.metrics)}, "
+        f"{_stamp(model.window_start)} to "
         f"{_stamp(model.window_end)}, table {database.readings_table}",
         f"  trained by run {model.run_id} at {_stamp(model.created_at)}",
         f"  in Dagster    asset axis_models/{event['axis']} with data version "
@@ -117,6 +120,11 @@ def lineage(args: argparse.Namespace) -> int:
     ]
     print("\n".join(lines))
     return 0
+
+
+def _excluded(metrics: dict) -> str:
+    excluded = metrics.get("excluded_readings")
+    return f" ({excluded} more inside stored events left out)" if excluded else ""
 
 
 def _status(event: pd.Series) -> str:

@@ -272,6 +272,49 @@ def robot_events(
     return typed_events(frame)
 
 
+def landed_event_spans(
+    engine: Engine,
+    robot_id: str,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Start and end of the robot's events found in landed files (not the synthetic sets)
+    that overlap ``[start, end]`` (None: unbounded), oldest first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``start_ts`` and ``end_ts`` (UTC).
+    """
+    query = (
+        select(events.c.start_ts, events.c.end_ts)
+        .where((events.c.robot_id == robot_id) & from_landed_files())
+        .order_by(events.c.start_ts)
+    )
+    if start is not None:
+        query = query.where(events.c.end_ts >= to_db_time(engine, start))
+    if end is not None:
+        query = query.where(events.c.start_ts <= to_db_time(engine, end))
+    with engine.connect() as connection:
+        frame = pd.read_sql(query, connection)
+    for column in ("start_ts", "end_ts"):
+        frame[column] = from_db_times(frame[column])
+    return frame
+
+
+def newest_landed_source(engine: Engine, robot_id: str) -> str | None:
+    """The landed file (events source) holding the robot's latest-ending event, or None
+    when no landed file of the robot has events."""
+    query = (
+        select(events.c.source)
+        .where((events.c.robot_id == robot_id) & from_landed_files())
+        .order_by(events.c.end_ts.desc(), events.c.event_id.desc())
+        .limit(1)
+    )
+    with engine.connect() as connection:
+        return connection.execute(query).scalar()
+
+
 def open_events(found: pd.DataFrame) -> pd.DataFrame:
     """The events of ``found`` that are still open: the readings so far may continue them.
 

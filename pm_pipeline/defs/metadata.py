@@ -7,6 +7,8 @@ import pandas as pd
 
 from pm_pipeline.core.detection.registry import model_detector
 from pm_pipeline.core.detection.seed import residual_frame
+from pm_pipeline.core.evaluation.promotion import LandedFaultCheck
+from pm_pipeline.core.model.exclusion import Exclusion
 from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.core.simulation.synthetic import generate_synthetic_test_data
@@ -56,6 +58,45 @@ def source_metadata(synced: SourceSync | None) -> dict[str, Any]:
     }
 
 
+EXCLUDED_SPANS_SHOWN = 20
+
+
+def exclusion_metadata(exclusion: Exclusion) -> dict[str, Any]:
+    """The readings left out of a training window because they lay inside stored events."""
+    newest = exclusion.spans.tail(EXCLUDED_SPANS_SHOWN)
+    shown = newest.assign(
+        start=newest["start"].map(pd.Timestamp.isoformat),
+        end=newest["end"].map(pd.Timestamp.isoformat),
+    )
+    return {
+        "excluded_readings": int(exclusion.readings),
+        "excluded_margin_s": float(exclusion.margin_s),
+        "excluded_span_count": len(exclusion.spans),
+        "excluded_spans": table_markdown(shown)
+        if len(shown)
+        else dg.MetadataValue.md("none: no stored event of a landed file lies in the window"),
+    }
+
+
+def landed_fault_metadata(landed: LandedFaultCheck) -> dict[str, Any]:
+    """The newest-landed-fault promotion check: the file, both models' events there."""
+    if landed.source is None:
+        return {"summary": landed.summary}
+    return {
+        "summary": landed.summary,
+        "file": landed.source,
+        "active_model_events": _events_markdown(landed.active_events),
+        "candidate_events": _events_markdown(landed.candidate_events),
+    }
+
+
+def _events_markdown(events: pd.DataFrame) -> dg.MetadataValue:
+    if events.empty:
+        return dg.MetadataValue.md("none")
+    shown = ("axis", "severity", "start", "end", "z_peak", "caught")
+    return table_markdown(events[[column for column in shown if column in events]])
+
+
 def axis_model_metadata(
     model: TrainedModel, axis: str, readings: pd.DataFrame, statistic: pd.DataFrame | None
 ) -> dict:
@@ -72,6 +113,7 @@ def axis_model_metadata(
             "window_start": model.window_start,
             "window_end": model.window_end,
             "dagster/row_count": 0,
+            "excluded_readings": int(model.excluded_row_count),
         }
     fitted = model.axes[axis]
     limits = fitted.thresholds
@@ -110,6 +152,7 @@ def axis_model_metadata(
         "window_start": model.window_start,
         "window_end": model.window_end,
         "dagster/row_count": int(fitted.row_count),
+        "excluded_readings": int(model.excluded_row_count),
         "plot_training": dg.MetadataValue.md(
             png_markdown(_plot(training, f"{axis}: training window", model, axis), "training")
         ),

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, Table
 from sqlalchemy.engine import make_url
 
 from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.model.exclusion import Exclusion
 from pm_pipeline.core.model.windows import parse_utc
 from pm_pipeline.core.schema import AXES
 from pm_pipeline.db.engine import describe_url, mask_url, normalise_url, open_engine
@@ -34,7 +35,11 @@ from pm_pipeline.db.sources import (
     read_source,
     table_identity,
 )
-from pm_pipeline.services.training import TrainingWindow, read_training_window
+from pm_pipeline.services.training import (
+    TrainingWindow,
+    read_training_window,
+    without_flagged_readings,
+)
 from pm_pipeline.settings import Settings
 
 SOURCE_PREFIX = "source:"
@@ -189,6 +194,18 @@ def _check_apart(store: tuple[Engine, str, Table], source: tuple[Engine, str, So
         )
 
 
+@dataclass(frozen=True)
+class TrainingReadings:
+    """A robot's training window as the next model sees it, and how it was gathered."""
+
+    readings: pd.DataFrame
+    """The window's readings, less those inside stored events (see ``exclusion``)."""
+    synced: SourceSync | None
+    """The copy from the configured source; None when no source is configured."""
+    exclusion: Exclusion
+    """The readings left out because they lay inside the robot's stored events."""
+
+
 def training_readings(
     settings: Settings,
     store_engine: Engine,
@@ -196,8 +213,13 @@ def training_readings(
     table: Table,
     robot_id: str,
     window: TrainingWindow,
-) -> tuple[pd.DataFrame, SourceSync | None]:
+) -> TrainingReadings:
     """The robot's training window from our store, after copying in what is new in the
-    configured source; the copy is None when no source is configured."""
+    configured source, without the readings inside the robot's stored events of landed
+    files (widened by ``PM_TRAINING_EXCLUDE_MARGIN_SECONDS``)."""
     synced = sync_configured_source(settings, store_engine, store_url, table, robot_id, window)
-    return read_training_window(store_engine, table, robot_id, window), synced
+    whole = read_training_window(store_engine, table, robot_id, window)
+    kept, exclusion = without_flagged_readings(
+        store_engine, robot_id, whole, settings.training_exclude_margin_seconds
+    )
+    return TrainingReadings(kept, synced, exclusion)

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import Engine, Table
 
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.model.exclusion import Exclusion, exclude_flagged
+from pm_pipeline.core.model.trained import MIN_TRAINING_ROWS
 from pm_pipeline.core.model.windows import parse_utc, training_window_start
+from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.db.events import landed_event_spans
 from pm_pipeline.db.readings import newest_reading_time, read_readings
 
 
@@ -36,3 +41,33 @@ def read_training_window(
     start = training_window_start(window.start, window.last_days, newest)
     end = parse_utc(window.end, "end").isoformat() if window.end else None
     return read_readings(engine, table, robot_id, start, end, window.limit)
+
+
+def without_flagged_readings(
+    engine: Engine, robot_id: str, readings: pd.DataFrame, margin_s: float
+) -> tuple[pd.DataFrame, Exclusion]:
+    """``readings`` (the robot's, oldest first) without those inside the robot's events
+    found in landed files, each widened by ``margin_s`` seconds; the synthetic sets' events
+    and other robots' events leave nothing out.
+
+    See :mod:`pm_pipeline.core.model.exclusion` for why whole rows go, and how the hole
+    they leave is a data gap to the fit.
+
+    Raises
+    ------
+    PipelineError
+        When the window had enough readings to train on and too few are left.
+    """
+    if readings.empty:
+        return exclude_flagged(readings, pd.DataFrame(columns=["start_ts", "end_ts"]), margin_s)
+    margin, times = pd.Timedelta(seconds=margin_s), readings[TIME_COLUMN]
+    events = landed_event_spans(engine, robot_id, times.iloc[0] - margin, times.iloc[-1] + margin)
+    kept, exclusion = exclude_flagged(readings, events, margin_s)
+    if len(kept) < MIN_TRAINING_ROWS <= len(readings):
+        raise PipelineError(
+            f"the training window of robot {robot_id} holds {len(readings)} readings and "
+            f"{exclusion.readings} of them lie inside its stored events (widened by "
+            f"PM_TRAINING_EXCLUDE_MARGIN_SECONDS={margin_s:g}), leaving {len(kept)}; need at "
+            f"least {MIN_TRAINING_ROWS}. Widen the window or lower the margin."
+        )
+    return kept, exclusion

@@ -16,7 +16,7 @@ from pm_pipeline.defs.assets import (
     file_events,
 )
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
-from pm_pipeline.defs.assets.validation import RECALL_CHECK
+from pm_pipeline.defs.assets.validation import LANDED_FAULT_CHECK, RECALL_CHECK
 from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import worn_slice
@@ -95,6 +95,7 @@ def test_whole_graph_trains_verifies_and_scores(
             RECALL_CHECK: True,
             "coefficients_finite": True,
             "enough_training_rows": True,
+            LANDED_FAULT_CHECK: True,
         }
         synthetic = read_events(engine, synthetic_source(version))
         assert len(synthetic) > 0 and set(synthetic["run_id"]) == {trained.run_id}

@@ -48,7 +48,10 @@ def stream_events(model: TrainedModel) -> EventStream:
 
 
 def fit_model(
-    readings: pd.DataFrame, scaling: MinMaxScaling, settings: DetectorSettings
+    readings: pd.DataFrame,
+    scaling: MinMaxScaling,
+    settings: DetectorSettings,
+    excluded_rows: int = 0,
 ) -> TrainedModel:
     """Fit one least-squares line per axis and derive its thresholds.
 
@@ -60,6 +63,9 @@ def fit_model(
         Ranges fitted on the same readings; its axes are the axes modelled.
     settings
         The detector mode's settings; the mode picks the detector.
+    excluded_rows
+        Readings of the window left out before fitting (they lay inside stored events);
+        recorded with the model.
 
     Returns
     -------
@@ -91,6 +97,7 @@ def fit_model(
         scaling=scaling,
         axes=axes,
         conditioning=conditioning,
+        excluded_row_count=int(excluded_rows),
     )
     return TrainedModel(**{**model.__dict__, "version": model_version(model)})
 

@@ -144,16 +144,21 @@ class TrainedModel:
     version: str = field(default="")
     conditioning: Conditioning | None = None
     """cusum mode only: how each axis is predicted from the others."""
+    excluded_row_count: int = 0
+    """Readings of the training window left out because they lay inside stored events
+    (:mod:`pm_pipeline.core.model.exclusion`); ``row_count`` counts the readings kept."""
 
     def to_dict(self) -> dict:
         """A JSON-safe dictionary; :func:`model_from_dict` reverses it.
 
-        Fields added for the cusum mode are left out while unset, so a model of another
-        mode has the dictionary, and so the version, it always had.
+        Fields added later (for the cusum mode, the excluded count) are left out while unset,
+        so a model without them has the dictionary, and so the version, it always had.
         """
         content = {**asdict(self), "params": self.params.to_dict()}
         if content["conditioning"] is None:
             del content["conditioning"]
+        if not content["excluded_row_count"]:
+            del content["excluded_row_count"]
         for axis in content["axes"].values():
             if axis["cusum"] is None:
                 del axis["cusum"]

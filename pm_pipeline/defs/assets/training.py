@@ -12,6 +12,7 @@ import pandas as pd
 
 from pm_pipeline.core.detection.registry import fit_model as fit_trained_model
 from pm_pipeline.core.detection.registry import model_detector
+from pm_pipeline.core.model.exclusion import excluded_readings
 from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.thresholds import single_model, threshold_table
 from pm_pipeline.core.model.trained import MinMaxScaling, TrainedModel, fit_minmax_scaling
@@ -20,6 +21,7 @@ from pm_pipeline.core.versioning import readings_fingerprint
 from pm_pipeline.db.registry import register_model
 from pm_pipeline.defs.metadata import (
     axis_model_metadata,
+    exclusion_metadata,
     readings_metadata,
     source_metadata,
     table_markdown,
@@ -69,15 +71,19 @@ def raw_readings(
     table = readings_db.table(config.table)
     window = TrainingWindow(config.start, config.end, config.last_days, config.limit)
     engine, robot_id = readings_db.engine(), context.partition_key
-    frame, synced = training_readings(
+    gathered = training_readings(
         load_settings(), engine, readings_db.resolved_url, table, robot_id, window
     )
+    frame, synced = gathered.readings, gathered.synced
     if synced is not None:
         context.log.info(
             f"copied {synced.rows_added} new of {synced.rows_read} readings read from "
             f"{synced.source}; mark {synced.mark}"
         )
-    context.log.info(f"read {len(frame)} readings of {robot_id} from {readings_db.masked_url}")
+    context.log.info(
+        f"read {len(frame)} readings of {robot_id} from {readings_db.masked_url}; left out "
+        f"{gathered.exclusion.readings} inside {len(gathered.exclusion.spans)} flagged span(s)"
+    )
     return dg.MaterializeResult(
         value=frame,
         data_version=dg.DataVersion(readings_fingerprint(frame)),
@@ -87,6 +93,7 @@ def raw_readings(
             "table": table.fullname,
             "database": readings_db.masked_url,
             **source_metadata(synced),
+            **exclusion_metadata(gathered.exclusion),
         },
     )
 
@@ -139,7 +146,7 @@ def axis_models(
     # always covers the whole model.
     settings = config.model_dump()
     params = settings_for_mode(settings.pop("mode"), **settings)
-    model = fit_trained_model(raw_readings, minmax_scaler, params)
+    model = fit_trained_model(raw_readings, minmax_scaler, params, excluded_readings(raw_readings))
     context.log.info(f"model version {model.version} on {', '.join(model.axis_names)}")
     for axis in AXES:
         if axis not in model.axes:
@@ -213,4 +220,8 @@ def registry_metrics(model: TrainedModel) -> dict:
             "sustain_samples": fitted.thresholds.sustain_samples,
         }
         for axis, fitted in model.axes.items()
-    } | {"window": [model.window_start, model.window_end], "time_column": TIME_COLUMN}
+    } | {
+        "window": [model.window_start, model.window_end],
+        "time_column": TIME_COLUMN,
+        "excluded_readings": model.excluded_row_count,
+    }

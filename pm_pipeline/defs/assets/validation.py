@@ -6,6 +6,7 @@ from pm_pipeline.core.detection.registry import detect_events
 from pm_pipeline.core.evaluation.metrics import match_injections
 from pm_pipeline.core.evaluation.promotion import (
     DEFAULT_MIN_TRAINING_ROWS,
+    LandedFaultCheck,
     PromotionChecks,
     evaluate_promotion,
 )
@@ -16,13 +17,15 @@ from pm_pipeline.core.simulation.synthetic import SyntheticSet, generate_synthet
 from pm_pipeline.db.events import replace_events
 from pm_pipeline.db.registry import activate_model, load_model, record_checks
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
-from pm_pipeline.defs.metadata import readings_metadata, table_markdown
+from pm_pipeline.defs.metadata import landed_fault_metadata, readings_metadata, table_markdown
 from pm_pipeline.defs.partitions import robots_partitions
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline.services.promotion import check_newest_landed_fault
 
 RECALL_CHECK = "injected_runs_detected"
 FINITE_CHECK = "coefficients_finite"
 ROWS_CHECK = "enough_training_rows"
+LANDED_FAULT_CHECK = "catches_newest_landed_fault"
 
 
 class SyntheticTestDataConfig(dg.Config):
@@ -88,6 +91,8 @@ PROMOTION_CHECKS = {
     RECALL_CHECK: "Every injected error-level run on synthetic data is caught.",
     FINITE_CHECK: "Every coefficient and threshold is a finite number.",
     ROWS_CHECK: "The version was trained on enough readings.",
+    LANDED_FAULT_CHECK: "In the newest landed file where the active version flags events, "
+    "this version flags each of them too (both score the file's stored readings).",
 }
 
 
@@ -113,7 +118,8 @@ def synthetic_events(
     source = synthetic_source(model.version)
     replace_events(engine, source, events, model.version, context.run_id, robot_id)
     matched = match_injections(events, synthetic_test_data.injected)
-    checks = evaluate_promotion(model, matched, config.min_training_rows)
+    landed = check_newest_landed_fault(engine, readings_db.table(), robot_id, model)
+    checks = evaluate_promotion(model, matched, config.min_training_rows, landed)
     record_checks(engine, model.version, checks.to_dict())
     if checks.passed:
         activate_model(engine, model.version, robot_id, "passed its checks", context.run_id)
@@ -135,6 +141,7 @@ def synthetic_events(
             _check(RECALL_CHECK, checks.recall_ok, checks),
             _check(FINITE_CHECK, checks.coefficients_finite, checks),
             _check(ROWS_CHECK, checks.enough_rows, checks),
+            _landed_fault_check(landed),
         ],
     )
 
@@ -149,4 +156,13 @@ def _check(name: str, passed: bool, checks: PromotionChecks) -> dg.AssetCheckRes
             "recall_error_level": checks.error_level_recall,
             "reasons": "; ".join(checks.reasons) or "none",
         },
+    )
+
+
+def _landed_fault_check(landed: LandedFaultCheck) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=LANDED_FAULT_CHECK,
+        passed=bool(landed.passed),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=landed_fault_metadata(landed),
     )
