@@ -131,7 +131,7 @@ def test_models_lineage_and_rollback(workdir: Path) -> None:
     assert "synthetic_events materialization" in synthetic and "file_events" not in synthetic
     assert run_cli(workdir, "models", "active").stdout.strip() == version
     before = run_cli(workdir, "models", "active", "--at", "2000-01-01T00:00:00Z", expect=1)
-    assert before.returncode == 1 and "no model version was active" in before.stdout
+    assert before.returncode == 1 and "no model version of robot-1 was active" in before.stdout
     unknown = run_cli(workdir, "models", "activate", "0123456789ab", expect=1)
     assert unknown.returncode == 1 and "unknown model version" in unknown.stderr
     again = run_cli(workdir, "models", "activate", version)
