@@ -179,7 +179,8 @@ def test_the_partition_page_shows_the_event_and_the_failed_error_check(
     base, _ = ui
     fault = planted_fault()
     partition = page_text(
-        f"{base}/assets/file_events?view=partitions&partition=sample_landed.csv",
+        # The file's partition of robot-1 (robot × file: Dagster joins the keys with "|").
+        f"{base}/assets/file_events?view=partitions&partition=sample_landed.csv%7Crobot-1",
         tmp_path,
         "partition.png",
     )
