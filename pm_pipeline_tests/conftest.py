@@ -32,7 +32,7 @@ LOCAL_TEST_URL = "postgresql://postgres@127.0.0.1:5432/test"
 """The server this machine kind runs; a bare ``pytest`` uses it when the variable is unset."""
 
 
-# Under pytest-xdist (`make test` runs `pytest -n 6`), a module's tests go to one worker, so a
+# Under pytest-xdist (`make test` runs `pytest -n 4`), a module's tests go to one worker, so a
 # module-scoped fixture (a trained model, one `pm-pipeline run`) is built once; the tests of
 # these modules are independent and long, so each goes to whichever worker is free.
 SPREAD_MODULES = {
