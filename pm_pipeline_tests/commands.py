@@ -71,11 +71,19 @@ def wait_for(
     what: str,
     diagnostics: Callable[[], str] = lambda: "",
     interval: float = 0.2,
+    max_interval: float = 1.0,
 ) -> float:
-    """Poll until ``condition`` holds; return the seconds it took, or fail with diagnostics."""
+    """Poll until ``condition`` holds; return the seconds it took, or fail with diagnostics.
+
+    The pause between looks grows from ``interval`` to ``max_interval``: a look may open a
+    Dagster instance (30–50 ms of CPU), and the end-to-end tests wait minutes side by side on
+    two cores, where five looks a second took a fifth of a core per waiting test.
+    """
     started = time.monotonic()
+    pause = interval
     while time.monotonic() - started < timeout:
         if condition():
             return time.monotonic() - started
-        time.sleep(interval)
+        time.sleep(pause)
+        pause = min(pause * 1.5, max_interval)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{diagnostics()}")

@@ -44,14 +44,44 @@ SPREAD_MODULES = {
     "pm_pipeline_tests/e2e/test_no_credential_leaks.py",
     "pm_pipeline_tests/e2e/test_source_training.py",
 }
+# The modules whose tests (or module fixtures) take longest, longest first: workers start
+# them first, so the run does not end waiting on a daemon test that started last. Seconds:
+# the longest test of a spread module, or the whole module, measured with `-n 4` on 2 cores.
+LONGEST_FIRST = (
+    "pm_pipeline_tests/e2e/test_daemon_notifications.py",  # 251
+    "pm_pipeline_tests/e2e/test_daemon.py",  # 211
+    "pm_pipeline_tests/e2e/test_daemon_crash.py",  # 147
+    "pm_pipeline_tests/e2e/test_source_training.py",  # 147
+    "pm_pipeline_tests/e2e/test_no_credential_leaks.py",  # 130
+    "pm_pipeline_tests/cli/test_events_command.py",  # 120
+    "pm_pipeline_tests/e2e/test_cli.py",  # 100
+    "pm_pipeline_tests/defs/test_materialize.py",  # 83
+    "pm_pipeline_tests/cli/test_run_output.py",  # 80
+    "pm_pipeline_tests/e2e/test_celery.py",  # 70
+    "pm_pipeline_tests/defs/test_axis_counts.py",  # 57
+    "pm_pipeline_tests/defs/test_concurrent_runs.py",  # 56
+    "pm_pipeline_tests/e2e/test_browser.py",  # 54
+    "pm_pipeline_tests/defs/test_postgres_instance.py",  # 52
+    "pm_pipeline_tests/defs/test_bad_files_end_to_end.py",  # 45
+    "pm_pipeline_tests/defs/test_dagster_cli.py",  # 40
+    "pm_pipeline_tests/core/test_cusum_detection.py",  # 37
+    "pm_pipeline_tests/defs/test_io_manager.py",  # 37
+    "pm_pipeline_tests/defs/test_file_events_ui.py",  # 36
+    "pm_pipeline_tests/e2e/test_cli_postgres.py",  # 31
+)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: "Producer") -> object | None:
-    """Spread tests by module, except :data:`SPREAD_MODULES`, test by test. (xdist's own
+    """Spread tests by module, except :data:`SPREAD_MODULES`, test by test, in the order the
+    workers collected them (see :func:`pytest_collection_modifyitems`). (xdist's own
     ``--dist loadgroup`` marks do not reach pytest 9's node ids.)"""
     if config.getvalue("dist") != "load":
         return None  # an explicit --dist mode
     from xdist.scheduler import LoadScopeScheduling
+
+    # xdist would otherwise queue the modules with the most tests first, and so the long
+    # end-to-end tests, each a scope of one, last.
+    config.option.loadscopereorder = False
 
     class ModuleScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
@@ -62,10 +92,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: "Producer") -> objec
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under xdist, hand out the slow end-to-end tests first, so the run does not end waiting
-    on one daemon test that started last (every worker sorts the same way)."""
+    """Under xdist, queue :data:`LONGEST_FIRST` in its order before every other module (every
+    worker sorts the same way; a module's tests stay together and in file order)."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+        rank = {module: index for index, module in enumerate(LONGEST_FIRST)}
+        items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
 def in_ci() -> bool:
