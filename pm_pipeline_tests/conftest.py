@@ -50,6 +50,7 @@ SPREAD_MODULES = {
 LONGEST_FIRST = (
     "pm_pipeline_tests/e2e/test_daemon_notifications.py",  # 251
     "pm_pipeline_tests/e2e/test_daemon.py",  # 211
+    "pm_pipeline_tests/e2e/test_celery.py",  # 120: three robots
     "pm_pipeline_tests/e2e/test_daemon_crash.py",  # 147
     "pm_pipeline_tests/e2e/test_source_training.py",  # 147
     "pm_pipeline_tests/e2e/test_no_credential_leaks.py",  # 130
@@ -57,7 +58,8 @@ LONGEST_FIRST = (
     "pm_pipeline_tests/e2e/test_cli.py",  # 100
     "pm_pipeline_tests/defs/test_materialize.py",  # 83
     "pm_pipeline_tests/cli/test_run_output.py",  # 80
-    "pm_pipeline_tests/e2e/test_celery.py",  # 70
+    "pm_pipeline_tests/defs/test_retraining.py",  # 60
+    "pm_pipeline_tests/e2e/test_fleet.py",  # 45
     "pm_pipeline_tests/defs/test_axis_counts.py",  # 57
     "pm_pipeline_tests/defs/test_concurrent_runs.py",  # 56
     "pm_pipeline_tests/e2e/test_browser.py",  # 54
