@@ -184,6 +184,7 @@ def time_daemon(site: DaemonSite, files: list[tuple[str, Path]]) -> tuple[float,
             site.daemon_log,
         )
         done_s = time.time() - landed_at
+        print(f"daemon: all {len(files)} files scored after {done_s:.1f} s", flush=True)
         with dg.DagsterInstance.from_config(str(site.home)) as instance:
             wait_for(lambda: settled(instance), 120, "the runs to end", site.daemon_log)
             records = instance.fetch_materializations(dg.AssetKey("file_events"), limit=10_000)
@@ -201,6 +202,7 @@ def archived_count(site: DaemonSite) -> int:
 def settled(instance: dg.DagsterInstance) -> bool:
     busy = instance.get_runs(
         filters=dg.RunsFilter(
+            job_name="file_scoring_job",
             statuses=[
                 dg.DagsterRunStatus.QUEUED,
                 dg.DagsterRunStatus.STARTING,
