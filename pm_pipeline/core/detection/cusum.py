@@ -24,7 +24,7 @@ from scipy.stats import norm
 from pm_pipeline.core.detection.accumulate import alarms
 from pm_pipeline.core.detection.base import EventStream, settings_as
 from pm_pipeline.core.detection.conditioning import Predictor
-from pm_pipeline.core.detection.cusum_fit import CHANNELS, motion_states, repeats, standardised
+from pm_pipeline.core.detection.cusum_fit import motion_states, raw_scores, repeats, standardised
 from pm_pipeline.core.detection.events import EVENT_COLUMNS
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.params import CusumSettings
@@ -42,11 +42,11 @@ class _Scored:
     scores: dict[str, np.ndarray] = field(default_factory=dict)
 
     @staticmethod
-    def empty() -> _Scored:
+    def empty(channels: tuple[str, ...]) -> _Scored:
         return _Scored(
             np.array([], dtype="datetime64[us]"),
             np.array([], dtype="int64"),
-            {name: np.array([], dtype="float64") for name in CHANNELS},
+            {name: np.array([], dtype="float64") for name in channels},
         )
 
     def __len__(self) -> int:
@@ -58,7 +58,7 @@ class _Scored:
         return _Scored(
             np.r_[self.times, other.times],
             np.r_[self.segments, other.segments],
-            {name: np.r_[self.scores[name], other.scores[name]] for name in CHANNELS},
+            {name: np.r_[values, other.scores[name]] for name, values in self.scores.items()},
         )
 
     def tail(self, first: int) -> _Scored:
@@ -96,7 +96,10 @@ class CusumStream(EventStream):
         self._last_seconds: float | None = None
         self._last_segment = 0
         self._previous = {axis: (np.nan, -1) for axis in model.axis_names}
-        self._pending = {axis: _Scored.empty() for axis in model.axis_names}
+        # A model scores the channels it stores: one fitted before a channel existed
+        # scores as it always did.
+        self.channels = {axis: tuple(model.axes[axis].cusum or {}) for axis in model.axis_names}
+        self._pending = {axis: _Scored.empty(self.channels[axis]) for axis in model.axis_names}
         self._events: list[pd.DataFrame] = []
 
     def _score(self, readings: pd.DataFrame, times: pd.Series) -> None:
@@ -122,7 +125,7 @@ class CusumStream(EventStream):
     def finish(self) -> list[pd.DataFrame]:
         for axis in self.model.axis_names:
             self._settle(axis, self._pending[axis], final=True)
-            self._pending[axis] = _Scored.empty()
+            self._pending[axis] = _Scored.empty(self.channels[axis])
         return [frame for frame in self._events if len(frame)]
 
     def _axis_scores(
@@ -139,17 +142,18 @@ class CusumStream(EventStream):
         amperes = readings[axis].to_numpy(dtype="float64")
         present = ~np.isnan(amperes)
         active, quiet = present & state[0], present & state[1]
-        scores = {name: np.full(len(amperes), np.nan) for name in CHANNELS}
         residual = self.predictor.target(axis, amperes[active]) - self.predictor.predict(
             axis, features[active]
         )
-        level = standardised(residual, channels["level"], clip)
-        scores["level"][active] = level
-        scores["spread"][active] = standardised(np.abs(level), channels["spread"], clip)
-        scores["idle"][quiet] = standardised(amperes[quiet] != 0, channels["idle"], clip)
         previous, previous_segment = self._previous[axis]
-        flat = repeats(amperes, segment, previous, previous_segment)
-        scores["flat"][present] = standardised(flat[present], channels["flat"], clip)
+        raw = raw_scores(residual, channels["level"], clip)
+        raw["idle"] = amperes[quiet] != 0
+        raw["flat"] = repeats(amperes, segment, previous, previous_segment)[present]
+        rows = {"idle": quiet, "flat": present}
+        scores = {}
+        for name, channel in channels.items():
+            scores[name] = np.full(len(amperes), np.nan)
+            scores[name][rows.get(name, active)] = standardised(raw[name], channel, clip)
         if present.any():
             last = int(np.flatnonzero(present)[-1])
             self._previous[axis] = (float(amperes[last]), int(segment[last]))
@@ -164,8 +168,7 @@ class CusumStream(EventStream):
             return 0
         quiet_after = np.ones(n, dtype=bool)
         found = []
-        for name in CHANNELS:
-            channel = (self.model.axes[axis].cusum or {})[name]
+        for name, channel in (self.model.axes[axis].cusum or {}).items():
             rows = np.flatnonzero(~np.isnan(buffer.scores[name]))
             u = buffer.scores[name][rows]
             path, excursions = alarms(u - channel.reference, buffer.segments[rows], channel.h_alert)

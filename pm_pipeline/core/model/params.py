@@ -114,9 +114,9 @@ class CusumSettings(DetectorSettings):
     """k of the idle and flat channels (current while idle; a reading repeated exactly)."""
     clip: float = 3.0
     """Per-sample scores are clipped to ±clip before they accumulate."""
-    neighbours: int = 16
+    neighbours: int = 6
     """Training moments whose current predicts an axis from the other axes' currents."""
-    reference_rows: int = 2000
+    reference_rows: int = 8000
     """Most training moments stored with the model for that prediction."""
     false_alarm_budget_per_h: float = 0.002
     """Events per hour, per axis and channel, that the ALERT threshold allows on training
@@ -125,6 +125,11 @@ class CusumSettings(DetectorSettings):
     """An ERROR needs at least this multiple of the ALERT threshold."""
     idle_other_max: int = 0
     """A row is idle for an axis when at most this many other axes carry current."""
+    surge_reference: float = 0.75
+    """k of the surge channel (the level score again, with a larger k): short, large rises
+    such as intermittent bursts, which the level channel's small k averages away."""
+    variance_reference: float = 0.25
+    """k of the variance channel (squared level scores, standardised): added noise."""
 
 
 SettingsType = type[SeedSettings] | type[RobustSettings] | type[CusumSettings]
