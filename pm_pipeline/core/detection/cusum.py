@@ -29,7 +29,8 @@ from pm_pipeline.core.detection.events import EVENT_COLUMNS
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.params import CusumSettings
 from pm_pipeline.core.model.timeaxis import gap_breaks, seconds_since
-from pm_pipeline.core.model.trained import TrainedModel
+from pm_pipeline.core.model.trained import CusumChannel, TrainedModel
+from pm_pipeline.core.schema import TIME_COLUMN
 
 
 @dataclass
@@ -94,6 +95,7 @@ class CusumStream(EventStream):
         self.params = settings_as(CusumSettings, model.params)
         self.predictor = model_predictor(model)
         self._last_seconds: float | None = None
+        self._last_reading: pd.Series | None = None
         self._last_segment = 0
         self._previous = {axis: (np.nan, -1) for axis in model.axis_names}
         # A model scores the channels it stores: one fitted before a channel existed
@@ -103,21 +105,56 @@ class CusumStream(EventStream):
         self._events: list[pd.DataFrame] = []
 
     def _score(self, readings: pd.DataFrame, times: pd.Series) -> None:
+        for axis, scored in self._chunk_scores(readings, times).items():
+            buffer = self._pending[axis].then(scored)
+            settled = self._settle(axis, buffer, final=False)
+            self._pending[axis] = buffer.tail(settled)
+
+    def alarm_levels(self, readings: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """Per axis, how near its accumulators are to an alarm after each present reading
+        of time-ordered ``readings``: the highest over its channels of ``S / h_alert`` up to
+        the ALERT level (1), rising on to 2 at the channel's ERROR level. Columns
+        ``timestamp_recorded`` and ``z``; a fresh stream, so the first readings start at 0.
+        """
+        times = readings[TIME_COLUMN].reset_index(drop=True)
+        self._check_order(times)
+        out = {}
+        for axis, scored in self._chunk_scores(readings, times).items():
+            level = np.zeros(len(scored))
+            for name, channel in (self.model.axes[axis].cusum or {}).items():
+                rows = np.flatnonzero(~np.isnan(scored.scores[name]))
+                if not len(rows):
+                    continue
+                u = scored.scores[name][rows]
+                path, _ = alarms(u - channel.reference, scored.segments[rows], channel.h_alert)
+                # Between a channel's own samples its accumulator holds its last value.
+                last = np.searchsorted(rows, np.arange(len(scored)), side="right") - 1
+                held = np.where(last >= 0, path[np.maximum(last, 0)], 0.0)
+                level = np.maximum(level, alarm_scale(held, channel))
+            stamps = pd.Series(scored.times).dt.tz_localize("UTC")
+            out[axis] = pd.DataFrame({TIME_COLUMN: stamps, "z": level})
+        self._advance(times)
+        return out
+
+    def _chunk_scores(self, readings: pd.DataFrame, times: pd.Series) -> dict[str, _Scored]:
+        """Per axis, the channel scores of one in-order chunk; carries the segment and
+        each axis' previous reading on to the next chunk."""
         seconds = seconds_since(times, self.model.epoch_ts)
         breaks = gap_breaks(seconds, self.model.dt_s, self.params.gap_factor)
         if self._last_seconds is not None:
             breaks[0] = seconds[0] - self._last_seconds > self.params.gap_factor * self.model.dt_s
         segment = self._last_segment + np.cumsum(breaks)
         states = motion_states(readings, self.params)
-        features = self.predictor.features(readings)
+        features = self.predictor.features(readings, self._last_reading)
+        self._last_reading = readings.iloc[-1]
         stamps = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-        for axis in self.model.axis_names:
-            scored = self._axis_scores(axis, readings, stamps, segment, states[axis], features)
-            buffer = self._pending[axis].then(scored)
-            settled = self._settle(axis, buffer, final=False)
-            self._pending[axis] = buffer.tail(settled)
+        scored = {
+            axis: self._axis_scores(axis, readings, stamps, segment, states[axis], features)
+            for axis in self.model.axis_names
+        }
         self._last_seconds = float(seconds[-1])
         self._last_segment = int(segment[-1])
+        return scored
 
     def pending_samples(self) -> int:
         return sum(len(scored) for scored in self._pending.values())
@@ -190,6 +227,14 @@ class CusumStream(EventStream):
         if kept:
             self._events.append(_merge(axis, kept))
         return cut
+
+
+def alarm_scale(s: np.ndarray, channel: CusumChannel) -> np.ndarray:
+    """An accumulator's value on one scale for every channel: ``S / h_alert`` up to the
+    ALERT level (1), then linear to 2 at the ERROR level."""
+    below = s / channel.h_alert
+    above = 1.0 + (s - channel.h_alert) / (channel.h_error - channel.h_alert)
+    return np.where(s <= channel.h_alert, below, above)
 
 
 def _channel_event(
