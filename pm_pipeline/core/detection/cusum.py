@@ -32,6 +32,9 @@ from pm_pipeline.core.model.timeaxis import gap_breaks, seconds_since
 from pm_pipeline.core.model.trained import CusumChannel, TrainedModel
 from pm_pipeline.core.schema import TIME_COLUMN
 
+SCALE_TOP = 3.0
+"""The highest value :meth:`CusumStream.alarm_levels` reports (ERROR is 2)."""
+
 
 @dataclass
 class _Scored:
@@ -115,6 +118,7 @@ class CusumStream(EventStream):
         of time-ordered ``readings``: the highest over its channels of ``S / h_alert`` up to
         the ALERT level (1), rising on to 2 at the channel's ERROR level. Columns
         ``timestamp_recorded`` and ``z``; a fresh stream, so the first readings start at 0.
+        Capped at :data:`SCALE_TOP`: past ERROR, how far no longer changes the event.
         """
         times = readings[TIME_COLUMN].reset_index(drop=True)
         self._check_order(times)
@@ -132,7 +136,7 @@ class CusumStream(EventStream):
                 held = np.where(last >= 0, path[np.maximum(last, 0)], 0.0)
                 level = np.maximum(level, alarm_scale(held, channel))
             stamps = pd.Series(scored.times).dt.tz_localize("UTC")
-            out[axis] = pd.DataFrame({TIME_COLUMN: stamps, "z": level})
+            out[axis] = pd.DataFrame({TIME_COLUMN: stamps, "z": np.minimum(level, SCALE_TOP)})
         self._advance(times)
         return out
 
