@@ -48,8 +48,9 @@ ACTIVE_CHANNELS = ("level", "spread", "surge", "variance")
 
 
 def references(params: CusumSettings) -> dict[str, float]:
-    """The reference value k of each channel."""
-    return {
+    """The reference value k of each channel the settings fit (a channel whose k is None
+    is not fitted)."""
+    chosen = {
         "level": params.level_reference,
         "spread": params.spread_reference,
         "surge": params.surge_reference,
@@ -57,6 +58,7 @@ def references(params: CusumSettings) -> dict[str, float]:
         "idle": params.state_reference,
         "flat": params.state_reference,
     }
+    return {name: k for name, k in chosen.items() if k is not None}
 
 
 def raw_scores(residual: np.ndarray, level: CusumChannel, clip: float) -> dict[str, np.ndarray]:
@@ -210,7 +212,7 @@ def _axis_model(
         p = (float(np.sum(raw[name])) + 0.5) / (len(raw[name]) + 1)
         centers[name], scales[name] = p, float(np.sqrt(p * (1 - p)))
     channels = {}
-    for name in CHANNELS:
+    for name in (name for name in CHANNELS if name in k):
         u = np.clip((raw[name] - centers[name]) / scales[name], -params.clip, params.clip)
         floor = params.z_alert**2 / (4 * k[name])
         heights = excursion_heights(u - k[name], segments[name])
