@@ -135,7 +135,7 @@ class CusumStream(EventStream):
                 last = np.searchsorted(rows, np.arange(len(scored)), side="right") - 1
                 held = np.where(last >= 0, path[np.maximum(last, 0)], 0.0)
                 level = np.maximum(level, alarm_scale(held, channel))
-            stamps = pd.Series(scored.times).dt.tz_localize("UTC")
+            stamps = pd.Series(pd.DatetimeIndex(scored.times).tz_localize("UTC"))
             out[axis] = pd.DataFrame({TIME_COLUMN: stamps, "z": np.minimum(level, SCALE_TOP)})
         self._advance(times)
         return out

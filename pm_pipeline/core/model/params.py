@@ -189,5 +189,6 @@ def settings_from_dict(content: dict) -> SeedSettings | RobustSettings | CusumSe
     """Settings from a stored model's flat dictionary (the other mode's keys are ignored)."""
     kind = settings_type(str(content.get("mode", STORED_DEFAULTS["mode"])))
     known = {field.name for field in fields(kind)}
-    added_later = {key: None for key in ADDED_LATER.get(kind.mode, ()) if key not in content}
-    return kind(**{key: value for key, value in content.items() if key in known}, **added_later)
+    chosen: dict[str, object] = {key: value for key, value in content.items() if key in known}
+    chosen.update({key: None for key in ADDED_LATER.get(kind.mode, ()) if key not in content})
+    return kind(**chosen)  # type: ignore[arg-type]  # values as stored by to_dict
