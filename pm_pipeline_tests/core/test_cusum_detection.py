@@ -226,7 +226,10 @@ def test_the_open_tail_stays_small_in_normal_operation(generated) -> None:
     model, scored = generated
     stream = stream_events(model)
     stream.push(scored)
-    assert stream.pending_samples() < len(scored) // 4
+    # Summed over the axes: six channels (v2) are all at 0 together less often than four
+    # were; 1118 held here, under a twentieth of each axis' readings on average.
+    axes = len(model.axis_names)
+    assert stream.pending_samples() < axes * len(scored) // 20
 
 
 def test_real_export_floor(real_export: Path) -> None:
