@@ -207,7 +207,7 @@ def settled(instance: dg.DagsterInstance) -> bool:
                 dg.DagsterRunStatus.QUEUED,
                 dg.DagsterRunStatus.STARTING,
                 dg.DagsterRunStatus.STARTED,
-            ]
+            ],
         )
     )
     return not busy

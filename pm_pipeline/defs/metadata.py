@@ -117,9 +117,6 @@ def axis_model_metadata(
         }
     fitted = model.axes[axis]
     limits = fitted.thresholds
-    training = residual_frame(model, readings, axis)
-    synthetic = generate_synthetic_test_data(model, hours=VERIFICATION_HOURS, seed=11)
-    verification = residual_frame(model, synthetic.readings, axis)
     description = model_detector(model).describe()
     channels = {
         f"{name}_sustain_samples": int(fitted.channels[name].sustain_alert)
@@ -138,10 +135,8 @@ def axis_model_metadata(
         "scores": description.scores,
         "fields_fitted": ", ".join(description.axis_fields),
         **channels,
-        "slope_per_s": float(fitted.slope),
-        "slope_per_day": float(fitted.slope * 86400),
+        **_line_metadata(model, axis, readings, description.axis_fields),
         "intercept": float(fitted.intercept),
-        "r2": float(fitted.r2),
         "residual_mu": float(fitted.residual_mu),
         "residual_sigma": float(fitted.residual_sigma),
         "MinC": float(limits.min_c),
@@ -153,6 +148,24 @@ def axis_model_metadata(
         "window_end": model.window_end,
         "dagster/row_count": int(fitted.row_count),
         "excluded_readings": int(model.excluded_row_count),
+    }
+
+
+def _line_metadata(
+    model: TrainedModel, axis: str, readings: pd.DataFrame, fitted_fields: tuple[str, ...]
+) -> dict:
+    """Slope, R² and the readings against the line, for a mode that fits a line on time;
+    nothing for one that does not (a line it never uses would mislead)."""
+    if "slope" not in fitted_fields:
+        return {}
+    fitted = model.axes[axis]
+    training = residual_frame(model, readings, axis)
+    synthetic = generate_synthetic_test_data(model, hours=VERIFICATION_HOURS, seed=11)
+    verification = residual_frame(model, synthetic.readings, axis)
+    return {
+        "slope_per_s": float(fitted.slope),
+        "slope_per_day": float(fitted.slope * 86400),
+        "r2": float(fitted.r2),
         "plot_training": dg.MetadataValue.md(
             png_markdown(_plot(training, f"{axis}: training window", model, axis), "training")
         ),
@@ -168,10 +181,10 @@ def axis_model_metadata(
 def _statistic_plot(model: TrainedModel, axis: str, statistic: pd.DataFrame) -> dg.MetadataValue:
     """The detector's score on the training window, peak per slice, against the ALERT and
     ERROR levels: small enough for the UI to show on the asset page."""
-    limits = model.axes[axis].thresholds
+    alert, error = model_detector(model).statistic_levels(model, axis)
     levels = [
-        Level(limits.z_alert, f"ALERT {limits.z_alert:g}", "orange"),
-        Level(limits.z_error, f"ERROR {limits.z_error:g}", "crimson"),
+        Level(alert, f"ALERT {alert:g}", "orange"),
+        Level(error, f"ERROR {error:g}", "crimson"),
     ]
     title = f"{axis} score on the training window (peak per slice)"
     if statistic.empty:

@@ -12,13 +12,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
+from pm_pipeline.core.detection.cusum import alarm_scale
+from pm_pipeline.core.detection.cusum_fit import raw_scores
 from pm_pipeline.core.detection.events import events_in_order
-from pm_pipeline.core.detection.registry import detect_events, fit_model, stream_events
+from pm_pipeline.core.detection.registry import (
+    detect_events,
+    detector_for,
+    fit_model,
+    stream_events,
+)
 from pm_pipeline.core.evaluation.harness import SPLITS, hits, part, plan_faults, run_harness
 from pm_pipeline.core.evaluation.harness_report import summarise
 from pm_pipeline.core.evaluation.metrics import match_injections, recall
 from pm_pipeline.core.model.params import CusumSettings, settings_for_mode
-from pm_pipeline.core.model.trained import fit_minmax_scaling, model_from_dict
+from pm_pipeline.core.model.trained import CusumChannel, fit_minmax_scaling, model_from_dict
 from pm_pipeline.core.parsing.careful import read_export
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.core.simulation.sample import SAMPLE_START, generate_robot_readings
@@ -38,28 +45,94 @@ def generated() -> tuple:
     return model, scored
 
 
-# One event on the faulty axis, of the expected severity, and nothing else; found by hand
-# on these seeds and kept as they are (a change in the detector shows up here).
+# The one false event of the two clean hours: the variance channel of axis_5 (53 samples).
+CLEAN_ALERT = pd.Timestamp("2026-01-05T15:08:29.149Z")
+
+
+def test_two_clean_hours_raise_one_known_alert(generated) -> None:
+    model, scored = generated
+    events = detect_events(model, scored)
+    assert events["axis"].tolist() == ["axis_5"] and events["severity"].tolist() == ["ALERT"]
+    assert events["start"].iloc[0] == CLEAN_ALERT and events["n_samples"].iloc[0] == 53
+
+
+# One event on the faulty axis, of the expected severity (None: missed), beside the clean
+# hours' one; found by hand on these seeds and kept as they are (a change in the detector
+# shows up here). On this generated robot a ×1.3 step for 25 minutes stays below ALERT.
 @pytest.mark.parametrize(
     ("kind", "minutes", "severity"),
     [
-        ("step_1.3", 25, "ALERT"),
+        ("step_1.3", 25, None),
         ("step_1.5", 20, "ERROR"),
         ("step_1.8", 15, "ERROR"),
         ("ramp", 60, "ERROR"),
+        ("bursts", 20, "ALERT"),
+        ("jitter", 20, "ALERT"),
         ("stuck", 20, "ERROR"),
         ("idle_offset", 20, "ERROR"),
     ],
 )
 def test_each_fault_kind_gives_one_event_on_its_axis(generated, kind, minutes, severity) -> None:
     model, scored = generated
-    assert detect_events(model, scored).empty  # two clean hours raise nothing
     end = FAULT_AT + pd.Timedelta(minutes=minutes)
     injected, _ = KINDS[kind].inject(scored, "axis_3", FAULT_AT, end, np.random.default_rng(4))
     events = detect_events(model, injected)
-    assert events["axis"].tolist() == ["axis_3"]
-    assert events["severity"].tolist() == [severity]
-    assert events["start"].iloc[0] <= end and events["end"].iloc[0] >= FAULT_AT
+    others = events[events["axis"] != "axis_3"]
+    assert others["start"].tolist() == [CLEAN_ALERT]
+    found = events[events["axis"] == "axis_3"]
+    assert found["severity"].tolist() == ([severity] if severity else [])
+    if severity:
+        assert found["start"].iloc[0] <= end and found["end"].iloc[0] >= FAULT_AT
+
+
+def test_the_statistic_is_the_highest_accumulator_on_the_alert_and_error_scale(
+    generated,
+) -> None:
+    model, scored = generated
+    detector = detector_for("cusum")
+    assert detector.statistic_levels(model, "axis_3") == (1.0, 2.0)
+    clean = detector.statistic(model, scored)
+    assert set(clean) == set(model.axis_names)
+    # Below ALERT wherever no event is raised; axis_5 crosses it where its ALERT is.
+    assert clean["axis_3"]["z"].max() < 1.0
+    assert clean["axis_3"]["z"].min() >= 0.0
+    axis_5 = clean["axis_5"]
+    crossed = axis_5.loc[axis_5["z"] >= 1.0, TIME_COLUMN]
+    assert len(crossed) and crossed.iloc[0] > CLEAN_ALERT
+    end = FAULT_AT + pd.Timedelta(minutes=15)
+    injected, _ = KINDS["step_1.8"].inject(
+        scored, "axis_3", FAULT_AT, end, np.random.default_rng(4)
+    )
+    faulty = detector.statistic(model, injected)["axis_3"]
+    before = faulty[faulty[TIME_COLUMN] < FAULT_AT]["z"]
+    assert before.max() == pytest.approx(clean["axis_3"].loc[before.index, "z"].max())
+    # An ERROR-severity step passes 2 and is capped at 3.
+    assert faulty["z"].max() == pytest.approx(3.0)
+    assert (faulty["z"] >= 2.0).any()
+
+
+def test_alarm_scale_maps_the_alert_and_error_levels_to_1_and_2() -> None:
+    channel = CusumChannel(0.0, 1.0, 0.25, 10.0, 30.0, 100, 0.0)
+    s = np.array([0.0, 5.0, 10.0, 20.0, 30.0, 50.0])
+    np.testing.assert_allclose(alarm_scale(s, channel), [0.0, 0.5, 1.0, 1.5, 2.0, 3.0])
+
+
+def test_surge_and_variance_channels_are_the_level_score_again_and_squared(generated) -> None:
+    model, _ = generated
+    channels = model.axes["axis_2"].cusum or {}
+    assert list(channels) == ["level", "spread", "surge", "variance", "idle", "flat"]
+    level, surge, variance = channels["level"], channels["surge"], channels["variance"]
+    assert (surge.center, surge.scale) == (level.center, level.scale)
+    assert (level.reference, surge.reference, variance.reference) == (0.25, 0.75, 0.25)
+    residual = np.array(
+        [level.center, level.center + 2 * level.scale, level.center + 9 * level.scale]
+    )
+    raw = raw_scores(residual, level, clip=3.0)
+    np.testing.assert_allclose(raw["surge"], residual)
+    np.testing.assert_allclose(raw["spread"], [0.0, 2.0, 3.0])
+    np.testing.assert_allclose(raw["variance"], [0.0, 4.0, 9.0])
+    # A surge alarm needs fewer samples of a large rise than the level channel does.
+    assert surge.h_alert < level.h_alert
 
 
 def test_an_event_ends_near_the_end_of_a_step(generated) -> None:
@@ -153,18 +226,22 @@ def test_the_open_tail_stays_small_in_normal_operation(generated) -> None:
     model, scored = generated
     stream = stream_events(model)
     stream.push(scored)
-    assert stream.pending_samples() < len(scored) // 4
+    # Summed over the axes: six channels (v2) are all at 0 together less often than four
+    # were; 1118 held here, under a twentieth of each axis' readings on average.
+    axes = len(model.axis_names)
+    assert stream.pending_samples() < axes * len(scored) // 20
 
 
 def test_real_export_floor(real_export: Path) -> None:
-    """Measured on this split and seed (2026-11-25): recall 0.75 (step ×1.3 and jitter
-    missed), no false event on the clean 6.7 h. The floor leaves room for noise."""
+    """Measured on this split and seed (2026-11-25, cusum v2): recall 1.00 (all eight
+    kinds), one false event on the clean 6.7 h (0.15 per hour). Version 1 caught 0.75 here
+    (step ×1.3 and jitter missed). The floor leaves room for noise."""
     readings = read_export(real_export)
     faults, clean = run_harness(
         readings, {"cusum": CusumSettings()}, seeds=[7], per_kind=1, splits=SPLITS[1:2]
     )
     table = summarise(faults, clean)["cusum"]
-    assert table["recall, all faults"] >= 0.6
+    assert table["recall, all faults"] >= 0.85
     assert table["false events per hour, clean"] <= 0.35
     assert table["live feed recall - whole-file recall"] == 0.0
     for kind in ("step_1.5", "step_1.8", "stuck", "idle_offset"):

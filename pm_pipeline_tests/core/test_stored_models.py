@@ -1,10 +1,11 @@
 """Models stored by earlier versions still load, keep their version and score the same.
 
 The fixtures under ``pm_pipeline_tests/fixtures/`` were written by the code of commit
-ad5d710 (before the detector interface) for seed and robust, and when the cusum mode was
-added for cusum: each mode's model JSON exactly as the registry stores it, and the events
-that code found on the scoring slice. The readings are not
-stored; they are regenerated here from fixed seeds.
+ad5d710 (before the detector interface) for seed and robust, when the cusum mode was added
+for ``cusum`` (four channels, 2000 moments, 16 neighbours), and when its second version
+came for ``cusum_2`` (surge and variance channels, 8000 moments, 6 neighbours): each
+model's JSON exactly as the registry stores it, and the events that code found on the
+scoring slice. The readings are not stored; they are regenerated here from fixed seeds.
 """
 
 import json
@@ -30,7 +31,10 @@ SPLIT = SAMPLE_START + pd.Timedelta(hours=6)
 WEAR = SampleFault(
     "axis_2", 1.6, SPLIT + pd.Timedelta(hours=1), SPLIT + pd.Timedelta(hours=1, minutes=15)
 )
-MODES = ("seed", "robust", "cusum")
+STORED = {"seed": "seed", "robust": "robust", "cusum": "cusum", "cusum_2": "cusum"}
+"""Fixture name: the mode of the model stored under it."""
+CURRENT = ("seed", "robust", "cusum_2")
+"""The fixture a model fitted today with each mode's defaults must equal."""
 
 
 def readings() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -54,13 +58,13 @@ def data() -> tuple[pd.DataFrame, pd.DataFrame]:
     return readings()
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_stored_model_scores_as_it_did(mode: str, data: tuple) -> None:
-    content = json.loads((FIXTURES / f"model_{mode}.json").read_text())
-    expected = json.loads((FIXTURES / f"events_{mode}.json").read_text())
+@pytest.mark.parametrize("name", list(STORED))
+def test_stored_model_scores_as_it_did(name: str, data: tuple) -> None:
+    content = json.loads((FIXTURES / f"model_{name}.json").read_text())
+    expected = json.loads((FIXTURES / f"events_{name}.json").read_text())
     model = model_from_dict(content)
     assert model.version == content["version"]
-    assert model.params.mode == mode
+    assert model.params.mode == STORED[name]
     found = events_as_records(detect_events(model, data[1]))
     assert len(expected) > 0
     assert len(found) == len(expected)
@@ -71,24 +75,35 @@ def test_stored_model_scores_as_it_did(mode: str, data: tuple) -> None:
             assert got[key] == pytest.approx(want[key], rel=1e-9, abs=1e-12), (key, got, want)
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_fresh_model_keeps_the_stored_version(mode: str, data: tuple) -> None:
-    content = json.loads((FIXTURES / f"model_{mode}.json").read_text())
+@pytest.mark.parametrize("name", CURRENT)
+def test_fresh_model_keeps_the_stored_version(name: str, data: tuple) -> None:
+    content = json.loads((FIXTURES / f"model_{name}.json").read_text())
     train = data[0]
-    model = fit_model(train, fit_minmax_scaling(train), settings_for_mode(mode))
+    model = fit_model(train, fit_minmax_scaling(train), settings_for_mode(STORED[name]))
     assert model.version == content["version"]
 
 
-def write_fixtures(modes: list[str]) -> None:
-    """Rewrite the fixtures of ``modes``: only when the stored format changes on purpose."""
+def test_the_first_cusum_version_scores_four_channels_and_the_second_six() -> None:
+    first = model_from_dict(json.loads((FIXTURES / "model_cusum.json").read_text()))
+    second = model_from_dict(json.loads((FIXTURES / "model_cusum_2.json").read_text()))
+    assert set(first.axes["axis_2"].cusum or {}) == {"level", "spread", "idle", "flat"}
+    assert set(second.axes["axis_2"].cusum or {}) == {
+        *("level", "spread", "surge", "variance", "idle", "flat")
+    }
+
+
+def write_fixtures(names: list[str]) -> None:
+    """Write the fixtures of ``names`` (of :data:`CURRENT`) from today's code: for a new
+    stored version, under a new name; an older version's fixture is never rewritten."""
     train, scored = readings()
-    for mode in modes:
+    for name in names:
+        mode = STORED[name]
         model = fit_model(train, fit_minmax_scaling(train), settings_for_mode(mode))
         # As db/registry.py stores it.
-        (FIXTURES / f"model_{mode}.json").write_text(json.dumps(model.to_dict(), sort_keys=True))
+        (FIXTURES / f"model_{name}.json").write_text(json.dumps(model.to_dict(), sort_keys=True))
         events = events_as_records(detect_events(model, scored))
-        (FIXTURES / f"events_{mode}.json").write_text(json.dumps(events, indent=1) + "\n")
+        (FIXTURES / f"events_{name}.json").write_text(json.dumps(events, indent=1) + "\n")
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--write"]:
-    write_fixtures(sys.argv[2:] or list(MODES))
+    write_fixtures(sys.argv[2:] or list(CURRENT))

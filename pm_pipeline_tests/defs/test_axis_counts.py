@@ -92,7 +92,7 @@ def test_six_axis_robot_is_stored_and_modelled_on_its_axes(
             metadata = event.asset_materialization.metadata
             assert metadata["model_version"].value == version
             assert metadata["modelled"].value is (axis in model.axis_names)
-            assert ("r2" in metadata) is (axis in model.axis_names)
+            assert ("MinC" in metadata) is (axis in model.axis_names)
         for key in THRESHOLD_KEYS.values():
             assert instance.get_latest_materialization_event(key) is not None
 

@@ -157,8 +157,13 @@ class Detector(ABC, Generic[S]):
 
     @abstractmethod
     def statistic(self, model: TrainedModel, readings: pd.DataFrame) -> dict[str, pd.DataFrame]:
-        """Per modelled axis, the score compared with the z levels at each of its present
-        readings: columns ``timestamp_recorded`` and ``z``, in time order."""
+        """Per modelled axis, the score compared with :meth:`statistic_levels` at each of its
+        present readings: columns ``timestamp_recorded`` and ``z``, in time order."""
+
+    def statistic_levels(self, model: TrainedModel, axis: str) -> tuple[float, float]:
+        """The ALERT and ERROR levels that :meth:`statistic` is compared with on ``axis``."""
+        limits = model.axes[axis].thresholds
+        return limits.z_alert, limits.z_error
 
     @abstractmethod
     def warmup_samples(self, model: TrainedModel) -> int:

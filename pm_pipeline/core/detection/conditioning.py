@@ -6,6 +6,10 @@ log current of the axis over the ``neighbours`` training moments nearest in the 
 standardised log currents (k nearest neighbours, scikit-learn's KD-tree). A fault on the
 axis itself moves its reading, not its prediction, because its own current is never a
 feature. The training moments are stored with the model (:class:`Conditioning`).
+
+Models that store each moment's previous reading (``Conditioning.previous``) also match on
+the other axes' currents one reading earlier, which tells a motion's way in from its way
+out: on the real export that narrows the residuals of most axes by a fifth or more.
 """
 
 from __future__ import annotations
@@ -62,11 +66,15 @@ def fit_conditioning(
     eligible = np.flatnonzero(moving)
     if len(eligible) > rows:
         eligible = eligible[np.unique(np.linspace(0, len(eligible) - 1, rows).round().astype(int))]
-    reference = {
-        axis: [float(v) for v in np.nan_to_num(values[eligible, i], nan=0.0)]
-        for i, axis in enumerate(axes)
-    }
-    return Conditioning(reference, offsets, centers, scales, neighbours), eligible
+    before = np.maximum(eligible - 1, 0)
+    reference, previous = (
+        {
+            axis: [float(v) for v in np.nan_to_num(values[chosen, i], nan=0.0)]
+            for i, axis in enumerate(axes)
+        }
+        for chosen in (eligible, before)
+    )
+    return Conditioning(reference, offsets, centers, scales, neighbours, previous), eligible
 
 
 class Predictor:
@@ -76,7 +84,8 @@ class Predictor:
         self.conditioning = conditioning
         self.axes = tuple(conditioning.reference)
         reference = pd.DataFrame(conditioning.reference)
-        self._features = self.features(reference)
+        previous = None if conditioning.previous is None else pd.DataFrame(conditioning.previous)
+        self._features = self._stacked(reference, previous)
         self._targets = {
             axis: log_current(reference[axis].to_numpy(), conditioning.log_offset[axis])
             for axis in self.axes
@@ -84,19 +93,31 @@ class Predictor:
         self._trees = {axis: KDTree(self._features[:, self._others(axis)]) for axis in self.axes}
         self.k = min(conditioning.neighbours, len(reference))
 
-    def features(self, readings: pd.DataFrame) -> np.ndarray:
-        """Standardised log currents of every modelled axis, one column per axis."""
-        c = self.conditioning
+    @property
+    def lagged(self) -> bool:
+        """Whether the features include each axis' previous reading."""
+        return self.conditioning.previous is not None
+
+    def features(self, readings: pd.DataFrame, before: pd.Series | None = None) -> np.ndarray:
+        """Standardised log currents of every modelled axis, one column per axis, then (for a
+        lagged model) the same of each row's previous reading: ``before`` is the reading
+        before the first row (the first row itself when None)."""
+        if not self.lagged or readings.empty:
+            return self._stacked(readings, None)
+        first = readings.iloc[:1] if before is None else before.to_frame().T
+        shifted = pd.concat([first[list(self.axes)], readings[list(self.axes)].iloc[:-1]])
+        return self._stacked(readings, shifted.reset_index(drop=True))
+
+    def _stacked(self, readings: pd.DataFrame, previous: pd.DataFrame | None) -> np.ndarray:
+        frames = [readings] if previous is None else [readings, previous]
         return np.column_stack(
-            [
-                (
-                    log_current(readings[axis].to_numpy(dtype="float64"), c.log_offset[axis])
-                    - c.feature_center[axis]
-                )
-                / c.feature_scale[axis]
-                for axis in self.axes
-            ]
+            [self._standard(frame, axis) for frame in frames for axis in self.axes]
         )
+
+    def _standard(self, readings: pd.DataFrame, axis: str) -> np.ndarray:
+        c = self.conditioning
+        logs = log_current(readings[axis].to_numpy(dtype="float64"), c.log_offset[axis])
+        return (logs - c.feature_center[axis]) / c.feature_scale[axis]
 
     def target(self, axis: str, amperes: np.ndarray) -> np.ndarray:
         """The log current that is predicted, for readings of ``axis``."""
@@ -125,4 +146,7 @@ class Predictor:
         return targets[chosen].mean(axis=1)
 
     def _others(self, axis: str) -> list[int]:
-        return [i for i, name in enumerate(self.axes) if name != axis]
+        others = [i for i, name in enumerate(self.axes) if name != axis]
+        if self.lagged:
+            others += [len(self.axes) + i for i in others]
+        return others

@@ -24,12 +24,16 @@ from scipy.stats import norm
 from pm_pipeline.core.detection.accumulate import alarms
 from pm_pipeline.core.detection.base import EventStream, settings_as
 from pm_pipeline.core.detection.conditioning import Predictor
-from pm_pipeline.core.detection.cusum_fit import CHANNELS, motion_states, repeats, standardised
+from pm_pipeline.core.detection.cusum_fit import motion_states, raw_scores, repeats, standardised
 from pm_pipeline.core.detection.events import EVENT_COLUMNS
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.params import CusumSettings
 from pm_pipeline.core.model.timeaxis import gap_breaks, seconds_since
-from pm_pipeline.core.model.trained import TrainedModel
+from pm_pipeline.core.model.trained import CusumChannel, TrainedModel
+from pm_pipeline.core.schema import TIME_COLUMN
+
+SCALE_TOP = 3.0
+"""The highest value :meth:`CusumStream.alarm_levels` reports (ERROR is 2)."""
 
 
 @dataclass
@@ -42,11 +46,11 @@ class _Scored:
     scores: dict[str, np.ndarray] = field(default_factory=dict)
 
     @staticmethod
-    def empty() -> _Scored:
+    def empty(channels: tuple[str, ...]) -> _Scored:
         return _Scored(
             np.array([], dtype="datetime64[us]"),
             np.array([], dtype="int64"),
-            {name: np.array([], dtype="float64") for name in CHANNELS},
+            {name: np.array([], dtype="float64") for name in channels},
         )
 
     def __len__(self) -> int:
@@ -58,7 +62,7 @@ class _Scored:
         return _Scored(
             np.r_[self.times, other.times],
             np.r_[self.segments, other.segments],
-            {name: np.r_[self.scores[name], other.scores[name]] for name in CHANNELS},
+            {name: np.r_[values, other.scores[name]] for name, values in self.scores.items()},
         )
 
     def tail(self, first: int) -> _Scored:
@@ -94,27 +98,67 @@ class CusumStream(EventStream):
         self.params = settings_as(CusumSettings, model.params)
         self.predictor = model_predictor(model)
         self._last_seconds: float | None = None
+        self._last_reading: pd.Series | None = None
         self._last_segment = 0
         self._previous = {axis: (np.nan, -1) for axis in model.axis_names}
-        self._pending = {axis: _Scored.empty() for axis in model.axis_names}
+        # A model scores the channels it stores: one fitted before a channel existed
+        # scores as it always did.
+        self.channels = {axis: tuple(model.axes[axis].cusum or {}) for axis in model.axis_names}
+        self._pending = {axis: _Scored.empty(self.channels[axis]) for axis in model.axis_names}
         self._events: list[pd.DataFrame] = []
 
     def _score(self, readings: pd.DataFrame, times: pd.Series) -> None:
+        for axis, scored in self._chunk_scores(readings, times).items():
+            buffer = self._pending[axis].then(scored)
+            settled = self._settle(axis, buffer, final=False)
+            self._pending[axis] = buffer.tail(settled)
+
+    def alarm_levels(self, readings: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """Per axis, how near its accumulators are to an alarm after each present reading
+        of time-ordered ``readings``: the highest over its channels of ``S / h_alert`` up to
+        the ALERT level (1), rising on to 2 at the channel's ERROR level. Columns
+        ``timestamp_recorded`` and ``z``; a fresh stream, so the first readings start at 0.
+        Capped at :data:`SCALE_TOP`: past ERROR, how far no longer changes the event.
+        """
+        times = readings[TIME_COLUMN].reset_index(drop=True)
+        self._check_order(times)
+        out = {}
+        for axis, scored in self._chunk_scores(readings, times).items():
+            level = np.zeros(len(scored))
+            for name, channel in (self.model.axes[axis].cusum or {}).items():
+                rows = np.flatnonzero(~np.isnan(scored.scores[name]))
+                if not len(rows):
+                    continue
+                u = scored.scores[name][rows]
+                path, _ = alarms(u - channel.reference, scored.segments[rows], channel.h_alert)
+                # Between a channel's own samples its accumulator holds its last value.
+                last = np.searchsorted(rows, np.arange(len(scored)), side="right") - 1
+                held = np.where(last >= 0, path[np.maximum(last, 0)], 0.0)
+                level = np.maximum(level, alarm_scale(held, channel))
+            stamps = pd.Series(pd.DatetimeIndex(scored.times).tz_localize("UTC"))
+            out[axis] = pd.DataFrame({TIME_COLUMN: stamps, "z": np.minimum(level, SCALE_TOP)})
+        self._advance(times)
+        return out
+
+    def _chunk_scores(self, readings: pd.DataFrame, times: pd.Series) -> dict[str, _Scored]:
+        """Per axis, the channel scores of one in-order chunk; carries the segment and
+        each axis' previous reading on to the next chunk."""
         seconds = seconds_since(times, self.model.epoch_ts)
         breaks = gap_breaks(seconds, self.model.dt_s, self.params.gap_factor)
         if self._last_seconds is not None:
             breaks[0] = seconds[0] - self._last_seconds > self.params.gap_factor * self.model.dt_s
         segment = self._last_segment + np.cumsum(breaks)
         states = motion_states(readings, self.params)
-        features = self.predictor.features(readings)
+        features = self.predictor.features(readings, self._last_reading)
+        self._last_reading = readings.iloc[-1]
         stamps = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-        for axis in self.model.axis_names:
-            scored = self._axis_scores(axis, readings, stamps, segment, states[axis], features)
-            buffer = self._pending[axis].then(scored)
-            settled = self._settle(axis, buffer, final=False)
-            self._pending[axis] = buffer.tail(settled)
+        scored = {
+            axis: self._axis_scores(axis, readings, stamps, segment, states[axis], features)
+            for axis in self.model.axis_names
+        }
         self._last_seconds = float(seconds[-1])
         self._last_segment = int(segment[-1])
+        return scored
 
     def pending_samples(self) -> int:
         return sum(len(scored) for scored in self._pending.values())
@@ -122,7 +166,7 @@ class CusumStream(EventStream):
     def finish(self) -> list[pd.DataFrame]:
         for axis in self.model.axis_names:
             self._settle(axis, self._pending[axis], final=True)
-            self._pending[axis] = _Scored.empty()
+            self._pending[axis] = _Scored.empty(self.channels[axis])
         return [frame for frame in self._events if len(frame)]
 
     def _axis_scores(
@@ -139,17 +183,18 @@ class CusumStream(EventStream):
         amperes = readings[axis].to_numpy(dtype="float64")
         present = ~np.isnan(amperes)
         active, quiet = present & state[0], present & state[1]
-        scores = {name: np.full(len(amperes), np.nan) for name in CHANNELS}
         residual = self.predictor.target(axis, amperes[active]) - self.predictor.predict(
             axis, features[active]
         )
-        level = standardised(residual, channels["level"], clip)
-        scores["level"][active] = level
-        scores["spread"][active] = standardised(np.abs(level), channels["spread"], clip)
-        scores["idle"][quiet] = standardised(amperes[quiet] != 0, channels["idle"], clip)
         previous, previous_segment = self._previous[axis]
-        flat = repeats(amperes, segment, previous, previous_segment)
-        scores["flat"][present] = standardised(flat[present], channels["flat"], clip)
+        raw = raw_scores(residual, channels["level"], clip)
+        raw["idle"] = amperes[quiet] != 0
+        raw["flat"] = repeats(amperes, segment, previous, previous_segment)[present]
+        rows = {"idle": quiet, "flat": present}
+        scores = {}
+        for name, channel in channels.items():
+            scores[name] = np.full(len(amperes), np.nan)
+            scores[name][rows.get(name, active)] = standardised(raw[name], channel, clip)
         if present.any():
             last = int(np.flatnonzero(present)[-1])
             self._previous[axis] = (float(amperes[last]), int(segment[last]))
@@ -164,8 +209,7 @@ class CusumStream(EventStream):
             return 0
         quiet_after = np.ones(n, dtype=bool)
         found = []
-        for name in CHANNELS:
-            channel = (self.model.axes[axis].cusum or {})[name]
+        for name, channel in (self.model.axes[axis].cusum or {}).items():
             rows = np.flatnonzero(~np.isnan(buffer.scores[name]))
             u = buffer.scores[name][rows]
             path, excursions = alarms(u - channel.reference, buffer.segments[rows], channel.h_alert)
@@ -187,6 +231,14 @@ class CusumStream(EventStream):
         if kept:
             self._events.append(_merge(axis, kept))
         return cut
+
+
+def alarm_scale(s: np.ndarray, channel: CusumChannel) -> np.ndarray:
+    """An accumulator's value on one scale for every channel: ``S / h_alert`` up to the
+    ALERT level (1), then linear to 2 at the ERROR level."""
+    below = s / channel.h_alert
+    above = 1.0 + (s - channel.h_alert) / (channel.h_error - channel.h_alert)
+    return np.where(s <= channel.h_alert, below, above)
 
 
 def _channel_event(

@@ -42,16 +42,35 @@ from pm_pipeline.core.model.trained import (
     MinMaxScaling,
 )
 
-CHANNELS = ("level", "spread", "idle", "flat")
+CHANNELS = ("level", "spread", "surge", "variance", "idle", "flat")
+ACTIVE_CHANNELS = ("level", "spread", "surge", "variance")
+"""The channels scored on the rows where other axes move, all from the level residual."""
 
 
 def references(params: CusumSettings) -> dict[str, float]:
-    """The reference value k of each channel."""
-    return {
+    """The reference value k of each channel the settings fit (a channel whose k is None
+    is not fitted)."""
+    chosen = {
         "level": params.level_reference,
         "spread": params.spread_reference,
+        "surge": params.surge_reference,
+        "variance": params.variance_reference,
         "idle": params.state_reference,
         "flat": params.state_reference,
+    }
+    return {name: k for name, k in chosen.items() if k is not None}
+
+
+def raw_scores(residual: np.ndarray, level: CusumChannel, clip: float) -> dict[str, np.ndarray]:
+    """The unstandardised inputs of the moving-row channels from the level residual:
+    the residual itself (level, surge), and the clipped level score's size (spread) and
+    square (variance)."""
+    z = standardised(residual, level, clip)
+    return {
+        "level": residual,
+        "spread": np.abs(z),
+        "surge": residual,
+        "variance": z**2,
     }
 
 
@@ -157,7 +176,8 @@ def fit_cusum(
             "idle": segment[quiet],
             "flat": segment[~np.isnan(amperes)],
         }
-        segments["spread"] = segments["level"]
+        for name in ACTIVE_CHANNELS:
+            segments[name] = segments["level"]
         models[axis] = _axis_model(
             axis, raw, segments, scaling, amperes[active], hours, dt_s, params
         )
@@ -180,17 +200,19 @@ def _axis_model(
     params: CusumSettings,
 ) -> AxisModel:
     k = references(params)
-    centers = {"level": float(np.median(raw["level"]))}
-    scales = {"level": robust_sigma(raw["level"])}
-    level = np.clip((raw["level"] - centers["level"]) / scales["level"], -params.clip, params.clip)
-    raw["spread"] = np.abs(level)
-    centers["spread"], scales["spread"] = float(np.mean(raw["spread"])), _spread(raw["spread"])
+    centers, scales = {}, {}
+    centers["level"], scales["level"] = float(np.median(raw["level"])), robust_sigma(raw["level"])
+    level = CusumChannel(centers["level"], scales["level"], 0.0, 0.0, 0.0, 0, 0.0)
+    raw.update(raw_scores(raw["level"], level, params.clip))
+    centers["surge"], scales["surge"] = centers["level"], scales["level"]
+    for name in ("spread", "variance"):
+        centers[name], scales[name] = float(np.mean(raw[name])), _spread(raw[name])
     for name in ("idle", "flat"):
         # A rate seen 0 times in n is taken as about 1/(2n), never as 0.
         p = (float(np.sum(raw[name])) + 0.5) / (len(raw[name]) + 1)
         centers[name], scales[name] = p, float(np.sqrt(p * (1 - p)))
     channels = {}
-    for name in CHANNELS:
+    for name in (name for name in CHANNELS if name in k):
         u = np.clip((raw[name] - centers[name]) / scales[name], -params.clip, params.clip)
         floor = params.z_alert**2 / (4 * k[name])
         heights = excursion_heights(u - k[name], segments[name])

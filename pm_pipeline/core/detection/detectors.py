@@ -151,9 +151,13 @@ class CusumDetector(Detector[CusumSettings]):
         return CusumStream(model)
 
     def statistic(self, model: TrainedModel, readings: pd.DataFrame) -> dict[str, pd.DataFrame]:
-        # Its alarms are four accumulators against per-axis levels, not one z against the
-        # z levels the axis-model plot draws; no plot beats a misleading one.
-        return {}
+        # Each channel has its own alarm levels; every accumulator is put on one scale where
+        # ALERT is 1 and ERROR 2 (see statistic_levels), and the axis shows its highest.
+        ordered = readings.sort_values(TIME_COLUMN, kind="stable", ignore_index=True)
+        return CusumStream(model).alarm_levels(ordered)
+
+    def statistic_levels(self, model: TrainedModel, axis: str) -> tuple[float, float]:
+        return 1.0, 2.0
 
     def warmup_samples(self, model: TrainedModel) -> int:
         # Ordinary readings drain an accumulator to 0 within a few of its ERROR levels'
@@ -181,8 +185,10 @@ class CusumDetector(Detector[CusumSettings]):
             mode=CusumSettings.mode,
             scores=(
                 "per channel, the CUSUM of clipped standardised scores: the log current's "
-                "residual from its prediction by the other axes (level), its square "
-                "(spread), current while idle (idle), and exactly repeated readings (flat)"
+                "residual from its prediction by the other axes (level; again with a larger "
+                "k for short rises: surge), its size (spread) and square (variance), current "
+                "while idle (idle), and exactly repeated readings (flat); plotted as the "
+                "highest accumulator on a scale where ALERT is 1 and ERROR 2"
             ),
             axis_fields=("intercept", "residual_sigma", "row_count", "thresholds", "cusum"),
             channels=CUSUM_CHANNELS,

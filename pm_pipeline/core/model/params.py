@@ -46,6 +46,9 @@ class DetectorSettings:
     def to_dict(self) -> dict:
         """The flat dictionary stored with a model; :func:`settings_from_dict` reverses it."""
         own = asdict(self)  # type: ignore[call-overload]  # every subclass is a dataclass
+        # A setting added after models were stored is None in those models, and left out
+        # of their dictionary as it always was.
+        own = {key: value for key, value in own.items() if value is not None}
         return {**STORED_DEFAULTS, **own, "mode": self.mode}
 
 
@@ -114,9 +117,9 @@ class CusumSettings(DetectorSettings):
     """k of the idle and flat channels (current while idle; a reading repeated exactly)."""
     clip: float = 3.0
     """Per-sample scores are clipped to ±clip before they accumulate."""
-    neighbours: int = 16
+    neighbours: int = 6
     """Training moments whose current predicts an axis from the other axes' currents."""
-    reference_rows: int = 2000
+    reference_rows: int = 8000
     """Most training moments stored with the model for that prediction."""
     false_alarm_budget_per_h: float = 0.002
     """Events per hour, per axis and channel, that the ALERT threshold allows on training
@@ -125,7 +128,18 @@ class CusumSettings(DetectorSettings):
     """An ERROR needs at least this multiple of the ALERT threshold."""
     idle_other_max: int = 0
     """A row is idle for an axis when at most this many other axes carry current."""
+    surge_reference: float | None = 0.75
+    """k of the surge channel (the level score again, with a larger k): short, large rises
+    such as intermittent bursts, which the level channel's small k averages away. None (a
+    model stored before the channel existed): no surge channel."""
+    variance_reference: float | None = 0.25
+    """k of the variance channel (squared level scores, standardised): added noise. None:
+    no variance channel."""
 
+
+ADDED_LATER: dict[str, tuple[str, ...]] = {"cusum": ("surge_reference", "variance_reference")}
+"""Per mode, settings a stored model may lack; it loads them as None (what it was fitted
+without), so it keeps its dictionary and scores as it did."""
 
 SettingsType = type[SeedSettings] | type[RobustSettings] | type[CusumSettings]
 SETTINGS_BY_MODE: dict[str, SettingsType] = {
@@ -175,4 +189,6 @@ def settings_from_dict(content: dict) -> SeedSettings | RobustSettings | CusumSe
     """Settings from a stored model's flat dictionary (the other mode's keys are ignored)."""
     kind = settings_type(str(content.get("mode", STORED_DEFAULTS["mode"])))
     known = {field.name for field in fields(kind)}
-    return kind(**{key: value for key, value in content.items() if key in known})
+    chosen: dict[str, object] = {key: value for key, value in content.items() if key in known}
+    chosen.update({key: None for key in ADDED_LATER.get(kind.mode, ()) if key not in content})
+    return kind(**chosen)  # type: ignore[arg-type]  # values as stored by to_dict

@@ -67,6 +67,10 @@ class Conditioning:
     feature_center: dict[str, float]
     feature_scale: dict[str, float]
     neighbours: int
+    previous: dict[str, list[float]] | None = None
+    """Per axis, the current of the reading before each stored moment (the moment itself
+    for a training window's first row): the motion's direction as well as its place. Unset
+    in models stored before it existed, which predict from one instant as they did."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,8 @@ class TrainedModel:
         content = {**asdict(self), "params": self.params.to_dict()}
         if content["conditioning"] is None:
             del content["conditioning"]
+        elif content["conditioning"]["previous"] is None:
+            del content["conditioning"]["previous"]
         if not content["excluded_row_count"]:
             del content["excluded_row_count"]
         for axis in content["axes"].values():

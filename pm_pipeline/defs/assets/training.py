@@ -47,10 +47,10 @@ class RawReadingsConfig(dg.Config):
 
 
 class AxisModelsConfig(dg.Config):
-    """Detector mode (``robust``, the default, or ``seed``, the original recipe) and its
-    settings, baked into each model version; empty settings take the mode's defaults."""
+    """Detector mode (``cusum``, the default; ``robust``; or ``seed``, the original recipe)
+    and its settings, baked into each model version; empty settings take the mode's defaults."""
 
-    mode: str = "robust"
+    mode: str = "cusum"
     z_alert: float | None = None
     z_error: float | None = None
     sustain_percentile: float | None = None
