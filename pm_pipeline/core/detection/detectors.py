@@ -162,10 +162,16 @@ class CusumDetector(Detector[CusumSettings]):
     def warmup_samples(self, model: TrainedModel) -> int:
         # Ordinary readings drain an accumulator to 0 within a few of its ERROR levels'
         # worth of samples; the flat channel compares a reading with the previous one.
+        # An accumulator at its ERROR level drains by at least its reference value per
+        # ordinary sample, so twice that many samples empty every channel of every axis.
         params = self.settings_of(model.params)
-        return max(self.injection_run_length(model, axis) for axis in model.axis_names) + (
-            10 * params.min_sustain_samples
+        drain = max(
+            int(np.ceil(channel.h_error / max(channel.reference, 0.05)))
+            for axis in model.axis_names
+            for channel in (model.axes[axis].cusum or {}).values()
         )
+        runs = max(self.injection_run_length(model, axis) for axis in model.axis_names)
+        return max(runs, 2 * drain) + 10 * params.min_sustain_samples
 
     def injection_run_length(self, model: TrainedModel, axis: str) -> int:
         # A run that clips every level score gains (clip - k) per sample; three times what
