@@ -26,8 +26,12 @@ current, so a 0 A reading stays finite and small currents do not dominate."""
 
 
 def log_current(amperes: np.ndarray, offset: float) -> np.ndarray:
-    """``log(max(current, 0) + offset)``; a blank reading is "no load", 0 A."""
-    return np.log(np.maximum(np.nan_to_num(amperes, nan=0.0), 0.0) + offset)
+    """``log(|current| + offset)``; a blank reading is "no load", 0 A.
+
+    The magnitude, as every model works on (see ``MinMaxScaling.scale``): a signed channel's
+    wear raises it whichever way the joint pushes; unsigned currents are unchanged.
+    """
+    return np.log(np.abs(np.nan_to_num(amperes, nan=0.0)) + offset)
 
 
 def fit_conditioning(
