@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.neighbors import KDTree
+from scipy.spatial import KDTree
 
 from pm_pipeline.core.model.trained import Conditioning
 
@@ -140,9 +140,9 @@ class Predictor:
         tree, targets = self._trees[axis], self._targets[axis]
         query = features[:, self._others(axis)]
         if exclude is None:
-            found = tree.query(query, k=self.k, return_distance=False)
+            _, found = tree.query(query, k=list(range(1, self.k + 1)))
             return targets[found].mean(axis=1)
-        found = tree.query(query, k=min(self.k + 1, len(targets)), return_distance=False)
+        _, found = tree.query(query, k=list(range(1, min(self.k + 1, len(targets)) + 1)))
         keep = found != exclude[:, None]
         # The first k kept neighbours of each row (its own moment, if found, is skipped).
         order = np.argsort(~keep, axis=1, kind="stable")[:, : self.k]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtr
 
 from pm_pipeline.core.detection.accumulate import alarms
 from pm_pipeline.core.detection.base import EventStream, settings_as
@@ -277,7 +277,7 @@ def _merge(axis: str, events: list[dict]) -> pd.DataFrame:
             "duration_s": (end - start).dt.total_seconds().to_numpy(),
             "z_mean": z_mean,
             "z_peak": np.maximum(merged["z_peak"].to_numpy(dtype="float64"), z_mean),
-            "p_value": norm.sf(z_mean),
+            "p_value": ndtr(-z_mean),  # the normal survival function
             "n_samples": strongest["n_samples"].to_numpy(dtype="int64"),
         }
     )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtr
 
 from pm_pipeline.core.detection.base import EventStream, settings_as
 from pm_pipeline.core.detection.robust_fit import (
@@ -300,7 +300,7 @@ def _merge_overlaps(runs: pd.DataFrame) -> pd.DataFrame:
             "duration_s": (merged["end"] - merged["start"]).dt.total_seconds().to_numpy(),
             "z_mean": z_mean,
             "z_peak": merged["z_peak"].to_numpy(dtype="float64"),
-            "p_value": norm.sf(z_mean),
+            "p_value": ndtr(-z_mean),  # the normal survival function
             "n_samples": merged["n_samples"].to_numpy(dtype="int64"),
         }
     )

@@ -12,9 +12,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
-from sklearn.linear_model import LinearRegression
-from sklearn.metrics import r2_score
+from scipy.special import ndtr
 
 from pm_pipeline.core.detection.events import empty_events
 from pm_pipeline.core.errors import PipelineError
@@ -62,8 +60,8 @@ def _fit_axis(
             f"column {axis!r}: only {len(y)} non-blank readings in the training window; "
             f"need at least {MIN_TRAINING_ROWS}."
         )
-    line = LinearRegression().fit(x, y)
-    predicted = line.predict(x)
+    slope, intercept = _least_squares_line(x[:, 0], y)
+    predicted = slope * x[:, 0] + intercept
     residual = y - predicted
     mu, sigma = float(residual.mean()), float(residual.std())
     sigma = sigma if sigma > 0 else 1e-12
@@ -83,9 +81,9 @@ def _fit_axis(
     )
     return AxisModel(
         axis=axis,
-        slope=float(line.coef_[0]),
-        intercept=float(line.intercept_),
-        r2=float(r2_score(y, predicted)),
+        slope=float(slope),
+        intercept=float(intercept),
+        r2=_r2(y, predicted),
         residual_mu=mu,
         residual_sigma=sigma,
         row_count=len(y),
@@ -173,7 +171,25 @@ def _runs_at_level(
             "duration_s": (end - start).dt.total_seconds().to_numpy(),
             "z_mean": z_mean,
             "z_peak": np.maximum.reduceat(z[rows], first)[keep],
-            "p_value": norm.sf(z_mean),
+            "p_value": ndtr(-z_mean),  # the normal survival function
             "n_samples": samples[keep].astype("int64"),
         }
     )
+
+
+def _least_squares_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Ordinary least squares of ``y`` on ``x``, on centred data as scikit-learn solves it."""
+    x_mean, y_mean = x.mean(), y.mean()
+    centred = x - x_mean
+    denominator = float(centred @ centred)
+    slope = float(centred @ (y - y_mean)) / denominator if denominator > 0 else 0.0
+    return slope, float(y_mean - slope * x_mean)
+
+
+def _r2(y: np.ndarray, predicted: np.ndarray) -> float:
+    """The coefficient of determination (1 for a constant ``y`` fitted exactly)."""
+    total = float(((y - y.mean()) ** 2).sum())
+    residual = float(((y - predicted) ** 2).sum())
+    if total == 0:
+        return 1.0 if residual == 0 else 0.0
+    return 1.0 - residual / total

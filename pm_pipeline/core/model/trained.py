@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.preprocessing import MinMaxScaler
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.params import DetectorSettings, settings_from_dict
@@ -212,11 +211,11 @@ def fit_minmax_scaling(readings: pd.DataFrame) -> MinMaxScaling:
             f"no axis has a reading in the training window ({len(readings)} rows, every "
             f"current blank); ingest exports with current values or widen the window."
         )
-    # scikit-learn's scaler ignores NaN ("no load") when it fits the ranges; the ranges are
-    # of the magnitude, which is what MinMaxScaling.scale scales.
-    scaler = MinMaxScaler().fit(np.abs(readings[list(axes)].to_numpy(dtype="float64")))
-    minimums = {axis: float(v) for axis, v in zip(axes, scaler.data_min_, strict=True)}
-    maximums = {axis: float(v) for axis, v in zip(axes, scaler.data_max_, strict=True)}
+    # NaN ("no load") is ignored; the ranges are of the magnitude, which is what
+    # MinMaxScaling.scale scales.
+    magnitudes = np.abs(readings[list(axes)].to_numpy(dtype="float64"))
+    minimums = {axis: float(v) for axis, v in zip(axes, np.nanmin(magnitudes, axis=0), strict=True)}
+    maximums = {axis: float(v) for axis, v in zip(axes, np.nanmax(magnitudes, axis=0), strict=True)}
     return MinMaxScaling(minimums, maximums)
 
 
