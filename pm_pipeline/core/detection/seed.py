@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import lstsq
 from scipy.special import ndtr
 
 from pm_pipeline.core.detection.events import empty_events
@@ -178,12 +179,13 @@ def _runs_at_level(
 
 
 def _least_squares_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Ordinary least squares of ``y`` on ``x``, on centred data as scikit-learn solves it."""
-    x_mean, y_mean = x.mean(), y.mean()
-    centred = x - x_mean
-    denominator = float(centred @ centred)
-    slope = float(centred @ (y - y_mean)) / denominator if denominator > 0 else 0.0
-    return slope, float(y_mean - slope * x_mean)
+    """Ordinary least squares of ``y`` on ``x``, solved as scikit-learn's ``LinearRegression``
+    solves it (centred data, LAPACK's least squares), so a model fitted on the same readings
+    keeps the version it had when scikit-learn fitted it."""
+    x_offset, y_offset = np.average(x), np.average(y)
+    coefficients = lstsq((x - x_offset)[:, None], y - y_offset, cond=1e-6)[0]
+    slope = float(coefficients[0])
+    return slope, float(y_offset - x_offset * coefficients[0])
 
 
 def _r2(y: np.ndarray, predicted: np.ndarray) -> float:
