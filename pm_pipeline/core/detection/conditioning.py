@@ -140,14 +140,21 @@ class Predictor:
         tree, targets = self._trees[axis], self._targets[axis]
         query = features[:, self._others(axis)]
         if exclude is None:
-            _, found = tree.query(query, k=list(range(1, self.k + 1)))
+            found = self._nearest(tree, query, self.k)
             return targets[found].mean(axis=1)
-        _, found = tree.query(query, k=list(range(1, min(self.k + 1, len(targets)) + 1)))
+        found = self._nearest(tree, query, min(self.k + 1, len(targets)))
         keep = found != exclude[:, None]
         # The first k kept neighbours of each row (its own moment, if found, is skipped).
         order = np.argsort(~keep, axis=1, kind="stable")[:, : self.k]
         chosen = np.take_along_axis(found, order, axis=1)
         return targets[chosen].mean(axis=1)
+
+    @staticmethod
+    def _nearest(tree: KDTree, query: np.ndarray, k: int) -> np.ndarray:
+        """Row by row, the positions of the ``k`` nearest stored moments, nearest first (a
+        column even for k = 1, where SciPy returns a flat array)."""
+        _, found = tree.query(query, k=k)
+        return np.reshape(found, (len(query), k))
 
     def _others(self, axis: str) -> list[int]:
         others = [i for i, name in enumerate(self.axes) if name != axis]

@@ -183,9 +183,10 @@ def _least_squares_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     solves it (centred data, LAPACK's least squares), so a model fitted on the same readings
     keeps the version it had when scikit-learn fitted it."""
     x_offset, y_offset = np.average(x), np.average(y)
-    coefficients = lstsq((x - x_offset)[:, None], y - y_offset, cond=1e-6)[0]
-    slope = float(coefficients[0])
-    return slope, float(y_offset - x_offset * coefficients[0])
+    result = lstsq((x - x_offset)[:, None], y - y_offset, cond=1e-6)
+    assert result is not None  # SciPy's stubs allow None; it returns a tuple for every input
+    coefficient = np.asarray(result[0])[0]
+    return float(coefficient), float(y_offset - x_offset * coefficient)
 
 
 def _r2(y: np.ndarray, predicted: np.ndarray) -> float:
