@@ -48,6 +48,7 @@ from pm_pipeline.db.registry import (
     register_model,
 )
 from pm_pipeline.db.schema import readings_table
+from pm_pipeline.defs.jobs import LANDED_FILES_JOB, landed_files_in
 from pm_pipeline.services.notifications import store_file_events
 from pm_pipeline.services.scoring import ingest_and_detect
 from pm_pipeline.settings import load_settings
@@ -189,10 +190,36 @@ def time_daemon(site: DaemonSite, files: list[tuple[str, Path]]) -> tuple[float,
             wait_for(lambda: settled(instance), 120, "the runs to end", site.daemon_log)
             records = instance.fetch_materializations(dg.AssetKey("file_events"), limit=10_000)
             latencies = [record.timestamp - landed_at for record in records.records]
-            runs = len(instance.get_runs(filters=dg.RunsFilter(job_name="file_scoring_job")))
+            runs = len(instance.get_runs(filters=dg.RunsFilter(job_name=LANDED_FILES_JOB)))
+            print_timeline(instance, landed_at)
     finally:
         site.stop_all()
     return done_s, latencies, runs
+
+
+def print_timeline(instance: dg.DagsterInstance, landed_at: float) -> None:
+    """Each run since the landing: its job, files, and when it was queued, started and ended,
+    in seconds from the landing, so the README can say where the time goes."""
+    print(f"{'run':<10}{'job':<18}{'files':>6}{'queued':>8}{'started':>8}{'ended':>8}")
+    for record in reversed(instance.get_run_records()):
+        run, stats = record.dagster_run, instance.get_run_stats(record.dagster_run.run_id)
+        at = [
+            f"{moment - landed_at:8.1f}" if moment else f"{'-':>8}"
+            for moment in (record.create_timestamp.timestamp(), stats.start_time, stats.end_time)
+        ]
+        count = len(landed_files_in(run.run_config)) or "-"
+        print(f"{run.run_id[:8]:<10}{run.job_name[:17]:<18}{count!s:>6}{''.join(at)}")
+    for state in instance.all_instigator_state():
+        if state.name != "landed_file_sensor":
+            continue
+        ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=20)
+        spans = [
+            f"{t.timestamp - landed_at:.1f}..{(t.end_timestamp or t.timestamp) - landed_at:.1f}"
+            f" ({len(t.run_ids)} runs)"
+            for t in reversed(ticks)
+            if (t.end_timestamp or t.timestamp) > landed_at - 10
+        ]
+        print("landed_file_sensor ticks:", ", ".join(spans))
 
 
 def archived_count(site: DaemonSite) -> int:
@@ -202,7 +229,7 @@ def archived_count(site: DaemonSite) -> int:
 def settled(instance: dg.DagsterInstance) -> bool:
     busy = instance.get_runs(
         filters=dg.RunsFilter(
-            job_name="file_scoring_job",
+            job_name=LANDED_FILES_JOB,
             statuses=[
                 dg.DagsterRunStatus.QUEUED,
                 dg.DagsterRunStatus.STARTING,

@@ -8,9 +8,14 @@ validated then, so ``dagster definitions validate`` names a bad one, and the sch
 import dagster as dg
 
 from pm_pipeline.defs.assets import ALL_ASSETS
-from pm_pipeline.defs.executors import pipeline_executor, scoring_executor
+from pm_pipeline.defs.executors import pipeline_executor, run_process_executor
 from pm_pipeline.defs.io_manager import pipeline_resources
-from pm_pipeline.defs.jobs import build_file_scoring_job, training_job, views_job
+from pm_pipeline.defs.jobs import (
+    build_file_scoring_job,
+    build_landed_files_job,
+    build_training_job,
+    views_job,
+)
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.defs.schedules import build_nightly_retraining_schedule
 from pm_pipeline.defs.sensors import (
@@ -26,8 +31,14 @@ def defs() -> dg.Definitions:
     settings = load_settings()
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[training_job, build_file_scoring_job(scoring_executor(settings)), views_job],
-        executor=pipeline_executor(settings),
+        jobs=[
+            # Retraining alone spreads its steps over processes (or Celery workers).
+            build_training_job(pipeline_executor(settings)),
+            build_file_scoring_job(run_process_executor(settings)),
+            build_landed_files_job(run_process_executor(settings)),
+            views_job,
+        ],
+        executor=run_process_executor(settings),
         schedules=[build_nightly_retraining_schedule(settings)],
         sensors=[landed_file_sensor, views_automation_sensor, notification_sensor],
         # Step outputs live in the database, so any host that reaches it can run any step.

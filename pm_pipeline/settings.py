@@ -148,10 +148,10 @@ class _PipelineSettings(AlertSettings):
         ge=1,
     )
     files_per_run: int = _setting(
-        25,
+        100,
         "PM_FILES_PER_RUN",
-        "At most this many files of one robot, taken in the same tick, score in one run "
-        "(in landing order); 1 gives every file a run of its own.",
+        "At most this many files taken in the same tick, of any robots, score in one run "
+        "(each robot's in landing order); 1 gives every file a run of its own.",
         "not a whole number; write a count like 25",
         ge=1,
     )

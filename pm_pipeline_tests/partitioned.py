@@ -7,8 +7,9 @@ from typing import Any
 import dagster as dg
 
 from pm_pipeline.core.schema import DEFAULT_ROBOT_ID
-from pm_pipeline.defs.assets import ALL_ASSETS, file_events
+from pm_pipeline.defs.assets import file_events
 from pm_pipeline.defs.execution import add_robot
+from pm_pipeline.defs.jobs import build_landed_files_job
 from pm_pipeline.defs.partitions import LANDED_FILES, robot_file_key
 
 ROBOT = DEFAULT_ROBOT_ID
@@ -57,18 +58,15 @@ def run_sensor_request(
     resources: dict,
 ) -> dg.ExecuteInProcessResult:
     """Run what a ``landed_file_sensor`` tick asked for in-process, as the daemon would: its
-    partitions added first, then the run over one partition or the range its tags name."""
+    partitions added first, then the run of ``landed_files_job``."""
     for added in tick.dynamic_partitions_requests or []:
         if isinstance(added, dg.AddDynamicPartitionsRequest):
             instance.add_dynamic_partitions(
                 str(added.partitions_def_name), list(added.partition_keys)
             )
-    return dg.materialize(
-        ALL_ASSETS,
-        selection=[file_events],
-        partition_key=request.partition_key,
-        tags=request.tags,
+    return build_landed_files_job(dg.in_process_executor).execute_in_process(
         run_config=request.run_config,
+        tags=request.tags,
         resources=resources,
         instance=instance,
         raise_on_error=False,

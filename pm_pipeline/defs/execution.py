@@ -43,9 +43,13 @@ run_coordinator:
   class: QueuedRunCoordinator
   config:
     dequeue_interval_seconds: 1
-    # One run at a time per robot (runs carry pm/robot): a robot's files score in landing
-    # order, each as the continuation of the one before, and never beside its retraining.
+    # One run of landed files at a time (they carry pm/scoring), so each robot's files score
+    # in landing order, each as the continuation of the one before; one retraining at a time
+    # per robot (runs carry pm/robot). Scoring and retraining meet only at the readings
+    # fence (pm_pipeline/db/fence.py).
     tag_concurrency_limits:
+      - key: pm/scoring
+        limit: 1
       - key: pm/robot
         value:
           applyLimitPerUniqueValue: true

@@ -28,10 +28,16 @@ def pipeline_executor(settings: Settings) -> dg.ExecutorDefinition:
     )
 
 
-def scoring_executor(settings: Settings) -> dg.ExecutorDefinition:
-    """Where a scoring run's one step executes: in the run's own process by default (a
-    dropped file's events are due in seconds, and a step process would double the start-up
-    a fleet's many files pay), on the Celery workers with ``PM_EXECUTOR=celery``."""
+def run_process_executor(settings: Settings) -> dg.ExecutorDefinition:
+    """Where the steps of every run but a retraining execute (scoring, the views' automatic
+    refresh, a materialization started in the UI): in the run's own process by default, on
+    the Celery workers with ``PM_EXECUTOR=celery``.
+
+    A step process would double the start-up (a process importing the code location, about
+    3 s of CPU) that a dropped file's events wait for, and the views refresh as a fleet's
+    files are scored: on a host of few cores those start-ups, not the scoring, set the pace
+    (see the README's "Throughput").
+    """
     if settings.executor != "celery":
         return dg.in_process_executor
     return pipeline_executor(settings)

@@ -1,16 +1,27 @@
-"""Jobs: a robot's retraining (training + validation groups), scoring its landed files, and
-refreshing its views."""
+"""Jobs: a robot's retraining (training + validation groups), scoring landed files (one robot's
+partitions, or whatever the sensor found across the fleet), and refreshing a robot's views."""
+
+from collections.abc import Mapping
 
 import dagster as dg
 
 from pm_pipeline.defs.assets import file_events
+from pm_pipeline.defs.assets.scoring import score_landed_files
 
-training_job = dg.define_asset_job(
-    "training_job",
-    selection=dg.AssetSelection.groups("training", "validation"),
-    description="Fit a robot's scaler, axis models and thresholds, then verify them on "
-    "synthetic data.",
-)
+TRAINING_JOB = "training_job"
+
+
+def build_training_job(executor: dg.ExecutorDefinition):
+    """A robot's retraining, its steps spread by ``executor``
+    (see :func:`pm_pipeline.defs.executors.pipeline_executor`)."""
+    return dg.define_asset_job(
+        TRAINING_JOB,
+        selection=dg.AssetSelection.groups("training", "validation"),
+        executor_def=executor,
+        description="Fit a robot's scaler, axis models and thresholds, then verify them on "
+        "synthetic data.",
+    )
+
 
 views_job = dg.define_asset_job(
     "views_job",
@@ -26,7 +37,7 @@ FILE_SCORING_JOB = "file_scoring_job"
 
 def build_file_scoring_job(executor: dg.ExecutorDefinition):
     """The scoring job, run on ``executor``
-    (see :func:`pm_pipeline.defs.executors.scoring_executor`)."""
+    (see :func:`pm_pipeline.defs.executors.run_process_executor`)."""
     return dg.define_asset_job(
         FILE_SCORING_JOB,
         selection=dg.AssetSelection.assets(file_events),
@@ -36,3 +47,34 @@ def build_file_scoring_job(executor: dg.ExecutorDefinition):
         tags={MAX_RUNTIME_TAG: DEFAULT_MAX_RUNTIME_SECONDS},
         description="Score landed controller exports of a robot with its active model version.",
     )
+
+
+LANDED_FILES_JOB = "landed_files_job"
+
+
+def landed_files_in(run_config: Mapping[str, object]) -> list[dict[str, str]]:
+    """The files (robot, file key, path) a run of ``landed_files_job`` scores, as its config
+    lists them; none for a run of another job."""
+    ops = run_config.get("ops")
+    op = ops.get("score_landed_files") if isinstance(ops, Mapping) else None
+    config = op.get("config") if isinstance(op, Mapping) else None
+    files = config.get("files") if isinstance(config, Mapping) else None
+    return [dict(landed) for landed in files] if isinstance(files, list) else []
+
+
+def build_landed_files_job(executor: dg.ExecutorDefinition) -> dg.JobDefinition:
+    """The sensor's job: one run scores the files a tick found, whichever robots they
+    belong to, each file materializing its own ``file_events`` partition (see the README's
+    "Throughput")."""
+
+    @dg.job(
+        name=LANDED_FILES_JOB,
+        executor_def=executor,
+        tags={MAX_RUNTIME_TAG: DEFAULT_MAX_RUNTIME_SECONDS},
+        description="Score the controller exports landed_file_sensor found, across the fleet, "
+        "each with its robot's active model version.",
+    )
+    def landed_files_job() -> None:
+        score_landed_files()
+
+    return landed_files_job

@@ -5,7 +5,7 @@ import dagster as dg
 
 from pm_pipeline.core.errors import SettingsError
 from pm_pipeline.db.readings import stored_robot_ids
-from pm_pipeline.defs.jobs import training_job
+from pm_pipeline.defs.jobs import TRAINING_JOB
 from pm_pipeline.defs.partitions import ROBOTS
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.settings import Settings, load_settings
@@ -23,7 +23,7 @@ def build_nightly_retraining_schedule(settings: Settings) -> dg.ScheduleDefiniti
             name="nightly_retraining_schedule",
             cron_schedule=settings.retrain_cron,
             execution_timezone=settings.timezone,
-            job=training_job,
+            job_name=TRAINING_JOB,
             default_status=dg.DefaultScheduleStatus.RUNNING,
             description="Retrains scaler, models and thresholds on the newest readings, checks "
             "them on synthetic data and promotes the version only if every check passes.",

@@ -4,23 +4,24 @@ import json
 import time
 from collections.abc import Sequence
 from functools import partial
+from pathlib import Path
 
 import dagster as dg
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.landing.batches import batch_by_robot, batch_run_key
+from pm_pipeline.core.landing.batches import batch_run_key, fleet_batches
 from pm_pipeline.core.landing.plan import (
     EarlierRun,
     LandingDecision,
     after_earlier_run,
+    not_in_flight,
     plan_landed_files,
 )
-from pm_pipeline.defs.jobs import FILE_SCORING_JOB, MAX_RUNTIME_TAG
+from pm_pipeline.defs.jobs import LANDED_FILES_JOB, MAX_RUNTIME_TAG, landed_files_in
 from pm_pipeline.defs.partitions import (
     LANDED_FILES,
     ROBOTS,
     landed_files_partitions,
-    robot_file_key,
     robots_partitions,
 )
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
@@ -35,21 +36,24 @@ from pm_pipeline.services.notifications import channels_from, deliver_due
 from pm_pipeline.settings import Settings, load_settings
 
 RUN_KEY_TAG = "dagster/run_key"
-# A run over a range of partitions names its ends in these tags, as Dagster's backfills do.
-ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
-ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+SCORING_TAG = "pm/scoring"
+"""On every run of landed files; the run queue starts one at a time (dagster.yaml)."""
+ROBOTS_TAG = "pm/robots"
+"""The robots whose files a run scores, comma-separated."""
 WILL_RETRY_TAG = "dagster/will_retry"
 AUTO_RETRY_RUN_ID_TAG = "dagster/auto_retry_run_id"
 RERUN_OF_TAG = "pm/rerun_of"
 
 
 @dg.sensor(
-    job_name=FILE_SCORING_JOB,
-    minimum_interval_seconds=5,
+    job_name=LANDED_FILES_JOB,
+    # The daemon looks at its sensors every 5 s; at an interval of 5 s a tick would come
+    # every other look. A tick with nothing new is cheap: files of runs in flight are skipped.
+    minimum_interval_seconds=1,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Scores each new or changed *.csv in PM_DROP_DIR (default data/incoming): the "
-    "top level is the default robot's, <robot_id>/ each robot's; several files of a robot "
-    "score in one run.",
+    "top level is the default robot's, <robot_id>/ each robot's; the files a tick finds, of "
+    "any robots, score in one run.",
 )
 def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     # A bad setting or robots file fails the tick here with one line, before any file moves.
@@ -58,7 +62,7 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     folder = settings.drop_dir
     folder.mkdir(parents=True, exist_ok=True)
     decisions = plan_landed_files(
-        list_landed_files(folder),
+        not_in_flight(list_landed_files(folder), _paths_in_flight(context)),
         now=time.time(),
         settle_s=settings.settle_seconds,
         max_files=settings.max_files_per_tick,
@@ -72,7 +76,7 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         elif step is not None:
             reruns.append(_run_request([decision], *step, settings=settings))
     known_files = set(context.instance.get_dynamic_partitions(LANDED_FILES))
-    batches, new_files = batch_by_robot(fresh, known_files, settings.files_per_run)
+    batches, new_files = fleet_batches(fresh, known_files, settings.files_per_run)
     requests = [_run_request(batch, None, None, settings=settings) for batch in batches]
     for bad in (d for d in decisions if d.action == "quarantine"):
         try:
@@ -90,7 +94,6 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         run_requests=[*reruns, *requests],
         dynamic_partitions_requests=[
             *([robots_partitions.build_add_request(robots)] if robots else []),
-            # In landing order, robot by robot: each batch's files are one range of keys.
             *([landed_files_partitions.build_add_request(new_files)] if new_files else []),
         ],
         # The cursor is only a small summary for the UI; run keys carry exactly-once.
@@ -103,6 +106,22 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
             }
         ),
     )
+
+
+IN_FLIGHT = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def _paths_in_flight(context: dg.SensorEvaluationContext) -> set[Path]:
+    """The files of the runs of landed files that have not ended, as their config names them."""
+    runs = context.instance.get_runs(
+        filters=dg.RunsFilter(job_name=LANDED_FILES_JOB, statuses=IN_FLIGHT)
+    )
+    return {Path(landed["path"]) for run in runs for landed in landed_files_in(run.run_config)}
 
 
 def _robots_to_register(
@@ -200,29 +219,19 @@ def _run_request(
     rerun_of: str | None,
     settings: Settings,
 ) -> dg.RunRequest:
-    """One run for a robot's files: a single partition, or the range their keys form."""
-    first, last = batch[0], batch[-1]
-    robot = first.robot_id
-    first_key = str(robot_file_key(robot, first.partition_key))
-    range_tags = {}
-    if len(batch) > 1:
-        range_tags = {
-            ASSET_PARTITION_RANGE_START_TAG: first_key,
-            ASSET_PARTITION_RANGE_END_TAG: str(robot_file_key(robot, last.partition_key)),
-        }
+    """One run for a batch of files, of one robot or many."""
+    robots = list(dict.fromkeys(decision.robot_id for decision in batch))
+    files = [{"robot": d.robot_id, "file": d.partition_key, "path": str(d.path)} for d in batch]
     return dg.RunRequest(
         run_key=rerun_key or batch_run_key(batch),
-        partition_key=None if range_tags else first_key,
-        run_config={
-            "ops": {
-                "file_events": {"config": {"paths": [str(d.path) for d in batch], "archive": True}}
-            }
-        },
+        run_config={"ops": {"score_landed_files": {"config": {"files": files, "archive": True}}}},
         tags={
-            **range_tags,
             **dict(decision.content_tag for decision in batch),
-            "pm/robot": robot,
-            **({"pm/file_sha256": first.sha256} if len(batch) == 1 else {}),
+            SCORING_TAG: "landed",
+            # Not pm/robot: that tag queues a run behind the robot's retraining, and a run
+            # held back would let the next run of landed files overtake it.
+            ROBOTS_TAG: ",".join(robots),
+            **({"pm/file_sha256": batch[0].sha256} if len(batch) == 1 else {}),
             # With run monitoring on, a run still STARTED after this long is failed, and then
             # retried: the way a run whose worker died along with the daemon gets scored.
             MAX_RUNTIME_TAG: str(settings.scoring_max_runtime_seconds * len(batch)),

@@ -24,6 +24,7 @@ from pm_pipeline.core.model.exclusion import Exclusion
 from pm_pipeline.core.model.windows import parse_utc
 from pm_pipeline.core.schema import AXES
 from pm_pipeline.db.engine import describe_url, mask_url, normalise_url, open_engine
+from pm_pipeline.db.fence import robot_readings_fence
 from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.db.readings import ingested_span
 from pm_pipeline.db.sources import (
@@ -218,8 +219,11 @@ def training_readings(
     configured source, without the readings inside the robot's stored events of landed
     files (widened by ``PM_TRAINING_EXCLUDE_MARGIN_SECONDS``)."""
     synced = sync_configured_source(settings, store_engine, store_url, table, robot_id, window)
-    whole = read_training_window(store_engine, table, robot_id, window)
-    kept, exclusion = without_flagged_readings(
-        store_engine, robot_id, whole, settings.training_exclude_margin_seconds
-    )
+    # A file being scored right now has its readings stored and its events not yet: the
+    # window is read once they are (see pm_pipeline.db.fence).
+    with robot_readings_fence(store_engine, robot_id, shared=True):
+        whole = read_training_window(store_engine, table, robot_id, window)
+        kept, exclusion = without_flagged_readings(
+            store_engine, robot_id, whole, settings.training_exclude_margin_seconds
+        )
     return TrainingReadings(kept, synced, exclusion)

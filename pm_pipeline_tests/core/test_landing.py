@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.landing.plan import LandedFile, plan_landed_files
+from pm_pipeline.core.landing.plan import LandedFile, not_in_flight, plan_landed_files
 from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.simulation.replay import chunk_readings
 from pm_pipeline.services.landing import archive_file, judge_landed_file, quarantine_file
@@ -51,6 +51,15 @@ def test_cap_leaves_the_rest_for_later(tmp_path: Path) -> None:
         files.append(landed(tmp_path / f"{number}.csv", 30))
     plan = plan_landed_files(files, 1000.0, 2.0, 3, JUDGE)
     assert [d.path.name for d in plan] == ["0.csv", "1.csv", "2.csv"]
+
+
+def test_files_a_run_in_flight_took_are_left_alone(tmp_path: Path) -> None:
+    files = []
+    for name in ("taken.csv", "new.csv"):
+        (tmp_path / name).write_text(GOOD)
+        files.append(landed(tmp_path / name, 30))
+    left = not_in_flight(files, {tmp_path / "taken.csv", tmp_path / "gone.csv"})
+    assert [f.path.name for f in left] == ["new.csv"]
 
 
 def test_quarantine_and_archive_never_overwrite(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.sensors import landed_file_sensor
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.core.test_bad_inputs import ERRORS, write
+from pm_pipeline_tests.defs.test_sensor import scored_files
 from pm_pipeline_tests.partitioned import (
     ROBOT,
     latest_file_metadata,
@@ -54,12 +55,12 @@ def test_bad_files_never_stop_the_sensor_nor_leave_rows(
         assert isinstance(tick, dg.SensorResult)
         requests = [r for r in tick.run_requests or [] if isinstance(r, dg.RunRequest)]
         resources = pipeline_resources(database)
-        # The ready files of one robot score in one run, which a bad file does not fail.
+        # The ready files score in one run, which a bad file does not fail.
         [request] = requests
         assert run_sensor_request(instance, tick, request, resources).success
         good_metadata = latest_file_metadata(instance, "good.csv")
         assert good_metadata["events"] > 0
-        in_run = [Path(p).name for p in request.run_config["ops"]["file_events"]["config"]["paths"]]
+        in_run = [file for _, file in scored_files(request)]
         bad_files = [name for name in in_run if name != "good.csv"]
         assert bad_files  # some bad files have a readable header: only scoring finds them
         for name in bad_files:  # row-level problems are found, and named, in the run

@@ -8,11 +8,6 @@ import pytest
 
 from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.versioning import file_sha256
-from pm_pipeline.defs.partitions import robot_file_key
-from pm_pipeline.defs.sensors import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 from pm_pipeline.services.landing import archive_file, judge_landed_file, list_landed_files
 from pm_pipeline_tests.defs.test_sensor import added_partitions, export_text, land, requests, tick
 
@@ -45,29 +40,33 @@ def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return robots_file
 
 
-def test_each_robot_folder_is_one_run_of_that_robots_partitions(drop: Path, fleet: Path) -> None:
+def test_every_robot_folder_goes_into_one_run_each_file_with_its_robot(
+    drop: Path, fleet: Path
+) -> None:
     for robot in ("kawasaki-1", "ur3-1"):
         (drop / robot).mkdir()
     kawasaki = [land(drop / "kawasaki-1", f"k{n}.csv", export_text(n), 60 - n) for n in range(3)]
     ur3 = land(drop / "ur3-1", "u0.csv", ur3_text(0), 50)
     with dg.instance_for_test() as instance:
         result = tick(instance)
-    by_robot = {r.tags["pm/robot"]: r for r in requests(result)}
-    assert set(by_robot) == {"kawasaki-1", "ur3-1"}
-    batch = by_robot["kawasaki-1"]
-    assert batch.partition_key is None  # a range: its ends are in the tags
-    assert batch.tags[ASSET_PARTITION_RANGE_START_TAG] == str(
-        robot_file_key("kawasaki-1", "k0.csv")
-    )
-    assert batch.tags[ASSET_PARTITION_RANGE_END_TAG] == str(robot_file_key("kawasaki-1", "k2.csv"))
-    config = batch.run_config["ops"]["file_events"]["config"]
-    assert config["paths"] == [str(path) for path in kawasaki]
-    single = by_robot["ur3-1"]
-    assert single.partition_key == str(robot_file_key("ur3-1", "u0.csv"))
-    assert single.run_config["ops"]["file_events"]["config"]["paths"] == [str(ur3)]
+    [run] = requests(result)
+    assert run.tags["pm/robots"] == "kawasaki-1,ur3-1"
+    assert run.tags["pm/scoring"] == "landed"
+    assert "pm/robot" not in run.tags  # a scoring run never queues behind a retraining
+    assert run_files(run) == [
+        *(("kawasaki-1", f"k{n}.csv", str(path)) for n, path in enumerate(kawasaki)),
+        ("ur3-1", "u0.csv", str(ur3)),
+    ]
     added = added_partitions(result)
     assert added["robots"] == ["kawasaki-1", "ur3-1"]  # the robots file's, in its order
     assert added["landed_files"] == ["k0.csv", "k1.csv", "k2.csv", "u0.csv"]
+
+
+def run_files(run: dg.RunRequest) -> list[tuple[str, str, str]]:
+    """(robot, file key, path) of each file a run scores, in order."""
+    config = run.run_config["ops"]["score_landed_files"]["config"]
+    assert config["archive"] is True
+    return [(f["robot"], f["file"], f["path"]) for f in config["files"]]
 
 
 def test_a_file_read_in_another_robots_dialect_is_quarantined(drop: Path, fleet: Path) -> None:
@@ -103,7 +102,8 @@ def test_without_a_robots_file_a_new_folder_is_a_new_robot(
     land(drop, "top.csv", export_text(5))  # the top level stays the default robot's
     with dg.instance_for_test() as instance:
         result = tick(instance)
-    assert {r.tags["pm/robot"] for r in requests(result)} == {"press-7", "robot-1"}
+    [run] = requests(result)
+    assert {robot for robot, _, _ in run_files(run)} == {"press-7", "robot-1"}
     assert sorted(added_partitions(result)["robots"]) == ["press-7", "robot-1"]
 
 

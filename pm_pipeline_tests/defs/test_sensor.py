@@ -10,7 +10,6 @@ from dagster._core.test_utils import create_run_for_test
 
 from pm_pipeline.core.schema import DEFAULT_ROBOT_ID
 from pm_pipeline.core.versioning import file_sha256
-from pm_pipeline.defs.partitions import robot_file_key
 from pm_pipeline.defs.sensors import landed_file_sensor
 
 HEADER = '"Trait",' + ",".join(f'"Axis #{i}"' for i in range(1, 15)) + ',"Time"\n'
@@ -46,10 +45,16 @@ def requests(result: dg.SensorResult) -> list[dg.RunRequest]:
 def taken(result: dg.SensorResult) -> list[str]:
     """The names of the files the tick's runs score, run after run."""
     return [
-        Path(path).name
+        Path(landed["path"]).name
         for request in requests(result)
-        for path in request.run_config["ops"]["file_events"]["config"]["paths"]
+        for landed in request.run_config["ops"]["score_landed_files"]["config"]["files"]
     ]
+
+
+def scored_files(request: dg.RunRequest) -> list[tuple[str, str]]:
+    """(robot, file key) of each file the run scores: its ``file_events`` partitions."""
+    files = request.run_config["ops"]["score_landed_files"]["config"]["files"]
+    return [(landed["robot"], landed["file"]) for landed in files]
 
 
 def added_partitions(result: dg.SensorResult) -> dict[str, list[str]]:
@@ -65,10 +70,10 @@ def test_new_file_becomes_a_partition_and_a_run(drop: Path) -> None:
     with dg.instance_for_test() as instance:
         result = tick(instance)
     [request] = requests(result)
-    assert request.partition_key == str(robot_file_key(DEFAULT_ROBOT_ID, "a.csv"))
+    assert request.job_name is None  # the sensor's own: landed_files_job
     assert request.run_key == f"a.csv@{file_sha256(path)[:16]}"
-    assert request.run_config["ops"]["file_events"]["config"] == {
-        "paths": [str(path)],
+    assert request.run_config["ops"]["score_landed_files"]["config"] == {
+        "files": [{"robot": DEFAULT_ROBOT_ID, "file": "a.csv", "path": str(path)}],
         "archive": True,
     }
     assert added_partitions(result) == {"robots": [DEFAULT_ROBOT_ID], "landed_files": ["a.csv"]}
@@ -81,7 +86,7 @@ def test_same_bytes_again_are_not_rescored(drop: Path) -> None:
         [request] = requests(tick(instance))
         create_run_for_test(
             instance,
-            job_name="file_scoring_job",
+            job_name="landed_files_job",
             status=dg.DagsterRunStatus.SUCCESS,
             tags={"dagster/run_key": request.run_key},
         )
@@ -98,18 +103,32 @@ def test_changed_file_gets_a_new_run_in_the_same_partition(drop: Path) -> None:
         [first] = requests(tick(instance))
         create_run_for_test(
             instance,
-            job_name="file_scoring_job",
+            job_name="landed_files_job",
             status=dg.DagsterRunStatus.SUCCESS,
             tags={"dagster/run_key": first.run_key},
         )
         land(drop, "a.csv", export_text(0, rows=7))
         [second] = requests(tick(instance))
-    assert (
-        second.partition_key
-        == first.partition_key
-        == str(robot_file_key(DEFAULT_ROBOT_ID, "a.csv"))
-    )
+    assert scored_files(second) == scored_files(first) == [(DEFAULT_ROBOT_ID, "a.csv")]
     assert second.run_key != first.run_key
+
+
+def test_a_file_in_a_run_not_yet_ended_is_left_alone_until_the_run_ends(drop: Path) -> None:
+    path = land(drop, "a.csv", export_text(0))
+    with dg.instance_for_test() as instance:
+        [request] = requests(tick(instance))
+        run = create_run_for_test(
+            instance,
+            job_name="landed_files_job",
+            status=dg.DagsterRunStatus.STARTED,
+            run_config=request.run_config,
+            tags={"dagster/run_key": request.run_key},
+        )
+        land(drop, "a.csv", export_text(0, rows=7))  # rewritten while its run goes
+        assert requests(tick(instance)) == []
+        instance.report_run_failed(run)
+        [changed] = requests(tick(instance))
+    assert changed.run_key == f"a.csv@{file_sha256(path)[:16]}" != request.run_key
 
 
 def test_files_being_written_wait(drop: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,7 @@ import pytest
 from dagster._core.test_utils import create_run_for_test
 
 from pm_pipeline.defs.sensors import MAX_RUNTIME_TAG, RERUN_OF_TAG, RUN_KEY_TAG, WILL_RETRY_TAG
-from pm_pipeline_tests.defs.test_sensor import export_text, land, requests, tick
+from pm_pipeline_tests.defs.test_sensor import export_text, land, requests, scored_files, tick
 
 
 def started(instance: dg.DagsterInstance, run_key: str | None, **tags: str) -> dg.DagsterRun:
@@ -15,7 +15,7 @@ def started(instance: dg.DagsterInstance, run_key: str | None, **tags: str) -> d
     assert run_key is not None
     return create_run_for_test(
         instance,
-        job_name="file_scoring_job",
+        job_name="landed_files_job",
         status=dg.DagsterRunStatus.STARTED,
         tags={RUN_KEY_TAG: run_key, **tags},
     )
@@ -42,7 +42,7 @@ def test_a_run_dagster_retries_is_left_to_the_retry(drop: Path) -> None:
         [request] = requests(tick(instance))
         crashed = create_run_for_test(
             instance,
-            job_name="file_scoring_job",
+            job_name="landed_files_job",
             status=dg.DagsterRunStatus.FAILURE,
             tags={RUN_KEY_TAG: request.run_key, WILL_RETRY_TAG: "true"},
         )
@@ -73,7 +73,7 @@ def test_a_crashed_run_whose_retry_never_started_is_rerun_once(
         [request] = requests(tick(instance))
         stranded = create_run_for_test(
             instance,
-            job_name="file_scoring_job",
+            job_name="landed_files_job",
             status=dg.DagsterRunStatus.FAILURE,
             tags={RUN_KEY_TAG: request.run_key, WILL_RETRY_TAG: "true"},
         )
@@ -82,7 +82,7 @@ def test_a_crashed_run_whose_retry_never_started_is_rerun_once(
         [rerun] = requests(tick(instance))
         assert rerun.run_key == f"{request.run_key}:rerun-{stranded.run_id[:8]}"
         assert rerun.tags[RERUN_OF_TAG] == stranded.run_id
-        assert rerun.partition_key == "a.csv|robot-1"  # robot × file
+        assert scored_files(rerun) == [("robot-1", "a.csv")]
         started(instance, rerun.run_key)
         assert requests(tick(instance)) == []  # the rerun goes; no second one
     assert path.exists()

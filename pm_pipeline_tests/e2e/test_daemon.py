@@ -59,9 +59,9 @@ def stored(site: DaemonSite) -> dict[str, tuple[int, int]]:
 
 def scoring_runs(site: DaemonSite) -> tuple[list[str], list[str]]:
     """The statuses of the scoring runs, and the files their partitions cover: a run scores
-    one file, or several of a robot's files that landed in the same tick."""
+    the files of a tick, of any robots."""
     with dg.DagsterInstance.from_config(str(site.home)) as instance:
-        runs = instance.get_runs(filters=dg.RunsFilter(job_name="file_scoring_job"))
+        runs = instance.get_runs(filters=dg.RunsFilter(job_name="landed_files_job"))
         records = instance.fetch_materializations(dg.AssetKey("file_events"), limit=100).records
     files = sorted(
         str(record.partition_key).split("|")[0] for record in records if record.partition_key

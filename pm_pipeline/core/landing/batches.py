@@ -1,21 +1,20 @@
-"""Which ready files score together: several files of one robot in one run, in landing order.
+"""Which ready files score together: a tick's files of any robots in one run, each robot's in
+landing order.
 
-A run of several partitions covers a *range* of them, and a range of ``robot × file`` is the
-robot's files between two keys of the ``file`` dimension, in the order those keys were added.
-So the files of a batch must get new keys, added one after another: a file whose name is
-already a key (landed again, or another robot's file of the same name) scores in a run of
-its own.
+A run's start-up (a process importing the code location) costs more than scoring a file of
+a few thousand readings, and a fleet lands many such files at once; so a run takes all of
+them, up to a limit. Runs of landed files go one at a time (the run queue's ``pm/scoring``
+limit), so a robot's files score in landing order even when they land across ticks.
 """
 
 from __future__ import annotations
 
 import hashlib
-from itertools import groupby
 
 from pm_pipeline.core.landing.plan import LandingDecision
 
 
-def batch_by_robot(
+def fleet_batches(
     ready: list[LandingDecision], known_files: set[str], max_files: int
 ) -> tuple[list[list[LandingDecision]], list[str]]:
     """Group files ready to score into runs.
@@ -32,36 +31,26 @@ def batch_by_robot(
     Returns
     -------
     tuple
-        The batches, each one robot's files in landing order, and the new ``file`` keys to
-        add, in the order that makes each batch one range.
+        The batches, each robot's files together and in landing order (a robot with more
+        files than fit goes on in the next batch), and the new ``file`` keys to add.
     """
-    batches: list[list[LandingDecision]] = []
-    new_keys: list[str] = []
-    taken = set(known_files)
     by_robot = sorted(enumerate(ready), key=lambda item: (item[1].robot_id, item[0]))
-    for _, group in groupby(by_robot, key=lambda item: item[1].robot_id):
-        current: list[LandingDecision] = []
-        for _, decision in group:
-            key = decision.partition_key
-            if key in taken:
-                batches.append([decision])
-                continue
-            taken.add(key)
-            if len(current) == max_files:
-                batches.append(current)
-                current = []
-            new_keys.append(key)
-            current.append(decision)
-        if current:
-            batches.append(current)
+    ordered = [decision for _, decision in by_robot]
+    batches = [ordered[start : start + max_files] for start in range(0, len(ordered), max_files)]
+    new_keys = list(
+        dict.fromkeys(d.partition_key for d in ready if d.partition_key not in known_files)
+    )
     return batches, new_keys
 
 
 def batch_run_key(batch: list[LandingDecision]) -> str:
-    """The run key of a batch: a single file's own, or one naming the robot, the first and
-    last file and a hash of every file's bytes, so the same batch is never run twice."""
+    """The run key of a batch: a single file's own, or one naming the first and last file
+    and a hash of every file's bytes, so the same batch is never run twice."""
     if len(batch) == 1:
         return batch[0].run_key
     digest = hashlib.sha256("\n".join(d.run_key for d in batch).encode()).hexdigest()[:16]
     first, last = batch[0], batch[-1]
-    return f"{first.robot_id}/{first.partition_key}..{last.partition_key}@{digest}"
+    return (
+        f"{len(batch)} files: {first.robot_id}/{first.partition_key}.."
+        f"{last.robot_id}/{last.partition_key}@{digest}"
+    )

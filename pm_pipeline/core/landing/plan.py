@@ -105,6 +105,16 @@ def after_earlier_run(run: EarlierRun, grace_s: float) -> str:
     return "rerun"
 
 
+def not_in_flight(files: list[LandedFile], in_flight: set[Path]) -> list[LandedFile]:
+    """The files no run in flight has taken.
+
+    A run in flight archives its files when it ends, so until then they are left alone: a
+    tick during a fleet's long run then costs no hash, header read or run lookup per file,
+    and a file rewritten meanwhile is judged once the run has ended.
+    """
+    return [landed for landed in files if landed.path not in in_flight]
+
+
 def plan_landed_files(
     files: list[LandedFile],
     now: float,

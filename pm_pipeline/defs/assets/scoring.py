@@ -13,6 +13,7 @@ from pm_pipeline.core.parsing.careful import check_export_header
 from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.db.events import read_events
+from pm_pipeline.db.fence import robot_readings_fence
 from pm_pipeline.db.registry import active_model_version, load_model
 from pm_pipeline.defs.assets.training import THRESHOLD_KEYS
 from pm_pipeline.defs.event_metadata import (
@@ -26,6 +27,7 @@ from pm_pipeline.defs.event_metadata import (
 from pm_pipeline.defs.metadata import readings_span_metadata
 from pm_pipeline.defs.partitions import (
     SAME_ROBOT,
+    robot_file_key,
     robot_files_partitions,
     split_robot_file_key,
 )
@@ -57,6 +59,9 @@ class FileEventsConfig(dg.Config):
     archive: bool = False
 
 
+# A database that drops mid-file is tried again with backoff; a bad file or setting is not.
+SCORING_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
+
 with warnings.catch_warnings():
     # backfill_policy is a Dagster beta; its warning would print on every command that loads
     # the definitions, so it is silenced here, where the choice is made.
@@ -68,7 +73,7 @@ with warnings.catch_warnings():
         # Several files of a robot score in one run, in landing order: a fleet's files do not
         # each pay for a run's start-up (see the README's "Throughput").
         backfill_policy=dg.BackfillPolicy.single_run(),
-        retry_policy=dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL),
+        retry_policy=SCORING_RETRY_POLICY,
         check_specs=event_check_specs("file_events", robot_files_partitions),
     )
 
@@ -82,17 +87,11 @@ def file_events(
     """ALERT/ERROR events of one landed controller export of one robot, scored as the
     continuation of the robot's stored readings. Its readings are ingested for the robot's
     next retraining."""
-    try:
-        settings = load_settings()
-        fleet = load_fleet(settings)
-    except PipelineError as error:
-        # A bad setting: the files are not at fault, so they stay put.
-        raise dg.Failure(description=str(error), allow_retries=False) from error
     keys = list(context.partition_keys)
     explicit = {Path(path).name: path for path in config.paths}
     if config.path:
         explicit[split_robot_file_key(keys[0])[1]] = config.path
-    scorer = _FileScorer(context, config, readings_db, settings, fleet)
+    scorer = _FileScorer(context, readings_db, len(keys) > 1, config.archive, config.model_version)
     outcomes = [scorer.score(key, explicit) for key in keys]
     for outcome in outcomes:
         context.add_asset_metadata(outcome.metadata, partition_key=outcome.partition_key)
@@ -111,6 +110,68 @@ def file_events(
     )
 
 
+class LandedFile(dg.Config):
+    """One file the sensor found: its robot, its key in the ``file`` dimension, and where it
+    lies now."""
+
+    robot: str
+    file: str
+    path: str
+
+
+class LandedFilesConfig(dg.Config):
+    """The files of one run of ``landed_files_job``, in the order they score."""
+
+    files: list[LandedFile]
+    archive: bool = True
+
+
+@dg.op(
+    retry_policy=SCORING_RETRY_POLICY,
+    description="Scores the landed files of one sensor tick, of any robots, one after "
+    "another; each file's events materialize its own file_events partition.",
+)
+def score_landed_files(
+    context: dg.OpExecutionContext,
+    config: LandedFilesConfig,
+    readings_db: ReadingsDatabaseResource,
+) -> None:
+    """``file_events`` for many robots' files in one run.
+
+    A run of the ``file_events`` asset covers a range of ``robot × file``, so one robot; a
+    fleet's files would pay a run's start-up per robot. This op reports each file's
+    materialization and check verdicts against its own partition as soon as its events are
+    stored, which is what the asset's run does, and what the UI, the views' automation and
+    ``pm-pipeline lineage`` read.
+    """
+    # A bad file among others must not hold back their events: it is quarantined, and its
+    # partition shows why. Alone, it fails the run, as a run of the asset does.
+    batch = len(config.files) > 1
+    scorer = _FileScorer(context, readings_db, batch=batch, archive=config.archive)
+    for landed in config.files:
+        key = str(robot_file_key(landed.robot, landed.file))
+        if context.retry_number and _materialized_in_run(context, key):
+            # An earlier attempt of this run stored this file's events before it failed.
+            context.log.info(f"{landed.robot}/{landed.file}: stored by an earlier attempt")
+            continue
+        outcome = scorer.score(key, {landed.file: landed.path})
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=file_events.key, partition=key, metadata=outcome.metadata
+            )
+        )
+        for check in outcome.checks:
+            context.log_event(_evaluation(check, key))  # pyright: ignore[reportArgumentType]
+
+
+def _materialized_in_run(context: dg.OpExecutionContext, partition_key: str) -> bool:
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=file_events.key, asset_partitions=[partition_key]),
+        limit=1,
+    ).records
+    return bool(records) and records[0].run_id == context.run_id
+
+
 @dataclass(frozen=True)
 class _FileOutcome:
     partition_key: str
@@ -123,16 +184,22 @@ class _FileScorer:
 
     def __init__(
         self,
-        context: dg.AssetExecutionContext,
-        config: FileEventsConfig,
+        context: dg.AssetExecutionContext | dg.OpExecutionContext,
         readings_db: ReadingsDatabaseResource,
-        settings: Settings,
-        fleet: Fleet,
+        batch: bool,
+        archive: bool,
+        model_version: str | None = None,
     ) -> None:
-        self.context, self.config, self.readings_db = context, config, readings_db
-        self.settings, self.fleet = settings, fleet
-        self.batch = len(context.partition_keys) > 1
+        self.context, self.readings_db = context, readings_db
+        self.batch, self.archive, self.model_version = batch, archive, model_version
+        self.settings, self.fleet = _settings_and_fleet()
         self._models: dict[str, tuple[str, TrainedModel]] = {}
+
+    def _progress(self, rows: int) -> None:
+        # Each stored event costs a write to Dagster's event log: a batch's files each log one
+        # line when scored, and only a lone file (`pm-pipeline score`'s bar) logs its pieces.
+        if not self.batch:
+            self.context.log.debug(SCORED_ROWS_LOG.format(rows=rows))
 
     def score(self, partition_key: str, explicit: dict[str, str]) -> _FileOutcome:
         robot_id, file_key = split_robot_file_key(partition_key)
@@ -162,7 +229,7 @@ class _FileScorer:
         if robot_id not in self._models:
             engine = self.readings_db.engine()
             try:
-                version = self.config.model_version or active_model_version(engine, robot_id)
+                version = self.model_version or active_model_version(engine, robot_id)
                 self._models[robot_id] = (version, load_model(engine, version))
             except DatabaseUnavailable:
                 raise  # the retry policy tries again with backoff
@@ -175,34 +242,37 @@ class _FileScorer:
         self, partition_key: str, robot_id: str, file_key: str, path: Path, fmt: ExportFormat
     ) -> _FileOutcome:
         context, settings, readings_db = self.context, self.settings, self.readings_db
-        sha256 = _checked_file(path, fmt, quarantine=self.config.archive)
+        sha256 = _checked_file(path, fmt, quarantine=self.archive)
         version, model = self._model(robot_id)
         engine = readings_db.engine()
-        try:
-            scored = ingest_and_detect(
-                engine,
-                readings_db.table(),
-                robot_id,
-                path,
-                sha256,
-                model,
-                fmt,
-                progress=lambda rows: context.log.debug(SCORED_ROWS_LOG.format(rows=rows)),
-                max_model_age=settings.model_max_age,
+        # No retraining reads the robot's readings between ingest and the events that flag
+        # them (see pm_pipeline.db.fence).
+        with robot_readings_fence(engine, robot_id):
+            try:
+                scored = ingest_and_detect(
+                    engine,
+                    readings_db.table(),
+                    robot_id,
+                    path,
+                    sha256,
+                    model,
+                    fmt,
+                    progress=self._progress,
+                    max_model_age=settings.model_max_age,
+                )
+            except DatabaseUnavailable:
+                raise
+            except PipelineError as error:
+                raise _bad_file(path, error, quarantine=self.archive) from error
+            # The events and their notifications (when a channel is set), in one transaction.
+            written = store_file_events(
+                engine, robot_id, file_key, scored, version, context.run_id, settings
             )
-        except DatabaseUnavailable:
-            raise
-        except PipelineError as error:
-            raise _bad_file(path, error, quarantine=self.config.archive) from error
         ingested = scored.ingest
         for note in scored.notes:
             context.log.warning(f"{robot_id}/{path.name}: {note}")
-        # The events and their notifications (when a channel is configured), in one transaction.
-        written = store_file_events(
-            engine, robot_id, file_key, scored, version, context.run_id, settings
-        )
         stored = written.events
-        archived = archive_file(path, sha256) if self.config.archive else path
+        archived = archive_file(path, sha256) if self.archive else path
         how = "streamed" if scored.streamed else "read whole"
         context.log.info(
             f"{robot_id}/{path.name}: {ingested.rows_in_file} rows {how}, {stored} events "
@@ -237,6 +307,15 @@ class _FileScorer:
             **({"export_notes": "\n".join(scored.notes)} if scored.notes else {}),
         }
         return _FileOutcome(partition_key, metadata, event_check_results(stored_events))
+
+
+def _settings_and_fleet() -> tuple[Settings, Fleet]:
+    try:
+        settings = load_settings()
+        return settings, load_fleet(settings)
+    except PipelineError as error:
+        # A bad setting: the files are not at fault, so they stay put.
+        raise dg.Failure(description=str(error), allow_retries=False) from error
 
 
 def _evaluation(check: dg.AssetCheckResult, partition_key: str) -> dg.AssetCheckEvaluation:

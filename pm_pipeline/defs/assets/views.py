@@ -1,5 +1,9 @@
 """Views group: data health, per-axis summary and events over time, a partition per robot."""
 
+import warnings
+from collections.abc import Callable
+from functools import partial
+
 import dagster as dg
 
 from pm_pipeline.core.views.health import (
@@ -25,58 +29,6 @@ from pm_pipeline.defs.metadata import table_markdown
 from pm_pipeline.defs.partitions import SAME_ROBOT, robots_partitions
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
-
-@dg.asset(group_name="views", partitions_def=robots_partitions)
-def data_health(
-    context: dg.AssetExecutionContext, readings_db: ReadingsDatabaseResource
-) -> dg.MaterializeResult:
-    """Coverage of the robot's stored readings: rows, time span, cadence, gaps, idle and NULL
-    shares, and the duplicates ingest skipped."""
-    engine, robot = readings_db.engine(), context.partition_key
-    readings = read_readings(engine, readings_db.table(), robot)
-    health = measure_data_health(readings)
-    plot = plot_bars_png(health.readings_per_hour, "readings per hour (UTC)", "readings")
-    return dg.MaterializeResult(
-        metadata={
-            "readings_per_hour": dg.MetadataValue.md(
-                bars_markdown(health.readings_per_hour, "readings")
-            ),
-            "dagster/row_count": int(health.rows),
-            "span_s": float(health.span_s),
-            "cadence_median_s": float(health.cadence_median_s),
-            "cadence_p95_s": float(health.cadence_p95_s),
-            "idle_share": float(health.idle_share),
-            "gaps": len(health.gaps),
-            "longest_gap_s": float(health.gaps["seconds"].max()) if len(health.gaps) else 0.0,
-            "skipped_duplicates": skipped_duplicates(engine, robot),
-            "figures": table_markdown(health.figures()),
-            "longest_gaps": table_markdown(health.gaps.nlargest(20, "seconds")),
-            "plot_readings_per_hour": dg.MetadataValue.md(png_markdown(plot, "per hour")),
-        }
-    )
-
-
-@dg.asset(group_name="views", partitions_def=robots_partitions)
-def axis_summary(
-    context: dg.AssetExecutionContext, readings_db: ReadingsDatabaseResource
-) -> dg.MaterializeResult:
-    """Per axis: min, mean, p95 and max current, active share, active ampere-seconds and the
-    latest reading; plus the axis with the highest current in the last minute of data."""
-    readings = read_readings(readings_db.engine(), readings_db.table(), context.partition_key)
-    summary = summarise_axes(readings)
-    peak = find_one_minute_peak(readings)
-    plot = plot_bars_png(summary.set_index("axis")["p95_A"], "p95 current per axis", "A")
-    return dg.MaterializeResult(
-        metadata={
-            "summary": table_markdown(summary),
-            "one_minute_peak": f"{peak[0]} at {peak[1]:.3f} A ({peak[2].isoformat()})"
-            if peak
-            else "no readings",
-            "plot_p95_current": dg.MetadataValue.md(png_markdown(plot, "p95 current")),
-        }
-    )
-
-
 # Refreshed once the events of any landed file are stored, whether other files are still
 # being scored or some file's partition never succeeded (a quarantined file stays missing).
 EVENTS_STORED = (
@@ -85,13 +37,86 @@ EVENTS_STORED = (
 ).with_label("events stored")
 
 
-# A robot's views of its events: they follow its files' events, refreshed when they are stored.
-events_view = dg.asset(
-    group_name="views",
-    deps=[dg.AssetDep(file_events, partition_mapping=SAME_ROBOT)],
-    automation_condition=EVENTS_STORED,
-    partitions_def=robots_partitions,
-)
+# Several robots' views refresh in one run (a range of robots) when several are due at once.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)  # backfill_policy, as on file_events
+    view = dg.asset(
+        group_name="views",
+        partitions_def=robots_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
+    # A robot's views of its events: they follow its files' events, refreshed when stored.
+    events_view = dg.asset(
+        group_name="views",
+        deps=[dg.AssetDep(file_events, partition_mapping=SAME_ROBOT)],
+        automation_condition=EVENTS_STORED,
+        partitions_def=robots_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
+
+
+def _each_robot(
+    context: dg.AssetExecutionContext, robot_view: Callable[[str], dict]
+) -> dg.MaterializeResult:
+    """The view of each robot of the run, as that robot's partition's metadata."""
+    for robot in context.partition_keys:
+        context.add_asset_metadata(robot_view(robot), partition_key=robot)
+    return dg.MaterializeResult()
+
+
+@view
+def data_health(
+    context: dg.AssetExecutionContext, readings_db: ReadingsDatabaseResource
+) -> dg.MaterializeResult:
+    """Coverage of the robot's stored readings: rows, time span, cadence, gaps, idle and NULL
+    shares, and the duplicates ingest skipped."""
+    return _each_robot(context, partial(_data_health, readings_db))
+
+
+def _data_health(readings_db: ReadingsDatabaseResource, robot: str) -> dict:
+    engine = readings_db.engine()
+    readings = read_readings(engine, readings_db.table(), robot)
+    health = measure_data_health(readings)
+    plot = plot_bars_png(health.readings_per_hour, "readings per hour (UTC)", "readings")
+    return {
+        "readings_per_hour": dg.MetadataValue.md(
+            bars_markdown(health.readings_per_hour, "readings")
+        ),
+        "dagster/row_count": int(health.rows),
+        "span_s": float(health.span_s),
+        "cadence_median_s": float(health.cadence_median_s),
+        "cadence_p95_s": float(health.cadence_p95_s),
+        "idle_share": float(health.idle_share),
+        "gaps": len(health.gaps),
+        "longest_gap_s": float(health.gaps["seconds"].max()) if len(health.gaps) else 0.0,
+        "skipped_duplicates": skipped_duplicates(engine, robot),
+        "figures": table_markdown(health.figures()),
+        "longest_gaps": table_markdown(health.gaps.nlargest(20, "seconds")),
+        "plot_readings_per_hour": dg.MetadataValue.md(png_markdown(plot, "per hour")),
+    }
+
+
+@view
+def axis_summary(
+    context: dg.AssetExecutionContext, readings_db: ReadingsDatabaseResource
+) -> dg.MaterializeResult:
+    """Per axis: min, mean, p95 and max current, active share, active ampere-seconds and the
+    latest reading; plus the axis with the highest current in the last minute of data."""
+    return _each_robot(context, partial(_axis_summary, readings_db))
+
+
+def _axis_summary(readings_db: ReadingsDatabaseResource, robot: str) -> dict:
+    readings = read_readings(readings_db.engine(), readings_db.table(), robot)
+    summary = summarise_axes(readings)
+    peak = find_one_minute_peak(readings)
+    plot = plot_bars_png(summary.set_index("axis")["p95_A"], "p95 current per axis", "A")
+    return {
+        "summary": table_markdown(summary),
+        "one_minute_peak": f"{peak[0]} at {peak[1]:.3f} A ({peak[2].isoformat()})"
+        if peak
+        else "no readings",
+        "plot_p95_current": dg.MetadataValue.md(png_markdown(plot, "p95 current")),
+    }
 
 
 @events_view
@@ -100,7 +125,11 @@ def events_summary(
 ) -> dg.MaterializeResult:
     """The robot's landed-file events per hour and severity, and the strongest events with the
     model version that raised each (the synthetic verification set is left out)."""
-    engine, robot = readings_db.engine(), context.partition_key
+    return _each_robot(context, partial(_events_summary, readings_db))
+
+
+def _events_summary(readings_db: ReadingsDatabaseResource, robot: str) -> dict:
+    engine = readings_db.engine()
     events = read_events(engine, robot_id=robot, landed_only=True)
     _, first, last = readings_span(engine, readings_db.table(), robot)
     per_hour = count_severities_per_hour(events, first, last)
@@ -116,7 +145,7 @@ def events_summary(
     if not counts.empty:
         plot = plot_stacked_counts_png(counts, "landed-file events per hour (UTC)")
         metadata["plot_events_over_time"] = dg.MetadataValue.md(png_markdown(plot, "events"))
-    return dg.MaterializeResult(metadata=metadata)
+    return metadata
 
 
 @events_view
@@ -125,14 +154,15 @@ def open_events(
 ) -> dg.MaterializeResult:
     """The robot's events still going where its readings end: axis, severity, start, last
     seen, peak z, model version and the file they came from."""
-    engine, robot = readings_db.engine(), context.partition_key
-    found = still_open(robot_events(engine, robot))
-    return dg.MaterializeResult(
-        metadata={
-            "robot": robot,
-            "dagster/row_count": len(found),
-            "dagster/column_schema": OPEN_EVENTS_SCHEMA,
-            "open_events": open_events_table(found),
-            "errors": int((found["severity"] == "ERROR").sum()),
-        }
-    )
+    return _each_robot(context, partial(_open_events, readings_db))
+
+
+def _open_events(readings_db: ReadingsDatabaseResource, robot: str) -> dict:
+    found = still_open(robot_events(readings_db.engine(), robot))
+    return {
+        "robot": robot,
+        "dagster/row_count": len(found),
+        "dagster/column_schema": OPEN_EVENTS_SCHEMA,
+        "open_events": open_events_table(found),
+        "errors": int((found["severity"] == "ERROR").sum()),
+    }
