@@ -8,8 +8,13 @@ from urllib.parse import quote
 
 import dagster as dg
 import pandas as pd
+from dagster._core.definitions.data_version import (
+    DATA_VERSION_TAG,
+    INPUT_DATA_VERSION_TAG_PREFIX,
+    INPUT_EVENT_POINTER_TAG_PREFIX,
+)
 
-from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS
+from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
 
 ERROR_CHECK = "no_error_events"
 ALERT_CHECK = "no_alert_events"
@@ -161,13 +166,34 @@ def model_version_link(
     records = instance.fetch_materializations(key, limit=100).records
     for record in records:
         materialization = record.asset_materialization
-        if materialization and (materialization.tags or {}).get("dagster/data_version") == version:
+        if materialization and (materialization.tags or {}).get(DATA_VERSION_TAG) == version:
             path = "/".join(quote(part) for part in key.path)
             millis = int(record.timestamp * 1000)
             return dg.MetadataValue.url(
                 f"{ui_url.rstrip('/')}/assets/{path}?view=events&time={millis}"
             )
     return version
+
+
+def threshold_provenance(
+    instance: dg.DagsterInstance, robot_id: str, version: str
+) -> dict[str, str]:
+    """Dagster's provenance tags naming the robot's threshold materializations of ``version``,
+    the inputs a file scored with it had: a materialization reported by an op carries them
+    as a run of the ``file_events`` asset would, so its lineage in the UI is the same."""
+    tags = {}
+    for key in THRESHOLD_KEYS.values():
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[robot_id]), limit=20
+        ).records
+        for record in records:
+            materialization = record.asset_materialization
+            if materialization and (materialization.tags or {}).get(DATA_VERSION_TAG) == version:
+                name = key.to_user_string()
+                tags[f"{INPUT_DATA_VERSION_TAG_PREFIX}/{name}"] = version
+                tags[f"{INPUT_EVENT_POINTER_TAG_PREFIX}/{name}"] = str(record.storage_id)
+                break
+    return tags
 
 
 def _iso(value: pd.Timestamp) -> str:

@@ -12,13 +12,15 @@ from pm_pipeline.cli.app import main
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.registry import active_model_version, list_models
 from pm_pipeline.definitions import defs
+from pm_pipeline.defs.assets import file_events
+from pm_pipeline.defs.assets.training import THRESHOLD_KEYS
 from pm_pipeline.defs.execution import local_instance, run_views
 from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.defs.sensors import landed_file_sensor
 from pm_pipeline_tests.conftest import skip_or_fail
 from pm_pipeline_tests.defs.test_fleet_sensor import FLEET
-from pm_pipeline_tests.partitioned import latest_file_metadata, run_sensor_request
+from pm_pipeline_tests.partitioned import landed_key, latest_file_metadata, run_sensor_request
 from pm_pipeline_tests.test_robots import UR3_EXPORT
 
 pytestmark = pytest.mark.slow
@@ -97,12 +99,25 @@ def test_two_robots_of_two_dialects_keep_everything_their_own(
         assert scored["robot"] == robot and scored["model_version"] == versions[robot]
         assert scored["events"] == len(events)
         assert Path(scored["file"]).parent == drop / robot / "archive"
+        # The sensor's run records the robot's thresholds of that version as the file's inputs.
+        inputs = _input_versions(instance, landed_key("shift.csv", robot))
+        assert inputs == {key.to_user_string(): versions[robot] for key in THRESHOLD_KEYS.values()}
         opened = _latest_view(instance, "open_events", robot)
         assert opened["robot"] == robot
         assert opened["dagster/row_count"] <= len(events)
     # The file name is the same in both folders: two partitions, one per robot.
     assert instance.get_dynamic_partitions("landed_files") == ["shift.csv"]
     assert sorted(instance.get_dynamic_partitions("robots")) == [KAWASAKI, UR3]
+
+
+def _input_versions(instance: dg.DagsterInstance, partition: str) -> dict[str, str]:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=file_events.key, asset_partitions=[partition]), limit=1
+    ).records
+    assert records and records[0].asset_materialization is not None
+    prefix = "dagster/input_data_version/"
+    tags = records[0].asset_materialization.tags or {}
+    return {k.removeprefix(prefix): v for k, v in tags.items() if k.startswith(prefix)}
 
 
 def _latest_view(instance: dg.DagsterInstance, key: str, robot: str) -> dict:

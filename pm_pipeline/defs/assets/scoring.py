@@ -1,7 +1,7 @@
 """Scoring: events of each landed controller export, a partition per robot and file."""
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
@@ -23,6 +23,7 @@ from pm_pipeline.defs.event_metadata import (
     event_table,
     model_version_link,
     not_scored_check_results,
+    threshold_provenance,
 )
 from pm_pipeline.defs.metadata import readings_span_metadata
 from pm_pipeline.defs.partitions import (
@@ -157,7 +158,10 @@ def score_landed_files(
         outcome = scorer.score(key, {landed.file: landed.path})
         context.log_event(
             dg.AssetMaterialization(
-                asset_key=file_events.key, partition=key, metadata=outcome.metadata
+                asset_key=file_events.key,
+                partition=key,
+                metadata=outcome.metadata,
+                tags=outcome.provenance,
             )
         )
         for check in outcome.checks:
@@ -177,6 +181,7 @@ class _FileOutcome:
     partition_key: str
     metadata: dict
     checks: list[dg.AssetCheckResult]
+    provenance: dict[str, str] = field(default_factory=dict)
 
 
 class _FileScorer:
@@ -194,6 +199,7 @@ class _FileScorer:
         self.batch, self.archive, self.model_version = batch, archive, model_version
         self.settings, self.fleet = _settings_and_fleet()
         self._models: dict[str, tuple[str, TrainedModel]] = {}
+        self._lineage: dict[str, tuple[dg.UrlMetadataValue | str, dict[str, str]]] = {}
 
     def _progress(self, rows: int) -> None:
         # Each stored event costs a write to Dagster's event log: a batch's files each log one
@@ -238,6 +244,19 @@ class _FileScorer:
                 raise dg.Failure(description=str(error), allow_retries=False) from error
         return self._models[robot_id]
 
+    def _lineage_of(
+        self, robot_id: str, version: str
+    ) -> tuple[dg.UrlMetadataValue | str, dict[str, str]]:
+        """The link to the model's materialization and the thresholds' provenance tags,
+        looked up once per robot of the run."""
+        if robot_id not in self._lineage:
+            instance = self.context.instance
+            self._lineage[robot_id] = (
+                model_version_link(instance, version, self.settings.dagster_ui_url),
+                threshold_provenance(instance, robot_id, version),
+            )
+        return self._lineage[robot_id]
+
     def _score_file(
         self, partition_key: str, robot_id: str, file_key: str, path: Path, fmt: ExportFormat
     ) -> _FileOutcome:
@@ -280,6 +299,7 @@ class _FileScorer:
             f"{archived}"
         )
         stored_events = read_events(engine, file_key, robot_id)
+        link, provenance = self._lineage_of(robot_id, version)
         severities = stored_events["severity"].value_counts()
         metadata = {
             **readings_span_metadata(
@@ -294,9 +314,7 @@ class _FileScorer:
             "file": str(archived),
             "file_sha256": sha256,
             "model_version": version,
-            "model_version_link": model_version_link(
-                context.instance, version, settings.dagster_ui_url
-            ),
+            "model_version_link": link,
             "streamed": scored.streamed,
             "rows_added": int(ingested.rows_added),
             "rows_already_present": int(ingested.rows_present),
@@ -306,7 +324,7 @@ class _FileScorer:
             "notifications_queued": int(written.notifications),
             **({"export_notes": "\n".join(scored.notes)} if scored.notes else {}),
         }
-        return _FileOutcome(partition_key, metadata, event_check_results(stored_events))
+        return _FileOutcome(partition_key, metadata, event_check_results(stored_events), provenance)
 
 
 def _settings_and_fleet() -> tuple[Settings, Fleet]:
