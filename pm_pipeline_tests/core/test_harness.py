@@ -166,3 +166,10 @@ def test_the_report_has_every_target_and_every_mode(readings) -> None:
     assert table.loc["faults", "robust"] == len(KINDS)
     assert 0 <= table["robust"].loc[["recall, all faults"]].astype(float).iloc[0] <= 1
     assert "median minutes to detect" in formatted(table)
+
+
+def test_planning_some_kinds_plans_the_faults_a_full_plan_has_of_them(readings) -> None:
+    every = plan_faults(readings, seed=3, per_kind=2, offset=1)
+    some = plan_faults(readings, seed=3, per_kind=2, offset=1, kinds=("jitter", "bursts"))
+    assert some == [fault for fault in every if fault.kind in ("bursts", "jitter")]
+    assert {fault.kind for fault in some} == {"bursts", "jitter"}

@@ -2,10 +2,12 @@
 
 The fixtures under ``pm_pipeline_tests/fixtures/`` were written by the code of commit
 ad5d710 (before the detector interface) for seed and robust, when the cusum mode was added
-for ``cusum`` (four channels, 2000 moments, 16 neighbours), and when its second version
-came for ``cusum_2`` (surge and variance channels, 8000 moments, 6 neighbours): each
-model's JSON exactly as the registry stores it, and the events that code found on the
-scoring slice. The readings are not stored; they are regenerated here from fixed seeds.
+for ``cusum`` (four channels, 2000 moments, 16 neighbours), when its second version
+came for ``cusum_2`` (surge and variance channels, 8000 moments, 6 neighbours), and when
+residuals came to be divided by their neighbours' spread for ``cusum_3`` (a spread floor
+per axis, events from 6 samples): each model's JSON exactly as the registry stores it, and
+the events that code found on the scoring slice. The readings are not stored; they are
+regenerated here from fixed seeds.
 """
 
 import json
@@ -16,7 +18,7 @@ import pandas as pd
 import pytest
 
 from pm_pipeline.core.detection.registry import detect_events, fit_model
-from pm_pipeline.core.model.params import settings_for_mode
+from pm_pipeline.core.model.params import CusumSettings, settings_for_mode
 from pm_pipeline.core.model.trained import fit_minmax_scaling, model_from_dict
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.core.simulation.sample import (
@@ -31,9 +33,15 @@ SPLIT = SAMPLE_START + pd.Timedelta(hours=6)
 WEAR = SampleFault(
     "axis_2", 1.6, SPLIT + pd.Timedelta(hours=1), SPLIT + pd.Timedelta(hours=1, minutes=15)
 )
-STORED = {"seed": "seed", "robust": "robust", "cusum": "cusum", "cusum_2": "cusum"}
+STORED = {
+    "seed": "seed",
+    "robust": "robust",
+    "cusum": "cusum",
+    "cusum_2": "cusum",
+    "cusum_3": "cusum",
+}
 """Fixture name: the mode of the model stored under it."""
-CURRENT = ("seed", "robust", "cusum_2")
+CURRENT = ("seed", "robust", "cusum_3")
 """The fixture a model fitted today with each mode's defaults must equal."""
 
 
@@ -90,6 +98,22 @@ def test_the_first_cusum_version_scores_four_channels_and_the_second_six() -> No
     assert set(second.axes["axis_2"].cusum or {}) == {
         *("level", "spread", "surge", "variance", "idle", "flat")
     }
+
+
+def test_only_the_third_cusum_version_divides_residuals_by_the_neighbours_spread() -> None:
+    models = {
+        name: model_from_dict(json.loads((FIXTURES / f"model_{name}.json").read_text()))
+        for name in ("cusum", "cusum_2", "cusum_3")
+    }
+    for name in ("cusum", "cusum_2"):
+        conditioning = models[name].conditioning
+        assert conditioning is not None and conditioning.spread_floor is None
+        params = models[name].params
+        assert isinstance(params, CusumSettings) and params.spread_floor_share is None
+    third = models["cusum_3"]
+    assert third.conditioning is not None and third.conditioning.spread_floor is not None
+    assert isinstance(third.params, CusumSettings)
+    assert third.params.spread_floor_share == 1.0 and third.params.min_sustain_samples == 6
 
 
 def write_fixtures(names: list[str]) -> None:

@@ -183,9 +183,7 @@ class CusumStream(EventStream):
         amperes = readings[axis].to_numpy(dtype="float64")
         present = ~np.isnan(amperes)
         active, quiet = present & state[0], present & state[1]
-        residual = self.predictor.target(axis, amperes[active]) - self.predictor.predict(
-            axis, features[active]
-        )
+        residual = self.predictor.residual(axis, amperes[active], features[active])
         previous, previous_segment = self._previous[axis]
         raw = raw_scores(residual, channels["level"], clip)
         raw["idle"] = amperes[quiet] != 0

@@ -5,8 +5,10 @@ Per axis, every reading feeds the channels it belongs to, as a standardised scor
 
 * **level** (rows where at least two other axes move): the residual of the axis' log
   current from its prediction by the other axes
-  (:mod:`pm_pipeline.core.detection.conditioning`), centred and scaled by its training
-  median and MAD. Wear that raises the current ×1.3 moves it by about 0.3–0.7.
+  (:mod:`pm_pipeline.core.detection.conditioning`), divided by how far the neighbours that
+  predict it spread (floored at ``spread_floor_share`` of the axis' residual MAD, when that
+  is set), then centred and scaled by its training median and MAD. Wear that raises the
+  current ×1.3 moves it by about 0.3–0.7.
 * **spread** (same rows): the absolute level score, against its training mean and spread;
   it rises with jitter.
 * **idle** (rows where no other axis moves): 1 when the axis draws current, against the
@@ -24,11 +26,13 @@ and at least ``z_error² / 4k``.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
 from pm_pipeline.core.detection.accumulate import excursion_heights, threshold_for_budget
-from pm_pipeline.core.detection.conditioning import Predictor, fit_conditioning
+from pm_pipeline.core.detection.conditioning import Predictor, fit_conditioning, over_spread
 from pm_pipeline.core.detection.robust_fit import idle_mask, robust_sigma
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.params import CusumSettings
@@ -149,6 +153,7 @@ def fit_cusum(
     )
     predictor = Predictor(conditioning)
     features = predictor.features(readings)
+    floors = {}
     # A stored moment is not its own neighbour: the training residuals stay honest.
     reference_rows = np.full(len(readings), -1)
     reference_rows[stored] = np.arange(len(stored))
@@ -164,8 +169,12 @@ def fit_cusum(
                 f"column {axis!r}: only {int(active.sum())} readings while the robot moves in "
                 "the training window; widen the window."
             )
-        predicted = predictor.predict(axis, features[active], reference_rows[active])
-        residual = predictor.target(axis, amperes[active]) - predicted
+        residual, spread = predictor.residual_parts(
+            axis, amperes[active], features[active], reference_rows[active]
+        )
+        if params.spread_floor_share is not None:
+            floors[axis] = params.spread_floor_share * robust_sigma(residual)
+            residual = over_spread(residual, spread, floors[axis])
         raw = {
             "level": residual,
             "idle": (np.nan_to_num(amperes, nan=0.0) != 0)[quiet],
@@ -181,6 +190,8 @@ def fit_cusum(
         models[axis] = _axis_model(
             axis, raw, segments, scaling, amperes[active], hours, dt_s, params
         )
+    if params.spread_floor_share is not None:
+        conditioning = replace(conditioning, spread_floor=floors)
     return models, conditioning
 
 

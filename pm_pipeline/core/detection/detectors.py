@@ -191,7 +191,8 @@ class CusumDetector(Detector[CusumSettings]):
             mode=CusumSettings.mode,
             scores=(
                 "per channel, the CUSUM of clipped standardised scores: the log current's "
-                "residual from its prediction by the other axes (level; again with a larger "
+                "residual from its prediction by the other axes, over how far the predicting "
+                "moments spread (level; again with a larger "
                 "k for short rises: surge), its size (spread) and square (variance), current "
                 "while idle (idle), and exactly repeated readings (flat); plotted as the "
                 "highest accumulator on a scale where ALERT is 1 and ERROR 2"

@@ -72,8 +72,14 @@ def part(readings: pd.DataFrame, shares: tuple[float, float]) -> pd.DataFrame:
     return readings[inside].reset_index(drop=True)
 
 
-def plan_faults(scored: pd.DataFrame, seed: int, per_kind: int, offset: int = 0) -> list[Fault]:
-    """``per_kind`` faults of every kind, placed where the kind can show.
+def plan_faults(
+    scored: pd.DataFrame,
+    seed: int,
+    per_kind: int,
+    offset: int = 0,
+    kinds: Iterable[str] | None = None,
+) -> list[Fault]:
+    """``per_kind`` faults of every kind (or of ``kinds``), placed where the kind can show.
 
     Parameters
     ----------
@@ -85,13 +91,19 @@ def plan_faults(scored: pd.DataFrame, seed: int, per_kind: int, offset: int = 0)
         Faults per kind.
     offset
         Shifts the axis each fault goes to, so seeds and splits cover every axis.
+    kinds
+        Only these kinds; each keeps the draws and axis it has among all kinds, so a
+        smaller run scores the same faults.
     """
+    chosen = set(KINDS if kinds is None else kinds)
     axes = axes_with_data(scored)
     times = scored[TIME_COLUMN].reset_index(drop=True)
     seconds = (times - times.iloc[0]).dt.total_seconds().to_numpy()
     moving = np.r_[0, np.cumsum(~robot_idle(scored))]
     faults = []
     for number, (kind, spec) in enumerate(KINDS.items()):
+        if kind not in chosen:
+            continue
         rng = np.random.default_rng([seed, number])
         for i in range(per_kind):
             minutes = rng.uniform(*spec.minutes)
@@ -200,8 +212,10 @@ def run_harness(
     splits: Iterable[Split] = SPLITS,
     feed_rows: int = 250,
     progress: Callable[[str], None] | None = None,
+    kinds: Iterable[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every split, seed and fault, for every detector (a name and its settings).
+    """Every split, seed and fault (of every kind, or of ``kinds``), for every detector (a
+    name and its settings).
 
     Returns
     -------
@@ -210,6 +224,7 @@ def run_harness(
         with the false events on the clean scored part (``events``, ``hours``).
     """
     faults, clean = [], []
+    kinds = None if kinds is None else tuple(kinds)
     for number, split in enumerate(splits):
         train, scored = part(readings, split.train), part(readings, split.scored)
         scaling = fit_minmax_scaling(train)
@@ -221,7 +236,7 @@ def run_harness(
                 {"split": split.name, "mode": mode, "events": len(events), "hours": hours / 3600}
             )
         for seed in seeds:
-            planned = plan_faults(scored, seed, per_kind, offset=seed + 3 * number)
+            planned = plan_faults(scored, seed, per_kind, seed + 3 * number, kinds)
             for fault in planned:
                 for row in score_fault(models, scored, fault, feed_rows):
                     faults.append({"split": split.name, "seed": seed, **row})

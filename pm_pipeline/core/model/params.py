@@ -105,8 +105,10 @@ class CusumSettings(DetectorSettings):
     """Least evidence of an ALERT: one-sided z of the event's mean standardised score."""
     z_error: float = 5.0
     """Least evidence of an ERROR (and the threshold is at least ``error_factor`` × ALERT's)."""
-    min_sustain_samples: int = 8
-    """Fewest channel samples from an event's start to its peak."""
+    min_sustain_samples: int = 6
+    """Fewest channel samples from an event's start to its peak (8 before residuals were
+    divided by their neighbours' spread; 6 keeps a single 20-s burst, about 5 moving
+    samples, that lifts the surge channel past its level)."""
     gap_factor: float = 5.0
     level_reference: float = 0.25
     """CUSUM reference value k of the level channel, in σ: about half the smallest shift
@@ -135,9 +137,15 @@ class CusumSettings(DetectorSettings):
     variance_reference: float | None = 0.25
     """k of the variance channel (squared level scores, standardised): added noise. None:
     no variance channel."""
+    spread_floor_share: float | None = 1.0
+    """Residuals are divided by their neighbours' spread, floored at this share of the
+    axis' training residual spread (MAD): see :mod:`pm_pipeline.core.detection.conditioning`.
+    None (a model stored before it existed): residuals are not divided."""
 
 
-ADDED_LATER: dict[str, tuple[str, ...]] = {"cusum": ("surge_reference", "variance_reference")}
+ADDED_LATER: dict[str, tuple[str, ...]] = {
+    "cusum": ("surge_reference", "variance_reference", "spread_floor_share")
+}
 """Per mode, settings a stored model may lack; it loads them as None (what it was fitted
 without), so it keeps its dictionary and scores as it did."""
 

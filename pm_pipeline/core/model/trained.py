@@ -70,6 +70,10 @@ class Conditioning:
     """Per axis, the current of the reading before each stored moment (the moment itself
     for a training window's first row): the motion's direction as well as its place. Unset
     in models stored before it existed, which predict from one instant as they did."""
+    spread_floor: dict[str, float] | None = None
+    """Per axis, the least spread (log current) a residual is divided by: residuals are
+    scaled by their neighbours' own spread, never below this. Unset in models stored before
+    it existed, whose residuals are not scaled."""
 
 
 @dataclass(frozen=True)
@@ -160,8 +164,10 @@ class TrainedModel:
         content = {**asdict(self), "params": self.params.to_dict()}
         if content["conditioning"] is None:
             del content["conditioning"]
-        elif content["conditioning"]["previous"] is None:
-            del content["conditioning"]["previous"]
+        else:
+            for later in ("previous", "spread_floor"):
+                if content["conditioning"][later] is None:
+                    del content["conditioning"][later]
         if not content["excluded_row_count"]:
             del content["excluded_row_count"]
         for axis in content["axes"].values():
