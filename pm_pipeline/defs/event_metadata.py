@@ -184,7 +184,9 @@ def threshold_provenance(
     tags = {}
     for key in THRESHOLD_KEYS.values():
         records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[robot_id]), limit=20
+            # The active version is the newest unless later candidates were refused.
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[robot_id]),
+            limit=5,
         ).records
         for record in records:
             materialization = record.asset_materialization

@@ -162,6 +162,7 @@ def score_landed_files(
                 partition=key,
                 metadata=outcome.metadata,
                 tags=outcome.provenance,
+                description=outcome.summary,
             )
         )
         for check in outcome.checks:
@@ -182,6 +183,7 @@ class _FileOutcome:
     metadata: dict
     checks: list[dg.AssetCheckResult]
     provenance: dict[str, str] = field(default_factory=dict)
+    summary: str | None = None
 
 
 class _FileScorer:
@@ -293,11 +295,15 @@ class _FileScorer:
         stored = written.events
         archived = archive_file(path, sha256) if self.archive else path
         how = "streamed" if scored.streamed else "read whole"
-        context.log.info(
+        summary = (
             f"{robot_id}/{path.name}: {ingested.rows_in_file} rows {how}, {stored} events "
             f"with model {version}, {written.notifications} notification(s) queued; file at "
             f"{archived}"
         )
+        if not self.batch:
+            # A batch's file says this as its materialization's description: one write to
+            # Dagster's event log fewer per file.
+            context.log.info(summary)
         stored_events = read_events(engine, file_key, robot_id)
         link, provenance = self._lineage_of(robot_id, version)
         severities = stored_events["severity"].value_counts()
@@ -324,7 +330,9 @@ class _FileScorer:
             "notifications_queued": int(written.notifications),
             **({"export_notes": "\n".join(scored.notes)} if scored.notes else {}),
         }
-        return _FileOutcome(partition_key, metadata, event_check_results(stored_events), provenance)
+        return _FileOutcome(
+            partition_key, metadata, event_check_results(stored_events), provenance, summary
+        )
 
 
 def _settings_and_fleet() -> tuple[Settings, Fleet]:
