@@ -21,6 +21,12 @@ UNSET = (
     "PM_DROP_DIR",
 )
 
+PLUMBING_MODE = {"PM_DETECTOR_MODE": "robust"}
+"""For tests of plumbing (daemon, restarts, notifications, secrets, sources, Celery), whose
+assertions hold for any detector: the robust mode fits in a fraction of the default's time.
+The default mode's own end-to-end paths stay on it (``make run``'s summary in
+``e2e/test_cli.py``, the browser test, the fleet test, ``defs/``)."""
+
 
 def clean_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
     """The test process's environment without the instance and database variables, plus

@@ -14,6 +14,7 @@ from pm_pipeline.cli.progress import estimated_rows, progress_bar
 from pm_pipeline.cli.watch import RunWatcher
 from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.defs.assets.scoring import SCORED_ROWS_LOG
+from pm_pipeline_tests.commands import PLUMBING_MODE
 
 CLI = Path(sys.executable).parent / "pm-pipeline"
 DAGSTER_NOTICES = ("Telemetry", "usage statistics", "Welcome to Dagster", "dagster.yaml")
@@ -22,7 +23,8 @@ CLOSED_PORT_URL = "postgresql://postgres@127.0.0.1:1/test"
 
 def environment(**overrides: str) -> dict[str, str]:
     unset = ("DAGSTER_HOME", "PM_DATABASE_URL", "DATABASE_URL", "PM_STATE_DIR", "DAGSTER_PG_URL")
-    return {**{k: v for k, v in os.environ.items() if k not in unset}, **overrides}
+    kept = {k: v for k, v in os.environ.items() if k not in unset}
+    return {**kept, **PLUMBING_MODE, **overrides}
 
 
 def test_no_dagster_banner_or_notice_in_a_home_of_your_own(tmp_path: Path) -> None:

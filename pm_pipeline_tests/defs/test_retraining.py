@@ -2,6 +2,7 @@
 model, which still catches it, and promotion refuses a version that no longer would."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -17,7 +18,12 @@ from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.db.readings import read_readings
 from pm_pipeline.db.registry import list_models, load_model
 from pm_pipeline.defs.assets import TRAINING_ASSETS
-from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS
+from pm_pipeline.defs.assets.training import (
+    AXIS_MODEL_KEYS,
+    axis_models,
+    minmax_scaler,
+    raw_readings,
+)
 from pm_pipeline.defs.assets.validation import LANDED_FAULT_CHECK, RECALL_CHECK
 from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
@@ -144,3 +150,32 @@ def test_promotion_refuses_a_version_that_misses_the_newest_landed_fault(
     assert active_version(database) == before
     candidate = list_models(database.engine(), ROBOT)[0]
     assert candidate.checks is not None and not candidate.checks["landed_fault_ok"]
+
+
+def test_pm_detector_mode_chooses_the_mode_a_run_config_leaves_open(
+    tmp_path: Path, robot_day: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = ReadingsDatabaseResource(url=upgraded(f"sqlite:///{tmp_path / 'readings.db'}"))
+    history = robot_day[robot_day[TIME_COLUMN] < robot_day[TIME_COLUMN].iloc[0] + SIX_HOURS]
+    ingest_readings(database.engine(), database.table(), history, ROBOT, "h", "h")
+    monkeypatch.setenv("PM_DETECTOR_MODE", "seed")
+    with dg.instance_for_test() as instance:
+        trained = materialize_robot(
+            [raw_readings, minmax_scaler, axis_models],
+            instance,
+            ROBOT,
+            resources=pipeline_resources(database),
+        )
+        assert trained.success
+        assert latest(instance, AXIS_MODEL_KEYS["axis_1"]).metadata["mode"].value == "seed"
+        # A mode in the run's config wins over the setting.
+        config = {"ops": {"axis_models": {"config": {"mode": "robust"}}}}
+        again = materialize_robot(
+            [raw_readings, minmax_scaler, axis_models],
+            instance,
+            ROBOT,
+            resources=pipeline_resources(database),
+            run_config=config,
+        )
+        assert again.success
+        assert latest(instance, AXIS_MODEL_KEYS["axis_1"]).metadata["mode"].value == "robust"

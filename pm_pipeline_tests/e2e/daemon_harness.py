@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pm_pipeline.defs.execution import LOCAL_INSTANCE_YAML
-from pm_pipeline_tests.commands import BIN, clean_env, run_cli
+from pm_pipeline_tests.commands import BIN, PLUMBING_MODE, clean_env, run_cli
 from pm_pipeline_tests.store import upgraded
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +45,7 @@ class DaemonSite:
                 "PM_DROP_DIR": str(self.drop),
                 "PM_STATE_DIR": str(self.root / "state"),
                 "PM_SETTLE_SECONDS": "0.5",
+                **PLUMBING_MODE,
             }
         )
         if self.dagster_pg_url:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pm_pipeline_tests.commands import PLUMBING_MODE
 from pm_pipeline_tests.conftest import PROJECT_ROOT, skip_or_fail
 from pm_pipeline_tests.e2e.test_cli_postgres import PLANTED, run_cli
 
@@ -54,6 +55,7 @@ def test_a_planted_password_leaks_nowhere(
     env = {
         "PM_DATABASE_URL": with_password(readings_url),
         "DAGSTER_PG_URL": with_password(dagster_url),
+        **PLUMBING_MODE,
     }
     shutil.copy(PROJECT_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
     outputs = [run_cli(tmp_path, env, "db", "upgrade"), run_cli(tmp_path, env, "run")]

@@ -108,7 +108,12 @@ def create_source(server: SourceServer, case: Case, history: pd.DataFrame) -> li
 
 def env_for(tmp_path: Path, store_url: str, overrides: dict[str, str]) -> dict[str, str]:
     return commands.clean_env(
-        {"PM_STATE_DIR": str(tmp_path / ".pm_state"), "PM_DATABASE_URL": store_url, **overrides}
+        {
+            "PM_STATE_DIR": str(tmp_path / ".pm_state"),
+            "PM_DATABASE_URL": store_url,
+            **commands.PLUMBING_MODE,
+            **overrides,
+        }
     )
 
 

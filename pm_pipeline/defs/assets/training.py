@@ -48,9 +48,10 @@ class RawReadingsConfig(dg.Config):
 
 class AxisModelsConfig(dg.Config):
     """Detector mode (``cusum``, the default; ``robust``; or ``seed``, the original recipe)
-    and its settings, baked into each model version; empty settings take the mode's defaults."""
+    and its settings, baked into each model version; empty settings take the mode's defaults,
+    and no mode takes ``PM_DETECTOR_MODE``."""
 
-    mode: str = "cusum"
+    mode: str | None = None
     z_alert: float | None = None
     z_error: float | None = None
     sustain_percentile: float | None = None
@@ -145,7 +146,8 @@ def axis_models(
     # All eight lines are fitted even for a subset (milliseconds), so the model version
     # always covers the whole model.
     settings = config.model_dump()
-    params = settings_for_mode(settings.pop("mode"), **settings)
+    mode = settings.pop("mode") or load_settings().detector_mode
+    params = settings_for_mode(mode, **settings)
     model = fit_trained_model(raw_readings, minmax_scaler, params, excluded_readings(raw_readings))
     context.log.info(f"model version {model.version} on {', '.join(model.axis_names)}")
     for axis in AXES:
