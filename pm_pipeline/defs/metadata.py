@@ -179,16 +179,17 @@ def _line_metadata(
 
 
 def _statistic_plot(model: TrainedModel, axis: str, statistic: pd.DataFrame) -> dg.MetadataValue:
-    """The detector's score on the training window, peak per slice, against the ALERT and
-    ERROR levels: small enough for the UI to show on the asset page."""
+    """The detector's score on the training window's newest hours, peak per slice, against
+    the ALERT and ERROR levels: small enough for the UI to show on the asset page."""
     alert, error = model_detector(model).statistic_levels(model, axis)
     levels = [
         Level(alert, f"ALERT {alert:g}", "orange"),
         Level(error, f"ERROR {error:g}", "crimson"),
     ]
-    title = f"{axis} score on the training window (peak per slice)"
     if statistic.empty:
         return dg.MetadataValue.md(f"{axis}: no scored readings in the training window")
+    hours = (statistic[TIME_COLUMN].max() - statistic[TIME_COLUMN].min()).total_seconds() / 3600
+    title = f"{axis} score on the training window, its newest {hours:.0f} h (peak per slice)"
     return dg.MetadataValue.md(
         peak_line_markdown(statistic[TIME_COLUMN], statistic["z"].to_numpy(), title, levels)
     )

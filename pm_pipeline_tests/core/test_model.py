@@ -7,6 +7,7 @@ from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.timeaxis import run_lengths
 from pm_pipeline.core.model.trained import fit_minmax_scaling, model_from_dict
+from pm_pipeline.core.model.windows import newest_hours
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 START = pd.Timestamp("2024-03-01T00:00:00Z")
@@ -75,3 +76,11 @@ def test_run_lengths_split_at_gaps() -> None:
     mask = np.array([True, True, False, True, True, True, True])
     breaks = np.array([False, False, False, False, False, True, False])
     assert run_lengths(mask, breaks).tolist() == [2, 2, 2]
+
+
+def test_newest_hours_keeps_the_last_hours_before_the_newest_reading() -> None:
+    times = pd.date_range("2026-01-05T00:00:00Z", periods=5, freq="h")
+    readings = pd.DataFrame({TIME_COLUMN: times, "axis_1": range(5)})
+    assert newest_hours(readings, 2.0)["axis_1"].tolist() == [2, 3, 4]
+    assert newest_hours(readings, 10.0)["axis_1"].tolist() == [0, 1, 2, 3, 4]
+    assert newest_hours(readings.iloc[:0], 2.0).empty

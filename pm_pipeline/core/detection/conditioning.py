@@ -187,8 +187,12 @@ class Predictor:
     @staticmethod
     def _nearest(tree: KDTree, query: np.ndarray, k: int) -> np.ndarray:
         """Row by row, the positions of the ``k`` nearest stored moments, nearest first (a
-        column even for k = 1, where SciPy returns a flat array)."""
-        _, found = tree.query(query, k=k)
+        column even for k = 1, where SciPy returns a flat array).
+
+        The search takes most of a cusum model's fitting and scoring time; SciPy splits the
+        rows over every core (each row's answer is the same as on one).
+        """
+        _, found = tree.query(query, k=k, workers=-1)
         return np.reshape(found, (len(query), k))
 
     def _others(self, axis: str) -> list[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.schema import TIME_COLUMN
 
 
 def training_window_start(
@@ -48,3 +49,20 @@ def parse_utc(value: str, field: str) -> pd.Timestamp:
             "2022-10-17T12:00:00Z."
         ) from None
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def newest_hours(readings: pd.DataFrame, hours: float) -> pd.DataFrame:
+    """The readings of the last ``hours`` before the newest one (all of them when they span
+    less), in their order.
+
+    Parameters
+    ----------
+    readings
+        Readings with a UTC ``timestamp_recorded`` column.
+    hours
+        How far back from the newest reading to keep.
+    """
+    if readings.empty:
+        return readings
+    times = readings[TIME_COLUMN]
+    return readings[times >= times.max() - pd.Timedelta(hours=hours)]

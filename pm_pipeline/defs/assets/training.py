@@ -16,6 +16,7 @@ from pm_pipeline.core.model.exclusion import excluded_readings
 from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.thresholds import single_model, threshold_table
 from pm_pipeline.core.model.trained import MinMaxScaling, TrainedModel, fit_minmax_scaling
+from pm_pipeline.core.model.windows import newest_hours
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.core.versioning import readings_fingerprint
 from pm_pipeline.db.registry import register_model
@@ -44,6 +45,12 @@ class RawReadingsConfig(dg.Config):
     end: str | None = None
     last_days: float | None = None
     limit: int | None = None
+
+
+STATISTIC_PLOT_HOURS = 6.0
+"""The axis-model page draws the detector's score over the training window's newest hours: a
+plot shows a few hundred points, and scoring a month of readings for it would cost as much as
+fitting the model."""
 
 
 class AxisModelsConfig(dg.Config):
@@ -153,7 +160,8 @@ def axis_models(
     for axis in AXES:
         if axis not in model.axes:
             context.log.warning(f"{axis}: no readings in the training window; not modelled")
-    statistic = model_detector(model).statistic(model, raw_readings)
+    drawn = newest_hours(raw_readings, STATISTIC_PLOT_HOURS)
+    statistic = model_detector(model).statistic(model, drawn)
     for axis, key in AXIS_MODEL_KEYS.items():
         if key in context.selected_asset_keys:
             yield dg.MaterializeResult(
