@@ -10,6 +10,7 @@ from dagster._core.test_utils import create_run_for_test
 
 from pm_pipeline.core.schema import DEFAULT_ROBOT_ID
 from pm_pipeline.core.versioning import file_sha256
+from pm_pipeline.defs.jobs import landed_files_in
 from pm_pipeline.defs.sensors import landed_file_sensor
 
 HEADER = '"Trait",' + ",".join(f'"Axis #{i}"' for i in range(1, 15)) + ',"Time"\n'
@@ -47,14 +48,13 @@ def taken(result: dg.SensorResult) -> list[str]:
     return [
         Path(landed["path"]).name
         for request in requests(result)
-        for landed in request.run_config["ops"]["score_landed_files"]["config"]["files"]
+        for landed in landed_files_in(request.run_config)
     ]
 
 
 def scored_files(request: dg.RunRequest) -> list[tuple[str, str]]:
     """(robot, file key) of each file the run scores: its ``file_events`` partitions."""
-    files = request.run_config["ops"]["score_landed_files"]["config"]["files"]
-    return [(landed["robot"], landed["file"]) for landed in files]
+    return [(landed["robot"], landed["file"]) for landed in landed_files_in(request.run_config)]
 
 
 def added_partitions(result: dg.SensorResult) -> dict[str, list[str]]:
