@@ -19,7 +19,7 @@ from pm_pipeline.core.simulation.sample import (
     inject_wear,
 )
 from pm_pipeline.db.engine import normalise_url
-from pm_pipeline_tests.commands import UNSET
+from pm_pipeline_tests.commands import PLUMBING_MODE, UNSET
 from pm_pipeline_tests.store import upgraded
 
 if TYPE_CHECKING:
@@ -126,6 +126,14 @@ def _environment_restored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture
+def plumbing_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process runs fit :data:`~pm_pipeline_tests.commands.PLUMBING_MODE`, for tests whose
+    assertions hold for any detector (retries, races, storage, quarantine)."""
+    for variable, value in PLUMBING_MODE.items():
+        monkeypatch.setenv(variable, value)
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,8 @@ from pm_pipeline_tests.partitioned import (
     run_sensor_request,
 )
 
+pytestmark = pytest.mark.usefixtures("plumbing_mode")  # any detector will do
+
 
 def land(folder: Path, name: str, content: str | bytes) -> None:
     then = time.time() - 60

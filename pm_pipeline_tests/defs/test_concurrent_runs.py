@@ -31,6 +31,8 @@ from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.partitioned import ROBOT, add_landed, landed_key, materialize_robot
 
+pytestmark = pytest.mark.usefixtures("plumbing_mode")  # any detector will do
+
 NAME = "landed.csv"
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.core.simulation.sample import write_export
@@ -16,6 +17,8 @@ from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.defs.test_materialize import latest, score_landed
 from pm_pipeline_tests.partitioned import ROBOT, materialize_robot
+
+pytestmark = pytest.mark.usefixtures("plumbing_mode")  # any detector will do
 
 
 def checks_of(result: dg.ExecuteInProcessResult) -> dict[str, tuple[bool, str]]:

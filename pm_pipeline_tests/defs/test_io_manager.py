@@ -16,6 +16,8 @@ from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.partitioned import ROBOT, materialize_robot
 
+pytestmark = pytest.mark.usefixtures("plumbing_mode")  # any detector will do
+
 
 def test_thresholds_on_another_host_load_the_models_an_earlier_run_stored(
     postgres_url: str, robot_day: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from pm_pipeline.core.schema import TIME_COLUMN, synthetic_source
 from pm_pipeline.core.simulation.sample import write_export
@@ -122,6 +123,7 @@ def test_whole_graph_trains_verifies_and_scores(
         assert provenance[f"dagster/input_data_version/{THRESHOLD_KEYS['axis_1'].to_user_string()}"]
 
 
+@pytest.mark.usefixtures("plumbing_mode")  # any detector will do
 def test_blocking_check_fails_when_error_runs_are_missed(
     tmp_path: Path, database: ReadingsDatabaseResource
 ) -> None:
@@ -143,6 +145,7 @@ def test_blocking_check_fails_when_error_runs_are_missed(
         assert not entry.is_active  # a model that misses error-level runs is never promoted
 
 
+@pytest.mark.usefixtures("plumbing_mode")  # any detector will do
 def test_a_bad_landed_file_is_quarantined_by_its_run(
     tmp_path: Path, database: ReadingsDatabaseResource
 ) -> None:
@@ -169,6 +172,7 @@ def test_a_bad_landed_file_is_quarantined_by_its_run(
     assert read_events(database.engine(), "bad.csv").empty
 
 
+@pytest.mark.usefixtures("plumbing_mode")  # any detector will do
 def test_database_outage_retries_then_fails_cleanly_and_a_rerun_adds_no_duplicates(
     tmp_path: Path, database: ReadingsDatabaseResource, robot_day: pd.DataFrame
 ) -> None:

@@ -24,6 +24,8 @@ from pm_pipeline_tests.conftest import PROJECT_ROOT, worn_slice
 from pm_pipeline_tests.partitioned import ROBOT, add_landed, landed_key, materialize_robot
 from pm_pipeline_tests.store import upgraded
 
+pytestmark = pytest.mark.usefixtures("plumbing_mode")  # any detector will do
+
 
 def test_graph_on_postgres_readings_and_postgres_instance(
     tmp_path: Path,
