@@ -21,11 +21,19 @@ lifts intermittent bursts and added noise (README, "Detection").
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import numpy as np
 import pandas as pd
 from scipy.spatial import KDTree
 
 from pm_pipeline.core.model.trained import Conditioning
+
+REMEMBERED_ROWS = 20_000
+"""Most query rows per axis whose neighbours a :class:`Predictor` remembers (about 3 MB)."""
+KEPT_PREDICTORS = 2
+"""Predictors kept for the models scored last (see :func:`predictor_for`)."""
 
 LOG_OFFSET_SHARE = 0.1
 """The offset added before the log: this share of the axis' median non-zero training
@@ -93,6 +101,73 @@ def over_spread(residual: np.ndarray, spread: np.ndarray, floor: float) -> np.nd
     return residual / np.sqrt(spread**2 + floor**2)
 
 
+class NeighbourMemo:
+    """The neighbours already found for query rows, looked up by the rows' exact values.
+
+    Scoring the same readings again (a live feed replayed, a file rescored, the quality
+    harness re-scoring a fault's prefixes) then skips the tree search, which takes most of
+    a cusum model's scoring time. A row is a hit only when its values equal a remembered
+    row's, so the answers are the search's own. At :data:`REMEMBERED_ROWS` it starts over.
+    """
+
+    def __init__(self, width: int, k: int) -> None:
+        self._state = self._empty(width, k)
+
+    @staticmethod
+    def _empty(width: int, k: int) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+        return pd.Index([], dtype="uint64"), np.empty((0, width)), np.empty((0, k), np.intp)
+
+    def nearest(self, query: np.ndarray, search: KDTree, k: int) -> np.ndarray:
+        """Per row, the positions of the ``k`` nearest stored moments (see
+        :meth:`Predictor._nearest`), from memory where the row was searched before."""
+        # One tuple, replaced whole: a stream in another thread sees an old or a new memo.
+        keys, rows, found = self._state
+        hashes = pd.util.hash_pandas_object(pd.DataFrame(query), index=False).to_numpy()
+        position = keys.get_indexer(pd.Index(hashes))
+        hit = position >= 0
+        hit[hit] = (rows[position[hit]] == query[hit]).all(axis=1)
+        answer = np.empty((len(query), k), dtype=np.intp)
+        answer[hit] = found[position[hit]]
+        missed = np.flatnonzero(~hit)
+        if len(missed):
+            answer[missed] = Predictor._nearest(search, query[missed], k)
+            # New keys only (a key already there with other values is a hash collision).
+            new = missed[position[missed] < 0]
+            _, first = np.unique(hashes[new], return_index=True)
+            new = new[np.sort(first)]
+            if len(keys) + len(new) > REMEMBERED_ROWS:
+                keys, rows, found = self._empty(query.shape[1], k)
+                new = new[-REMEMBERED_ROWS:]
+            self._state = (
+                keys.append(pd.Index(hashes[new], dtype="uint64")),
+                np.concatenate([rows, query[new]]),
+                np.concatenate([found, answer[new]]),
+            )
+        return answer
+
+
+_PREDICTORS: OrderedDict[int, tuple[Conditioning, Predictor]] = OrderedDict()
+_PREDICTORS_LOCK = threading.Lock()
+
+
+def predictor_for(conditioning: Conditioning) -> Predictor:
+    """The :class:`Predictor` of ``conditioning``, kept for the :data:`KEPT_PREDICTORS`
+    conditionings used last: every stream of a model (a live feed starts one per file, the
+    harness several per fault) shares its search trees and :class:`NeighbourMemo`."""
+    with _PREDICTORS_LOCK:
+        kept = _PREDICTORS.get(id(conditioning))
+        # The entry holds the conditioning itself, so its id cannot be reused meanwhile.
+        if kept is not None and kept[0] is conditioning:
+            _PREDICTORS.move_to_end(id(conditioning))
+            return kept[1]
+    predictor = Predictor(conditioning)
+    with _PREDICTORS_LOCK:
+        _PREDICTORS[id(conditioning)] = (conditioning, predictor)
+        while len(_PREDICTORS) > KEPT_PREDICTORS:
+            _PREDICTORS.popitem(last=False)
+    return predictor
+
+
 class Predictor:
     """Per-axis predictions of log current from the other axes, for one :class:`Conditioning`."""
 
@@ -108,6 +183,7 @@ class Predictor:
         }
         self._trees = {axis: KDTree(self._features[:, self._others(axis)]) for axis in self.axes}
         self.k = min(conditioning.neighbours, len(reference))
+        self._memos = {axis: NeighbourMemo(len(self._others(axis)), self.k) for axis in self.axes}
 
     @property
     def lagged(self) -> bool:
@@ -177,7 +253,7 @@ class Predictor:
             return np.zeros((0, self.k))
         query = features[:, self._others(axis)]
         if exclude is None:
-            return targets[self._nearest(tree, query, self.k)]
+            return targets[self._memos[axis].nearest(query, tree, self.k)]
         found = self._nearest(tree, query, min(self.k + 1, len(targets)))
         keep = found != exclude[:, None]
         # The first k kept neighbours of each row (its own moment, if found, is skipped).

@@ -23,7 +23,7 @@ from scipy.special import ndtr
 
 from pm_pipeline.core.detection.accumulate import alarms
 from pm_pipeline.core.detection.base import EventStream, settings_as
-from pm_pipeline.core.detection.conditioning import Predictor
+from pm_pipeline.core.detection.conditioning import Predictor, predictor_for
 from pm_pipeline.core.detection.cusum_fit import motion_states, raw_scores, repeats, standardised
 from pm_pipeline.core.detection.events import EVENT_COLUMNS
 from pm_pipeline.core.errors import PipelineError
@@ -86,7 +86,7 @@ def model_predictor(model: TrainedModel) -> Predictor:
             f"model {model.version or '(unversioned)'} of mode 'cusum' has no stored "
             "conditioning; retrain it."
         )
-    return Predictor(model.conditioning)
+    return predictor_for(model.conditioning)
 
 
 class CusumStream(EventStream):

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from pm_pipeline.core.detection.accumulate import excursion_heights, threshold_for_budget
-from pm_pipeline.core.detection.conditioning import Predictor, fit_conditioning, over_spread
+from pm_pipeline.core.detection.conditioning import fit_conditioning, over_spread, predictor_for
 from pm_pipeline.core.detection.robust_fit import idle_mask, robust_sigma
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.params import CusumSettings
@@ -151,7 +151,7 @@ def fit_cusum(
     conditioning, stored = fit_conditioning(
         readings, axes, moving.sum(axis=1) >= 2, params.reference_rows, params.neighbours
     )
-    predictor = Predictor(conditioning)
+    predictor = predictor_for(conditioning)
     features = predictor.features(readings)
     floors = {}
     # A stored moment is not its own neighbour: the training residuals stay honest.
