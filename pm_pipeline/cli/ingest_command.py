@@ -19,7 +19,7 @@ from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.db.engine import describe_url, resolve_database_url
 from pm_pipeline.db.ingest import IngestResult
-from pm_pipeline.db.migrate import open_store
+from pm_pipeline.db.migrate import open_configured_store
 from pm_pipeline.db.schema import readings_table
 from pm_pipeline.services.ingest import ingest_export
 from pm_pipeline.settings import Settings
@@ -40,7 +40,7 @@ def ingest_files(
     failed = 0
     for path in files:
         try:
-            engine = engine or open_store(url, settings.store_schema, not settings.database_url)
+            engine = engine or open_configured_store(settings)
             result = ingest_file(engine, table, robot_id, path, export_format)
         except PipelineError as error:
             print(f"error: {error}", file=sys.stderr)

@@ -8,6 +8,7 @@ import time
 
 import pandas as pd
 
+from pm_pipeline.cli.database import configured_engine, configured_table
 from pm_pipeline.cli.progress import progress_bar
 from pm_pipeline.cli.robot_choice import chosen_robot, robot_export_format
 from pm_pipeline.core.errors import PipelineError
@@ -23,12 +24,11 @@ from pm_pipeline.db.registry import (
     list_models,
     registry_entry,
 )
-from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
 
 def list_versions(args: argparse.Namespace) -> int:
-    database, robot = ReadingsDatabaseResource(), chosen_robot(args)
-    entries = list_models(database.engine(), robot)
+    robot = chosen_robot(args)
+    entries = list_models(configured_engine(), robot)
     if not entries:
         print(f"no model versions for {robot}; run `pm-pipeline train --robot {robot}`.")
         return 0
@@ -53,8 +53,7 @@ def list_versions(args: argparse.Namespace) -> int:
 
 
 def activate(args: argparse.Namespace) -> int:
-    database, robot = ReadingsDatabaseResource(), chosen_robot(args)
-    engine = database.engine()
+    engine, robot = configured_engine(), chosen_robot(args)
     entry = registry_entry(engine, args.version)
     if entry.checks and not entry.checks.get("passed") and not args.force:
         raise PipelineError(
@@ -67,9 +66,9 @@ def activate(args: argparse.Namespace) -> int:
 
 
 def active(args: argparse.Namespace) -> int:
-    database, robot = ReadingsDatabaseResource(), chosen_robot(args)
+    robot = chosen_robot(args)
     moment = parse_utc(args.at, "--at") if args.at else pd.Timestamp.now(tz="UTC")
-    version = active_model_version_at(database.engine(), robot, moment)
+    version = active_model_version_at(configured_engine(), robot, moment)
     if version is None:
         print(f"no model version of {robot} was active at {_stamp(moment)}")
         return 1
@@ -78,8 +77,7 @@ def active(args: argparse.Namespace) -> int:
 
 
 def lineage(args: argparse.Namespace) -> int:
-    database = ReadingsDatabaseResource()
-    engine = database.engine()
+    engine = configured_engine()
     event = read_event(engine, args.event_id)
     robot = str(event["robot_id"])
     if args.robot is not None and args.robot != robot:
@@ -108,7 +106,7 @@ def lineage(args: argparse.Namespace) -> int:
         ),
         f"  trained on    {model.row_count} readings{_excluded(model.metrics)}, "
         f"{_stamp(model.window_start)} to "
-        f"{_stamp(model.window_end)}, table {database.readings_table}",
+        f"{_stamp(model.window_end)}, table {configured_table().name}",
         f"  trained by run {model.run_id} at {_stamp(model.created_at)}",
         f"  in Dagster    asset axis_models/{event['axis']} with data version "
         f"{model.model_version}; "

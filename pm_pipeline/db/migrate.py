@@ -22,9 +22,16 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.db.engine import describe_url, mask_url, open_engine, store_schema_of
+from pm_pipeline.db.engine import (
+    describe_url,
+    mask_url,
+    open_engine,
+    resolve_database_url,
+    store_schema_of,
+)
 from pm_pipeline.db.schema import store_metadata
 from pm_pipeline.db.store_rights import UPGRADE_HINT, StorePlace
+from pm_pipeline.settings import Settings
 
 VERSION_TABLE = "pm_alembic_version"
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -173,6 +180,13 @@ def open_store(url: str, store_schema: str | None, embedded: bool) -> Engine:
     engine = open_engine(url, store_schema)
     ensure_store(engine, embedded)
     return engine
+
+
+def open_configured_store(settings: Settings, url: str | None = None) -> Engine:
+    """:func:`open_store` on ``url``, else the database the settings name (``PM_DATABASE_URL``,
+    then ``DATABASE_URL``), else the embedded SQLite file, which alone is upgraded on use."""
+    embedded = not (url or settings.database_url)
+    return open_store(resolve_database_url(url, settings), settings.store_schema, embedded)
 
 
 def _key(engine: Engine) -> tuple[str, str | None]:

@@ -8,7 +8,7 @@ from pydantic import PrivateAttr
 from sqlalchemy import Engine, Table
 
 from pm_pipeline.db.engine import mask_url, resolve_database_url
-from pm_pipeline.db.migrate import open_store
+from pm_pipeline.db.migrate import open_configured_store
 from pm_pipeline.db.schema import (
     DEFAULT_READINGS_TABLE,
     DEFAULT_TIME_COLUMN,
@@ -43,9 +43,7 @@ class ReadingsDatabaseResource(dg.ConfigurableResource):
 
     def engine(self) -> Engine:
         if self._engine is None:
-            settings = load_settings()
-            embedded = not (self.url or settings.database_url)
-            self._engine = open_store(self.resolved_url, settings.store_schema, embedded)
+            self._engine = open_configured_store(load_settings(), self.url)
         return self._engine
 
     def table(self, name: str | None = None) -> Table:

@@ -76,6 +76,29 @@ def test_help_imports_nothing_heavy() -> None:
 
 
 @pytest.mark.parametrize(
+    "command",
+    [("events",), ("models",), ("lineage", "1"), ("export", "--out", "{tmp}/out"), ("robots",)],
+    ids=lambda command: command[0],
+)
+def test_database_commands_import_no_dagster(command: tuple[str, ...], tmp_path: Path) -> None:
+    """The commands that only read our tables start without Dagster (half their start-up)."""
+    args = [part.replace("{tmp}", str(tmp_path)) for part in command]
+    completed = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "pm_pipeline.cli.app", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    # Whatever the command says of an empty store, it ran: 1 only for `lineage` of no event.
+    assert completed.returncode == (1 if command[0] == "lineage" else 0), completed.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in completed.stderr.splitlines()}
+    assert "pm_pipeline.db.migrate" in imported  # it opened the store
+    assert not sorted(m for m in imported if m.split(".")[0] == "dagster")
+
+
+@pytest.mark.parametrize(
     ("args", "says"),
     [
         (("ingest", "{dir}"), "is a directory, not an export file"),
