@@ -35,7 +35,7 @@ def test_rows_seen_before_and_new_rows_get_the_search_s_answers(tree: KDTree) ->
 
 def test_a_hit_needs_equal_values_not_only_an_equal_hash(tree: KDTree) -> None:
     memo = NeighbourMemo(4, 3)
-    query = np.random.default_rng(3).normal(size=(20, 4))
+    query = np.random.default_rng(3).normal(size=(40, 4))
     memo.nearest(query, tree, 3)
     keys, rows, found = memo._state
     # Another row, and its neighbours, under the first row's key, as a hash collision would

@@ -32,6 +32,9 @@ from pm_pipeline.core.model.trained import Conditioning
 
 REMEMBERED_ROWS = 20_000
 """Most query rows per axis whose neighbours a :class:`Predictor` remembers (about 3 MB)."""
+REMEMBERED_FROM_ROWS = 32
+"""Queries of fewer rows are searched directly: looking a row up costs more than searching
+it when a live feed brings readings a few at a time."""
 KEPT_PREDICTORS = 2
 """Predictors kept for the models scored last (see :func:`predictor_for`)."""
 
@@ -120,6 +123,8 @@ class NeighbourMemo:
     def nearest(self, query: np.ndarray, search: KDTree, k: int) -> np.ndarray:
         """Per row, the positions of the ``k`` nearest stored moments (see
         :meth:`Predictor._nearest`), from memory where the row was searched before."""
+        if len(query) < REMEMBERED_FROM_ROWS:
+            return Predictor._nearest(search, query, k)
         # One tuple, replaced whole: a stream in another thread sees an old or a new memo.
         keys, rows, found = self._state
         hashes = pd.util.hash_pandas_object(pd.DataFrame(query), index=False).to_numpy()
