@@ -22,10 +22,12 @@ UNSET = (
 )
 
 PLUMBING_MODE = {"PM_DETECTOR_MODE": "robust"}
-"""For tests of plumbing (daemon, restarts, notifications, secrets, sources, Celery), whose
+"""For tests of plumbing (daemon, restarts, notifications, secrets, sources, Celery, the UI,
+and in-process retries, races, storage and quarantine: the ``plumbing_mode`` fixture), whose
 assertions hold for any detector: the robust mode fits in a fraction of the default's time.
 The default mode's own end-to-end paths stay on it (``make run``'s summary in
-``e2e/test_cli.py``, the browser test, the fleet test, ``defs/``)."""
+``e2e/test_cli.py``, the fleet test, the whole graph, retraining and six-axis robots in
+``defs/``)."""
 
 
 def clean_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -83,7 +83,8 @@ def _served_ui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tupl
     (site.home / ".nux").mkdir()
     (site.home / ".nux" / "nux.yaml").write_text("seen: 1\n")
     history, landed, _ = write_sample_exports(tmp_path / "data")
-    for name in ("PM_DATABASE_URL", "PM_DROP_DIR", "PM_STATE_DIR"):
+    # The UI shows any detector's events and plots alike: the fast mode fits (PLUMBING_MODE).
+    for name in ("PM_DATABASE_URL", "PM_DROP_DIR", "PM_STATE_DIR", "PM_DETECTOR_MODE"):
         monkeypatch.setenv(name, site.env[name])
     # In this process, as `pm-pipeline ingest/train/score` would: the page is what is tested.
     ingest_readings(
@@ -193,8 +194,9 @@ def test_the_partition_page_shows_the_event_and_the_failed_error_check(
     assert row is not None, partition[:3000]
     assert row.group(3) == "ERROR"
     start, end = pd.Timestamp(row.group(5)), pd.Timestamp(row.group(6))
-    # A CUSUM event is dated from where its accumulator left zero, which noise can lift a
-    # few minutes before the wear begins (2.4 min with the default of 2026-12-04).
+    # An event may be dated a little before the wear: a CUSUM event (the default mode) from
+    # where its accumulator left zero, which noise can lift a few minutes early (2.4 min on
+    # 2026-12-04). The bound holds for every mode.
     assert fault.start - pd.Timedelta(minutes=3) <= start < end
     assert end <= fault.end + pd.Timedelta(minutes=10)
     check = page_text(
