@@ -1,14 +1,14 @@
-"""Small PNG plots for the Dagster UI, kept to tens of kilobytes."""
+"""Small PNG plots for the Dagster UI, kept to tens of kilobytes.
+
+Figures are made with matplotlib's object API, not pyplot: no global figure registry to
+close (safe in a run's threads), no backend to choose, and a third less to import in every
+process that loads the code location."""
 
 from __future__ import annotations
 
 import base64
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")  # no screen on servers; must precede pyplot
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -36,7 +36,8 @@ def plot_regression_png(scored: pd.DataFrame, title: str, alert_limit: float) ->
         PNG image.
     """
     shown = _thin(scored)
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(7.0, 4.0), dpi=72, sharex=True)
+    figure = Figure(figsize=(7.0, 4.0), dpi=72)
+    top, bottom = figure.subplots(2, 1, sharex=True)
     times = shown[TIME_COLUMN]
     top.scatter(times, shown["scaled"], s=1, alpha=0.4, color="tab:blue", label="scaled current")
     top.plot(times, shown["predicted"], color="tab:red", linewidth=1.2, label="regression")
@@ -68,13 +69,13 @@ def _to_png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.tight_layout()
     figure.savefig(buffer, format="png")
-    plt.close(figure)
     return buffer.getvalue()
 
 
 def plot_bars_png(values: pd.Series, title: str, ylabel: str) -> bytes:
     """A bar chart of one series (index on the x axis)."""
-    figure, axes = plt.subplots(figsize=(7.0, 3.0), dpi=72)
+    figure = Figure(figsize=(7.0, 3.0), dpi=72)
+    axes = figure.subplots()
     labels = [_label(v) for v in values.index]
     axes.bar(range(len(values)), values.to_numpy(), color="tab:blue")
     axes.set_xticks(range(len(values)), labels, rotation=60 if len(values) > 10 else 0, fontsize=7)
@@ -85,7 +86,8 @@ def plot_bars_png(values: pd.Series, title: str, ylabel: str) -> bytes:
 
 def plot_stacked_counts_png(counts: pd.DataFrame, title: str) -> bytes:
     """Stacked bars of counts per time bucket (rows) and category (columns)."""
-    figure, axes = plt.subplots(figsize=(7.0, 3.2), dpi=72)
+    figure = Figure(figsize=(7.0, 3.2), dpi=72)
+    axes = figure.subplots()
     bottom = np.zeros(len(counts))
     for column in counts.columns:
         axes.bar(range(len(counts)), counts[column].to_numpy(), bottom=bottom, label=column)
