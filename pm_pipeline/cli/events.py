@@ -4,10 +4,10 @@ import argparse
 
 import pandas as pd
 
-from pm_pipeline.cli.database import configured_engine
 from pm_pipeline.cli.robot_choice import chosen_robot
 from pm_pipeline.core.model.windows import parse_utc
 from pm_pipeline.db.events import open_events, robot_events
+from pm_pipeline.db.migrate import open_configured_store
 
 COLUMNS = (
     ("id", ">", lambda e: str(e["event_id"])),
@@ -28,7 +28,7 @@ def list_events(args: argparse.Namespace) -> int:
     """Print the events matching the options; none is not an error."""
     robot = chosen_robot(args)
     since = parse_utc(args.since, "--since") if args.since else None
-    engine = configured_engine()
+    engine = open_configured_store(args.settings)
     found = robot_events(engine, robot, since, args.severity)
     if args.open:
         found = open_events(found)

@@ -5,20 +5,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from pm_pipeline.cli.database import configured_engine, configured_table
 from pm_pipeline.cli.progress import progress_bar
 from pm_pipeline.cli.robot_choice import chosen_robot
 from pm_pipeline.core.schema import is_synthetic_source
 from pm_pipeline.core.views.health import measure_data_health, rank_top_events, summarise_axes
 from pm_pipeline.db.events import read_events
+from pm_pipeline.db.migrate import open_configured_store
 from pm_pipeline.db.readings import iter_readings_pages, read_readings, readings_span
+from pm_pipeline.db.schema import readings_table
 
 SAMPLE_ROWS = 1000
 LATEST_ROWS = 20
 
 
 def export(args: argparse.Namespace) -> int:
-    engine, table, robot = configured_engine(), configured_table(), chosen_robot(args)
+    engine, table = open_configured_store(args.settings), readings_table()
+    robot = chosen_robot(args)
     out: Path = args.out
     pages = out / "readings"
     pages.mkdir(parents=True, exist_ok=True)

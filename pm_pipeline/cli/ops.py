@@ -8,7 +8,6 @@ import time
 
 import pandas as pd
 
-from pm_pipeline.cli.database import configured_engine, configured_table
 from pm_pipeline.cli.progress import progress_bar
 from pm_pipeline.cli.robot_choice import chosen_robot, robot_export_format
 from pm_pipeline.core.errors import PipelineError
@@ -18,17 +17,19 @@ from pm_pipeline.core.schema import DEFAULT_ROBOT_ID, is_synthetic_source
 from pm_pipeline.core.simulation.replay import chunk_readings
 from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.events import read_event
+from pm_pipeline.db.migrate import open_configured_store
 from pm_pipeline.db.registry import (
     activate_model,
     active_model_version_at,
     list_models,
     registry_entry,
 )
+from pm_pipeline.db.schema import DEFAULT_READINGS_TABLE
 
 
 def list_versions(args: argparse.Namespace) -> int:
     robot = chosen_robot(args)
-    entries = list_models(configured_engine(), robot)
+    entries = list_models(open_configured_store(args.settings), robot)
     if not entries:
         print(f"no model versions for {robot}; run `pm-pipeline train --robot {robot}`.")
         return 0
@@ -53,7 +54,7 @@ def list_versions(args: argparse.Namespace) -> int:
 
 
 def activate(args: argparse.Namespace) -> int:
-    engine, robot = configured_engine(), chosen_robot(args)
+    engine, robot = open_configured_store(args.settings), chosen_robot(args)
     entry = registry_entry(engine, args.version)
     if entry.checks and not entry.checks.get("passed") and not args.force:
         raise PipelineError(
@@ -68,7 +69,7 @@ def activate(args: argparse.Namespace) -> int:
 def active(args: argparse.Namespace) -> int:
     robot = chosen_robot(args)
     moment = parse_utc(args.at, "--at") if args.at else pd.Timestamp.now(tz="UTC")
-    version = active_model_version_at(configured_engine(), robot, moment)
+    version = active_model_version_at(open_configured_store(args.settings), robot, moment)
     if version is None:
         print(f"no model version of {robot} was active at {_stamp(moment)}")
         return 1
@@ -77,7 +78,7 @@ def active(args: argparse.Namespace) -> int:
 
 
 def lineage(args: argparse.Namespace) -> int:
-    engine = configured_engine()
+    engine = open_configured_store(args.settings)
     event = read_event(engine, args.event_id)
     robot = str(event["robot_id"])
     if args.robot is not None and args.robot != robot:
@@ -106,7 +107,7 @@ def lineage(args: argparse.Namespace) -> int:
         ),
         f"  trained on    {model.row_count} readings{_excluded(model.metrics)}, "
         f"{_stamp(model.window_start)} to "
-        f"{_stamp(model.window_end)}, table {configured_table().name}",
+        f"{_stamp(model.window_end)}, table {DEFAULT_READINGS_TABLE}",
         f"  trained by run {model.run_id} at {_stamp(model.created_at)}",
         f"  in Dagster    asset axis_models/{event['axis']} with data version "
         f"{model.model_version}; "

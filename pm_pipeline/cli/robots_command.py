@@ -2,7 +2,8 @@
 
 import argparse
 
-from pm_pipeline.cli.database import configured_engine, configured_table
+from pm_pipeline.db.migrate import open_configured_store
+from pm_pipeline.db.schema import readings_table
 from pm_pipeline.robots import load_fleet
 from pm_pipeline.services.fleet import RobotOverview, overview_fleet
 
@@ -12,7 +13,7 @@ TITLES = ("robot", "axes", "active model", "readings", "last reading (UTC)", "op
 def list_robots(args: argparse.Namespace) -> int:
     """Print one line per robot; a robot with nothing stored yet is listed too."""
     fleet = load_fleet(args.settings)
-    overviews = overview_fleet(configured_engine(), configured_table(), fleet)
+    overviews = overview_fleet(open_configured_store(args.settings), readings_table(), fleet)
     rows = [_cells(overview) for overview in overviews]
     widths = [max(len(title), *(len(row[i]) for row in rows)) for i, title in enumerate(TITLES)]
     for line in [list(TITLES), *rows]:
