@@ -1,4 +1,9 @@
-"""Turning core results into Dagster metadata (plain Python numbers, markdown, embedded PNGs)."""
+"""Turning core results into Dagster metadata (plain Python numbers, markdown, embedded PNGs).
+
+Only a seed-mode model's training draws PNGs here; :mod:`pm_pipeline.core.views.plots`
+(matplotlib, 0.4 s of CPU) is imported when it does, not by every process that loads the code
+location.
+"""
 
 from typing import Any
 
@@ -13,7 +18,6 @@ from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.core.simulation.synthetic import generate_synthetic_test_data
 from pm_pipeline.core.views.inline import Level, peak_line_markdown
-from pm_pipeline.core.views.plots import plot_regression_png, png_markdown
 from pm_pipeline.services.sources import SourceSync
 
 VERIFICATION_HOURS = 2.0
@@ -158,6 +162,8 @@ def _line_metadata(
     nothing for one that does not (a line it never uses would mislead)."""
     if "slope" not in fitted_fields:
         return {}
+    from pm_pipeline.core.views.plots import png_markdown
+
     fitted = model.axes[axis]
     training = residual_frame(model, readings, axis)
     synthetic = generate_synthetic_test_data(model, hours=VERIFICATION_HOURS, seed=11)
@@ -196,5 +202,7 @@ def _statistic_plot(model: TrainedModel, axis: str, statistic: pd.DataFrame) -> 
 
 
 def _plot(scored: pd.DataFrame, title: str, model: TrainedModel, axis: str) -> bytes:
+    from pm_pipeline.core.views.plots import plot_regression_png
+
     fitted = model.axes[axis]
     return plot_regression_png(scored, title, fitted.residual_mu + fitted.thresholds.min_c)

@@ -136,7 +136,9 @@ class RobustStream(EventStream):
         return [frame for frame in self._events if len(frame)]
 
     def _emit(self, axis: str, scored: pd.DataFrame) -> None:
-        if scored.empty:
+        # A run needs a sample at the alert level (filling holes only joins such samples);
+        # most settled stretches have none, and a live feed settles a few rows at a time.
+        if not (scored["z"].to_numpy() >= self.params.z_alert).any():
             return
         parts = [
             _channel_runs(

@@ -1,4 +1,8 @@
-"""Views group: data health, per-axis summary and events over time, a partition per robot."""
+"""Views group: data health, per-axis summary and events over time, a partition per robot.
+
+Each view that draws a PNG imports :mod:`pm_pipeline.core.views.plots` (matplotlib, 0.4 s of
+CPU) when it draws: the code server, the sensors and every scoring run load this module too.
+"""
 
 import warnings
 from collections.abc import Callable
@@ -15,7 +19,6 @@ from pm_pipeline.core.views.health import (
     summarise_axes,
 )
 from pm_pipeline.core.views.inline import bars_markdown, stacked_counts_markdown
-from pm_pipeline.core.views.plots import plot_bars_png, plot_stacked_counts_png, png_markdown
 from pm_pipeline.db.events import open_events as still_open
 from pm_pipeline.db.events import read_events, robot_events
 from pm_pipeline.db.readings import read_readings, readings_span, skipped_duplicates
@@ -77,6 +80,8 @@ def _data_health(readings_db: ReadingsDatabaseResource, robot: str) -> dict:
     engine = readings_db.engine()
     readings = read_readings(engine, readings_db.table(), robot)
     health = measure_data_health(readings)
+    from pm_pipeline.core.views.plots import plot_bars_png, png_markdown
+
     plot = plot_bars_png(health.readings_per_hour, "readings per hour (UTC)", "readings")
     return {
         "readings_per_hour": dg.MetadataValue.md(
@@ -109,6 +114,8 @@ def _axis_summary(readings_db: ReadingsDatabaseResource, robot: str) -> dict:
     readings = read_readings(readings_db.engine(), readings_db.table(), robot)
     summary = summarise_axes(readings)
     peak = find_one_minute_peak(readings)
+    from pm_pipeline.core.views.plots import plot_bars_png, png_markdown
+
     plot = plot_bars_png(summary.set_index("axis")["p95_A"], "p95 current per axis", "A")
     return {
         "summary": table_markdown(summary),
@@ -143,6 +150,8 @@ def _events_summary(readings_db: ReadingsDatabaseResource, robot: str) -> dict:
             stacked_counts_markdown(per_hour, "landed-file events", SEVERITY_COLORS)
         )
     if not counts.empty:
+        from pm_pipeline.core.views.plots import plot_stacked_counts_png, png_markdown
+
         plot = plot_stacked_counts_png(counts, "landed-file events per hour (UTC)")
         metadata["plot_events_over_time"] = dg.MetadataValue.md(png_markdown(plot, "events"))
     return metadata
