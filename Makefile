@@ -12,12 +12,19 @@ PYTEST_WORKERS ?= 4
 
 .PHONY: env run dev fleet-demo test lint format clean
 
-# uv installs what pip would from the same pyproject.toml, in a third of the time (15 s, not
-# 48 s, on a fresh clone), and compiles each module when it is first imported, not all of them.
+# Python keeps each module's compiled bytecode in __pycache__. Where the environment turns
+# that off (PYTHONDONTWRITEBYTECODE), every process compiles every module it imports again:
+# loading the code location takes 4.6 s of CPU instead of 2.1 s, and a test run starts about
+# 300 processes (commands, daemons, code servers, run workers). So the installed packages are
+# compiled once, as pip does, and our own modules are cached as they are first imported.
+unexport PYTHONDONTWRITEBYTECODE
+
+# uv installs what pip would from the same pyproject.toml, in under half the time (20 s, not
+# 48 s, on a fresh clone).
 $(BIN)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
 	touch $@
 
 env: $(BIN)/.installed
