@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import KDTree
 
-from pm_pipeline.core.model.trained import Conditioning
+from pm_pipeline.core.model.trained import Conditioning, axis_currents
 
 REMEMBERED_ROWS = 20_000
 """Most query rows per axis whose neighbours a :class:`Predictor` remembers (about 3 MB)."""
@@ -226,7 +226,9 @@ class Predictor:
         self.axes = tuple(conditioning.reference)
         reference = pd.DataFrame(conditioning.reference)
         previous = None if conditioning.previous is None else pd.DataFrame(conditioning.previous)
-        self._features = self._stacked(reference, previous)
+        self._features = self._stacked(
+            self.amperes(reference), None if previous is None else self.amperes(previous)
+        )
         self._targets = {
             axis: log_current(reference[axis].to_numpy(), conditioning.log_offset[axis])
             for axis in self.axes
@@ -242,25 +244,42 @@ class Predictor:
         """Whether the features include each axis' previous reading."""
         return self.conditioning.previous is not None
 
-    def features(self, readings: pd.DataFrame, before: pd.Series | None = None) -> np.ndarray:
+    def features(self, readings: pd.DataFrame, before: np.ndarray | None = None) -> np.ndarray:
         """Standardised log currents of every modelled axis, one column per axis, then (for a
-        lagged model) the same of each row's previous reading: ``before`` is the reading
-        before the first row (the first row itself when None)."""
-        if not self.lagged or readings.empty:
-            return self._stacked(readings, None)
-        first = readings.iloc[:1] if before is None else before.to_frame().T
-        shifted = pd.concat([first[list(self.axes)], readings[list(self.axes)].iloc[:-1]])
-        return self._stacked(readings, shifted.reset_index(drop=True))
+        lagged model) the same of each row's previous reading: ``before`` holds the modelled
+        axes' currents (:meth:`amperes`) of the reading before the first row (the first row
+        itself when None)."""
+        return self.features_of(self.amperes(readings), before)
 
-    def _stacked(self, readings: pd.DataFrame, previous: pd.DataFrame | None) -> np.ndarray:
-        frames = [readings] if previous is None else [readings, previous]
+    def features_of(self, amperes: np.ndarray, before: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`features` of currents already taken out with :meth:`amperes`."""
+        return self._stacked(*self._with_previous(amperes, before))
+
+    def amperes(self, readings: pd.DataFrame) -> np.ndarray:
+        """The modelled axes' currents, one column each, in :attr:`axes` order."""
+        return axis_currents(readings, self.axes)
+
+    def _with_previous(
+        self, amperes: np.ndarray, before: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        if not self.lagged or not len(amperes):
+            return amperes, None
+        first = amperes[:1] if before is None else np.reshape(before, (1, len(self.axes)))
+        return amperes, np.concatenate([first, amperes[:-1]])
+
+    def _stacked(self, amperes: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+        blocks = [amperes] if previous is None else [amperes, previous]
         return np.column_stack(
-            [self._standard(frame, axis) for frame in frames for axis in self.axes]
+            [
+                self._standard(block[:, i], axis)
+                for block in blocks
+                for i, axis in enumerate(self.axes)
+            ]
         )
 
-    def _standard(self, readings: pd.DataFrame, axis: str) -> np.ndarray:
+    def _standard(self, amperes: np.ndarray, axis: str) -> np.ndarray:
         c = self.conditioning
-        logs = log_current(readings[axis].to_numpy(dtype="float64"), c.log_offset[axis])
+        logs = log_current(amperes, c.log_offset[axis])
         return (logs - c.feature_center[axis]) / c.feature_scale[axis]
 
     def target(self, axis: str, amperes: np.ndarray) -> np.ndarray:

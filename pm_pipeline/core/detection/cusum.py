@@ -98,7 +98,7 @@ class CusumStream(EventStream):
         self.params = settings_as(CusumSettings, model.params)
         self.predictor = model_predictor(model)
         self._last_seconds: float | None = None
-        self._last_reading: pd.Series | None = None
+        self._last_amperes: np.ndarray | None = None
         self._last_segment = 0
         self._previous = {axis: (np.nan, -1) for axis in model.axis_names}
         # A model scores the channels it stores: one fitted before a channel existed
@@ -149,8 +149,9 @@ class CusumStream(EventStream):
             breaks[0] = seconds[0] - self._last_seconds > self.params.gap_factor * self.model.dt_s
         segment = self._last_segment + np.cumsum(breaks)
         states = motion_states(readings, self.params)
-        features = self.predictor.features(readings, self._last_reading)
-        self._last_reading = readings.iloc[-1]
+        amperes = self.predictor.amperes(readings)
+        features = self.predictor.features_of(amperes, self._last_amperes)
+        self._last_amperes = amperes[-1].copy()
         stamps = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
         scored = {
             axis: self._axis_scores(axis, readings, stamps, segment, states[axis], features)

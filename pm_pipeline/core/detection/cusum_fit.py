@@ -33,7 +33,7 @@ import pandas as pd
 
 from pm_pipeline.core.detection.accumulate import excursion_heights, threshold_for_budget
 from pm_pipeline.core.detection.conditioning import fit_conditioning, over_spread, predictor_for
-from pm_pipeline.core.detection.robust_fit import idle_mask, robust_sigma
+from pm_pipeline.core.detection.robust_fit import moving_axes, others_at_most, robust_sigma
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.params import CusumSettings
 from pm_pipeline.core.model.timeaxis import gap_breaks
@@ -87,8 +87,9 @@ def motion_states(
     Two, not one: a stuck or offset axis that reads non-zero at standstill would otherwise
     make every other axis look as if it moved while reading 0 A.
     """
-    one_other = idle_mask(readings, 1)
-    idle = idle_mask(readings, params.idle_other_max)
+    moving = moving_axes(readings)
+    one_other = others_at_most(moving, 1)
+    idle = others_at_most(moving, params.idle_other_max)
     return {axis: (~one_other[axis], idle[axis]) for axis in idle}
 
 

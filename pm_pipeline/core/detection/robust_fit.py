@@ -33,6 +33,7 @@ from pm_pipeline.core.model.trained import (
     AxisThresholds,
     ChannelModel,
     MinMaxScaling,
+    axis_currents,
 )
 from pm_pipeline.core.schema import AXES
 
@@ -96,8 +97,17 @@ def idle_mask(readings: pd.DataFrame, other_max: int = 0) -> dict[str, np.ndarra
     A blank reading counts as 0, so axes a robot lacks (blank throughout) never make a row
     active.
     """
-    values = readings[list(AXES)].to_numpy(dtype="float64")
-    moving = np.nan_to_num(values, nan=0.0) != 0
+    return others_at_most(moving_axes(readings), other_max)
+
+
+def moving_axes(readings: pd.DataFrame) -> np.ndarray:
+    """One column per axis (all eight): True where it reads non-zero; blank counts as 0."""
+    return np.nan_to_num(axis_currents(readings), nan=0.0) != 0
+
+
+def others_at_most(moving: np.ndarray, other_max: int) -> dict[str, np.ndarray]:
+    """Per axis, True where at most ``other_max`` of the other axes move (see
+    :func:`moving_axes`)."""
     total = moving.sum(axis=1)
     return {axis: (total - moving[:, i]) <= other_max for i, axis in enumerate(AXES)}
 
