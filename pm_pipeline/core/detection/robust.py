@@ -69,6 +69,57 @@ class _AxisTails:
     idle: _WindowTail
 
 
+@dataclass(frozen=True)
+class _Scored:
+    """Scored samples of one axis, one array per column: time (UTC, as numpy datetimes),
+    idle flag, z and segment. Arrays, not a frame: a live feed scores a few rows at a time,
+    and building frames for them cost more than scoring them."""
+
+    times: np.ndarray
+    idle: np.ndarray
+    z: np.ndarray
+    segments: np.ndarray
+
+    @staticmethod
+    def empty() -> _Scored:
+        return _Scored(
+            np.array([], dtype="datetime64[us]"),
+            np.array([], dtype=bool),
+            np.array([], dtype="float64"),
+            np.array([], dtype="int64"),
+        )
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def then(self, other: _Scored) -> _Scored:
+        if not len(self):
+            return other
+        return _Scored(
+            np.r_[self.times, other.times],
+            np.r_[self.idle, other.idle],
+            np.r_[self.z, other.z],
+            np.r_[self.segments, other.segments],
+        )
+
+    def rows(self, chosen: slice | np.ndarray) -> _Scored:
+        return _Scored(self.times[chosen], self.idle[chosen], self.z[chosen], self.segments[chosen])
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                TIME_COLUMN: _utc(self.times),
+                "idle": self.idle,
+                "z": self.z,
+                "segment": self.segments,
+            }
+        )
+
+
+def _utc(times: np.ndarray) -> pd.Series:
+    return pd.Series(pd.DatetimeIndex(times).tz_localize("UTC"))
+
+
 class RobustStream(EventStream):
     """Events of a robust-mode model over time-ordered chunks of readings.
 
@@ -85,21 +136,23 @@ class RobustStream(EventStream):
         self._tails = {
             axis: _AxisTails(_WindowTail.empty(), _WindowTail.empty()) for axis in model.axis_names
         }
-        self._pending = {axis: _empty_scored() for axis in model.axis_names}
+        self._pending = {axis: _Scored.empty() for axis in model.axis_names}
         self._events: list[pd.DataFrame] = []
 
     def _score(self, readings: pd.DataFrame, times: pd.Series) -> None:
         params = self.params
-        for axis, scored in self.statistic(readings, times).items():
-            pending = self._pending[axis]
-            buffer = pd.concat([pending, scored], ignore_index=True) if len(pending) else scored
+        for axis, scored in self._scores(readings, times).items():
+            buffer = self._pending[axis].then(scored)
             settled = _settled_rows(buffer, params.z_alert, params.merge_gap_samples)
-            self._emit(axis, buffer.iloc[:settled])
-            self._pending[axis] = buffer.iloc[settled:].reset_index(drop=True)
+            self._emit(axis, buffer.rows(slice(None, settled)))
+            self._pending[axis] = buffer.rows(slice(settled, None))
 
     def statistic(self, readings: pd.DataFrame, times: pd.Series) -> dict[str, pd.DataFrame]:
         """Per axis, the score of each present reading of the next in-order chunk (time,
         idle, z, segment), continuing the rolling windows carried from earlier chunks."""
+        return {axis: scored.frame() for axis, scored in self._scores(readings, times).items()}
+
+    def _scores(self, readings: pd.DataFrame, times: pd.Series) -> dict[str, _Scored]:
         model, params = self.model, self.params
         seconds = seconds_since(times, model.epoch_ts)
         breaks = gap_breaks(seconds, model.dt_s, params.gap_factor)
@@ -107,13 +160,14 @@ class RobustStream(EventStream):
             breaks[0] = seconds[0] - self._last_seconds > params.gap_factor * model.dt_s
         segment = self._last_segment + np.cumsum(breaks)
         idle = idle_mask(readings, params.idle_other_max)
+        stamps = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
         scores = {}
         for axis in model.axis_names:
             scores[axis], self._tails[axis] = _score_axis(
                 model,
                 params,
                 readings,
-                times,
+                stamps,
                 seconds,
                 segment,
                 idle[axis],
@@ -132,17 +186,17 @@ class RobustStream(EventStream):
         """Close every open run; per-axis event frames (empty axes left out)."""
         for axis in self.model.axis_names:
             self._emit(axis, self._pending[axis])
-            self._pending[axis] = _empty_scored()
+            self._pending[axis] = _Scored.empty()
         return [frame for frame in self._events if len(frame)]
 
-    def _emit(self, axis: str, scored: pd.DataFrame) -> None:
+    def _emit(self, axis: str, scored: _Scored) -> None:
         # A run needs a sample at the alert level (filling holes only joins such samples);
         # most settled stretches have none, and a live feed settles a few rows at a time.
-        if not (scored["z"].to_numpy() >= self.params.z_alert).any():
+        if not (scored.z >= self.params.z_alert).any():
             return
         parts = [
             _channel_runs(
-                self.model, self.params, axis, scored[scored["idle"] == (name == "idle")], name
+                self.model, self.params, axis, scored.rows(scored.idle == (name == "idle")), name
             )
             for name in CHANNELS
         ]
@@ -155,13 +209,13 @@ def _score_axis(
     model: TrainedModel,
     params: RobustSettings,
     readings: pd.DataFrame,
-    times: pd.Series,
+    stamps: np.ndarray,
     seconds: np.ndarray,
     segment: np.ndarray,
     idle: np.ndarray,
     axis: str,
     tails: _AxisTails,
-) -> tuple[pd.DataFrame, _AxisTails]:
+) -> tuple[_Scored, _AxisTails]:
     """z of each present reading of one axis, continuing the carried rolling windows."""
     fitted = model.axes[axis]
     # RobustStream took the model only with robust settings, so it has both channels.
@@ -185,26 +239,19 @@ def _score_axis(
     z[quiet] = standardise(
         i_mean, i_count, 0.0, channels["idle"].scale, params.idle_window_samples, 1
     )
-    scored = pd.DataFrame(
-        {
-            TIME_COLUMN: times[present].reset_index(drop=True),
-            "idle": idle[present],
-            "z": z[present],
-            "segment": segment[present],
-        }
-    )
+    scored = _Scored(stamps[present], idle[present], z[present], segment[present])
     return scored, _AxisTails(active_tail, idle_tail)
 
 
-def _settled_rows(scored: pd.DataFrame, z_alert: float, merge_gap: int) -> int:
+def _settled_rows(scored: _Scored, z_alert: float, merge_gap: int) -> int:
     """How many leading rows no later sample can change: the last cut point where, in each
     channel, more than ``merge_gap`` quiet samples follow its last alert sample, and time
     moves on (so no event can overlap one on the other side)."""
     n = len(scored)
     if n < 2:
         return 0
-    alert = np.nan_to_num(scored["z"].to_numpy(), nan=-np.inf) >= z_alert
-    idle = scored["idle"].to_numpy()
+    alert = np.nan_to_num(scored.z, nan=-np.inf) >= z_alert
+    idle = scored.idle
     cut = np.arange(1, n)  # candidate: rows [0, cut) settle
     closed = np.ones(n - 1, dtype=bool)
     for in_channel in (idle, ~idle):
@@ -217,32 +264,20 @@ def _settled_rows(scored: pd.DataFrame, z_alert: float, merge_gap: int) -> int:
         quiet_enough = (last_alert < 0) | (index - last_alert > merge_gap)
         before = np.cumsum(in_channel)[:-1]  # channel samples before each cut
         closed &= (before == 0) | quiet_enough[np.maximum(before - 1, 0)]
-    stamps = scored[TIME_COLUMN].to_numpy(dtype="int64")  # not Timestamp objects: fast
-    closed &= stamps[1:] > stamps[:-1]
+    closed &= scored.times[1:] > scored.times[:-1]
     candidates = np.flatnonzero(closed)
     return int(cut[candidates[-1]]) if len(candidates) else 0
 
 
-def _empty_scored() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            TIME_COLUMN: pd.Series([], dtype="datetime64[us, UTC]"),
-            "idle": pd.Series([], dtype=bool),
-            "z": pd.Series([], dtype="float64"),
-            "segment": pd.Series([], dtype="int64"),
-        }
-    )
-
-
 def _channel_runs(
-    model: TrainedModel, params: RobustSettings, axis: str, scored: pd.DataFrame, name: str
+    model: TrainedModel, params: RobustSettings, axis: str, scored: _Scored, name: str
 ) -> pd.DataFrame:
     channels = model.axes[axis].channels or {}
     channel = channels[name]
-    if scored.empty:
+    if not len(scored):
         return pd.DataFrame()
-    z = np.nan_to_num(scored["z"].to_numpy(), nan=-np.inf)
-    segment = scored["segment"].to_numpy()
+    z = np.nan_to_num(scored.z, nan=-np.inf)
+    segment = scored.segments
     breaks = segment_breaks(segment)
     ids = run_ids(fill_holes(z >= params.z_alert, segment, params.merge_gap_samples), breaks)
     rows = np.flatnonzero(ids >= 0)
@@ -264,12 +299,12 @@ def _channel_runs(
     keep = samples >= channel.sustain_alert
     if not keep.any():
         return pd.DataFrame()
-    times = scored[TIME_COLUMN]
+    times = scored.times
     # Not "axis": that name would clash with the axis argument of DataFrame.agg.
     return pd.DataFrame(
         {
-            "start": times.iloc[rows[first[keep]]].reset_index(drop=True),
-            "end": times.iloc[rows[first[keep] + samples[keep] - 1]].reset_index(drop=True),
+            "start": _utc(times[rows[first[keep]]]),
+            "end": _utc(times[rows[first[keep] + samples[keep] - 1]]),
             "z_sum": np.add.reduceat(z_run, first)[keep],
             "z_peak": np.maximum.reduceat(z_run, first)[keep],
             "n_samples": samples[keep],
