@@ -2,6 +2,8 @@
 database made by ``main`` before migrations (every row kept), a user's own ``pm_dashboard``
 beside ours, repeated and simultaneous upgrades, and ``schema.py`` never drifting from head."""
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -9,12 +11,17 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.migrate import (
+    VERSION_TABLE,
     ensure_store,
     head_revision,
+    known_revisions,
+    script_revisions,
     store_config,
     store_revision,
     upgrade_store,
@@ -36,6 +43,52 @@ RENAMED = {"pm_dashboard": "pm_readings"}
 def test_head_is_the_newest_revision() -> None:
     # Other branches chain their revisions on these ids.
     assert head_revision() == "0004_event_lifecycle"
+
+
+def test_the_revision_files_name_alembic_s_chain_in_order() -> None:
+    """Opening the store reads the revisions from the file names, without Alembic: they must
+    be the chain Alembic reads from the same files, oldest first."""
+    script = ScriptDirectory.from_config(store_config())
+    chain = [revision for revision in reversed(list(script.walk_revisions()))]
+    assert [revision.revision for revision in chain] == script_revisions()
+    assert [Path(str(revision.path)).stem for revision in chain] == script_revisions()
+    assert script.get_current_head() == head_revision()
+    assert known_revisions() == {revision.revision for revision in chain}
+
+
+def test_the_stored_revision_is_what_alembic_reads(empty_url: str) -> None:
+    engine = open_engine(empty_url)
+
+    def alembic_reads() -> str | None:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+            return context.get_current_revision()
+
+    assert store_revision(engine) is None and alembic_reads() is None
+    upgrade_store(engine, "0002_readings_store")
+    assert store_revision(engine) == alembic_reads() == "0002_readings_store"
+    upgrade_store(engine)
+    assert store_revision(engine) == alembic_reads() == head_revision()
+
+
+def test_a_store_at_head_opens_without_alembic(empty_url: str) -> None:
+    """Every command, code server and run worker opens the store; only an upgrade needs
+    Alembic (and the template engine it loads, 0.2 s of CPU)."""
+    upgrade_store(open_engine(empty_url))
+    opened = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pm_pipeline.db.migrate import open_store; "
+            f"open_store({empty_url!r}, None, embedded=False); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert opened.returncode == 0, opened.stderr
+    assert opened.stdout.strip() == "[]"
 
 
 def test_a_fresh_database_gets_every_table_at_head(empty_url: str) -> None:
