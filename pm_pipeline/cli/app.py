@@ -31,6 +31,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         # Read once, before any work: a bad setting is one line per variable.
         args.settings = load_settings()
+        if getattr(args, "store_first", False):
+            # Reach our tables before the command loads Dagster (2 s): a wrong URL, a server
+            # that is down or a store not upgraded is one line at once, not a failed run.
+            # (`score` retries an outage inside its run instead.)
+            from pm_pipeline.db.migrate import open_configured_store
+
+            open_configured_store(args.settings)
         return _handler(args.handler)(args)
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -93,7 +93,7 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--end", metavar="TIME", help="last reading to use, ISO 8601")
     train.add_argument("--limit", type=int, metavar="N", help="train on the newest N readings")
     _robot_option(train)
-    train.set_defaults(handler=f"{PIPELINE}:train")
+    train.set_defaults(handler=f"{PIPELINE}:train", store_first=True)
 
 
 def _add_score(commands: argparse._SubParsersAction) -> None:
