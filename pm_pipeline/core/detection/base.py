@@ -10,7 +10,7 @@ something. :mod:`pm_pipeline.core.detection.registry` maps mode names to detecto
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -39,6 +39,47 @@ class DetectorDescription:
     """:class:`AxisModel` fields this mode fits; the others keep neutral values."""
     channels: tuple[str, ...]
     """Names of the per-axis channels (empty when the mode has none)."""
+
+
+@dataclass
+class ScoredSamples:
+    """Scored samples of one axis carried between chunks, one array per column: time (UTC,
+    numpy datetimes), segment, and a detector's own columns by name. Arrays, not a frame: a
+    live feed scores a few rows at a time, and frames for them cost more than the scoring."""
+
+    times: np.ndarray
+    segments: np.ndarray
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @staticmethod
+    def empty(columns: dict[str, str]) -> ScoredSamples:
+        """No samples; ``columns`` maps each column's name to its dtype."""
+        return ScoredSamples(
+            np.array([], dtype="datetime64[us]"),
+            np.array([], dtype="int64"),
+            {name: np.array([], dtype=dtype) for name, dtype in columns.items()},
+        )
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def then(self, other: ScoredSamples) -> ScoredSamples:
+        """These samples followed by ``other``'s."""
+        if not len(self):
+            return other
+        return ScoredSamples(
+            np.r_[self.times, other.times],
+            np.r_[self.segments, other.segments],
+            {name: np.r_[values, other.columns[name]] for name, values in self.columns.items()},
+        )
+
+    def rows(self, chosen: slice | np.ndarray) -> ScoredSamples:
+        """The samples ``chosen`` (a slice or a boolean mask)."""
+        return ScoredSamples(
+            self.times[chosen],
+            self.segments[chosen],
+            {name: values[chosen] for name, values in self.columns.items()},
+        )
 
 
 class EventStream(ABC):

@@ -15,14 +15,12 @@ depend on the sample alone, except the flat channel's, which carries the previou
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
 from pm_pipeline.core.detection.accumulate import alarms
-from pm_pipeline.core.detection.base import EventStream, settings_as
+from pm_pipeline.core.detection.base import EventStream, ScoredSamples, settings_as
 from pm_pipeline.core.detection.conditioning import Predictor, predictor_for
 from pm_pipeline.core.detection.cusum_fit import motion_states, raw_scores, repeats, standardised
 from pm_pipeline.core.detection.events import EVENT_COLUMNS
@@ -34,43 +32,6 @@ from pm_pipeline.core.schema import TIME_COLUMN
 
 SCALE_TOP = 3.0
 """The highest value :meth:`CusumStream.alarm_levels` reports (ERROR is 2)."""
-
-
-@dataclass
-class _Scored:
-    """Scored samples of one axis: time, segment and one score column per channel (NaN
-    where the sample is not in that channel)."""
-
-    times: np.ndarray
-    segments: np.ndarray
-    scores: dict[str, np.ndarray] = field(default_factory=dict)
-
-    @staticmethod
-    def empty(channels: tuple[str, ...]) -> _Scored:
-        return _Scored(
-            np.array([], dtype="datetime64[us]"),
-            np.array([], dtype="int64"),
-            {name: np.array([], dtype="float64") for name in channels},
-        )
-
-    def __len__(self) -> int:
-        return len(self.times)
-
-    def then(self, other: _Scored) -> _Scored:
-        if not len(self):
-            return other
-        return _Scored(
-            np.r_[self.times, other.times],
-            np.r_[self.segments, other.segments],
-            {name: np.r_[values, other.scores[name]] for name, values in self.scores.items()},
-        )
-
-    def tail(self, first: int) -> _Scored:
-        return _Scored(
-            self.times[first:],
-            self.segments[first:],
-            {name: values[first:] for name, values in self.scores.items()},
-        )
 
 
 def model_predictor(model: TrainedModel) -> Predictor:
@@ -104,14 +65,17 @@ class CusumStream(EventStream):
         # A model scores the channels it stores: one fitted before a channel existed
         # scores as it always did.
         self.channels = {axis: tuple(model.axes[axis].cusum or {}) for axis in model.axis_names}
-        self._pending = {axis: _Scored.empty(self.channels[axis]) for axis in model.axis_names}
+        self._pending = {
+            axis: ScoredSamples.empty(dict.fromkeys(self.channels[axis], "float64"))
+            for axis in model.axis_names
+        }
         self._events: list[pd.DataFrame] = []
 
     def _score(self, readings: pd.DataFrame, times: pd.Series) -> None:
         for axis, scored in self._chunk_scores(readings, times).items():
             buffer = self._pending[axis].then(scored)
             settled = self._settle(axis, buffer, final=False)
-            self._pending[axis] = buffer.tail(settled)
+            self._pending[axis] = buffer.rows(slice(settled, None))
 
     def alarm_levels(self, readings: pd.DataFrame) -> dict[str, pd.DataFrame]:
         """Per axis, how near its accumulators are to an alarm after each present reading
@@ -126,10 +90,10 @@ class CusumStream(EventStream):
         for axis, scored in self._chunk_scores(readings, times).items():
             level = np.zeros(len(scored))
             for name, channel in (self.model.axes[axis].cusum or {}).items():
-                rows = np.flatnonzero(~np.isnan(scored.scores[name]))
+                rows = np.flatnonzero(~np.isnan(scored.columns[name]))
                 if not len(rows):
                     continue
-                u = scored.scores[name][rows]
+                u = scored.columns[name][rows]
                 path, _ = alarms(u - channel.reference, scored.segments[rows], channel.h_alert)
                 # Between a channel's own samples its accumulator holds its last value.
                 last = np.searchsorted(rows, np.arange(len(scored)), side="right") - 1
@@ -140,7 +104,7 @@ class CusumStream(EventStream):
         self._advance(times)
         return out
 
-    def _chunk_scores(self, readings: pd.DataFrame, times: pd.Series) -> dict[str, _Scored]:
+    def _chunk_scores(self, readings: pd.DataFrame, times: pd.Series) -> dict[str, ScoredSamples]:
         """Per axis, the channel scores of one in-order chunk; carries the segment and
         each axis' previous reading on to the next chunk."""
         seconds = seconds_since(times, self.model.epoch_ts)
@@ -167,7 +131,7 @@ class CusumStream(EventStream):
     def finish(self) -> list[pd.DataFrame]:
         for axis in self.model.axis_names:
             self._settle(axis, self._pending[axis], final=True)
-            self._pending[axis] = _Scored.empty(self.channels[axis])
+            self._pending[axis] = ScoredSamples.empty(dict.fromkeys(self.channels[axis], "float64"))
         return [frame for frame in self._events if len(frame)]
 
     def _axis_scores(
@@ -178,7 +142,7 @@ class CusumStream(EventStream):
         segment: np.ndarray,
         state: tuple[np.ndarray, np.ndarray],
         features: np.ndarray,
-    ) -> _Scored:
+    ) -> ScoredSamples:
         channels = self.model.axes[axis].cusum or {}
         clip = self.params.clip
         amperes = readings[axis].to_numpy(dtype="float64")
@@ -197,11 +161,11 @@ class CusumStream(EventStream):
         if present.any():
             last = int(np.flatnonzero(present)[-1])
             self._previous[axis] = (float(amperes[last]), int(segment[last]))
-        return _Scored(
+        return ScoredSamples(
             stamps[present], segment[present], {n: s[present] for n, s in scores.items()}
         )
 
-    def _settle(self, axis: str, buffer: _Scored, final: bool) -> int:
+    def _settle(self, axis: str, buffer: ScoredSamples, final: bool) -> int:
         """Emit the events no later sample can change; how many leading samples settled."""
         n = len(buffer)
         if n == 0:
@@ -209,8 +173,8 @@ class CusumStream(EventStream):
         quiet_after = np.ones(n, dtype=bool)
         found = []
         for name, channel in (self.model.axes[axis].cusum or {}).items():
-            rows = np.flatnonzero(~np.isnan(buffer.scores[name]))
-            u = buffer.scores[name][rows]
+            rows = np.flatnonzero(~np.isnan(buffer.columns[name]))
+            u = buffer.columns[name][rows]
             path, excursions = alarms(u - channel.reference, buffer.segments[rows], channel.h_alert)
             if len(rows):  # the state after each sample: that of the channel's last one
                 last = np.searchsorted(rows, np.arange(n), side="right") - 1
@@ -241,7 +205,7 @@ def alarm_scale(s: np.ndarray, channel: CusumChannel) -> np.ndarray:
 
 
 def _channel_event(
-    buffer: _Scored, rows: np.ndarray, u: np.ndarray, excursion, h_error: float
+    buffer: ScoredSamples, rows: np.ndarray, u: np.ndarray, excursion, h_error: float
 ) -> dict:
     samples = u[excursion.start : excursion.peak + 1]
     evidence = np.cumsum(samples) / np.sqrt(np.arange(1, len(samples) + 1))

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from pm_pipeline.core.detection.base import EventStream, settings_as
+from pm_pipeline.core.detection.base import EventStream, ScoredSamples, settings_as
 from pm_pipeline.core.detection.robust_fit import (
     CHANNELS,
     fill_holes,
@@ -69,51 +69,19 @@ class _AxisTails:
     idle: _WindowTail
 
 
-@dataclass(frozen=True)
-class _Scored:
-    """Scored samples of one axis, one array per column: time (UTC, as numpy datetimes),
-    idle flag, z and segment. Arrays, not a frame: a live feed scores a few rows at a time,
-    and building frames for them cost more than scoring them."""
+SCORED_COLUMNS = {"idle": "bool", "z": "float64"}
+"""A robust stream's own columns of :class:`ScoredSamples`."""
 
-    times: np.ndarray
-    idle: np.ndarray
-    z: np.ndarray
-    segments: np.ndarray
 
-    @staticmethod
-    def empty() -> _Scored:
-        return _Scored(
-            np.array([], dtype="datetime64[us]"),
-            np.array([], dtype=bool),
-            np.array([], dtype="float64"),
-            np.array([], dtype="int64"),
-        )
-
-    def __len__(self) -> int:
-        return len(self.times)
-
-    def then(self, other: _Scored) -> _Scored:
-        if not len(self):
-            return other
-        return _Scored(
-            np.r_[self.times, other.times],
-            np.r_[self.idle, other.idle],
-            np.r_[self.z, other.z],
-            np.r_[self.segments, other.segments],
-        )
-
-    def rows(self, chosen: slice | np.ndarray) -> _Scored:
-        return _Scored(self.times[chosen], self.idle[chosen], self.z[chosen], self.segments[chosen])
-
-    def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                TIME_COLUMN: _utc(self.times),
-                "idle": self.idle,
-                "z": self.z,
-                "segment": self.segments,
-            }
-        )
+def _frame(scored: ScoredSamples) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            TIME_COLUMN: _utc(scored.times),
+            "idle": scored.columns["idle"],
+            "z": scored.columns["z"],
+            "segment": scored.segments,
+        }
+    )
 
 
 def _utc(times: np.ndarray) -> pd.Series:
@@ -136,7 +104,7 @@ class RobustStream(EventStream):
         self._tails = {
             axis: _AxisTails(_WindowTail.empty(), _WindowTail.empty()) for axis in model.axis_names
         }
-        self._pending = {axis: _Scored.empty() for axis in model.axis_names}
+        self._pending = {axis: ScoredSamples.empty(SCORED_COLUMNS) for axis in model.axis_names}
         self._events: list[pd.DataFrame] = []
 
     def _score(self, readings: pd.DataFrame, times: pd.Series) -> None:
@@ -150,9 +118,9 @@ class RobustStream(EventStream):
     def statistic(self, readings: pd.DataFrame, times: pd.Series) -> dict[str, pd.DataFrame]:
         """Per axis, the score of each present reading of the next in-order chunk (time,
         idle, z, segment), continuing the rolling windows carried from earlier chunks."""
-        return {axis: scored.frame() for axis, scored in self._scores(readings, times).items()}
+        return {axis: _frame(scored) for axis, scored in self._scores(readings, times).items()}
 
-    def _scores(self, readings: pd.DataFrame, times: pd.Series) -> dict[str, _Scored]:
+    def _scores(self, readings: pd.DataFrame, times: pd.Series) -> dict[str, ScoredSamples]:
         model, params = self.model, self.params
         seconds = seconds_since(times, model.epoch_ts)
         breaks = gap_breaks(seconds, model.dt_s, params.gap_factor)
@@ -186,17 +154,21 @@ class RobustStream(EventStream):
         """Close every open run; per-axis event frames (empty axes left out)."""
         for axis in self.model.axis_names:
             self._emit(axis, self._pending[axis])
-            self._pending[axis] = _Scored.empty()
+            self._pending[axis] = ScoredSamples.empty(SCORED_COLUMNS)
         return [frame for frame in self._events if len(frame)]
 
-    def _emit(self, axis: str, scored: _Scored) -> None:
+    def _emit(self, axis: str, scored: ScoredSamples) -> None:
         # A run needs a sample at the alert level (filling holes only joins such samples);
         # most settled stretches have none, and a live feed settles a few rows at a time.
-        if not (scored.z >= self.params.z_alert).any():
+        if not (scored.columns["z"] >= self.params.z_alert).any():
             return
         parts = [
             _channel_runs(
-                self.model, self.params, axis, scored.rows(scored.idle == (name == "idle")), name
+                self.model,
+                self.params,
+                axis,
+                scored.rows(scored.columns["idle"] == (name == "idle")),
+                name,
             )
             for name in CHANNELS
         ]
@@ -215,7 +187,7 @@ def _score_axis(
     idle: np.ndarray,
     axis: str,
     tails: _AxisTails,
-) -> tuple[_Scored, _AxisTails]:
+) -> tuple[ScoredSamples, _AxisTails]:
     """z of each present reading of one axis, continuing the carried rolling windows."""
     fitted = model.axes[axis]
     # RobustStream took the model only with robust settings, so it has both channels.
@@ -239,19 +211,21 @@ def _score_axis(
     z[quiet] = standardise(
         i_mean, i_count, 0.0, channels["idle"].scale, params.idle_window_samples, 1
     )
-    scored = _Scored(stamps[present], idle[present], z[present], segment[present])
+    scored = ScoredSamples(
+        stamps[present], segment[present], {"idle": idle[present], "z": z[present]}
+    )
     return scored, _AxisTails(active_tail, idle_tail)
 
 
-def _settled_rows(scored: _Scored, z_alert: float, merge_gap: int) -> int:
+def _settled_rows(scored: ScoredSamples, z_alert: float, merge_gap: int) -> int:
     """How many leading rows no later sample can change: the last cut point where, in each
     channel, more than ``merge_gap`` quiet samples follow its last alert sample, and time
     moves on (so no event can overlap one on the other side)."""
     n = len(scored)
     if n < 2:
         return 0
-    alert = np.nan_to_num(scored.z, nan=-np.inf) >= z_alert
-    idle = scored.idle
+    alert = np.nan_to_num(scored.columns["z"], nan=-np.inf) >= z_alert
+    idle = scored.columns["idle"]
     cut = np.arange(1, n)  # candidate: rows [0, cut) settle
     closed = np.ones(n - 1, dtype=bool)
     for in_channel in (idle, ~idle):
@@ -270,13 +244,13 @@ def _settled_rows(scored: _Scored, z_alert: float, merge_gap: int) -> int:
 
 
 def _channel_runs(
-    model: TrainedModel, params: RobustSettings, axis: str, scored: _Scored, name: str
+    model: TrainedModel, params: RobustSettings, axis: str, scored: ScoredSamples, name: str
 ) -> pd.DataFrame:
     channels = model.axes[axis].channels or {}
     channel = channels[name]
     if not len(scored):
         return pd.DataFrame()
-    z = np.nan_to_num(scored.z, nan=-np.inf)
+    z = np.nan_to_num(scored.columns["z"], nan=-np.inf)
     segment = scored.segments
     breaks = segment_breaks(segment)
     ids = run_ids(fill_holes(z >= params.z_alert, segment, params.merge_gap_samples), breaks)
