@@ -41,6 +41,17 @@ class DetectorDescription:
     """Names of the per-axis channels (empty when the mode has none)."""
 
 
+def utc_stamps(times: pd.Series) -> np.ndarray:
+    """Time-zone-aware times as plain numpy datetimes in UTC, the form
+    :class:`ScoredSamples` carries."""
+    return times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+
+
+def utc_times(stamps: np.ndarray) -> pd.Series:
+    """Numpy datetimes in UTC (:func:`utc_stamps`) as a time-zone-aware series again."""
+    return pd.Series(pd.DatetimeIndex(stamps).tz_localize("UTC"))
+
+
 @dataclass
 class ScoredSamples:
     """Scored samples of one axis carried between chunks, one array per column: time (UTC,

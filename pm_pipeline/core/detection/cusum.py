@@ -20,7 +20,13 @@ import pandas as pd
 from scipy.special import ndtr
 
 from pm_pipeline.core.detection.accumulate import alarms
-from pm_pipeline.core.detection.base import EventStream, ScoredSamples, settings_as
+from pm_pipeline.core.detection.base import (
+    EventStream,
+    ScoredSamples,
+    settings_as,
+    utc_stamps,
+    utc_times,
+)
 from pm_pipeline.core.detection.conditioning import Predictor, predictor_for
 from pm_pipeline.core.detection.cusum_fit import motion_states, raw_scores, repeats, standardised
 from pm_pipeline.core.detection.events import EVENT_COLUMNS
@@ -65,11 +71,12 @@ class CusumStream(EventStream):
         # A model scores the channels it stores: one fitted before a channel existed
         # scores as it always did.
         self.channels = {axis: tuple(model.axes[axis].cusum or {}) for axis in model.axis_names}
-        self._pending = {
-            axis: ScoredSamples.empty(dict.fromkeys(self.channels[axis], "float64"))
-            for axis in model.axis_names
-        }
+        self._pending = {axis: self._nothing_pending(axis) for axis in model.axis_names}
         self._events: list[pd.DataFrame] = []
+
+    def _nothing_pending(self, axis: str) -> ScoredSamples:
+        """No samples, with a score column per channel the axis' model stores."""
+        return ScoredSamples.empty(dict.fromkeys(self.channels[axis], "float64"))
 
     def _score(self, readings: pd.DataFrame, times: pd.Series) -> None:
         for axis, scored in self._chunk_scores(readings, times).items():
@@ -99,7 +106,7 @@ class CusumStream(EventStream):
                 last = np.searchsorted(rows, np.arange(len(scored)), side="right") - 1
                 held = np.where(last >= 0, path[np.maximum(last, 0)], 0.0)
                 level = np.maximum(level, alarm_scale(held, channel))
-            stamps = pd.Series(pd.DatetimeIndex(scored.times).tz_localize("UTC"))
+            stamps = utc_times(scored.times)
             out[axis] = pd.DataFrame({TIME_COLUMN: stamps, "z": np.minimum(level, SCALE_TOP)})
         self._advance(times)
         return out
@@ -116,7 +123,7 @@ class CusumStream(EventStream):
         amperes = self.predictor.amperes(readings)
         features = self.predictor.features_of(amperes, self._last_amperes)
         self._last_amperes = amperes[-1].copy()
-        stamps = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        stamps = utc_stamps(times)
         scored = {
             axis: self._axis_scores(axis, readings, stamps, segment, states[axis], features)
             for axis in self.model.axis_names
@@ -131,7 +138,7 @@ class CusumStream(EventStream):
     def finish(self) -> list[pd.DataFrame]:
         for axis in self.model.axis_names:
             self._settle(axis, self._pending[axis], final=True)
-            self._pending[axis] = ScoredSamples.empty(dict.fromkeys(self.channels[axis], "float64"))
+            self._pending[axis] = self._nothing_pending(axis)
         return [frame for frame in self._events if len(frame)]
 
     def _axis_scores(
@@ -228,8 +235,8 @@ def _merge(axis: str, events: list[dict]) -> pd.DataFrame:
     merged = frame.groupby(group).agg(
         start=("start", "min"), end=("end", "max"), z_peak=("z_peak", "max"), error=("error", "any")
     )
-    start = pd.Series(merged["start"].to_numpy()).dt.tz_localize("UTC")
-    end = pd.Series(merged["end"].to_numpy()).dt.tz_localize("UTC")
+    start = utc_times(merged["start"].to_numpy())
+    end = utc_times(merged["end"].to_numpy())
     z_mean = strongest["z_mean"].to_numpy(dtype="float64")
     out = pd.DataFrame(
         {

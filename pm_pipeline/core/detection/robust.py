@@ -22,7 +22,13 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from pm_pipeline.core.detection.base import EventStream, ScoredSamples, settings_as
+from pm_pipeline.core.detection.base import (
+    EventStream,
+    ScoredSamples,
+    settings_as,
+    utc_stamps,
+    utc_times,
+)
 from pm_pipeline.core.detection.robust_fit import (
     CHANNELS,
     fill_holes,
@@ -76,16 +82,12 @@ SCORED_COLUMNS = {"idle": "bool", "z": "float64"}
 def _frame(scored: ScoredSamples) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            TIME_COLUMN: _utc(scored.times),
+            TIME_COLUMN: utc_times(scored.times),
             "idle": scored.columns["idle"],
             "z": scored.columns["z"],
             "segment": scored.segments,
         }
     )
-
-
-def _utc(times: np.ndarray) -> pd.Series:
-    return pd.Series(pd.DatetimeIndex(times).tz_localize("UTC"))
 
 
 class RobustStream(EventStream):
@@ -128,7 +130,7 @@ class RobustStream(EventStream):
             breaks[0] = seconds[0] - self._last_seconds > params.gap_factor * model.dt_s
         segment = self._last_segment + np.cumsum(breaks)
         idle = idle_mask(readings, params.idle_other_max)
-        stamps = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        stamps = utc_stamps(times)
         scores = {}
         for axis in model.axis_names:
             scores[axis], self._tails[axis] = _score_axis(
@@ -277,8 +279,8 @@ def _channel_runs(
     # Not "axis": that name would clash with the axis argument of DataFrame.agg.
     return pd.DataFrame(
         {
-            "start": _utc(times[rows[first[keep]]]),
-            "end": _utc(times[rows[first[keep] + samples[keep] - 1]]),
+            "start": utc_times(times[rows[first[keep]]]),
+            "end": utc_times(times[rows[first[keep] + samples[keep] - 1]]),
             "z_sum": np.add.reduceat(z_run, first)[keep],
             "z_peak": np.maximum.reduceat(z_run, first)[keep],
             "n_samples": samples[keep],
