@@ -1,5 +1,5 @@
-"""Dagster's own commands typed in the repo root, as a Dagster user does: with nothing set
-they run on the embedded SQLite instance, with DAGSTER_PG_URL set on Postgres.
+"""Dagster's own commands (``dagster``, ``dg``) typed in the repo root, as a Dagster user does:
+with nothing set they run on the embedded SQLite instance, with DAGSTER_PG_URL set on Postgres.
 
 PM_STATE_DIR points the embedded instance at a temporary folder, so nothing stays in the
 repository; Dagster's own throw-away folder (``.tmp_dagster_home_*`` in the root) is removed
