@@ -1,5 +1,5 @@
 # The two commands a new user needs: `make run` (the main job on the embedded default)
-# and `make test` (every test, plus ruff and pyright).
+# and `make test` (every test, plus ruff, pyright and the docs site's strict build).
 VENV ?= .venv
 BIN := $(VENV)/bin
 STATE_DIR := $(CURDIR)/.pm_state
@@ -10,7 +10,7 @@ export PM_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 # end-to-end ones.
 PYTEST_WORKERS ?= 4
 
-.PHONY: env run dev fleet-demo test lint format clean
+.PHONY: env run dev fleet-demo test lint docs docs-reference format clean
 
 # Python keeps each module's compiled bytecode in __pycache__. Where the environment turns
 # that off (PYTHONDONTWRITEBYTECODE), every process compiles every module it imports again:
@@ -55,6 +55,17 @@ lint: env
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pyright
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# The docs site (mkdocs.yml, docs/) in site/, git-ignored; `$(BIN)/mkdocs serve` previews it.
+docs: env
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The pages written from the code: .env.example, and the settings and CLI reference pages.
+# A test fails while the committed ones differ from what this writes.
+docs-reference: env
+	$(BIN)/python -m pm_pipeline.settings_reference
+	$(BIN)/python -m pm_pipeline.cli.reference
 
 test: lint
 	$(BIN)/pytest -n $(PYTEST_WORKERS)

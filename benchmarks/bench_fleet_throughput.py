@@ -199,7 +199,7 @@ def time_daemon(site: DaemonSite, files: list[tuple[str, Path]]) -> tuple[float,
 
 def print_timeline(instance: dg.DagsterInstance, landed_at: float) -> None:
     """Each run since the landing: its job, files, and when it was queued, started and ended,
-    in seconds from the landing, so the README can say where the time goes."""
+    in seconds from the landing, so docs/benchmarks.md can say where the time goes."""
     print(f"{'run':<10}{'job':<18}{'files':>6}{'queued':>8}{'started':>8}{'ended':>8}")
     for record in reversed(instance.get_run_records()):
         run, stats = record.dagster_run, instance.get_run_stats(record.dagster_run.run_id)

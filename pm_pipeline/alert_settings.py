@@ -17,7 +17,7 @@ from pm_pipeline.setting_field import setting as _setting
 
 
 class AlertSettings(BaseSettings):
-    """Where event notifications go; see the README's "What you receive"."""
+    """Where event notifications go; see docs/notifications.md."""
 
     alert_webhook_url: str | None = _setting(
         None,

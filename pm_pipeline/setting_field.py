@@ -7,7 +7,7 @@ from pydantic import Field
 
 def setting(default: Any, env: str, description: str, hint: str = "", **more: Any) -> Any:
     """A field read from ``env``; ``hint`` ends the message when the text does not parse, and
-    ``description`` is what ``.env.example`` and the README's table say of it."""
+    ``description`` is what ``.env.example`` and docs/reference/settings.md say of it."""
     return Field(
         default,
         validation_alias=env,

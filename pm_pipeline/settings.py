@@ -182,14 +182,15 @@ class _PipelineSettings(AlertSettings):
         "cusum",
         "PM_DETECTOR_MODE",
         "The detector mode new model versions are fitted with: cusum, robust or seed (see the "
-        "README's Detection); a mode set in axis_models' run config wins.",
+        "docs' Detection page); a mode set in axis_models' run config wins.",
         "not a detector mode; write cusum, robust or seed",
     )
     executor: Literal["multiprocess", "celery"] = _setting(
         "multiprocess",
         "PM_EXECUTOR",
         "Where the steps of a run execute: multiprocess (on the host that runs it) or celery "
-        "(on dagster-celery workers, any host that reaches the database; see the README).",
+        "(on dagster-celery workers, any host that reaches the database; see the docs' "
+        "Operations page).",
         "not an executor; write multiprocess or celery",
     )
     celery_broker_url: str = _setting(
@@ -332,7 +333,7 @@ class _PipelineSettings(AlertSettings):
 
 # The source's fields come after the others (pydantic collects fields base-most first).
 class Settings(SourceSettings, _PipelineSettings):
-    """The pipeline's settings; see the README's "Settings" table."""
+    """The pipeline's settings; docs/reference/settings.md lists them."""
 
 
 class _MappingSource(EnvSettingsSource):

@@ -1,8 +1,9 @@
-"""``.env.example`` and the README's settings table, written from :class:`Settings`.
+"""``.env.example`` and the settings reference table, written from :class:`Settings`.
 
-``python -m pm_pipeline.settings_reference`` rewrites ``.env.example``; a test checks that
-the file and the README table match what this module renders, so neither drifts from the
-settings the code reads.
+``python -m pm_pipeline.settings_reference`` rewrites ``.env.example`` (``make docs-reference``
+runs it, and writes docs/reference/settings.md with :func:`render_markdown_table` through
+``pm_pipeline.cli.reference``); tests check that both match what is rendered, so neither
+drifts from the settings the code reads.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def render_env_example() -> str:
 
 
 def render_markdown_table() -> str:
-    """The README's table of settings."""
+    """The table of settings on docs/reference/settings.md."""
     lines = ["| variable | default | what it sets |", "|---|---|---|"]
     for variable in setting_variables():
         default = f"`{variable.default.strip(chr(34))}`" if variable.default else "unset"
@@ -97,7 +98,7 @@ def _env_value(default: object) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write ``.env.example`` (or the README table with ``--table``) from the settings."""
+    """Write ``.env.example`` (or print the settings table with ``--table``)."""
     if (argv if argv is not None else sys.argv[1:]) == ["--table"]:
         print(render_markdown_table(), end="")
         return 0

@@ -29,8 +29,7 @@ _NOT_IDENTIFIER = (
 
 
 class SourceSettings(BaseModel):
-    """Where the user's readings table is and how it is laid out; see the README's
-    "Reading your own tables (Neon)"."""
+    """Where the user's readings table is and how it is laid out; see docs/sources.md."""
 
     source_layout: SourceLayout = _source(
         "none",

@@ -1,5 +1,5 @@
 """Settings: every PM_* variable read once, validated, one line per bad variable; the .env file;
-.env.example and the README table in step with the Settings class."""
+.env.example in step with the Settings class."""
 
 import ast
 import os
@@ -17,7 +17,6 @@ from pm_pipeline.settings import Settings, load_settings
 from pm_pipeline.settings_reference import (
     other_variables,
     render_env_example,
-    render_markdown_table,
     setting_variables,
 )
 
@@ -222,12 +221,6 @@ def test_env_example_lists_every_variable_with_its_description_and_default() -> 
         assert field.description and field.description in comments
     # Its values are the defaults, so copying it to .env changes nothing.
     assert load_settings({}, env_file=PROJECT_ROOT / ".env.example") == load_settings({})
-
-
-def test_readme_lists_every_setting() -> None:
-    assert render_markdown_table() in (PROJECT_ROOT / "README.md").read_text(), (
-        "paste: .venv/bin/python -m pm_pipeline.settings_reference --table"
-    )
 
 
 def _reads_environment(path: Path) -> list[int]:

@@ -24,7 +24,7 @@ from pm_pipeline.defs.partitions import (
 
 PROJECT_SETTINGS = "dagster.yaml"
 # A crashed run is failed and run again: the same blocks end the repo's dagster.yaml (a test
-# keeps them equal), whose comment and the README ("When a run or the daemon dies") say how.
+# keeps them equal), whose comment says how; docs/reliability.md names the tests.
 RUN_RECOVERY_YAML = """\
 run_monitoring:
   enabled: true

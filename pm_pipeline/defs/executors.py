@@ -36,7 +36,7 @@ def run_process_executor(settings: Settings) -> dg.ExecutorDefinition:
     A step process would double the start-up (a process importing the code location, about
     3 s of CPU) that a dropped file's events wait for, and the views refresh as a fleet's
     files are scored: on a host of few cores those start-ups, not the scoring, set the pace
-    (see the README's "Throughput").
+    (see "Throughput" in docs/fleet.md).
     """
     if settings.executor != "celery":
         return dg.in_process_executor

@@ -64,8 +64,8 @@ def landed_files_in(run_config: Mapping[str, object]) -> list[dict[str, str]]:
 
 def build_landed_files_job(executor: dg.ExecutorDefinition) -> dg.JobDefinition:
     """The sensor's job: one run scores the files a tick found, whichever robots they
-    belong to, each file materializing its own ``file_events`` partition (see the README's
-    "Throughput")."""
+    belong to, each file materializing its own ``file_events`` partition (see
+    "Throughput" in docs/fleet.md)."""
 
     @dg.job(
         name=LANDED_FILES_JOB,

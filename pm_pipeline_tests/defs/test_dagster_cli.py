@@ -1,5 +1,5 @@
-"""Dagster's own commands typed in the repo root, as a Dagster user does: with nothing set
-they run on the embedded SQLite instance, with DAGSTER_PG_URL set on Postgres.
+"""Dagster's own commands (``dagster``, ``dg``) typed in the repo root, as a Dagster user does:
+with nothing set they run on the embedded SQLite instance, with DAGSTER_PG_URL set on Postgres.
 
 PM_STATE_DIR points the embedded instance at a temporary folder, so nothing stays in the
 repository; Dagster's own throw-away folder (``.tmp_dagster_home_*`` in the root) is removed
@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -21,11 +22,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from pm_pipeline_tests.commands import BIN, clean_env, run, wait_for
 from pm_pipeline_tests.conftest import PROJECT_ROOT
 
 VALIDATE = (BIN / "dagster", "definitions", "validate", "-w", "workspace.yaml")
+DG_CHECK_DEFS = (BIN / "dg", "check", "defs", "--log-level", "info")
 TEMP_HOME = re.compile(r"Using temporary directory (\S+) for storage")
 SQLITE_RUNS = Path("dagster_home") / "history" / "runs.db"
 DAGSTER_TABLES = {"runs", "event_logs", "instigators", "job_ticks", "instance_info"}
@@ -49,6 +52,28 @@ def test_validate_with_nothing_set_uses_the_embedded_instance(tmp_path: Path) ->
     assert "DAGSTER_PG_URL" not in output
     assert (tmp_path / SQLITE_RUNS).is_file()  # Dagster's storage: SQLite in $PM_STATE_DIR
     assert not dagster_temp_home(output).exists()
+
+
+def test_dg_check_defs_with_nothing_set_loads_the_location(tmp_path: Path) -> None:
+    # `dg`, which Dagster now tells its users to run, reads [tool.dg] in pyproject.toml and
+    # builds its own workspace from it, leaving workspace.yaml aside.
+    env = clean_env({"PM_STATE_DIR": str(tmp_path)})
+    completed = run(DG_CHECK_DEFS, cwd=PROJECT_ROOT, env=env, timeout=300)
+    output = completed.stdout + completed.stderr
+    assert "Validation successful for code location pm_pipeline." in output
+    assert "All definitions loaded successfully." in output
+    assert (tmp_path / SQLITE_RUNS).is_file()  # the repo's dagster.yaml: the embedded instance
+    assert not dagster_temp_home(output).exists()
+
+
+def test_tool_dg_names_the_workspace_location() -> None:
+    # One name for both ways in: sensor cursors and run-key history are kept per location,
+    # so `dg dev` and `dagster dev -w workspace.yaml` must load the same one.
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["dg"]["project"]
+    [entry] = yaml.safe_load((PROJECT_ROOT / "workspace.yaml").read_text())["load_from"]
+    location = entry["python_module"]
+    assert project["code_location_name"] == location["location_name"] == "pm_pipeline"
+    assert project["code_location_target_module"] == location["module_name"]
 
 
 def test_validate_with_dagster_pg_url_uses_postgres(tmp_path: Path, postgres_url: str) -> None:

@@ -74,7 +74,7 @@ def celery_env(site: DaemonSite, queue: str) -> dict[str, str]:
 
 
 def start_worker(site: DaemonSite, env: dict[str, str], name: str) -> None:
-    """``dagster-celery worker start`` as the README says, on this test's own queue."""
+    """``dagster-celery worker start`` as docs/operations.md says, on this test's own queue."""
     log = (site.root / f"worker-{name}.log").open("w")
     command = [
         str(BIN / "dagster-celery"),

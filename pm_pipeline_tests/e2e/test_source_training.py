@@ -67,7 +67,7 @@ def history(robot_day: pd.DataFrame) -> pd.DataFrame:
 
 
 def source_env(server: SourceServer, case: Case, tables: list[str]) -> dict[str, str]:
-    """The settings that point the pipeline at the case's table(s), as the README says."""
+    """The settings that point the pipeline at the case's table(s), as docs/sources.md says."""
     prefix = f"{server.schema}." if case.qualified else ""
     # The server trusts local connections, so the password is never checked, only hidden.
     url = server.reader_url(search_path=not case.qualified)

@@ -16,7 +16,7 @@ how far its neighbours' own currents spread (never less than the floor). Where a
 repeats closely (a steady stretch) the neighbours agree and a small change of current
 stands out; where they disagree (a motion's start or turn, often the largest residuals)
 a residual counts for less. On the real export that halves the clean false events and
-lifts intermittent bursts and added noise (README, "Detection").
+lifts intermittent bursts and added noise (docs/detection.md).
 """
 
 from __future__ import annotations

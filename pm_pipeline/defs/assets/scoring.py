@@ -72,7 +72,7 @@ with warnings.catch_warnings():
         partitions_def=robot_files_partitions,
         deps=[dg.AssetDep(key, partition_mapping=SAME_ROBOT) for key in THRESHOLD_KEYS.values()],
         # Several files of a robot score in one run, in landing order: a fleet's files do not
-        # each pay for a run's start-up (see the README's "Throughput").
+        # each pay for a run's start-up (see "Throughput" in docs/fleet.md).
         backfill_policy=dg.BackfillPolicy.single_run(),
         retry_policy=SCORING_RETRY_POLICY,
         check_specs=event_check_specs("file_events", robot_files_partitions),
