@@ -8,7 +8,12 @@ from __future__ import annotations
 import argparse
 
 from pm_pipeline.db.engine import describe_url, open_engine, resolve_database_url
-from pm_pipeline.db.migrate import head_revision, store_revision, upgrade_store
+from pm_pipeline.db.migrate import (
+    head_revision,
+    left_alone_notice,
+    store_revision,
+    upgrade_store,
+)
 
 
 def upgrade(args: argparse.Namespace) -> int:
@@ -17,6 +22,7 @@ def upgrade(args: argparse.Namespace) -> int:
     engine = open_engine(url, schema)
     try:
         before, after = upgrade_store(engine)
+        notice = left_alone_notice(engine)
     finally:
         engine.dispose()
     where = _where(url, schema)
@@ -24,6 +30,8 @@ def upgrade(args: argparse.Namespace) -> int:
         print(f"our tables in {where} are at {after}, the newest revision: nothing to do")
     else:
         print(f"our tables in {where}: upgraded from {before or 'nothing'} to {after}")
+    if notice:
+        print(notice)
     return 0
 
 

@@ -156,6 +156,29 @@ def upgrade_store(engine: Engine, revision: str = "head") -> tuple[str | None, s
     return before, after
 
 
+LEGACY_READINGS = "pm_dashboard"
+"""The notebook's table, and the name of our readings table before migrations."""
+
+
+def left_alone_notice(engine: Engine) -> str | None:
+    """What to do with a ``pm_dashboard`` beside our tables, which no revision touches; None
+    when there is none.
+
+    Nothing in a database proves whose such a table is (the user's notebook table, or our
+    readings store from before migrations, with the same layout), so it is never adopted:
+    it stays a source the pipeline reads and never writes.
+    """
+    with engine.connect() as connection:
+        if not inspect(connection).has_table(LEGACY_READINGS):
+            return None
+    return (
+        f"note: the table {LEGACY_READINGS} beside our tables was left as it is (pm_pipeline "
+        f"writes only tables its own revisions created; ours is pm_readings). If it holds "
+        f"readings to train on, set PM_SOURCE_TABLE={LEGACY_READINGS}: training reads it, "
+        "never writes it, and copies what is new into pm_readings."
+    )
+
+
 def ensure_store(engine: Engine, embedded: bool) -> None:
     """Check once per process that our tables are at head; upgrade only the embedded store.
 
