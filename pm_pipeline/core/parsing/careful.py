@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.errors import PipelineError, capped, quoted
 from pm_pipeline.core.parsing.format import (
     AXIS_COUNT_VARIABLE,
     HEADER_LINE,
@@ -40,6 +40,11 @@ _HEADER_LINE = HEADER_LINE
 GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF_BYTES = 4096
 NO_LOAD_WORDS = ("", "nan", "null", "na", "none")
+MAX_LINE_BYTES = 1 << 20
+"""A line longer than this (a controller's are a few hundred bytes) is refused before it is
+read: one damaged 100 MB field would otherwise be held, parsed and quoted whole."""
+_SCAN_BYTES = 1 << 20
+_NEWLINE = ord("\n")
 PLAUSIBLE_AMPERES = 1e5
 
 logger = logging.getLogger(__name__)
@@ -94,6 +99,7 @@ def parse_export(path: str | Path, export_format: ExportFormat | None = None) ->
     path = Path(path)
     fmt = ExportFormat() if export_format is None else export_format
     layout = sniff_layout(path)
+    check_line_lengths(path, layout)
     columns = resolve_columns(path, read_header(path, layout), fmt)
     raw = _read_text(
         path, layout, [columns.time, *columns.axes.values(), *columns.ignored.values()]
@@ -116,7 +122,9 @@ def _read_text(path: Path, layout: FileLayout, usecols: list[str]) -> pd.DataFra
     except UnicodeDecodeError:
         raise PipelineError(f"{path}: not UTF-8 text throughout; export it again as CSV.") from None
     except pd.errors.ParserError as error:
-        raise PipelineError(f"{path}: not a well-formed CSV ({error}); export it again.") from None
+        raise PipelineError(
+            f"{path}: not a well-formed CSV ({capped(error)}); export it again."
+        ) from None
     if raw.empty:
         raise PipelineError(f"{path}: has a header but no readings; export a file with data rows.")
     return raw
@@ -143,7 +151,7 @@ def ignored_columns_note(path: Path, counts: dict[str, int], fmt: ExportFormat) 
     """The note for current columns not stored, from each column's count of non-zero readings
     (empty when none carries any)."""
     carrying = [
-        f"{column!r} ({count} non-zero reading{'' if count == 1 else 's'})"
+        f"{quoted(column)} ({count} non-zero reading{'' if count == 1 else 's'})"
         for column, count in counts.items()
         if count
     ]
@@ -208,16 +216,58 @@ def check_export_header(path: str | Path, export_format: ExportFormat | None = N
     path = Path(path)
     fmt = ExportFormat() if export_format is None else export_format
     layout = sniff_layout(path)
+    check_line_lengths(path, layout, lines=2)
     resolve_columns(path, read_header(path, layout), fmt)
     try:
         first = _read_csv(path, layout, nrows=1)
     except (UnicodeDecodeError, pd.errors.ParserError) as error:
-        raise PipelineError(f"{path}: not a well-formed CSV ({error}); export it again.") from None
+        raise PipelineError(
+            f"{path}: not a well-formed CSV ({capped(error)}); export it again."
+        ) from None
     if first.empty:
         raise PipelineError(f"{path}: has a header but no readings; export a file with data rows.")
 
 
+def check_line_lengths(path: Path, layout: FileLayout, lines: int | None = None) -> None:
+    """Refuse a line longer than :data:`MAX_LINE_BYTES`, by its number, reading the file in
+    chunks (so the line itself is never held whole); only the first ``lines`` when given.
+
+    Raises
+    ------
+    PipelineError
+        Naming the file and the line.
+    """
+    opener = gzip.open if layout.compression else open
+    number, run = 1, 0  # the line being read, and its bytes so far
+    with opener(path, "rb") as handle:
+        while chunk := handle.read(_SCAN_BYTES):
+            ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == _NEWLINE)
+            if len(ends):
+                lengths = np.diff(ends, prepend=-1)
+                lengths[0] += run
+                too_long = np.flatnonzero(lengths > MAX_LINE_BYTES)
+                if len(too_long):
+                    raise PipelineError(line_too_long(path, number + int(too_long[0])))
+                number, run = number + len(ends), len(chunk) - int(ends[-1]) - 1
+            else:
+                run += len(chunk)
+            if run > MAX_LINE_BYTES:
+                raise PipelineError(line_too_long(path, number))
+            if lines is not None and number > lines:
+                return
+
+
+def line_too_long(path: Path, number: int) -> str:
+    """The message for a line over :data:`MAX_LINE_BYTES`."""
+    return (
+        f"{path}: line {number} is longer than {MAX_LINE_BYTES / (1 << 20):g} MiB, where a "
+        "controller export's lines hold a few hundred bytes: the file is damaged or not an "
+        "export; fix or remove that line and export it again."
+    )
+
+
 def read_header(path: Path, layout: FileLayout) -> list[str]:
+    check_line_lengths(path, layout, lines=1)
     try:
         header = _read_csv(path, layout, nrows=0).columns
     except pd.errors.EmptyDataError:
@@ -227,7 +277,9 @@ def read_header(path: Path, layout: FileLayout) -> list[str]:
     except UnicodeDecodeError:
         raise PipelineError(f"{path}: not a UTF-8 text CSV; export the data as CSV text.") from None
     except pd.errors.ParserError as error:
-        raise PipelineError(f"{path}: not a well-formed CSV ({error}); export it again.") from None
+        raise PipelineError(
+            f"{path}: not a well-formed CSV ({capped(error)}); export it again."
+        ) from None
     return [str(name) for name in header]
 
 
@@ -249,8 +301,8 @@ def _parse_times(path: Path, text: pd.Series, column: str) -> pd.Series:
         row = int(np.argmax(bad))
         value = text.iloc[row]
         raise PipelineError(
-            f"{path}: line {row + _HEADER_LINE + 1}, column {column!r}: cannot read timestamp "
-            f"{value!r}; use ISO 8601 such as 2022-10-17T12:18:23.660Z."
+            f"{path}: line {row + _HEADER_LINE + 1}, column {quoted(column)}: cannot read "
+            f"timestamp {quoted(value)}; use ISO 8601 such as 2022-10-17T12:18:23.660Z."
         )
     return parsed.dt.as_unit("us")
 
@@ -266,7 +318,7 @@ def _parse_currents(path: Path, text: pd.Series, column: str) -> pd.Series:
         row = int(np.argmax(bad | implausible))
         problem = "is not a number" if bad[row] else f"is beyond ±{PLAUSIBLE_AMPERES:g} A"
         raise PipelineError(
-            f"{path}: line {row + _HEADER_LINE + 1}, column {column!r}: current "
-            f"{text.iloc[row]!r} {problem}; fix the value or leave it blank for no load."
+            f"{path}: line {row + _HEADER_LINE + 1}, column {quoted(column)}: current "
+            f"{quoted(text.iloc[row])} {problem}; fix the value or leave it blank for no load."
         )
     return values.astype("float64")

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pm_pipeline.core.errors import PipelineError, SettingsError
+from pm_pipeline.core.errors import PipelineError, SettingsError, quoted
 from pm_pipeline.core.schema import AXES, AXIS_COUNT
 
 AXIS_COUNT_VARIABLE = "PM_AXIS_COUNT"
@@ -173,8 +173,18 @@ def _usual_time(header: list[str]) -> str | None:
     return next((name for name in header if name.strip().lower() in TIME_NAMES), None)
 
 
+HEADER_NAMES_SHOWN = 20
+
+
+def _header_names(header: list[str]) -> str:
+    """The header's names for a message: each capped, and the first few of a wide header."""
+    shown = [name if len(name) <= 60 and name.isprintable() else quoted(name) for name in header]
+    more = len(header) - HEADER_NAMES_SHOWN
+    return ", ".join(shown[:HEADER_NAMES_SHOWN]) + (f" and {more} more" if more > 0 else "")
+
+
 def _missing_time_message(path: Path, header: list[str], fmt: ExportFormat) -> str:
-    found = ", ".join(header)
+    found = _header_names(header)
     if TIME_KEY in fmt.column_map:
         return (
             f"{path}: line {HEADER_LINE}: no time column {fmt.column_map[TIME_KEY]!r} (named by "

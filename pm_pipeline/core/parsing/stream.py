@@ -23,6 +23,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.parsing import careful
 from pm_pipeline.core.parsing.careful import (
     NO_LOAD_WORDS,
     PLAUSIBLE_AMPERES,
@@ -94,7 +96,7 @@ class ExportStream:
         with opener(self.path, "rb") as handle:
             raw = getattr(handle, "fileobj", handle)  # gzip reads through to the file
             header = handle.readline()
-            rest = b""
+            rest, lines = b"", 1  # lines: the header and the whole lines handed out
             while True:
                 block = handle.read(self.block_bytes)
                 self.bytes_read = raw.tell()
@@ -105,9 +107,12 @@ class ExportStream:
                 joined = rest + block
                 cut = joined.rfind(b"\n") + 1
                 if cut == 0:
+                    if len(joined) > careful.MAX_LINE_BYTES:
+                        raise PipelineError(careful.line_too_long(self.path, lines + 1))
                     rest = joined
                     continue
                 rest = joined[cut:]
+                lines += joined.count(b"\n", 0, cut)
                 yield header + joined[:cut]
 
     def notes(self) -> tuple[str, ...]:
