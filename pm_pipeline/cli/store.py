@@ -19,7 +19,7 @@ from pm_pipeline.db.migrate import (
 def upgrade(args: argparse.Namespace) -> int:
     """Create or upgrade our tables in the configured database; print what changed."""
     url, schema = _target(args)
-    engine = open_engine(url, schema)
+    engine = open_engine(url, schema, args.settings.database_url_variable)
     try:
         before, after = upgrade_store(engine)
         notice = left_alone_notice(engine)
@@ -38,7 +38,7 @@ def upgrade(args: argparse.Namespace) -> int:
 def current(args: argparse.Namespace) -> int:
     """Print our tables' revision, and whether it is the newest; 1 when an upgrade is due."""
     url, schema = _target(args)
-    engine = open_engine(url, schema)
+    engine = open_engine(url, schema, args.settings.database_url_variable)
     try:
         revision = store_revision(engine)
     finally:

@@ -214,9 +214,12 @@ def ensure_store(engine: Engine, embedded: bool) -> None:
         )
 
 
-def open_store(url: str, store_schema: str | None, embedded: bool) -> Engine:
-    """An engine on our tables, checked (embedded: brought) to head; see :func:`ensure_store`."""
-    engine = open_engine(url, store_schema)
+def open_store(
+    url: str, store_schema: str | None, embedded: bool, setting: str = "PM_DATABASE_URL"
+) -> Engine:
+    """An engine on our tables, checked (embedded: brought) to head; see :func:`ensure_store`.
+    ``setting`` names the variable the URL came from, for messages."""
+    engine = open_engine(url, store_schema, setting)
     ensure_store(engine, embedded)
     return engine
 
@@ -225,7 +228,8 @@ def open_configured_store(settings: Settings, url: str | None = None) -> Engine:
     """:func:`open_store` on ``url``, else the database the settings name (``PM_DATABASE_URL``,
     then ``DATABASE_URL``), else the embedded SQLite file, which alone is upgraded on use."""
     embedded = not (url or settings.database_url)
-    return open_store(resolve_database_url(url, settings), settings.store_schema, embedded)
+    resolved = resolve_database_url(url, settings)
+    return open_store(resolved, settings.store_schema, embedded, settings.database_url_variable)
 
 
 def _key(engine: Engine) -> tuple[str, str | None]:
