@@ -40,7 +40,7 @@ from pydantic_settings import (
 )
 
 from pm_pipeline.alert_settings import AlertSettings
-from pm_pipeline.core.errors import SettingsError, quoted
+from pm_pipeline.core.errors import SettingsError, mask_url, quoted
 from pm_pipeline.core.parsing.format import (
     AXIS_COUNT_VARIABLE,
     COLUMN_MAP_EXAMPLE,
@@ -49,7 +49,6 @@ from pm_pipeline.core.parsing.format import (
     ExportSettingError,
     axis_count_message,
 )
-from pm_pipeline.core.redaction import mask_url
 from pm_pipeline.core.schema import AXIS_COUNT
 from pm_pipeline.setting_field import setting as _setting
 from pm_pipeline.source_settings import SourceSettings

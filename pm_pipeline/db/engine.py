@@ -8,8 +8,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError
-from pm_pipeline.core.redaction import mask_url, scrub
+from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError, mask_url, scrub
 from pm_pipeline.settings import Settings
 
 ENCODE_HINT = (

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from pm_pipeline.core.errors import PipelineError, capped, quoted
+from pm_pipeline.core.parsing.encoding import UTF8, undecodable_message
 from pm_pipeline.core.parsing.format import (
     AXIS_COUNT_VARIABLE,
     HEADER_LINE,
@@ -98,7 +99,7 @@ def parse_export(path: str | Path, export_format: ExportFormat | None = None) ->
     """
     path = Path(path)
     fmt = ExportFormat() if export_format is None else export_format
-    layout = sniff_layout(path)
+    layout = sniff_layout(path, fmt.encoding)
     check_line_lengths(path, layout)
     columns = resolve_columns(path, read_header(path, layout), fmt)
     raw = _read_text(
@@ -120,7 +121,7 @@ def _read_text(path: Path, layout: FileLayout, usecols: list[str]) -> pd.DataFra
             path, layout, usecols=usecols, dtype=str, keep_default_na=False, skip_blank_lines=True
         )
     except UnicodeDecodeError:
-        raise PipelineError(f"{path}: not UTF-8 text throughout; export it again as CSV.") from None
+        raise PipelineError(layout.undecodable(path)) from None
     except pd.errors.ParserError as error:
         raise PipelineError(
             f"{path}: not a well-formed CSV ({capped(error)}); export it again."
@@ -172,9 +173,19 @@ class FileLayout:
     compression: Literal["gzip"] | None
     separator: str
     decimal_comma: bool
+    encoding: str = UTF8
+
+    @property
+    def text_encoding(self) -> str:
+        """The codec that reads the file: UTF-8 skips a byte-order mark."""
+        return "utf-8-sig" if self.encoding == UTF8 else self.encoding
+
+    def undecodable(self, path: Path) -> str:
+        """The message for a file that is not text in this encoding."""
+        return undecodable_message(path, self.compression == "gzip", self.text_encoding)
 
 
-def sniff_layout(path: Path) -> FileLayout:
+def sniff_layout(path: Path, encoding: str = UTF8) -> FileLayout:
     """Look at the first bytes: gzip or plain, binary or text, ``,`` or ``;`` separated.
 
     A ``;``-separated file is taken to use decimal commas, as spreadsheets in most of Europe
@@ -200,7 +211,7 @@ def sniff_layout(path: Path) -> FileLayout:
         raise PipelineError(f"{path}: binary data, not a CSV export; export the data as CSV.")
     first_line = start.split(b"\n", 1)[0]
     semicolon = first_line.count(b";") > first_line.count(b",")
-    return FileLayout(compression, ";" if semicolon else ",", semicolon)
+    return FileLayout(compression, ";" if semicolon else ",", semicolon, encoding)
 
 
 def check_export_header(path: str | Path, export_format: ExportFormat | None = None) -> None:
@@ -215,12 +226,14 @@ def check_export_header(path: str | Path, export_format: ExportFormat | None = N
     """
     path = Path(path)
     fmt = ExportFormat() if export_format is None else export_format
-    layout = sniff_layout(path)
+    layout = sniff_layout(path, fmt.encoding)
     check_line_lengths(path, layout, lines=2)
     resolve_columns(path, read_header(path, layout), fmt)
     try:
         first = _read_csv(path, layout, nrows=1)
-    except (UnicodeDecodeError, pd.errors.ParserError) as error:
+    except UnicodeDecodeError:
+        raise PipelineError(layout.undecodable(path)) from None
+    except pd.errors.ParserError as error:
         raise PipelineError(
             f"{path}: not a well-formed CSV ({capped(error)}); export it again."
         ) from None
@@ -275,7 +288,7 @@ def read_header(path: Path, layout: FileLayout) -> list[str]:
             f"{path}: the file is empty; export a file with a header and rows."
         ) from None
     except UnicodeDecodeError:
-        raise PipelineError(f"{path}: not a UTF-8 text CSV; export the data as CSV text.") from None
+        raise PipelineError(layout.undecodable(path)) from None
     except pd.errors.ParserError as error:
         raise PipelineError(
             f"{path}: not a well-formed CSV ({capped(error)}); export it again."
@@ -284,10 +297,10 @@ def read_header(path: Path, layout: FileLayout) -> list[str]:
 
 
 def _read_csv(path: Path, layout: FileLayout, **options: Any) -> pd.DataFrame:
-    """``pandas.read_csv`` with the file's layout (BOM-tolerant UTF-8, separator, gzip)."""
+    """``pandas.read_csv`` with the file's layout (encoding, separator, gzip)."""
     return pd.read_csv(
         path,
-        encoding="utf-8-sig",
+        encoding=layout.text_encoding,
         sep=layout.separator,
         compression=layout.compression,
         **options,

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pm_pipeline.core.errors import PipelineError, SettingsError, quoted
+from pm_pipeline.core.parsing.encoding import UTF8, check_encoding
 from pm_pipeline.core.schema import AXES, AXIS_COUNT
 
 AXIS_COUNT_VARIABLE = "PM_AXIS_COUNT"
@@ -56,14 +57,22 @@ class ExportFormat:
         Axes the robot has, 1…8; a file must carry axes 1…``axis_count``.
     column_map
         Canonical name (``time``, ``axis_N``) → the file's column name.
+    encoding
+        The files' text encoding (the robots file's ``encoding`` key): UTF-8, or an
+        ASCII-compatible one such as ``cp1252``; stored under Python's name for it.
     """
 
     axis_count: int = AXIS_COUNT
     column_map: Mapping[str, str] = field(default_factory=dict)
+    encoding: str = UTF8
 
     def __post_init__(self) -> None:
         _check_axis_count(self.axis_count)
         _check_column_map(self.column_map, self.axis_count)
+        try:
+            object.__setattr__(self, "encoding", check_encoding(self.encoding))
+        except ValueError as error:
+            raise ExportSettingError(str(error)) from None
 
     @property
     def axes(self) -> tuple[str, ...]:

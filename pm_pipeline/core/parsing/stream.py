@@ -33,6 +33,7 @@ from pm_pipeline.core.parsing.careful import (
     read_header,
     sniff_layout,
 )
+from pm_pipeline.core.parsing.encoding import UTF8
 from pm_pipeline.core.parsing.format import ExportColumns, ExportFormat, resolve_columns
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
@@ -76,6 +77,7 @@ class ExportStream:
             for piece in self._pieces():
                 table = pacsv.read_csv(
                     io.BytesIO(piece),
+                    read_options=self._read_options(),
                     parse_options=pacsv.ParseOptions(delimiter=self.layout.separator),
                     convert_options=self._convert_options(),
                 )
@@ -118,6 +120,13 @@ class ExportStream:
     def notes(self) -> tuple[str, ...]:
         """Notes on current read but not stored (axes beyond the robot's count)."""
         return ignored_columns_note(self.path, self._ignored_counts, self.fmt)
+
+    def _read_options(self) -> pacsv.ReadOptions | None:
+        # Arrow reads UTF-8 (and skips a byte-order mark) itself; another encoding it
+        # transcodes through Python's codec.
+        if self.layout.encoding == UTF8:
+            return None
+        return pacsv.ReadOptions(encoding=self.layout.encoding)
 
     def _convert_options(self) -> pacsv.ConvertOptions:
         currents = [*self.columns.axes.values(), *self.columns.ignored.values()]
@@ -162,6 +171,6 @@ def open_export_stream(
         time or an axis column.
     """
     path = Path(path)
-    layout = sniff_layout(path)
+    layout = sniff_layout(path, fmt.encoding)
     columns = resolve_columns(path, read_header(path, layout), fmt)
     return ExportStream(path, layout, columns, fmt, block_bytes)
