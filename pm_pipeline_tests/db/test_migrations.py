@@ -41,7 +41,7 @@ from pm_pipeline_tests.fixtures import main_schema
 
 def test_head_is_the_newest_revision() -> None:
     # Other branches chain their revisions on these ids.
-    assert head_revision() == "0004_event_lifecycle"
+    assert head_revision() == "0005_robot_model_versions"
 
 
 def test_the_revision_files_name_alembic_s_chain_in_order() -> None:
@@ -93,7 +93,7 @@ def test_a_store_at_head_opens_without_alembic(empty_url: str) -> None:
 def test_a_fresh_database_gets_every_table_at_head(empty_url: str) -> None:
     engine = open_engine(empty_url)
     assert store_revision(engine) is None
-    assert upgrade_store(engine) == (None, "0004_event_lifecycle")
+    assert upgrade_store(engine) == (None, "0005_robot_model_versions")
     assert table_names(engine) == OUR_TABLES | {"pm_alembic_version"}
     assert store_revision(engine) == head_revision()
     with engine.connect() as connection:
