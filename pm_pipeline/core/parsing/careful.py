@@ -35,17 +35,13 @@ from pm_pipeline.core.parsing.format import (
     ExportFormat,
     resolve_columns,
 )
+from pm_pipeline.core.parsing.limits import check_line_lengths
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 _HEADER_LINE = HEADER_LINE
 GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF_BYTES = 4096
 NO_LOAD_WORDS = ("", "nan", "null", "na", "none")
-MAX_LINE_BYTES = 1 << 20
-"""A line longer than this (a controller's are a few hundred bytes) is refused before it is
-read: one damaged 100 MB field would otherwise be held, parsed and quoted whole."""
-_SCAN_BYTES = 1 << 20
-_NEWLINE = ord("\n")
 PLAUSIBLE_AMPERES = 1e5
 
 logger = logging.getLogger(__name__)
@@ -100,7 +96,7 @@ def parse_export(path: str | Path, export_format: ExportFormat | None = None) ->
     path = Path(path)
     fmt = ExportFormat() if export_format is None else export_format
     layout = sniff_layout(path, fmt.encoding)
-    check_line_lengths(path, layout)
+    check_line_lengths(path, layout.compression == "gzip")
     columns = resolve_columns(path, read_header(path, layout), fmt)
     raw = _read_text(
         path, layout, [columns.time, *columns.axes.values(), *columns.ignored.values()]
@@ -227,7 +223,7 @@ def check_export_header(path: str | Path, export_format: ExportFormat | None = N
     path = Path(path)
     fmt = ExportFormat() if export_format is None else export_format
     layout = sniff_layout(path, fmt.encoding)
-    check_line_lengths(path, layout, lines=2)
+    check_line_lengths(path, layout.compression == "gzip", lines=2)
     resolve_columns(path, read_header(path, layout), fmt)
     try:
         first = _read_csv(path, layout, nrows=1)
@@ -241,46 +237,8 @@ def check_export_header(path: str | Path, export_format: ExportFormat | None = N
         raise PipelineError(f"{path}: has a header but no readings; export a file with data rows.")
 
 
-def check_line_lengths(path: Path, layout: FileLayout, lines: int | None = None) -> None:
-    """Refuse a line longer than :data:`MAX_LINE_BYTES`, by its number, reading the file in
-    chunks (so the line itself is never held whole); only the first ``lines`` when given.
-
-    Raises
-    ------
-    PipelineError
-        Naming the file and the line.
-    """
-    opener = gzip.open if layout.compression else open
-    number, run = 1, 0  # the line being read, and its bytes so far
-    with opener(path, "rb") as handle:
-        while chunk := handle.read(_SCAN_BYTES):
-            ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == _NEWLINE)
-            if len(ends):
-                lengths = np.diff(ends, prepend=-1)
-                lengths[0] += run
-                too_long = np.flatnonzero(lengths > MAX_LINE_BYTES)
-                if len(too_long):
-                    raise PipelineError(line_too_long(path, number + int(too_long[0])))
-                number, run = number + len(ends), len(chunk) - int(ends[-1]) - 1
-            else:
-                run += len(chunk)
-            if run > MAX_LINE_BYTES:
-                raise PipelineError(line_too_long(path, number))
-            if lines is not None and number > lines:
-                return
-
-
-def line_too_long(path: Path, number: int) -> str:
-    """The message for a line over :data:`MAX_LINE_BYTES`."""
-    return (
-        f"{path}: line {number} is longer than {MAX_LINE_BYTES / (1 << 20):g} MiB, where a "
-        "controller export's lines hold a few hundred bytes: the file is damaged or not an "
-        "export; fix or remove that line and export it again."
-    )
-
-
 def read_header(path: Path, layout: FileLayout) -> list[str]:
-    check_line_lengths(path, layout, lines=1)
+    check_line_lengths(path, layout.compression == "gzip", lines=1)
     try:
         header = _read_csv(path, layout, nrows=0).columns
     except pd.errors.EmptyDataError:

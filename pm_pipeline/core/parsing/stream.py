@@ -24,7 +24,6 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.parsing import careful
 from pm_pipeline.core.parsing.careful import (
     NO_LOAD_WORDS,
     PLAUSIBLE_AMPERES,
@@ -35,6 +34,7 @@ from pm_pipeline.core.parsing.careful import (
 )
 from pm_pipeline.core.parsing.encoding import UTF8
 from pm_pipeline.core.parsing.format import ExportColumns, ExportFormat, resolve_columns
+from pm_pipeline.core.parsing.limits import MAX_LINE_BYTES, line_too_long
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 DEFAULT_BLOCK_BYTES = 8 << 20
@@ -109,8 +109,8 @@ class ExportStream:
                 joined = rest + block
                 cut = joined.rfind(b"\n") + 1
                 if cut == 0:
-                    if len(joined) > careful.MAX_LINE_BYTES:
-                        raise PipelineError(careful.line_too_long(self.path, lines + 1))
+                    if len(joined) > MAX_LINE_BYTES:
+                        raise PipelineError(line_too_long(self.path, lines + 1))
                     rest = joined
                     continue
                 rest = joined[cut:]
