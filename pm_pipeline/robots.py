@@ -6,12 +6,15 @@ robots:
   ur3-1:
     axis_count: 7
     column_map: {time: Timestamp, axis_1: Current_J0, ...}
+  kuka-de:
+    encoding: cp1252             # exports saved by a German Windows PC (Windows-1252)
 ```
 
 ``axis_count`` and ``column_map`` mean what ``PM_AXIS_COUNT`` and ``PM_COLUMN_MAP`` mean; a key
-left out takes that setting. Separator, quoting and decimal mark (``;`` with ``0,5``) are
-sniffed from each file. With no robots file, the deployment serves one robot,
-:data:`DEFAULT_ROBOT_ID`, with the settings as they are.
+left out takes that setting. ``encoding`` names the exports' text encoding when it is not
+UTF-8, such as ``cp1252`` (any ASCII-compatible encoding Python knows). Separator, quoting
+and decimal mark (``;`` with ``0,5``) are sniffed from each file. With no robots file, the
+deployment serves one robot, :data:`DEFAULT_ROBOT_ID`, with the settings as they are.
 
 The whole file is validated when it is read, before any work: a bad entry is one line naming
 the file, the robot and the key, so a sensor tick fails before it moves a single file.
@@ -29,6 +32,7 @@ import yaml
 
 from pm_pipeline.core.errors import SettingsError
 from pm_pipeline.core.landing.plan import ARCHIVE_FOLDER, QUARANTINE_FOLDER
+from pm_pipeline.core.parsing.encoding import ENCODING_KEY, UTF8
 from pm_pipeline.core.parsing.format import (
     AXIS_COUNT_VARIABLE,
     COLUMN_MAP_VARIABLE,
@@ -38,9 +42,11 @@ from pm_pipeline.core.parsing.format import (
 from pm_pipeline.core.schema import DEFAULT_ROBOT_ID
 from pm_pipeline.settings import Settings
 
-ROBOT_KEYS = ("axis_count", "column_map")
+ROBOT_KEYS = ("axis_count", "column_map", "encoding")
 # Dagster partition keys and folder names both take these.
 _ROBOT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_KEY_OF_MESSAGE = {COLUMN_MAP_VARIABLE: "column_map", ENCODING_KEY: ENCODING_KEY}
+"""The key an :class:`ExportSettingError` is about, from how its message starts."""
 RESERVED_FOLDERS = (ARCHIVE_FOLDER, QUARANTINE_FOLDER)
 """Folders of the drop folder that hold finished files, so no robot may be named after them."""
 
@@ -201,12 +207,18 @@ def _robot(path: Path, robot_id: str, entry: Any, settings: Settings) -> Robot:
         )
     axis_count = entry.get("axis_count", settings.axis_count)
     column_map = entry.get("column_map", settings.column_map)
+    encoding = entry.get(ENCODING_KEY, UTF8)
     try:
-        export_format = ExportFormat(axis_count, column_map if column_map is not None else {})
+        export_format = ExportFormat(
+            axis_count, column_map if column_map is not None else {}, str(encoding)
+        )
     except ExportSettingError as error:
-        message = str(error).replace(f"{AXIS_COUNT_VARIABLE}: ", "")
-        message = message.replace(f"{COLUMN_MAP_VARIABLE}: ", "")
+        key = next(
+            (k for v, k in _KEY_OF_MESSAGE.items() if str(error).startswith(v)), "axis_count"
+        )
+        message = str(error)
+        for variable in (AXIS_COUNT_VARIABLE, COLUMN_MAP_VARIABLE, ENCODING_KEY):
+            message = message.replace(f"{variable}: ", "")
         message = message.replace(AXIS_COUNT_VARIABLE, "axis_count")
-        key = "column_map" if str(error).startswith(COLUMN_MAP_VARIABLE) else "axis_count"
         raise RobotsFileError(f"{where}, key {key!r}: {message}") from None
     return Robot(robot_id, export_format)

@@ -13,6 +13,7 @@ them to Dagster; ``PM_TEST_DATABASE_URL`` belongs to the tests.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -21,7 +22,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticUseDefault
 from pydantic_settings import (
     BaseSettings,
@@ -32,7 +40,7 @@ from pydantic_settings import (
 )
 
 from pm_pipeline.alert_settings import AlertSettings
-from pm_pipeline.core.errors import SettingsError
+from pm_pipeline.core.errors import SettingsError, mask_url, quoted
 from pm_pipeline.core.parsing.format import (
     AXIS_COUNT_VARIABLE,
     COLUMN_MAP_EXAMPLE,
@@ -71,6 +79,14 @@ class _PipelineSettings(AlertSettings):
         "postgresql://user:password@host/db?sslmode=require); DATABASE_URL is read when it is "
         "unset. Unset: a SQLite file in PM_STATE_DIR.",
     )
+    _database_url_variable: str = PrivateAttr("PM_DATABASE_URL")
+
+    @property
+    def database_url_variable(self) -> str:
+        """The variable ``database_url`` came from, for messages: ``PM_DATABASE_URL``, or
+        ``DATABASE_URL`` when only that one is set."""
+        return self._database_url_variable
+
     store_schema: str | None = _setting(
         None,
         STORE_SCHEMA_VARIABLE,
@@ -371,7 +387,7 @@ def load_settings(
         env_file = ENV_FILE
     token = _ENVIRON.set(environ)
     try:
-        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+        settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as error:
         problems = [_problem(item) for item in error.errors()]
         names = {name for name, _ in problems}
@@ -379,6 +395,19 @@ def load_settings(
         raise kind("\n".join(line for _, line in problems)) from None
     finally:
         _ENVIRON.reset(token)
+    if settings.database_url and not _named("PM_DATABASE_URL", environ, env_file):
+        settings._database_url_variable = "DATABASE_URL"
+    return settings
+
+
+def _named(variable: str, environ: Mapping[str, str] | None, env_file: str | Path | None) -> bool:
+    """Whether ``variable`` is set (not blank) in the environment or the dotenv file read."""
+    from dotenv import dotenv_values
+
+    values = dict(os.environ if environ is None else environ)
+    if env_file is not None and Path(env_file).is_file():
+        values = {**dotenv_values(env_file), **values}
+    return bool(str(values.get(variable) or "").strip())
 
 
 def _problem(item: Any) -> tuple[str, str]:
@@ -387,15 +416,22 @@ def _problem(item: Any) -> tuple[str, str]:
     field = Settings.model_fields.get(name)  # a default checked at load is named by its field
     if field is not None and isinstance(field.validation_alias, str):
         name = field.validation_alias
-    value = item.get("input")
+    value = _shown(item.get("input"))
     if item["type"] == "value_error":
         text = str(item["ctx"]["error"])
         # A check of a default (or across variables) names its variables in the text.
-        return name, text if text.startswith((name, "PM_")) else f"{name}={value!r}: {text}"
+        return name, text if text.startswith((name, "PM_")) else f"{name}={value}: {text}"
     if item["type"].startswith(("greater_than", "less_than")):
-        return name, f"{name}={value!r}: {item['msg'].replace('Input should be', 'must be')}."
+        return name, f"{name}={value}: {item['msg'].replace('Input should be', 'must be')}."
     hint = _hints().get(name) or item["msg"].lower()
-    return name, f"{name}={value!r}: {hint}."
+    return name, f"{name}={value}: {hint}."
+
+
+def _shown(value: Any) -> str:
+    """A setting's value for a message: credentials masked, long values capped."""
+    if isinstance(value, str):
+        return quoted(mask_url(value))
+    return quoted(repr(value)) if not isinstance(value, int | float) else repr(value)
 
 
 def _hints() -> dict[str, str]:

@@ -112,3 +112,31 @@ def test_robots_command_lists_the_file_then_robots_known_only_by_their_readings(
     failed = run_cli("robots", cwd=tmp_path, env=env, expect=1)
     assert failed.stderr.startswith("error: ") and "key 'axis_count'" in failed.stderr
     assert len(failed.stderr.strip().splitlines()) == 1
+
+
+def test_the_encoding_key_names_the_exports_text_encoding(tmp_path: Path) -> None:
+    fleet = fleet_of(tmp_path, "robots:\n  kuka-de: {encoding: Windows-1252}\n  ur3-1: {}\n")
+    assert fleet.robot("kuka-de").export_format.encoding == "cp1252"
+    assert fleet.robot("ur3-1").export_format.encoding == "utf-8"
+    with pytest.raises(RobotsFileError, match=r"robot 'x', key 'encoding': 'klingon' is not a"):
+        fleet_of(tmp_path, "robots:\n  x: {encoding: klingon}\n")
+
+
+def test_ingest_reads_a_windows_1252_export_when_the_robot_says_so(tmp_path: Path) -> None:
+    export = tmp_path / "windows.csv"
+    export.write_bytes(
+        "Zeit,Strom (€) 1\n2022-10-17T12:00:00Z,1.5\n2022-10-17T12:00:02Z,2.5\n".encode("cp1252")
+    )
+    robots = tmp_path / "robots.yaml"
+    robots.write_text("robots:\n  kuka-de: {axis_count: 1, column_map: {time: Zeit}}\n")
+    env = clean_env({"PM_ROBOTS_FILE": str(robots), "PM_STATE_DIR": str(tmp_path / "state")})
+    # Without the key: one line naming the line and byte, and what to do.
+    refused = run_cli("ingest", export, cwd=tmp_path, env=env, expect=1)
+    [line] = refused.stderr.splitlines()
+    assert "line 1, byte 13 (0x80) is not UTF-8 text: re-save as UTF-8" in line, line
+    robots.write_text(
+        "robots:\n  kuka-de:\n    axis_count: 1\n    encoding: cp1252\n"
+        "    column_map: {time: Zeit, axis_1: 'Strom (€) 1'}\n"
+    )
+    read = run_cli("ingest", export, cwd=tmp_path, env=env)
+    assert "2 rows added" in read.stdout

@@ -8,6 +8,7 @@ import pandas as pd
 from pm_pipeline.cli.progress import progress_bar
 from pm_pipeline.cli.robot_choice import chosen_robot
 from pm_pipeline.core.schema import is_synthetic_source
+from pm_pipeline.core.views.cells import neutralise_formulas
 from pm_pipeline.core.views.health import measure_data_health, rank_top_events, summarise_axes
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.migrate import open_configured_store
@@ -75,8 +76,9 @@ def labelled(events: pd.DataFrame) -> pd.DataFrame:
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write timestamps as ISO 8601 UTC with a Z, like every other file the project writes."""
-    out = frame.copy()
+    """Write timestamps as ISO 8601 UTC with a Z, like every other file the project writes;
+    text that a spreadsheet would run as a formula is neutralised."""
+    out = neutralise_formulas(frame)
     for column in out.columns:
         if isinstance(out[column].dtype, pd.DatetimeTZDtype):
             out[column] = out[column].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -86,8 +88,9 @@ def _csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _naive(frame: pd.DataFrame) -> pd.DataFrame:
-    """Spreadsheets hold no time zones: show UTC wall-clock times."""
-    out = frame.copy()
+    """Spreadsheets hold no time zones: show UTC wall-clock times. Text that would run as a
+    formula is neutralised."""
+    out = neutralise_formulas(frame)
     for column in out.columns:
         if isinstance(out[column].dtype, pd.DatetimeTZDtype):
             out[column] = out[column].dt.tz_convert("UTC").dt.tz_localize(None)

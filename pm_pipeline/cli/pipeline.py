@@ -12,6 +12,7 @@ from pm_pipeline.cli.robot_choice import chosen_robot, robot_export_format
 from pm_pipeline.cli.watch import RunWatcher, scoring_retries
 from pm_pipeline.core.schema import DEFAULT_ROBOT_ID, synthetic_source
 from pm_pipeline.core.simulation.sample import planted_fault, write_sample_exports
+from pm_pipeline.core.views.cells import neutralise_formulas
 from pm_pipeline.db.engine import describe_url
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import readings_span
@@ -107,12 +108,13 @@ def _watched_scoring(
 
 
 def write_events_csv(events, path: Path) -> None:
-    """Write events with the documented columns, timestamps in ISO 8601 UTC."""
+    """Write events with the documented columns, timestamps in ISO 8601 UTC, and no text
+    that a spreadsheet would run as a formula."""
     out = events.rename(columns={"severity": "type", "start_ts": "start", "end_ts": "end"})
     for column in ("start", "end"):
         out[column] = out[column].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     path.parent.mkdir(parents=True, exist_ok=True)
-    out[EVENT_CSV_COLUMNS].to_csv(path, index=False)
+    neutralise_formulas(out[EVENT_CSV_COLUMNS]).to_csv(path, index=False)
 
 
 def dev(_args: argparse.Namespace) -> int:

@@ -8,15 +8,21 @@ from __future__ import annotations
 import argparse
 
 from pm_pipeline.db.engine import describe_url, open_engine, resolve_database_url
-from pm_pipeline.db.migrate import head_revision, store_revision, upgrade_store
+from pm_pipeline.db.migrate import (
+    head_revision,
+    left_alone_notice,
+    store_revision,
+    upgrade_store,
+)
 
 
 def upgrade(args: argparse.Namespace) -> int:
     """Create or upgrade our tables in the configured database; print what changed."""
     url, schema = _target(args)
-    engine = open_engine(url, schema)
+    engine = open_engine(url, schema, args.settings.database_url_variable)
     try:
         before, after = upgrade_store(engine)
+        notice = left_alone_notice(engine)
     finally:
         engine.dispose()
     where = _where(url, schema)
@@ -24,13 +30,15 @@ def upgrade(args: argparse.Namespace) -> int:
         print(f"our tables in {where} are at {after}, the newest revision: nothing to do")
     else:
         print(f"our tables in {where}: upgraded from {before or 'nothing'} to {after}")
+    if notice:
+        print(notice)
     return 0
 
 
 def current(args: argparse.Namespace) -> int:
     """Print our tables' revision, and whether it is the newest; 1 when an upgrade is due."""
     url, schema = _target(args)
-    engine = open_engine(url, schema)
+    engine = open_engine(url, schema, args.settings.database_url_variable)
     try:
         revision = store_revision(engine)
     finally:

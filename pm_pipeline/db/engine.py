@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError
+from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError, mask_url, scrub
 from pm_pipeline.settings import Settings
 
-_PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
+ENCODE_HINT = (
+    "URL-encode a user name or password that holds '@', ':', '/', '?' or '#' ('@' as %40, "
+    "':' as %3A, '/' as %2F)"
+)
 READINGS_DB_FILE = "readings.db"
 STORE_SCHEMA_OPTION = "pm_store_schema"
 """The engine execution option that carries ``PM_STORE_SCHEMA`` to the migrations."""
@@ -37,31 +39,38 @@ def resolve_database_url(explicit: str | None, settings: Settings) -> str:
     chosen = explicit or settings.database_url
     if not chosen:
         return f"sqlite:///{settings.state_dir / READINGS_DB_FILE}"
-    return normalise_url(chosen)
+    return normalise_url(chosen, None if explicit else settings.database_url_variable)
 
 
-def normalise_url(url: str) -> str:
-    """Point any Postgres URL at psycopg2, keeping its query string (e.g. ``sslmode``)."""
+def normalise_url(url: str, setting: str | None = None) -> str:
+    """Point any Postgres URL at psycopg2, keeping its query string (e.g. ``sslmode``).
+
+    Raises
+    ------
+    PipelineError
+        Naming ``setting`` (the variable the URL came from) and the URL with every
+        credential masked, when SQLAlchemy cannot read it or its password holds an
+        unescaped ``@``.
+    """
+    named = f"{setting}: " if setting else ""
     try:
         parsed = make_url(url)
         parsed.port  # noqa: B018 - a non-numeric port only fails when read
     except (ArgumentError, ValueError):
         raise PipelineError(
-            f"database URL {mask_url(url)!r} is not a valid SQLAlchemy URL; "
-            "write it like postgresql://user:password@host:5432/dbname or sqlite:///path.db"
+            f"{named}database URL {mask_url(url)!r} is not a valid SQLAlchemy URL; "
+            "write it like postgresql://user:password@host:5432/dbname or sqlite:///path.db, "
+            f"and {ENCODE_HINT}."
         ) from None
+    if "@" in (parsed.host or ""):
+        raise PipelineError(
+            f"{named}database URL {mask_url(url)!r} has more than one '@' before its host: "
+            f"{ENCODE_HINT}."
+        )
     if parsed.drivername in ("postgres", "postgresql", "postgresql+psycopg"):
         # Swap only the scheme: re-rendering would reorder Neon's query string.
         return "postgresql+psycopg2" + url[len(url.split("://", 1)[0]) :]
     return url
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***``, safe to print or log."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return _PASSWORD_IN_URL.sub(r"\1***@", url)
 
 
 def describe_url(url: str) -> str:
@@ -69,7 +78,8 @@ def describe_url(url: str) -> str:
     parsed: URL = make_url(url)
     if parsed.drivername.startswith("sqlite"):
         return f"SQLite file {parsed.database}"
-    return f"database {parsed.database!r} on {parsed.host}:{parsed.port or 5432}"
+    host = str(parsed.host).rsplit("@", 1)[-1]  # a password's unescaped '@' is not the host's
+    return f"database {parsed.database!r} on {host}:{parsed.port or 5432}"
 
 
 def open_engine(
@@ -96,7 +106,7 @@ def open_engine(
         malformed or the server refuses the connection or the credentials, or when a store
         schema is given for SQLite.
     """
-    url = normalise_url(url)
+    url = normalise_url(url, setting)
     parsed = make_url(url)
     if store_schema and not parsed.drivername.startswith("postgresql"):
         raise PipelineError(
@@ -109,7 +119,8 @@ def open_engine(
         engine = create_engine(url, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError, ImportError) as error:
         raise PipelineError(
-            f"database URL {mask_url(url)!r}: {error}; use a postgresql:// or sqlite:/// URL."
+            f"database URL {mask_url(url)!r}: {scrub(str(error), url)}; use a postgresql:// "
+            "or sqlite:/// URL."
         ) from None
     if parsed.drivername.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -131,6 +142,7 @@ def connection_failure(url: str, error: DBAPIError, setting: str = "PM_DATABASE_
     reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
     if parsed.password:
         reason = reason.replace(str(parsed.password), "***")
+    reason = scrub(reason, url)
     user = f" as user {parsed.username!r}" if parsed.username else ""
     return (
         f"cannot connect to {describe_url(url)}{user}: {reason}. Check {setting} "

@@ -156,6 +156,29 @@ def upgrade_store(engine: Engine, revision: str = "head") -> tuple[str | None, s
     return before, after
 
 
+LEGACY_READINGS = "pm_dashboard"
+"""The notebook's table, and the name of our readings table before migrations."""
+
+
+def left_alone_notice(engine: Engine) -> str | None:
+    """What to do with a ``pm_dashboard`` beside our tables, which no revision touches; None
+    when there is none.
+
+    Nothing in a database proves whose such a table is (the user's notebook table, or our
+    readings store from before migrations, with the same layout), so it is never adopted:
+    it stays a source the pipeline reads and never writes.
+    """
+    with engine.connect() as connection:
+        if not inspect(connection).has_table(LEGACY_READINGS):
+            return None
+    return (
+        f"note: the table {LEGACY_READINGS} beside our tables was left as it is (pm_pipeline "
+        f"writes only tables its own revisions created; ours is pm_readings). If it holds "
+        f"readings to train on, set PM_SOURCE_TABLE={LEGACY_READINGS}: training reads it, "
+        "never writes it, and copies what is new into pm_readings."
+    )
+
+
 def ensure_store(engine: Engine, embedded: bool) -> None:
     """Check once per process that our tables are at head; upgrade only the embedded store.
 
@@ -191,9 +214,12 @@ def ensure_store(engine: Engine, embedded: bool) -> None:
         )
 
 
-def open_store(url: str, store_schema: str | None, embedded: bool) -> Engine:
-    """An engine on our tables, checked (embedded: brought) to head; see :func:`ensure_store`."""
-    engine = open_engine(url, store_schema)
+def open_store(
+    url: str, store_schema: str | None, embedded: bool, setting: str = "PM_DATABASE_URL"
+) -> Engine:
+    """An engine on our tables, checked (embedded: brought) to head; see :func:`ensure_store`.
+    ``setting`` names the variable the URL came from, for messages."""
+    engine = open_engine(url, store_schema, setting)
     ensure_store(engine, embedded)
     return engine
 
@@ -202,7 +228,8 @@ def open_configured_store(settings: Settings, url: str | None = None) -> Engine:
     """:func:`open_store` on ``url``, else the database the settings name (``PM_DATABASE_URL``,
     then ``DATABASE_URL``), else the embedded SQLite file, which alone is upgraded on use."""
     embedded = not (url or settings.database_url)
-    return open_store(resolve_database_url(url, settings), settings.store_schema, embedded)
+    resolved = resolve_database_url(url, settings)
+    return open_store(resolved, settings.store_schema, embedded, settings.database_url_variable)
 
 
 def _key(engine: Engine) -> tuple[str, str | None]:

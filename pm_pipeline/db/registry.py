@@ -40,7 +40,7 @@ def register_model(
     engine
         Database holding the registry.
     model
-        The trained model; its ``version`` is the key.
+        The trained model; its ``version`` and ``robot_id`` are the key.
     robot_id
         Robot the model belongs to.
     run_id
@@ -56,7 +56,8 @@ def register_model(
     with engine.begin() as connection:
         known = connection.execute(
             select(model_registry.c.model_version).where(
-                model_registry.c.model_version == model.version
+                (model_registry.c.model_version == model.version)
+                & (model_registry.c.robot_id == robot_id)
             )
         ).first()
         if known is None:
@@ -98,10 +99,13 @@ def activate_model(
         When the version is unknown or belongs to another robot.
     """
     with engine.begin() as connection:
-        owner = connection.execute(
-            select(model_registry.c.robot_id).where(model_registry.c.model_version == version)
-        ).scalar()
-        if owner != robot_id:
+        owned = connection.execute(
+            select(model_registry.c.robot_id).where(
+                (model_registry.c.model_version == version)
+                & (model_registry.c.robot_id == robot_id)
+            )
+        ).first()
+        if owned is None:
             raise PipelineError(
                 f"model version {version!r} is not a version of robot {robot_id!r}; "
                 "list them with `pm-pipeline models`."

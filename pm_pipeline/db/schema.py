@@ -14,7 +14,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
-    ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -37,10 +37,14 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 metadata = MetaData()
 
+# A model version belongs to its robot: the registry is keyed by both, and what names a
+# version (activations, events) names it with its robot.
+REGISTRY_KEY = ("pm_model_registry.robot_id", "pm_model_registry.model_version")
+
 model_registry = Table(
     "pm_model_registry",
     metadata,
-    Column("model_version", String(32), primary_key=True),
+    Column("model_version", String(32), nullable=False),
     Column("robot_id", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("window_start", DateTime(timezone=True), nullable=False),
@@ -51,6 +55,7 @@ model_registry = Table(
     Column("run_id", String(64)),
     Column("is_active", Boolean, nullable=False, default=False),
     Column("checks_json", Text),
+    PrimaryKeyConstraint("robot_id", "model_version", name="pk_pm_model_registry"),
 )
 
 model_activations = Table(
@@ -58,15 +63,13 @@ model_activations = Table(
     metadata,
     Column("activation_id", Integer, primary_key=True, autoincrement=True),
     Column("robot_id", String(64), nullable=False),
-    Column(
-        "model_version",
-        String(32),
-        ForeignKey("pm_model_registry.model_version"),
-        nullable=False,
-    ),
+    Column("model_version", String(32), nullable=False),
     Column("activated_at", DateTime(timezone=True), nullable=False),
     Column("reason", String(512), nullable=False),
     Column("run_id", String(64)),
+    ForeignKeyConstraint(
+        ["robot_id", "model_version"], REGISTRY_KEY, name="fk_pm_model_activations_model_version"
+    ),
     Index("ix_pm_model_activations_robot_time", "robot_id", "activated_at"),
 )
 
@@ -84,18 +87,16 @@ events = Table(
     Column("z_peak", Float, nullable=False),
     Column("p_value", Float, nullable=False),
     Column("n_samples", Integer, nullable=False),
-    Column(
-        "model_version",
-        String(32),
-        ForeignKey("pm_model_registry.model_version"),
-        nullable=False,
-    ),
+    Column("model_version", String(32), nullable=False),
     Column("source", String(512), nullable=False),
     Column("run_id", String(64)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     # open while the readings may still continue the event; resolved once they show its end.
     Column("status", String(8), nullable=False, server_default="resolved"),
     Column("resolved_at", DateTime(timezone=True)),
+    ForeignKeyConstraint(
+        ["robot_id", "model_version"], REGISTRY_KEY, name="fk_pm_events_model_version"
+    ),
     Index("ix_pm_events_source", "source"),
     Index("ix_pm_events_model_version", "model_version"),
     Index("ix_pm_events_robot_axis_time", "robot_id", "axis", "start_ts"),

@@ -84,7 +84,7 @@ def prepare_local_home() -> Path:
     """
     pg_url = os.environ.get(DAGSTER_PG_VARIABLE)
     if pg_url:
-        os.environ[DAGSTER_PG_VARIABLE] = normalise_url(pg_url)
+        os.environ[DAGSTER_PG_VARIABLE] = normalise_url(pg_url, DAGSTER_PG_VARIABLE)
     default_home = local_dagster_home()
     home = Path(os.environ.setdefault(DAGSTER_HOME_VARIABLE, str(default_home))).resolve()
     home.mkdir(parents=True, exist_ok=True)

@@ -49,7 +49,7 @@ def instance_home() -> Path:
 def postgres_url(variable: str = DAGSTER_PG_VARIABLE) -> str | None:
     """The Dagster storage URL from the environment, on the psycopg2 driver, or None."""
     url = os.environ.get(variable)
-    return normalise_url(url) if url else None
+    return normalise_url(url, variable) if url else None
 
 
 class ProjectStorage(DagsterStorage, ConfigurableClass):

@@ -72,7 +72,8 @@ class WebhookChannel:
     def _masked(self, text: str) -> str:
         """``text`` without the URL's secret parts, whatever a library put in it."""
         parts = urlsplit(self.url)
-        for secret in (self.url, parts.path if parts.path.strip("/") else "", parts.query):
+        secrets = (self.url, parts.path if parts.path.strip("/") else "", parts.query)
+        for secret in (*secrets, parts.password or ""):
             if secret:
                 text = text.replace(secret, "/***")
         return text

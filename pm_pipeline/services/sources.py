@@ -19,7 +19,6 @@ import pandas as pd
 from sqlalchemy import Engine, Table
 from sqlalchemy.engine import make_url
 
-from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.exclusion import Exclusion
 from pm_pipeline.core.model.windows import parse_utc
 from pm_pipeline.core.schema import AXES
@@ -90,10 +89,7 @@ def source_url(settings: Settings, store_url: str) -> str:
     """``PM_SOURCE_URL``, or the store's own URL when it is unset."""
     if not settings.source_url:
         return store_url
-    try:
-        return normalise_url(settings.source_url)
-    except PipelineError as error:
-        raise PipelineError(f"PM_SOURCE_URL: {error}") from None
+    return normalise_url(settings.source_url, "PM_SOURCE_URL")
 
 
 def sync_configured_source(

@@ -48,7 +48,8 @@ def stored(database_url: str, robot_day: pd.DataFrame, tmp_path: Path) -> dict[s
     one), which the listing leaves out. ``version`` is the model's."""
     engine = open_engine(database_url)
     model = fit_model(robot_day, fit_minmax_scaling(robot_day), SeedSettings())
-    register_model(engine, model, ROBOT, "run-train", {})
+    for robot in (ROBOT, "robot-2"):  # a version is named with its robot
+        register_model(engine, model, robot, "run-train", {})
     table = readings_table(DEFAULT_READINGS_TABLE, DEFAULT_TIME_COLUMN)
     ingest_readings(engine, table, robot_day, ROBOT, "day.csv", "sha")
     first, last = robot_day[TIME_COLUMN].iloc[0], robot_day[TIME_COLUMN].iloc[-1]

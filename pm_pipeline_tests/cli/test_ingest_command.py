@@ -62,3 +62,29 @@ def test_ingesting_imports_no_dagster(real_export: Path, tmp_path: Path) -> None
     assert "module []" in lines  # the ingest command's own module
     assert "command []" in lines  # and the whole `pm-pipeline ingest`, parser included
     assert any("39672 rows added" in line for line in lines)
+
+
+def with_value(real_export: Path, path: Path, line: int, value: str) -> Path:
+    """The real export with the ``Axis #2`` current of ``line`` replaced by ``value``."""
+    lines = real_export.read_text().splitlines(keepends=True)
+    cells = lines[line - 1].split(",")
+    cells[2] = value
+    lines[line - 1] = ",".join(cells)
+    path.write_text("".join(lines))
+    return path
+
+
+def test_a_huge_value_is_one_short_error_line(real_export: Path, tmp_path: Path) -> None:
+    """A 3 MB field is refused by its line number, and a long bad value is quoted capped:
+    neither reaches the error line whole."""
+    env = cli_env(tmp_path, upgraded(f"sqlite:///{tmp_path / 'readings.db'}"))
+    huge = with_value(real_export, tmp_path / "huge.csv", 1000, "9" * (3 << 20))
+    long = with_value(real_export, tmp_path / "long.csv", 1200, "x" * 100_000)
+    for path, says in ((huge, "line 1000 is longer than 1 MiB"), (long, "(100,000 characters)")):
+        failed = subprocess.run(
+            [str(CLI), "ingest", str(path)], env=env, capture_output=True, text=True
+        )
+        assert failed.returncode == 1
+        [line] = failed.stderr.splitlines()
+        assert line.startswith("error: ") and says in line, line
+        assert len(line) < 600 and "Traceback" not in failed.stdout

@@ -104,6 +104,7 @@ def test_an_event_the_pass_no_longer_finds_is_removed_and_others_kept(
 
 
 def test_robots_never_touch_each_others_events(engine: sa.Engine, model: TrainedModel) -> None:
+    register_model(engine, model, "r2", "run-0", {})  # a version names it with its robot
     store(engine, model, "a.csv", (0, 100), event("axis_2", "ALERT", 60, 100, "open"))
     first, last = T0 + pd.Timedelta(seconds=101), T0 + pd.Timedelta(seconds=300)
     detected = pd.DataFrame([event("axis_2", "ERROR", 60, 200, "resolved")])

@@ -21,6 +21,7 @@ from pm_pipeline.db.migrate import (
     ensure_store,
     head_revision,
     known_revisions,
+    left_alone_notice,
     script_revisions,
     store_config,
     store_revision,
@@ -37,12 +38,10 @@ from pm_pipeline_tests.db.migration_helpers import (
 )
 from pm_pipeline_tests.fixtures import main_schema
 
-RENAMED = {"pm_dashboard": "pm_readings"}
-
 
 def test_head_is_the_newest_revision() -> None:
     # Other branches chain their revisions on these ids.
-    assert head_revision() == "0004_event_lifecycle"
+    assert head_revision() == "0005_robot_model_versions"
 
 
 def test_the_revision_files_name_alembic_s_chain_in_order() -> None:
@@ -94,7 +93,7 @@ def test_a_store_at_head_opens_without_alembic(empty_url: str) -> None:
 def test_a_fresh_database_gets_every_table_at_head(empty_url: str) -> None:
     engine = open_engine(empty_url)
     assert store_revision(engine) is None
-    assert upgrade_store(engine) == (None, "0004_event_lifecycle")
+    assert upgrade_store(engine) == (None, "0005_robot_model_versions")
     assert table_names(engine) == OUR_TABLES | {"pm_alembic_version"}
     assert store_revision(engine) == head_revision()
     with engine.connect() as connection:
@@ -107,15 +106,21 @@ def test_a_fresh_database_gets_every_table_at_head(empty_url: str) -> None:
 
 
 def test_a_database_made_by_main_upgrades_with_nothing_lost(empty_url: str) -> None:
+    """Its readings table was ``pm_dashboard``, laid out as a user's may be: it is left as it
+    is, and ``db upgrade`` says how to read it as a source."""
     engine = open_engine(empty_url)
     fill_main_database(engine)
     before = {name: snapshot(engine, name) for name in main_schema.metadata.tables}
     before["pm_dashboard"] = snapshot(engine, "pm_dashboard")
     assert len(before["pm_dashboard"][1]) == 300
+    assert left_alone_notice(engine) is not None
     assert upgrade_store(engine) == (None, head_revision())
-    assert table_names(engine) == OUR_TABLES | {"pm_alembic_version"}
+    assert table_names(engine) == OUR_TABLES | {"pm_alembic_version", "pm_dashboard"}
     for name, rows in before.items():
-        assert kept_columns(snapshot(engine, RENAMED.get(name, name)), rows[0]) == rows, name
+        assert kept_columns(snapshot(engine, name), rows[0]) == rows, name
+    assert snapshot(engine, "pm_dashboard") == before["pm_dashboard"]
+    assert snapshot(engine, "pm_readings")[1] == []
+    assert "PM_SOURCE_TABLE=pm_dashboard" in str(left_alone_notice(engine))
     assert drift(engine) == []  # adopted tables are exactly what a fresh upgrade makes
     # Events stored before the lifecycle are resolved as of when they were stored.
     events = pd.read_sql("SELECT * FROM pm_events", engine)
@@ -151,14 +156,23 @@ def test_upgrading_again_changes_nothing(empty_url: str) -> None:
     assert {name: checksum(engine, name) for name in sums} == sums
 
 
-def _users_dashboard(engine: sa.Engine, with_robot: bool) -> None:
-    """The notebook's wide table: an id, perhaps a robot_id, a time and eight axes."""
+SHAPES = {
+    "no_robot_id": ("id INTEGER PRIMARY KEY",),
+    "robot_id_and_id_key": ("id INTEGER PRIMARY KEY", "robot_id VARCHAR(64)"),
+    # Exactly the layout of our readings table before Alembic: nothing in it says whose it is.
+    "robot_id_and_time_key": ("robot_id VARCHAR(64) NOT NULL",),
+}
+
+
+def _users_dashboard(engine: sa.Engine, shape: str) -> None:
+    """The notebook's wide table in one of :data:`SHAPES`: a time and eight axes."""
+    keyed_by_time = shape == "robot_id_and_time_key"
     columns = ", ".join(
         [
-            "id INTEGER PRIMARY KEY",
-            *(["robot_id VARCHAR(64)"] if with_robot else []),
+            *SHAPES[shape],
             "timestamp_recorded TIMESTAMP NOT NULL",
             *(f"{axis} DOUBLE PRECISION" for axis in main_schema.AXES),
+            *(["PRIMARY KEY (robot_id, timestamp_recorded)"] if keyed_by_time else []),
         ]
     )
     with engine.begin() as connection:
@@ -168,15 +182,18 @@ def _users_dashboard(engine: sa.Engine, with_robot: bool) -> None:
                 sa.text(
                     "INSERT INTO pm_dashboard (id, timestamp_recorded, axis_1, axis_8) "
                     "VALUES (:n, :t, :a, NULL)"
+                    if not keyed_by_time
+                    else "INSERT INTO pm_dashboard (robot_id, timestamp_recorded, axis_1) "
+                    "VALUES ('r01', :t, :a)"
                 ),
                 {"n": n, "t": f"2026-01-05 06:00:{n:02d}", "a": n / 3},
             )
 
 
-@pytest.mark.parametrize("with_robot", [False, True], ids=["no_robot_id", "robot_id_and_id_key"])
-def test_a_users_pm_dashboard_is_never_touched(empty_url: str, with_robot: bool) -> None:
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_a_users_pm_dashboard_is_never_touched(empty_url: str, shape: str) -> None:
     engine = open_engine(empty_url)
-    _users_dashboard(engine, with_robot)
+    _users_dashboard(engine, shape)
     before = checksum(engine, "pm_dashboard")
     upgrade_store(engine)
     assert checksum(engine, "pm_dashboard") == before
@@ -185,17 +202,24 @@ def test_a_users_pm_dashboard_is_never_touched(empty_url: str, with_robot: bool)
     assert drift(engine) == []
 
 
-def test_downgrading_the_rename_keeps_the_readings(empty_url: str) -> None:
+def test_downgrading_keeps_the_readings_and_the_users_table(empty_url: str) -> None:
     engine = open_engine(empty_url)
     fill_main_database(engine)
-    readings = snapshot(engine, "pm_dashboard")
+    theirs = snapshot(engine, "pm_dashboard")
     upgrade_store(engine)
     with engine.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO pm_readings (robot_id, timestamp_recorded, axis_1) VALUES "
+                    "('robot-1', '2026-02-01 00:00:00', 1.5)")
+        )  # fmt: skip
+    ours = snapshot(engine, "pm_readings")
+    with engine.begin() as connection:
         command.downgrade(store_config(connection), "0001_baseline")
-    assert snapshot(engine, "pm_dashboard") == readings
-    assert "pm_readings" not in table_names(engine)
+    assert snapshot(engine, "pm_dashboard") == theirs
+    assert snapshot(engine, "pm_readings") == ours
     upgrade_store(engine)
-    assert snapshot(engine, "pm_readings") == readings
+    assert snapshot(engine, "pm_readings") == ours
+    assert snapshot(engine, "pm_dashboard") == theirs
 
 
 def test_simultaneous_upgrades_take_turns(empty_url: str) -> None:

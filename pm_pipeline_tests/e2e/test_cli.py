@@ -172,3 +172,31 @@ def test_export_writes_pages_summaries_and_a_workbook(workdir: Path, tmp_path: P
         "latest_readings",
         "readings_sample",
     ]
+
+
+def test_a_formula_file_name_is_exported_as_text(workdir: Path, tmp_path: Path) -> None:
+    """A landed file named like a formula, scored, then exported: no cell of the CSV files or
+    the workbook runs it; its numbers (negative ones too) stay numbers."""
+    from openpyxl import load_workbook
+
+    name = '=HYPERLINK("evil.invalid","open").csv'
+    landed = workdir / name
+    landed.write_bytes((workdir / "data" / "sample_landed.csv").read_bytes())
+    scored = run_cli(workdir, "score", name, "--events-csv", str(tmp_path / "scored.csv"))
+    assert f"{name}: " in scored.stdout
+    out = tmp_path / "export"
+    run_cli(workdir, "export", "--out", str(out))
+    events = pd.read_csv(out / "events.csv")
+    sources = set(events["source"])
+    assert "'" + name in sources and name not in sources
+    assert pd.api.types.is_float_dtype(events["z_mean"])
+    texts = [
+        cell.value
+        for sheet in load_workbook(out / "pm_pipeline_summary.xlsx").worksheets
+        for row in sheet.iter_rows()
+        for cell in row
+    ]
+    assert "'" + name in texts
+    assert not [text for text in texts if isinstance(text, str) and text.startswith("=")]
+    numbers = [value for value in texts if isinstance(value, float)]
+    assert numbers and all(not isinstance(value, str) for value in numbers)

@@ -1,6 +1,10 @@
-"""A password planted in both database URLs shows up nowhere: not in what the commands print,
-not in any file they write, not in the Dagster runs, event logs and metadata, and not in any
-table of either database. Also, no file in the repository holds a credential."""
+"""A password planted in both database URLs, the webhook URL and the SMTP login shows up
+nowhere: not in what the commands print, not in any file they write, not in the Dagster
+runs, event logs and metadata, not in the notifications' ``last_error``, and not in any
+table of either database. Every way of writing a password into a database URL (in the user
+information, in the query as ``?password=``, with an unescaped ``@``, in a URL missing
+``://``) stays masked in error lines, which name the variable the URL came from. Also, no
+file in the repository holds a credential."""
 
 import os
 import re
@@ -9,16 +13,22 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import sqlalchemy as sa
 
+from pm_pipeline.db.engine import open_engine
+from pm_pipeline.services.notifications import channels_from, deliver_due
+from pm_pipeline.settings import load_settings
 from pm_pipeline_tests.commands import PLUMBING_MODE
 from pm_pipeline_tests.conftest import PROJECT_ROOT, skip_or_fail
 from pm_pipeline_tests.e2e.test_cli_postgres import PLANTED, run_cli
+from pm_pipeline_tests.receivers import free_port
 
 # A URL that carries a password: scheme://user:password@host
 URL_WITH_PASSWORD = re.compile(r"[a-z0-9+]+://[^\s/:@'\"]+:([^\s/@'\"]+)@", re.IGNORECASE)
 # Placeholders in docs and messages, and the dummy passwords tests use on purpose.
-PLACEHOLDERS = {"password", "…", "***", PLANTED, "{PLANTED}"}  # *** is a masked one
+PLACEHOLDERS = {"password", "…", "***", PLANTED, "{PLANTED}", "{AT_PASSWORD}"}  # *** is masked
 TEST_DUMMIES = {"secret", "s3cret"}
 
 
@@ -56,6 +66,7 @@ def test_a_planted_password_leaks_nowhere(
         "PM_DATABASE_URL": with_password(readings_url),
         "DAGSTER_PG_URL": with_password(dagster_url),
         **PLUMBING_MODE,
+        **receivers_that_refuse(),
     }
     shutil.copy(PROJECT_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
     outputs = [run_cli(tmp_path, env, "db", "upgrade"), run_cli(tmp_path, env, "run")]
@@ -70,6 +81,8 @@ def test_a_planted_password_leaks_nowhere(
         run_cli(tmp_path, env, "export", "--out", str(export)),
     ]
     assert outputs[2].returncode == 1  # a failed run's error travels through Dagster too
+    errors = deliver_to_nobody(env)
+    assert set(errors) == {"webhook", "email"}, errors  # each tried and failed, its error kept
     assert (export / "events.csv").is_file()  # the export wrote its files, and they are checked
     for completed in outputs:
         assert PLANTED not in completed.stdout + completed.stderr, completed.args
@@ -81,6 +94,94 @@ def test_a_planted_password_leaks_nowhere(
     assert b"file_events" in dagster_rows  # the runs, event log and metadata are in there
     assert PLANTED.encode() not in dagster_rows
     assert PLANTED.encode() not in dump_schema(schema_of(readings_url))
+
+
+def receivers_that_refuse() -> dict[str, str]:
+    """A webhook and an SMTP server, both with the planted secret, where nothing listens."""
+    return {
+        "PM_ALERT_WEBHOOK_URL": (
+            f"http://hook:{PLANTED}@127.0.0.1:{free_port()}/services/{PLANTED}?token={PLANTED}"
+        ),
+        "PM_SMTP_HOST": "127.0.0.1",
+        "PM_SMTP_PORT": str(free_port()),
+        "PM_SMTP_SECURITY": "none",
+        "PM_SMTP_USER": "pm",
+        "PM_SMTP_PASSWORD": PLANTED,
+        "PM_ALERT_EMAIL_FROM": "pm@example.com",
+        "PM_ALERT_EMAIL_TO": "ops@example.com",
+    }
+
+
+def deliver_to_nobody(env: dict[str, str]) -> dict[str, str]:
+    """One sender tick, as the notification sensor runs it; each channel's stored error."""
+    settings = load_settings(env)
+    engine = open_engine(env["PM_DATABASE_URL"])
+    deliver_due(engine, channels_from(settings), retry_base_s=60)
+    with engine.connect() as connection:
+        rows = pd.read_sql(
+            sa.text("SELECT channel, last_error FROM pm_notification_outbox"), connection
+        )
+    engine.dispose()
+    return dict(rows.dropna().drop_duplicates("channel").itertuples(index=False, name=None))
+
+
+AT_PASSWORD = f"Hunter2@{PLANTED}"
+"""A password with an unescaped '@': its tail must not show as a host."""
+URL_FORMS = {
+    "query-password": (
+        "PM_DATABASE_URL",
+        f"postgresql://bob@127.0.0.1:1/neondb?sslmode=disable&password={PLANTED}",
+        "database 'neondb' on 127.0.0.1:1 as user 'bob'",
+    ),
+    "missing-scheme-slashes": (
+        "PM_DATABASE_URL",
+        f"postgres//admin:{PLANTED}@db.example/neondb",
+        "PM_DATABASE_URL: database URL 'postgres//admin:***@db.example/neondb' is not a valid",
+    ),
+    "unescaped-at": (
+        "PM_DATABASE_URL",
+        f"postgresql://admin:{AT_PASSWORD}@db.example:5432/neondb",
+        "URL-encode a user name or password that holds '@'",
+    ),
+    "plain-DATABASE_URL": (
+        "DATABASE_URL",
+        f"postgresql://bob:{PLANTED}@127.0.0.1:1/neondb",
+        "Check DATABASE_URL (postgresql+psycopg2://bob:***@127.0.0.1:1/neondb)",
+    ),
+    "malformed-DATABASE_URL": (
+        "DATABASE_URL",
+        f"postgresql://bob:{PLANTED}@db.example:notaport/neondb",
+        "DATABASE_URL: database URL 'postgresql://bob:***@db.example:notaport/neondb'",
+    ),
+}
+
+
+@pytest.mark.parametrize("form", list(URL_FORMS))
+@pytest.mark.parametrize("command", [("ingest", "missing.csv"), ("db", "upgrade")])
+def test_every_url_form_is_masked_in_the_error_line(
+    tmp_path: Path, form: str, command: tuple[str, ...]
+) -> None:
+    variable, url, says = URL_FORMS[form]
+    completed = run_cli(tmp_path, {variable: url}, *command, expect=1)
+    [line] = completed.stderr.splitlines()
+    assert line.startswith("error: ") and says in line, line
+    assert PLANTED not in completed.stdout + completed.stderr
+    assert "Traceback" not in completed.stdout + completed.stderr
+    if variable == "DATABASE_URL":
+        assert "PM_DATABASE_URL" not in line
+
+
+def test_a_password_in_the_query_is_masked_where_the_url_is_shown(
+    tmp_path: Path, postgres_schema_url: Callable[[], str]
+) -> None:
+    url = f"{postgres_schema_url()}&password={PLANTED}"  # the server trusts local logins
+    outputs = [
+        run_cli(tmp_path, {"PM_DATABASE_URL": url}, "db", "upgrade"),
+        run_cli(tmp_path, {"PM_DATABASE_URL": url}, "db", "current"),
+        run_cli(tmp_path, {"PM_DATABASE_URL": url}, "models"),
+    ]
+    for completed in outputs:
+        assert PLANTED not in completed.stdout + completed.stderr
 
 
 def test_no_file_in_the_repository_holds_a_credential() -> None:

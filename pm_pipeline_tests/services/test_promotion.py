@@ -56,6 +56,7 @@ def test_the_check_compares_both_models_on_the_newest_landed_file(
     # Another robot's newer events change nothing for r1.
     day_later = flagged.assign(start=flagged["start"] + pd.Timedelta(days=1))
     day_later["end"] = flagged["end"] + pd.Timedelta(days=1)
+    register_model(engine, active, "r2", None, {})  # a version is named with its robot
     replace_events(engine, "other.csv", day_later, active.version, None, "r2")
     assert check_newest_landed_fault(engine, table, "r1", dull).source == "landed.csv"
 

@@ -71,7 +71,8 @@ def test_training_leaves_out_the_robots_landed_events_with_the_margin(
     ingest_readings(engine, table, robot_day, "r1", "day.csv", "sha")
     ingest_readings(engine, table, robot_day, "r2", "day.csv", "sha")
     model = fit_model(robot_day, fit_minmax_scaling(robot_day), SeedSettings())
-    register_model(engine, model, "r1", None, {})
+    for robot in ("r1", "r2"):  # a version is named with its robot
+        register_model(engine, model, robot, None, {})
     times = robot_day[TIME_COLUMN]
     flagged, elsewhere = times.iloc[3000], times.iloc[9000]
     replace_events(engine, "landed.csv", stored_event(flagged, 10), model.version, None, "r1")

@@ -234,12 +234,24 @@ def fit_minmax_scaling(readings: pd.DataFrame) -> MinMaxScaling:
     return MinMaxScaling(minimums, maximums)
 
 
-def model_version(model: TrainedModel) -> str:
-    """A short content hash of the scaling, coefficients and thresholds."""
+def model_version(model: TrainedModel, robot_id: str = "") -> str:
+    """A short content hash of the robot id, the scaling, coefficients and thresholds.
+
+    Without a robot (a model fitted for a comparison, never registered) the hash is of the
+    content alone, as it always was.
+    """
     content = model.to_dict()
     content.pop("version", None)
+    if robot_id:
+        content["robot_id"] = robot_id
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
     return digest[:12]
+
+
+def for_robot(model: TrainedModel, robot_id: str) -> TrainedModel:
+    """``model`` as ``robot_id``'s: its version hashes the robot in, so two robots trained on
+    the same readings never share a version."""
+    return TrainedModel(**{**model.__dict__, "version": model_version(model, robot_id)})
 
 
 def model_from_dict(content: dict) -> TrainedModel:

@@ -26,7 +26,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.errors import PipelineError, capped, quoted
+from pm_pipeline.core.parsing.encoding import UTF8, undecodable_message
 from pm_pipeline.core.parsing.format import (
     AXIS_COUNT_VARIABLE,
     HEADER_LINE,
@@ -34,6 +35,7 @@ from pm_pipeline.core.parsing.format import (
     ExportFormat,
     resolve_columns,
 )
+from pm_pipeline.core.parsing.limits import check_line_lengths
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 _HEADER_LINE = HEADER_LINE
@@ -93,7 +95,8 @@ def parse_export(path: str | Path, export_format: ExportFormat | None = None) ->
     """
     path = Path(path)
     fmt = ExportFormat() if export_format is None else export_format
-    layout = sniff_layout(path)
+    layout = sniff_layout(path, fmt.encoding)
+    check_line_lengths(path, layout.compression == "gzip")
     columns = resolve_columns(path, read_header(path, layout), fmt)
     raw = _read_text(
         path, layout, [columns.time, *columns.axes.values(), *columns.ignored.values()]
@@ -114,9 +117,11 @@ def _read_text(path: Path, layout: FileLayout, usecols: list[str]) -> pd.DataFra
             path, layout, usecols=usecols, dtype=str, keep_default_na=False, skip_blank_lines=True
         )
     except UnicodeDecodeError:
-        raise PipelineError(f"{path}: not UTF-8 text throughout; export it again as CSV.") from None
+        raise PipelineError(layout.undecodable(path)) from None
     except pd.errors.ParserError as error:
-        raise PipelineError(f"{path}: not a well-formed CSV ({error}); export it again.") from None
+        raise PipelineError(
+            f"{path}: not a well-formed CSV ({capped(error)}); export it again."
+        ) from None
     if raw.empty:
         raise PipelineError(f"{path}: has a header but no readings; export a file with data rows.")
     return raw
@@ -143,7 +148,7 @@ def ignored_columns_note(path: Path, counts: dict[str, int], fmt: ExportFormat) 
     """The note for current columns not stored, from each column's count of non-zero readings
     (empty when none carries any)."""
     carrying = [
-        f"{column!r} ({count} non-zero reading{'' if count == 1 else 's'})"
+        f"{quoted(column)} ({count} non-zero reading{'' if count == 1 else 's'})"
         for column, count in counts.items()
         if count
     ]
@@ -164,9 +169,19 @@ class FileLayout:
     compression: Literal["gzip"] | None
     separator: str
     decimal_comma: bool
+    encoding: str = UTF8
+
+    @property
+    def text_encoding(self) -> str:
+        """The codec that reads the file: UTF-8 skips a byte-order mark."""
+        return "utf-8-sig" if self.encoding == UTF8 else self.encoding
+
+    def undecodable(self, path: Path) -> str:
+        """The message for a file that is not text in this encoding."""
+        return undecodable_message(path, self.compression == "gzip", self.text_encoding)
 
 
-def sniff_layout(path: Path) -> FileLayout:
+def sniff_layout(path: Path, encoding: str = UTF8) -> FileLayout:
     """Look at the first bytes: gzip or plain, binary or text, ``,`` or ``;`` separated.
 
     A ``;``-separated file is taken to use decimal commas, as spreadsheets in most of Europe
@@ -192,7 +207,7 @@ def sniff_layout(path: Path) -> FileLayout:
         raise PipelineError(f"{path}: binary data, not a CSV export; export the data as CSV.")
     first_line = start.split(b"\n", 1)[0]
     semicolon = first_line.count(b";") > first_line.count(b",")
-    return FileLayout(compression, ";" if semicolon else ",", semicolon)
+    return FileLayout(compression, ";" if semicolon else ",", semicolon, encoding)
 
 
 def check_export_header(path: str | Path, export_format: ExportFormat | None = None) -> None:
@@ -207,17 +222,23 @@ def check_export_header(path: str | Path, export_format: ExportFormat | None = N
     """
     path = Path(path)
     fmt = ExportFormat() if export_format is None else export_format
-    layout = sniff_layout(path)
+    layout = sniff_layout(path, fmt.encoding)
+    check_line_lengths(path, layout.compression == "gzip", lines=2)
     resolve_columns(path, read_header(path, layout), fmt)
     try:
         first = _read_csv(path, layout, nrows=1)
-    except (UnicodeDecodeError, pd.errors.ParserError) as error:
-        raise PipelineError(f"{path}: not a well-formed CSV ({error}); export it again.") from None
+    except UnicodeDecodeError:
+        raise PipelineError(layout.undecodable(path)) from None
+    except pd.errors.ParserError as error:
+        raise PipelineError(
+            f"{path}: not a well-formed CSV ({capped(error)}); export it again."
+        ) from None
     if first.empty:
         raise PipelineError(f"{path}: has a header but no readings; export a file with data rows.")
 
 
 def read_header(path: Path, layout: FileLayout) -> list[str]:
+    check_line_lengths(path, layout.compression == "gzip", lines=1)
     try:
         header = _read_csv(path, layout, nrows=0).columns
     except pd.errors.EmptyDataError:
@@ -225,17 +246,19 @@ def read_header(path: Path, layout: FileLayout) -> list[str]:
             f"{path}: the file is empty; export a file with a header and rows."
         ) from None
     except UnicodeDecodeError:
-        raise PipelineError(f"{path}: not a UTF-8 text CSV; export the data as CSV text.") from None
+        raise PipelineError(layout.undecodable(path)) from None
     except pd.errors.ParserError as error:
-        raise PipelineError(f"{path}: not a well-formed CSV ({error}); export it again.") from None
+        raise PipelineError(
+            f"{path}: not a well-formed CSV ({capped(error)}); export it again."
+        ) from None
     return [str(name) for name in header]
 
 
 def _read_csv(path: Path, layout: FileLayout, **options: Any) -> pd.DataFrame:
-    """``pandas.read_csv`` with the file's layout (BOM-tolerant UTF-8, separator, gzip)."""
+    """``pandas.read_csv`` with the file's layout (encoding, separator, gzip)."""
     return pd.read_csv(
         path,
-        encoding="utf-8-sig",
+        encoding=layout.text_encoding,
         sep=layout.separator,
         compression=layout.compression,
         **options,
@@ -249,8 +272,8 @@ def _parse_times(path: Path, text: pd.Series, column: str) -> pd.Series:
         row = int(np.argmax(bad))
         value = text.iloc[row]
         raise PipelineError(
-            f"{path}: line {row + _HEADER_LINE + 1}, column {column!r}: cannot read timestamp "
-            f"{value!r}; use ISO 8601 such as 2022-10-17T12:18:23.660Z."
+            f"{path}: line {row + _HEADER_LINE + 1}, column {quoted(column)}: cannot read "
+            f"timestamp {quoted(value)}; use ISO 8601 such as 2022-10-17T12:18:23.660Z."
         )
     return parsed.dt.as_unit("us")
 
@@ -266,7 +289,7 @@ def _parse_currents(path: Path, text: pd.Series, column: str) -> pd.Series:
         row = int(np.argmax(bad | implausible))
         problem = "is not a number" if bad[row] else f"is beyond ±{PLAUSIBLE_AMPERES:g} A"
         raise PipelineError(
-            f"{path}: line {row + _HEADER_LINE + 1}, column {column!r}: current "
-            f"{text.iloc[row]!r} {problem}; fix the value or leave it blank for no load."
+            f"{path}: line {row + _HEADER_LINE + 1}, column {quoted(column)}: current "
+            f"{quoted(text.iloc[row])} {problem}; fix the value or leave it blank for no load."
         )
     return values.astype("float64")

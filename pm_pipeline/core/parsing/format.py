@@ -29,7 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pm_pipeline.core.errors import PipelineError, SettingsError
+from pm_pipeline.core.errors import PipelineError, SettingsError, quoted
+from pm_pipeline.core.parsing.encoding import UTF8, check_encoding
 from pm_pipeline.core.schema import AXES, AXIS_COUNT
 
 AXIS_COUNT_VARIABLE = "PM_AXIS_COUNT"
@@ -56,14 +57,22 @@ class ExportFormat:
         Axes the robot has, 1…8; a file must carry axes 1…``axis_count``.
     column_map
         Canonical name (``time``, ``axis_N``) → the file's column name.
+    encoding
+        The files' text encoding (the robots file's ``encoding`` key): UTF-8, or an
+        ASCII-compatible one such as ``cp1252``; stored under Python's name for it.
     """
 
     axis_count: int = AXIS_COUNT
     column_map: Mapping[str, str] = field(default_factory=dict)
+    encoding: str = UTF8
 
     def __post_init__(self) -> None:
         _check_axis_count(self.axis_count)
         _check_column_map(self.column_map, self.axis_count)
+        try:
+            object.__setattr__(self, "encoding", check_encoding(self.encoding))
+        except ValueError as error:
+            raise ExportSettingError(str(error)) from None
 
     @property
     def axes(self) -> tuple[str, ...]:
@@ -173,8 +182,18 @@ def _usual_time(header: list[str]) -> str | None:
     return next((name for name in header if name.strip().lower() in TIME_NAMES), None)
 
 
+HEADER_NAMES_SHOWN = 20
+
+
+def _header_names(header: list[str]) -> str:
+    """The header's names for a message: each capped, and the first few of a wide header."""
+    shown = [name if len(name) <= 60 and name.isprintable() else quoted(name) for name in header]
+    more = len(header) - HEADER_NAMES_SHOWN
+    return ", ".join(shown[:HEADER_NAMES_SHOWN]) + (f" and {more} more" if more > 0 else "")
+
+
 def _missing_time_message(path: Path, header: list[str], fmt: ExportFormat) -> str:
-    found = ", ".join(header)
+    found = _header_names(header)
     if TIME_KEY in fmt.column_map:
         return (
             f"{path}: line {HEADER_LINE}: no time column {fmt.column_map[TIME_KEY]!r} (named by "

@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.parsing.careful import (
     NO_LOAD_WORDS,
     PLAUSIBLE_AMPERES,
@@ -31,7 +32,9 @@ from pm_pipeline.core.parsing.careful import (
     read_header,
     sniff_layout,
 )
+from pm_pipeline.core.parsing.encoding import UTF8
 from pm_pipeline.core.parsing.format import ExportColumns, ExportFormat, resolve_columns
+from pm_pipeline.core.parsing.limits import MAX_LINE_BYTES, line_too_long
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 DEFAULT_BLOCK_BYTES = 8 << 20
@@ -74,6 +77,7 @@ class ExportStream:
             for piece in self._pieces():
                 table = pacsv.read_csv(
                     io.BytesIO(piece),
+                    read_options=self._read_options(),
                     parse_options=pacsv.ParseOptions(delimiter=self.layout.separator),
                     convert_options=self._convert_options(),
                 )
@@ -94,7 +98,7 @@ class ExportStream:
         with opener(self.path, "rb") as handle:
             raw = getattr(handle, "fileobj", handle)  # gzip reads through to the file
             header = handle.readline()
-            rest = b""
+            rest, lines = b"", 1  # lines: the header and the whole lines handed out
             while True:
                 block = handle.read(self.block_bytes)
                 self.bytes_read = raw.tell()
@@ -105,14 +109,24 @@ class ExportStream:
                 joined = rest + block
                 cut = joined.rfind(b"\n") + 1
                 if cut == 0:
+                    if len(joined) > MAX_LINE_BYTES:
+                        raise PipelineError(line_too_long(self.path, lines + 1))
                     rest = joined
                     continue
                 rest = joined[cut:]
+                lines += joined.count(b"\n", 0, cut)
                 yield header + joined[:cut]
 
     def notes(self) -> tuple[str, ...]:
         """Notes on current read but not stored (axes beyond the robot's count)."""
         return ignored_columns_note(self.path, self._ignored_counts, self.fmt)
+
+    def _read_options(self) -> pacsv.ReadOptions | None:
+        # Arrow reads UTF-8 (and skips a byte-order mark) itself; another encoding it
+        # transcodes through Python's codec.
+        if self.layout.encoding == UTF8:
+            return None
+        return pacsv.ReadOptions(encoding=self.layout.encoding)
 
     def _convert_options(self) -> pacsv.ConvertOptions:
         currents = [*self.columns.axes.values(), *self.columns.ignored.values()]
@@ -157,6 +171,6 @@ def open_export_stream(
         time or an axis column.
     """
     path = Path(path)
-    layout = sniff_layout(path)
+    layout = sniff_layout(path, fmt.encoding)
     columns = resolve_columns(path, read_header(path, layout), fmt)
     return ExportStream(path, layout, columns, fmt, block_bytes)

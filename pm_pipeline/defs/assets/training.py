@@ -15,7 +15,12 @@ from pm_pipeline.core.detection.registry import model_detector
 from pm_pipeline.core.model.exclusion import excluded_readings
 from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.thresholds import single_model, threshold_table
-from pm_pipeline.core.model.trained import MinMaxScaling, TrainedModel, fit_minmax_scaling
+from pm_pipeline.core.model.trained import (
+    MinMaxScaling,
+    TrainedModel,
+    fit_minmax_scaling,
+    for_robot,
+)
 from pm_pipeline.core.model.windows import newest_hours
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.core.versioning import readings_fingerprint
@@ -155,7 +160,8 @@ def axis_models(
     settings = config.model_dump()
     mode = settings.pop("mode") or load_settings().detector_mode
     params = settings_for_mode(mode, **settings)
-    model = fit_trained_model(raw_readings, minmax_scaler, params, excluded_readings(raw_readings))
+    fitted = fit_trained_model(raw_readings, minmax_scaler, params, excluded_readings(raw_readings))
+    model = for_robot(fitted, context.partition_key)
     context.log.info(f"model version {model.version} on {', '.join(model.axis_names)}")
     for axis in AXES:
         if axis not in model.axes:

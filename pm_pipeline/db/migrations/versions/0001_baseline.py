@@ -3,8 +3,9 @@
 A database made before migrations has these tables (made by ``create_all``) and no version
 table. This revision creates only what is missing there: whole tables, the nullable columns
 and the indexes that later versions of that code added. The readings table was then named
-``pm_dashboard``; a table of that name that is already there is left as it is, ours or a
-user's (revision 0002 tells them apart).
+``pm_dashboard``, the name of the notebook's own table too: nothing in a database tells the
+two apart, so this revision neither creates nor touches a table of that name (revision 0002
+creates our readings store, ``pm_readings``).
 
 Revision ID: 0001_baseline
 Revises:
@@ -17,9 +18,6 @@ revision = "0001_baseline"
 down_revision = None
 branch_labels = None
 depends_on = None
-
-AXES = tuple(f"axis_{n}" for n in range(1, 9))
-READINGS = "pm_dashboard"
 
 
 def _tables() -> sa.MetaData:
@@ -96,14 +94,6 @@ def _tables() -> sa.MetaData:
         sa.Column("last_ts", sa.DateTime(timezone=True)),
         sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
     )
-    sa.Table(
-        READINGS,
-        meta,
-        sa.Column("robot_id", sa.String(64), nullable=False),
-        sa.Column("timestamp_recorded", sa.DateTime(timezone=True), nullable=False),
-        *(sa.Column(axis, sa.Float) for axis in AXES),
-        sa.PrimaryKeyConstraint("robot_id", "timestamp_recorded", name=f"pk_{READINGS}"),
-    )
     return meta
 
 
@@ -113,7 +103,7 @@ def upgrade() -> None:
     for table in _tables().sorted_tables:  # the registry before the tables that refer to it
         if not inspector.has_table(table.name):
             table.create(bind)
-        elif table.name != READINGS:
+        else:
             _complete(inspector, table)
 
 
@@ -130,9 +120,8 @@ def _complete(inspector: sa.Inspector, table: sa.Table) -> None:
 
 
 def downgrade() -> None:
-    # Back to no version: our tables go, with their rows. A ``pm_dashboard`` stays, because
-    # it may be a user's; upgrading again adopts it as before.
+    # Back to no version: our tables go, with their rows. A ``pm_dashboard`` stays: it is
+    # not ours to drop.
     bind = op.get_bind()
     for table in reversed(_tables().sorted_tables):
-        if table.name != READINGS:
-            table.drop(bind, checkfirst=True)
+        table.drop(bind, checkfirst=True)

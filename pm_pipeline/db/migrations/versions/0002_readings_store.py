@@ -1,9 +1,13 @@
-"""Our readings store is ``pm_readings``, so a user's own ``pm_dashboard`` can sit beside it.
+"""Our readings store is ``pm_readings``, created here, so a user's own ``pm_dashboard`` can
+sit beside it untouched.
 
-The notebook's table is called ``pm_dashboard`` too. Ours is the one keyed by robot and
-time: a ``robot_id`` column and a primary key of ``robot_id`` and one time column. That one
-is renamed, with its primary key, and keeps its rows and its time column. Any other
-``pm_dashboard`` is a user's and is never touched; ``pm_readings`` is then created empty.
+The notebook's table is called ``pm_dashboard``, and so was our readings table before
+migrations, with the very same layout (a ``robot_id`` column and a key of robot and time).
+Nothing in a database proves which of the two a ``pm_dashboard`` is, so this revision never
+renames, alters or writes it: our tables are only those our revisions create. A store made
+before migrations keeps its old readings in ``pm_dashboard``, where the pipeline reads them
+as a source (``PM_SOURCE_TABLE=pm_dashboard``) and copies them into ``pm_readings``;
+``pm-pipeline db upgrade`` says so when it finds such a table.
 
 Revision ID: 0002_readings_store
 Revises: 0001_baseline
@@ -18,65 +22,26 @@ branch_labels = None
 depends_on = None
 
 AXES = tuple(f"axis_{n}" for n in range(1, 9))
-OLD, NEW = "pm_dashboard", "pm_readings"
+READINGS = "pm_readings"
 
 
 def upgrade() -> None:
-    inspector = sa.inspect(op.get_bind())
-    if inspector.has_table(NEW):
-        return
-    time_column = _our_time_column(inspector, OLD)
-    if time_column is None:
-        _readings(NEW, "timestamp_recorded").create(op.get_bind())
-    else:
-        _rename(OLD, NEW, time_column, inspector.get_pk_constraint(OLD).get("name"))
+    if not sa.inspect(op.get_bind()).has_table(READINGS):
+        _readings().create(op.get_bind())
 
 
 def downgrade() -> None:
-    inspector = sa.inspect(op.get_bind())
-    time_column = _our_time_column(inspector, NEW)
-    if time_column is not None and not inspector.has_table(OLD):
-        _rename(NEW, OLD, time_column, inspector.get_pk_constraint(NEW).get("name"))
+    # ``pm_readings`` stays with its rows: dropping it would lose readings that no earlier
+    # revision has a place for, and upgrading again finds it as it was.
+    pass
 
 
-def _our_time_column(inspector: sa.Inspector, name: str) -> str | None:
-    """The time column of ``name`` when it is our readings table, else None."""
-    if not inspector.has_table(name):
-        return None
-    columns = {column["name"] for column in inspector.get_columns(name)}
-    key = inspector.get_pk_constraint(name).get("constrained_columns") or []
-    if "robot_id" not in columns or len(key) != 2 or key[0] != "robot_id":
-        return None
-    return key[1]
-
-
-def _rename(old: str, new: str, time_column: str, key: str | None) -> None:
-    """Rename the table, and its primary key ``key`` to ``pk_<new>``."""
-    op.rename_table(old, new)
-    if key == f"pk_{new}":
-        return
-    if op.get_bind().dialect.name == "sqlite":
-        # SQLite keeps the key's name only in the table's SQL: copy into a table with the
-        # new name (batch mode), rows and all.
-        with op.batch_alter_table(new, recreate="always") as batch:
-            if key:
-                batch.drop_constraint(key, type_="primary")
-            batch.create_primary_key(f"pk_{new}", ["robot_id", time_column])
-    else:
-        # Postgres renames the key's index with it.
-        preparer = op.get_bind().dialect.identifier_preparer
-        op.execute(
-            f"ALTER TABLE {preparer.quote(new)} RENAME CONSTRAINT "
-            f"{preparer.quote(str(key))} TO {preparer.quote(f'pk_{new}')}"
-        )
-
-
-def _readings(name: str, time_column: str) -> sa.Table:
+def _readings() -> sa.Table:
     return sa.Table(
-        name,
+        READINGS,
         sa.MetaData(),
         sa.Column("robot_id", sa.String(64), nullable=False),
-        sa.Column(time_column, sa.DateTime(timezone=True), nullable=False),
+        sa.Column("timestamp_recorded", sa.DateTime(timezone=True), nullable=False),
         *(sa.Column(axis, sa.Float) for axis in AXES),
-        sa.PrimaryKeyConstraint("robot_id", time_column, name=f"pk_{name}"),
+        sa.PrimaryKeyConstraint("robot_id", "timestamp_recorded", name=f"pk_{READINGS}"),
     )
