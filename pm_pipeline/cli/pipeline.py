@@ -47,7 +47,7 @@ def train(args: argparse.Namespace) -> int:
         "limit": args.limit,
     }
     config = {k: v for k, v in window.items() if v is not None}
-    outcome = run_training(defs(), instance, config, robot)
+    outcome = run_training(defs(), instance, config, robot, args.min_rows)
     if not outcome.success:
         # A version that fails its checks is stored but not promoted: say which and why.
         promotion = latest_metadata(

@@ -20,7 +20,9 @@ from pm_pipeline.core.simulation.synthetic import generate_synthetic_test_data
 from pm_pipeline.core.views.inline import Level, peak_line_markdown
 from pm_pipeline.services.sources import SourceSync
 
-VERIFICATION_HOURS = 2.0
+PLOTTED_VERIFICATION_HOURS = 2.0
+"""The verification plot's least span: 2 h at a fast cadence, more when the set needs more
+readings (see :func:`pm_pipeline.core.simulation.synthetic.verification_readings`)."""
 
 
 def table_markdown(frame: pd.DataFrame) -> dg.MetadataValue:
@@ -166,7 +168,7 @@ def _line_metadata(
 
     fitted = model.axes[axis]
     training = residual_frame(model, readings, axis)
-    synthetic = generate_synthetic_test_data(model, hours=VERIFICATION_HOURS, seed=11)
+    synthetic = generate_synthetic_test_data(model, hours=PLOTTED_VERIFICATION_HOURS, seed=11)
     verification = residual_frame(model, synthetic.readings, axis)
     return {
         "slope_per_s": float(fitted.slope),
