@@ -52,8 +52,11 @@ def write_exports(folder: Path) -> tuple[Path, Path]:
     return history, day
 
 
-def cli(folder: Path, *args: str, expect: int = 0, **env: str) -> subprocess.CompletedProcess:
-    """``pm-pipeline ARGS`` in ``folder`` with nothing configured but the robots file."""
+def cli(
+    folder: Path, *args: str, expect: int = 0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """``pm-pipeline ARGS`` in ``folder`` with nothing configured but the robots file (and
+    ``env``)."""
     return commands.run_cli(*args, cwd=folder, env=commands.clean_env(env), expect=expect)
 
 
@@ -72,26 +75,28 @@ def test_ingest_train_score_one_channel_every_five_minutes(tmp_path: Path) -> No
     assert f"{TRAINING_READINGS} rows added" in ingested.stdout
 
     # No model yet: `score` says so before any Dagster run starts.
-    refused = one_error_line(cli(tmp_path, "score", str(day), expect=1, **mode))
+    refused = one_error_line(cli(tmp_path, "score", str(day), expect=1, env=mode))
     assert "no trained model for robot 'oven-1'" in refused and "scoring run" not in refused
 
     # A mode that needs several axes is refused up front, naming the modes that fit.
     for needs_more in sorted(set(DETECTORS) - set(modes_for_axes(1)))[:1]:
-        wrong = one_error_line(cli(tmp_path, "train", expect=1, PM_DETECTOR_MODE=needs_more))
+        wrong = one_error_line(
+            cli(tmp_path, "train", expect=1, env={"PM_DETECTOR_MODE": needs_more})
+        )
         assert f"mode {needs_more!r} needs readings on at least 2 axes" in wrong
         assert f"fits 1 axis(es): {', '.join(modes_for_axes(1))}" in wrong
         assert "training run" not in wrong
 
     # Half a day is too short for the default minimum: the line names the setting and flag.
-    short = one_error_line(cli(tmp_path, "train", "--last-days", "0.5", expect=1, **mode))
+    short = one_error_line(cli(tmp_path, "train", "--last-days", "0.5", expect=1, env=mode))
     assert "holds 145 readings and a version needs at least 300" in short
     assert "PM_MIN_TRAINING_ROWS" in short and "--min-rows 145" in short
 
-    trained = cli(tmp_path, "train", **mode)
+    trained = cli(tmp_path, "train", env=mode)
     assert "model version" in trained.stdout and "synthetic recall 1.00" in trained.stdout
 
     events_csv = tmp_path / "events.csv"
-    scored = cli(tmp_path, "score", str(day), "--events-csv", str(events_csv), **mode)
+    scored = cli(tmp_path, "score", str(day), "--events-csv", str(events_csv), env=mode)
     assert "oven_day.csv:" in scored.stdout
     events = pd.read_csv(events_csv, parse_dates=["start", "end"])
     first = pd.Timestamp(pd.read_csv(day)["Zeit"].iloc[0])
