@@ -6,12 +6,17 @@ robots:
   ur3-1:
     axis_count: 7
     column_map: {time: Timestamp, axis_1: Current_J0, ...}
+    context_columns: [Temperature_J0, Speed_J0, ...]
 ```
 
 ``axis_count`` and ``column_map`` mean what ``PM_AXIS_COUNT`` and ``PM_COLUMN_MAP`` mean; a key
-left out takes that setting. Separator, quoting and decimal mark (``;`` with ``0,5``) are
-sniffed from each file. With no robots file, the deployment serves one robot,
-:data:`DEFAULT_ROBOT_ID`, with the settings as they are.
+left out takes that setting. ``context_columns`` (optional, at most 16) lists the export's
+columns that models take as inputs and never alarm on: joint temperatures, speeds, a program
+number. They are stored as ``context_1 …`` in the listed order (add new ones at the end: a
+column's place is its slot), and each model version records which column each one was.
+Separator, quoting and decimal mark (``;`` with ``0,5``) are sniffed from each file. With no
+robots file, the deployment serves one robot, :data:`DEFAULT_ROBOT_ID`, with the settings as
+they are.
 
 The whole file is validated when it is read, before any work: a bad entry is one line naming
 the file, the robot and the key, so a sensor tick fails before it moves a single file.
@@ -32,13 +37,14 @@ from pm_pipeline.core.landing.plan import ARCHIVE_FOLDER, QUARANTINE_FOLDER
 from pm_pipeline.core.parsing.format import (
     AXIS_COUNT_VARIABLE,
     COLUMN_MAP_VARIABLE,
+    CONTEXT_KEY,
     ExportFormat,
     ExportSettingError,
 )
 from pm_pipeline.core.schema import DEFAULT_ROBOT_ID
 from pm_pipeline.settings import Settings
 
-ROBOT_KEYS = ("axis_count", "column_map")
+ROBOT_KEYS = ("axis_count", "column_map", CONTEXT_KEY)
 # Dagster partition keys and folder names both take these.
 _ROBOT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 RESERVED_FOLDERS = (ARCHIVE_FOLDER, QUARANTINE_FOLDER)
@@ -201,12 +207,27 @@ def _robot(path: Path, robot_id: str, entry: Any, settings: Settings) -> Robot:
         )
     axis_count = entry.get("axis_count", settings.axis_count)
     column_map = entry.get("column_map", settings.column_map)
+    context = entry.get(CONTEXT_KEY) or []
     try:
-        export_format = ExportFormat(axis_count, column_map if column_map is not None else {})
+        export_format = ExportFormat(
+            axis_count,
+            column_map if column_map is not None else {},
+            tuple(context) if isinstance(context, list) else context,
+        )
     except ExportSettingError as error:
-        message = str(error).replace(f"{AXIS_COUNT_VARIABLE}: ", "")
-        message = message.replace(f"{COLUMN_MAP_VARIABLE}: ", "")
+        key = _key_of(str(error))
+        message = str(error)
+        for prefix in (AXIS_COUNT_VARIABLE, COLUMN_MAP_VARIABLE, CONTEXT_KEY):
+            message = message.replace(f"{prefix}: ", "")
         message = message.replace(AXIS_COUNT_VARIABLE, "axis_count")
-        key = "column_map" if str(error).startswith(COLUMN_MAP_VARIABLE) else "axis_count"
         raise RobotsFileError(f"{where}, key {key!r}: {message}") from None
     return Robot(robot_id, export_format)
+
+
+def _key_of(message: str) -> str:
+    """The robots-file key an export-setting message is about."""
+    if message.startswith(COLUMN_MAP_VARIABLE):
+        return "column_map"
+    if message.startswith(CONTEXT_KEY):
+        return CONTEXT_KEY
+    return "axis_count"
