@@ -231,3 +231,11 @@ def _key_of(message: str) -> str:
     if message.startswith(CONTEXT_KEY):
         return CONTEXT_KEY
     return "axis_count"
+
+
+def robot_export_format(settings: Settings, robot_id: str) -> ExportFormat:
+    """How ``robot_id``'s exports read: its robots-file entry, else the settings' format
+    (a robot of an open fleet, or one no longer listed: its stored readings still train)."""
+    fleet = load_fleet(settings)
+    robot = fleet.robots.get(robot_id)
+    return robot.export_format if robot is not None else settings.export_format

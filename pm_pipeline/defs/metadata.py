@@ -120,6 +120,7 @@ def axis_model_metadata(
             "window_end": model.window_end,
             "dagster/row_count": 0,
             "excluded_readings": int(model.excluded_row_count),
+            **context_metadata(model),
         }
     fitted = model.axes[axis]
     limits = fitted.thresholds
@@ -154,7 +155,18 @@ def axis_model_metadata(
         "window_end": model.window_end,
         "dagster/row_count": int(fitted.row_count),
         "excluded_readings": int(model.excluded_row_count),
+        **context_metadata(model),
     }
+
+
+def context_metadata(model: TrainedModel) -> dict[str, Any]:
+    """The model's context channels and the export column each one is (none: nothing)."""
+    if not model.context_names:
+        return {}
+    rows = pd.DataFrame(
+        {"channel": list(model.context_names), "export_column": list(model.context_names.values())}
+    )
+    return {"context_columns": table_markdown(rows)}
 
 
 def _line_metadata(

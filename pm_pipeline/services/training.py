@@ -12,7 +12,8 @@ from pm_pipeline.core.model.exclusion import Exclusion, exclude_flagged
 from pm_pipeline.core.model.timeaxis import cadence_seconds
 from pm_pipeline.core.model.trained import MIN_TRAINING_ROWS, axes_with_data
 from pm_pipeline.core.model.windows import parse_utc, training_window_start
-from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.parsing.format import ExportFormat
+from pm_pipeline.core.schema import CONTEXT_COLUMNS, TIME_COLUMN
 from pm_pipeline.db.events import landed_event_spans
 from pm_pipeline.db.readings import newest_reading_time, read_readings
 
@@ -111,3 +112,11 @@ def without_flagged_readings(
             f"least {MIN_TRAINING_ROWS}. Widen the window or lower the margin."
         )
     return kept, exclusion
+
+
+def context_names(readings: pd.DataFrame, export_format: ExportFormat) -> dict[str, str]:
+    """The export column of each context channel that carries readings in ``readings``
+    (``context_1`` → ``Temperature_J0``), as the robot's export format names them; a slot
+    with readings that the format no longer names keeps its canonical name."""
+    carrying = [c for c in CONTEXT_COLUMNS if c in readings and readings[c].notna().any()]
+    return {context: export_format.contexts.get(context, context) for context in carrying}
