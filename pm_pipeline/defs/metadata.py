@@ -15,7 +15,7 @@ from pm_pipeline.core.detection.seed import residual_frame
 from pm_pipeline.core.evaluation.promotion import LandedFaultCheck
 from pm_pipeline.core.model.exclusion import Exclusion
 from pm_pipeline.core.model.trained import TrainedModel
-from pm_pipeline.core.schema import AXES, TIME_COLUMN
+from pm_pipeline.core.schema import AXES, CONTEXT_COLUMNS, TIME_COLUMN
 from pm_pipeline.core.simulation.synthetic import generate_synthetic_test_data
 from pm_pipeline.core.views.inline import Level, peak_line_markdown
 from pm_pipeline.services.sources import SourceSync
@@ -33,16 +33,22 @@ def table_markdown(frame: pd.DataFrame) -> dg.MetadataValue:
 def readings_metadata(frame: pd.DataFrame) -> dict[str, Any]:
     """Row count, column schema and time span of a readings frame."""
     times = frame[TIME_COLUMN]
-    return readings_span_metadata(len(frame), times.min(), times.max())
+    context = tuple(column for column in CONTEXT_COLUMNS if column in frame)
+    return readings_span_metadata(len(frame), times.min(), times.max(), context)
 
 
 def readings_span_metadata(
-    rows: int, first: pd.Timestamp | None, last: pd.Timestamp | None
+    rows: int,
+    first: pd.Timestamp | None,
+    last: pd.Timestamp | None,
+    context: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Row count, column schema and time span of readings seen in passing (a stream)."""
+    """Row count, column schema and time span of readings seen in passing (a stream), with
+    the ``context`` columns they carry."""
     schema = dg.TableSchema(
         columns=[dg.TableColumn(TIME_COLUMN, "timestamp (UTC)")]
         + [dg.TableColumn(axis, "float (A; NULL = no load)") for axis in AXES]
+        + [dg.TableColumn(name, "float (context: an input, never alarms)") for name in context]
     )
     return {
         "dagster/row_count": int(rows),
