@@ -121,9 +121,9 @@ class _PipelineSettings(AlertSettings):
     min_training_rows: int = _setting(
         DEFAULT_MIN_TRAINING_ROWS,
         "PM_MIN_TRAINING_ROWS",
-        "Fewest readings a model version may be promoted with (a check of every training run; "
-        "`pm-pipeline train --min-rows N` overrides it for one run). Counted in readings, not "
-        "hours: 300 is 5 minutes of a 1-s robot and a day of a machine read every 5 minutes.",
+        "Fewest readings a model version may be promoted with; the train command's option "
+        "--min-rows sets it for one run. Counted in readings, not hours: 300 are five minutes "
+        "of a robot read every second, and a day of a machine read every five minutes.",
         "not a whole number of readings; write e.g. 300",
         ge=1,
     )
