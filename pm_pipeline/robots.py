@@ -6,15 +6,20 @@ robots:
   ur3-1:
     axis_count: 7
     column_map: {time: Timestamp, axis_1: Current_J0, ...}
+    context_columns: [Temperature_J0, Speed_J0, ...]
   kuka-de:
     encoding: cp1252             # exports saved by a German Windows PC (Windows-1252)
 ```
 
 ``axis_count`` and ``column_map`` mean what ``PM_AXIS_COUNT`` and ``PM_COLUMN_MAP`` mean; a key
 left out takes that setting. ``encoding`` names the exports' text encoding when it is not
-UTF-8, such as ``cp1252`` (any ASCII-compatible encoding Python knows). Separator, quoting
-and decimal mark (``;`` with ``0,5``) are sniffed from each file. With no robots file, the
-deployment serves one robot, :data:`DEFAULT_ROBOT_ID`, with the settings as they are.
+UTF-8, such as ``cp1252`` (any ASCII-compatible encoding Python knows). ``context_columns``
+(optional, at most 16) lists the export's columns that models take as inputs and never alarm
+on: joint temperatures, speeds, a program number. They are stored as ``context_1 …`` in the
+listed order (add new ones at the end: a column's place is its slot), and each model version
+records which column each one was. Separator, quoting and decimal mark (``;`` with ``0,5``)
+are sniffed from each file. With no robots file, the deployment serves one robot,
+:data:`DEFAULT_ROBOT_ID`, with the settings as they are.
 
 The whole file is validated when it is read, before any work: a bad entry is one line naming
 the file, the robot and the key, so a sensor tick fails before it moves a single file.
@@ -36,16 +41,16 @@ from pm_pipeline.core.parsing.encoding import ENCODING_KEY, UTF8
 from pm_pipeline.core.parsing.format import (
     AXIS_COUNT_VARIABLE,
     COLUMN_MAP_VARIABLE,
+    CONTEXT_KEY,
     ExportFormat,
     ExportSettingError,
 )
 from pm_pipeline.core.schema import DEFAULT_ROBOT_ID
 from pm_pipeline.settings import Settings
 
-ROBOT_KEYS = ("axis_count", "column_map", "encoding")
+ROBOT_KEYS = ("axis_count", "column_map", ENCODING_KEY, CONTEXT_KEY)
 # Dagster partition keys and folder names both take these.
 _ROBOT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_KEY_OF_MESSAGE = {COLUMN_MAP_VARIABLE: "column_map", ENCODING_KEY: ENCODING_KEY}
 """The key an :class:`ExportSettingError` is about, from how its message starts."""
 RESERVED_FOLDERS = (ARCHIVE_FOLDER, QUARANTINE_FOLDER)
 """Folders of the drop folder that hold finished files, so no robot may be named after them."""
@@ -208,17 +213,38 @@ def _robot(path: Path, robot_id: str, entry: Any, settings: Settings) -> Robot:
     axis_count = entry.get("axis_count", settings.axis_count)
     column_map = entry.get("column_map", settings.column_map)
     encoding = entry.get(ENCODING_KEY, UTF8)
+    context = entry.get(CONTEXT_KEY) or []
     try:
         export_format = ExportFormat(
-            axis_count, column_map if column_map is not None else {}, str(encoding)
+            axis_count,
+            column_map if column_map is not None else {},
+            encoding=str(encoding),
+            context_columns=tuple(context) if isinstance(context, list) else context,
         )
     except ExportSettingError as error:
-        key = next(
-            (k for v, k in _KEY_OF_MESSAGE.items() if str(error).startswith(v)), "axis_count"
-        )
+        key = _key_of(str(error))
         message = str(error)
-        for variable in (AXIS_COUNT_VARIABLE, COLUMN_MAP_VARIABLE, ENCODING_KEY):
-            message = message.replace(f"{variable}: ", "")
+        for prefix in (AXIS_COUNT_VARIABLE, COLUMN_MAP_VARIABLE, ENCODING_KEY, CONTEXT_KEY):
+            message = message.replace(f"{prefix}: ", "")
         message = message.replace(AXIS_COUNT_VARIABLE, "axis_count")
         raise RobotsFileError(f"{where}, key {key!r}: {message}") from None
     return Robot(robot_id, export_format)
+
+
+def _key_of(message: str) -> str:
+    """The robots-file key an export-setting message is about."""
+    if message.startswith(COLUMN_MAP_VARIABLE):
+        return "column_map"
+    if message.startswith(CONTEXT_KEY):
+        return CONTEXT_KEY
+    if message.startswith(ENCODING_KEY):
+        return ENCODING_KEY
+    return "axis_count"
+
+
+def robot_export_format(settings: Settings, robot_id: str) -> ExportFormat:
+    """How ``robot_id``'s exports read: its robots-file entry, else the settings' format
+    (a robot of an open fleet, or one no longer listed: its stored readings still train)."""
+    fleet = load_fleet(settings)
+    robot = fleet.robots.get(robot_id)
+    return robot.export_format if robot is not None else settings.export_format

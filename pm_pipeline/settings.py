@@ -41,6 +41,7 @@ from pydantic_settings import (
 
 from pm_pipeline.alert_settings import AlertSettings
 from pm_pipeline.core.errors import SettingsError, mask_url, quoted
+from pm_pipeline.core.model.sizing import DEFAULT_MIN_TRAINING_ROWS
 from pm_pipeline.core.parsing.format import (
     AXIS_COUNT_VARIABLE,
     COLUMN_MAP_EXAMPLE,
@@ -132,6 +133,15 @@ class _PipelineSettings(AlertSettings):
         "event and may outlast it); 0 leaves out the events' own readings only.",
         "not a number; write seconds like 300",
         ge=0,
+    )
+    min_training_rows: int = _setting(
+        DEFAULT_MIN_TRAINING_ROWS,
+        "PM_MIN_TRAINING_ROWS",
+        "Fewest readings a model version may be promoted with; the train command's option "
+        "--min-rows sets it for one run. Counted in readings, not hours: 300 are five minutes "
+        "of a robot read every second, and a day of a machine read every five minutes.",
+        "not a whole number of readings; write e.g. 300",
+        ge=1,
     )
     model_max_age_days: float = _setting(
         30.0,

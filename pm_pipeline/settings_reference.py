@@ -73,7 +73,11 @@ def render_env_example() -> str:
     blocks = [_HEADER]
     for variable in setting_variables() + other_variables():
         comment = textwrap.fill(
-            variable.description, _WIDTH, initial_indent="# ", subsequent_indent="# "
+            variable.description,
+            _WIDTH,
+            initial_indent="# ",
+            subsequent_indent="# ",
+            break_on_hyphens=False,  # an option such as --min-rows stays whole
         )
         blocks.append(f"{comment}\n{variable.name}={variable.default}\n")
     return "\n".join(blocks)

@@ -70,6 +70,20 @@ def test_a_key_left_out_takes_the_setting(tmp_path: Path) -> None:
         ("robots:\n  ur3-1: 7\n", r"robot 'ur3-1': expected a mapping of keys"),
         ("robots: [ur3-1]\n", r"expected a mapping `robots:`"),
         ("robots:\n  ur3-1: {axis_count: 7\n", r"robots.yaml line \d+: not valid YAML"),
+        (
+            "robots:\n  ur3-1: {context_columns: Temperature_J0}\n",
+            r"robot 'ur3-1', key 'context_columns': expected a list of at most 16 column names",
+        ),
+        (
+            "robots:\n  ur3-1: {context_columns: ["
+            + ", ".join(f"T{i}" for i in range(17))
+            + "]}\n",
+            r"key 'context_columns': expected a list of at most 16",
+        ),
+        (
+            "robots:\n  ur3-1: {column_map: {axis_1: J0}, context_columns: [T0, j0]}\n",
+            r"key 'context_columns': column 'j0' is listed twice, or is already 'axis_1'",
+        ),
     ],
 )
 def test_a_bad_entry_is_one_line_naming_robot_and_key(
@@ -140,3 +154,11 @@ def test_ingest_reads_a_windows_1252_export_when_the_robot_says_so(tmp_path: Pat
     )
     read = run_cli("ingest", export, cwd=tmp_path, env=env)
     assert "2 rows added" in read.stdout
+
+
+def test_context_columns_keep_their_order_as_context_slots(tmp_path: Path) -> None:
+    fleet = fleet_of(
+        tmp_path, "robots:\n  ur3-1: {axis_count: 1, context_columns: [Temp_J0, Speed_J0]}\n"
+    )
+    fmt = fleet.robot("ur3-1").export_format
+    assert fmt.contexts == {"context_1": "Temp_J0", "context_2": "Speed_J0"}

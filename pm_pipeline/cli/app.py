@@ -38,6 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pm_pipeline.db.migrate import open_configured_store
 
             open_configured_store(args.settings)
+        preflight = getattr(args, "preflight", None)
+        if preflight is not None:
+            # What the run would fail on after loading Dagster, said at once: a mode that
+            # cannot fit the robot's data, a short window, no model to score with.
+            _handler(preflight)(args)
         return _handler(args.handler)(args)
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)

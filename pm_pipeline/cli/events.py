@@ -5,6 +5,7 @@ import argparse
 import pandas as pd
 
 from pm_pipeline.cli.robot_choice import chosen_robot
+from pm_pipeline.core.detection.contributions import top_contributors
 from pm_pipeline.core.model.windows import parse_utc
 from pm_pipeline.db.events import open_events, robot_events
 from pm_pipeline.db.migrate import open_configured_store
@@ -18,6 +19,7 @@ COLUMNS = (
     ("end (UTC)", "<", lambda e: _stamp(e["end_ts"])),
     ("duration", ">", lambda e: _duration(float(e["duration_s"]))),
     ("peak z", ">", lambda e: f"{float(e['z_peak']):.2f}"),
+    ("channels", "<", lambda e: top_contributors(e.get("contributions"), str(e["axis"]))),
     ("model", "<", lambda e: str(e["model_version"])),
     ("status", "<", lambda e: str(e["status"])),
     ("source", "<", lambda e: str(e["source"])),

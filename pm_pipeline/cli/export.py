@@ -7,6 +7,7 @@ import pandas as pd
 
 from pm_pipeline.cli.progress import progress_bar
 from pm_pipeline.cli.robot_choice import chosen_robot
+from pm_pipeline.core.detection.contributions import top_contributors
 from pm_pipeline.core.schema import is_synthetic_source
 from pm_pipeline.core.views.cells import neutralise_formulas
 from pm_pipeline.core.views.health import measure_data_health, rank_top_events, summarise_axes
@@ -66,13 +67,20 @@ def export(args: argparse.Namespace) -> int:
 
 def labelled(events: pd.DataFrame) -> pd.DataFrame:
     """``events`` with an ``origin`` column beside ``source``: a landed file, or the synthetic
-    verification set that checked a model version before it was promoted."""
+    verification set that checked a model version before it was promoted; and the top
+    ``contributions`` in words (``axis_2 62%, axis_1 30%``)."""
     origin = events["source"].map(
         lambda source: (
             "synthetic verification set" if is_synthetic_source(str(source)) else "landed file"
         )
     )
-    return events.assign(origin=origin.astype("string"))
+    channels = [
+        top_contributors(value, str(axis))
+        for value, axis in zip(events["contributions"], events["axis"], strict=True)
+    ]
+    return events.assign(
+        origin=origin.astype("string"), top_contributors=pd.Series(channels, dtype="string")
+    )
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> None:

@@ -29,6 +29,10 @@ robots:
     axis_count: 7
     column_map: {{time: Timestamp, axis_1: Current_J0, axis_2: Current_J1, axis_3: Current_J2,
                  axis_4: Current_J3, axis_5: Current_J4, axis_6: Current_J5, axis_7: Tool_current}}
+    # Model inputs that never alarm: the joints' temperatures and speeds.
+    context_columns: [Temperature_T0, Temperature_J1, Temperature_J2, Temperature_J3,
+                      Temperature_J4, Temperature_J5, Speed_J0, Speed_J1, Speed_J2, Speed_J3,
+                      Speed_J4, Speed_J5]
   {SIMULATED}: {{}}
 """
 TRAINED_SHARE = 0.7

@@ -7,9 +7,11 @@ import sys
 import time
 
 import pandas as pd
+from sqlalchemy import Engine
 
 from pm_pipeline.cli.progress import progress_bar
 from pm_pipeline.cli.robot_choice import chosen_robot, robot_export_format
+from pm_pipeline.core.detection.registry import detector_for
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.windows import parse_utc
 from pm_pipeline.core.parsing.careful import parse_export
@@ -19,9 +21,11 @@ from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.events import read_event
 from pm_pipeline.db.migrate import open_configured_store
 from pm_pipeline.db.registry import (
+    RegistryEntry,
     activate_model,
     active_model_version_at,
     list_models,
+    load_model,
     registry_entry,
 )
 from pm_pipeline.db.schema import DEFAULT_READINGS_TABLE
@@ -33,24 +37,43 @@ def list_versions(args: argparse.Namespace) -> int:
     if not entries:
         print(f"no model versions for {robot}; run `pm-pipeline train --robot {robot}`.")
         return 0
+    engine = open_configured_store(args.settings)
     print(f"model versions of {robot}")
     print(
         f"{'version':<14}{'created (UTC)':<22}{'training window (UTC)':<42}{'rows':>8}"
-        f"{'excluded':>10}  {'checks':<8}active"
+        f"{'excluded':>10}  {'method':<8}{'checks':<8}active"
     )
+    methods: dict[str, None] = {}
     for entry in entries:
         checks = entry.checks or {}
         verdict = "-" if not checks else ("passed" if checks.get("passed") else "FAILED")
         window = f"{_stamp(entry.window_start)} to {_stamp(entry.window_end)}"
         # Versions registered before exclusion was recorded have no count.
         excluded = entry.metrics.get("excluded_readings", "-")
+        method = _method(engine, entry)
+        methods[method] = None
         print(
             f"{entry.model_version:<14}{_stamp(entry.created_at):<22}{window:<42}"
-            f"{entry.row_count:>8}{excluded:>10}  {verdict:<8}{'*' if entry.is_active else ''}"
+            f"{entry.row_count:>8}{excluded:>10}  {method:<8}{verdict:<8}"
+            f"{'*' if entry.is_active else ''}"
         )
         for reason in checks.get("reasons", []):
             print(f"{'':<14}  failed: {reason}")
+        if entry.metrics.get("context_columns"):
+            named = ", ".join(f"{k}={v}" for k, v in entry.metrics["context_columns"].items())
+            print(f"{'':<14}  context: {named}")
+    for method in methods:
+        print(f"method {method}: {detector_for(method).describe().scores}")
     return 0
+
+
+def _method(engine: Engine, entry: RegistryEntry) -> str:
+    """The detector mode of a registry entry: recorded with it, or (versions registered
+    before it was) read from the stored model."""
+    recorded = entry.metrics.get("method")
+    if recorded:
+        return str(recorded)
+    return load_model(engine, entry.model_version).params.mode
 
 
 def activate(args: argparse.Namespace) -> int:

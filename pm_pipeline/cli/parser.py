@@ -17,6 +17,7 @@ EPILOG = "Run `pm-pipeline COMMAND --help` for a command's options."
 PIPELINE = "pm_pipeline.cli.pipeline"
 OPS = "pm_pipeline.cli.ops"
 STORE = "pm_pipeline.cli.store"
+PREFLIGHT = "pm_pipeline.cli.preflight"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,8 +93,16 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--end", metavar="TIME", help="last reading to use, ISO 8601")
     train.add_argument("--limit", type=int, metavar="N", help="train on the newest N readings")
+    train.add_argument(
+        "--min-rows",
+        type=int,
+        metavar="N",
+        help="promote a version trained on at least N readings (default: PM_MIN_TRAINING_ROWS)",
+    )
     _robot_option(train)
-    train.set_defaults(handler=f"{PIPELINE}:train", store_first=True)
+    train.set_defaults(
+        handler=f"{PIPELINE}:train", store_first=True, preflight=f"{PREFLIGHT}:check_training"
+    )
 
 
 def _add_score(commands: argparse._SubParsersAction) -> None:
@@ -113,7 +122,10 @@ def _add_score(commands: argparse._SubParsersAction) -> None:
     )
     _robot_option(score)
     score.set_defaults(
-        handler=f"{PIPELINE}:score", input_files=("file",), output_files=("events_csv",)
+        handler=f"{PIPELINE}:score",
+        input_files=("file",),
+        output_files=("events_csv",),
+        preflight=f"{PREFLIGHT}:check_scoring_model",
     )
 
 

@@ -1,6 +1,7 @@
 """`pm-pipeline train`, `score`, `run` and `dev`: the Dagster jobs, run in-process."""
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pandas as pd
 from pm_pipeline.cli.app import _database, ingest_file, print_notes
 from pm_pipeline.cli.robot_choice import chosen_robot, robot_export_format
 from pm_pipeline.cli.watch import RunWatcher, scoring_retries
+from pm_pipeline.core.detection.contributions import contribution_shares, top_contributors
 from pm_pipeline.core.schema import DEFAULT_ROBOT_ID, synthetic_source
 from pm_pipeline.core.simulation.sample import planted_fault, write_sample_exports
 from pm_pipeline.core.views.cells import neutralise_formulas
@@ -32,6 +34,8 @@ EVENT_CSV_COLUMNS = [
     "z_peak",
     "p_value",
     "model_version",
+    "contributions",
+    "top_contributors",
 ]
 
 
@@ -48,7 +52,7 @@ def train(args: argparse.Namespace) -> int:
         "limit": args.limit,
     }
     config = {k: v for k, v in window.items() if v is not None}
-    outcome = run_training(defs(), instance, config, robot)
+    outcome = run_training(defs(), instance, config, robot, args.min_rows)
     if not outcome.success:
         # A version that fails its checks is stored but not promoted: say which and why.
         promotion = latest_metadata(
@@ -111,6 +115,14 @@ def write_events_csv(events, path: Path) -> None:
     """Write events with the documented columns, timestamps in ISO 8601 UTC, and no text
     that a spreadsheet would run as a formula."""
     out = events.rename(columns={"severity": "type", "start_ts": "start", "end_ts": "end"})
+    out["contributions"] = [
+        json.dumps(dict(contribution_shares(value, axis)))
+        for value, axis in zip(out["contributions"], out["axis"], strict=True)
+    ]
+    out["top_contributors"] = [
+        top_contributors(value, axis)
+        for value, axis in zip(out["contributions"], out["axis"], strict=True)
+    ]
     for column in ("start", "end"):
         out[column] = out[column].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -20,3 +20,10 @@ def synthetic_source(model_version: str) -> str:
 def is_synthetic_source(source: str) -> bool:
     """Whether events of ``source`` come from a synthetic verification set, not a landed file."""
     return source == SYNTHETIC_SOURCE or source.startswith(f"{SYNTHETIC_SOURCE}:")
+
+
+CONTEXT_COUNT = 16
+CONTEXT_COLUMNS = tuple(f"context_{i}" for i in range(1, 17))
+"""Context channels (a robots file's ``context_columns``, in its order): model inputs that
+never alarm, such as joint temperatures, speeds or a program number. Stored as numbers beside
+the axes; a robot without them leaves them blank."""

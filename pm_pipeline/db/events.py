@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -135,6 +135,7 @@ def event_rows(
             "z_peak": float(row["z_peak"]),
             "p_value": float(row["p_value"]),
             "n_samples": int(row["n_samples"]),
+            "contributions": _contributions(row),
             "model_version": model_version,
             "source": source,
             "run_id": run_id,
@@ -147,6 +148,12 @@ def event_rows(
             strict=True,
         )
     ]
+
+
+def _contributions(row: Mapping[Hashable, Any]) -> str | None:
+    """The event's ``contributions`` JSON as stored; None from a frame without it."""
+    value = row.get("contributions")
+    return None if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
 def lifecycle_columns(

@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.schema import AXES, TIME_COLUMN
+from pm_pipeline.core.schema import AXES, CONTEXT_COLUMNS, TIME_COLUMN
 from pm_pipeline.db.bulk import bulk_insert
 from pm_pipeline.db.schema import ingested_files, time_column_of
 from pm_pipeline.db.timestamps import from_db_times, to_db_time
@@ -160,7 +160,11 @@ class _FileRows:
             self.first = first if self.first is None else min(self.first, first)
             self.last = last if self.last is None else max(self.last, last)
             kept = chunk[~repeated.to_numpy()] if repeated.any() else chunk
-            yield kept.rename(columns={TIME_COLUMN: self.time_column})[[self.time_column, *AXES]]
+            # Context columns only where the file has them: a robot without any writes
+            # what it always wrote.
+            context = [column for column in CONTEXT_COLUMNS if column in kept]
+            stored = [self.time_column, *AXES, *context]
+            yield kept.rename(columns={TIME_COLUMN: self.time_column})[stored]
 
 
 def _is_unique_violation(error: IntegrityError) -> bool:
@@ -221,6 +225,7 @@ def _staging_table(table: Table) -> Table:
         Column("robot_id", String(64)),
         Column(time_column_of(table), DateTime(timezone=True)),
         *(Column(axis, Float) for axis in AXES),
+        *(Column(context, Float) for context in CONTEXT_COLUMNS),
         prefixes=["TEMPORARY"],
     )
 

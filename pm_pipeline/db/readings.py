@@ -8,7 +8,7 @@ import pandas as pd
 from sqlalchemy import Engine, Table, func, select
 from sqlalchemy.sql import Select
 
-from pm_pipeline.core.schema import AXES, TIME_COLUMN
+from pm_pipeline.core.schema import AXES, CONTEXT_COLUMNS, TIME_COLUMN
 from pm_pipeline.db.bulk import bulk_read
 from pm_pipeline.db.schema import ingested_files, time_column_of
 from pm_pipeline.db.timestamps import from_db_times, to_db_time
@@ -22,11 +22,13 @@ def readings_query(
     end: str | None = None,
     limit: int | None = None,
 ) -> Select:
-    """SELECT the robot's readings in ``[start, end]``, or its newest ``limit`` readings."""
+    """SELECT the robot's readings in ``[start, end]``, or its newest ``limit`` readings
+    (the context columns too, where the table has them)."""
     time_column = table.c[time_column_of(table)]
-    query = select(time_column.label(TIME_COLUMN), *(table.c[axis] for axis in AXES)).where(
-        table.c.robot_id == robot_id
-    )
+    context = [table.c[name] for name in CONTEXT_COLUMNS if name in table.c]
+    query = select(
+        time_column.label(TIME_COLUMN), *(table.c[axis] for axis in AXES), *context
+    ).where(table.c.robot_id == robot_id)
     if start is not None:
         query = query.where(time_column >= to_db_time(engine, start))
     if end is not None:
@@ -61,10 +63,22 @@ def read_readings(
     """
     with engine.connect() as connection:
         frame = bulk_read(connection, readings_query(engine, table, robot_id, start, end, limit))
+    return canonical_readings(frame)
+
+
+def canonical_readings(frame: pd.DataFrame) -> pd.DataFrame:
+    """Stored rows as a canonical readings frame, oldest first: UTC times, float axes, and
+    the context columns that carry a reading (a robot without context has none)."""
     frame[TIME_COLUMN] = from_db_times(frame[TIME_COLUMN])
     for axis in AXES:
         frame[axis] = frame[axis].astype("float64")
-    return frame.sort_values(TIME_COLUMN, ignore_index=True)
+    blank = []
+    for context in CONTEXT_COLUMNS:
+        if context in frame:
+            frame[context] = frame[context].astype("float64")
+            if frame[context].isna().all():
+                blank.append(context)
+    return frame.drop(columns=blank).sort_values(TIME_COLUMN, ignore_index=True)
 
 
 def readings_span(
@@ -137,7 +151,7 @@ def iter_readings_pages(
         if page.empty:
             return
         page[TIME_COLUMN] = from_db_times(page[TIME_COLUMN])
-        yield page
+        yield page.drop(columns=[c for c in CONTEXT_COLUMNS if c in page and page[c].isna().all()])
         after = page[TIME_COLUMN].iloc[-1]
 
 
@@ -187,8 +201,4 @@ def _readings_frame(engine: Engine, queries: list[Select]) -> pd.DataFrame:
     """The readings of every query, as one canonical frame sorted by time."""
     with engine.connect() as connection:
         frames = [bulk_read(connection, query) for query in queries]
-    frame = pd.concat(frames, ignore_index=True)
-    frame[TIME_COLUMN] = from_db_times(frame[TIME_COLUMN])
-    for axis in AXES:
-        frame[axis] = frame[axis].astype("float64")
-    return frame.sort_values(TIME_COLUMN, ignore_index=True)
+    return canonical_readings(pd.concat(frames, ignore_index=True))

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.schema import AXES
+from pm_pipeline.core.schema import AXES, CONTEXT_COLUMNS
 from pm_pipeline.core.schema import DEFAULT_ROBOT_ID as DEFAULT_ROBOT_ID
 
 DEFAULT_READINGS_TABLE = "pm_readings"
@@ -97,6 +97,8 @@ events = Table(
     ForeignKeyConstraint(
         ["robot_id", "model_version"], REGISTRY_KEY, name="fk_pm_events_model_version"
     ),
+    # JSON {channel: share}, largest first; NULL for events stored before it was recorded.
+    Column("contributions", Text),
     Index("ix_pm_events_source", "source"),
     Index("ix_pm_events_model_version", "model_version"),
     Index("ix_pm_events_robot_axis_time", "robot_id", "axis", "start_ts"),
@@ -181,7 +183,8 @@ def readings_table(
     Returns
     -------
     sqlalchemy.Table
-        Columns ``robot_id``, the time column and ``axis_1 … axis_8``; keyed by robot and time.
+        Columns ``robot_id``, the time column, ``axis_1 … axis_8`` and ``context_1 …
+        context_16``; keyed by robot and time.
     """
     schema, _, table = name.rpartition(".")
     validate_identifier(table, "readings table")
@@ -195,14 +198,16 @@ def readings_table(
         Column("robot_id", String(64), nullable=False),
         Column(time_column, DateTime(timezone=True), nullable=False),
         *(Column(axis, Float) for axis in AXES),
+        *(Column(context, Float) for context in CONTEXT_COLUMNS),
         PrimaryKeyConstraint("robot_id", time_column, name=f"pk_{table}"),
         schema=schema or None,
     )
 
 
 def time_column_of(readings: Table) -> str:
-    """The name of the readings table's time column (the one that is neither robot nor axis)."""
-    return next(c.name for c in readings.columns if c.name not in ("robot_id", *AXES))
+    """The name of the readings table's time column (neither robot, axis nor context)."""
+    others = ("robot_id", *AXES, *CONTEXT_COLUMNS)
+    return next(c.name for c in readings.columns if c.name not in others)
 
 
 def store_metadata() -> MetaData:

@@ -14,6 +14,7 @@ from dagster._core.definitions.data_version import (
     INPUT_EVENT_POINTER_TAG_PREFIX,
 )
 
+from pm_pipeline.core.detection.contributions import top_contributors
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
 
 ERROR_CHECK = "no_error_events"
@@ -27,6 +28,9 @@ EVENT_TABLE_SCHEMA = dg.TableSchema(
         dg.TableColumn("start", "string", description="UTC"),
         dg.TableColumn("end", "string", description="UTC"),
         dg.TableColumn("peak_z", "float"),
+        dg.TableColumn(
+            "channels", "string", description="which channels moved, largest share first"
+        ),
         dg.TableColumn("model_version", "string"),
     ]
 )
@@ -38,6 +42,9 @@ OPEN_EVENTS_SCHEMA = dg.TableSchema(
         dg.TableColumn("start", "string", description="UTC"),
         dg.TableColumn("last_seen", "string", description="UTC: the event's newest reading"),
         dg.TableColumn("peak_z", "float"),
+        dg.TableColumn(
+            "channels", "string", description="which channels moved, largest share first"
+        ),
         dg.TableColumn("model_version", "string"),
         dg.TableColumn("source", "string", description="the landed file"),
     ]
@@ -128,6 +135,7 @@ def event_table(events: pd.DataFrame) -> dg.TableMetadataValue:
                 "start": _iso(row["start_ts"]),
                 "end": _iso(row["end_ts"]),
                 "peak_z": round(float(row["z_peak"]), 2),
+                "channels": top_contributors(row.get("contributions"), str(row["axis"])),
                 "model_version": str(row["model_version"]),
             }
         )
@@ -148,6 +156,7 @@ def open_events_table(found: pd.DataFrame) -> dg.TableMetadataValue:
                 "start": _iso(row["start_ts"]),
                 "last_seen": _iso(row["end_ts"]),
                 "peak_z": round(float(row["z_peak"]), 2),
+                "channels": top_contributors(row.get("contributions"), str(row["axis"])),
                 "model_version": str(row["model_version"]),
                 "source": str(row["source"]),
             }

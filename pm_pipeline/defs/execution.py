@@ -132,12 +132,14 @@ def run_training(
     instance: dg.DagsterInstance,
     readings_config: dict,
     robot_id: str = DEFAULT_ROBOT_ID,
+    min_training_rows: int | None = None,
 ) -> JobOutcome:
-    """Materialize the training and validation groups of one robot, with their checks."""
-    run_config = {
-        "ops": {"raw_readings": {"config": readings_config}},
-        "loggers": _QUIET_LOGGERS,
-    }
+    """Materialize the training and validation groups of one robot, with their checks;
+    ``min_training_rows`` overrides ``PM_MIN_TRAINING_ROWS`` for this run."""
+    ops: dict = {"raw_readings": {"config": readings_config}}
+    if min_training_rows is not None:
+        ops["synthetic_events"] = {"config": {"min_training_rows": min_training_rows}}
+    run_config = {"ops": ops, "loggers": _QUIET_LOGGERS}
     result = defs.resolve_job_def("training_job").execute_in_process(
         run_config=run_config,
         instance=instance,

@@ -15,12 +15,14 @@ from pm_pipeline.core.detection.seed import residual_frame
 from pm_pipeline.core.evaluation.promotion import LandedFaultCheck
 from pm_pipeline.core.model.exclusion import Exclusion
 from pm_pipeline.core.model.trained import TrainedModel
-from pm_pipeline.core.schema import AXES, TIME_COLUMN
+from pm_pipeline.core.schema import AXES, CONTEXT_COLUMNS, TIME_COLUMN
 from pm_pipeline.core.simulation.synthetic import generate_synthetic_test_data
 from pm_pipeline.core.views.inline import Level, peak_line_markdown
 from pm_pipeline.services.sources import SourceSync
 
-VERIFICATION_HOURS = 2.0
+PLOTTED_VERIFICATION_HOURS = 2.0
+"""The verification plot's least span: 2 h at a fast cadence, more when the set needs more
+readings (see :func:`pm_pipeline.core.simulation.synthetic.verification_readings`)."""
 
 
 def table_markdown(frame: pd.DataFrame) -> dg.MetadataValue:
@@ -31,16 +33,22 @@ def table_markdown(frame: pd.DataFrame) -> dg.MetadataValue:
 def readings_metadata(frame: pd.DataFrame) -> dict[str, Any]:
     """Row count, column schema and time span of a readings frame."""
     times = frame[TIME_COLUMN]
-    return readings_span_metadata(len(frame), times.min(), times.max())
+    context = tuple(column for column in CONTEXT_COLUMNS if column in frame)
+    return readings_span_metadata(len(frame), times.min(), times.max(), context)
 
 
 def readings_span_metadata(
-    rows: int, first: pd.Timestamp | None, last: pd.Timestamp | None
+    rows: int,
+    first: pd.Timestamp | None,
+    last: pd.Timestamp | None,
+    context: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Row count, column schema and time span of readings seen in passing (a stream)."""
+    """Row count, column schema and time span of readings seen in passing (a stream), with
+    the ``context`` columns they carry."""
     schema = dg.TableSchema(
         columns=[dg.TableColumn(TIME_COLUMN, "timestamp (UTC)")]
         + [dg.TableColumn(axis, "float (A; NULL = no load)") for axis in AXES]
+        + [dg.TableColumn(name, "float (context: an input, never alarms)") for name in context]
     )
     return {
         "dagster/row_count": int(rows),
@@ -118,6 +126,7 @@ def axis_model_metadata(
             "window_end": model.window_end,
             "dagster/row_count": 0,
             "excluded_readings": int(model.excluded_row_count),
+            **context_metadata(model),
         }
     fitted = model.axes[axis]
     limits = fitted.thresholds
@@ -152,7 +161,18 @@ def axis_model_metadata(
         "window_end": model.window_end,
         "dagster/row_count": int(fitted.row_count),
         "excluded_readings": int(model.excluded_row_count),
+        **context_metadata(model),
     }
+
+
+def context_metadata(model: TrainedModel) -> dict[str, Any]:
+    """The model's context channels and the export column each one is (none: nothing)."""
+    if not model.context_names:
+        return {}
+    rows = pd.DataFrame(
+        {"channel": list(model.context_names), "export_column": list(model.context_names.values())}
+    )
+    return {"context_columns": table_markdown(rows)}
 
 
 def _line_metadata(
@@ -166,7 +186,7 @@ def _line_metadata(
 
     fitted = model.axes[axis]
     training = residual_frame(model, readings, axis)
-    synthetic = generate_synthetic_test_data(model, hours=VERIFICATION_HOURS, seed=11)
+    synthetic = generate_synthetic_test_data(model, hours=PLOTTED_VERIFICATION_HOURS, seed=11)
     verification = residual_frame(model, synthetic.readings, axis)
     return {
         "slope_per_s": float(fitted.slope),

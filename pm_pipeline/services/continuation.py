@@ -19,7 +19,12 @@ from sqlalchemy import Engine, Table
 
 from pm_pipeline.core.detection.base import EventStream
 from pm_pipeline.core.detection.events import events_in_order
-from pm_pipeline.core.detection.lifecycle import OPEN, event_statuses, stretch_ends
+from pm_pipeline.core.detection.lifecycle import (
+    OPEN,
+    event_statuses,
+    start_no_earlier_than,
+    stretch_ends,
+)
 from pm_pipeline.core.detection.registry import model_detector
 from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.schema import TIME_COLUMN
@@ -101,11 +106,29 @@ class ContinuingScorer:
         last = after[TIME_COLUMN].iloc[-1] if len(after) else self.last
         events = events_in_order(self.detector.finish())
         events = events[events["end"] >= self.first].reset_index(drop=True)
+        events = self._after_training(events)
         ends = pd.concat(self._ends, ignore_index=True)
         events["status"] = event_statuses(events, stretch_ends(ends, self.gap), self.gap)
         return ScoredSpan(
             self.first, self.last, last, events, self.warmed_from, self._cut_short(events, last)
         )
+
+    def _after_training(self, events: pd.DataFrame) -> pd.DataFrame:
+        """The pass's events, none beginning in the model's training window.
+
+        Those readings were never scored: replayed, they only warm the detector up, so an
+        event seen to begin in them begins at the first reading after the window (the
+        file's first, or an earlier file's, which a feed of files and one file share).
+        """
+        assert self.first is not None
+        window_end = pd.Timestamp(self.model.window_end)
+        if self.warmed_from is None or self.warmed_from > window_end or events.empty:
+            return events
+        following = readings_after(self.engine, self.table, self.robot_id, window_end, 1)
+        boundary = self.first
+        if len(following):
+            boundary = min(boundary, following[TIME_COLUMN].iloc[0])
+        return start_no_earlier_than(events, boundary)
 
     def _push(self, readings: pd.DataFrame) -> None:
         if readings.empty:
@@ -123,16 +146,20 @@ class ContinuingScorer:
         return bool(len(following)) and following[TIME_COLUMN].iloc[0] - last <= self.gap
 
     def _stored_tail(self, first: pd.Timestamp) -> pd.DataFrame:
-        """The stored readings the detector replays before ``first``: its warm-up, from the
-        start of any stored event they reach (so a continued event is seen whole)."""
+        """The stored readings the detector replays before ``first``: its warm-up, and from
+        a warm-up before the start of any stored event they reach (so a continued event is
+        seen whole, as the pass that stored it saw it)."""
         tail = readings_before(self.engine, self.table, self.robot_id, first, self.warmup)
         if tail.empty:
             return tail
         reached = landed_events_overlapping(
             self.engine, self.robot_id, tail[TIME_COLUMN].iloc[0], first
         )
-        if reached.empty or reached["start_ts"].min() >= tail[TIME_COLUMN].iloc[0]:
+        if reached.empty:
             return tail
+        # A warm-up's worth before the event's start too: the pass that stored it began
+        # that far back at least (an event moved to the end of the training window began
+        # in the readings before it, see _after_training).
         since = reached["start_ts"].min()
         return readings_before(self.engine, self.table, self.robot_id, first, self.warmup, since)
 

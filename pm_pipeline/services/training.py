@@ -9,9 +9,11 @@ from sqlalchemy import Engine, Table
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.exclusion import Exclusion, exclude_flagged
-from pm_pipeline.core.model.trained import MIN_TRAINING_ROWS
+from pm_pipeline.core.model.timeaxis import cadence_seconds
+from pm_pipeline.core.model.trained import MIN_TRAINING_ROWS, axes_with_data
 from pm_pipeline.core.model.windows import parse_utc, training_window_start
-from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.parsing.format import ExportFormat
+from pm_pipeline.core.schema import CONTEXT_COLUMNS, TIME_COLUMN
 from pm_pipeline.db.events import landed_event_spans
 from pm_pipeline.db.readings import newest_reading_time, read_readings
 
@@ -43,6 +45,45 @@ def read_training_window(
     return read_readings(engine, table, robot_id, start, end, window.limit)
 
 
+PROBED_READINGS = 2000
+"""Newest readings of a window read before a training run to see its axes and cadence."""
+
+
+@dataclass(frozen=True)
+class WindowProbe:
+    """What the newest readings of a training window say before a run starts."""
+
+    held: int
+    """Readings in the window, counted up to the number asked for (at least 2000)."""
+    axes: tuple[str, ...]
+    """Axes with at least one reading among them."""
+    cadence_s: float | None
+    """Their median step; None with fewer than two readings."""
+
+
+def probe_training_window(
+    engine: Engine, table: Table, robot_id: str, window: TrainingWindow, needed: int
+) -> WindowProbe:
+    """The newest readings of ``window`` (up to ``needed`` or 2000, whichever is more):
+    enough to tell whether the window is long enough and which axes carry readings, without
+    reading a long window whole.
+
+    Raises
+    ------
+    PipelineError
+        When a bound is not an ISO 8601 time; the message names it.
+    """
+    newest = newest_reading_time(engine, table, robot_id)
+    start = training_window_start(window.start, window.last_days, newest)
+    end = parse_utc(window.end, "end").isoformat() if window.end else None
+    probe = max(needed, PROBED_READINGS)
+    limit = min(probe, window.limit) if window.limit else probe
+    readings = read_readings(engine, table, robot_id, start, end, limit)
+    times = readings[TIME_COLUMN]
+    cadence = cadence_seconds(times) if len(readings) > 1 else None
+    return WindowProbe(len(readings), axes_with_data(readings), cadence)
+
+
 def without_flagged_readings(
     engine: Engine, robot_id: str, readings: pd.DataFrame, margin_s: float
 ) -> tuple[pd.DataFrame, Exclusion]:
@@ -71,3 +112,11 @@ def without_flagged_readings(
             f"least {MIN_TRAINING_ROWS}. Widen the window or lower the margin."
         )
     return kept, exclusion
+
+
+def context_names(readings: pd.DataFrame, export_format: ExportFormat) -> dict[str, str]:
+    """The export column of each context channel that carries readings in ``readings``
+    (``context_1`` → ``Temperature_J0``), as the robot's export format names them; a slot
+    with readings that the format no longer names keeps its canonical name."""
+    carrying = [c for c in CONTEXT_COLUMNS if c in readings and readings[c].notna().any()]
+    return {context: export_format.contexts.get(context, context) for context in carrying}

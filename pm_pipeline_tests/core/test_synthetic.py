@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
@@ -7,7 +9,10 @@ from pm_pipeline.core.evaluation.metrics import match_injections, recall
 from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
-from pm_pipeline.core.simulation.synthetic import generate_synthetic_test_data
+from pm_pipeline.core.simulation.synthetic import (
+    generate_synthetic_test_data,
+    verification_readings,
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,5 +58,16 @@ def test_missed_windows_lower_recall(model) -> None:
 
 
 def test_too_short_a_set_is_a_user_error(model) -> None:
-    with pytest.raises(PipelineError, match="raise `hours`"):
-        generate_synthetic_test_data(model, hours=0.01)
+    with pytest.raises(PipelineError, match="raise `readings`"):
+        generate_synthetic_test_data(model, readings=10)
+
+
+def test_a_set_is_sized_by_readings_at_a_slow_cadence(model) -> None:
+    # The same model read every 5 minutes: 6 h would be 72 readings, too few for its runs.
+    slow = replace(model, dt_s=300.0)
+    synthetic = generate_synthetic_test_data(slow, seed=3)
+    assert len(synthetic.readings) == verification_readings(slow) > 6 * 12
+    matched = match_injections(detect_events(slow, synthetic.readings), synthetic.injected)
+    assert recall(matched, "ERROR") == 1.0
+    # At the model's own cadence, hours decide, as before.
+    assert verification_readings(model) == int(6 * 3600 / model.dt_s)

@@ -14,7 +14,7 @@ from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import read_readings
-from pm_pipeline.db.registry import load_model, newest_model_version
+from pm_pipeline.db.registry import list_models, load_model, newest_model_version
 from pm_pipeline.defs.assets import TRAINING_ASSETS
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
 from pm_pipeline.defs.io_manager import pipeline_resources
@@ -184,3 +184,38 @@ def test_cli_ingest_surfaces_notes_and_setting_errors(
         assert captured.err == ""
     if code == 0:
         assert "50 rows added" in captured.out
+
+
+def test_context_channels_train_with_their_export_names(
+    tmp_path: Path, robot_day: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, plumbing_mode: None
+) -> None:
+    robots = tmp_path / "robots.yaml"
+    robots.write_text(f"robots:\n  {ROBOT}: {{context_columns: [Temp_J1, Speed_J1]}}\n")
+    monkeypatch.setenv("PM_ROBOTS_FILE", str(robots))
+    history = robot_day[
+        robot_day[TIME_COLUMN] < robot_day[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=3)
+    ].assign(Temp_J1=lambda f: 30 + np.arange(len(f)) / 1000, Speed_J1=1.5)
+    path = tmp_path / "history.csv"
+    names = {TIME_COLUMN: "Time", **{a: f"Axis #{n}" for n, a in enumerate(AXES, 1)}}
+    write_columns(history, path, {**names, "Temp_J1": "Temp_J1", "Speed_J1": "Speed_J1"}, ",")
+    database = ReadingsDatabaseResource(url=upgraded(f"sqlite:///{tmp_path / 'readings.db'}"))
+    fmt = ExportFormat(context_columns=("Temp_J1", "Speed_J1"))
+    assert ingest_file(database, path, fmt, ROBOT).rows_added == len(history)
+    with dg.instance_for_test() as instance:
+        trained = materialize_robot(
+            MODEL_ASSETS, resources=pipeline_resources(database), instance=instance
+        )
+        assert trained.success
+        raw = instance.get_latest_materialization_event(dg.AssetKey("raw_readings"))
+        assert raw is not None and raw.asset_materialization is not None
+        schema = raw.asset_materialization.metadata["dagster/column_schema"].value
+        assert [c.name for c in schema.columns][-2:] == ["context_1", "context_2"]  # type: ignore[union-attr]
+        axis_page = instance.get_latest_materialization_event(AXIS_MODEL_KEYS["axis_1"])
+        assert axis_page is not None and axis_page.asset_materialization is not None
+        shown = axis_page.asset_materialization.metadata["context_columns"].value
+        assert "Temp_J1" in str(shown) and "Speed_J1" in str(shown)
+    [entry] = list_models(database.engine(), ROBOT)
+    model = load_model(database.engine(), entry.model_version)
+    assert model.context_names == {"context_1": "Temp_J1", "context_2": "Speed_J1"}
+    assert entry.metrics["context_columns"] == model.context_names
+    assert entry.metrics["method"] == model.params.mode

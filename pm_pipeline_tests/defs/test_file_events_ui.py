@@ -58,9 +58,11 @@ def test_a_faulty_file_shows_its_events_and_fails_its_error_check(
         "start",
         "end",
         "peak_z",
+        "channels",
         "model_version",
     }
     assert first["axis"] == "axis_2" and first["status"] in ("open", "resolved")
+    assert str(first["channels"]).startswith("axis_2 ")  # an event's axis is its top contributor
     assert first["start"] == stored["start_ts"].iloc[0].strftime("%Y-%m-%dT%H:%M:%SZ")
     version = metadata["model_version"].value
     link = metadata["model_version_link"]

@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pm_pipeline.core.detection.registry import detector_for
+from pm_pipeline.settings import Settings
 from pm_pipeline_tests import commands
 
 # `pm-pipeline run` once for the module (under xdist, the module stays on one worker).
@@ -83,7 +85,14 @@ def test_rerun_adds_no_rows_and_score_writes_csv(workdir: Path) -> None:
         "z_peak",
         "p_value",
         "model_version",
+        "contributions",
+        "top_contributors",
     ]
+    # Which channels moved, largest share first: an event's axis is its top contributor.
+    assert all(
+        shown.startswith(f"{axis} ")
+        for shown, axis in zip(events["top_contributors"], events["axis"], strict=True)
+    )
     assert events["start"].str.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$").all()
     assert set(events["type"]) <= {"ALERT", "ERROR"}
 
@@ -104,6 +113,10 @@ def test_user_errors_are_one_line_without_traceback(workdir: Path) -> None:
 def test_models_lineage_and_rollback(workdir: Path) -> None:
     listed = run_cli(workdir, "models")
     assert listed.returncode == 0 and "passed  *" in listed.stdout
+    # Each version's method (its detector mode), and what that method scores.
+    mode = str(Settings.model_fields["detector_mode"].default)
+    assert "method" in listed.stdout.splitlines()[1]
+    assert f"method {mode}: {detector_for(mode).describe().scores}" in listed.stdout
     with sqlite3.connect(workdir / ".pm_state" / "readings.db") as connection:
         event_id, version, scored_by = connection.execute(
             "SELECT event_id, model_version, run_id FROM pm_events "

@@ -155,6 +155,8 @@ class Detector(ABC, Generic[S]):
     """One detector mode: fit, stream, injection strength and description."""
 
     settings_type: type[S]
+    min_axes: int = 1
+    """Fewest axes with readings the mode can model (``pm-pipeline train`` checks it first)."""
 
     def settings_of(self, settings: DetectorSettings) -> S:
         """``settings`` as this mode's settings class.

@@ -74,6 +74,7 @@ class RobustDetector(Detector[RobustSettings]):
     """Idle and active channels; the active one scores a window's robust mean residual."""
 
     settings_type = RobustSettings
+    min_axes = 2
 
     def fit_axes(
         self,
@@ -126,6 +127,7 @@ class CusumDetector(Detector[CusumSettings]):
     """Accumulated standardised residuals, each axis predicted from the others' currents."""
 
     settings_type = CusumSettings
+    min_axes = 2
 
     def fit_axes(
         self,

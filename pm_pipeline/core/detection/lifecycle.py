@@ -42,3 +42,33 @@ def event_statuses(events: pd.DataFrame, ends: pd.Series, gap: pd.Timedelta) -> 
     stretch = np.minimum(np.searchsorted(end_values, event_end), len(end_values) - 1)
     resolved = end_values[stretch] > event_end + gap.to_timedelta64()
     return np.where(resolved, RESOLVED, OPEN).astype(object)
+
+
+def start_no_earlier_than(events: pd.DataFrame, boundary: pd.Timestamp) -> pd.DataFrame:
+    """``events`` with every start before ``boundary`` moved to it.
+
+    The stored readings a file's pass replays first include, at most, the model's training
+    window: readings that only warm the detector up. An event the pass sees begin in them
+    begins, for the files scored, at the first reading after them (see
+    :class:`pm_pipeline.services.continuation.ContinuingScorer`).
+
+    Parameters
+    ----------
+    events
+        A pass's events (``start``, ``end``, ``duration_s``).
+    boundary
+        The first reading scored as a landed file's, not as warm-up.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same events; those moved have their ``duration_s`` measured from the new start
+        (their other figures are the whole run's).
+    """
+    early = events["start"] < boundary
+    if not early.any():
+        return events
+    moved = events.copy()
+    moved.loc[early, "start"] = boundary
+    moved.loc[early, "duration_s"] = (moved["end"] - moved["start"])[early].dt.total_seconds()
+    return moved

@@ -8,9 +8,8 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from pm_pipeline.core.evaluation.metrics import match_injections, recall
+from pm_pipeline.core.model.sizing import DEFAULT_MIN_TRAINING_ROWS, short_window_hint
 from pm_pipeline.core.model.trained import TrainedModel
-
-DEFAULT_MIN_TRAINING_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -148,7 +147,10 @@ def evaluate_promotion(
     if not finite:
         reasons.append("a coefficient or threshold is not a finite number")
     if model.row_count < min_rows:
-        reasons.append(f"trained on {model.row_count} readings, fewer than {min_rows}")
+        reasons.append(
+            f"trained on {model.row_count} readings, fewer than {min_rows}: "
+            + short_window_hint(model.row_count, min_rows, model.dt_s)
+        )
     if landed is not None and not landed.passed:
         reasons.append(landed.summary)
     return PromotionChecks(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -154,6 +154,9 @@ class TrainedModel:
     excluded_row_count: int = 0
     """Readings of the training window left out because they lay inside stored events
     (:mod:`pm_pipeline.core.model.exclusion`); ``row_count`` counts the readings kept."""
+    context_names: dict[str, str] | None = None
+    """The export column each context channel of the training window was (``context_1`` →
+    ``Temperature_J0``), from the robots file's ``context_columns``; unset without any."""
 
     def to_dict(self) -> dict:
         """A JSON-safe dictionary; :func:`model_from_dict` reverses it.
@@ -170,6 +173,8 @@ class TrainedModel:
                     del content["conditioning"][later]
         if not content["excluded_row_count"]:
             del content["excluded_row_count"]
+        if not content["context_names"]:
+            del content["context_names"]
         for axis in content["axes"].values():
             if axis["cusum"] is None:
                 del axis["cusum"]
@@ -183,6 +188,13 @@ class TrainedModel:
     @property
     def epoch_ts(self) -> pd.Timestamp:
         return pd.Timestamp(self.epoch)
+
+
+def with_context_names(model: TrainedModel, names: dict[str, str]) -> TrainedModel:
+    """``model`` recording which export column each context channel is, versioned again
+    (the same model without context keeps its version)."""
+    named = replace(model, context_names=dict(names) or None, version="")
+    return replace(named, version=model_version(named))
 
 
 def axis_currents(readings: pd.DataFrame, axes: tuple[str, ...] = AXES) -> np.ndarray:

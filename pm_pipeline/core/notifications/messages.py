@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from pm_pipeline.core.detection.contributions import contribution_shares, top_contributors
 from pm_pipeline.core.notifications.routing import AlertRouting
 
 WEBHOOK_FORMATS = ("json", "teams")
@@ -25,7 +26,7 @@ def event_payload(
     event
         A stored event row: ``event_id``, ``robot_id``, ``axis``, ``severity``, ``start_ts``,
         ``end_ts``, ``z_peak``, ``z_mean``, ``duration_s``, ``model_version``, ``source``,
-        ``run_id``.
+        ``run_id``, and ``contributions`` (JSON; absent or None: the axis alone).
     status
         ``open`` (still going where the readings end) or ``resolved``.
     change
@@ -41,6 +42,7 @@ def event_payload(
     dict
         JSON-ready fields, with a one-paragraph ``text`` for chat webhooks.
     """
+    axis = str(event["axis"])
     payload: dict[str, Any] = {
         "notification_id": key,
         "change": change,
@@ -58,6 +60,12 @@ def event_payload(
         "source": str(event["source"]),
         "run_id": event.get("run_id"),
         "run_url": routing.run_url(event.get("run_id")),
+        # Which channels moved, largest share first: where the engineer should look.
+        "contributions": [
+            {"channel": channel, "share": round(share, 3)}
+            for channel, share in contribution_shares(event.get("contributions"), axis)
+        ],
+        "top_contributors": top_contributors(event.get("contributions"), axis),
     }
     payload["text"] = summary_text(payload)
     return payload
@@ -77,6 +85,7 @@ def summary_text(payload: Mapping[str, Any]) -> str:
         headline(payload),
         f"from {payload['start']} to {payload['end']} ({payload['duration_s']} s), "
         f"peak z {payload['peak_z']}",
+        f"channels {payload['top_contributors']}",
         f"model {payload['model_version']}, file {payload['source']}",
     ]
     if payload.get("run_url"):
@@ -94,6 +103,7 @@ def webhook_body(payload: Mapping[str, Any], fmt: str) -> dict[str, Any]:
             ("Start", "start"),
             ("End", "end"),
             ("Peak z", "peak_z"),
+            ("Channels", "top_contributors"),
             ("Model", "model_version"),
             ("File", "source"),
         )

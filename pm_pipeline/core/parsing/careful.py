@@ -98,9 +98,7 @@ def parse_export(path: str | Path, export_format: ExportFormat | None = None) ->
     layout = sniff_layout(path, fmt.encoding)
     check_line_lengths(path, layout.compression == "gzip")
     columns = resolve_columns(path, read_header(path, layout), fmt)
-    raw = _read_text(
-        path, layout, [columns.time, *columns.axes.values(), *columns.ignored.values()]
-    )
+    raw = _read_text(path, layout, [columns.time, *columns.numeric])
     frame = pd.DataFrame({TIME_COLUMN: _parse_times(path, raw[columns.time], columns.time)})
     for axis in AXES:
         if axis in columns.axes:
@@ -108,6 +106,8 @@ def parse_export(path: str | Path, export_format: ExportFormat | None = None) ->
             frame[axis] = _parse_currents(path, _decimal_points(raw[column], layout), column)
         else:
             frame[axis] = np.nan
+    for context, column in columns.context.items():
+        frame[context] = _parse_context(path, _decimal_points(raw[column], layout), column)
     return ParsedExport(frame, _ignored_notes(path, raw, columns, layout, fmt))
 
 
@@ -291,5 +291,22 @@ def _parse_currents(path: Path, text: pd.Series, column: str) -> pd.Series:
         raise PipelineError(
             f"{path}: line {row + _HEADER_LINE + 1}, column {quoted(column)}: current "
             f"{quoted(text.iloc[row])} {problem}; fix the value or leave it blank for no load."
+        )
+    return values.astype("float64")
+
+
+def _parse_context(path: Path, text: pd.Series, column: str) -> pd.Series:
+    """A context column's numbers (a temperature, a speed, a program number); blank or a
+    no-load word is no reading."""
+    stripped = text.str.strip()
+    blank = stripped.str.lower().isin(NO_LOAD_WORDS).to_numpy()
+    values = pd.to_numeric(stripped.where(~blank), errors="coerce")
+    bad = values.isna().to_numpy() & ~blank
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise PipelineError(
+            f"{path}: line {row + _HEADER_LINE + 1}, column {column!r}: context value "
+            f"{text.iloc[row]!r} is not a number; fix the value, leave it blank, or remove the "
+            "column from the robots file's context_columns."
         )
     return values.astype("float64")

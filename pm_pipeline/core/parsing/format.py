@@ -31,7 +31,7 @@ from pathlib import Path
 
 from pm_pipeline.core.errors import PipelineError, SettingsError, quoted
 from pm_pipeline.core.parsing.encoding import UTF8, check_encoding
-from pm_pipeline.core.schema import AXES, AXIS_COUNT
+from pm_pipeline.core.schema import AXES, AXIS_COUNT, CONTEXT_COLUMNS, CONTEXT_COUNT
 
 AXIS_COUNT_VARIABLE = "PM_AXIS_COUNT"
 COLUMN_MAP_VARIABLE = "PM_COLUMN_MAP"
@@ -41,6 +41,7 @@ HEADER_LINE = 1
 TIME_NAMES = ("time", "timestamp_recorded", "timestamp")
 AXIS_PATTERN = re.compile(r"^\s*axis(?:\s*#\s*|_)(\d+)\s*$", re.IGNORECASE)
 COLUMN_MAP_EXAMPLE = '{"time": "Zeitstempel", "axis_1": "I_Motor1"}'
+CONTEXT_KEY = "context_columns"
 
 
 class ExportSettingError(SettingsError):
@@ -65,6 +66,9 @@ class ExportFormat:
     axis_count: int = AXIS_COUNT
     column_map: Mapping[str, str] = field(default_factory=dict)
     encoding: str = UTF8
+    context_columns: tuple[str, ...] = ()
+    """The file's context columns (a robots file's ``context_columns``), stored in this order
+    as ``context_1 …``: model inputs that never alarm."""
 
     def __post_init__(self) -> None:
         _check_axis_count(self.axis_count)
@@ -73,6 +77,12 @@ class ExportFormat:
             object.__setattr__(self, "encoding", check_encoding(self.encoding))
         except ValueError as error:
             raise ExportSettingError(str(error)) from None
+        check_context_columns(self.context_columns, self.column_map)
+
+    @property
+    def contexts(self) -> dict[str, str]:
+        """Canonical context column → the file's column, in the configured order."""
+        return dict(zip(CONTEXT_COLUMNS, self.context_columns, strict=False))
 
     @property
     def axes(self) -> tuple[str, ...]:
@@ -126,14 +136,42 @@ def _check_column_map(content: object, axis_count: int) -> None:
         seen[folded] = key
 
 
+def check_context_columns(names: object, column_map: Mapping[str, str]) -> None:
+    """Raise :class:`ExportSettingError` unless ``names`` is a list of at most 16 distinct
+    column names, none of them mapped to the time or an axis."""
+    if not isinstance(names, tuple | list) or len(names) > CONTEXT_COUNT:
+        raise ExportSettingError(
+            f"{CONTEXT_KEY}: expected a list of at most {CONTEXT_COUNT} column names of the "
+            f"export, such as [Temperature_J0, Speed_J0]; got {names!r}."
+        )
+    seen = {_fold(source): key for key, source in column_map.items()}
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            raise ExportSettingError(
+                f"{CONTEXT_KEY}: {name!r} is not a column name; list the export's column names."
+            )
+        if _fold(name) in seen:
+            raise ExportSettingError(
+                f"{CONTEXT_KEY}: column {name!r} is listed twice, or is already "
+                f"{seen[_fold(name)]!r}; name each file column once."
+            )
+        seen[_fold(name)] = CONTEXT_KEY
+
+
 @dataclass(frozen=True)
 class ExportColumns:
-    """Which file columns hold what: the time, the robot's axes, and current columns not
-    stored (axis number → column name)."""
+    """Which file columns hold what: the time, the robot's axes, current columns not stored
+    (axis number → column name), and context columns (``context_N`` → column name)."""
 
     time: str
     axes: dict[str, str]
     ignored: dict[int, str]
+    context: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def numeric(self) -> list[str]:
+        """Every file column read as a number: currents stored or not, and context."""
+        return [*self.axes.values(), *self.ignored.values(), *self.context.values()]
 
 
 def resolve_columns(path: Path, header: list[str], fmt: ExportFormat) -> ExportColumns:
@@ -146,7 +184,8 @@ def resolve_columns(path: Path, header: list[str], fmt: ExportFormat) -> ExportC
         file, line 1, the missing names and the setting that would fix it.
     """
     mapped = {key: _find_mapped(header, source) for key, source in fmt.column_map.items()}
-    used = {name for name in mapped.values() if name is not None}
+    context = _context_columns(path, header, fmt)
+    used = {name for name in [*mapped.values(), *context.values()] if name is not None}
     free = [name for name in header if name not in used]
     time = mapped.get(TIME_KEY) if TIME_KEY in fmt.column_map else _usual_time(free)
     if time is None:
@@ -167,7 +206,20 @@ def resolve_columns(path: Path, header: list[str], fmt: ExportFormat) -> ExportC
     if missing:
         raise PipelineError(_missing_axes_message(path, missing, fmt))
     ignored = {n: name for n, name in sorted(numbered.items()) if n > fmt.axis_count}
-    return ExportColumns(time, axes, ignored)
+    return ExportColumns(time, axes, ignored, context)
+
+
+def _context_columns(path: Path, header: list[str], fmt: ExportFormat) -> dict[str, str]:
+    """The file's context columns by canonical name; PipelineError naming a missing one."""
+    found = {key: _find_mapped(header, name) for key, name in fmt.contexts.items()}
+    missing = [fmt.contexts[key] for key, name in found.items() if name is None]
+    if missing:
+        raise PipelineError(
+            f"{path}: line {HEADER_LINE}: no context column(s) {', '.join(map(repr, missing))} "
+            f"(named by the robots file's {CONTEXT_KEY}; found {', '.join(header)}); fix "
+            f"{CONTEXT_KEY} or the file."
+        )
+    return {key: name for key, name in found.items() if name is not None}
 
 
 def _fold(name: str) -> str:

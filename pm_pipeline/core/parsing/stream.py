@@ -129,12 +129,12 @@ class ExportStream:
         return pacsv.ReadOptions(encoding=self.layout.encoding)
 
     def _convert_options(self) -> pacsv.ConvertOptions:
-        currents = [*self.columns.axes.values(), *self.columns.ignored.values()]
+        numbers = self.columns.numeric
         return pacsv.ConvertOptions(
-            include_columns=[self.columns.time, *currents],
+            include_columns=[self.columns.time, *numbers],
             column_types={
                 self.columns.time: pa.timestamp("us", tz="UTC"),
-                **{name: pa.float64() for name in currents},
+                **{name: pa.float64() for name in numbers},
             },
             null_values=_NULL_WORDS,
             strings_can_be_null=True,
@@ -149,6 +149,8 @@ class ExportStream:
         for axis in AXES:
             column = self.columns.axes.get(axis)
             frame[axis] = raw[column].astype("float64") if column else np.nan
+        for context, column in self.columns.context.items():
+            frame[context] = raw[column].astype("float64")
         values = frame[list(self.columns.axes)].to_numpy(dtype="float64")
         if (np.abs(np.nan_to_num(values, nan=0.0)) > PLAUSIBLE_AMPERES).any():
             raise NeedsCarefulRead("an implausible current")

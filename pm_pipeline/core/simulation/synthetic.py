@@ -21,6 +21,31 @@ from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 INJECTION_NOISE = 0.2
 """Spread (in z) of injected readings around their level, so a run stays inside its band."""
+VERIFICATION_HOURS = 6.0
+"""The least length of a synthetic set in time: at a fast cadence, hours of readings."""
+SLOT_RUNS = 4
+"""Each injected run gets a slice of the set this many times its length (plus a margin), so
+ordinary readings separate the runs: at a slow cadence the set is sized by these readings."""
+
+
+def verification_readings(
+    model: TrainedModel, runs_per_level: int = 1, hours: float = VERIFICATION_HOURS
+) -> int:
+    """Readings of a synthetic set for ``model``: ``hours`` at the model's cadence, and never
+    fewer than its injected runs need (:data:`SLOT_RUNS` times each run's length).
+
+    A 1-s robot gets 6 h (21,600 readings); a machine read every 5 minutes gets the readings
+    its runs need, whatever span of time they cover.
+    """
+    by_time = int(hours * 3600 / model.dt_s)
+    return max(by_time, SLOT_RUNS * _needed_readings(model, runs_per_level))
+
+
+def _needed_readings(model: TrainedModel, runs_per_level: int) -> int:
+    """The fewest readings that hold the injected runs apart (two levels per axis)."""
+    detector = model_detector(model)
+    longest = max(detector.injection_run_length(model, axis) for axis in model.axis_names)
+    return 2 * runs_per_level * (longest + 2)
 
 
 @dataclass(frozen=True)
@@ -34,9 +59,10 @@ class SyntheticSet:
 
 def generate_synthetic_test_data(
     model: TrainedModel,
-    hours: float = 6.0,
+    hours: float = VERIFICATION_HOURS,
     runs_per_level: int = 1,
     seed: int = 7,
+    readings: int | None = None,
 ) -> SyntheticSet:
     """Draw readings from ``model`` and inject alert- and error-level runs on every axis.
 
@@ -45,11 +71,14 @@ def generate_synthetic_test_data(
     model
         The trained model to imitate.
     hours
-        Length of the synthetic set; it starts one cadence step after the training window.
+        Least length of the synthetic set in time (see :func:`verification_readings`); it
+        starts one cadence step after the training window.
     runs_per_level
         Injected runs per axis at each of the two levels.
     seed
         Seed of the random generator, so a set can be reproduced exactly.
+    readings
+        Exact number of readings, instead of sizing the set from ``hours`` and the runs.
 
     Returns
     -------
@@ -58,19 +87,11 @@ def generate_synthetic_test_data(
         ``axis, level, start, end, z_level, n_samples``.
     """
     rng = np.random.default_rng(seed)
-    count = int(hours * 3600 / model.dt_s)
-    detector = model_detector(model)
-    longest = max(detector.injection_run_length(model, axis) for axis in model.axis_names)
-    needed = 2 * runs_per_level * (longest + 2)
-    if count < needed:
-        raise PipelineError(
-            f"config: {hours} h of synthetic data holds {count} readings, too few for "
-            f"{runs_per_level} injected run(s) per level; raise `hours` or lower `runs_per_level`."
-        )
+    count = _set_length(model, hours, runs_per_level, readings)
     start = pd.Timestamp(model.window_end) + pd.Timedelta(seconds=model.dt_s)
     times = pd.Series(start + pd.to_timedelta(np.arange(count) * model.dt_s, unit="s"))
     seconds = (times - model.epoch_ts).dt.total_seconds().to_numpy()
-    readings = pd.DataFrame({TIME_COLUMN: times, **{axis: np.nan for axis in AXES}})
+    drawn = pd.DataFrame({TIME_COLUMN: times, **{axis: np.nan for axis in AXES}})
     windows = []
     for axis in model.axis_names:
         z = rng.standard_normal(count)
@@ -91,9 +112,24 @@ def generate_synthetic_test_data(
         fitted = model.axes[axis]
         scaled = fitted.slope * seconds + fitted.intercept + fitted.residual_mu
         scaled = scaled + fitted.residual_sigma * z
-        readings[axis] = model.scaling.unscale(axis, scaled)
+        drawn[axis] = model.scaling.unscale(axis, scaled)
     injected = pd.DataFrame(windows).sort_values(["start", "axis"], ignore_index=True)
-    return SyntheticSet(readings=readings, injected=injected, model_version=model.version)
+    return SyntheticSet(readings=drawn, injected=injected, model_version=model.version)
+
+
+def _set_length(
+    model: TrainedModel, hours: float, runs_per_level: int, readings: int | None
+) -> int:
+    """``readings``, or the sized length; a PipelineError when too short for the runs."""
+    count = verification_readings(model, runs_per_level, hours) if readings is None else readings
+    needed = _needed_readings(model, runs_per_level)
+    if count < needed:
+        raise PipelineError(
+            f"config: a synthetic set of {count} readings is too short for {runs_per_level} "
+            f"injected run(s) per level, which need {needed}; raise `readings` (or leave it "
+            "unset to size the set from the model) or lower `runs_per_level`."
+        )
+    return count
 
 
 def _injection_plan(

@@ -20,6 +20,7 @@ from pm_pipeline.core.model.trained import (
     TrainedModel,
     fit_minmax_scaling,
     for_robot,
+    with_context_names,
 )
 from pm_pipeline.core.model.windows import newest_hours
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
@@ -34,8 +35,9 @@ from pm_pipeline.defs.metadata import (
 )
 from pm_pipeline.defs.partitions import robots_partitions
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline.robots import robot_export_format
 from pm_pipeline.services.sources import training_readings
-from pm_pipeline.services.training import TrainingWindow
+from pm_pipeline.services.training import TrainingWindow, context_names
 from pm_pipeline.settings import load_settings
 
 AXIS_MODEL_KEYS = {axis: dg.AssetKey(["axis_models", axis]) for axis in AXES}
@@ -161,7 +163,9 @@ def axis_models(
     mode = settings.pop("mode") or load_settings().detector_mode
     params = settings_for_mode(mode, **settings)
     fitted = fit_trained_model(raw_readings, minmax_scaler, params, excluded_readings(raw_readings))
-    model = for_robot(fitted, context.partition_key)
+    robot_format = robot_export_format(load_settings(), context.partition_key)
+    named = with_context_names(fitted, context_names(raw_readings, robot_format))
+    model = for_robot(named, context.partition_key)
     context.log.info(f"model version {model.version} on {', '.join(model.axis_names)}")
     for axis in AXES:
         if axis not in model.axes:
@@ -228,16 +232,21 @@ def thresholds(
 
 def registry_metrics(model: TrainedModel) -> dict:
     """The per-axis figures stored with a version in the registry."""
-    return {
-        axis: {
-            "r2": fitted.r2,
-            "sigma": fitted.residual_sigma,
-            "slope": fitted.slope,
-            "sustain_samples": fitted.thresholds.sustain_samples,
+    return (
+        {
+            axis: {
+                "r2": fitted.r2,
+                "sigma": fitted.residual_sigma,
+                "slope": fitted.slope,
+                "sustain_samples": fitted.thresholds.sustain_samples,
+            }
+            for axis, fitted in model.axes.items()
         }
-        for axis, fitted in model.axes.items()
-    } | {
-        "window": [model.window_start, model.window_end],
-        "time_column": TIME_COLUMN,
-        "excluded_readings": model.excluded_row_count,
-    }
+        | {
+            "window": [model.window_start, model.window_end],
+            "time_column": TIME_COLUMN,
+            "excluded_readings": model.excluded_row_count,
+            "method": model.params.mode,
+        }
+        | ({"context_columns": model.context_names} if model.context_names else {})
+    )

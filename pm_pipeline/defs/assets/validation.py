@@ -5,7 +5,6 @@ import dagster as dg
 from pm_pipeline.core.detection.registry import detect_events
 from pm_pipeline.core.evaluation.metrics import match_injections
 from pm_pipeline.core.evaluation.promotion import (
-    DEFAULT_MIN_TRAINING_ROWS,
     LandedFaultCheck,
     PromotionChecks,
     evaluate_promotion,
@@ -13,7 +12,11 @@ from pm_pipeline.core.evaluation.promotion import (
 from pm_pipeline.core.model.thresholds import single_model
 from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.schema import synthetic_source
-from pm_pipeline.core.simulation.synthetic import SyntheticSet, generate_synthetic_test_data
+from pm_pipeline.core.simulation.synthetic import (
+    VERIFICATION_HOURS,
+    SyntheticSet,
+    generate_synthetic_test_data,
+)
 from pm_pipeline.db.events import replace_events
 from pm_pipeline.db.registry import activate_model, load_model, record_checks
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
@@ -21,6 +24,7 @@ from pm_pipeline.defs.metadata import landed_fault_metadata, readings_metadata, 
 from pm_pipeline.defs.partitions import robots_partitions
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.services.promotion import check_newest_landed_fault
+from pm_pipeline.settings import load_settings
 
 RECALL_CHECK = "injected_runs_detected"
 FINITE_CHECK = "coefficients_finite"
@@ -29,11 +33,15 @@ LANDED_FAULT_CHECK = "catches_newest_landed_fault"
 
 
 class SyntheticTestDataConfig(dg.Config):
-    """Length of the synthetic set, injected runs per axis and level, and the random seed."""
+    """Length of the synthetic set, injected runs per axis and level, and the random seed.
 
-    hours: float = 6.0
+    The set lasts at least ``hours`` at the model's cadence and holds at least the readings
+    its injected runs need; ``readings`` (0: sized so) fixes its length instead."""
+
+    hours: float = VERIFICATION_HOURS
     runs_per_level: int = 1
     seed: int = 7
+    readings: int = 0
 
 
 @dg.asset(
@@ -68,7 +76,7 @@ def synthetic_test_data(
         ]
     )
     synthetic = generate_synthetic_test_data(
-        model, config.hours, config.runs_per_level, config.seed
+        model, config.hours, config.runs_per_level, config.seed, config.readings or None
     )
     return dg.MaterializeResult(
         value=synthetic,
@@ -82,9 +90,9 @@ def synthetic_test_data(
 
 
 class SyntheticEventsConfig(dg.Config):
-    """Fewest training readings a version may be promoted with."""
+    """Fewest training readings a version may be promoted with (0: PM_MIN_TRAINING_ROWS)."""
 
-    min_training_rows: int = DEFAULT_MIN_TRAINING_ROWS
+    min_training_rows: int = 0
 
 
 PROMOTION_CHECKS = {
@@ -119,7 +127,8 @@ def synthetic_events(
     replace_events(engine, source, events, model.version, context.run_id, robot_id)
     matched = match_injections(events, synthetic_test_data.injected)
     landed = check_newest_landed_fault(engine, readings_db.table(), robot_id, model)
-    checks = evaluate_promotion(model, matched, config.min_training_rows, landed)
+    min_rows = config.min_training_rows or load_settings().min_training_rows
+    checks = evaluate_promotion(model, matched, min_rows, landed)
     record_checks(engine, model.version, checks.to_dict())
     if checks.passed:
         activate_model(engine, model.version, robot_id, "passed its checks", context.run_id)
