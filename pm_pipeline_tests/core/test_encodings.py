@@ -61,7 +61,7 @@ def test_the_encoding_key_reads_windows_1252_exports(tmp_path: Path) -> None:
 def test_a_column_map_in_windows_1252_matches(tmp_path: Path) -> None:
     path = tmp_path / "mapped.csv"
     path.write_bytes("Zeit (€),Strom 1\n2022-10-17T12:18:23Z,2.5\n".encode("cp1252"))
-    fmt = ExportFormat(1, {"time": "Zeit (€)", "axis_1": "Strom 1"}, "cp1252")
+    fmt = ExportFormat(1, {"time": "Zeit (€)", "axis_1": "Strom 1"}, encoding="cp1252")
     assert parse_export(path, fmt).readings["axis_1"].tolist() == [2.5]
 
 

@@ -30,7 +30,9 @@ from pm_pipeline.services.ingest import ingest_export
 from pm_pipeline.services.training import context_names
 
 OVEN = ExportFormat(
-    2, {"time": "Zeit", "axis_1": "I_A", "axis_2": "I_B"}, ("Temp", "Speed", "Prog")
+    2,
+    {"time": "Zeit", "axis_1": "I_A", "axis_2": "I_B"},
+    context_columns=("Temp", "Speed", "Prog"),
 )
 SMALL_BLOCKS = 16 << 10  # several chunks, so the stream's COPY sees more than one
 
@@ -91,7 +93,7 @@ def test_context_columns_are_stored_and_read_back(database_url: str, tmp_path: P
 
 def test_a_missing_context_column_names_file_and_key(tmp_path: Path) -> None:
     write_oven_export(tmp_path / "oven.csv")
-    wrong = ExportFormat(2, OVEN.column_map, ("Temp", "Pressure"))
+    wrong = ExportFormat(2, OVEN.column_map, context_columns=("Temp", "Pressure"))
     with pytest.raises(PipelineError, match=r"oven.csv: line 1: no context column\(s\) 'Pressure'"):
         parse_export(tmp_path / "oven.csv", wrong)
 
