@@ -91,6 +91,13 @@ def snapshot(engine: sa.Engine, name: str) -> tuple[list[str], list[tuple]]:
     return [column.name for column in table.columns], [tuple(row) for row in rows]
 
 
+def kept_columns(table: tuple[list[str], list[tuple]], columns: list[str]) -> tuple:
+    """A snapshot cut down to ``columns`` (a later revision may add columns)."""
+    names, rows = table
+    picked = [names.index(column) for column in columns]
+    return columns, [tuple(row[i] for i in picked) for row in rows]
+
+
 def checksum(engine: sa.Engine, name: str) -> str:
     """A digest of a table's columns, their types, its key and every row."""
     with engine.connect() as connection:

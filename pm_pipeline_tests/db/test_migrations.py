@@ -33,6 +33,7 @@ from pm_pipeline_tests.db.migration_helpers import (
     checksum,
     drift,
     fill_main_database,
+    kept_columns,
     snapshot,
     table_names,
 )
@@ -126,13 +127,6 @@ def test_a_database_made_by_main_upgrades_with_nothing_lost(empty_url: str) -> N
     events = pd.read_sql("SELECT * FROM pm_events", engine)
     assert len(events) and (events["status"] == "resolved").all()
     assert (events["resolved_at"] == events["created_at"]).all()
-
-
-def kept_columns(table: tuple[list[str], list[tuple]], columns: list[str]) -> tuple:
-    """A snapshot cut down to ``columns`` (a later revision may add columns)."""
-    names, rows = table
-    picked = [names.index(column) for column in columns]
-    return columns, [tuple(row[i] for i in picked) for row in rows]
 
 
 def test_the_baseline_creates_what_an_older_main_never_made(empty_url: str) -> None:
