@@ -209,6 +209,8 @@ def test_two_robots_keep_separate_state(
 ) -> None:
     cut = feed[TIME_COLUMN].iloc[0] + pd.Timedelta(minutes=40)
     early, late = feed[feed[TIME_COLUMN] < cut], feed[feed[TIME_COLUMN] >= cut]
+    for robot in ("r1", "r2"):  # a version names it with its robot
+        register_model(engine, model, robot, "run-0", {})
     live = Feed(engine, model, tmp_path)
     live.score(early, "a.csv", robot="r1")
     live.score(late, "b.csv", robot="r2")
