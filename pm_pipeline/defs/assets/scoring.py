@@ -35,6 +35,8 @@ from pm_pipeline.defs.partitions import (
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.robots import Fleet, load_fleet
 from pm_pipeline.services.landing import (
+    ChangedAfterScoring,
+    GoneAfterScoring,
     archive_file,
     landed_file_path,
     quarantine_file,
@@ -259,6 +261,22 @@ class _FileScorer:
             )
         return self._lineage[robot_id]
 
+    def _archived(self, path: Path, sha256: str) -> Path:
+        """Where the scored file is now: archived, or left to be scored again when it
+        changed or vanished meanwhile (its readings and events are stored either way)."""
+        if not self.archive:
+            return path
+        try:
+            return archive_file(path, sha256)
+        except ChangedAfterScoring as changed:
+            self.context.log.warning(str(changed))
+            return changed.path
+        except GoneAfterScoring as gone:
+            self.context.log.warning(str(gone))
+            return path
+        except PipelineError as error:  # archive/ is a symlink: the file stays put
+            raise dg.Failure(description=str(error), allow_retries=False) from error
+
     def _score_file(
         self, partition_key: str, robot_id: str, file_key: str, path: Path, fmt: ExportFormat
     ) -> _FileOutcome:
@@ -293,7 +311,7 @@ class _FileScorer:
         for note in scored.notes:
             context.log.warning(f"{robot_id}/{path.name}: {note}")
         stored = written.events
-        archived = archive_file(path, sha256) if self.archive else path
+        archived = self._archived(path, sha256)
         how = "streamed" if scored.streamed else "read whole"
         summary = (
             f"{robot_id}/{path.name}: {ingested.rows_in_file} rows {how}, {stored} events "
