@@ -112,10 +112,20 @@ def ingest_export(
             continue
         except NeedsCarefulRead:
             break  # rolled back: nothing was stored; read it whole below
-        return IngestedExport(result, export.notes(), True, sink)
+        return IngestedExport(result, (*export.notes(), *_replaced(result)), True, sink)
     parsed = parse_export(path, fmt)
     result = ingest_readings(engine, table, parsed.readings, robot_id, name, content_sha256)
-    return IngestedExport(result, parsed.notes, False, readings=parsed.readings)
+    notes = (*parsed.notes, *_replaced(result))
+    return IngestedExport(result, notes, False, readings=parsed.readings)
+
+
+def _replaced(result: IngestResult) -> list[str]:
+    if not result.rows_replaced:
+        return []
+    return [
+        f"{result.file_name} is a new version of a file ingested before: "
+        f"{result.rows_replaced} stored readings now hold its values"
+    ]
 
 
 def _in_time_order(
