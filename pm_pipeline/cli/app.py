@@ -42,6 +42,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except Exception as error:
+        # A lost connection or a full disk met where no one line was made for it: still one.
+        from pm_pipeline.db.failures import database_failure
+
+        failure = database_failure(error, f"pm-pipeline {args.command}")
+        if failure is None:
+            raise
+        print(f"error: {failure}", file=sys.stderr)
+        return 1
 
 
 def _handler(reference: str) -> Callable[[argparse.Namespace], int]:

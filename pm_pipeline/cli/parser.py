@@ -27,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(required=True, metavar="COMMAND", title="commands")
+    commands = parser.add_subparsers(
+        required=True, metavar="COMMAND", title="commands", dest="command"
+    )
     _add_ingest(commands)
     _add_train(commands)
     _add_score(commands)

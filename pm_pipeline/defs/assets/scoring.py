@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError
+from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError, StorageFull
 from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.parsing.careful import check_export_header
 from pm_pipeline.core.parsing.format import ExportFormat
@@ -301,12 +301,17 @@ class _FileScorer:
                 )
             except DatabaseUnavailable:
                 raise
+            except StorageFull as full:  # not the file's fault, and retrying will not help
+                raise dg.Failure(description=str(full), allow_retries=False) from full
             except PipelineError as error:
                 raise _bad_file(path, error, quarantine=self.archive) from error
             # The events and their notifications (when a channel is set), in one transaction.
-            written = store_file_events(
-                engine, robot_id, file_key, scored, version, context.run_id, settings
-            )
+            try:
+                written = store_file_events(
+                    engine, robot_id, file_key, scored, version, context.run_id, settings
+                )
+            except StorageFull as full:
+                raise dg.Failure(description=str(full), allow_retries=False) from full
         ingested = scored.ingest
         for note in scored.notes:
             context.log.warning(f"{robot_id}/{path.name}: {note}")
