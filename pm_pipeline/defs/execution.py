@@ -11,7 +11,7 @@ import dagster as dg
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.landing.plan import partition_key_for
-from pm_pipeline.core.processes import (
+from pm_pipeline.core.runs.processes import (
     OWNER_HOST_TAG,
     OWNER_PID_TAG,
     owner_tags,

@@ -21,7 +21,7 @@ from dagster._core.launcher import DefaultRunLauncher
 from dagster._core.launcher.base import CheckRunHealthResult, WorkerStatus
 from dagster._core.storage.tags import GRPC_INFO_TAG
 
-from pm_pipeline.core.processes import worker_gone
+from pm_pipeline.core.runs.processes import worker_gone
 
 _STARTED_PROCESS = "Started process for run"
 
