@@ -69,7 +69,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from pm_pipeline.cli.ingest_command import ingest_files
     from pm_pipeline.cli.robot_choice import chosen_robot, robot_export_format
 
-    robot = chosen_robot(args)
+    robot = chosen_robot(args, known=False)  # ingesting is how a robot's readings arrive
     return ingest_files(args.files, args.settings, robot, robot_export_format(args, robot))
 
 
