@@ -3,7 +3,6 @@
 import json
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -12,23 +11,21 @@ import dagster as dg
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.landing.batches import batch_run_key, fleet_batches
 from pm_pipeline.core.landing.plan import (
-    ARCHIVE_FOLDER,
     EarlierRun,
     LandingDecision,
     after_earlier_run,
-    archive_watch_seconds,
     looks_in_cursor,
     looks_of,
     not_in_flight,
     plan_landed_files,
 )
+from pm_pipeline.defs.archive_watch import reland_grown_archives
 from pm_pipeline.defs.jobs import LANDED_FILES_JOB, MAX_RUNTIME_TAG, landed_files_in
 from pm_pipeline.defs.partitions import (
     LANDED_FILES,
     ROBOTS,
     landed_files_partitions,
     robots_partitions,
-    split_robot_file_key,
 )
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.robots import Fleet, load_fleet
@@ -39,7 +36,6 @@ from pm_pipeline.services.landing import (
     judge_fleet_file,
     list_landed_files,
     quarantine_file,
-    reland_if_grown,
 )
 from pm_pipeline.services.notifications import channels_from, deliver_due
 from pm_pipeline.settings import Settings, load_settings
@@ -71,7 +67,7 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     folder = settings.drop_dir
     folder.mkdir(parents=True, exist_ok=True)
     check_finished_folders(folder)  # a symlinked archive/ fails the tick before any move
-    _reland_grown_archives(context, settings)
+    reland_grown_archives(context, settings)
     landed = list_landed_files(folder)
     decisions = plan_landed_files(
         not_in_flight(landed, _paths_in_flight(context)),
@@ -137,46 +133,6 @@ def _paths_in_flight(context: dg.SensorEvaluationContext) -> set[Path]:
         filters=dg.RunsFilter(job_name=LANDED_FILES_JOB, statuses=IN_FLIGHT)
     )
     return {Path(landed["path"]) for run in runs for landed in landed_files_in(run.run_config)}
-
-
-def _reland_grown_archives(context: dg.SensorEvaluationContext, settings: Settings) -> None:
-    """Put back into the drop folder each file a recent run scored and archived that was
-    written to after the run began (a writer still holding it open), to be scored again."""
-    since = time.time() - archive_watch_seconds(settings.settle_seconds)
-    records = context.instance.get_run_records(
-        filters=dg.RunsFilter(
-            job_name=LANDED_FILES_JOB,
-            statuses=[dg.DagsterRunStatus.SUCCESS],
-            updated_after=datetime.fromtimestamp(since, UTC),
-        )
-    )
-    for record in records:
-        if record.start_time is None:
-            continue
-        run = record.dagster_run
-        landed = {(d["robot"], d["file"]): Path(d["path"]) for d in landed_files_in(run.run_config)}
-        for copy, key in _archived_in_run(context.instance, run.run_id):
-            if key in landed and copy.parent.name == ARCHIVE_FOLDER:
-                back = reland_if_grown(copy, landed[key], record.start_time)
-                if back is not None:
-                    context.log.warning(
-                        f"{key[1]} was written to after run {run.run_id} scored it; moved to "
-                        f"{back} to be scored again whole"
-                    )
-
-
-def _archived_in_run(
-    instance: dg.DagsterInstance, run_id: str
-) -> list[tuple[Path, tuple[str, str]]]:
-    """(where the file went, its robot and file key) for each file the run materialized."""
-    found = []
-    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
-        materialization = entry.asset_materialization
-        if materialization is None or "file" not in materialization.metadata:
-            continue
-        key = split_robot_file_key(str(materialization.partition))
-        found.append((Path(str(materialization.metadata["file"].value)), key))
-    return found
 
 
 def _robots_to_register(
