@@ -157,21 +157,25 @@ def judge_fleet_file(landed: LandedFile, fleet: Fleet, default: ExportFormat) ->
     return judge_landed_file(landed, fmt)
 
 
-def quarantine_file(path: Path, reason: str) -> Path:
+def quarantine_file(path: Path, reason: str, landed_in: Path | None = None) -> Path:
     """Move a bad file to ``quarantine/`` with a ``.reason.txt`` beside it; return its new path.
+
+    ``quarantine/`` is the one of the folder the file landed in: ``landed_in``, else the
+    file's own folder.
 
     Raises
     ------
     PipelineError
         When the file is gone (another run moved it first).
     """
-    target = _free_name(finished_folder(path.parent, QUARANTINE_FOLDER), path.name)
+    folder = landed_in or path.parent
+    target = _free_name(finished_folder(folder, QUARANTINE_FOLDER), path.name)
     try:
         moved = _move_into(path, target.parent, target.name)
     except FileNotFoundError:
         raise PipelineError(
             f"{path} is gone: another run moved it while this one read it; look in "
-            f"{path.parent / QUARANTINE_FOLDER} and {path.parent / ARCHIVE_FOLDER}."
+            f"{folder / QUARANTINE_FOLDER} and {folder / ARCHIVE_FOLDER}."
         ) from None
     # The file moves first, so a crash never leaves a reason without its file; the reason
     # is written aside and renamed, so it is never half there.
@@ -236,6 +240,7 @@ def reland_grown_copy(copy: Path, original: Path) -> Path:
         f"{original.name} was written to after it was scored, and a newer file of that name "
         "has landed since; its readings up to the scored bytes are stored. Rename this file "
         "and drop it again to store and score the rest.",
+        landed_in=original.parent,
     )
 
 
