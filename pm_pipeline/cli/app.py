@@ -47,6 +47,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except Exception as error:
+        # A lost connection or a full disk met where no one line was made for it: still one.
+        from pm_pipeline.db.failures import database_failure
+
+        failure = database_failure(error, f"pm-pipeline {args.command}")
+        if failure is None:
+            raise
+        print(f"error: {failure}", file=sys.stderr)
+        return 1
 
 
 def _handler(reference: str) -> Callable[[argparse.Namespace], int]:
@@ -65,7 +74,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from pm_pipeline.cli.ingest_command import ingest_files
     from pm_pipeline.cli.robot_choice import chosen_robot, robot_export_format
 
-    robot = chosen_robot(args)
+    robot = chosen_robot(args, known=False)  # ingesting is how a robot's readings arrive
     return ingest_files(args.files, args.settings, robot, robot_export_format(args, robot))
 
 

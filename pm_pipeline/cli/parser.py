@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(required=True, metavar="COMMAND", title="commands")
+    commands = parser.add_subparsers(
+        required=True, metavar="COMMAND", title="commands", dest="command"
+    )
     _add_ingest(commands)
     _add_train(commands)
     _add_score(commands)
@@ -194,6 +196,22 @@ def _add_robots(commands: argparse._SubParsersAction) -> None:
         "robot without one, then any robot with stored readings that the file does not list.",
     )
     robots.set_defaults(handler="pm_pipeline.cli.robots_command:list_robots")
+    actions = robots.add_subparsers(metavar="ACTION", title="actions")
+    remove = _command(
+        actions,
+        "remove",
+        "remove a robot's Dagster partition made by mistake",
+        "Deletes ROBOT from the robots partitions of the Dagster instance (a mistyped id that\n"
+        "a run or the UI made one). Refused for a robot with stored readings or models, or\n"
+        "listed in the robots file, unless --force; its stored data is never deleted.",
+    )
+    remove.add_argument("robot_id", metavar="ROBOT", help="the partition's robot id")
+    remove.add_argument(
+        "--force",
+        action="store_true",
+        help="remove the partition even though readings or models of the robot are stored",
+    )
+    remove.set_defaults(handler="pm_pipeline.cli.robots_command:remove_robot")
 
 
 def _add_models(commands: argparse._SubParsersAction) -> None:

@@ -8,19 +8,32 @@ from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.robots import check_robot_id, load_fleet
 
 
-def chosen_robot(args: argparse.Namespace) -> str:
-    """``--robot`` when given (any usable id: a robot known only from its stored readings
-    can be listed and exported), else the robot the fleet means by default.
+def chosen_robot(args: argparse.Namespace, known: bool = True) -> str:
+    """``--robot`` when given, else the robot the fleet means by default.
+
+    With ``known`` (every command but ``ingest``, which is how a robot's readings first
+    arrive), the robot must be in the robots file or have stored readings or models: a
+    mistyped id stops here, before any run or partition is made for it.
 
     Raises
     ------
     RobotsFileError
         When the id is not usable, or the robots file lists several robots and none was named.
+    PipelineError
+        When ``known`` and nothing knows the robot.
     """
     robot = getattr(args, "robot", None)
+    fleet = load_fleet(args.settings)
     if robot is None:
-        return load_fleet(args.settings).default_robot_id()
-    return check_robot_id(robot)
+        return fleet.default_robot_id()
+    check_robot_id(robot)
+    if not known or robot in fleet.robots:
+        return robot
+    from pm_pipeline.db.migrate import open_configured_store
+    from pm_pipeline.db.schema import readings_table
+    from pm_pipeline.services.fleet import check_known_robot
+
+    return check_known_robot(open_configured_store(args.settings), readings_table(), fleet, robot)
 
 
 def robot_export_format(args: argparse.Namespace, robot_id: str) -> ExportFormat:

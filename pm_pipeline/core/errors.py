@@ -7,6 +7,7 @@ holding an unescaped ``@`` or ``/``, and a password given in the query (``?passw
 libpq accepts it.
 """
 
+import errno
 import re
 from urllib.parse import unquote
 
@@ -90,3 +91,39 @@ def _userinfo_span(url: str) -> tuple[int, int]:
     slashes = url.find("//")
     start = slashes + 2 if 0 <= slashes < at else 0
     return start, at
+
+
+class StorageFull(PipelineError):
+    """A disk (of the database or of Dagster's storage) is full: free space and run again."""
+
+
+_OUT_OF_SPACE_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+_OUT_OF_SPACE_SIGNS = (
+    "database or disk is full",
+    "no space left on device",
+    "disk quota exceeded",
+    "file too large",
+    "disk i/o error",  # SQLite's word for a write the file system refused
+    "could not extend file",  # Postgres out of space
+)
+
+
+def out_of_space(error: BaseException) -> bool:
+    """True when ``error``, or an error it was raised from, says a disk is full or a file
+    may grow no more (ENOSPC, EFBIG, a quota; SQLite's and Postgres' words for them)."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _OUT_OF_SPACE_ERRNOS:
+            return True
+        if any(sign in str(current).lower() for sign in _OUT_OF_SPACE_SIGNS):
+            return True
+        orig = getattr(current, "orig", None)
+        pending += [current.__cause__, current.__context__]
+        if isinstance(orig, BaseException):
+            pending.append(orig)
+    return False

@@ -3,6 +3,11 @@
 The rule: a reading is identified by robot and timestamp. One already stored is kept (the
 file's reading at that instant is counted as present, not written), and within a file the
 first reading of an instant wins. ``rows_present`` counts both kinds of skipped reading.
+
+One exception: a new version of a file already ingested (same robot, same file name,
+different bytes: a corrected export) replaces the stored values at its instants, in the same
+transaction, so the readings agree with the events scored from its bytes. ``rows_replaced``
+counts the readings whose values changed.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from sqlalchemy import (
     String,
     Table,
     func,
+    or_,
     select,
     true,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -47,6 +54,8 @@ class IngestResult:
     rows_present: int
     first_time: pd.Timestamp | None = None
     last_time: pd.Timestamp | None = None
+    rows_replaced: int = 0
+    """Stored readings whose values this file, a new version of one ingested before, changed."""
 
 
 class AppendCollided(Exception):
@@ -64,7 +73,8 @@ def ingest_readings(
     content_sha256: str,
     append_directly: bool = True,
 ) -> IngestResult:
-    """Store the readings not stored yet, and record the file, all in one transaction.
+    """Store the readings not stored yet, and record the file, all in one transaction; a new
+    version of a file ingested before also replaces the stored values at its instants.
 
     An error anywhere, also one raised while the chunks are produced, stores nothing.
 
@@ -120,6 +130,7 @@ def _ingest(
         direct = append_directly and (newest is None or opening[TIME_COLUMN].min() > newest)
         rows = counts.unique_rows(_chained(opening, pending))
         constants = {"robot_id": robot_id}
+        replaced = 0
         if direct:
             try:
                 added = bulk_insert(connection, table, rows, constants)
@@ -128,8 +139,9 @@ def _ingest(
                     raise
                 raise AppendCollided(str(error.orig)) from error
         else:
-            added = _merge_through_staging(connection, table, rows, constants)
-        return _record_ingest(connection, robot_id, source, counts, added)
+            replacing = _earlier_version_stored(connection, robot_id, source)
+            added, replaced = _merge_through_staging(connection, table, rows, constants, replacing)
+        return _record_ingest(connection, robot_id, source, counts, (added, replaced))
 
 
 def _chained(opening: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -180,14 +192,26 @@ def _newest_time(connection: Connection, table: Table, robot_id: str) -> pd.Time
     return None if newest is None else from_db_times(pd.Series([newest])).iloc[0]
 
 
+def _earlier_version_stored(connection: Connection, robot_id: str, source: tuple[str, str]) -> bool:
+    """True when the robot has a file of this name ingested with other bytes."""
+    file_name, content_sha256 = source
+    earlier = select(ingested_files.c.ingest_id).where(
+        ingested_files.c.robot_id == robot_id,
+        ingested_files.c.file_name == file_name,
+        ingested_files.c.content_sha256 != content_sha256,
+    )
+    return connection.execute(earlier.limit(1)).first() is not None
+
+
 def _record_ingest(
     connection: Connection,
     robot_id: str,
     source: tuple[str, str],
     counts: _FileRows,
-    added: int,
+    written: tuple[int, int],
 ) -> IngestResult:
     file_name, content_sha256 = source
+    added, replaced = written
     first, last = counts.first, counts.last
     connection.execute(
         ingested_files.insert().values(
@@ -202,20 +226,44 @@ def _record_ingest(
             ingested_at=to_db_time(connection, pd.Timestamp(datetime.now(UTC))),
         )
     )
-    return IngestResult(file_name, counts.rows, added, counts.rows - added, first, last)
+    return IngestResult(file_name, counts.rows, added, counts.rows - added, first, last, replaced)
 
 
 def _merge_through_staging(
-    connection: Connection, table: Table, frames: Iterable[pd.DataFrame], constants: dict
-) -> int:
+    connection: Connection,
+    table: Table,
+    frames: Iterable[pd.DataFrame],
+    constants: dict,
+    replace_changed: bool = False,
+) -> tuple[int, int]:
     """Stage ``frames`` in a temporary table, then insert the readings not stored yet with one
-    set-based insert that skips existing ones; return how many were new."""
+    set-based insert that skips existing ones (after, with ``replace_changed``, one update of
+    the stored readings whose values differ); return how many were new and replaced."""
     staging = _staging_table(table)
     staging.create(connection)
     bulk_insert(connection, staging, frames, constants)
+    replaced = (
+        connection.execute(_update_changed_rows(table, staging)).rowcount if replace_changed else 0
+    )
     added = connection.execute(_insert_new_rows(connection, table, staging)).rowcount
     staging.drop(connection)
-    return added
+    return added, replaced
+
+
+def _update_changed_rows(table: Table, staging: Table):
+    """UPDATE … FROM staging: the staged values at every stored instant whose values differ
+    (NULL-safe: a NULL current and a number differ)."""
+    time_column = time_column_of(table)
+    differs = or_(*(table.c[axis].is_distinct_from(staging.c[axis]) for axis in AXES))
+    return (
+        update(table)
+        .where(
+            table.c.robot_id == staging.c.robot_id,
+            table.c[time_column] == staging.c[time_column],
+            differs,
+        )
+        .values({axis: staging.c[axis] for axis in AXES})
+    )
 
 
 def _staging_table(table: Table) -> Table:

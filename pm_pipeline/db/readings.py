@@ -109,6 +109,13 @@ def stored_robot_ids(engine: Engine, table: Table) -> list[str]:
         return [str(robot_id) for robot_id in found.scalars()]
 
 
+def has_readings(engine: Engine, table: Table, robot_id: str) -> bool:
+    """True when the store holds at least one reading of the robot (an index lookup)."""
+    with engine.connect() as connection:
+        query = select(table.c.robot_id).where(table.c.robot_id == robot_id).limit(1)
+        return connection.execute(query).first() is not None
+
+
 def skipped_duplicates(engine: Engine, robot_id: str) -> int:
     """Readings that ingest found already stored (or repeated within a file), summed."""
     with engine.connect() as connection:

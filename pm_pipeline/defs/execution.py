@@ -1,6 +1,8 @@
 """Running the code location's jobs in-process against the local (or configured) instance."""
 
+import contextlib
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,8 +11,16 @@ import dagster as dg
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.landing.plan import partition_key_for
+from pm_pipeline.core.runs.processes import (
+    OWNER_HOST_TAG,
+    OWNER_PID_TAG,
+    owner_tags,
+    this_host,
+    worker_gone,
+)
 from pm_pipeline.core.schema import DEFAULT_ROBOT_ID
 from pm_pipeline.db.engine import normalise_url
+from pm_pipeline.db.failures import storage_failure
 from pm_pipeline.defs.instance import (
     DAGSTER_HOME_VARIABLE,
     DAGSTER_PG_VARIABLE,
@@ -26,6 +36,9 @@ PROJECT_SETTINGS = "dagster.yaml"
 # A crashed run is failed and run again: the same blocks end the repo's dagster.yaml (a test
 # keeps them equal), whose comment says how; docs/reliability.md names the tests.
 RUN_RECOVERY_YAML = """\
+run_launcher:
+  module: pm_pipeline.defs.run_launcher
+  class: ProjectRunLauncher
 run_monitoring:
   enabled: true
   poll_interval_seconds: 10
@@ -105,7 +118,62 @@ def local_instance() -> dg.DagsterInstance:
     public way to load an instance from that folder with settings overridden.
     """
     home = prepare_local_home()
-    return dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}})
+    instance = dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}})
+    end_abandoned_runs(instance)
+    return instance
+
+
+UNFINISHED = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def end_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed the runs a command of this host executed in its own process and never
+    ended (it died, or its storage was full when it tried); return their ids.
+
+    Such a run would otherwise stay STARTED for good: no daemon watches a command's runs.
+    """
+    ended = []
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=UNFINISHED, tags={OWNER_HOST_TAG: this_host()})
+    )
+    for record in records:
+        run = record.dagster_run
+        pid = run.tags.get(OWNER_PID_TAG, "")
+        started_by = record.create_timestamp.timestamp()
+        if pid.isdigit() and worker_gone(int(pid), this_host(), started_by):
+            instance.report_run_failed(
+                run, f"the command that ran it (pid {pid}) ended before the run did"
+            )
+            ended.append(run.run_id)
+    return ended
+
+
+def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, **kwargs: Any):
+    """``execute_in_process`` with this process named as the run's owner. When Dagster's own
+    storage fails under the run (a full disk, a lost connection), the run is marked failed if
+    the storage still takes that (else the next command does it) and the error is one line."""
+    run_id = kwargs.pop("run_id", None) or str(uuid.uuid4())
+    try:
+        return job.execute_in_process(
+            instance=instance, run_id=run_id, tags=owner_tags(), raise_on_error=False, **kwargs
+        )
+    except Exception as error:
+        failure = storage_failure(error, f"run {run_id} of {job.name}")
+        if failure is None:
+            raise
+        _try_to_fail(instance, run_id, str(failure))
+        raise failure from None
+
+
+def _try_to_fail(instance: dg.DagsterInstance, run_id: str, reason: str) -> None:
+    run = instance.get_run_by_id(run_id)
+    if run is not None and not run.is_finished:
+        with contextlib.suppress(Exception):  # the storage may still be full: a later command
+            instance.report_run_failed(run, reason)
 
 
 def _instance_settings(on_postgres: bool) -> str:
@@ -140,11 +208,11 @@ def run_training(
     if min_training_rows is not None:
         ops["synthetic_events"] = {"config": {"min_training_rows": min_training_rows}}
     run_config = {"ops": ops, "loggers": _QUIET_LOGGERS}
-    result = defs.resolve_job_def("training_job").execute_in_process(
+    result = _execute(
+        defs.resolve_job_def("training_job"),
+        instance,
         run_config=run_config,
-        instance=instance,
         partition_key=add_robot(instance, robot_id),
-        raise_on_error=False,
     )
     return _outcome(result)
 
@@ -153,11 +221,11 @@ def run_views(
     defs: dg.Definitions, instance: dg.DagsterInstance, robot_id: str = DEFAULT_ROBOT_ID
 ) -> JobOutcome:
     """Refresh one robot's views (data health, axis summary, events summary, open events)."""
-    result = defs.resolve_job_def("views_job").execute_in_process(
+    result = _execute(
+        defs.resolve_job_def("views_job"),
+        instance,
         run_config={"loggers": _QUIET_LOGGERS},
-        instance=instance,
         partition_key=add_robot(instance, robot_id),
-        raise_on_error=False,
     )
     return _outcome(result)
 
@@ -180,11 +248,11 @@ def run_scoring(
     add_robot(instance, robot_id)
     instance.add_dynamic_partitions(LANDED_FILES, [key])
     config = {"path": str(path.resolve()), "model_version": model_version}
-    result = defs.resolve_job_def("file_scoring_job").execute_in_process(
+    result = _execute(
+        defs.resolve_job_def("file_scoring_job"),
+        instance,
         run_config={"ops": {"file_events": {"config": config}}, "loggers": _QUIET_LOGGERS},
-        instance=instance,
         partition_key=str(robot_file_key(robot_id, key)),
-        raise_on_error=False,
         run_id=run_id,
     )
     return key, _outcome(result)
@@ -236,6 +304,7 @@ def _failure_reason(failure: Any) -> str:
     while error.cause is not None and error.cls_name not in (
         "PipelineError",
         "DatabaseUnavailable",
+        "StorageFull",
     ):
         error = error.cause
     message = error.message.strip().splitlines()[0]

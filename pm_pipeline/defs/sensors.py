@@ -14,9 +14,12 @@ from pm_pipeline.core.landing.plan import (
     EarlierRun,
     LandingDecision,
     after_earlier_run,
+    looks_in_cursor,
+    looks_of,
     not_in_flight,
     plan_landed_files,
 )
+from pm_pipeline.defs.archive_watch import reland_grown_archives
 from pm_pipeline.defs.jobs import LANDED_FILES_JOB, MAX_RUNTIME_TAG, landed_files_in
 from pm_pipeline.defs.partitions import (
     LANDED_FILES,
@@ -26,7 +29,9 @@ from pm_pipeline.defs.partitions import (
 )
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.robots import Fleet, load_fleet
+from pm_pipeline.services.drop_folders import check_finished_folders
 from pm_pipeline.services.landing import (
+    ChangedAfterScoring,
     archive_file,
     judge_fleet_file,
     list_landed_files,
@@ -61,12 +66,16 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     fleet = load_fleet(settings)
     folder = settings.drop_dir
     folder.mkdir(parents=True, exist_ok=True)
+    check_finished_folders(folder)  # a symlinked archive/ fails the tick before any move
+    reland_grown_archives(context, settings)
+    landed = list_landed_files(folder)
     decisions = plan_landed_files(
-        not_in_flight(list_landed_files(folder), _paths_in_flight(context)),
+        not_in_flight(landed, _paths_in_flight(context)),
         now=time.time(),
         settle_s=settings.settle_seconds,
         max_files=settings.max_files_per_tick,
         judge=partial(judge_fleet_file, fleet=fleet, default=settings.export_format),
+        last_looks=looks_in_cursor(context.cursor),
     )
     fresh, reruns = [], []
     for decision in (d for d in decisions if d.action == "score"):
@@ -103,6 +112,8 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
                 "requested": len(fresh) + len(reruns),
                 "runs": len(requests) + len(reruns),
                 "waiting": len(waiting),
+                # Each file's size and mtime: a file is ready once two looks agree.
+                "looks": looks_of(landed),
             }
         ),
     )
@@ -161,7 +172,11 @@ def _next_step(
         earlier = _earlier(rerun)
         step = after_earlier_run(earlier, grace_s=float("inf"))
     if step == "archive" and decision.path.exists():
-        moved = archive_file(decision.path, decision.sha256)
+        try:
+            moved = archive_file(decision.path, decision.sha256)
+        except ChangedAfterScoring as changed:
+            context.log.warning(str(changed))
+            return None
         context.log.info(f"{decision.path.name} was already scored; archived as {moved.name}")
     elif step == "wait" and earlier.will_retry:
         context.log.info(f"{decision.path.name}: run {earlier.run_id} failed; Dagster retries it.")

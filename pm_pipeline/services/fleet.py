@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import Engine, Table
 
+from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.db.events import open_events, robot_events
-from pm_pipeline.db.readings import readings_span, stored_robot_ids
+from pm_pipeline.db.readings import has_readings, readings_span, stored_robot_ids
 from pm_pipeline.db.registry import list_models
 from pm_pipeline.robots import Fleet
 
@@ -45,3 +46,31 @@ def _overview(
     return RobotOverview(
         robot_id, axis_count, active[0] if active else None, count, last, len(still_open)
     )
+
+
+def check_known_robot(engine: Engine, readings: Table, fleet: Fleet, robot_id: str) -> str:
+    """``robot_id`` when the robots file lists it or the store holds its readings, models or
+    events.
+
+    Raises
+    ------
+    PipelineError
+        For a robot nothing knows (a typo, most likely), naming the robots there are, before
+        a command makes a run or a partition for it.
+    """
+    if robot_id in fleet.robots or has_readings(engine, readings, robot_id):
+        return robot_id
+    if list_models(engine, robot_id) or not robot_events(engine, robot_id).empty:
+        return robot_id
+    known = sorted({*fleet.robot_ids, *stored_robot_ids(engine, readings)})
+    where = f"the robots file {fleet.source}" if fleet.source else "the deployment (no robots file)"
+    raise PipelineError(
+        f"robot {robot_id!r} is unknown: {where} does not list it and no readings, models or "
+        f"events of it are stored; use one of {', '.join(known) or 'none yet'}, or ingest its "
+        f"readings first (pm-pipeline ingest --robot {robot_id} FILE)."
+    )
+
+
+def stored_for(engine: Engine, readings: Table, robot_id: str) -> tuple[int, int]:
+    """How many readings and model versions of the robot the store holds."""
+    return readings_span(engine, readings, robot_id)[0], len(list_models(engine, robot_id))

@@ -23,6 +23,7 @@ from typing import Protocol
 
 import pandas as pd
 from sqlalchemy import Engine, Table
+from sqlalchemy.exc import DBAPIError
 
 from pm_pipeline.core.parsing.careful import parse_export
 from pm_pipeline.core.parsing.format import ExportFormat
@@ -32,6 +33,7 @@ from pm_pipeline.core.parsing.stream import (
     open_export_stream,
 )
 from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.db.failures import database_failure
 from pm_pipeline.db.ingest import AppendCollided, IngestResult, ingest_readings
 
 INGEST_BLOCK_BYTES = 2 << 20
@@ -112,10 +114,35 @@ def ingest_export(
             continue
         except NeedsCarefulRead:
             break  # rolled back: nothing was stored; read it whole below
-        return IngestedExport(result, export.notes(), True, sink)
+        except DBAPIError as error:
+            _raise_meaning(error, name)
+            raise
+        return IngestedExport(result, (*export.notes(), *_replaced(result)), True, sink)
     parsed = parse_export(path, fmt)
-    result = ingest_readings(engine, table, parsed.readings, robot_id, name, content_sha256)
-    return IngestedExport(result, parsed.notes, False, readings=parsed.readings)
+    try:
+        result = ingest_readings(engine, table, parsed.readings, robot_id, name, content_sha256)
+    except DBAPIError as error:
+        _raise_meaning(error, name)
+        raise
+    notes = (*parsed.notes, *_replaced(result))
+    return IngestedExport(result, notes, False, readings=parsed.readings)
+
+
+def _raise_meaning(error: DBAPIError, name: str) -> None:
+    """Raise the one-line meaning of a lost connection or a full disk (the transaction rolled
+    back, so nothing of the file is stored); return for any other error."""
+    failure = database_failure(error, f"storing the readings of {name}")
+    if failure is not None:
+        raise failure from error
+
+
+def _replaced(result: IngestResult) -> list[str]:
+    if not result.rows_replaced:
+        return []
+    return [
+        f"{result.file_name} is a new version of a file ingested before: "
+        f"{result.rows_replaced} stored readings now hold its values"
+    ]
 
 
 def _in_time_order(

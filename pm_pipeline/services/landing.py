@@ -12,6 +12,11 @@ content hash, so a later file with the same name never overwrites an earlier one
 Every move is one atomic rename, and repeating one is harmless: a run that dies after
 archiving, or a second run of the same file, finds the file already archived and scores the
 archived copy instead of failing on a missing file.
+
+A file whose bytes changed after they were judged (a writer still appending) is never
+archived under the hash of bytes it no longer holds: it goes back to the drop folder, to be
+scored again whole once it stops changing. ``archive/`` and ``quarantine/`` must be real
+folders inside the drop folder: a symlink there would carry files out of it, so it is refused.
 """
 
 from __future__ import annotations
@@ -28,12 +33,14 @@ from pm_pipeline.core.landing.plan import (
     LandedFile,
     LandingDecision,
     archived_name,
+    grown_after_scoring,
 )
 from pm_pipeline.core.parsing.careful import GZIP_MAGIC, check_export_header
 from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.schema import DEFAULT_ROBOT_ID, is_synthetic_source
 from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.robots import Fleet, RobotsFileError
+from pm_pipeline.services.drop_folders import finished_folder
 
 PARTITION_KEY_MARKS = ("|", ",")
 """Dagster joins partition dimensions with ``|`` and lists keys with ``,``."""
@@ -69,6 +76,20 @@ def landed_file_path(partition_key: str, explicit: str | None, folder: Path) -> 
     if path.resolve().parent != folder:
         raise PipelineError(f"{path} leads outside the drop folder {folder}; not scoring it.")
     return _or_archived_copy(path)
+
+
+class GoneAfterScoring(PipelineError):
+    """A scored file vanished before it could be archived (deleted or moved by someone else):
+    its readings and events are stored, so this is worth a warning, not a failed run."""
+
+
+class ChangedAfterScoring(PipelineError):
+    """A file's bytes changed after the sensor judged them; it is back in the drop folder (or
+    in quarantine) at :attr:`path`, to be scored again whole."""
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 def robot_drop_folder(drop_dir: Path, robot_id: str) -> Path:
@@ -136,21 +157,25 @@ def judge_fleet_file(landed: LandedFile, fleet: Fleet, default: ExportFormat) ->
     return judge_landed_file(landed, fmt)
 
 
-def quarantine_file(path: Path, reason: str) -> Path:
+def quarantine_file(path: Path, reason: str, landed_in: Path | None = None) -> Path:
     """Move a bad file to ``quarantine/`` with a ``.reason.txt`` beside it; return its new path.
+
+    ``quarantine/`` is the one of the folder the file landed in: ``landed_in``, else the
+    file's own folder.
 
     Raises
     ------
     PipelineError
         When the file is gone (another run moved it first).
     """
-    target = _free_name(path.parent / QUARANTINE_FOLDER, path.name)
+    folder = landed_in or path.parent
+    target = _free_name(finished_folder(folder, QUARANTINE_FOLDER), path.name)
     try:
         moved = _move_into(path, target.parent, target.name)
     except FileNotFoundError:
         raise PipelineError(
             f"{path} is gone: another run moved it while this one read it; look in "
-            f"{path.parent / QUARANTINE_FOLDER} and {path.parent / ARCHIVE_FOLDER}."
+            f"{folder / QUARANTINE_FOLDER} and {folder / ARCHIVE_FOLDER}."
         ) from None
     # The file moves first, so a crash never leaves a reason without its file; the reason
     # is written aside and renamed, so it is never half there.
@@ -169,23 +194,66 @@ def archive_file(path: Path, sha256: str) -> Path:
 
     Raises
     ------
-    PipelineError
+    ChangedAfterScoring
+        When the moved bytes are not the ones scored (a writer appended meanwhile): the file
+        is put back under its name to be scored again whole (see :func:`reland_grown_copy`).
+    GoneAfterScoring
         When the file is gone and no archived copy holds these bytes.
+    PipelineError
+        When ``archive/`` is a symlink.
     """
     in_archive = path.parent.name == ARCHIVE_FOLDER
     if in_archive and path.stem.endswith(f".{sha256[:ARCHIVE_HASH_DIGITS]}"):
         return path
-    target = path.parent / ARCHIVE_FOLDER / archived_name(path, sha256)
+    target = finished_folder(path.parent, ARCHIVE_FOLDER) / archived_name(path, sha256)
     try:
-        return _move_into(path, target.parent, target.name)
+        moved = _move_into(path, target.parent, target.name)
     except FileNotFoundError:
         if target.is_file() and file_sha256(target) == sha256:
             return target
-        raise PipelineError(
+        raise GoneAfterScoring(
             f"{path} is gone and {target.parent} holds no copy of it with content hash "
-            f"{sha256[:ARCHIVE_HASH_DIGITS]}; it was moved away while being scored. Drop it "
-            "again to rescore it."
+            f"{sha256[:ARCHIVE_HASH_DIGITS]}; it was moved away while being scored. Its "
+            "readings and events are stored; drop it again only to rescore it."
         ) from None
+    # Hashed after the move: a write that lands before it is caught here, one after it by
+    # the sensor's watch of recent archives (reland_if_grown).
+    if file_sha256(moved) != sha256:
+        back = reland_grown_copy(moved, path)
+        raise ChangedAfterScoring(
+            f"{path.name} changed after it was judged ready (still being written?); not "
+            f"archived: it is at {back}, to be scored again whole.",
+            back,
+        )
+    return moved
+
+
+def reland_grown_copy(copy: Path, original: Path) -> Path:
+    """Put a copy whose bytes grew after scoring back where it landed, so the sensor scores
+    it again whole (the readings already stored stay once); into quarantine with the reason
+    when a newer file of that name has landed meanwhile. Returns where it is now."""
+    if not original.exists():
+        os.replace(copy, original)
+        return original
+    return quarantine_file(
+        copy,
+        f"{original.name} was written to after it was scored, and a newer file of that name "
+        "has landed since; its readings up to the scored bytes are stored. Rename this file "
+        "and drop it again to store and score the rest.",
+        landed_in=original.parent,
+    )
+
+
+def reland_if_grown(copy: Path, original: Path, run_started_at: float) -> Path | None:
+    """Where the archived ``copy`` of ``original`` is now, when it was written to after the
+    run that scored it began; None when it was not."""
+    try:
+        modified_at = copy.stat().st_mtime
+    except FileNotFoundError:
+        return None
+    if not grown_after_scoring(modified_at, run_started_at):
+        return None
+    return reland_grown_copy(copy, original)
 
 
 def archived_copies(path: Path) -> list[Path]:

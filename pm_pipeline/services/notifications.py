@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from pm_pipeline.core.notifications.routing import EMAIL, WEBHOOK, AlertRouting, retry_delay
 from pm_pipeline.db.event_lifecycle import ReconciledEvents, reconcile_events
+from pm_pipeline.db.failures import database_failure
 from pm_pipeline.db.outbox import claim_next, mark_delivered, mark_failed
 from pm_pipeline.services.channels import Channel, DeliveryFailed, SmtpChannel, WebhookChannel
 from pm_pipeline.settings import Settings
@@ -76,15 +78,22 @@ def store_file_events(
     span = scored.span
     if span is None:
         return ReconciledEvents(0, 0)
-    return reconcile_events(
-        engine,
-        robot_id,
-        source,
-        (span.first, span.file_last, span.last),
-        span.events,
-        (model_version, run_id),
-        alert_routing(settings),
-    )
+    try:
+        return reconcile_events(
+            engine,
+            robot_id,
+            source,
+            (span.first, span.file_last, span.last),
+            span.events,
+            (model_version, run_id),
+            alert_routing(settings),
+        )
+    except DBAPIError as error:
+        # A lost connection or a full disk rolled the events back: one line, not a traceback.
+        failure = database_failure(error, f"storing the events of {source}")
+        if failure is None:
+            raise
+        raise failure from error
 
 
 def channels_from(settings: Settings) -> dict[str, Channel]:

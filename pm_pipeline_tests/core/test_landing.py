@@ -1,3 +1,4 @@
+import json
 from functools import partial
 from pathlib import Path
 
@@ -5,9 +6,17 @@ import pandas as pd
 import pytest
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.landing.plan import LandedFile, not_in_flight, plan_landed_files
+from pm_pipeline.core.landing.plan import (
+    LandedFile,
+    grown_after_scoring,
+    looks_in_cursor,
+    looks_of,
+    not_in_flight,
+    plan_landed_files,
+)
 from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.simulation.replay import chunk_readings
+from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.services.landing import archive_file, judge_landed_file, quarantine_file
 
 JUDGE = partial(judge_landed_file, fmt=ExportFormat())
@@ -69,8 +78,9 @@ def test_quarantine_and_archive_never_overwrite(tmp_path: Path) -> None:
     names = sorted(p.name for p in (tmp_path / "quarantine").iterdir())
     assert names == ["x.1.csv", "x.1.csv.reason.txt", "x.csv", "x.csv.reason.txt"]
     (tmp_path / "y.csv").write_text(GOOD)
-    moved = archive_file(tmp_path / "y.csv", "abcdef0123456789")
-    assert moved == tmp_path / "archive" / "y.abcdef012345.csv" and moved.read_text() == GOOD
+    sha256 = file_sha256(tmp_path / "y.csv")
+    moved = archive_file(tmp_path / "y.csv", sha256)
+    assert moved == tmp_path / "archive" / f"y.{sha256[:12]}.csv" and moved.read_text() == GOOD
 
 
 def test_chunks_cover_every_row_in_order() -> None:
@@ -96,3 +106,27 @@ def test_partition_keys_cannot_escape_the_drop_folder(
     for key in ("../secret.csv", "sub/x.csv", "..", "link.csv"):
         with pytest.raises(PipelineError):
             landed_file_path(key, None, drop)
+
+
+def test_a_file_is_ready_only_once_two_looks_agree(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(GOOD)
+    seen = landed(tmp_path / "a.csv", 30)
+    grown = LandedFile(seen.path, seen.size + 40, seen.modified_at, True)
+    first = plan_landed_files([seen], 1000.0, 2.0, 10, JUDGE, last_looks={})
+    assert [(d.action, d.reason) for d in first] == [("wait", "changed since the last look")]
+    cursor = json.dumps({"looks": looks_of([seen])})
+    again = plan_landed_files([seen], 1000.0, 2.0, 10, JUDGE, looks_in_cursor(cursor))
+    assert [d.action for d in again] == ["score"]
+    # Bytes appended between the looks, the modification time kept (a copy with -p): waits.
+    changed = plan_landed_files([grown], 1000.0, 2.0, 10, JUDGE, looks_in_cursor(cursor))
+    assert [d.action for d in changed] == ["wait"]
+
+
+@pytest.mark.parametrize("cursor", [None, "", "not json", '{"looks": 3}', '{"last_tick": 1}'])
+def test_a_cursor_without_looks_means_a_first_look(cursor: str | None) -> None:
+    assert looks_in_cursor(cursor) == {}
+
+
+def test_an_archived_copy_written_after_its_run_began_has_grown() -> None:
+    assert grown_after_scoring(copy_modified_at=101.0, run_started_at=100.0)
+    assert not grown_after_scoring(copy_modified_at=99.0, run_started_at=100.0)

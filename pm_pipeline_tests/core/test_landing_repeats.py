@@ -1,6 +1,7 @@
 """File moves are safe to repeat: a second run, or a retry, of a file that is already archived."""
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from pm_pipeline.services.landing import (
     archived_copies,
     landed_file_path,
     quarantine_file,
+    reland_if_grown,
 )
 
 TEXT = "time,axis_1\n2022-10-17T12:00:00Z,1\n"
@@ -112,3 +114,26 @@ def test_a_file_named_like_the_synthetic_set_is_refused(drop: Path, name: str) -
     with pytest.raises(PipelineError, match="rename the file"):
         landed_file_path(name, str(drop / name), drop)
     assert landed_file_path("synthetic_day.csv", None, drop) == drop / "synthetic_day.csv"
+
+
+def test_a_copy_grown_after_scoring_goes_back_or_to_the_drop_folders_quarantine(
+    drop: Path,
+) -> None:
+    """Bytes appended to an archived copy are never lost: the copy goes back where it landed,
+    or, when a newer file of that name has landed since, to the drop folder's quarantine."""
+    landed = drop / "a.csv"
+    landed.write_text("time,axis_1\n2026-01-01T00:00:00Z,1\n")
+    archived = archive_file(landed, file_sha256(landed))
+    with archived.open("a") as writer:
+        writer.write("2026-01-01T00:00:01Z,2\n")
+    assert reland_if_grown(archived, landed, run_started_at=0.0) == landed
+    assert landed.read_text().endswith("00:00:01Z,2\n") and not archived.exists()
+    archived = archive_file(landed, file_sha256(landed))
+    with archived.open("a") as writer:
+        writer.write("2026-01-01T00:00:02Z,3\n")
+    landed.write_text("time,axis_1\n2026-01-02T00:00:00Z,9\n")  # a newer file, same name
+    moved = reland_if_grown(archived, landed, run_started_at=0.0)
+    assert moved is not None and moved == drop / "quarantine" / archived.name
+    reason = drop / "quarantine" / f"{archived.name}.reason.txt"
+    assert "newer file of that name" in reason.read_text()
+    assert reland_if_grown(moved, landed, run_started_at=time.time() + 60) is None

@@ -16,10 +16,10 @@ from pm_pipeline.db.events import read_events
 from pm_pipeline.db.readings import readings_span
 from pm_pipeline.defs.assets import TRAINING_ASSETS
 from pm_pipeline.defs.io_manager import pipeline_resources
-from pm_pipeline.defs.sensors import landed_file_sensor
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.core.test_bad_inputs import ERRORS, write
 from pm_pipeline_tests.defs.test_sensor import scored_files
+from pm_pipeline_tests.defs.test_sensor import tick as sensor_tick
 from pm_pipeline_tests.partitioned import (
     ROBOT,
     latest_file_metadata,
@@ -53,7 +53,7 @@ def test_bad_files_never_stop_the_sensor_nor_leave_rows(
         assert materialize_robot(
             TRAINING_ASSETS, resources=pipeline_resources(database), instance=instance
         ).success
-        tick = landed_file_sensor(dg.build_sensor_context(instance=instance))
+        tick = sensor_tick(instance)
         assert isinstance(tick, dg.SensorResult)
         requests = [r for r in tick.run_requests or [] if isinstance(r, dg.RunRequest)]
         resources = pipeline_resources(database)

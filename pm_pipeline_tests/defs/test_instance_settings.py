@@ -1,14 +1,21 @@
 """The run queue's interval, run monitoring and run retries reach every instance the project
 makes: the local SQLite home the commands write, and the repo's dagster.yaml for Postgres."""
 
+import json
+import os
+import subprocess
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import yaml
+from dagster._core.events import EngineEventData
 from dagster._core.instance.ref import InstanceRef
+from dagster._core.launcher.base import WorkerStatus
 from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
+from dagster._core.storage.tags import GRPC_INFO_TAG
+from dagster._core.test_utils import create_run_for_test
 
 from pm_pipeline.defs.execution import (
     LOCAL_INSTANCE_YAML,
@@ -16,21 +23,24 @@ from pm_pipeline.defs.execution import (
     RUN_RECOVERY_YAML,
     prepare_local_home,
 )
+from pm_pipeline.defs.run_launcher import ProjectRunLauncher
+from pm_pipeline_tests.commands import wait_for
 from pm_pipeline_tests.conftest import PROJECT_ROOT
 
-RECOVERY_KEYS = ("run_monitoring", "run_retries")
+RECOVERY_KEYS = ("run_launcher", "run_monitoring", "run_retries")
 
 
 def assert_recovers_crashed_runs(instance: dg.DagsterInstance) -> None:
     assert instance.run_monitoring_enabled
     assert instance.run_monitoring_poll_interval_seconds == 10
-    # The default run launcher can neither check a worker's health nor resume a run.
+    # The project's run launcher checks a worker's health but cannot resume a run.
     assert instance.run_monitoring_max_resume_run_attempts == 0
     assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
     assert not instance.run_retries_retry_on_asset_or_op_failure
     coordinator = instance.run_coordinator
     assert isinstance(coordinator, QueuedRunCoordinator)
     assert coordinator.dequeue_interval_seconds == 1
+    assert isinstance(instance.run_launcher, ProjectRunLauncher)
 
 
 def test_repo_and_local_settings_agree() -> None:
@@ -101,3 +111,49 @@ def test_root_instance_is_postgres_with_dagster_pg_url(
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert_recovers_crashed_runs(instance)
     assert not (tmp_path / "state").exists()
+
+
+def worker_run(instance: dg.DagsterInstance, pid: int, host: str) -> dg.DagsterRun:
+    """A STARTED run whose worker logged ``pid`` as the code server's worker does."""
+    run = create_run_for_test(
+        instance,
+        job_name="landed_files_job",
+        status=dg.DagsterRunStatus.STARTED,
+        tags={GRPC_INFO_TAG: json.dumps({"host": host, "port": 4000})},
+    )
+    instance.report_engine_event(
+        f"Started process for run (pid: {pid}).", run, EngineEventData.in_process(pid)
+    )
+    return run
+
+
+def test_run_monitoring_is_told_when_a_run_worker_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dead worker on this host fails its run at run monitoring's next poll, not after the
+    run's max runtime; a live one, or one on another host, is left to the max runtime."""
+    for variable in ("DAGSTER_HOME", "DAGSTER_PG_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("PM_STATE_DIR", str(tmp_path / "state"))
+    ended = subprocess.Popen(["sleep", "0"])
+    ended.wait()  # reaped: its pid is free
+    zombie = subprocess.Popen(["sleep", "0"])
+    wait_for(lambda: zombie_state(zombie.pid), 10, "the child to end unreaped")
+    with dg.DagsterInstance.from_config(str(prepare_local_home())) as instance:
+        launcher = instance.run_launcher
+        assert (
+            isinstance(launcher, ProjectRunLauncher) and launcher.supports_check_run_worker_health
+        )
+        for pid, host, status in [
+            (ended.pid, "localhost", WorkerStatus.FAILED),
+            (zombie.pid, "localhost", WorkerStatus.FAILED),
+            (os.getpid(), "localhost", WorkerStatus.RUNNING),
+            (ended.pid, "code-server.example", WorkerStatus.RUNNING),
+        ]:
+            health = launcher.check_run_worker_health(worker_run(instance, pid, host))
+            assert health.status == status, (pid, host, health)
+    zombie.wait()
+
+
+def zombie_state(pid: int) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"

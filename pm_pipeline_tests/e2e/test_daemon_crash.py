@@ -236,8 +236,12 @@ def test_killed_daemon_and_run_leave_nothing_half_written_and_the_file_is_scored
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """kill -9 of the daemon's process group (daemon, code server, run worker) mid-write, then a
-    restart. Dagster on SQLite with the settings the local commands write."""
-    monkeypatch.setenv("PM_SCORING_MAX_RUNTIME_SECONDS", "25")
+    restart. Dagster on SQLite with the settings the local commands write.
+
+    The scoring run's max runtime stays at its default (600 s), longer than this test waits:
+    the restarted daemon's run monitoring finds the run's worker gone (the project's run
+    launcher checks its pid) at its next poll, 10 s, and run_retries scores the file again."""
+    monkeypatch.setenv("PM_SCORING_MAX_RUNTIME_SECONDS", "600")
     site = DaemonSite(tmp_path, postgres_url)
     site.prepare()
     use_local_instance_settings(site)
@@ -260,7 +264,9 @@ def test_killed_daemon_and_run_leave_nothing_half_written_and_the_file_is_scored
         assert stuck.status == dg.DagsterRunStatus.STARTED  # nobody is left to say otherwise
         assert path.exists()
 
-        site.start_daemon()  # run monitoring fails the run once past its max runtime
+        site.start_daemon()  # run monitoring fails the run once it finds its worker gone
+        # check_scored_once waits 150 s at most, a quarter of the max runtime: the dead
+        # worker must be found, not waited out.
         check_scored_once(site, path, sha256, expected, stored_rows=len(readings))
     finally:
         site.stop_all()

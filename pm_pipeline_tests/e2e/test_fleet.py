@@ -17,9 +17,9 @@ from pm_pipeline.defs.assets.training import THRESHOLD_KEYS
 from pm_pipeline.defs.execution import local_instance, run_views
 from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
-from pm_pipeline.defs.sensors import landed_file_sensor
 from pm_pipeline_tests.conftest import skip_or_fail
 from pm_pipeline_tests.defs.test_fleet_sensor import FLEET
+from pm_pipeline_tests.defs.test_sensor import tick as sensor_tick
 from pm_pipeline_tests.partitioned import landed_key, latest_file_metadata, run_sensor_request
 from pm_pipeline_tests.test_robots import UR3_EXPORT
 
@@ -74,7 +74,7 @@ def test_two_robots_of_two_dialects_keep_everything_their_own(
     slice_of(real_export, 10001, 11000, drop / KAWASAKI / "shift.csv", worn=(300, 700))
     slice_of(UR3_EXPORT, 3601, 4600, drop / UR3 / "shift.csv", worn=(300, 700))
     instance = local_instance()
-    tick = landed_file_sensor(dg.build_sensor_context(instance=instance))
+    tick = sensor_tick(instance)
     assert isinstance(tick, dg.SensorResult)
     requests = [r for r in tick.run_requests or [] if isinstance(r, dg.RunRequest)]
     [request] = requests  # both robots' files in one run

@@ -13,13 +13,16 @@ import sqlalchemy as sa
 from pm_pipeline.core.detection.registry import detect_events, fit_model
 from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.trained import TrainedModel, fit_minmax_scaling
+from pm_pipeline.core.parsing.careful import parse_export
 from pm_pipeline.core.parsing.format import ExportFormat
-from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.core.simulation.sample import write_export
+from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.db.outbox import read_outbox
+from pm_pipeline.db.readings import read_readings
 from pm_pipeline.db.registry import register_model
 from pm_pipeline.db.schema import readings_table
 from pm_pipeline.services.notifications import store_file_events
@@ -302,3 +305,52 @@ def test_no_event_begins_before_the_scored_file(
         replayed = one_pass(model, worn)
         assert (replayed.loc[replayed["end_ts"] >= first, "start_ts"] < first).any()
     pd.testing.assert_frame_equal(found["pieces"], whole, check_exact=False, rtol=1e-9)
+
+
+def score_landed(
+    engine: sa.Engine, model: TrainedModel, readings: pd.DataFrame, path: Path
+) -> ScoredFile:
+    """Write ``readings`` as an export at ``path`` and score it as a landed file is (with
+    its content hash)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_export(readings, path)
+    scored = ingest_and_detect(
+        engine, readings_table(), ROBOT, path, file_sha256(path), model, EIGHT
+    )
+    store_file_events(engine, ROBOT, path.name, scored, model.version, "run", load_settings({}))
+    return scored
+
+
+def stored_values(engine: sa.Engine) -> pd.DataFrame:
+    return read_readings(engine, readings_table(), ROBOT)[[TIME_COLUMN, *AXES]]
+
+
+def file_values(path: Path) -> pd.DataFrame:
+    return parse_export(path, EIGHT).readings[[TIME_COLUMN, *AXES]]
+
+
+def test_a_replaced_file_replaces_its_readings_and_events_agree_with_them(
+    engine: sa.Engine,
+    model: TrainedModel,
+    robot_day: pd.DataFrame,
+    feed: pd.DataFrame,
+    tmp_path: Path,
+) -> None:
+    """A corrected export landed under the same name: its readings take the new values,
+    so the stored readings and the events scored from its bytes agree. A file of another
+    name keeps the rule that a stored reading is kept."""
+    healthy = robot_day[robot_day[TIME_COLUMN] >= feed[TIME_COLUMN].iloc[0]]
+    healthy = healthy.reset_index(drop=True)
+    first = score_landed(engine, model, healthy, tmp_path / "v1" / "line.csv")
+    assert first.ingest.rows_replaced == 0
+    # The same instants, axis 2 drawing 80% more for 20 minutes.
+    corrected = score_landed(engine, model, feed, tmp_path / "v2" / "line.csv")
+    assert 0 < corrected.ingest.rows_replaced < len(feed)
+    assert corrected.ingest.rows_added == 0
+    assert any("new version of a file ingested before" in note for note in corrected.notes)
+    new_values = file_values(tmp_path / "v2" / "line.csv")
+    pd.testing.assert_frame_equal(stored_values(engine), new_values, check_dtype=False)
+    assert_one_pass(engine, model, stored_values(engine))  # the events agree with them
+    other = score_landed(engine, model, healthy, tmp_path / "other.csv")
+    assert other.ingest.rows_replaced == 0 and other.ingest.rows_present == len(healthy)
+    pd.testing.assert_frame_equal(stored_values(engine), new_values, check_dtype=False)

@@ -1,6 +1,7 @@
 """Which landed files are ready, which wait: the drop folder's decisions, without touching it.
 
-A file is ready when it has not been modified for the settle time and its last line ends
+A file is ready when two looks of the sensor, a tick apart, saw the same size and
+modification time, it has not been modified for the settle time, and its last line ends
 with a newline (a controller or a copy still writing it fails one or the other). A file
 whose last line has no newline but that has not changed for ``CUT_SHORT_PATIENCE`` settle
 times is judged as it is (some exporters omit the final newline); gzip and binary files have
@@ -11,7 +12,8 @@ one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,6 +24,14 @@ QUARANTINE_FOLDER = "quarantine"
 ARCHIVE_HASH_DIGITS = 12
 CUT_SHORT_PATIENCE = 10
 """Settle times a file whose last line has no newline waits before it is judged as it is."""
+MAX_LOOKS_REMEMBERED = 1000
+"""Files whose last look the sensor keeps in its cursor; any beyond wait one tick more."""
+ARCHIVE_WATCH_MIN_S = 60.0
+"""A scored file's archived copy is watched for bytes written after scoring at least this
+long, and for ``CUT_SHORT_PATIENCE`` settle times when that is longer."""
+
+Look = tuple[int, float]
+"""What one look saw of a file: its size in bytes and its modification time."""
 
 
 def partition_key_for(path: str | Path) -> str:
@@ -115,12 +125,54 @@ def not_in_flight(files: list[LandedFile], in_flight: set[Path]) -> list[LandedF
     return [landed for landed in files if landed.path not in in_flight]
 
 
+def looks_of(files: list[LandedFile]) -> dict[str, Look]:
+    """This tick's look at the files, for the next tick to compare with (the oldest
+    ``MAX_LOOKS_REMEMBERED`` files: those the next ticks take first)."""
+    return {
+        str(landed.path): (landed.size, landed.modified_at)
+        for landed in files[:MAX_LOOKS_REMEMBERED]
+    }
+
+
+def looks_in_cursor(cursor: str | None) -> dict[str, Look]:
+    """The looks a sensor cursor holds (``{"looks": {path: [size, mtime]}}``); none from a
+    cursor of an older version or none at all, so every file then waits one tick."""
+    try:
+        looks = json.loads(cursor or "{}").get("looks", {})
+        return {str(path): (int(size), float(mtime)) for path, (size, mtime) in looks.items()}
+    except (ValueError, TypeError, AttributeError):
+        return {}
+
+
+def unchanged_since_last_look(landed: LandedFile, last_looks: Mapping[str, Look]) -> bool:
+    """True when the previous look saw this file with the same size and modification time.
+
+    The modification time alone is weak evidence: a writer that pauses longer than the
+    settle time between batches, or a copy that keeps the source's times, looks settled.
+    """
+    last = last_looks.get(str(landed.path))
+    return last is not None and tuple(last) == (landed.size, landed.modified_at)
+
+
+def archive_watch_seconds(settle_s: float) -> float:
+    """How long after its run ended a scored file's archived copy is watched for bytes
+    written into it after scoring (a writer still holding the file open)."""
+    return max(ARCHIVE_WATCH_MIN_S, settle_s * CUT_SHORT_PATIENCE)
+
+
+def grown_after_scoring(copy_modified_at: float, run_started_at: float) -> bool:
+    """True when an archived copy was written after its run began: a move keeps the
+    modification time of the bytes the sensor judged, so only a later write is newer."""
+    return copy_modified_at > run_started_at
+
+
 def plan_landed_files(
     files: list[LandedFile],
     now: float,
     settle_s: float,
     max_files: int,
     judge: Callable[[LandedFile], LandingDecision],
+    last_looks: Mapping[str, Look] | None = None,
 ) -> list[LandingDecision]:
     """Decide, for at most ``max_files`` files, whether to score, wait or quarantine.
 
@@ -136,6 +188,9 @@ def plan_landed_files(
         Cap on files taken per tick; the rest wait for the next tick.
     judge
         Decides ``score`` or ``quarantine`` for a settled file (it reads the header).
+    last_looks
+        What the previous tick saw (:func:`looks_of`); a file it did not see the same waits.
+        None asks for no second look (a caller that keeps no looks).
 
     Returns
     -------
@@ -147,6 +202,8 @@ def plan_landed_files(
     for landed in files:
         if now - landed.modified_at < settle_s:
             decisions.append(LandingDecision(landed.path, "wait", "still being written"))
+        elif last_looks is not None and not unchanged_since_last_look(landed, last_looks):
+            decisions.append(LandingDecision(landed.path, "wait", "changed since the last look"))
         elif (
             landed.size
             and not landed.ends_with_newline

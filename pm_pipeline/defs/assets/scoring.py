@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError
+from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError, StorageFull
 from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.parsing.careful import check_export_header
 from pm_pipeline.core.parsing.format import ExportFormat
@@ -35,6 +35,8 @@ from pm_pipeline.defs.partitions import (
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.robots import Fleet, load_fleet
 from pm_pipeline.services.landing import (
+    ChangedAfterScoring,
+    GoneAfterScoring,
     archive_file,
     landed_file_path,
     quarantine_file,
@@ -259,6 +261,22 @@ class _FileScorer:
             )
         return self._lineage[robot_id]
 
+    def _archived(self, path: Path, sha256: str) -> Path:
+        """Where the scored file is now: archived, or left to be scored again when it
+        changed or vanished meanwhile (its readings and events are stored either way)."""
+        if not self.archive:
+            return path
+        try:
+            return archive_file(path, sha256)
+        except ChangedAfterScoring as changed:
+            self.context.log.warning(str(changed))
+            return changed.path
+        except GoneAfterScoring as gone:
+            self.context.log.warning(str(gone))
+            return path
+        except PipelineError as error:  # archive/ is a symlink: the file stays put
+            raise dg.Failure(description=str(error), allow_retries=False) from error
+
     def _score_file(
         self, partition_key: str, robot_id: str, file_key: str, path: Path, fmt: ExportFormat
     ) -> _FileOutcome:
@@ -283,17 +301,22 @@ class _FileScorer:
                 )
             except DatabaseUnavailable:
                 raise
+            except StorageFull as full:  # not the file's fault, and retrying will not help
+                raise dg.Failure(description=str(full), allow_retries=False) from full
             except PipelineError as error:
                 raise _bad_file(path, error, quarantine=self.archive) from error
             # The events and their notifications (when a channel is set), in one transaction.
-            written = store_file_events(
-                engine, robot_id, file_key, scored, version, context.run_id, settings
-            )
+            try:
+                written = store_file_events(
+                    engine, robot_id, file_key, scored, version, context.run_id, settings
+                )
+            except StorageFull as full:
+                raise dg.Failure(description=str(full), allow_retries=False) from full
         ingested = scored.ingest
         for note in scored.notes:
             context.log.warning(f"{robot_id}/{path.name}: {note}")
         stored = written.events
-        archived = archive_file(path, sha256) if self.archive else path
+        archived = self._archived(path, sha256)
         how = "streamed" if scored.streamed else "read whole"
         summary = (
             f"{robot_id}/{path.name}: {ingested.rows_in_file} rows {how}, {stored} events "
