@@ -23,6 +23,7 @@ from scipy import stats
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
+from pm_pipeline.core.detection.registry import detect_events, fit_model
 from pm_pipeline.core.evaluation.nab import (
     NAB_WINDOW,
     BinaryScores,
@@ -30,6 +31,8 @@ from pm_pipeline.core.evaluation.nab import (
     binary_scores,
     nab_scores,
 )
+from pm_pipeline.core.model.params import DetectorSettings
+from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 TRAIN_ROWS = 400
@@ -54,17 +57,6 @@ class SkabFile:
     @property
     def test(self) -> pd.DataFrame:
         return self.channels.iloc[TRAIN_ROWS:]
-
-    def readings(self, part: pd.DataFrame) -> pd.DataFrame:
-        """``part`` as canonical readings: UTC times and channels as ``axis_1…``."""
-        frame = pd.DataFrame(
-            {TIME_COLUMN: pd.DatetimeIndex(part.index).tz_localize("UTC")}
-        ).reset_index(drop=True)
-        for axis, column in zip(AXES, part.columns, strict=False):
-            frame[axis] = part[column].to_numpy(dtype="float64")
-        for axis in AXES[len(part.columns) :]:
-            frame[axis] = np.nan
-        return frame
 
 
 @dataclass(frozen=True)
@@ -159,6 +151,38 @@ def t2q_limits(x: np.ndarray, components: int, p: float = 0.999) -> tuple[float,
         + theta[1] * h0 * (h0 - 1) / theta[0] ** 2
     ) ** (1 / h0)
     return float(t2_limit), float(q_limit)
+
+
+def readings_frame(part: pd.DataFrame) -> pd.DataFrame:
+    """SKAB channels as canonical readings: UTC times, channels as ``axis_1…`` in file
+    order, the unused axes blank."""
+    frame = pd.DataFrame({TIME_COLUMN: pd.DatetimeIndex(part.index).tz_localize("UTC")})
+    for axis, column in zip(AXES, part.columns, strict=False):
+        frame[axis] = part[column].to_numpy(dtype="float64")
+    for axis in AXES[len(part.columns) :]:
+        frame[axis] = np.nan
+    return frame
+
+
+def rows_in_events(times: pd.Series, events: pd.DataFrame) -> np.ndarray:
+    """1 for every reading at or between an event's start and end."""
+    flagged = np.zeros(len(times), dtype="int64")
+    for start, end in zip(events["start"], events["end"], strict=True):
+        flagged[((times >= start) & (times <= end)).to_numpy()] = 1
+    return flagged
+
+
+def mode_predictor(settings: DetectorSettings) -> Predictor:
+    """A detector mode as a SKAB predictor: trained on the training rows as the pipeline
+    trains, its events over the test rows as row labels."""
+
+    def predict(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
+        training = readings_frame(train)
+        model = fit_model(training, fit_minmax_scaling(training), settings)
+        scored = readings_frame(test)
+        return rows_in_events(scored[TIME_COLUMN], detect_events(model, scored))
+
+    return predict
 
 
 def run_skab(files: list[SkabFile], predictor: Predictor) -> SkabScores:
