@@ -33,7 +33,7 @@ from pm_pipeline.core.detection.base import (
     utc_times,
 )
 from pm_pipeline.core.detection.events import EVENT_COLUMNS, contributions_json
-from pm_pipeline.core.detection.mspc_fit import ewma_smoothing, fit_mspc
+from pm_pipeline.core.detection.mspc_fit import ewma_smoothing, fit_mspc, residual_steps
 from pm_pipeline.core.model.params import DetectorSettings, MspcSettings
 from pm_pipeline.core.model.timeaxis import gap_breaks, seconds_since
 from pm_pipeline.core.model.trained import AxisModel, MinMaxScaling, MspcModel, TrainedModel
@@ -48,7 +48,7 @@ which is itself near 3 σ of it: the p-value reads ``z_mean`` as that many 3-σ 
 
 def standardised_residuals(model: MspcModel, readings: pd.DataFrame) -> np.ndarray:
     """Per reading and channel, the residual from the channel's prediction, in training σ
-    (0 where the channel has no reading: a missing reading neither raises nor lowers)."""
+    (NaN where the channel has no reading)."""
     columns = model.channels + model.context
     values = np.column_stack(
         [
@@ -67,16 +67,30 @@ def standardised_residuals(model: MspcModel, readings: pd.DataFrame) -> np.ndarr
         others = [k for k in range(len(columns)) if k != j]
         weights = np.asarray(model.weights[channel], dtype="float64")
         predicted = inputs[:, others] @ weights + model.intercept[channel] if others else 0.0
-        residual = (z[:, j] - predicted) / model.residual_scale[channel]
-        out[:, j] = np.nan_to_num(residual)
+        out[:, j] = (z[:, j] - predicted) / model.residual_scale[channel]
     return out
+
+
+def statistics(
+    model: MspcModel, u: np.ndarray, segment: np.ndarray, previous: np.ndarray | None
+) -> np.ndarray:
+    """Per reading, each channel's level statistic (its standardised residual ``u``) and
+    then each channel's spread statistic (``|Δu|`` less its training mean); both 0 where
+    they cannot be formed (a missing reading, the first after a gap), so those neither
+    raise nor lower them."""
+    center = np.array([model.spread_center[channel] for channel in model.channels])
+    steps = residual_steps(u, segment, previous) - center
+    return np.nan_to_num(np.hstack([u, steps]))
 
 
 class MspcScores:
     """The EWMA and baseline state of one model, advanced over rows of residuals."""
 
     def __init__(self, model: MspcModel, z_alert: float) -> None:
-        self.limit = np.array([model.limit[channel] for channel in model.channels])
+        self.limit = np.array(
+            [model.limit[channel] for channel in model.channels]
+            + [model.spread_limit[channel] for channel in model.channels]
+        )
         self.lam = ewma_smoothing(model.span)
         self.adapt = 1.0 / max(model.adapt_samples, 1.0)
         self.z_alert = z_alert
@@ -132,6 +146,7 @@ class MspcStream(EventStream):
         self.scores = MspcScores(self.joint, self.params.z_alert)
         self._last_seconds: float | None = None
         self._segment = 0
+        self._previous: np.ndarray | None = None
         self._open: dict | None = None
         self._events: list[dict] = []
 
@@ -146,13 +161,17 @@ class MspcStream(EventStream):
             breaks[0] = seconds[0] - self._last_seconds > self.params.gap_factor * self.model.dt_s
         self._last_seconds = float(seconds[-1])
         segment = self._segment + np.cumsum(breaks)
-        u = standardised_residuals(self.joint, readings)
+        residuals = standardised_residuals(self.joint, readings)
+        previous = None if self._previous is None or breaks[0] else self._previous
+        u = statistics(self.joint, residuals, segment, previous)
+        self._previous = residuals[-1]
         ratios = np.empty_like(u)
         bounds = [*np.flatnonzero(np.r_[True, np.diff(segment) != 0]), len(u)]
         for low, high in itertools.pairwise(bounds):
             ratios[low:high] = self.scores.advance(u[low:high], restart=bool(breaks[low]))
         self._segment = int(segment[-1])
-        return ratios, segment
+        count = len(self.joint.channels)
+        return np.maximum(ratios[:, :count], ratios[:, count:]), segment
 
     def _score(self, readings: pd.DataFrame, times: pd.Series) -> None:
         ratios, segment = self.channel_scores(readings, times)

@@ -13,10 +13,14 @@ Multivariate statistical process monitoring in the MSET/PLS family, kept to what
    change in operating point that moves all channels as before does not. One channel with
    no context has nothing to be predicted from (method ``level``): its residual is its own
    standardised value.
-3. Residuals are standardised by their training spread and smoothed by an EWMA. A
-   channel's limit is ``limit_factor`` × the largest |EWMA| in the training window (never
-   below ``limit_factor`` × 3 σ of an EWMA of white noise, for windows too short to show
-   their own range).
+3. Residuals ``u`` are standardised by their training spread. Two statistics per channel
+   are smoothed by an EWMA: ``u`` itself (level: rises, falls, broken relations) and
+   ``|Δu|``, the step from the previous reading's ``u``, less its training mean (spread:
+   added noise; a shift or a drift of the level barely moves it). Each statistic's limit is the
+   largest |EWMA| in the training window plus ``limit_factor`` × the EWMA's training range
+   (never less than 3 σ of an EWMA of white noise, for windows too short to show their own
+   range). The range is what the scoring baseline, which follows drift with a time
+   constant of one training window, lags behind a drift at the window's own pace.
 """
 
 from __future__ import annotations
@@ -78,6 +82,25 @@ def smoothed(u: np.ndarray, lam: float, segment: np.ndarray, start: np.ndarray |
     return out
 
 
+def residual_steps(
+    u: np.ndarray, segment: np.ndarray, previous: np.ndarray | None = None
+) -> np.ndarray:
+    """``|u_t - u_{t-1}|`` per row and channel; NaN on a segment's first row (after a data
+    gap, or the first row when there is no ``previous`` row) and where a reading is missing."""
+    before = np.vstack([np.full(u.shape[1], np.nan) if previous is None else previous, u[:-1]])
+    if len(segment):
+        before[np.r_[False, np.diff(segment) != 0]] = np.nan
+    return np.abs(u - before)
+
+
+def statistic_limits(smoothed_training: np.ndarray, floor: float, factor: float) -> np.ndarray:
+    """Per column, the largest |EWMA| of the training window plus ``factor`` × its range,
+    each at least ``floor``."""
+    highest = np.max(np.abs(smoothed_training), axis=0)
+    extent = np.ptp(smoothed_training, axis=0)
+    return np.maximum(highest, floor) + factor * np.maximum(extent, floor)
+
+
 def fit_mspc(
     readings: pd.DataFrame,
     scaling: MinMaxScaling,
@@ -116,8 +139,12 @@ def fit_mspc(
         residual_scales[channel] = float(max(np.std(residual), step))
         r2[channel] = float(1.0 - np.var(residual) / max(np.var(z[:, j]), 1e-12))
         residuals[:, j] = residual / residual_scales[channel]
-    highest = np.max(np.abs(smoothed(residuals, lam, segment)), axis=0)
-    limits = settings.limit_factor * np.maximum(highest, white)
+    steps = residual_steps(residuals, segment)
+    spread_center = np.nanmean(steps, axis=0) if len(steps) > 1 else np.zeros(len(channels))
+    spread_center = np.nan_to_num(spread_center)
+    statistics = np.hstack([residuals, np.nan_to_num(steps - spread_center)])
+    limits = statistic_limits(smoothed(statistics, lam, segment), white, settings.limit_factor)
+    count = len(channels)
     model = MspcModel(
         method=method,
         channels=channels,
@@ -127,7 +154,11 @@ def fit_mspc(
         weights=weights,
         intercept=intercepts,
         residual_scale=residual_scales,
-        limit={channel: float(limit) for channel, limit in zip(channels, limits, strict=True)},
+        limit={
+            channel: float(limit) for channel, limit in zip(channels, limits[:count], strict=True)
+        },
+        spread_center={c: float(v) for c, v in zip(channels, spread_center, strict=True)},
+        spread_limit={c: float(v) for c, v in zip(channels, limits[count:], strict=True)},
         span=settings.ewma_span,
         adapt_samples=float(settings.adapt_windows * len(readings)),
     )

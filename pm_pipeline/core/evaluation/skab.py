@@ -69,8 +69,12 @@ class SkabScores:
 
 
 def read_skab_file(path: Path, name: str) -> SkabFile:
-    """One SKAB CSV (``;``-separated, a ``datetime`` column, the two label columns)."""
+    """One SKAB CSV (``;``-separated, a ``datetime`` column, the two label columns; the
+    anomaly-free file has none, and reads as all normal)."""
     frame = pd.read_csv(path, sep=";", index_col="datetime", parse_dates=True)
+    for label in LABELS:
+        if label not in frame.columns:
+            frame[label] = 0
     labels = frame[list(LABELS)].to_numpy(dtype="float64").astype("int64")
     return SkabFile(name, frame.drop(columns=list(LABELS)), labels[:, 0], labels[:, 1])
 

@@ -163,9 +163,11 @@ class MspcSettings(DetectorSettings):
     """Samples the residuals are averaged over (EWMA span, λ = 2/(span+1)): it cuts white
     noise by √((2-λ)/λ) ≈ 4.5 so shifts of ~1 σ stand out, and a 400-reading training
     window still holds 20 spans to measure the smoothed residual's range on."""
-    limit_factor: float = 3.0
-    """The alarm level is this multiple of the largest smoothed residual in the training
-    window: a window's own maximum understates what hours of normal operation reach."""
+    limit_factor: float = 1.0
+    """A statistic's alarm level is its largest |EWMA| in the training window plus this
+    many times the EWMA's training range. The baseline follows drift with a time constant
+    of one training window, so it lags a drift at the window's own pace by about the
+    window's range: one range above what training reached stays quiet for that."""
     adapt_windows: float = 1.0
     """The baseline follows the smoothed residuals with a time constant of this many
     training windows (in readings), frozen while an alarm is up: the model trusts its

@@ -102,6 +102,10 @@ class MspcModel:
     residual_scale: dict[str, float]
     limit: dict[str, float]
     """Per channel, the smoothed standardised residual's alarm level (ALERT at 1×)."""
+    spread_center: dict[str, float]
+    """Per channel, the training mean of ``|u|``: the spread statistic is ``|u|`` less it."""
+    spread_limit: dict[str, float]
+    """Per channel, the smoothed spread statistic's alarm level."""
     span: int
     adapt_samples: float
 
