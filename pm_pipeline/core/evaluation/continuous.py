@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pm_pipeline.core.detection.registry import detect_events, fit_model
+from pm_pipeline.core.evaluation.robots import hours_of_readings
 from pm_pipeline.core.model.params import DetectorSettings
 from pm_pipeline.core.model.trained import TrainedModel, axes_with_data, fit_minmax_scaling
 from pm_pipeline.core.schema import TIME_COLUMN
@@ -93,10 +94,11 @@ def fault_rows(
     faults: list[Planted],
 ) -> pd.DataFrame:
     """One row per mode and planted fault: caught, minutes to detect, false events (events
-    that miss the fault) per hour; each fault planted alone in ``scored``."""
+    that miss the fault) per hour of readings; each fault planted alone in ``scored``."""
     sigma = training_sigma(train)
     models = {name: fit_model(train, fit_minmax_scaling(train), s) for name, s in settings.items()}
-    hours = (scored[TIME_COLUMN].iloc[-1] - scored[TIME_COLUMN].iloc[0]).total_seconds() / 3600
+    cadence = float(scored[TIME_COLUMN].diff().dt.total_seconds().median())
+    hours = hours_of_readings(scored[TIME_COLUMN], cadence)
     rows = []
     for fault in faults:
         planted = plant(scored, fault, sigma[fault.channel])

@@ -130,10 +130,12 @@ def t2q_predictions(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
     inverse = np.linalg.inv(np.atleast_2d(np.cov(np.asarray(pca.transform(x_train)).T)))
     scores = np.asarray(pca.transform(x_test))
     t2 = np.einsum("ij,jk,ik->i", scores, inverse, scores)
-    residual = np.eye(len(components)) - components @ components.T
-    q = np.einsum("ij,jk,ik->i", x_test, residual, x_test)
     t2_limit, q_limit = t2q_limits(x_train, pca.n_components_)
     t2_smooth = pd.Series(t2).rolling(5).median().to_numpy()
+    if pca.n_components_ == x_train.shape[1]:  # no residual space: T² alone, as SKAB's
+        return (t2_smooth > t2_limit).astype("int64")
+    residual = np.eye(len(components)) - components @ components.T
+    q = np.einsum("ij,jk,ik->i", x_test, residual, x_test)
     q_smooth = pd.Series(q).rolling(5).median().to_numpy()
     return ((t2_smooth > t2_limit) | (q_smooth > q_limit)).astype("int64")
 
@@ -144,7 +146,7 @@ def t2q_limits(x: np.ndarray, components: int, p: float = 0.999) -> tuple[float,
     eigenvalues)^i and the eigenvalues in ``numpy.linalg.eig`` order, as the reference does."""
     n, m = len(x), components
     t2_limit = m * (n - 1) * (n + 1) / (n * (n - m)) * stats.f.ppf(p, m, n - m)
-    eigenvalues = np.real(np.linalg.eig(np.cov(x.T))[0])
+    eigenvalues = np.real(np.linalg.eig(np.atleast_2d(np.cov(x.T)))[0])
     rest = float(np.sum(eigenvalues[components:]))
     theta = [rest, rest**2, rest**3]
     h0 = 1 - 2 * theta[0] * theta[2] / (3 * theta[1] ** 2)
