@@ -3,6 +3,7 @@ slow channel, chunks, stored models, and events that name their channels."""
 
 import itertools
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -144,3 +145,40 @@ def test_auto_picks_cusum_for_a_robot_that_idles_and_records_why() -> None:
     assert asked.selection is None and "selection" not in asked.to_dict()
     events = detect_events(model, readings.iloc[:2000])
     assert list(events.columns)[-1] == "contributions"
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def stored_scenario() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The readings of the stored mspc fixture: an hour to train on, two to score with a
+    fall and a burst of noise planted."""
+    readings = pump(3.0, seed=12)
+    train, scored = readings.iloc[:3600], readings.iloc[3600:].reset_index(drop=True)
+    for kind, row, channel in (("fall", 1500, "axis_3"), ("noise", 5000, "axis_1")):
+        start = scored[TIME_COLUMN].iloc[row]
+        fault = Planted(kind, channel, start, start + pd.Timedelta(minutes=5), 3.0)
+        scored = plant(scored, fault, float(train[channel].std()))
+    return train, scored
+
+
+def test_the_stored_mspc_model_keeps_its_version_and_events() -> None:
+    # model_mspc.json and events_mspc.json were written by the code that added the mode:
+    # a model stored today must load, hash and score the same after later changes
+    content = json.loads((FIXTURES / "model_mspc.json").read_text())
+    expected = json.loads((FIXTURES / "events_mspc.json").read_text())
+    train, scored = stored_scenario()
+    model = model_from_dict(content)
+    assert model.version == content["version"]
+    assert fit_model(train, fit_minmax_scaling(train), MspcSettings()).version == model.version
+    found = detect_events(model, scored)
+    assert len(expected) == len(found) > 0
+    for got, want in zip(found.to_dict("records"), expected, strict=True):
+        assert (got["axis"], got["severity"], got["n_samples"]) == (
+            want["axis"],
+            want["severity"],
+            want["n_samples"],
+        )
+        assert got["start"].isoformat() == want["start"]
+        assert got["contributions"] == want["contributions"]
+        assert got["z_mean"] == pytest.approx(want["z_mean"], rel=1e-9)

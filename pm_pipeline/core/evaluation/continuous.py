@@ -4,7 +4,8 @@ wear ramps, and the slow drift that must not alarm.
 Sizes are in σ of the channel's training readings, so one table reads the same for a
 current, a pressure or a temperature. A planted fault is *caught* when an event overlaps
 it and names its channel among the contributors; time to detect runs from its onset (a
-ramp's onset is where it passes its nominal size) to the first such event's start.
+ramp's onset is where it has risen one σ, and only events from then on count) to the
+first such event's start.
 """
 
 from __future__ import annotations
@@ -67,7 +68,12 @@ def plant(readings: pd.DataFrame, fault: Planted, sigma: float) -> pd.DataFrame:
     return out
 
 
-def onset(fault: Planted, nominal: float = 3.0) -> pd.Timestamp:
+RAMP_NOMINAL = 1.0
+"""σ a ramp must have risen before an event counts as catching it: within one σ it is
+inside the channel's normal spread, and an event there is the detector's own noise."""
+
+
+def onset(fault: Planted, nominal: float = RAMP_NOMINAL) -> pd.Timestamp:
     """When the fault reaches its nominal size: at once, or for a ramp (size σ per hour)
     when it has risen ``nominal`` σ."""
     if fault.kind != "ramp":
@@ -76,8 +82,9 @@ def onset(fault: Planted, nominal: float = 3.0) -> pd.Timestamp:
 
 
 def caught_by(events: pd.DataFrame, fault: Planted) -> pd.DataFrame:
-    """Events that overlap ``fault`` and name its channel among their contributors."""
-    overlapping = events[(events["end"] >= fault.start) & (events["start"] <= fault.end)]
+    """Events that overlap ``fault`` (a ramp: from its :func:`onset` on) and name its
+    channel among their contributors."""
+    overlapping = events[(events["end"] >= onset(fault)) & (events["start"] <= fault.end)]
     names = [fault.channel in json.loads(str(text)) for text in overlapping["contributions"]]
     return overlapping[np.asarray(names, dtype=bool)]
 

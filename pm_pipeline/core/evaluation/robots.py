@@ -3,6 +3,7 @@ and false events per hour of readings on a later stretch of normal operation."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,8 +67,6 @@ def false_events(
     train: pd.DataFrame, scored: pd.DataFrame, settings: DetectorSettings
 ) -> tuple[NormalRun, pd.DataFrame]:
     """Train on ``train`` and count the events raised on the normal readings ``scored``."""
-    import time
-
     started = time.perf_counter()
     model = fit_model(train, fit_minmax_scaling(train), settings)
     events = detect_events(model, scored)

@@ -148,6 +148,8 @@ def t2q_limits(x: np.ndarray, components: int, p: float = 0.999) -> tuple[float,
     t2_limit = m * (n - 1) * (n + 1) / (n * (n - m)) * stats.f.ppf(p, m, n - m)
     eigenvalues = np.real(np.linalg.eig(np.atleast_2d(np.cov(x.T)))[0])
     rest = float(np.sum(eigenvalues[components:]))
+    if rest <= 0:  # no residual space (one channel): Q is not used
+        return float(t2_limit), float("inf")
     theta = [rest, rest**2, rest**3]
     h0 = 1 - 2 * theta[0] * theta[2] / (3 * theta[1] ** 2)
     c_alpha = stats.norm.ppf(p)
