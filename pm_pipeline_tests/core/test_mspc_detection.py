@@ -61,6 +61,14 @@ def test_clean_readings_of_a_machine_that_runs_on_raise_no_event(machine) -> Non
     assert detect_events(model, scored).empty
 
 
+def test_readings_with_a_channel_missing_are_left_unscored(machine) -> None:
+    model, _, scored = machine
+    gappy = scored.copy()
+    gappy.loc[gappy.index[500:900], ["axis_1", "axis_2"]] = np.nan
+    gappy = gappy.drop(columns="context_1")  # a context column the scored file lacks
+    assert detect_events(model, gappy).empty
+
+
 def test_a_falling_channel_is_caught_and_named(machine) -> None:
     model, train, scored = machine
     start = scored[TIME_COLUMN].iloc[2000]

@@ -78,11 +78,14 @@ def statistics(
 ) -> np.ndarray:
     """Per reading, each channel's level statistic (its standardised residual ``u``) and
     then each channel's spread statistic (``|Δu|`` less its training mean); both 0 where
-    they cannot be formed (a missing reading, the first after a gap), so those neither
-    raise nor lower them."""
+    they cannot be formed (a reading with any channel missing, the first after a gap), so
+    those neither raise nor lower them. A missing context column counts as its centre."""
     center = np.array([model.spread_center[channel] for channel in model.channels])
     steps = residual_steps(u, segment, previous) - center
-    return np.nan_to_num(np.hstack([u, steps]))
+    out = np.nan_to_num(np.hstack([u, steps]))
+    # A reading with a channel missing predicts the others from a guess: left unscored.
+    out[np.isnan(u).any(axis=1)] = 0.0
+    return out
 
 
 class MspcScores:
