@@ -6,7 +6,7 @@ Per reading, every channel's standardised residual ``u`` (see
 training) follows ``e`` with a time constant of ``adapt_samples`` readings while no channel
 alarms, and stands still while one does: slow drift of normal operation is absorbed, a
 fault is not. A channel's score is ``|e - b| / limit``; the reading's score is the highest.
-A reading alarms when that passes ``z_alert`` (1), and alarms fewer than
+A reading alarms when that passes ``z_alert`` (1), and alarms at most
 ``merge_gap_samples`` quiet readings apart form one event, kept when it holds at least
 ``min_sustain_samples`` alarming readings. The event's axis is the channel with the largest
 summed score over its alarming readings, and ``contributions`` holds every channel's share.
@@ -195,7 +195,7 @@ class MspcStream(EventStream):
         """Whether the open event is over by ``row`` (of ``segment``)."""
         assert self._open is not None
         quiet = row - self._open["last_row"] - 1
-        return segment != self._open["segment"] or quiet >= self.params.merge_gap_samples
+        return segment != self._open["segment"] or quiet > self.params.merge_gap_samples
 
     def _alarm_row(self, row: int, segment: int, stamp, ratios: np.ndarray) -> None:
         if self._open is not None and self._ends(row, segment):

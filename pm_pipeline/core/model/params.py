@@ -176,7 +176,7 @@ class MspcSettings(DetectorSettings):
     """Ridge penalty of each channel's prediction (standardised inputs; 1 is a fraction of
     a percent of any training window's sum of squares, so it only steadies collinear inputs)."""
     merge_gap_samples: int = 20
-    """Alarms fewer than this many quiet samples apart are one event (one EWMA span)."""
+    """Alarms at most this many quiet samples apart are one event (one EWMA span)."""
 
 
 @dataclass(frozen=True)
