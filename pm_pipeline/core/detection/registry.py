@@ -12,7 +12,7 @@ from pm_pipeline.core.detection.auto import chosen_settings
 from pm_pipeline.core.detection.base import Detector, EventStream
 from pm_pipeline.core.detection.detectors import CusumDetector, RobustDetector, SeedDetector
 from pm_pipeline.core.detection.events import events_in_order
-from pm_pipeline.core.detection.mspc import MspcDetector
+from pm_pipeline.core.detection.mspc_detector import MspcDetector
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.params import MODES, DetectorSettings
 from pm_pipeline.core.model.timeaxis import cadence_seconds, seconds_since
