@@ -204,12 +204,13 @@ class _PipelineSettings(AlertSettings):
         "and no robots.yaml: one robot, robot-1, with PM_AXIS_COUNT and PM_COLUMN_MAP.",
         validate_default=True,
     )
-    detector_mode: Literal["cusum", "robust", "seed"] = _setting(
-        "cusum",
+    detector_mode: Literal["auto", "mspc", "cusum", "robust", "seed"] = _setting(
+        "auto",
         "PM_DETECTOR_MODE",
-        "The detector mode new model versions are fitted with: cusum, robust or seed (see the "
-        "docs' Detection page); a mode set in axis_models' run config wins.",
-        "not a detector mode; write cusum, robust or seed",
+        "The detector mode new model versions are fitted with: auto (picks mspc or cusum per "
+        "robot from its training data), mspc, cusum, robust or seed (see the docs' Detection "
+        "page); a mode set in axis_models' run config wins.",
+        "not a detector mode; write auto, mspc, cusum, robust or seed",
     )
     executor: Literal["multiprocess", "celery"] = _setting(
         "multiprocess",

@@ -4,6 +4,11 @@ AXIS_COUNT = 8
 AXES: tuple[str, ...] = tuple(f"axis_{i}" for i in range(1, AXIS_COUNT + 1))
 TIME_COLUMN = "timestamp_recorded"
 READING_COLUMNS: tuple[str, ...] = (TIME_COLUMN, *AXES)
+CONTEXT_COUNT = 16
+CONTEXT_COLUMNS = tuple(f"context_{i}" for i in range(1, 17))
+"""Context channels (a joint temperature, a speed, a program number): float columns a
+readings frame may carry, all-NaN when unused. Models use them as inputs and never alarm
+on them."""
 DEFAULT_ROBOT_ID = "robot-1"
 """The robot a deployment without a robots file serves."""
 

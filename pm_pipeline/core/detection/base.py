@@ -18,7 +18,13 @@ import pandas as pd
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.params import DetectorSettings
-from pm_pipeline.core.model.trained import AxisModel, Conditioning, MinMaxScaling, TrainedModel
+from pm_pipeline.core.model.trained import (
+    AxisModel,
+    Conditioning,
+    MinMaxScaling,
+    MspcModel,
+    TrainedModel,
+)
 from pm_pipeline.core.schema import TIME_COLUMN
 
 S = TypeVar("S", bound=DetectorSettings)
@@ -200,7 +206,7 @@ class Detector(ABC, Generic[S]):
         scaling: MinMaxScaling,
         dt_s: float,
         settings: DetectorSettings,
-    ) -> tuple[dict[str, AxisModel], Conditioning | None]:
+    ) -> tuple[dict[str, AxisModel], Conditioning | MspcModel | None]:
         """Per-axis models and, for a mode that predicts axes from each other, how it does
         (see :meth:`fit_axes` for the parameters)."""
         return self.fit_axes(readings, seconds, scaling, dt_s, settings), None

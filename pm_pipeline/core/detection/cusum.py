@@ -29,7 +29,7 @@ from pm_pipeline.core.detection.base import (
 )
 from pm_pipeline.core.detection.conditioning import Predictor, predictor_for
 from pm_pipeline.core.detection.cusum_fit import motion_states, raw_scores, repeats, standardised
-from pm_pipeline.core.detection.events import EVENT_COLUMNS, own_axis_contributions
+from pm_pipeline.core.detection.events import EVENT_COLUMNS, sole_contribution
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.params import CusumSettings
 from pm_pipeline.core.model.timeaxis import gap_breaks, seconds_since
@@ -249,6 +249,7 @@ def _merge(axis: str, events: list[dict]) -> pd.DataFrame:
             "z_peak": np.maximum(merged["z_peak"].to_numpy(dtype="float64"), z_mean),
             "p_value": ndtr(-z_mean),  # the normal survival function
             "n_samples": strongest["n_samples"].to_numpy(dtype="int64"),
+            "contributions": sole_contribution(axis),
         }
     )
-    return own_axis_contributions(out)[list(EVENT_COLUMNS)]
+    return out[list(EVENT_COLUMNS)]

@@ -1,7 +1,8 @@
 """The events frame every detector returns: one row per event, ordered by start time.
 
-``contributions`` says which channels moved: a JSON object ``{channel: share}``, largest
-first, shares summing to 1. A mode that scores each axis alone gives its own axis all of it.
+``contributions`` says where to look: a JSON object of channel → share of the event's
+statistic (shares sum to 1, largest first). A per-axis mode's event is all its axis'
+(``{"axis_3": 1.0}``); a multivariate mode names every channel that moved.
 """
 
 from __future__ import annotations
@@ -24,21 +25,25 @@ EVENT_COLUMNS = (
 )
 
 
-def own_axis_contributions(events: pd.DataFrame) -> pd.DataFrame:
-    """``events`` with ``contributions`` set to ``{axis: 1.0}`` where a detector left it out
-    (the modes that score each axis alone)."""
-    if "contributions" in events and events["contributions"].notna().all():
-        return events
-    own = events["axis"].map(lambda axis: json.dumps({axis: 1.0}))
-    filled = events["contributions"].fillna(own) if "contributions" in events else own
-    return events.assign(contributions=filled.astype(object))
+def sole_contribution(axis: str) -> str:
+    """The contributions of an event that is all one axis'."""
+    return json.dumps({axis: 1.0})
+
+
+def contributions_json(shares: dict[str, float]) -> str:
+    """Channel shares (any non-negative weights) as the ``contributions`` JSON: normalised
+    to sum 1, largest first, zero shares left out."""
+    total = sum(shares.values())
+    ordered = sorted(shares.items(), key=lambda item: -item[1])
+    return json.dumps({name: round(value / total, 4) for name, value in ordered if value > 0})
 
 
 def events_in_order(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """One events frame from per-axis frames, ordered by start time."""
-    frames = [own_axis_contributions(frame) for frame in frames if len(frame)]
+    frames = [frame for frame in frames if len(frame)]
     if not frames:
         return empty_events()
+    frames = [_with_contributions(frame) for frame in frames]
     events = pd.concat(frames, ignore_index=True)
     return events.sort_values(["start", "axis", "severity"], ignore_index=True)
 
@@ -60,3 +65,11 @@ def empty_events() -> pd.DataFrame:
             "contributions": pd.Series([], dtype=object),
         }
     )
+
+
+def _with_contributions(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a ``contributions`` column: each event all its axis' where the
+    detector named none."""
+    if "contributions" in frame.columns:
+        return frame
+    return frame.assign(contributions=[sole_contribution(axis) for axis in frame["axis"]])

@@ -8,19 +8,28 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pm_pipeline.core.detection.auto import chosen_settings
 from pm_pipeline.core.detection.base import Detector, EventStream
 from pm_pipeline.core.detection.detectors import CusumDetector, RobustDetector, SeedDetector
 from pm_pipeline.core.detection.events import events_in_order
+from pm_pipeline.core.detection.mspc_detector import MspcDetector
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.params import MODES, DetectorSettings
 from pm_pipeline.core.model.timeaxis import cadence_seconds, seconds_since
-from pm_pipeline.core.model.trained import MinMaxScaling, TrainedModel, model_version, require_rows
+from pm_pipeline.core.model.trained import (
+    MinMaxScaling,
+    MspcModel,
+    TrainedModel,
+    model_version,
+    require_rows,
+)
 from pm_pipeline.core.schema import TIME_COLUMN
 
 DETECTORS: dict[str, Detector] = {
     "robust": RobustDetector(),
     "seed": SeedDetector(),
     "cusum": CusumDetector(),
+    "mspc": MspcDetector(),
 }
 
 
@@ -62,7 +71,8 @@ def fit_model(
     scaling
         Ranges fitted on the same readings; its axes are the axes modelled.
     settings
-        The detector mode's settings; the mode picks the detector.
+        The detector mode's settings; the mode picks the detector (``auto`` picks a mode
+        from the readings first, and the model records which and why).
     excluded_rows
         Readings of the window left out before fitting (they lay inside stored events);
         recorded with the model.
@@ -83,8 +93,9 @@ def fit_model(
     epoch = times.iloc[0]
     dt_s = cadence_seconds(times)
     seconds = seconds_since(times, epoch)
+    settings, selection = chosen_settings(readings, tuple(scaling.minimums), settings)
     detector = detector_for(settings.mode)
-    axes, conditioning = detector.fit_parts(
+    axes, joint = detector.fit_parts(
         readings.reset_index(drop=True), seconds, scaling, dt_s, settings
     )
     model = TrainedModel(
@@ -96,8 +107,10 @@ def fit_model(
         params=settings,
         scaling=scaling,
         axes=axes,
-        conditioning=conditioning,
+        conditioning=None if isinstance(joint, MspcModel) else joint,
         excluded_row_count=int(excluded_rows),
+        mspc=joint if isinstance(joint, MspcModel) else None,
+        selection=selection,
     )
     return TrainedModel(**{**model.__dict__, "version": model_version(model)})
 

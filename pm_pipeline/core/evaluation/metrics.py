@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
+
+NAMED_SHARE = 0.25
+"""A multivariate event counts for an axis other than its top contributor when that axis
+carries at least this share of its statistic (two faults at once split it about evenly)."""
+
+
+def names_axis(events: pd.DataFrame, axis: str) -> pd.Series:
+    """Whether each event is on ``axis``: its axis, or a contributor with at least
+    :data:`NAMED_SHARE` of the event (``contributions``, where the frame has it)."""
+    named = events["axis"] == axis
+    if "contributions" in events.columns and len(events):
+        shares = events["contributions"].map(lambda text: json.loads(str(text)).get(axis, 0.0))
+        named = named | (shares >= NAMED_SHARE)
+    return named
 
 
 def match_injections(events: pd.DataFrame, injected: pd.DataFrame) -> pd.DataFrame:
     """Mark each injected window as caught or missed.
 
-    An alert-level window is caught by any event on its axis that overlaps it; an error-level
-    window only by an overlapping ERROR event.
+    An alert-level window is caught by any event on its axis (see :func:`names_axis`) that
+    overlaps it; an error-level window only by an overlapping ERROR event.
 
     Parameters
     ----------
@@ -27,7 +43,7 @@ def match_injections(events: pd.DataFrame, injected: pd.DataFrame) -> pd.DataFra
     caught, delays = [], []
     for window in injected.itertuples(index=False):
         hits = events[
-            (events["axis"] == window.axis)
+            names_axis(events, str(window.axis))
             & (events["start"] <= window.end)
             & (events["end"] >= window.start)
         ]

@@ -143,37 +143,96 @@ class CusumSettings(DetectorSettings):
     None (a model stored before it existed): residuals are not divided."""
 
 
+@dataclass(frozen=True)
+class MspcSettings(DetectorSettings):
+    """``mspc``: every channel predicted from the others and the context columns, its
+    residual smoothed and compared with a limit from the training window, the baseline
+    following slow drift (see :mod:`pm_pipeline.core.detection.mspc_fit`)."""
+
+    mode: ClassVar[str] = "mspc"
+    z_alert: float = 1.0
+    """ALERT when a channel's smoothed residual passes its limit (the score is a multiple
+    of the limit)."""
+    z_error: float = 2.0
+    """ERROR when it passes twice its limit."""
+    min_sustain_samples: int = 3
+    """Fewest alarming samples an event holds: one or two samples over the level are noise
+    the EWMA let through, not a sustained change."""
+    gap_factor: float = 5.0
+    ewma_span: int = 20
+    """Samples the residuals are averaged over (EWMA span, λ = 2/(span+1)): it cuts white
+    noise by √((2-λ)/λ) ≈ 4.5 so shifts of ~1 σ stand out, and a 400-reading training
+    window still holds 20 spans to measure the smoothed residual's range on."""
+    limit_factor: float = 1.0
+    """A statistic's alarm level is its largest |EWMA| in the training window plus this
+    many times the EWMA's training range. The baseline follows drift with a time constant
+    of one training window, so it lags a drift at the window's own pace by about the
+    window's range: one range above what training reached stays quiet for that."""
+    adapt_windows: float = 1.0
+    """The baseline follows the smoothed residuals with a time constant of this many
+    training windows (in readings), frozen while an alarm is up: the model trusts its
+    training for as long as the window it saw."""
+    ridge_alpha: float = 1.0
+    """Ridge penalty of each channel's prediction (standardised inputs; 1 is a fraction of
+    a percent of any training window's sum of squares, so it only steadies collinear inputs)."""
+    merge_gap_samples: int = 20
+    """Alarms at most this many quiet samples apart are one event (one EWMA span)."""
+
+
+@dataclass(frozen=True)
+class AutoSettings(MspcSettings):
+    """``auto``, the default: the mode is picked per robot from its training readings
+    (:func:`pm_pipeline.core.detection.auto.chosen_settings`) and recorded in the model.
+    A robot that idles (at least ``idle_share`` of its training readings have every channel
+    at exactly 0) and has two or more channels gets ``cusum`` with its defaults, built for
+    bursts of motion between idle stretches; any other machine gets ``mspc`` with these
+    settings. Never stored: a model stores the mode it was fitted with."""
+
+    mode: ClassVar[str] = "auto"
+    idle_share: float = 0.05
+    """Share of all-zero training readings from which a machine counts as one that idles:
+    one reading in twenty in a second operating state, standing still, which a single
+    linear relation around one centre cannot hold."""
+
+
 ADDED_LATER: dict[str, tuple[str, ...]] = {
     "cusum": ("surge_reference", "variance_reference", "spread_floor_share")
 }
 """Per mode, settings a stored model may lack; it loads them as None (what it was fitted
 without), so it keeps its dictionary and scores as it did."""
 
-SettingsType = type[SeedSettings] | type[RobustSettings] | type[CusumSettings]
+SettingsType = type[SeedSettings] | type[RobustSettings] | type[CusumSettings] | type[MspcSettings]
+AnySettings = SeedSettings | RobustSettings | CusumSettings | MspcSettings | AutoSettings
 SETTINGS_BY_MODE: dict[str, SettingsType] = {
     "robust": RobustSettings,
     "seed": SeedSettings,
     "cusum": CusumSettings,
+    "mspc": MspcSettings,
 }
 MODES = tuple(SETTINGS_BY_MODE)
+"""The detector modes a model is fitted and scored with."""
+DEFAULT_MODE = AutoSettings.mode
+"""What new models are fitted with unless a mode is set: a mode picked per robot."""
 
 
-def settings_type(mode: str) -> SettingsType:
-    """The settings class of ``mode``.
+def settings_type(mode: str) -> SettingsType | type[AutoSettings]:
+    """The settings class of ``mode`` (``auto`` included).
 
     Raises
     ------
     PipelineError
         When ``mode`` is not a known detector mode.
     """
+    if mode == AutoSettings.mode:
+        return AutoSettings
     if mode not in SETTINGS_BY_MODE:
-        raise PipelineError(f"config: mode {mode!r} is unknown; use one of {', '.join(MODES)}.")
+        raise PipelineError(
+            f"config: mode {mode!r} is unknown; use one of {', '.join(MODES)} or auto."
+        )
     return SETTINGS_BY_MODE[mode]
 
 
-def settings_for_mode(
-    mode: str, **overrides: object
-) -> SeedSettings | RobustSettings | CusumSettings:
+def settings_for_mode(mode: str, **overrides: object) -> AnySettings:
     """A mode's default settings with ``overrides`` (None values are ignored) on top.
 
     Raises
@@ -193,7 +252,7 @@ def settings_for_mode(
     return kind(**chosen)  # type: ignore[arg-type]  # values come from typed config
 
 
-def settings_from_dict(content: dict) -> SeedSettings | RobustSettings | CusumSettings:
+def settings_from_dict(content: dict) -> AnySettings:
     """Settings from a stored model's flat dictionary (the other mode's keys are ignored)."""
     kind = settings_type(str(content.get("mode", STORED_DEFAULTS["mode"])))
     known = {field.name for field in fields(kind)}

@@ -77,6 +77,40 @@ class Conditioning:
 
 
 @dataclass(frozen=True)
+class MspcModel:
+    """mspc mode: each monitored channel predicted from the others and the context columns.
+
+    Values are standardised per column (``center``, ``scale``, signs kept); a channel's
+    residual from its ridge prediction, over ``residual_scale``, is smoothed by an EWMA of
+    ``span`` samples and compared with its ``limit``. The baseline of every smoothed residual
+    follows it with a time constant of ``adapt_samples`` samples while nothing alarms.
+    """
+
+    method: str
+    """How the channels are predicted: ``relations`` (each from the other channels and the
+    context columns) or ``level`` (one channel and no context: its own standardised value)."""
+    channels: list[str]
+    """Monitored channels (axes), which alarm."""
+    context: list[str]
+    """Context columns used as inputs only."""
+    center: dict[str, float]
+    scale: dict[str, float]
+    weights: dict[str, list[float]]
+    """Per channel, the ridge coefficients of its inputs: the other channels in order, then
+    the context columns (standardised units)."""
+    intercept: dict[str, float]
+    residual_scale: dict[str, float]
+    limit: dict[str, float]
+    """Per channel, the smoothed standardised residual's alarm level (ALERT at 1×)."""
+    spread_center: dict[str, float]
+    """Per channel, the training mean of ``|u|``: the spread statistic is ``|u|`` less it."""
+    spread_limit: dict[str, float]
+    """Per channel, the smoothed spread statistic's alarm level."""
+    span: int
+    adapt_samples: float
+
+
+@dataclass(frozen=True)
 class MinMaxScaling:
     """Per-axis ranges of the current's magnitude, fitted on the training window only (axes
     with readings only)."""
@@ -157,6 +191,11 @@ class TrainedModel:
     context_names: dict[str, str] | None = None
     """The export column each context channel of the training window was (``context_1`` →
     ``Temperature_J0``), from the robots file's ``context_columns``; unset without any."""
+    mspc: MspcModel | None = None
+    """mspc mode only: the channels' joint model."""
+    selection: str | None = None
+    """Why this mode: set when the default mode ``auto`` picked it from the training data
+    (see :mod:`pm_pipeline.core.detection.auto`); unset when a mode was asked for."""
 
     def to_dict(self) -> dict:
         """A JSON-safe dictionary; :func:`model_from_dict` reverses it.
@@ -175,6 +214,9 @@ class TrainedModel:
             del content["excluded_row_count"]
         if not content["context_names"]:
             del content["context_names"]
+        for later in ("mspc", "selection"):
+            if content[later] is None:
+                del content[later]
         for axis in content["axes"].values():
             if axis["cusum"] is None:
                 del axis["cusum"]
@@ -292,6 +334,7 @@ def model_from_dict(content: dict) -> TrainedModel:
             "conditioning": Conditioning(**content["conditioning"])
             if content.get("conditioning")
             else None,
+            "mspc": MspcModel(**content["mspc"]) if content.get("mspc") else None,
         }
     )
 

@@ -61,9 +61,10 @@ fitting the model."""
 
 
 class AxisModelsConfig(dg.Config):
-    """Detector mode (``cusum``, the default; ``robust``; or ``seed``, the original recipe)
-    and its settings, baked into each model version; empty settings take the mode's defaults,
-    and no mode takes ``PM_DETECTOR_MODE``."""
+    """Detector mode (``auto``, the default, picks ``mspc`` or ``cusum`` per robot from its
+    training data; ``robust``; or ``seed``, the original recipe) and its settings, baked into
+    each model version; empty settings take the mode's defaults, and no mode takes
+    ``PM_DETECTOR_MODE``."""
 
     mode: str | None = None
     z_alert: float | None = None

@@ -1,0 +1,253 @@
+"""Scoring with an mspc model: smoothed residuals over their limits, a drifting baseline,
+and events that name the channels that moved.
+
+Per reading, every channel's standardised residual ``u`` (see
+:mod:`pm_pipeline.core.detection.mspc_fit`) enters an EWMA ``e``. Its baseline ``b`` (0 at
+training) follows ``e`` with a time constant of ``adapt_samples`` readings while no channel
+alarms, and stands still while one does: slow drift of normal operation is absorbed, a
+fault is not. A channel's score is ``|e - b| / limit``; the reading's score is the highest.
+A reading alarms when that passes ``z_alert`` (1), and alarms at most
+``merge_gap_samples`` quiet readings apart form one event, kept when it holds at least
+``min_sustain_samples`` alarming readings. The event's axis is the channel with the largest
+summed score over its alarming readings, and ``contributions`` holds every channel's share.
+
+The state (EWMA, baseline, the open event) carries from chunk to chunk, so events are the
+same wherever a file is cut. A data gap restarts the EWMA at the baseline and closes the
+open event.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+from scipy.signal import lfilter
+from scipy.special import ndtr
+
+from pm_pipeline.core.detection.base import (
+    EventStream,
+    settings_as,
+    utc_times,
+)
+from pm_pipeline.core.detection.events import EVENT_COLUMNS, contributions_json
+from pm_pipeline.core.detection.mspc_fit import ewma_smoothing, residual_steps
+from pm_pipeline.core.model.params import MspcSettings
+from pm_pipeline.core.model.timeaxis import gap_breaks, seconds_since
+from pm_pipeline.core.model.trained import MspcModel, TrainedModel
+from pm_pipeline.core.schema import TIME_COLUMN
+
+P_SCALE = 3.0
+"""A score of 1 sits at ``limit_factor`` × the training maximum of the smoothed residual,
+which is itself near 3 σ of it: the p-value reads ``z_mean`` as that many 3-σ steps."""
+
+
+def standardised_residuals(model: MspcModel, readings: pd.DataFrame) -> np.ndarray:
+    """Per reading and channel, the residual from the channel's prediction, in training σ
+    (NaN where the channel has no reading)."""
+    columns = model.channels + model.context
+    values = np.column_stack(
+        [
+            readings[column].to_numpy(dtype="float64")
+            if column in readings.columns
+            else np.full(len(readings), np.nan)
+            for column in columns
+        ]
+    )
+    center = np.array([model.center[column] for column in columns])
+    scale = np.array([model.scale[column] for column in columns])
+    z = (values - center) / scale
+    inputs = np.nan_to_num(z)
+    out = np.zeros((len(readings), len(model.channels)))
+    for j, channel in enumerate(model.channels):
+        others = [k for k in range(len(columns)) if k != j]
+        weights = np.asarray(model.weights[channel], dtype="float64")
+        predicted = inputs[:, others] @ weights + model.intercept[channel] if others else 0.0
+        out[:, j] = (z[:, j] - predicted) / model.residual_scale[channel]
+    return out
+
+
+def statistics(
+    model: MspcModel, u: np.ndarray, segment: np.ndarray, previous: np.ndarray | None
+) -> np.ndarray:
+    """Per reading, each channel's level statistic (its standardised residual ``u``) and
+    then each channel's spread statistic (``|Δu|`` less its training mean); both 0 where
+    they cannot be formed (a reading with any channel missing, the first after a gap), so
+    those neither raise nor lower them. A missing context column counts as its centre."""
+    center = np.array([model.spread_center[channel] for channel in model.channels])
+    steps = residual_steps(u, segment, previous) - center
+    out = np.nan_to_num(np.hstack([u, steps]))
+    # A reading with a channel missing predicts the others from a guess: left unscored.
+    out[np.isnan(u).any(axis=1)] = 0.0
+    return out
+
+
+class MspcScores:
+    """The EWMA and baseline state of one model, advanced over rows of residuals."""
+
+    def __init__(self, model: MspcModel, z_alert: float) -> None:
+        self.limit = np.array(
+            [model.limit[channel] for channel in model.channels]
+            + [model.spread_limit[channel] for channel in model.channels]
+        )
+        self.lam = ewma_smoothing(model.span)
+        self.adapt = 1.0 / max(model.adapt_samples, 1.0)
+        self.z_alert = z_alert
+        self.ewma = np.zeros(len(self.limit))
+        self.baseline = np.zeros(len(self.limit))
+
+    def advance(self, u: np.ndarray, restart: bool) -> np.ndarray:
+        """Per-channel scores of one gap-free stretch of residuals ``u``; ``restart`` starts
+        its EWMA at the baseline (after a data gap)."""
+        if restart:
+            self.ewma = self.baseline.copy()
+        e, zf = lfilter(
+            [self.lam], [1.0, self.lam - 1.0], u, axis=0, zi=[self.ewma * (1 - self.lam)]
+        )
+        self.ewma = zf[0] / (1 - self.lam)
+        ratios = np.empty_like(e)
+        done = 0
+        while done < len(e):
+            done += self._advance_baseline(e[done:], ratios[done:])
+        return ratios
+
+    def _advance_baseline(self, e: np.ndarray, ratios: np.ndarray) -> int:
+        """Scores of ``e`` into ``ratios`` up to the end of the first alarm (or of ``e``);
+        how many rows were scored. The baseline moves only on rows that do not alarm."""
+        a = self.adapt
+        moving, _ = lfilter([a], [1.0, a - 1.0], e, axis=0, zi=[self.baseline * (1 - a)])
+        before = np.vstack([self.baseline, moving[:-1]])
+        free = np.abs(e - before) / self.limit
+        alarm = np.flatnonzero(free.max(axis=1) > self.z_alert)
+        if not len(alarm):
+            ratios[:] = free
+            self.baseline = moving[-1]
+            return len(e)
+        first = int(alarm[0])
+        ratios[: first + 1] = free[: first + 1]
+        self.baseline = before[first]
+        frozen = np.abs(e[first + 1 :] - self.baseline) / self.limit
+        quiet = np.flatnonzero(frozen.max(axis=1) <= self.z_alert)
+        held = int(quiet[0]) if len(quiet) else len(frozen)
+        ratios[first + 1 : first + 1 + held] = frozen[:held]
+        return first + 1 + held
+
+
+class MspcStream(EventStream):
+    """Events of an mspc-mode model over time-ordered chunks of readings."""
+
+    def __init__(self, model: TrainedModel) -> None:
+        super().__init__()
+        if model.mspc is None:
+            raise ValueError("an mspc stream needs a model fitted in mode mspc")
+        self.model, self.joint = model, model.mspc
+        self.params = settings_as(MspcSettings, model.params)
+        self.scores = MspcScores(self.joint, self.params.z_alert)
+        self._last_seconds: float | None = None
+        self._segment = 0
+        self._previous: np.ndarray | None = None
+        self._open: dict | None = None
+        self._events: list[dict] = []
+
+    def channel_scores(
+        self, readings: pd.DataFrame, times: pd.Series
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel scores of one in-order chunk, and each row's segment (a new one after
+        every data gap)."""
+        seconds = seconds_since(times, self.model.epoch_ts)
+        breaks = gap_breaks(seconds, self.model.dt_s, self.params.gap_factor)
+        if self._last_seconds is not None:
+            breaks[0] = seconds[0] - self._last_seconds > self.params.gap_factor * self.model.dt_s
+        self._last_seconds = float(seconds[-1])
+        segment = self._segment + np.cumsum(breaks)
+        residuals = standardised_residuals(self.joint, readings)
+        previous = None if self._previous is None or breaks[0] else self._previous
+        u = statistics(self.joint, residuals, segment, previous)
+        self._previous = residuals[-1]
+        ratios = np.empty_like(u)
+        bounds = [*np.flatnonzero(np.r_[True, np.diff(segment) != 0]), len(u)]
+        for low, high in itertools.pairwise(bounds):
+            ratios[low:high] = self.scores.advance(u[low:high], restart=bool(breaks[low]))
+        self._segment = int(segment[-1])
+        count = len(self.joint.channels)
+        return np.maximum(ratios[:, :count], ratios[:, count:]), segment
+
+    def _score(self, readings: pd.DataFrame, times: pd.Series) -> None:
+        ratios, segment = self.channel_scores(readings, times)
+        score = ratios.max(axis=1)
+        alarm = score > self.params.z_alert
+        stamps = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        rows = self.rows + np.arange(len(score))
+        for index in np.flatnonzero(alarm):
+            self._alarm_row(int(rows[index]), int(segment[index]), stamps[index], ratios[index])
+        if self._open is not None:
+            last_row, last_segment = int(rows[-1]), int(segment[-1])
+            if self._ends(last_row, last_segment):
+                self._close()
+
+    def _ends(self, row: int, segment: int) -> bool:
+        """Whether the open event is over by ``row`` (of ``segment``)."""
+        assert self._open is not None
+        quiet = row - self._open["last_row"] - 1
+        return segment != self._open["segment"] or quiet > self.params.merge_gap_samples
+
+    def _alarm_row(self, row: int, segment: int, stamp, ratios: np.ndarray) -> None:
+        if self._open is not None and self._ends(row, segment):
+            self._close()
+        score = float(ratios.max())
+        if self._open is None:
+            self._open = {"start": stamp, "n": 0, "sum": 0.0, "peak": 0.0, "shares": 0.0}
+        event = self._open
+        event.update(end=stamp, last_row=row, segment=segment, n=event["n"] + 1)
+        event["sum"] += score
+        event["peak"] = max(event["peak"], score)
+        event["shares"] = event["shares"] + ratios
+
+    def _close(self) -> None:
+        event, self._open = self._open, None
+        if event is not None and event["n"] >= self.params.min_sustain_samples:
+            self._events.append(event)
+
+    def pending_samples(self) -> int:
+        return 0 if self._open is None else int(self._open["n"])
+
+    def finish(self) -> list[pd.DataFrame]:
+        self._close()
+        if not self._events:
+            return []
+        return [self._frame(self._events)]
+
+    def _frame(self, events: list[dict]) -> pd.DataFrame:
+        channels = self.joint.channels
+        shares = [dict(zip(channels, map(float, e["shares"]), strict=True)) for e in events]
+        start = utc_times(np.array([e["start"] for e in events]))
+        end = utc_times(np.array([e["end"] for e in events]))
+        z_mean = np.array([e["sum"] / e["n"] for e in events])
+        z_peak = np.array([e["peak"] for e in events])
+        frame = pd.DataFrame(
+            {
+                "axis": [max(share, key=share.__getitem__) for share in shares],
+                "severity": np.where(z_peak >= self.params.z_error, "ERROR", "ALERT"),
+                "start": start,
+                "end": end,
+                "duration_s": (end - start).dt.total_seconds().to_numpy(),
+                "z_mean": z_mean,
+                "z_peak": z_peak,
+                "p_value": ndtr(-P_SCALE * z_mean),
+                "n_samples": np.array([e["n"] for e in events], dtype="int64"),
+                "contributions": [contributions_json(share) for share in shares],
+            }
+        )
+        return frame[list(EVENT_COLUMNS)]
+
+    def statistic(self, readings: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """Per channel, its score after each reading of time-ordered ``readings`` (a fresh
+        stream): columns ``timestamp_recorded`` and ``z``."""
+        times = readings[TIME_COLUMN].reset_index(drop=True)
+        self._check_order(times)
+        ratios, _ = self.channel_scores(readings, times)
+        self._advance(times)
+        return {
+            channel: pd.DataFrame({TIME_COLUMN: times, "z": ratios[:, j]})
+            for j, channel in enumerate(self.joint.channels)
+        }

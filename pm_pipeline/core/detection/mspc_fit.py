@@ -1,0 +1,199 @@
+"""Fitting the mspc mode: standardise, predict each channel from the others, set limits.
+
+Multivariate statistical process monitoring in the MSET/PLS family, kept to what holds on
+1–8 channels of any kind and on training windows of a few hundred readings:
+
+1. Every column (the monitored channels and any context columns) is standardised by its
+   training median and standard deviation, the latter never below the column's resolution
+   (its smallest step between distinct readings). Signs are kept: a signed current that
+   turns negative is not folded onto its positive readings.
+2. Each channel is predicted by a ridge regression (scikit-learn) on the other channels
+   and the context columns (method ``relations``). A fault that breaks the usual relation
+   between channels, or moves one channel alone, leaves a residual in that channel; a
+   change in operating point that moves all channels as before does not. One channel with
+   no context has nothing to be predicted from (method ``level``): its residual is its own
+   standardised value.
+3. Residuals ``u`` are standardised by their training spread. Two statistics per channel
+   are smoothed by an EWMA: ``u`` itself (level: rises, falls, broken relations) and
+   ``|Δu|``, the step from the previous reading's ``u``, less its training mean (spread:
+   added noise; a shift or a drift of the level barely moves it). Each statistic's limit is the
+   largest |EWMA| in the training window plus ``limit_factor`` × the EWMA's training range
+   (never less than 3 σ of an EWMA of white noise, for windows too short to show their own
+   range). The range is what the scoring baseline, which follows drift with a time
+   constant of one training window, lags behind a drift at the window's own pace.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+from scipy.signal import lfilter
+from sklearn.linear_model import Ridge
+
+from pm_pipeline.core.model.params import MspcSettings
+from pm_pipeline.core.model.trained import (
+    AxisModel,
+    AxisThresholds,
+    MinMaxScaling,
+    MspcModel,
+)
+from pm_pipeline.core.schema import CONTEXT_COLUMNS
+
+RELATIONS = "relations"
+LEVEL = "level"
+
+
+def context_columns(readings: pd.DataFrame) -> list[str]:
+    """The context columns of ``readings`` that carry at least one reading."""
+    return [
+        column
+        for column in CONTEXT_COLUMNS
+        if column in readings.columns and bool(readings[column].notna().any())
+    ]
+
+
+def resolution(values: np.ndarray) -> float:
+    """The smallest step between distinct readings (0 for a constant column)."""
+    distinct = np.unique(values[~np.isnan(values)])
+    steps = np.diff(distinct)
+    return float(steps.min()) if len(steps) else 0.0
+
+
+def ewma_smoothing(span: int) -> float:
+    """λ of an EWMA of ``span`` samples."""
+    return 2.0 / (span + 1.0)
+
+
+def smoothed(u: np.ndarray, lam: float, segment: np.ndarray, start: np.ndarray | None = None):
+    """EWMA ``e_t = (1-λ) e_{t-1} + λ u_t`` down the rows of ``u``, from 0 (or ``start``)
+    and again from 0 wherever ``segment`` changes (a data gap)."""
+    out = np.empty_like(u)
+    state = np.zeros(u.shape[1]) if start is None else start
+    bounds = [*np.flatnonzero(np.r_[True, np.diff(segment) != 0]), len(u)]
+    for index, (low, high) in enumerate(itertools.pairwise(bounds)):
+        if index:
+            state = np.zeros(u.shape[1])
+        out[low:high], zf = lfilter(
+            [lam], [1.0, lam - 1.0], u[low:high], axis=0, zi=[state * (1 - lam)]
+        )
+        state = zf[0] / (1 - lam)
+    return out
+
+
+def residual_steps(
+    u: np.ndarray, segment: np.ndarray, previous: np.ndarray | None = None
+) -> np.ndarray:
+    """``|u_t - u_{t-1}|`` per row and channel; NaN on a segment's first row (after a data
+    gap, or the first row when there is no ``previous`` row) and where a reading is missing."""
+    before = np.vstack([np.full(u.shape[1], np.nan) if previous is None else previous, u[:-1]])
+    if len(segment):
+        before[np.r_[False, np.diff(segment) != 0]] = np.nan
+    return np.abs(u - before)
+
+
+def statistic_limits(smoothed_training: np.ndarray, floor: float, factor: float) -> np.ndarray:
+    """Per column, the largest |EWMA| of the training window plus ``factor`` × its range,
+    each at least ``floor``."""
+    highest = np.max(np.abs(smoothed_training), axis=0)
+    extent = np.ptp(smoothed_training, axis=0)
+    return np.maximum(highest, floor) + factor * np.maximum(extent, floor)
+
+
+def fit_mspc(
+    readings: pd.DataFrame,
+    scaling: MinMaxScaling,
+    dt_s: float,
+    settings: MspcSettings,
+    segment: np.ndarray,
+) -> tuple[dict[str, AxisModel], MspcModel]:
+    """Per-axis records and the joint model from time-ordered training readings."""
+    channels = list(scaling.minimums)
+    context = context_columns(readings)
+    columns = channels + context
+    values = readings[columns].to_numpy(dtype="float64")
+    center = np.nanmedian(values, axis=0)
+    center = np.where(np.isnan(center), 0.0, center)
+    spread = np.nanstd(values, axis=0)
+    floor = np.array([resolution(values[:, j]) for j in range(len(columns))])
+    scale = np.maximum(np.nan_to_num(spread), floor)
+    scale = np.where(scale > 0, scale, 1.0)
+    z = np.nan_to_num((values - center) / scale)
+    method = RELATIONS if len(columns) > 1 else LEVEL
+    lam = ewma_smoothing(settings.ewma_span)
+    white = 3.0 * np.sqrt(lam / (2.0 - lam))
+    weights, intercepts, residual_scales, r2 = {}, {}, {}, {}
+    residuals = np.empty((len(z), len(channels)))
+    for j, channel in enumerate(channels):
+        others = [k for k in range(len(columns)) if k != j]
+        if others:
+            ridge = Ridge(alpha=settings.ridge_alpha).fit(z[:, others], z[:, j])
+            weights[channel] = [float(w) for w in ridge.coef_]
+            intercepts[channel] = float(ridge.intercept_)
+            residual = z[:, j] - ridge.predict(z[:, others])
+        else:
+            weights[channel], intercepts[channel] = [], 0.0
+            residual = z[:, j]
+        step = floor[j] / scale[j] if floor[j] > 0 else 1e-6
+        residual_scales[channel] = float(max(np.std(residual), step))
+        r2[channel] = float(1.0 - np.var(residual) / max(np.var(z[:, j]), 1e-12))
+        residuals[:, j] = residual / residual_scales[channel]
+    steps = residual_steps(residuals, segment)
+    spread_center = np.nanmean(steps, axis=0) if len(steps) > 1 else np.zeros(len(channels))
+    spread_center = np.nan_to_num(spread_center)
+    statistics = np.hstack([residuals, np.nan_to_num(steps - spread_center)])
+    limits = statistic_limits(smoothed(statistics, lam, segment), white, settings.limit_factor)
+    count = len(channels)
+    model = MspcModel(
+        method=method,
+        channels=channels,
+        context=context,
+        center={name: float(c) for name, c in zip(columns, center, strict=True)},
+        scale={name: float(s) for name, s in zip(columns, scale, strict=True)},
+        weights=weights,
+        intercept=intercepts,
+        residual_scale=residual_scales,
+        limit={
+            channel: float(limit) for channel, limit in zip(channels, limits[:count], strict=True)
+        },
+        spread_center={c: float(v) for c, v in zip(channels, spread_center, strict=True)},
+        spread_limit={c: float(v) for c, v in zip(channels, limits[count:], strict=True)},
+        span=settings.ewma_span,
+        adapt_samples=float(settings.adapt_windows * len(readings)),
+    )
+    return _axis_records(model, scaling, readings, r2, dt_s, settings), model
+
+
+def _axis_records(
+    model: MspcModel,
+    scaling: MinMaxScaling,
+    readings: pd.DataFrame,
+    r2: dict[str, float],
+    dt_s: float,
+    settings: MspcSettings,
+) -> dict[str, AxisModel]:
+    """Per axis, what the other modes' records carry: its centre and its residual spread in
+    scaled units (what the synthetic verification set draws), and its levels."""
+    records = {}
+    for channel in model.channels:
+        span = scaling.span(channel)
+        sigma = model.residual_scale[channel] * model.scale[channel] / span
+        records[channel] = AxisModel(
+            axis=channel,
+            slope=0.0,
+            intercept=(model.center[channel] - scaling.minimums[channel]) / span,
+            r2=r2[channel],
+            residual_mu=0.0,
+            residual_sigma=sigma,
+            row_count=int(readings[channel].notna().sum()),
+            thresholds=AxisThresholds(
+                z_alert=settings.z_alert,
+                z_error=settings.z_error,
+                min_c=-model.limit[channel] * sigma,
+                max_c=model.limit[channel] * sigma,
+                sustain_samples=settings.min_sustain_samples,
+                sustain_s=settings.min_sustain_samples * dt_s,
+            ),
+        )
+    return records
