@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pm_pipeline.core.detection.fit_check import modes_for_axes
+from pm_pipeline.core.detection.fit_check import least_axes
 from pm_pipeline.core.detection.registry import DETECTORS
 from pm_pipeline.settings import Settings
 from pm_pipeline_tests import commands
@@ -29,10 +29,10 @@ FAULT_HOURS = (9.0, 13.0)
 
 
 def one_channel_mode() -> dict[str, str]:
-    """The default mode once it models one channel; until then the mode that does."""
+    """No mode setting: the plain CLI's default mode must model one channel."""
     default = str(Settings.model_fields["detector_mode"].default)
-    fitting = modes_for_axes(1)
-    return {} if default in fitting else {"PM_DETECTOR_MODE": fitting[0]}
+    assert least_axes(default) == 1, f"the default mode {default!r} refuses one channel"
+    return {}
 
 
 def write_exports(folder: Path) -> tuple[Path, Path]:

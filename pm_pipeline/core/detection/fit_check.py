@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pm_pipeline.core.detection.registry import DETECTORS, detector_for
 from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.model.params import AutoSettings
 from pm_pipeline.core.model.sizing import short_window_hint
+
+
+def least_axes(mode: str) -> int:
+    """Fewest axes with readings that ``mode`` trains on; ``auto`` picks a mode that fits
+    one channel when only one carries readings."""
+    if mode == AutoSettings.mode:
+        return min(detector.min_axes for detector in DETECTORS.values())
+    return detector_for(mode).min_axes
 
 
 def modes_for_axes(axis_count: int) -> list[str]:
@@ -43,16 +52,16 @@ def check_mode_fits(
         Naming the setting or flag to change: the mode (``PM_DETECTOR_MODE``) when it needs
         more axes than carry readings, the window or ``PM_MIN_TRAINING_ROWS`` when it is short.
     """
-    detector = detector_for(mode)
+    needed_axes = least_axes(mode)
     if held == 0:
         raise PipelineError(
             f"robot {robot_id!r} has no stored readings in the training window; ingest its "
             f"exports first (`pm-pipeline ingest FILE --robot {robot_id}`) or widen the window."
         )
-    if len(axes) < detector.min_axes:
+    if len(axes) < needed_axes:
         fitting = ", ".join(modes_for_axes(len(axes))) or "none"
         raise PipelineError(
-            f"mode {mode!r} needs readings on at least {detector.min_axes} axes and robot "
+            f"mode {mode!r} needs readings on at least {needed_axes} axes and robot "
             f"{robot_id!r} has them on {len(axes)} ({', '.join(axes)}); set "
             f"PM_DETECTOR_MODE to a mode that fits {len(axes)} axis(es): {fitting}."
         )
