@@ -36,6 +36,7 @@ from pm_pipeline.db.sources import (
     read_source,
     table_identity,
 )
+from pm_pipeline.services.feedback import robot_feedback
 from pm_pipeline.services.training import (
     TrainingWindow,
     read_training_window,
@@ -217,13 +218,16 @@ def training_readings(
 ) -> TrainingReadings:
     """The robot's training window from our store, after copying in what is new in the
     configured source, without the readings inside the robot's stored events of landed
-    files (widened by ``PM_TRAINING_EXCLUDE_MARGIN_SECONDS``)."""
+    files (widened by ``PM_TRAINING_EXCLUDE_MARGIN_SECONDS``), and none before the robot's
+    baseline (see :mod:`pm_pipeline.core.feedback.labels`)."""
     synced = sync_configured_source(settings, store_engine, store_url, table, robot_id, window)
     # A file being scored right now has its readings stored and its events not yet: the
     # window is read once they are (see pm_pipeline.db.fence).
     with robot_readings_fence(store_engine, robot_id, shared=True):
-        whole = read_training_window(store_engine, table, robot_id, window)
+        # A maintenance record or a new-normal label starts the robot's normal anew.
+        baseline = robot_feedback(store_engine, robot_id).baseline
+        whole = read_training_window(store_engine, table, robot_id, window, baseline)
         kept, exclusion = without_flagged_readings(
-            store_engine, robot_id, whole, settings.training_exclude_margin_seconds
+            store_engine, robot_id, whole, settings.training_exclude_margin_seconds, baseline
         )
     return TrainingReadings(kept, synced, exclusion)
