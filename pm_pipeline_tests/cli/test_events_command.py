@@ -133,6 +133,18 @@ def test_export_leaves_the_synthetic_set_out_unless_asked(
     events = pd.read_csv(tmp_path / "plain" / "events.csv")
     assert set(events["source"]) == {"day.csv"} and len(events) == 3
     assert set(events["origin"]) == {"landed file"}
+    # Who each event is and where it stands come first; none is labelled yet.
+    assert list(events.columns[:7]) == [
+        "event_id",
+        "robot_id",
+        "axis",
+        "severity",
+        "status",
+        "change",
+        "label",
+    ]
+    assert list(events.sort_values("start_ts")["change"]) == ["resolved", "resolved", "opened"]
+    assert events["label"].isna().all()
     everything = run_cli(
         "export", "--out", tmp_path / "all", "--include-synthetic", cwd=tmp_path, env=env
     )
