@@ -169,6 +169,11 @@ def _add_events(commands: argparse._SubParsersAction) -> None:
         "--severity", type=str.upper, choices=("ALERT", "ERROR"), help="only this severity"
     )
     events.add_argument(
+        "--all-robots",
+        action="store_true",
+        help="every robot of the fleet (robots file and stored readings), not one",
+    )
+    events.add_argument(
         "--open",
         action="store_true",
         help="only events still going when the robot's stored readings end",

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, Table
 from sqlalchemy.engine import make_url
 
 from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.feedback.labels import Baseline
 from pm_pipeline.core.model.exclusion import Exclusion
 from pm_pipeline.core.model.windows import parse_utc
 from pm_pipeline.core.schema import AXES
@@ -206,6 +207,8 @@ class TrainingReadings:
     """The copy from the configured source; None when no source is configured."""
     exclusion: Exclusion
     """The readings left out because they lay inside the robot's stored events."""
+    baseline: Baseline | None = None
+    """Where the window was cut: the robot's newest maintenance or new-normal label."""
 
 
 def training_readings(
@@ -230,4 +233,4 @@ def training_readings(
         kept, exclusion = without_flagged_readings(
             store_engine, robot_id, whole, settings.training_exclude_margin_seconds, baseline
         )
-    return TrainingReadings(kept, synced, exclusion)
+    return TrainingReadings(kept, synced, exclusion, baseline)

@@ -175,3 +175,14 @@ def test_lineage_of_a_synthetic_event_names_its_verification_set(
         assert "file_events" not in said
     landed = run_cli("lineage", str(ids["day.csv"]), cwd=tmp_path, env=env).stdout
     assert "source        day.csv" in landed and "file_events partition 'day.csv'" in landed
+
+
+def test_all_robots_lists_the_fleets_events(
+    stored: dict[str, str], robot_day: pd.DataFrame
+) -> None:
+    # robot-2 is not in a robots file: its stored readings make it one of the fleet.
+    engine = open_engine(stored["PM_DATABASE_URL"])
+    ingest_readings(engine, readings_table(), robot_day.head(10), "robot-2", "r2.csv", "sha2")
+    engine.dispose()
+    rows = listed(events_cli(stored, "--all-robots"))
+    assert sorted(row[1] for row in rows) == [ROBOT, ROBOT, ROBOT, "robot-2"]
