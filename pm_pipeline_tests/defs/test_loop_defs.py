@@ -15,16 +15,18 @@ from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.db.events import read_events, replace_events
 from pm_pipeline.db.feedback import read_labels
 from pm_pipeline.db.readings import read_readings
-from pm_pipeline.db.registry import activate_model, register_model
+from pm_pipeline.db.registry import activate_model, list_models, register_model
 from pm_pipeline.defs.assets.fleet import event_labels, label_event_job
+from pm_pipeline.defs.assets.training import raw_readings
 from pm_pipeline.defs.baseline_sensor import baseline_retraining_sensor
 from pm_pipeline.defs.event_metadata import ALERT_CHECK, ERROR_CHECK, event_check_results
 from pm_pipeline.defs.execution import add_robot
 from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.defs.sensors import landed_file_sensor
-from pm_pipeline.services.feedback import label_event
+from pm_pipeline.services.feedback import baseline_state, label_event, record_maintenance
 from pm_pipeline_tests.cli.test_events_command import event
+from pm_pipeline_tests.defs.test_retraining import train
 from pm_pipeline_tests.defs.test_sensor import HEADER, land
 from pm_pipeline_tests.partitioned import ROBOT
 
@@ -100,3 +102,24 @@ def test_label_event_job_stores_a_label_from_its_config(
         (labelled, "false-alarm", "ann", "door")
     ]
     assert label_event_job.name == "label_event_job"
+
+
+def test_the_model_after_maintenance_trains_on_later_readings_only(
+    database: ReadingsDatabaseResource, labelled: int
+) -> None:
+    engine = database.engine()
+    times = read_readings(engine, database.table(), ROBOT)[TIME_COLUMN]
+    at = times.iloc[0] + pd.Timedelta(hours=3)
+    assert record_maintenance(engine, ROBOT, at, "ann", "gearbox") == [labelled]
+    with dg.instance_for_test() as instance:
+        trained = train(database, instance)
+        assert trained.success
+        raw = instance.get_latest_materialization_event(raw_readings.key)
+    [model] = [entry for entry in list_models(engine, ROBOT) if entry.is_active]
+    assert model.window_start == times[times >= at].iloc[0]
+    assert model.window_end == times.iloc[-1]
+    assert model.row_count == int((times >= at).sum())
+    assert raw is not None and raw.asset_materialization is not None
+    baseline = raw.asset_materialization.metadata["baseline"].value
+    assert str(baseline).endswith("(maintenance: gearbox)")
+    assert not baseline_state(engine, database.table(), ROBOT).awaiting
