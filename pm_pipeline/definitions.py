@@ -8,6 +8,8 @@ validated then, so ``dagster definitions validate`` names a bad one, and the sch
 import dagster as dg
 
 from pm_pipeline.defs.assets import ALL_ASSETS
+from pm_pipeline.defs.assets.fleet import label_event_job, maintenance_records
+from pm_pipeline.defs.baseline_sensor import baseline_retraining_sensor
 from pm_pipeline.defs.executors import pipeline_executor, run_process_executor
 from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.jobs import (
@@ -30,17 +32,23 @@ from pm_pipeline.settings import load_settings
 def defs() -> dg.Definitions:
     settings = load_settings()
     return dg.Definitions(
-        assets=ALL_ASSETS,
+        assets=[*ALL_ASSETS, maintenance_records],
         jobs=[
             # Retraining alone spreads its steps over processes (or Celery workers).
             build_training_job(pipeline_executor(settings)),
             build_file_scoring_job(run_process_executor(settings)),
             build_landed_files_job(run_process_executor(settings)),
             views_job,
+            label_event_job,
         ],
         executor=run_process_executor(settings),
         schedules=[build_nightly_retraining_schedule(settings)],
-        sensors=[landed_file_sensor, views_automation_sensor, notification_sensor],
+        sensors=[
+            landed_file_sensor,
+            views_automation_sensor,
+            notification_sensor,
+            baseline_retraining_sensor,
+        ],
         # Step outputs live in the database, so any host that reaches it can run any step.
         resources=pipeline_resources(ReadingsDatabaseResource()),
     )

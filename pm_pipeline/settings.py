@@ -151,6 +151,14 @@ class _PipelineSettings(AlertSettings):
         "not a number of days; use e.g. 30",
         gt=0,
     )
+    stale_after_minutes: float = _setting(
+        60.0,
+        "PM_STALE_AFTER_MINUTES",
+        "A robot whose newest reading is older than this many minutes shows NO DATA in "
+        "fleet_health and `pm-pipeline fleet`.",
+        "not a number of minutes; use e.g. 60",
+        gt=0,
+    )
     retrain_cron: str = _setting(
         "0 2 * * *",
         "PM_RETRAIN_CRON",

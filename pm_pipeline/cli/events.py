@@ -28,10 +28,21 @@ COLUMNS = (
 
 def list_events(args: argparse.Namespace) -> int:
     """Print the events matching the options; none is not an error."""
-    robot = chosen_robot(args)
     since = parse_utc(args.since, "--since") if args.since else None
     engine = open_configured_store(args.settings)
-    found = robot_events(engine, robot, since, args.severity)
+    if args.all_robots:
+        from pm_pipeline.db.schema import readings_table
+        from pm_pipeline.robots import load_fleet
+        from pm_pipeline.services.fleet_health import fleet_robot_ids
+
+        robots = fleet_robot_ids(engine, readings_table(), load_fleet(args.settings))
+        robot = "the fleet"
+    else:
+        robots = [chosen_robot(args)]
+        robot = robots[0]
+    found = pd.concat(
+        [robot_events(engine, one, since, args.severity) for one in robots], ignore_index=True
+    ).sort_values(["start_ts", "event_id"], ascending=False)
     if args.open:
         found = open_events(found)
     if found.empty:
@@ -40,7 +51,8 @@ def list_events(args: argparse.Namespace) -> int:
     print(format_table(found))
     print(
         f"{len(found)} {_described(args, len(found))} for {robot}; "
-        "trace one with `pm-pipeline lineage ID`"
+        "trace one with `pm-pipeline lineage ID`, label it with `pm-pipeline events label ID "
+        "confirmed|false-alarm|new-normal`"
     )
     return 0
 

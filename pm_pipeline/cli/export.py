@@ -8,10 +8,12 @@ import pandas as pd
 from pm_pipeline.cli.progress import progress_bar
 from pm_pipeline.cli.robot_choice import chosen_robot
 from pm_pipeline.core.detection.contributions import top_contributors
+from pm_pipeline.core.feedback.labels import newest_labels
 from pm_pipeline.core.schema import is_synthetic_source
 from pm_pipeline.core.views.cells import neutralise_formulas
 from pm_pipeline.core.views.health import measure_data_health, rank_top_events, summarise_axes
 from pm_pipeline.db.events import read_events
+from pm_pipeline.db.feedback import read_labels
 from pm_pipeline.db.migrate import open_configured_store
 from pm_pipeline.db.readings import iter_readings_pages, read_readings, readings_span
 from pm_pipeline.db.schema import readings_table
@@ -42,7 +44,7 @@ def export(args: argparse.Namespace) -> int:
         "gaps": health.gaps,
         "axis_summary": summarise_axes(readings),
         "latest_readings": readings.tail(LATEST_ROWS),
-        "events": labelled(events),
+        "events": with_feedback(labelled(events), read_labels(engine, robot)),
         # A summary describes the robot's landed files, with or without --include-synthetic.
         "top_events": rank_top_events(landed),
     }
@@ -81,6 +83,24 @@ def labelled(events: pd.DataFrame) -> pd.DataFrame:
     return events.assign(
         origin=origin.astype("string"), top_contributors=pd.Series(channels, dtype="string")
     )
+
+
+EVENT_COLUMNS_FIRST = ["event_id", "robot_id", "axis", "severity", "status", "change", "label"]
+
+
+def with_feedback(events: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """``events`` with ``change`` (its latest lifecycle change: opened, escalated or
+    resolved) and ``label`` (its newest label, empty when none), the identifying columns
+    first."""
+    newest = newest_labels(labels)
+    label = events["event_id"].map(newest.set_index("event_id")["label"]) if len(newest) else None
+    change = events["status"].where(
+        events["status"] == "resolved",
+        events["severity"].map({"ERROR": "escalated"}).fillna("opened"),
+    )
+    out = events.assign(change=change, label=label if label is not None else "")
+    out["label"] = out["label"].fillna("")
+    return out[EVENT_COLUMNS_FIRST + [c for c in out.columns if c not in EVENT_COLUMNS_FIRST]]
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> None:

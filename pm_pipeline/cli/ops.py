@@ -140,8 +140,28 @@ def lineage(args: argparse.Namespace) -> int:
             else f"file_events partition {event['source']!r} of robot {robot!r}"
         ),
     ]
+    lines += _feedback_lines(engine, robot, int(args.event_id))
     print("\n".join(lines))
     return 0
+
+
+def _feedback_lines(engine, robot: str, event_id: int) -> list[str]:
+    """The event's labels, newest last, and the robot's maintenance records."""
+    from pm_pipeline.db.feedback import read_labels, read_maintenance
+
+    labels = read_labels(engine, robot)
+    lines = [
+        f"  labelled      {row.label} by {row.labelled_by} at {_stamp(row.labelled_at)}"
+        + (f" ({row.note})" if row.note else "")
+        for row in labels[labels["event_id"] == event_id].itertuples()
+    ] or [f"  labelled      not yet: `pm-pipeline events label {event_id} LABEL`"]
+    lines += [
+        f"  maintenance   {_stamp(row.performed_at)} by {row.recorded_by}"
+        + (f": {row.note}" if row.note else "")
+        + " (its next model trains on readings after it)"
+        for row in read_maintenance(engine, robot).itertuples()
+    ]
+    return lines
 
 
 def _excluded(metrics: dict) -> str:
@@ -152,7 +172,9 @@ def _excluded(metrics: dict) -> str:
 def _status(event: pd.Series) -> str:
     if event["status"] == "open":
         return "open (the readings so far may continue it)"
-    return f"resolved (recorded at {_stamp(event['resolved_at'])})"
+    why = event.get("resolution")
+    reason = f"; {why}" if isinstance(why, str) and why else ""
+    return f"resolved (recorded at {_stamp(event['resolved_at'])}{reason})"
 
 
 def _source(source: str, version: str) -> str:

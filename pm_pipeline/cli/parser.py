@@ -7,6 +7,13 @@ imports that module only when the command runs, and with it pandas, SQLAlchemy a
 import argparse
 from pathlib import Path
 
+from pm_pipeline.cli.loop_parser import (
+    add_fleet_commands,
+    add_label_action,
+    add_maintenance_action,
+    command,
+)
+
 DESCRIPTION = """\
 Predictive maintenance for industrial robots: load controller exports, train per-axis
 current models, score new exports for ALERT/ERROR events and trace every event to the model
@@ -37,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pipeline_commands(commands)
     _add_events(commands)
     _add_robots(commands)
+    add_fleet_commands(commands)
     _add_models(commands)
     _add_lineage_replay(commands)
     _add_export(commands)
@@ -44,14 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _command(commands: argparse._SubParsersAction, name: str, summary: str, detail: str = ""):
-    """A sub-command whose help page opens with its one-line summary and then the detail."""
-    return commands.add_parser(
-        name,
-        help=summary,
-        description=f"{summary[0].upper()}{summary[1:]}." + (f"\n\n{detail}" if detail else ""),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+_command = command
+"""Shared with :mod:`pm_pipeline.cli.loop_parser`."""
 
 
 def _robot_option(parser: argparse.ArgumentParser, inherited: bool = False) -> None:
@@ -180,11 +182,17 @@ def _add_events(commands: argparse._SubParsersAction) -> None:
         "--severity", type=str.upper, choices=("ALERT", "ERROR"), help="only this severity"
     )
     events.add_argument(
+        "--all-robots",
+        action="store_true",
+        help="every robot of the fleet (robots file and stored readings), not one",
+    )
+    events.add_argument(
         "--open",
         action="store_true",
         help="only events still going when the robot's stored readings end",
     )
     events.set_defaults(handler="pm_pipeline.cli.events:list_events")
+    add_label_action(events)
 
 
 def _add_robots(commands: argparse._SubParsersAction) -> None:
@@ -212,6 +220,7 @@ def _add_robots(commands: argparse._SubParsersAction) -> None:
         help="remove the partition even though readings or models of the robot are stored",
     )
     remove.set_defaults(handler="pm_pipeline.cli.robots_command:remove_robot")
+    add_maintenance_action(actions)
 
 
 def _add_models(commands: argparse._SubParsersAction) -> None:

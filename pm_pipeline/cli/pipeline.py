@@ -25,8 +25,11 @@ SAMPLE_DIR = Path("data")
 EXPORT_NOTES_METADATA = "export_notes"
 """Metadata key of ``file_events`` holding the parser's notes, printed by ``score``."""
 EVENT_CSV_COLUMNS = [
+    "event_id",
     "axis",
-    "type",
+    "severity",
+    "status",
+    "change",
     "start",
     "end",
     "duration_s",
@@ -90,8 +93,15 @@ def score(args: argparse.Namespace) -> int:
         f"{args.file}: {len(events)} events ({counts.get('ALERT', 0)} ALERT, "
         f"{counts.get('ERROR', 0)} ERROR) with model {version}; partition {key!r} of {robot}"
     )
+    changed = latest_metadata(instance, "file_events", "event_changes", outcome.run_id)
+    changes = [dict(record.data) for record in changed.records] if changed is not None else []
+    for change in changes:
+        print(
+            f"  event {change['event_id']} {change['axis']} {change['severity']} "
+            f"{change['change']} ({change['status']}, {change['start']} to {change['end']})"
+        )
     if args.events_csv:
-        write_events_csv(events, args.events_csv)
+        write_events_csv(events, args.events_csv, changes)
         print(f"events written to {args.events_csv}")
     return 0
 
@@ -111,10 +121,25 @@ def _watched_scoring(
         return run_scoring(defs, instance, path, model_version, run_id, robot_id)
 
 
-def write_events_csv(events, path: Path) -> None:
-    """Write events with the documented columns, timestamps in ISO 8601 UTC, and no text
-    that a spreadsheet would run as a formula."""
-    out = events.rename(columns={"severity": "type", "start_ts": "start", "end_ts": "end"})
+def write_events_csv(events, path: Path, changes: list[dict] | None = None) -> None:
+    """Write events with the documented columns, timestamps in ISO 8601 UTC and no text a
+    spreadsheet would run as a formula: the file's own
+    events and those of earlier files it changed, each with how it changed (``change``:
+    new, extended, escalated, resolved, start revised, joined with ``+``; empty when the
+    file left it as it was)."""
+    from pm_pipeline.db.events import read_event
+
+    how = {int(change["event_id"]): str(change["change"]) for change in changes or []}
+    database = _database()
+    earlier = [
+        read_event(database.engine(), event_id)
+        for event_id in how
+        if event_id not in set(events["event_id"])
+    ]
+    if earlier:
+        events = pd.concat([events, pd.DataFrame(earlier)], ignore_index=True)
+    out = events.rename(columns={"start_ts": "start", "end_ts": "end"})
+    out["change"] = out["event_id"].map(lambda event_id: how.get(int(event_id), ""))
     out["contributions"] = [
         json.dumps(dict(contribution_shares(value, axis)))
         for value, axis in zip(out["contributions"], out["axis"], strict=True)
@@ -124,9 +149,9 @@ def write_events_csv(events, path: Path) -> None:
         for value, axis in zip(out["contributions"], out["axis"], strict=True)
     ]
     for column in ("start", "end"):
-        out[column] = out[column].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        out[column] = pd.to_datetime(out[column], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     path.parent.mkdir(parents=True, exist_ok=True)
-    neutralise_formulas(out[EVENT_CSV_COLUMNS]).to_csv(path, index=False)
+    neutralise_formulas(out.sort_values("start")[EVENT_CSV_COLUMNS]).to_csv(path, index=False)
 
 
 def dev(_args: argparse.Namespace) -> int:

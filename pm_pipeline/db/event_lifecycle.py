@@ -52,6 +52,33 @@ class ReconciledEvents:
     """Ids of stored events the pass no longer finds (merged into another, or gone)."""
     changes: dict[str, int] = field(default_factory=dict)
     """Notifying changes by kind."""
+    report: tuple[EventChange, ...] = ()
+    """Every event the pass created or changed, with how: what a file's output lists."""
+
+
+NEW, EXTENDED, ESCALATED_CHANGE, RESOLVED_REPORT, START_REVISED = (
+    "new",
+    "extended",
+    "escalated",
+    "resolved",
+    "start revised",
+)
+REPORTED_CHANGES = (NEW, EXTENDED, ESCALATED_CHANGE, RESOLVED_REPORT, START_REVISED)
+"""How a scored file changed an event, as its report says it (the ``change`` column)."""
+
+
+@dataclass(frozen=True)
+class EventChange:
+    """One event a scored file created or changed."""
+
+    event_id: int
+    axis: str
+    severity: str
+    status: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    change: str
+    """One or more of :data:`REPORTED_CHANGES`, joined with ``+``."""
 
 
 def landed_events_overlapping(
@@ -114,7 +141,9 @@ def reconcile_events(
         rows = event_rows(
             connection, source, detected, *provenance, robot_id, to_db_time(connection, now)
         )
-        written, changes = _write(connection, matches, stored, rows, found, (first, file_last))
+        written, changes, report = _write(
+            connection, matches, stored, rows, found, (first, file_last)
+        )
         if removed:
             connection.execute(delete(events).where(events.c.event_id.in_(removed)))
         queued = (
@@ -133,6 +162,7 @@ def reconcile_events(
         tuple(int(event["event_id"]) for event in continued),
         removed,
         {kind: changes.count(kind) for kind in sorted(set(changes))},
+        tuple(report),
     )
 
 
@@ -189,10 +219,12 @@ def _write(
     rows: list[dict[str, Any]],
     found: Sequence[Record],
     file_span: tuple[pd.Timestamp, pd.Timestamp],
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Update the matched events and insert the new ones; the notifying changes."""
+) -> tuple[list[dict[str, Any]], list[str], list[EventChange]]:
+    """Update the matched events and insert the new ones; the notifying changes, and the
+    report of every event created or changed."""
     written: list[dict[str, Any]] = []
     changes: list[str] = []
+    report: list[EventChange] = []
     for row, event, values in zip(range(len(rows)), found, rows, strict=True):
         status = str(event["status"])
         if row not in matches:
@@ -202,6 +234,7 @@ def _write(
             ).scalar_one()
             written.append(new)
             changes.append(OPENED)
+            report.append(_reported(new["event_id"], event, status, [NEW]))
             continue
         before = stored[matches[row]]
         starts_here = file_span[0] <= event["start"] <= file_span[1]
@@ -216,7 +249,37 @@ def _write(
         for change in _changes(before, updated):
             written.append({**updated, "event_id": event_id})
             changes.append(change)
-    return written, changes
+        kinds = _reported_kinds(before, event, status)
+        if kinds:
+            report.append(_reported(event_id, event, status, kinds))
+    return written, changes, report
+
+
+def _reported_kinds(before: Record, found: Record, status: str) -> list[str]:
+    """How a pass changed a stored event: its start moved, its end grew, it reached ERROR,
+    it ended (none: found as it was)."""
+    kinds = []
+    if pd.Timestamp(found["start"]) != pd.Timestamp(before["start_ts"]):
+        kinds.append(START_REVISED)
+    if pd.Timestamp(found["end"]) > pd.Timestamp(before["end_ts"]):
+        kinds.append(EXTENDED)
+    if before["severity"] != "ERROR" and found["severity"] == "ERROR":
+        kinds.append(ESCALATED_CHANGE)
+    if before["status"] == OPEN and status == RESOLVED:
+        kinds.append(RESOLVED_REPORT)
+    return kinds
+
+
+def _reported(event_id: int, found: Record, status: str, kinds: list[str]) -> EventChange:
+    return EventChange(
+        int(event_id),
+        str(found["axis"]),
+        str(found["severity"]),
+        status,
+        pd.Timestamp(found["start"]),
+        pd.Timestamp(found["end"]),
+        "+".join(kinds),
+    )
 
 
 def _resolved_at(connection: Connection, event: Record) -> datetime | None:

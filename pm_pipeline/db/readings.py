@@ -97,6 +97,16 @@ def readings_span(
     return int(count), stamps.iloc[0], stamps.iloc[1]
 
 
+def count_readings_since(engine: Engine, table: Table, robot_id: str, start: pd.Timestamp) -> int:
+    """How many of the robot's stored readings are at or after ``start``."""
+    time_column = table.c[time_column_of(table)]
+    query = select(func.count()).where(
+        (table.c.robot_id == robot_id) & (time_column >= to_db_time(engine, start))
+    )
+    with engine.connect() as connection:
+        return int(connection.execute(query).scalar_one())
+
+
 def newest_reading_time(engine: Engine, table: Table, robot_id: str) -> pd.Timestamp | None:
     """The timestamp of the robot's newest reading, or None when it has none."""
     return readings_span(engine, table, robot_id)[2]
@@ -125,6 +135,16 @@ def skipped_duplicates(engine: Engine, robot_id: str) -> int:
             )
         ).scalar()
     return int(total or 0)
+
+
+def last_ingested_at(engine: Engine, robot_id: str) -> pd.Timestamp | None:
+    """When a file of the robot was last ingested, or None when none was."""
+    query = select(func.max(ingested_files.c.ingested_at)).where(
+        ingested_files.c.robot_id == robot_id
+    )
+    with engine.connect() as connection:
+        value = connection.execute(query).scalar()
+    return None if value is None else from_db_times(pd.Series([value])).iloc[0]
 
 
 def ingested_span(

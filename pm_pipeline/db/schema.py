@@ -99,6 +99,8 @@ events = Table(
     ),
     # JSON {channel: share}, largest first; NULL for events stored before it was recorded.
     Column("contributions", Text),
+    # Why it was resolved when its readings did not end it (maintenance); else NULL.
+    Column("resolution", String(512)),
     Index("ix_pm_events_source", "source"),
     Index("ix_pm_events_model_version", "model_version"),
     Index("ix_pm_events_robot_axis_time", "robot_id", "axis", "start_ts"),
@@ -140,6 +142,40 @@ ingested_files = Table(
     Column("last_ts", DateTime(timezone=True)),
     Column("ingested_at", DateTime(timezone=True), nullable=False),
 )
+
+
+event_labels = Table(
+    "pm_event_labels",
+    metadata,
+    Column("label_id", Integer, primary_key=True, autoincrement=True),
+    # No foreign key: a rescore may store the event under a new id; the copied robot, axis
+    # and span keep the label's effect on training (see pm_pipeline.core.feedback).
+    Column("event_id", Integer, nullable=False),
+    Column("robot_id", String(64), nullable=False),
+    Column("axis", String(16), nullable=False),
+    Column("event_start", DateTime(timezone=True), nullable=False),
+    Column("event_end", DateTime(timezone=True), nullable=False),
+    Column("label", String(16), nullable=False),
+    Column("note", Text),
+    Column("labelled_by", String(128), nullable=False),
+    Column("labelled_at", DateTime(timezone=True), nullable=False),
+    Index("ix_pm_event_labels_robot", "robot_id", "labelled_at"),
+    Index("ix_pm_event_labels_event", "event_id"),
+)
+"""Every label given to an event, never overwritten: the newest one counts."""
+
+maintenance = Table(
+    "pm_maintenance",
+    metadata,
+    Column("maintenance_id", Integer, primary_key=True, autoincrement=True),
+    Column("robot_id", String(64), nullable=False),
+    Column("performed_at", DateTime(timezone=True), nullable=False),
+    Column("note", Text),
+    Column("recorded_by", String(128), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_pm_maintenance_robot", "robot_id", "performed_at"),
+)
+"""Work done on a robot: its next model trains on readings after ``performed_at``."""
 
 
 asset_values = Table(

@@ -4,6 +4,7 @@ from the model version to the materialization that produced it."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from urllib.parse import quote
 
 import dagster as dg
@@ -15,6 +16,7 @@ from dagster._core.definitions.data_version import (
 )
 
 from pm_pipeline.core.detection.contributions import top_contributors
+from pm_pipeline.db.event_lifecycle import EventChange
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
 
 ERROR_CHECK = "no_error_events"
@@ -49,6 +51,19 @@ OPEN_EVENTS_SCHEMA = dg.TableSchema(
         dg.TableColumn("source", "string", description="the landed file"),
     ]
 )
+EVENT_CHANGES_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("event_id", "int", description="pm-pipeline lineage EVENT_ID"),
+        dg.TableColumn(
+            "change", "string", description="new, extended, escalated, resolved, start revised"
+        ),
+        dg.TableColumn("axis", "string"),
+        dg.TableColumn("severity", "string"),
+        dg.TableColumn("status", "string"),
+        dg.TableColumn("start", "string", description="UTC"),
+        dg.TableColumn("end", "string", description="UTC"),
+    ]
+)
 SEVERITY_COLORS = {"ALERT": "orange", "ERROR": "crimson"}
 """SVG colour of each severity in inline plots, drawn bottom to top."""
 MAX_TABLE_ROWS = 200
@@ -73,35 +88,54 @@ def _check_specs(asset_key: str, partitions_def: dg.PartitionsDefinition) -> lis
             ERROR_CHECK,
             asset=asset_key,
             partitions_def=partitions_def,
-            description="Fails, with severity ERROR, when the file holds an ERROR event.",
+            description="Fails, with severity ERROR, when the file holds an ERROR event or the "
+            "robot still has an open one.",
         ),
         dg.AssetCheckSpec(
             ALERT_CHECK,
             asset=asset_key,
             partitions_def=partitions_def,
-            description="Fails, with severity WARN, when the file holds an ALERT event.",
+            description="Fails, with severity WARN, when the file holds an ALERT event or the "
+            "robot still has an open one.",
         ),
     ]
 
 
-def event_check_results(events: pd.DataFrame) -> list[dg.AssetCheckResult]:
-    """The two checks' verdicts on one file's stored events."""
+def event_check_results(
+    events: pd.DataFrame, robot_open: pd.DataFrame | None = None
+) -> list[dg.AssetCheckResult]:
+    """The two checks' verdicts on one file's stored events and the robot's open events.
+
+    A clean file does not pass a check while the robot still has an open event of that
+    severity from an earlier file: the badge shows the robot's state, not the file's alone.
+    """
     counts = events["severity"].value_counts()
     errors, alerts = int(counts.get("ERROR", 0)), int(counts.get("ALERT", 0))
-    return [
-        dg.AssetCheckResult(
-            check_name=ERROR_CHECK,
-            passed=errors == 0,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"error_events": errors},
-        ),
-        dg.AssetCheckResult(
-            check_name=ALERT_CHECK,
-            passed=alerts == 0,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"alert_events": alerts},
-        ),
-    ]
+    still_open = robot_open if robot_open is not None else events.iloc[0:0]
+    results = []
+    for name, severity, in_file, level in (
+        (ERROR_CHECK, dg.AssetCheckSeverity.ERROR, errors, "ERROR"),
+        (ALERT_CHECK, dg.AssetCheckSeverity.WARN, alerts, "ALERT"),
+    ):
+        open_ids = [int(i) for i in still_open.loc[still_open["severity"] == level, "event_id"]]
+        results.append(
+            dg.AssetCheckResult(
+                check_name=name,
+                passed=in_file == 0 and not open_ids,
+                severity=severity,
+                metadata={
+                    f"{level.lower()}_events": in_file,
+                    f"robot_open_{level.lower()}_events": len(open_ids),
+                },
+                description=(
+                    f"the robot has {len(open_ids)} open {level} event(s): "
+                    + ", ".join(map(str, open_ids[:20]))
+                )
+                if open_ids
+                else None,
+            )
+        )
+    return results
 
 
 def not_scored_check_results(reason: str) -> list[dg.AssetCheckResult]:
@@ -209,3 +243,32 @@ def threshold_provenance(
 
 def _iso(value: pd.Timestamp) -> str:
     return pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def event_changes_table(report: Sequence[EventChange]) -> dg.TableMetadataValue:
+    """Every event a scored file created or changed, and how, as table metadata."""
+    records = [
+        dg.TableRecord(
+            {
+                "event_id": change.event_id,
+                "change": change.change,
+                "axis": change.axis,
+                "severity": change.severity,
+                "status": change.status,
+                "start": _iso(change.start),
+                "end": _iso(change.end),
+            }
+        )
+        for change in report[:MAX_TABLE_ROWS]
+    ]
+    return dg.MetadataValue.table(records, schema=EVENT_CHANGES_SCHEMA)
+
+
+def describe_changes(report: Sequence[EventChange], limit: int = 20) -> str:
+    """``event 12 axis_2 ALERT new; event 9 axis_3 ERROR escalated+extended`` (or "no event
+    created or changed")."""
+    if not report:
+        return "no event created or changed"
+    parts = [f"event {c.event_id} {c.axis} {c.severity} {c.change}" for c in report[:limit]]
+    more = f"; {len(report) - limit} more" if len(report) > limit else ""
+    return "; ".join(parts) + more

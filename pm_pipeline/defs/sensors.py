@@ -87,6 +87,7 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     known_files = set(context.instance.get_dynamic_partitions(LANDED_FILES))
     batches, new_files = fleet_batches(fresh, known_files, settings.files_per_run)
     requests = [_run_request(batch, None, None, settings=settings) for batch in batches]
+    quarantined = []
     for bad in (d for d in decisions if d.action == "quarantine"):
         try:
             moved = quarantine_file(bad.path, bad.reason)
@@ -95,12 +96,18 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
             context.log.info(str(gone))
             continue
         context.log.warning(f"quarantined {bad.path.name} → {moved}: {bad.reason}")
+        quarantined.append(f"{bad.path.name}: {bad.reason}")
     waiting = [d.path.name for d in decisions if d.action == "wait"]
     if waiting:
         context.log.info(f"waiting for {len(waiting)} file(s) still being written: {waiting}")
     robots = _robots_to_register(context, fleet, fresh)
+    # The tick's line in the UI: a skip reason when no run starts, else its log.
+    seen = quarantine_summary(quarantined)
+    if seen and (requests or reruns):
+        context.log.warning(seen)
     return dg.SensorResult(
         run_requests=[*reruns, *requests],
+        skip_reason=seen if seen and not (requests or reruns) else None,
         dynamic_partitions_requests=[
             *([robots_partitions.build_add_request(robots)] if robots else []),
             *([landed_files_partitions.build_add_request(new_files)] if new_files else []),
@@ -117,6 +124,14 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
             }
         ),
     )
+
+
+def quarantine_summary(quarantined: list[str]) -> str | None:
+    """``quarantined N: <file: reason>; …`` for a tick that quarantined files, else None;
+    `pm-pipeline quarantine` lists them all with the time and robot."""
+    if not quarantined:
+        return None
+    return f"quarantined {len(quarantined)}: " + "; ".join(quarantined)[:1000]
 
 
 IN_FLIGHT = [
@@ -257,11 +272,11 @@ def _run_request(
 
 views_automation_sensor = dg.AutomationConditionSensorDefinition(
     "views_automation_sensor",
-    target=dg.AssetSelection.assets("events_summary", "open_events"),
+    target=dg.AssetSelection.assets("events_summary", "open_events", "fleet_health"),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=10,
     description="Refreshes events_summary and open_events whenever a landed file's events "
-    "are stored.",
+    "are stored, and fleet_health when events, readings, labels or models change.",
 )
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy import Engine, Table
 from sqlalchemy.engine import make_url
 
+from pm_pipeline.core.feedback.labels import Baseline
 from pm_pipeline.core.model.exclusion import Exclusion
 from pm_pipeline.core.model.windows import parse_utc
 from pm_pipeline.core.schema import AXES
@@ -35,6 +36,7 @@ from pm_pipeline.db.sources import (
     read_source,
     table_identity,
 )
+from pm_pipeline.services.feedback import robot_feedback
 from pm_pipeline.services.training import (
     TrainingWindow,
     read_training_window,
@@ -201,6 +203,8 @@ class TrainingReadings:
     """The copy from the configured source; None when no source is configured."""
     exclusion: Exclusion
     """The readings left out because they lay inside the robot's stored events."""
+    baseline: Baseline | None = None
+    """Where the window was cut: the robot's newest maintenance or new-normal label."""
 
 
 def training_readings(
@@ -213,13 +217,16 @@ def training_readings(
 ) -> TrainingReadings:
     """The robot's training window from our store, after copying in what is new in the
     configured source, without the readings inside the robot's stored events of landed
-    files (widened by ``PM_TRAINING_EXCLUDE_MARGIN_SECONDS``)."""
+    files (widened by ``PM_TRAINING_EXCLUDE_MARGIN_SECONDS``), and none before the robot's
+    baseline (see :mod:`pm_pipeline.core.feedback.labels`)."""
     synced = sync_configured_source(settings, store_engine, store_url, table, robot_id, window)
     # A file being scored right now has its readings stored and its events not yet: the
     # window is read once they are (see pm_pipeline.db.fence).
     with robot_readings_fence(store_engine, robot_id, shared=True):
-        whole = read_training_window(store_engine, table, robot_id, window)
+        # A maintenance record or a new-normal label starts the robot's normal anew.
+        baseline = robot_feedback(store_engine, robot_id).baseline
+        whole = read_training_window(store_engine, table, robot_id, window, baseline)
         kept, exclusion = without_flagged_readings(
-            store_engine, robot_id, whole, settings.training_exclude_margin_seconds
+            store_engine, robot_id, whole, settings.training_exclude_margin_seconds, baseline
         )
-    return TrainingReadings(kept, synced, exclusion)
+    return TrainingReadings(kept, synced, exclusion, baseline)

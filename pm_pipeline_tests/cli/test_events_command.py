@@ -134,6 +134,18 @@ def test_export_leaves_the_synthetic_set_out_unless_asked(
     events = pd.read_csv(tmp_path / "plain" / "events.csv")
     assert set(events["source"]) == {"day.csv"} and len(events) == 3
     assert set(events["origin"]) == {"landed file"}
+    # Who each event is and where it stands come first; none is labelled yet.
+    assert list(events.columns[:7]) == [
+        "event_id",
+        "robot_id",
+        "axis",
+        "severity",
+        "status",
+        "change",
+        "label",
+    ]
+    assert list(events.sort_values("start_ts")["change"]) == ["resolved", "resolved", "opened"]
+    assert events["label"].isna().all()
     everything = run_cli(
         "export", "--out", tmp_path / "all", "--include-synthetic", cwd=tmp_path, env=env
     )
@@ -164,3 +176,14 @@ def test_lineage_of_a_synthetic_event_names_its_verification_set(
         assert "file_events" not in said
     landed = run_cli("lineage", str(ids["day.csv"]), cwd=tmp_path, env=env).stdout
     assert "source        day.csv" in landed and "file_events partition 'day.csv'" in landed
+
+
+def test_all_robots_lists_the_fleets_events(
+    stored: dict[str, str], robot_day: pd.DataFrame
+) -> None:
+    # robot-2 is not in a robots file: its stored readings make it one of the fleet.
+    engine = open_engine(stored["PM_DATABASE_URL"])
+    ingest_readings(engine, readings_table(), robot_day.head(10), "robot-2", "r2.csv", "sha2")
+    engine.dispose()
+    rows = listed(events_cli(stored, "--all-robots"))
+    assert sorted(row[1] for row in rows) == [ROBOT, ROBOT, ROBOT, "robot-2"]

@@ -98,3 +98,21 @@ def test_payload_carries_the_event_and_a_readable_text() -> None:
     assert message["Subject"] == "[pm_pipeline] ERROR on robot-1 axis_2 (open, event 40)"
     assert message["To"] == "a@example.com, b@example.com"
     assert "peak z 3.41" in message.get_content()
+
+
+def test_a_notification_says_how_to_label_the_event_and_links_the_robots_health() -> None:
+    routing = AlertRouting((WEBHOOK, EMAIL), ui_url="http://ui:3000/")
+    payload = event_payload(EVENT, "open", OPENED, "k" * 64, routing)
+    assert payload["health_url"] == "http://ui:3000/assets/fleet_health"
+    assert payload["label_commands"] == {
+        "confirmed": "pm-pipeline events label 40 confirmed",
+        "false-alarm": "pm-pipeline events label 40 false-alarm",
+        "new-normal": "pm-pipeline events label 40 new-normal",
+    }
+    text = payload["text"]
+    assert "robot health: http://ui:3000/assets/fleet_health (robot-1's row)" in text
+    assert "label it: pm-pipeline events label 40 confirmed|false-alarm|new-normal" in text
+    card = webhook_body(payload, "teams")["attachments"][0]["content"]
+    assert [action["title"] for action in card["actions"]] == ["Open the run", "Robot health"]
+    message = email_message(payload, "pm@example.com", ("a@example.com",))
+    assert "label it: pm-pipeline events label 40" in message.get_content()

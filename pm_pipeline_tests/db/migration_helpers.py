@@ -20,6 +20,8 @@ OUR_TABLES = {
     "pm_ingested_files",
     "pm_notification_outbox",
     "pm_asset_values",
+    "pm_event_labels",
+    "pm_maintenance",
 }
 
 

@@ -117,3 +117,26 @@ def test_robots_never_touch_each_others_events(engine: sa.Engine, model: Trained
         ("r2", "resolved"),
     ]
     assert both["event_id"].is_unique
+
+
+def test_each_file_reports_every_event_it_created_or_changed(
+    engine: sa.Engine, model: TrainedModel
+) -> None:
+    first = store(engine, model, "a.csv", (0, 100), event("axis_2", "ALERT", 60, 100, "open"))
+    (event_id,) = read_events(engine)["event_id"]
+    assert [(c.event_id, c.change) for c in first.report] == [(event_id, "new")]
+    # The next file carries it on, escalates it, dates its start earlier and sees it end.
+    later = store(
+        engine,
+        model,
+        "b.csv",
+        (101, 300),
+        event("axis_2", "ERROR", 30, 200, "resolved"),
+        event("axis_4", "ALERT", 150, 300, "open"),
+    )
+    changes = {c.axis: (c.event_id, c.change, c.status) for c in later.report}
+    assert changes["axis_2"] == (event_id, "start revised+extended+escalated+resolved", "resolved")
+    assert changes["axis_4"][1:] == ("new", "open")
+    # Found again as it is: nothing to report.
+    again = store(engine, model, "c.csv", (301, 400), event("axis_4", "ALERT", 150, 300, "open"))
+    assert again.report == ()

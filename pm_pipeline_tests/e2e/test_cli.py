@@ -76,8 +76,11 @@ def test_rerun_adds_no_rows_and_score_writes_csv(workdir: Path) -> None:
     assert scored.returncode == 0, scored.stderr
     events = pd.read_csv(out)
     assert list(events.columns) == [
+        "event_id",
         "axis",
-        "type",
+        "severity",
+        "status",
+        "change",
         "start",
         "end",
         "duration_s",
@@ -94,7 +97,10 @@ def test_rerun_adds_no_rows_and_score_writes_csv(workdir: Path) -> None:
         for shown, axis in zip(events["top_contributors"], events["axis"], strict=True)
     )
     assert events["start"].str.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$").all()
-    assert set(events["type"]) <= {"ALERT", "ERROR"}
+    assert set(events["severity"]) <= {"ALERT", "ERROR"}
+    assert set(events["status"]) <= {"open", "resolved"}
+    # Scored again: the same events, each found as it was (no change), listed all the same.
+    assert events["event_id"].is_unique
 
 
 def test_user_errors_are_one_line_without_traceback(workdir: Path) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from pm_pipeline.core.detection.contributions import contribution_shares, top_contributors
+from pm_pipeline.core.feedback.labels import LABELS
 from pm_pipeline.core.notifications.routing import AlertRouting
 
 WEBHOOK_FORMATS = ("json", "teams")
@@ -66,9 +67,16 @@ def event_payload(
             for channel, share in contribution_shares(event.get("contributions"), axis)
         ],
         "top_contributors": top_contributors(event.get("contributions"), axis),
+        "health_url": routing.health_url(),
+        "label_commands": label_commands(int(event["event_id"])),
     }
     payload["text"] = summary_text(payload)
     return payload
+
+
+def label_commands(event_id: int) -> dict[str, str]:
+    """The command that gives the event each label (see `pm-pipeline events label --help`)."""
+    return {label: f"pm-pipeline events label {event_id} {label}" for label in LABELS}
 
 
 def headline(payload: Mapping[str, Any]) -> str:
@@ -90,6 +98,14 @@ def summary_text(payload: Mapping[str, Any]) -> str:
     ]
     if payload.get("run_url"):
         lines.append(f"run: {payload['run_url']}")
+    if payload.get("health_url"):
+        lines.append(f"robot health: {payload['health_url']} ({payload['robot_id']}'s row)")
+    if payload.get("label_commands"):
+        lines.append(
+            f"label it: pm-pipeline events label {payload['event_id']} "
+            + "|".join(payload["label_commands"])
+            + " [--note TEXT]"
+        )
     return "\n".join(lines)
 
 
@@ -117,10 +133,13 @@ def webhook_body(payload: Mapping[str, Any], fmt: str) -> dict[str, Any]:
             {"type": "FactSet", "facts": facts},
         ],
     }
-    if payload.get("run_url"):
-        card["actions"] = [
-            {"type": "Action.OpenUrl", "title": "Open the run", "url": payload["run_url"]}
-        ]
+    actions = [
+        {"type": "Action.OpenUrl", "title": title, "url": payload[field]}
+        for title, field in (("Open the run", "run_url"), ("Robot health", "health_url"))
+        if payload.get(field)
+    ]
+    if actions:
+        card["actions"] = actions
     attachment = {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}
     return {"type": "message", "text": payload["text"], "attachments": [attachment]}
 

@@ -46,6 +46,10 @@ class AlertRouting:
             return False
         return SEVERITIES.index(severity) >= SEVERITIES.index(self.min_severity)
 
+    def health_url(self) -> str:
+        """The fleet_health asset page, where each robot's status row is."""
+        return f"{self.ui_url.rstrip('/')}/assets/fleet_health"
+
     def run_url(self, run_id: str | None) -> str | None:
         """The run's page in the Dagster UI, or None without a run."""
         return f"{self.ui_url.rstrip('/')}/runs/{run_id}" if run_id else None

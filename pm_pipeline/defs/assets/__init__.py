@@ -1,5 +1,6 @@
 """Asset definitions, by group."""
 
+from pm_pipeline.defs.assets.fleet import event_labels, fleet_health
 from pm_pipeline.defs.assets.scoring import file_events
 from pm_pipeline.defs.assets.training import axis_models, minmax_scaler, raw_readings, thresholds
 from pm_pipeline.defs.assets.validation import synthetic_events, synthetic_test_data
@@ -14,7 +15,8 @@ TRAINING_ASSETS = [
     synthetic_events,
 ]
 VIEW_ASSETS = [data_health, axis_summary, events_summary, open_events]
-ALL_ASSETS = [*TRAINING_ASSETS, file_events, *VIEW_ASSETS]
+FLEET_ASSETS = [event_labels, fleet_health]
+ALL_ASSETS = [*TRAINING_ASSETS, file_events, *VIEW_ASSETS, *FLEET_ASSETS]
 
 __all__ = [
     "ALL_ASSETS",

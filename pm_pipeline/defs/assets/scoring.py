@@ -12,12 +12,15 @@ from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.parsing.careful import check_export_header
 from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.versioning import file_sha256
-from pm_pipeline.db.events import read_events
+from pm_pipeline.db.events import open_events as still_open
+from pm_pipeline.db.events import read_events, robot_events
 from pm_pipeline.db.fence import robot_readings_fence
 from pm_pipeline.db.registry import active_model_version, load_model
 from pm_pipeline.defs.assets.training import THRESHOLD_KEYS
 from pm_pipeline.defs.event_metadata import (
     EVENT_TABLE_SCHEMA,
+    describe_changes,
+    event_changes_table,
     event_check_results,
     event_check_specs,
     event_table,
@@ -321,7 +324,7 @@ class _FileScorer:
         summary = (
             f"{robot_id}/{path.name}: {ingested.rows_in_file} rows {how}, {stored} events "
             f"with model {version}, {written.notifications} notification(s) queued; file at "
-            f"{archived}"
+            f"{archived}; {describe_changes(written.report)}"
         )
         if not self.batch:
             # A batch's file says this as its materialization's description: one write to
@@ -351,11 +354,14 @@ class _FileScorer:
             "alerts": int(severities.get("ALERT", 0)),
             "errors": int(severities.get("ERROR", 0)),
             "notifications_queued": int(written.notifications),
+            # Events of earlier files this one extended, escalated or resolved, too.
+            "event_changes": event_changes_table(written.report),
+            "events_changed": len(written.report),
             **({"export_notes": "\n".join(scored.notes)} if scored.notes else {}),
         }
-        return _FileOutcome(
-            partition_key, metadata, event_check_results(stored_events), provenance, summary
-        )
+        robot_open = still_open(robot_events(engine, robot_id))
+        checks = event_check_results(stored_events, robot_open)
+        return _FileOutcome(partition_key, metadata, checks, provenance, summary)
 
 
 def _settings_and_fleet() -> tuple[Settings, Fleet]:

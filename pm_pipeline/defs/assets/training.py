@@ -110,6 +110,10 @@ def raw_readings(
             "database": readings_db.masked_url,
             **source_metadata(synced),
             **exclusion_metadata(gathered.exclusion),
+            # A maintenance record or a new-normal label cut the window here.
+            "baseline": f"{gathered.baseline.start.isoformat()} ({gathered.baseline.reason})"
+            if gathered.baseline
+            else "none",
         },
     )
 

@@ -1,0 +1,1 @@
+"""The engineer answering back: labels on events and maintenance records, and their effects."""
