@@ -42,7 +42,7 @@ RENAMED = {"pm_dashboard": "pm_readings"}
 
 def test_head_is_the_newest_revision() -> None:
     # Other branches chain their revisions on these ids.
-    assert head_revision() == "0004_event_lifecycle"
+    assert head_revision() == "0008_partitioned_readings"
 
 
 def test_the_revision_files_name_alembic_s_chain_in_order() -> None:
@@ -94,7 +94,7 @@ def test_a_store_at_head_opens_without_alembic(empty_url: str) -> None:
 def test_a_fresh_database_gets_every_table_at_head(empty_url: str) -> None:
     engine = open_engine(empty_url)
     assert store_revision(engine) is None
-    assert upgrade_store(engine) == (None, "0004_event_lifecycle")
+    assert upgrade_store(engine) == (None, "0008_partitioned_readings")
     assert table_names(engine) == OUR_TABLES | {"pm_alembic_version"}
     assert store_revision(engine) == head_revision()
     with engine.connect() as connection:
