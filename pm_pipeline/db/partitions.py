@@ -150,23 +150,28 @@ def settle_default(connection: Connection, parent: str, key: str) -> list[str]:
 
 def drop_months_before(
     connection: Connection, parent: str, key: str, cutoff: pd.Timestamp
-) -> list[str]:
+) -> tuple[list[str], int]:
     """Drop ``parent``'s partitions that end at or before ``cutoff`` (never one holding a
-    newer reading), and delete the default partition's rows older than it; return the names
-    dropped."""
+    newer row), and delete the default partition's rows older than it.
+
+    Returns
+    -------
+    tuple
+        The names of the partitions dropped, and the rows deleted from the default one.
+    """
     if not is_partitioned(connection, parent):
-        return []
+        return [], 0
     quote = connection.dialect.identifier_preparer.quote
     dropped = []
     for partition in month_partitions(connection, parent):
         if partition.end <= cutoff:
             connection.execute(text(f"DROP TABLE {quote(partition.name)}"))
             dropped.append(partition.name)
-    connection.execute(
+    deleted = connection.execute(
         text(f"DELETE FROM {quote(parent + DEFAULT_SUFFIX)} WHERE {quote(key)} < :cutoff"),
         {"cutoff": cutoff.to_pydatetime()},
     )
-    return dropped
+    return dropped, int(deleted.rowcount or 0)
 
 
 def _missing(connection: Connection, parent: str, months: list[pd.Timestamp]) -> list[pd.Timestamp]:
