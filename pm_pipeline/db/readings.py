@@ -83,9 +83,36 @@ def readings_span(
     return int(count), stamps.iloc[0], stamps.iloc[1]
 
 
+def readings_bounds(
+    engine: Engine, table: Table, robot_id: str
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """First and last timestamp of the robot's stored readings (None, None when it has none).
+
+    Unlike :func:`readings_span` it counts nothing: each bound is one probe of the key's
+    index (per monthly partition on Postgres), however many readings the robot has.
+    """
+    time_column = table.c[time_column_of(table)]
+    query = select(func.min(time_column), func.max(time_column)).where(table.c.robot_id == robot_id)
+    with engine.connect() as connection:
+        first, last = connection.execute(query).one()
+    if first is None or last is None:
+        return None, None
+    stamps = from_db_times(pd.Series([first, last]))
+    return stamps.iloc[0], stamps.iloc[1]
+
+
 def newest_reading_time(engine: Engine, table: Table, robot_id: str) -> pd.Timestamp | None:
     """The timestamp of the robot's newest reading, or None when it has none."""
-    return readings_span(engine, table, robot_id)[2]
+    return readings_bounds(engine, table, robot_id)[1]
+
+
+def read_recent_readings(engine: Engine, table: Table, robot_id: str, days: float) -> pd.DataFrame:
+    """The robot's readings of the ``days`` days up to its newest one, oldest first."""
+    newest = newest_reading_time(engine, table, robot_id)
+    if newest is None:
+        return read_readings(engine, table, robot_id, limit=0)
+    start = (newest - pd.Timedelta(days=days)).isoformat()
+    return read_readings(engine, table, robot_id, start=start)
 
 
 def stored_robot_ids(engine: Engine, table: Table) -> list[str]:

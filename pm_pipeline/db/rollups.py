@@ -110,3 +110,51 @@ def read_rollups(
         kind = "int64" if column.endswith("_count") else "float64"
         frame[column] = frame[column].astype(kind)
     return frame.reset_index(drop=True)
+
+
+def read_minute_counts(engine: Engine, robot_id: str) -> pd.DataFrame:
+    """Readings per minute (``minute``, ``readings``) over the robot's whole rolled-up
+    history, oldest first: what a per-hour chart of a year needs, 1/30 of its readings."""
+    table = readings_minute
+    query = (
+        select(table.c.minute, table.c.readings)
+        .where(table.c.robot_id == robot_id)
+        .order_by(table.c.minute)
+    )
+    with engine.connect() as connection:
+        frame = bulk_read(connection, query)
+    frame["minute"] = from_db_times(frame["minute"])
+    frame["readings"] = frame["readings"].astype("int64")
+    return frame
+
+
+def summarise_rollups(engine: Engine, robot_id: str) -> pd.DataFrame:
+    """Per axis over the robot's whole rolled-up history: readings with a value, and their
+    minimum, mean and maximum (one row per axis; NaN where an axis has none)."""
+    table = readings_minute
+    columns = []
+    for axis in AXES:
+        count = table.c[f"{axis}_count"]
+        columns += [
+            func.sum(count),
+            func.min(table.c[f"{axis}_min"]),
+            func.sum(table.c[f"{axis}_mean"] * count),
+            func.max(table.c[f"{axis}_max"]),
+        ]
+    query = select(*columns).where(table.c.robot_id == robot_id)
+    with engine.connect() as connection:
+        values = list(connection.execute(query).one())
+    rows = []
+    for number, axis in enumerate(AXES):
+        count, low, total, high = values[4 * number : 4 * number + 4]
+        count = int(count or 0)
+        rows.append(
+            {
+                "axis": axis,
+                "readings": count,
+                "min_A": float(low) if count else float("nan"),
+                "mean_A": float(total) / count if count else float("nan"),
+                "max_A": float(high) if count else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -8,7 +8,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from pm_pipeline.db.migrate import VERSION_TABLE, is_our_object
-from pm_pipeline.db.partitions import DEFAULT_SUFFIX, is_partitioned, month_partitions
 from pm_pipeline.db.schema import store_metadata
 from pm_pipeline_tests.fixtures import main_schema
 
@@ -113,13 +112,21 @@ def drift(engine: sa.Engine, metadata: sa.MetaData | None = None) -> list:
         return compare_metadata(context, metadata if metadata is not None else store_metadata())
 
 
-def table_names(engine: sa.Engine) -> set[str]:
-    """The tables in the database, monthly and default partitions of ours left out."""
-    with engine.connect() as connection:
-        names = set(sa.inspect(connection).get_table_names())
-        partitions = set()
-        for parent in ("pm_readings", "pm_readings_minute"):
-            partitions |= {p.name for p in month_partitions(connection, parent)}
-            if is_partitioned(connection, parent):
-                partitions.add(parent + DEFAULT_SUFFIX)
-    return names - partitions
+def table_names(engine: sa.Engine | sa.Connection, schema: str | None = None) -> set[str]:
+    """The tables in the database (in ``schema``, else the connection's), partitions of a
+    partitioned table left out: our monthly ones are made as the readings need them."""
+    if isinstance(engine, sa.Engine):
+        with engine.connect() as connection:
+            return table_names(connection, schema)
+    names = set(sa.inspect(engine).get_table_names(schema=schema))
+    if engine.dialect.name != "postgresql":
+        return names
+    partitions = engine.execute(
+        sa.text(
+            "SELECT relname FROM pg_class WHERE relispartition "
+            "AND relnamespace = coalesce(to_regnamespace(:schema), "
+            "to_regnamespace(current_schema()))"
+        ),
+        {"schema": schema},
+    ).scalars()
+    return names - set(partitions)

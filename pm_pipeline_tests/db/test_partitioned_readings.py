@@ -6,11 +6,12 @@ import pandas as pd
 import sqlalchemy as sa
 
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
+from pm_pipeline.core.views.history import count_readings_per_hour
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.db.partitions import DEFAULT_SUFFIX, is_partitioned, month_partitions
 from pm_pipeline.db.readings import read_readings, readings_query
-from pm_pipeline.db.rollups import read_rollups
+from pm_pipeline.db.rollups import read_minute_counts, read_rollups, summarise_rollups
 from pm_pipeline.db.schema import readings_table
 
 
@@ -104,3 +105,24 @@ def test_rollups_equal_a_groupby_of_the_readings(database_url: str) -> None:
         got, expected.astype(got.dtypes.to_dict()), check_exact=False, rtol=1e-9
     )
     assert len(read_rollups(engine, "r2")) == 2
+
+
+def test_the_history_of_the_rollups_is_the_history_of_the_readings(database_url: str) -> None:
+    engine, table = open_engine(database_url), readings_table()
+    for n, month in enumerate(("2025-11", "2026-01")):
+        frame = readings_at(f"{month}-03", 500, seed=n)
+        ingest_readings(engine, table, frame, "r1", month, month)
+    readings = read_readings(engine, table, "r1")
+    summary = summarise_rollups(engine, "r1").set_index("axis").to_dict("index")
+    for axis in AXES:
+        values = readings[axis].dropna()
+        got = summary[axis]
+        assert got["readings"] == len(values)
+        assert (got["min_A"], got["max_A"]) == (values.min(), values.max())
+        assert np.isclose(float(got["mean_A"]), float(values.mean()), rtol=1e-12)
+    counts = read_minute_counts(engine, "r1")
+    assert counts["readings"].sum() == len(readings)
+    per_hour = count_readings_per_hour(counts)
+    expected = readings[TIME_COLUMN].dt.floor("h").value_counts().sort_index()
+    assert per_hour.to_dict() == expected.to_dict()
+    assert summarise_rollups(engine, "nobody")["readings"].tolist() == [0] * len(AXES)
