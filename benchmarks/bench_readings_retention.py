@@ -138,7 +138,7 @@ def stage(engine: sa.Engine, robots: tuple[int, int], days: float, results: list
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--robots", type=int, default=100)
     parser.add_argument("--first-robots", type=int, default=10)
     parser.add_argument("--days", type=float, default=12)
