@@ -51,11 +51,11 @@ class RetentionReport:
         """One line per table and one for the partitions made, for the CLI and the run log."""
         found = []
         for removed in self.removed:
-            cutoff = self.cutoffs[removed.table].isoformat()
+            cutoff = f"{self.cutoffs[removed.table]:%Y-%m-%d %H:%M} UTC"
             parts = ", ".join(removed.partitions) or "no partition"
             found.append(
-                f"{removed.table}: kept from {cutoff}; dropped {parts} "
-                f"and deleted {removed.rows} row(s)"
+                f"{removed.table}: kept from {cutoff}; dropped {parts}, "
+                f"deleted {removed.rows} row(s)"
             )
         kept = sorted({"pm_readings", readings_minute.name} - set(self.cutoffs))
         found += [f"{table}: kept for ever (no retention set)" for table in kept]
