@@ -116,10 +116,18 @@ def read_recent_readings(engine: Engine, table: Table, robot_id: str, days: floa
 
 
 def stored_robot_ids(engine: Engine, table: Table) -> list[str]:
-    """Every robot with readings in the store, in id order."""
+    """Every robot with readings in the store, in id order.
+
+    A skip scan of the key's index: each robot is one probe for the next id after the last
+    (per monthly partition on Postgres), where ``SELECT DISTINCT`` would read every reading.
+    """
+    robot = table.c.robot_id
+    first = select(func.min(robot).label("robot_id")).cte("robots", recursive=True)
+    following = select(func.min(robot)).where(robot > first.c.robot_id).scalar_subquery()
+    robots = first.union_all(select(following).where(first.c.robot_id.is_not(None)))
+    query = select(robots.c.robot_id).where(robots.c.robot_id.is_not(None)).order_by("robot_id")
     with engine.connect() as connection:
-        found = connection.execute(select(table.c.robot_id).distinct().order_by(table.c.robot_id))
-        return [str(robot_id) for robot_id in found.scalars()]
+        return [str(robot_id) for robot_id in connection.execute(query).scalars()]
 
 
 def skipped_duplicates(engine: Engine, robot_id: str) -> int:

@@ -10,7 +10,7 @@ from pm_pipeline.core.views.history import count_readings_per_hour
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.db.partitions import DEFAULT_SUFFIX, is_partitioned, month_partitions
-from pm_pipeline.db.readings import read_readings, readings_query
+from pm_pipeline.db.readings import read_readings, readings_query, stored_robot_ids
 from pm_pipeline.db.rollups import read_minute_counts, read_rollups, summarise_rollups
 from pm_pipeline.db.schema import readings_table
 
@@ -126,3 +126,16 @@ def test_the_history_of_the_rollups_is_the_history_of_the_readings(database_url:
     expected = readings[TIME_COLUMN].dt.floor("h").value_counts().sort_index()
     assert per_hour.to_dict() == expected.to_dict()
     assert summarise_rollups(engine, "nobody")["readings"].tolist() == [0] * len(AXES)
+
+
+def test_stored_robots_are_found_in_every_month(database_url: str) -> None:
+    engine, table = open_engine(database_url), readings_table()
+    assert stored_robot_ids(engine, table) == []
+    for robot, month in (
+        ("r2", "2026-01"),
+        ("r10", "2026-03"),
+        ("r1", "2026-01"),
+        ("r2", "2026-03"),
+    ):
+        ingest_readings(engine, table, readings_at(f"{month}-05", 20), robot, month, month)
+    assert stored_robot_ids(engine, table) == ["r1", "r10", "r2"]
