@@ -24,7 +24,9 @@ of readings and rollups) with a cutoff of 1 February.
 """
 
 import argparse
+import signal
 import statistics
+import sys
 import time
 import uuid
 
@@ -144,6 +146,8 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=12)
     parser.add_argument("--url", default=DEFAULT_URL)
     args = parser.parse_args()
+    # A SIGTERM ends the run through the finally below, so the schema is dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     schema = f"pm_bench_retention_{uuid.uuid4().hex[:6]}"
     admin = sa.create_engine(normalise_url(args.url))
     with admin.begin() as connection:
