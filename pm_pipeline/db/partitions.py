@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 DEFAULT_SUFFIX = "_default"
 _LOCK_KEY = int.from_bytes(
@@ -148,30 +148,64 @@ def settle_default(connection: Connection, parent: str, key: str) -> list[str]:
     return ensure_months(connection, parent, list(months))
 
 
-def drop_months_before(
+def detach_months_before(
     connection: Connection, parent: str, key: str, cutoff: pd.Timestamp
 ) -> tuple[list[str], int]:
-    """Drop ``parent``'s partitions that end at or before ``cutoff`` (never one holding a
+    """Detach ``parent``'s partitions that end at or before ``cutoff`` (never one holding a
     newer row), and delete the default partition's rows older than it.
+
+    Detaching changes only the catalog, so ``parent`` is locked for a moment; the detached
+    tables keep their names and are dropped by :func:`drop_detached_months` after this
+    transaction, when removing their files (seconds per few GB) blocks no reader or load.
 
     Returns
     -------
     tuple
-        The names of the partitions dropped, and the rows deleted from the default one.
+        The names of the partitions detached, and the rows deleted from the default one.
     """
     if not is_partitioned(connection, parent):
         return [], 0
     quote = connection.dialect.identifier_preparer.quote
-    dropped = []
+    detached = []
     for partition in month_partitions(connection, parent):
         if partition.end <= cutoff:
-            connection.execute(text(f"DROP TABLE {quote(partition.name)}"))
-            dropped.append(partition.name)
+            connection.execute(
+                text(f"ALTER TABLE {quote(parent)} DETACH PARTITION {quote(partition.name)}")
+            )
+            detached.append(partition.name)
     deleted = connection.execute(
         text(f"DELETE FROM {quote(parent + DEFAULT_SUFFIX)} WHERE {quote(key)} < :cutoff"),
         {"cutoff": cutoff.to_pydatetime()},
     )
-    return dropped, int(deleted.rowcount or 0)
+    return detached, int(deleted.rowcount or 0)
+
+
+def detached_months(connection: Connection, parent: str) -> list[str]:
+    """Tables named as ``parent``'s monthly partitions, beside it, that are not partitions any
+    more: detached by retention and not dropped yet (a crash in between leaves them)."""
+    if connection.dialect.name != "postgresql":
+        return []
+    names = connection.execute(
+        text(
+            "SELECT c.relname FROM pg_class c WHERE c.relkind = 'r' AND NOT c.relispartition "
+            "AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = "
+            "to_regclass(:parent)) AND c.relname ~ :pattern ORDER BY c.relname"
+        ),
+        {"parent": parent, "pattern": f"^{re.escape(parent)}_p[0-9]{{4}}_[0-9]{{2}}$"},
+    ).scalars()
+    return list(names)
+
+
+def drop_detached_months(engine: Engine, parent: str) -> list[str]:
+    """Drop the detached months of ``parent`` (see :func:`detached_months`), each in its own
+    transaction; return their names."""
+    with engine.connect() as connection:
+        names = detached_months(connection, parent)
+    quote = engine.dialect.identifier_preparer.quote
+    for name in names:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP TABLE IF EXISTS {quote(name)}"))
+    return names
 
 
 def _missing(connection: Connection, parent: str, months: list[pd.Timestamp]) -> list[pd.Timestamp]:

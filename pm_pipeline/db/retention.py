@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import Connection, Table, delete
 
-from pm_pipeline.db.partitions import drop_months_before, is_partitioned
+from pm_pipeline.db.partitions import detach_months_before, is_partitioned
 from pm_pipeline.db.timestamps import to_db_time
 
 
@@ -32,15 +32,17 @@ def remove_before(connection: Connection, table: Table, key: str, cutoff: pd.Tim
     table, key
         The table and its time column (the partition key on Postgres).
     cutoff
-        UTC. On Postgres only partitions ending at or before it are dropped, so a month
-        that holds a newer row stays whole until its last day is past the cutoff.
+        UTC. On Postgres only partitions ending at or before it go, so a month that holds
+        a newer row stays whole until its last day is past the cutoff. They are detached
+        here; :func:`pm_pipeline.db.partitions.drop_detached_months` drops them once this
+        transaction has committed.
 
     Returns
     -------
     Removed
     """
     if is_partitioned(connection, table.name):
-        dropped, rows = drop_months_before(connection, table.name, key, cutoff)
-        return Removed(table.name, tuple(dropped), rows)
+        detached, rows = detach_months_before(connection, table.name, key, cutoff)
+        return Removed(table.name, tuple(detached), rows)
     result = connection.execute(delete(table).where(table.c[key] < to_db_time(connection, cutoff)))
     return Removed(table.name, (), int(result.rowcount or 0))

@@ -8,12 +8,13 @@ partitions on Postgres, rows on SQLite. ``pm-pipeline db retain`` and the nightl
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import pandas as pd
 from sqlalchemy import Engine
 
-from pm_pipeline.db.partitions import ensure_months_ahead
+from pm_pipeline.db.partitions import drop_detached_months, ensure_months_ahead
 from pm_pipeline.db.retention import Removed, remove_before
 from pm_pipeline.db.schema import readings_minute, readings_table, time_column_of
 from pm_pipeline.settings import Settings
@@ -46,6 +47,8 @@ class RetentionReport:
     created: tuple[str, ...]
     removed: tuple[Removed, ...]
     cutoffs: dict[str, pd.Timestamp]
+    locked_seconds: float = 0.0
+    """How long the one transaction that changes the tables took (the readings' lock)."""
 
     def lines(self) -> list[str]:
         """One line per table and one for the partitions made, for the CLI and the run log."""
@@ -67,8 +70,11 @@ class RetentionReport:
 def retain_readings(
     engine: Engine, policy: RetentionPolicy, now: pd.Timestamp | None = None
 ) -> RetentionReport:
-    """Make partitions ahead and remove readings and rollups past their retention, in one
-    transaction.
+    """Make partitions ahead and remove readings and rollups past their retention.
+
+    One short transaction makes the partitions and detaches the old ones (Postgres; SQLite
+    deletes the rows); the detached months are dropped after it, each on its own, so the
+    seconds a filesystem takes to free gigabytes block no load or read of the readings.
 
     Parameters
     ----------
@@ -92,10 +98,14 @@ def retain_readings(
     created: list[str] = []
     removed: list[Removed] = []
     cutoffs: dict[str, pd.Timestamp] = {}
+    started = time.perf_counter()
     with engine.begin() as connection:
         for table, key, days in tables:
             created += ensure_months_ahead(connection, table.name, now, policy.months_ahead)
             if days is not None:
                 cutoffs[table.name] = now - pd.Timedelta(days=days)
                 removed.append(remove_before(connection, table, key, cutoffs[table.name]))
-    return RetentionReport(tuple(created), tuple(removed), cutoffs)
+    locked = time.perf_counter() - started
+    for table, _, _ in tables:
+        drop_detached_months(engine, table.name)  # also any a crash left detached
+    return RetentionReport(tuple(created), tuple(removed), cutoffs, locked)

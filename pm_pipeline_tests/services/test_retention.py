@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from pm_pipeline.cli.app import main
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.ingest import ingest_readings
-from pm_pipeline.db.partitions import is_partitioned, month_partitions
+from pm_pipeline.db.partitions import detached_months, is_partitioned, month_partitions
 from pm_pipeline.db.readings import read_readings
 from pm_pipeline.db.rollups import read_rollups
 from pm_pipeline.db.schema import readings_table
@@ -52,6 +52,7 @@ def test_retention_drops_old_months_and_nothing_newer(database_url: str) -> None
     if partitioned(engine):
         assert removed.partitions == ("pm_readings_p2026_01", "pm_readings_p2026_02")
         with engine.connect() as connection:
+            assert detached_months(connection, "pm_readings") == []  # dropped after the detach
             months = [f"{p.start:%Y-%m}" for p in month_partitions(connection, "pm_readings")]
         # March on, with two months made ahead of April (the upgrade made today's ahead).
         assert months[:4] == ["2026-03", "2026-04", "2026-05", "2026-06"]
@@ -106,3 +107,16 @@ def test_a_bad_retention_setting_is_one_line(
     monkeypatch.setenv("PM_RETENTION_DAYS", "a year")
     assert main(["db", "retain"]) == 1
     assert capsys.readouterr().err.startswith("error: PM_RETENTION_DAYS='a year': not a number")
+
+
+def test_a_month_detached_before_a_crash_is_dropped_by_the_next_run(postgres_url: str) -> None:
+    engine = open_engine(postgres_url)
+    three_months(engine)
+    with engine.begin() as connection:  # as a run that died between its two steps leaves it
+        connection.execute(sa.text("ALTER TABLE pm_readings DETACH PARTITION pm_readings_p2026_01"))
+        assert detached_months(connection, "pm_readings") == ["pm_readings_p2026_01"]
+    retain_readings(engine, RetentionPolicy(), pd.Timestamp("2026-04-20", tz="UTC"))
+    with engine.connect() as connection:
+        assert detached_months(connection, "pm_readings") == []
+        assert not sa.inspect(connection).has_table("pm_readings_p2026_01")
+    assert stored_days(engine)[0] == "2026-02-10"
