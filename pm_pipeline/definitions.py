@@ -19,6 +19,7 @@ from pm_pipeline.defs.jobs import (
     views_job,
 )
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline.defs.retention import build_readings_retention_schedule, readings_retention_job
 from pm_pipeline.defs.schedules import build_nightly_retraining_schedule
 from pm_pipeline.defs.sensors import (
     landed_file_sensor,
@@ -40,9 +41,13 @@ def defs() -> dg.Definitions:
             build_landed_files_job(run_process_executor(settings)),
             views_job,
             label_event_job,
+            readings_retention_job,
         ],
         executor=run_process_executor(settings),
-        schedules=[build_nightly_retraining_schedule(settings)],
+        schedules=[
+            build_nightly_retraining_schedule(settings),
+            build_readings_retention_schedule(settings),
+        ],
         sensors=[
             landed_file_sensor,
             views_automation_sensor,

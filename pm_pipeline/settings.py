@@ -143,6 +143,37 @@ class _PipelineSettings(AlertSettings):
         "not a whole number of readings; write e.g. 300",
         ge=1,
     )
+    retention_days: float | None = _setting(
+        None,
+        "PM_RETENTION_DAYS",
+        "Stored readings older than this many days are removed by `pm-pipeline db retain` and "
+        "the nightly readings_retention_schedule (on Postgres a whole month goes once all of "
+        "it is that old). Unset: readings are kept for ever.",
+        "not a number of days; use e.g. 365",
+        gt=0,
+    )
+    rollup_retention_days: float | None = _setting(
+        None,
+        "PM_ROLLUP_RETENTION_DAYS",
+        "The 1-minute rollups that long views read are removed past this many days (keep it "
+        "above PM_RETENTION_DAYS). Unset: rollups are kept for ever.",
+        "not a number of days; use e.g. 1825",
+        gt=0,
+    )
+    partitions_ahead_months: int = _setting(
+        3,
+        "PM_PARTITIONS_AHEAD_MONTHS",
+        "On Postgres, the monthly partitions of the readings and rollups are made this many "
+        "months ahead by the retention run (a load makes any other month it needs).",
+        "not a whole number; write a count of months like 3",
+        ge=0,
+    )
+    retention_cron: str = _setting(
+        "30 3 * * *",
+        "PM_RETENTION_CRON",
+        "When the nightly readings retention and partition upkeep runs: a five-field cron "
+        "expression, in PM_TIMEZONE.",
+    )
     model_max_age_days: float = _setting(
         30.0,
         "PM_MODEL_MAX_AGE_DAYS",
@@ -333,7 +364,7 @@ class _PipelineSettings(AlertSettings):
             ) from None
         return value
 
-    @field_validator("retrain_cron")
+    @field_validator("retrain_cron", "retention_cron")
     @classmethod
     def _five_fields(cls, value: str) -> str:
         # Dagster checks the fields' ranges when it builds the schedule.

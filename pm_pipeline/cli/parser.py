@@ -331,3 +331,14 @@ def _add_db(commands: argparse._SubParsersAction) -> None:
         actions, "current", "print our tables' revision and the newest (exit 1 when behind)"
     )
     current.set_defaults(handler=f"{STORE}:current")
+    retain = _command(
+        actions,
+        "retain",
+        "remove readings and rollups past their retention and make partitions ahead",
+        "Readings older than PM_RETENTION_DAYS and rollups older than\n"
+        "PM_ROLLUP_RETENTION_DAYS go (unset: kept for ever). On Postgres whole monthly\n"
+        "partitions are dropped, once every reading in them is past the cutoff, and the\n"
+        "partitions of the next PM_PARTITIONS_AHEAD_MONTHS months are made. The nightly\n"
+        "readings_retention_schedule runs the same.",
+    )
+    retain.set_defaults(handler=f"{STORE}:retain")

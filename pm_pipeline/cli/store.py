@@ -51,6 +51,24 @@ def current(args: argparse.Namespace) -> int:
     return 0 if revision == head else 1
 
 
+def retain(args: argparse.Namespace) -> int:
+    """Make partitions ahead and remove readings and rollups past their retention."""
+    from pm_pipeline.db.migrate import open_configured_store
+    from pm_pipeline.services.retention import RetentionPolicy, retain_readings
+
+    settings = args.settings
+    engine = open_configured_store(settings)
+    try:
+        report = retain_readings(engine, RetentionPolicy.of(settings))
+    finally:
+        engine.dispose()
+    url, schema = _target(args)
+    print(f"our readings in {_where(url, schema)}:")
+    for line in report.lines():
+        print(f"  {line}")
+    return 0
+
+
 def _target(args: argparse.Namespace) -> tuple[str, str | None]:
     settings = args.settings
     return resolve_database_url(None, settings), settings.store_schema

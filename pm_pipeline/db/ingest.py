@@ -38,7 +38,9 @@ from sqlalchemy.exc import IntegrityError
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.schema import AXES, CONTEXT_COLUMNS, TIME_COLUMN
 from pm_pipeline.db.bulk import bulk_insert
-from pm_pipeline.db.schema import ingested_files, time_column_of
+from pm_pipeline.db.partitions import ensure_months, months_spanning, settle_default
+from pm_pipeline.db.rollups import refresh_rollups
+from pm_pipeline.db.schema import DEFAULT_READINGS_TABLE, ingested_files, time_column_of
 from pm_pipeline.db.timestamps import from_db_times, to_db_time
 
 _UNIQUE_VIOLATION = "23505"
@@ -131,6 +133,11 @@ def _ingest(
         rows = counts.unique_rows(_chained(opening, pending))
         constants = {"robot_id": robot_id}
         replaced = 0
+        # Partitions for the opening chunk's months first; rows of any other month wait in
+        # the default partition and are settled below (Postgres only).
+        if not opening.empty:
+            times = opening[TIME_COLUMN]
+            ensure_months(connection, table.name, months_spanning(times.min(), times.max()))
         if direct:
             try:
                 added = bulk_insert(connection, table, rows, constants)
@@ -141,7 +148,24 @@ def _ingest(
         else:
             replacing = _earlier_version_stored(connection, robot_id, source)
             added, replaced = _merge_through_staging(connection, table, rows, constants, replacing)
+        _after_load(connection, table, robot_id, counts, added + replaced)
         return _record_ingest(connection, robot_id, source, counts, (added, replaced))
+
+
+def _after_load(
+    connection: Connection, table: Table, robot_id: str, counts: _FileRows, changed: int
+) -> None:
+    """Move rows of months without a partition out of the default partition, and refresh the
+    1-minute rollups of the minutes the file touched when it added or replaced readings (our
+    readings store only)."""
+    settle_default(connection, table.name, counts.time_column)
+    if changed and counts.first is not None and counts.last is not None and _is_store(table):
+        refresh_rollups(connection, table, robot_id, counts.first, counts.last)
+
+
+def _is_store(table: Table) -> bool:
+    """Our readings store has rollups; a table of another name (a test's, a user's) has none."""
+    return table.name == DEFAULT_READINGS_TABLE
 
 
 def _chained(opening: pd.DataFrame, rest: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from sqlalchemy import Engine, Table, func, select
+from sqlalchemy import Connection, Engine, Table, func, select
 from sqlalchemy.sql import Select
 
 from pm_pipeline.core.schema import AXES, CONTEXT_COLUMNS, TIME_COLUMN
@@ -62,7 +62,8 @@ def read_readings(
     pandas.DataFrame
     """
     with engine.connect() as connection:
-        frame = bulk_read(connection, readings_query(engine, table, robot_id, start, end, limit))
+        query = readings_query(engine, table, robot_id, start, end, limit)
+        frame = _read_without_jit(connection, query)
     return canonical_readings(frame)
 
 
@@ -107,16 +108,51 @@ def count_readings_since(engine: Engine, table: Table, robot_id: str, start: pd.
         return int(connection.execute(query).scalar_one())
 
 
+def readings_bounds(
+    engine: Engine, table: Table, robot_id: str
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """First and last timestamp of the robot's stored readings (None, None when it has none).
+
+    Unlike :func:`readings_span` it counts nothing: each bound is one probe of the key's
+    index (per monthly partition on Postgres), however many readings the robot has.
+    """
+    time_column = table.c[time_column_of(table)]
+    query = select(func.min(time_column), func.max(time_column)).where(table.c.robot_id == robot_id)
+    with engine.connect() as connection:
+        first, last = connection.execute(query).one()
+    if first is None or last is None:
+        return None, None
+    stamps = from_db_times(pd.Series([first, last]))
+    return stamps.iloc[0], stamps.iloc[1]
+
+
 def newest_reading_time(engine: Engine, table: Table, robot_id: str) -> pd.Timestamp | None:
     """The timestamp of the robot's newest reading, or None when it has none."""
-    return readings_span(engine, table, robot_id)[2]
+    return readings_bounds(engine, table, robot_id)[1]
+
+
+def read_recent_readings(engine: Engine, table: Table, robot_id: str, days: float) -> pd.DataFrame:
+    """The robot's readings of the ``days`` days up to its newest one, oldest first."""
+    newest = newest_reading_time(engine, table, robot_id)
+    if newest is None:
+        return read_readings(engine, table, robot_id, limit=0)
+    start = (newest - pd.Timedelta(days=days)).isoformat()
+    return read_readings(engine, table, robot_id, start=start)
 
 
 def stored_robot_ids(engine: Engine, table: Table) -> list[str]:
-    """Every robot with readings in the store, in id order."""
+    """Every robot with readings in the store, in id order.
+
+    A skip scan of the key's index: each robot is one probe for the next id after the last
+    (per monthly partition on Postgres), where ``SELECT DISTINCT`` would read every reading.
+    """
+    robot = table.c.robot_id
+    first = select(func.min(robot).label("robot_id")).cte("robots", recursive=True)
+    following = select(func.min(robot)).where(robot > first.c.robot_id).scalar_subquery()
+    robots = first.union_all(select(following).where(first.c.robot_id.is_not(None)))
+    query = select(robots.c.robot_id).where(robots.c.robot_id.is_not(None)).order_by("robot_id")
     with engine.connect() as connection:
-        found = connection.execute(select(table.c.robot_id).distinct().order_by(table.c.robot_id))
-        return [str(robot_id) for robot_id in found.scalars()]
+        return [str(robot_id) for robot_id in connection.execute(query).scalars()]
 
 
 def has_readings(engine: Engine, table: Table, robot_id: str) -> bool:
@@ -174,7 +210,7 @@ def iter_readings_pages(
         if after is not None:
             query = query.where(time_column > to_db_time(engine, after))
         with engine.connect() as connection:
-            page = bulk_read(connection, query.limit(page_rows))
+            page = _read_without_jit(connection, query.limit(page_rows))
         if page.empty:
             return
         page[TIME_COLUMN] = from_db_times(page[TIME_COLUMN])
@@ -227,5 +263,18 @@ def readings_after(
 def _readings_frame(engine: Engine, queries: list[Select]) -> pd.DataFrame:
     """The readings of every query, as one canonical frame sorted by time."""
     with engine.connect() as connection:
-        frames = [bulk_read(connection, query) for query in queries]
+        frames = [_read_without_jit(connection, query) for query in queries]
     return canonical_readings(pd.concat(frames, ignore_index=True))
+
+
+def _read_without_jit(connection: Connection, query: Select) -> pd.DataFrame:
+    """:func:`bulk_read` of a robot's readings, with Postgres' JIT off for the transaction.
+
+    A robot's readings are an index range scan. Past tens of millions of readings its cost
+    estimate crosses ``jit_above_cost``, and compiling the plan (for each monthly partition)
+    made a 7-day window at 50 million readings take 1.2 s, 2.1 s of JIT in EXPLAIN, where
+    it takes 0.3 s without.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL jit = off")
+    return bulk_read(connection, query)

@@ -194,6 +194,27 @@ asset_values = Table(
 step can run on any host that reaches the database."""
 
 
+ROLLUP_STATISTICS = ("count", "mean", "min", "max")
+"""What a rollup keeps of each axis per minute: the readings with a value, and their mean,
+minimum and maximum."""
+
+readings_minute = Table(
+    "pm_readings_minute",
+    metadata,
+    Column("robot_id", String(64), nullable=False),
+    Column("minute", DateTime(timezone=True), nullable=False),
+    Column("readings", Integer, nullable=False),
+    *(
+        Column(f"{axis}_{statistic}", Integer if statistic == "count" else Float)
+        for axis in AXES
+        for statistic in ROLLUP_STATISTICS
+    ),
+    PrimaryKeyConstraint("robot_id", "minute", name="pk_pm_readings_minute"),
+)
+"""1-minute rollups of our readings (per robot and minute), kept beside them for the views
+that span long periods, and kept longer than them (see :mod:`pm_pipeline.db.rollups`)."""
+
+
 def validate_identifier(value: str, what: str) -> str:
     """Accept a plain SQL identifier (letters, digits, underscore), or raise PipelineError."""
     if not _IDENTIFIER.match(value):

@@ -68,7 +68,30 @@ run_coordinator:
           applyLimitPerUniqueValue: true
         limit: 1
 """
-LOCAL_INSTANCE_YAML = "telemetry:\n  enabled: false\n" + RUN_QUEUE_YAML + RUN_RECOVERY_YAML
+# Sensor and schedule ticks are purged by the daemon past these many days (Dagster keeps a
+# sensor's runs-requesting ticks for ever by default: 2,880 a day at a 30 s interval). The
+# repo's dagster.yaml holds the same block (a test keeps them equal); docs/operations.md
+# ("Retention") says how old runs go.
+TICK_RETENTION_YAML = """\
+retention:
+  schedule:
+    purge_after_days: 90
+  sensor:
+    purge_after_days:
+      skipped: 1
+      success: 14
+      started: 14
+      failure: 30
+  auto_materialize:
+    purge_after_days:
+      skipped: 1
+      success: 14
+      started: 14
+      failure: 30
+"""
+LOCAL_INSTANCE_YAML = (
+    "telemetry:\n  enabled: false\n" + RUN_QUEUE_YAML + RUN_RECOVERY_YAML + TICK_RETENTION_YAML
+)
 # The CLI prints its own one-line outcome; the full run log, tracebacks included, stays in
 # the instance for the UI.
 _QUIET_LOGGERS = {"console": {"config": {"log_level": "CRITICAL"}}}

@@ -22,6 +22,7 @@ OUR_TABLES = {
     "pm_asset_values",
     "pm_event_labels",
     "pm_maintenance",
+    "pm_readings_minute",
 }
 
 
@@ -120,6 +121,21 @@ def drift(engine: sa.Engine, metadata: sa.MetaData | None = None) -> list:
         return compare_metadata(context, metadata if metadata is not None else store_metadata())
 
 
-def table_names(engine: sa.Engine) -> set[str]:
-    with engine.connect() as connection:
-        return set(sa.inspect(connection).get_table_names())
+def table_names(engine: sa.Engine | sa.Connection, schema: str | None = None) -> set[str]:
+    """The tables in the database (in ``schema``, else the connection's), partitions of a
+    partitioned table left out: our monthly ones are made as the readings need them."""
+    if isinstance(engine, sa.Engine):
+        with engine.connect() as connection:
+            return table_names(connection, schema)
+    names = set(sa.inspect(engine).get_table_names(schema=schema))
+    if engine.dialect.name != "postgresql":
+        return names
+    partitions = engine.execute(
+        sa.text(
+            "SELECT relname FROM pg_class WHERE relispartition "
+            "AND relnamespace = coalesce(to_regnamespace(:schema), "
+            "to_regnamespace(current_schema()))"
+        ),
+        {"schema": schema},
+    ).scalars()
+    return names - set(partitions)

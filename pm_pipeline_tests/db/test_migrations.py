@@ -5,6 +5,7 @@ beside ours, repeated and simultaneous upgrades, and ``schema.py`` never driftin
 import subprocess
 import sys
 import threading
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +28,7 @@ from pm_pipeline.db.migrate import (
     store_revision,
     upgrade_store,
 )
+from pm_pipeline.db.partitions import is_partitioned, month_partitions
 from pm_pipeline.db.schema import store_metadata
 from pm_pipeline_tests.db.migration_helpers import (
     OUR_TABLES,
@@ -42,7 +44,7 @@ from pm_pipeline_tests.fixtures import main_schema
 
 def test_head_is_the_newest_revision() -> None:
     # Other branches chain their revisions on these ids.
-    assert head_revision() == "0007_labels_and_maintenance"
+    assert head_revision() == "0008_partitioned_readings"
 
 
 def test_the_revision_files_name_alembic_s_chain_in_order() -> None:
@@ -94,7 +96,7 @@ def test_a_store_at_head_opens_without_alembic(empty_url: str) -> None:
 def test_a_fresh_database_gets_every_table_at_head(empty_url: str) -> None:
     engine = open_engine(empty_url)
     assert store_revision(engine) is None
-    assert upgrade_store(engine) == (None, "0007_labels_and_maintenance")
+    assert upgrade_store(engine) == (None, "0008_partitioned_readings")
     assert table_names(engine) == OUR_TABLES | {"pm_alembic_version"}
     assert store_revision(engine) == head_revision()
     with engine.connect() as connection:
@@ -258,3 +260,50 @@ def test_a_store_newer_than_this_code_is_refused(tmp_path: Path) -> None:
     for attempt in (lambda: ensure_store(engine, embedded=True), lambda: upgrade_store(engine)):
         with pytest.raises(PipelineError, match=r"'0099_future'.*update pm_pipeline"):
             attempt()
+
+
+def test_todays_readings_upgrade_to_months_with_every_row_and_grant(empty_url: str) -> None:
+    """A store at 0004 with readings of several years (and a column a later revision may add
+    before ours) becomes partitioned with every row, its grants and rollups of its rows."""
+    engine = open_engine(empty_url)
+    upgrade_store(engine, "0004_event_lifecycle")
+    postgres = engine.dialect.name == "postgresql"
+    reader = f"pm_reader_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as connection:
+        connection.execute(sa.text("ALTER TABLE pm_readings ADD COLUMN context_1 FLOAT"))
+        for n, day in enumerate(("2022-03-31 23:59:58", "2022-04-01 00:00:01", "2026-01-05")):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO pm_readings (robot_id, timestamp_recorded, axis_1, context_1) "
+                    "VALUES ('r1', :t, :a, :c)"
+                ),
+                {"t": day, "a": n + 0.5, "c": n * 10.0},
+            )
+        if postgres:
+            connection.execute(sa.text(f"CREATE ROLE {reader}"))
+            connection.execute(sa.text(f"GRANT SELECT ON pm_readings TO {reader}"))
+    before = snapshot(engine, "pm_readings")
+    try:
+        upgrade_store(engine)
+        assert snapshot(engine, "pm_readings") == before
+        with engine.connect() as connection:
+            assert is_partitioned(connection, "pm_readings") == postgres
+            key = sa.inspect(connection).get_pk_constraint("pm_readings")
+            rollups = connection.execute(
+                sa.text("SELECT readings, axis_1_mean FROM pm_readings_minute ORDER BY minute")
+            ).all()
+            if postgres:
+                months = [f"{p.start:%Y-%m}" for p in month_partitions(connection, "pm_readings")]
+                assert {"2022-03", "2022-04", "2026-01"} <= set(months)
+                may_read = f"SELECT has_table_privilege('{reader}', 'pm_readings', 'SELECT')"
+                assert connection.execute(sa.text(may_read)).scalar() is True
+        assert (key["name"], key["constrained_columns"]) == (
+            "pk_pm_readings",
+            ["robot_id", "timestamp_recorded"],
+        )
+        assert [tuple(row) for row in rollups] == [(1, 0.5), (1, 1.5), (1, 2.5)]
+    finally:
+        if postgres:
+            with engine.begin() as connection:
+                connection.execute(sa.text(f"REVOKE ALL ON pm_readings FROM {reader}"))
+                connection.execute(sa.text(f"DROP ROLE {reader}"))

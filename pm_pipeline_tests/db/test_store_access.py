@@ -83,9 +83,7 @@ def test_store_schema_holds_our_tables_apart(
         cli(tmp_path, env, "ingest", str(real_export))
         with admin.connect() as connection:
             inspector = sa.inspect(connection)
-            assert set(inspector.get_table_names(schema=store)) == OUR_TABLES | {
-                "pm_alembic_version"
-            }
+            assert table_names(connection, store) == OUR_TABLES | {"pm_alembic_version"}
             assert inspector.get_table_names() == []
             rows = connection.execute(sa.text(f"SELECT count(*) FROM {store}.pm_readings"))
             assert rows.scalar() == 39_672

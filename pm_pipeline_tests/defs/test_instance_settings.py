@@ -21,6 +21,7 @@ from pm_pipeline.defs.execution import (
     LOCAL_INSTANCE_YAML,
     RUN_QUEUE_YAML,
     RUN_RECOVERY_YAML,
+    TICK_RETENTION_YAML,
     prepare_local_home,
 )
 from pm_pipeline.defs.run_launcher import ProjectRunLauncher
@@ -51,6 +52,26 @@ def test_repo_and_local_settings_agree() -> None:
     assert {key: local[key] for key in RECOVERY_KEYS} == recovery
     queue = yaml.safe_load(RUN_QUEUE_YAML)
     assert repo["run_coordinator"] == local["run_coordinator"] == queue["run_coordinator"]
+    retention = yaml.safe_load(TICK_RETENTION_YAML)
+    assert repo["retention"] == local["retention"] == retention["retention"]
+
+
+def test_the_daemon_purges_old_sensor_and_schedule_ticks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster._core.definitions.run_request import InstigatorType
+    from dagster._core.scheduler.instigation import TickStatus
+
+    for variable in ("DAGSTER_HOME", "DAGSTER_PG_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("PM_STATE_DIR", str(tmp_path / "state"))
+    with dg.DagsterInstance.from_config(str(prepare_local_home())) as instance:
+        sensor = instance.get_tick_retention_settings(InstigatorType.SENSOR)
+        schedule = instance.get_tick_retention_settings(InstigatorType.SCHEDULE)
+    # Dagster's defaults keep these for ever (-1).
+    assert sensor[TickStatus.SUCCESS] == 14 and sensor[TickStatus.SKIPPED] == 1
+    assert sensor[TickStatus.FAILURE] == 30
+    assert set(schedule.values()) == {90}
 
 
 def test_local_home_recovers_crashed_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

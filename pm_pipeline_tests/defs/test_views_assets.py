@@ -13,12 +13,14 @@ from pm_pipeline.core.detection.registry import fit_model
 from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.schema import SYNTHETIC_SOURCE, synthetic_source
+from pm_pipeline.core.views.health import measure_data_health
 from pm_pipeline.core.views.inline import INLINE_LIMIT
 from pm_pipeline.db.events import read_events, replace_events
+from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.db.readings import read_readings
 from pm_pipeline.db.registry import register_model
 from pm_pipeline.defs.assets import VIEW_ASSETS
-from pm_pipeline.defs.assets.views import data_health, events_summary, open_events
+from pm_pipeline.defs.assets.views import axis_summary, data_health, events_summary, open_events
 from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.cli.test_events_command import event
@@ -108,3 +110,30 @@ def test_only_synthetic_events_leave_both_views_empty(
     chart = inline_svg(summary["events_per_hour"])
     strokes = {path.get("stroke") for path in chart.iter("{http://www.w3.org/2000/svg}path")}
     assert strokes == {"gray"}  # the axes, and no bar
+
+
+def test_health_and_summary_count_every_reading_from_the_rollups(
+    database: ReadingsDatabaseResource,
+) -> None:
+    """Readings a month older than the newest week count in the rows, the hourly chart and
+    the per-axis history (read from the rollups), not in the raw-reading figures."""
+    engine, robot = database.engine(), ROBOT
+    recent = read_readings(engine, database.table(), robot)
+    old = recent.head(600).assign(
+        timestamp_recorded=recent["timestamp_recorded"].head(600) - pd.Timedelta(days=30)
+    )
+    ingest_readings(engine, database.table(), old, robot, "old.csv", "old")
+    with dg.instance_for_test() as instance:
+        assert materialize_robot(
+            [data_health, axis_summary], resources=pipeline_resources(database), instance=instance
+        ).success
+        health = latest(instance, data_health.key).metadata
+        summary = latest(instance, axis_summary.key).metadata
+    assert health["dagster/row_count"].value == len(recent) + len(old)
+    span = recent["timestamp_recorded"].max() - old["timestamp_recorded"].min()
+    assert health["span_s"].value == span.total_seconds()
+    # The month between is no gap: it is older than the recent week the gaps are found in.
+    assert health["gaps"].value == len(measure_data_health(recent).gaps)
+    history = str(summary["history"].value)
+    with_values = int(pd.concat([recent, old])["axis_1"].notna().sum())
+    assert re.search(rf"\| axis_1 \|\s+{with_values} \|", history), history

@@ -18,10 +18,12 @@ from pm_pipeline.core.views.health import (
     rank_top_events,
     summarise_axes,
 )
+from pm_pipeline.core.views.history import RECENT_DAYS, with_history
 from pm_pipeline.core.views.inline import bars_markdown, stacked_counts_markdown
 from pm_pipeline.db.events import open_events as still_open
 from pm_pipeline.db.events import read_events, robot_events
-from pm_pipeline.db.readings import read_readings, readings_span, skipped_duplicates
+from pm_pipeline.db.readings import read_recent_readings, readings_bounds, skipped_duplicates
+from pm_pipeline.db.rollups import read_minute_counts, summarise_rollups
 from pm_pipeline.defs.assets.scoring import file_events
 from pm_pipeline.defs.event_metadata import (
     OPEN_EVENTS_SCHEMA,
@@ -77,9 +79,10 @@ def data_health(
 
 
 def _data_health(readings_db: ReadingsDatabaseResource, robot: str) -> dict:
-    engine = readings_db.engine()
-    readings = read_readings(engine, readings_db.table(), robot)
-    health = measure_data_health(readings)
+    engine, table = readings_db.engine(), readings_db.table()
+    recent = measure_data_health(read_recent_readings(engine, table, robot, RECENT_DAYS))
+    first, last = readings_bounds(engine, table, robot)
+    health = with_history(recent, read_minute_counts(engine, robot), first, last)
     from pm_pipeline.core.views.plots import plot_bars_png, png_markdown
 
     plot = plot_bars_png(health.readings_per_hour, "readings per hour (UTC)", "readings")
@@ -89,6 +92,9 @@ def _data_health(readings_db: ReadingsDatabaseResource, robot: str) -> dict:
         ),
         "dagster/row_count": int(health.rows),
         "span_s": float(health.span_s),
+        # Rows, span and the hourly counts cover every reading (from the 1-minute rollups);
+        # the figures below need raw readings and cover the newest days only.
+        "recent_days": float(RECENT_DAYS),
         "cadence_median_s": float(health.cadence_median_s),
         "cadence_p95_s": float(health.cadence_p95_s),
         "idle_share": float(health.idle_share),
@@ -105,13 +111,15 @@ def _data_health(readings_db: ReadingsDatabaseResource, robot: str) -> dict:
 def axis_summary(
     context: dg.AssetExecutionContext, readings_db: ReadingsDatabaseResource
 ) -> dg.MaterializeResult:
-    """Per axis: min, mean, p95 and max current, active share, active ampere-seconds and the
-    latest reading; plus the axis with the highest current in the last minute of data."""
+    """Per axis over the newest week: min, mean, p95 and max current, active share, active
+    ampere-seconds and the latest reading; min, mean and max over every stored reading; and
+    the axis with the highest current in the last minute of data."""
     return _each_robot(context, partial(_axis_summary, readings_db))
 
 
 def _axis_summary(readings_db: ReadingsDatabaseResource, robot: str) -> dict:
-    readings = read_readings(readings_db.engine(), readings_db.table(), robot)
+    engine = readings_db.engine()
+    readings = read_recent_readings(engine, readings_db.table(), robot, RECENT_DAYS)
     summary = summarise_axes(readings)
     peak = find_one_minute_peak(readings)
     from pm_pipeline.core.views.plots import plot_bars_png, png_markdown
@@ -119,6 +127,8 @@ def _axis_summary(readings_db: ReadingsDatabaseResource, robot: str) -> dict:
     plot = plot_bars_png(summary.set_index("axis")["p95_A"], "p95 current per axis", "A")
     return {
         "summary": table_markdown(summary),
+        "recent_days": float(RECENT_DAYS),
+        "history": table_markdown(summarise_rollups(engine, robot)),
         "one_minute_peak": f"{peak[0]} at {peak[1]:.3f} A ({peak[2].isoformat()})"
         if peak
         else "no readings",
@@ -138,7 +148,7 @@ def events_summary(
 def _events_summary(readings_db: ReadingsDatabaseResource, robot: str) -> dict:
     engine = readings_db.engine()
     events = read_events(engine, robot_id=robot, landed_only=True)
-    _, first, last = readings_span(engine, readings_db.table(), robot)
+    first, last = readings_bounds(engine, readings_db.table(), robot)
     per_hour = count_severities_per_hour(events, first, last)
     counts = count_events_over_time(events)
     metadata: dict = {
