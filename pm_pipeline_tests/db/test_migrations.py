@@ -263,14 +263,14 @@ def test_a_store_newer_than_this_code_is_refused(tmp_path: Path) -> None:
 
 
 def test_todays_readings_upgrade_to_months_with_every_row_and_grant(empty_url: str) -> None:
-    """A store at 0004 with readings of several years (and a column a later revision may add
-    before ours) becomes partitioned with every row, its grants and rollups of its rows."""
+    """A store of the revision before ours, with readings of several years (and the context
+    columns an earlier revision added), becomes partitioned with every row, its grants and
+    rollups of its rows."""
     engine = open_engine(empty_url)
-    upgrade_store(engine, "0004_event_lifecycle")
+    upgrade_store(engine, "0007_labels_and_maintenance")
     postgres = engine.dialect.name == "postgresql"
     reader = f"pm_reader_{uuid.uuid4().hex[:8]}"
     with engine.begin() as connection:
-        connection.execute(sa.text("ALTER TABLE pm_readings ADD COLUMN context_1 FLOAT"))
         for n, day in enumerate(("2022-03-31 23:59:58", "2022-04-01 00:00:01", "2026-01-05")):
             connection.execute(
                 sa.text(
