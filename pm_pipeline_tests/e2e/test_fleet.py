@@ -62,6 +62,11 @@ def test_two_robots_of_two_dialects_keep_everything_their_own(
         "PM_DATABASE_URL": postgres_url,
         "PM_DROP_DIR": str(drop),
         "PM_SETTLE_SECONDS": "0",
+        # Known defect, open in issue 23: auto picks mspc for the UR3, and an mspc version
+        # trained on these 3,600 readings misses an injected ERROR run of the synthetic check,
+        # so it is not promoted. This test is about two dialects keeping everything their
+        # own, so both robots use cusum (what auto picks for the idling Kawasaki anyway).
+        "PM_DETECTOR_MODE": "cusum",
     }.items():
         monkeypatch.setenv(variable, value)
     cli("ingest", "--robot", KAWASAKI, slice_of(real_export, 2001, 10000, tmp_path / "k.csv", None))
