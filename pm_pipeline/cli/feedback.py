@@ -11,7 +11,7 @@ import pandas as pd
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.windows import parse_utc
-from pm_pipeline.core.views.fleet import EXIT_UNKNOWN, fleet_exit_code, status_line
+from pm_pipeline.core.views.fleet import EXIT_UNKNOWN, fleet_cell, fleet_exit_code, status_line
 from pm_pipeline.db.migrate import open_configured_store
 from pm_pipeline.db.schema import readings_table
 from pm_pipeline.robots import check_robot_id, load_fleet
@@ -107,7 +107,9 @@ def quarantine(args: argparse.Namespace) -> int:
 
 
 def _table(rows: pd.DataFrame) -> str:
-    cells = [[_cell(row[field]) for _, field in FLEET_COLUMNS] for row in rows.to_dict("records")]
+    cells = [
+        [fleet_cell(row[field]) for _, field in FLEET_COLUMNS] for row in rows.to_dict("records")
+    ]
     widths = [
         max(len(title), *(len(r[i]) for r in cells)) for i, (title, _) in enumerate(FLEET_COLUMNS)
     ]
@@ -116,16 +118,6 @@ def _table(rows: pd.DataFrame) -> str:
         "  ".join(f"{text:<{width}}" for text, width in zip(line, widths, strict=True)).rstrip()
         for line in lines
     )
-
-
-def _cell(value: object) -> str:
-    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
-        return "-"
-    if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return str(value)
 
 
 def _user() -> str:

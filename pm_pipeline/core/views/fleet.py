@@ -177,3 +177,15 @@ def status_markdown(rows: pd.DataFrame, limit: int = 1000) -> str:
             return text + f"\n{len(lines) - shown} more robots in the `fleet` table"
         text += line
     return text
+
+
+def fleet_cell(value: object) -> str:
+    """One cell of the fleet table as text, the same in the CLI and the UI: ``-`` for a
+    missing value, times in UTC to the second, shares to two decimals."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
+        return "-"
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)

@@ -5,7 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from pm_pipeline.core.feedback.labels import LABELS
-from pm_pipeline.core.views.fleet import ROW_COLUMNS, status_line, status_markdown
+from pm_pipeline.core.views.fleet import ROW_COLUMNS, fleet_cell, status_line, status_markdown
 from pm_pipeline.db.feedback import read_labels, read_maintenance
 from pm_pipeline.defs.assets.scoring import file_events
 from pm_pipeline.defs.assets.validation import synthetic_events
@@ -117,17 +117,7 @@ def fleet_table(rows: pd.DataFrame) -> dg.TableMetadataValue:
     """Every robot's row as table metadata."""
     schema = dg.TableSchema(columns=[dg.TableColumn(column, "string") for column in ROW_COLUMNS])
     records = [
-        dg.TableRecord({column: _cell(row[column]) for column in ROW_COLUMNS})
+        dg.TableRecord({column: fleet_cell(row[column]) for column in ROW_COLUMNS})
         for row in rows.to_dict("records")
     ]
     return dg.MetadataValue.table(records, schema=schema)
-
-
-def _cell(value: object) -> str:
-    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
-        return "-"
-    if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return str(value)
