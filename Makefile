@@ -64,7 +64,7 @@ docs: env
 # The pages written from the code: .env.example, and the settings and CLI reference pages.
 # A test fails while the committed ones differ from what this writes.
 docs-reference: env
-	$(BIN)/python -m pm_pipeline.settings_reference
+	$(BIN)/python -m pm_pipeline.config.reference
 	$(BIN)/python -m pm_pipeline.cli.reference
 
 test: lint

@@ -32,6 +32,7 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.detection.registry import fit_model
 from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.trained import fit_minmax_scaling
@@ -51,7 +52,6 @@ from pm_pipeline.db.schema import readings_table
 from pm_pipeline.defs.jobs import LANDED_FILES_JOB, landed_files_in
 from pm_pipeline.services.notifications import store_file_events
 from pm_pipeline.services.scoring import ingest_and_detect
-from pm_pipeline.settings import load_settings
 from pm_pipeline_tests.commands import wait_for
 from pm_pipeline_tests.e2e.daemon_harness import DaemonSite, sensor_ticks
 from pm_pipeline_tests.store import upgraded

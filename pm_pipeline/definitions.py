@@ -7,6 +7,7 @@ validated then, so ``dagster definitions validate`` names a bad one, and the sch
 
 import dagster as dg
 
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.defs.assets import ALL_ASSETS
 from pm_pipeline.defs.assets.fleet import label_event_job, maintenance_records
 from pm_pipeline.defs.baseline_sensor import baseline_retraining_sensor
@@ -26,7 +27,6 @@ from pm_pipeline.defs.sensors import (
     notification_sensor,
     views_automation_sensor,
 )
-from pm_pipeline.settings import load_settings
 
 
 @dg.definitions

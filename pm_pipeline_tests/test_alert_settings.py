@@ -2,8 +2,8 @@
 
 import pytest
 
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.errors import SettingsError
-from pm_pipeline.settings import load_settings
 
 SLACK = "https://hooks.slack.com/services/T0/B0/s3cretToken"
 

@@ -14,12 +14,12 @@ FORBIDDEN = {
         "pm_pipeline.services",
         "pm_pipeline.defs",
         "pm_pipeline.cli",
-        "pm_pipeline.settings",
+        "pm_pipeline.config",
         "sqlalchemy",
     ),
     "db": ("dagster", "pm_pipeline.services", "pm_pipeline.defs", "pm_pipeline.cli"),
     "services": ("dagster", "pm_pipeline.defs", "pm_pipeline.cli"),
-    "settings.py": (
+    "config/settings.py": (
         "dagster",
         "pm_pipeline.db",
         "pm_pipeline.services",
@@ -27,17 +27,17 @@ FORBIDDEN = {
         "pm_pipeline.cli",
     ),
     **dict.fromkeys(
-        ("source_settings.py", "alert_settings.py", "setting_field.py"),
+        ("config/source_settings.py", "config/alert_settings.py", "config/setting_field.py"),
         (
             "dagster",
             "pm_pipeline.db",
             "pm_pipeline.services",
             "pm_pipeline.defs",
             "pm_pipeline.cli",
-            "pm_pipeline.settings",
+            "pm_pipeline.config.settings",
         ),
     ),
-    "robots.py": (
+    "config/robots.py": (
         "dagster",
         "pm_pipeline.db",
         "pm_pipeline.services",

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from pm_pipeline.config.robots import RobotsFileError, load_fleet
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.parsing.format import ExportFormat
-from pm_pipeline.robots import RobotsFileError, load_fleet
-from pm_pipeline.settings import load_settings
 from pm_pipeline_tests.commands import clean_env, run_cli
 from pm_pipeline_tests.conftest import skip_or_fail
 

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from pm_pipeline.core.errors import PipelineError, SettingsError
-from pm_pipeline.core.parsing.format import ExportFormat, ExportSettingError
-from pm_pipeline.defs.jobs import DEFAULT_MAX_RUNTIME_SECONDS
-from pm_pipeline.settings import Settings, load_settings
-from pm_pipeline.settings_reference import (
+from pm_pipeline.config.reference import (
     other_variables,
     render_env_example,
     setting_variables,
 )
+from pm_pipeline.config.settings import Settings, load_settings
+from pm_pipeline.core.errors import PipelineError, SettingsError
+from pm_pipeline.core.parsing.format import ExportFormat, ExportSettingError
+from pm_pipeline.defs.jobs import DEFAULT_MAX_RUNTIME_SECONDS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = PROJECT_ROOT / "pm_pipeline"
@@ -203,7 +203,7 @@ def test_a_bad_value_in_dotenv_names_the_variable(
 
 def test_env_example_is_written_from_the_settings() -> None:
     assert (PROJECT_ROOT / ".env.example").read_text() == render_env_example(), (
-        "run: .venv/bin/python -m pm_pipeline.settings_reference"
+        "run: .venv/bin/python -m pm_pipeline.config.reference"
     )
 
 
@@ -236,7 +236,7 @@ def test_only_settings_and_dagsters_own_variables_read_the_environment() -> None
     # execution.py and instance.py hand DAGSTER_HOME and DAGSTER_PG_URL, Dagster's own
     # variables, to Dagster; nothing else reads the environment.
     allowed = {
-        PACKAGE / "settings.py",
+        PACKAGE / "config" / "settings.py",
         PACKAGE / "defs" / "execution.py",
         PACKAGE / "defs" / "instance.py",
     }

@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         check_paths(args)
-        from pm_pipeline.settings import load_settings
+        from pm_pipeline.config.settings import load_settings
 
         # Read once, before any work: a bad setting is one line per variable.
         args.settings = load_settings()

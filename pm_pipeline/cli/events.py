@@ -31,8 +31,8 @@ def list_events(args: argparse.Namespace) -> int:
     since = parse_utc(args.since, "--since") if args.since else None
     engine = open_configured_store(args.settings)
     if args.all_robots:
+        from pm_pipeline.config.robots import load_fleet
         from pm_pipeline.db.schema import readings_table
-        from pm_pipeline.robots import load_fleet
         from pm_pipeline.services.fleet_health import fleet_robot_ids
 
         robots = fleet_robot_ids(engine, readings_table(), load_fleet(args.settings))

@@ -9,12 +9,12 @@ import sys
 
 import pandas as pd
 
+from pm_pipeline.config.robots import check_robot_id, load_fleet
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.windows import parse_utc
 from pm_pipeline.core.views.fleet import EXIT_UNKNOWN, fleet_cell, fleet_exit_code, status_line
 from pm_pipeline.db.migrate import open_configured_store
 from pm_pipeline.db.schema import readings_table
-from pm_pipeline.robots import check_robot_id, load_fleet
 from pm_pipeline.services.feedback import label_event, record_maintenance
 from pm_pipeline.services.quarantine import list_quarantined, retry_quarantined
 

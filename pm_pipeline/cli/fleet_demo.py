@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 from pm_pipeline.cli.app import _database, ingest_file
+from pm_pipeline.config.robots import load_fleet
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.simulation.sample import write_sample_exports
-from pm_pipeline.robots import load_fleet
 
 SHARED_DATA = Path("../shared/data")
 KAWASAKI, UR3, SIMULATED = "kawasaki-rmbr4-2", "ur3-cobotops", "sim-robot-3"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, Table
 
+from pm_pipeline.config.settings import Settings
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.parsing.careful import sniff_layout
 from pm_pipeline.core.parsing.format import ExportFormat
@@ -22,7 +23,6 @@ from pm_pipeline.db.ingest import IngestResult
 from pm_pipeline.db.migrate import open_configured_store
 from pm_pipeline.db.schema import readings_table
 from pm_pipeline.services.ingest import ingest_export
-from pm_pipeline.settings import Settings
 
 
 def ingest_files(

@@ -1,7 +1,7 @@
 """The docs site's settings and CLI reference pages, written from the code.
 
 ``python -m pm_pipeline.cli.reference`` (or ``make docs-reference``) rewrites
-``docs/reference/settings.md`` from :class:`~pm_pipeline.settings.Settings` and
+``docs/reference/settings.md`` from :class:`~pm_pipeline.config.settings.Settings` and
 ``docs/reference/cli.md`` from the ``pm-pipeline`` argument parser. A test fails when the
 committed pages differ from what this module renders, so neither drifts from the code.
 """
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from pm_pipeline.cli.parser import build_parser
-from pm_pipeline.settings_reference import other_variables, render_markdown_table
+from pm_pipeline.config.reference import other_variables, render_markdown_table
 
 SETTINGS_PAGE = Path("docs/reference/settings.md")
 CLI_PAGE = Path("docs/reference/cli.md")
@@ -40,7 +40,7 @@ error: PM_SETTLE_SECONDS='2,5': not a number; write seconds like 2.5.
 
 In Dagster, the same line fails the sensor tick (no file moves) and
 `dagster definitions validate` (or `dg check defs`). `.env.example` is written from the same
-settings by `python -m pm_pipeline.settings_reference`; a test keeps both in step.
+settings by `python -m pm_pipeline.config.reference`; a test keeps both in step.
 
 ## Pipeline settings
 
@@ -75,7 +75,7 @@ def render_settings_page() -> str:
     rows = "".join(
         f"| `{variable.name}` | {variable.description} |\n" for variable in other_variables()
     )
-    source = "pm_pipeline/settings.py"
+    source = "pm_pipeline/config/settings.py"
     return (
         _GENERATED.format(source=source)
         + _SETTINGS_INTRO

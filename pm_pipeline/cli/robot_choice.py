@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from pm_pipeline.config.robots import check_robot_id, load_fleet
 from pm_pipeline.core.parsing.format import ExportFormat
-from pm_pipeline.robots import check_robot_id, load_fleet
 
 
 def chosen_robot(args: argparse.Namespace, known: bool = True) -> str:

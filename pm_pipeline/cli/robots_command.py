@@ -4,10 +4,10 @@
 import argparse
 import sys
 
+from pm_pipeline.config.robots import load_fleet
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.db.migrate import open_configured_store
 from pm_pipeline.db.schema import readings_table
-from pm_pipeline.robots import load_fleet
 from pm_pipeline.services.fleet import RobotOverview, overview_fleet, stored_for
 
 TITLES = ("robot", "axes", "active model", "readings", "last reading (UTC)", "open events")

@@ -8,8 +8,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
+from pm_pipeline.config.settings import Settings
 from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError, mask_url, scrub
-from pm_pipeline.settings import Settings
 
 ENCODE_HINT = (
     "URL-encode a user name or password that holds '@', ':', '/', '?' or '#' ('@' as %40, "

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Column, Connection, Engine, MetaData, String, Table, func, inspect, select
 from sqlalchemy.exc import DBAPIError
 
+from pm_pipeline.config.settings import Settings
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.db.engine import (
     describe_url,
@@ -33,7 +34,6 @@ from pm_pipeline.db.engine import (
 )
 from pm_pipeline.db.schema import store_metadata
 from pm_pipeline.db.store_rights import UPGRADE_HINT, StorePlace
-from pm_pipeline.settings import Settings
 
 if TYPE_CHECKING:
     from alembic.config import Config

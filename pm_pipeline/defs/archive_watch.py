@@ -12,11 +12,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from pm_pipeline.config.settings import Settings
 from pm_pipeline.core.landing.plan import ARCHIVE_FOLDER, archive_watch_seconds
 from pm_pipeline.defs.jobs import LANDED_FILES_JOB, landed_files_in
 from pm_pipeline.defs.partitions import split_robot_file_key
 from pm_pipeline.services.landing import reland_if_grown
-from pm_pipeline.settings import Settings
 
 
 def reland_grown_archives(context: dg.SensorEvaluationContext, settings: Settings) -> None:

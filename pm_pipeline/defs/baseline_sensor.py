@@ -3,12 +3,12 @@ readings of it, not at the next night's retraining."""
 
 import dagster as dg
 
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.defs.jobs import TRAINING_JOB
 from pm_pipeline.defs.partitions import ROBOTS
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.defs.schedules import training_run_config
 from pm_pipeline.services.feedback import baseline_state
-from pm_pipeline.settings import load_settings
 
 
 @dg.sensor(

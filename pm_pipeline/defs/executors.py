@@ -3,7 +3,7 @@
 import dagster as dg
 from dagster_celery import celery_executor
 
-from pm_pipeline.settings import Settings
+from pm_pipeline.config.settings import Settings
 
 BROKER_VARIABLE = "PM_CELERY_BROKER_URL"
 BACKEND_VARIABLE = "PM_CELERY_BACKEND_URL"

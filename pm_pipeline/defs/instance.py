@@ -26,9 +26,9 @@ from dagster._core.storage.root import LocalArtifactStorage
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.db.engine import normalise_url
-from pm_pipeline.settings import load_settings
 
 DAGSTER_HOME_VARIABLE = "DAGSTER_HOME"
 DAGSTER_PG_VARIABLE = "DAGSTER_PG_URL"

@@ -7,6 +7,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 from sqlalchemy import Engine, Table
 
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.db.engine import mask_url, resolve_database_url
 from pm_pipeline.db.migrate import open_configured_store
 from pm_pipeline.db.schema import (
@@ -14,7 +15,6 @@ from pm_pipeline.db.schema import (
     DEFAULT_TIME_COLUMN,
     readings_table,
 )
-from pm_pipeline.settings import load_settings
 
 
 class ReadingsDatabaseResource(dg.ConfigurableResource):

@@ -3,10 +3,10 @@ rollups past their retention removed (see :mod:`pm_pipeline.services.retention`)
 
 import dagster as dg
 
+from pm_pipeline.config.settings import Settings, load_settings
 from pm_pipeline.core.errors import SettingsError
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.services.retention import RetentionPolicy, retain_readings
-from pm_pipeline.settings import Settings, load_settings
 
 
 @dg.op(

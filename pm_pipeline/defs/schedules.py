@@ -3,12 +3,12 @@ models every night, a run per robot."""
 
 import dagster as dg
 
+from pm_pipeline.config.settings import Settings, load_settings
 from pm_pipeline.core.errors import SettingsError
 from pm_pipeline.db.readings import stored_robot_ids
 from pm_pipeline.defs.jobs import TRAINING_JOB
 from pm_pipeline.defs.partitions import ROBOTS
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
-from pm_pipeline.settings import Settings, load_settings
 
 
 def build_nightly_retraining_schedule(settings: Settings) -> dg.ScheduleDefinition:

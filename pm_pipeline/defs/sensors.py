@@ -8,6 +8,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from pm_pipeline.config.robots import Fleet, load_fleet
+from pm_pipeline.config.settings import Settings, load_settings
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.landing.batches import batch_run_key, fleet_batches
 from pm_pipeline.core.landing.plan import (
@@ -28,7 +30,6 @@ from pm_pipeline.defs.partitions import (
     robots_partitions,
 )
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
-from pm_pipeline.robots import Fleet, load_fleet
 from pm_pipeline.services.drop_folders import check_finished_folders
 from pm_pipeline.services.landing import (
     ChangedAfterScoring,
@@ -38,7 +39,6 @@ from pm_pipeline.services.landing import (
     quarantine_file,
 )
 from pm_pipeline.services.notifications import channels_from, deliver_due
-from pm_pipeline.settings import Settings, load_settings
 
 RUN_KEY_TAG = "dagster/run_key"
 SCORING_TAG = "pm/scoring"

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import Engine, Table
 
+from pm_pipeline.config.robots import Fleet
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.db.events import open_events, robot_events
 from pm_pipeline.db.readings import has_readings, readings_span, stored_robot_ids
 from pm_pipeline.db.registry import list_models
-from pm_pipeline.robots import Fleet
 
 
 @dataclass(frozen=True)

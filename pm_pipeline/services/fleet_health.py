@@ -5,14 +5,14 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Engine, Table
 
+from pm_pipeline.config.robots import Fleet
+from pm_pipeline.config.settings import Settings
 from pm_pipeline.core.views.fleet import Limits, RobotFacts, fleet_rows
 from pm_pipeline.db.events import open_events, robot_events
 from pm_pipeline.db.readings import last_ingested_at, readings_span, stored_robot_ids
 from pm_pipeline.db.registry import list_models
-from pm_pipeline.robots import Fleet
 from pm_pipeline.services.feedback import baseline_state, robot_feedback
 from pm_pipeline.services.quarantine import QuarantinedFile, list_quarantined, quarantined_since
-from pm_pipeline.settings import Settings
 
 QUARANTINE_WINDOW = pd.Timedelta(hours=24)
 

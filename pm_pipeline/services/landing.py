@@ -25,6 +25,7 @@ import os
 import re
 from pathlib import Path
 
+from pm_pipeline.config.robots import Fleet, RobotsFileError
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.landing.plan import (
     ARCHIVE_FOLDER,
@@ -39,7 +40,6 @@ from pm_pipeline.core.parsing.careful import GZIP_MAGIC, check_export_header
 from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.schema import DEFAULT_ROBOT_ID, is_synthetic_source
 from pm_pipeline.core.versioning import file_sha256
-from pm_pipeline.robots import Fleet, RobotsFileError
 from pm_pipeline.services.drop_folders import finished_folder
 
 PARTITION_KEY_MARKS = ("|", ",")

@@ -21,12 +21,12 @@ import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from pm_pipeline.config.settings import Settings
 from pm_pipeline.core.notifications.routing import EMAIL, WEBHOOK, AlertRouting, retry_delay
 from pm_pipeline.db.event_lifecycle import ReconciledEvents, reconcile_events
 from pm_pipeline.db.failures import database_failure
 from pm_pipeline.db.outbox import claim_next, mark_delivered, mark_failed
 from pm_pipeline.services.channels import Channel, DeliveryFailed, SmtpChannel, WebhookChannel
-from pm_pipeline.settings import Settings
 
 if TYPE_CHECKING:  # scoring pulls in the detectors, which the sender does not need
     from pm_pipeline.services.scoring import ScoredFile

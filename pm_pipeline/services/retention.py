@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import Engine
 
+from pm_pipeline.config.settings import Settings
 from pm_pipeline.db.partitions import drop_detached_months, ensure_months_ahead
 from pm_pipeline.db.retention import Removed, remove_before
 from pm_pipeline.db.schema import readings_minute, readings_table, time_column_of
-from pm_pipeline.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy import Engine, Table
 from sqlalchemy.engine import make_url
 
+from pm_pipeline.config.settings import Settings
 from pm_pipeline.core.feedback.labels import Baseline
 from pm_pipeline.core.model.exclusion import Exclusion
 from pm_pipeline.core.model.windows import parse_utc
@@ -42,7 +43,6 @@ from pm_pipeline.services.training import (
     read_training_window,
     without_flagged_readings,
 )
-from pm_pipeline.settings import Settings
 
 SOURCE_PREFIX = "source:"
 _JUST_BEFORE = pd.Timedelta(microseconds=1)  # Postgres keeps microseconds

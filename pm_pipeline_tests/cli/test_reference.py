@@ -10,7 +10,7 @@ from pm_pipeline.cli.reference import (
     generated_pages,
     render_cli_page,
 )
-from pm_pipeline.settings_reference import setting_variables
+from pm_pipeline.config.reference import setting_variables
 from pm_pipeline_tests.conftest import PROJECT_ROOT
 
 

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 from pm_pipeline.cli.app import main
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.db.migrate import open_configured_store
 from pm_pipeline.db.schema import readings_table
 from pm_pipeline.defs.execution import add_robot, local_instance
 from pm_pipeline.defs.partitions import ROBOTS
-from pm_pipeline.settings import load_settings
 
 
 @pytest.fixture

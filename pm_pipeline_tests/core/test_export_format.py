@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.parsing.careful import check_export_header, parse_export, read_export
 from pm_pipeline.core.parsing.format import ExportFormat, ExportSettingError
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
-from pm_pipeline.settings import load_settings
 
 STAMPS = ("2022-10-17T12:00:00.000Z", "2022-10-17T12:00:02.000Z", "2022-10-17T12:00:04.000Z")
 

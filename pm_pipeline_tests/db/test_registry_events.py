@@ -1,6 +1,7 @@
 import pandas as pd
 import pytest
 
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.detection.registry import detect_events, fit_model
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.params import SeedSettings
@@ -15,7 +16,6 @@ from pm_pipeline.db.registry import (
     newest_model_version,
     register_model,
 )
-from pm_pipeline.settings import load_settings
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.errors import PipelineError, SettingsError
 from pm_pipeline.db.engine import normalise_url, open_engine
 from pm_pipeline.db.migrate import head_revision, open_store, store_revision, upgrade_store
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
-from pm_pipeline.settings import load_settings
 from pm_pipeline_tests import commands
 from pm_pipeline_tests.conftest import LOCAL_TEST_URL, TEST_URL_VARIABLE
 from pm_pipeline_tests.db.migration_helpers import OUR_TABLES, table_names

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from pm_pipeline.cli.app import ingest_file
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
@@ -19,7 +20,6 @@ from pm_pipeline.defs.assets import TRAINING_ASSETS
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
 from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
-from pm_pipeline.settings import load_settings
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.defs.test_materialize import score_landed
 from pm_pipeline_tests.partitioned import ROBOT, materialize_robot

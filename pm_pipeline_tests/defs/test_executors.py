@@ -7,8 +7,8 @@ from dagster._core.definitions.definition_config_schema import (
     ConfiguredDefinitionConfigSchema,
 )
 
+from pm_pipeline.config.settings import SettingsError, load_settings
 from pm_pipeline.defs.executors import pipeline_executor
-from pm_pipeline.settings import SettingsError, load_settings
 
 
 def test_multiprocess_is_the_default() -> None:

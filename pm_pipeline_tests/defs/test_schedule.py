@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.schema import readings_table
@@ -11,7 +12,6 @@ from pm_pipeline.definitions import defs
 from pm_pipeline.defs.partitions import ROBOTS
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.defs.schedules import build_nightly_retraining_schedule
-from pm_pipeline.settings import load_settings
 
 
 def schedule_context(

@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.services.notifications import channels_from, deliver_due
-from pm_pipeline.settings import load_settings
 from pm_pipeline_tests.commands import PLUMBING_MODE
 from pm_pipeline_tests.conftest import PROJECT_ROOT, skip_or_fail
 from pm_pipeline_tests.e2e.test_cli_postgres import PLANTED, run_cli

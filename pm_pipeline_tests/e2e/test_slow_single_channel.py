@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pm_pipeline.config.settings import Settings
 from pm_pipeline.core.detection.fit_check import least_axes, modes_for_axes
 from pm_pipeline.core.detection.registry import DETECTORS
-from pm_pipeline.settings import Settings
 from pm_pipeline_tests import commands
 
 pytestmark = pytest.mark.slow

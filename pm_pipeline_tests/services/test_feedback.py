@@ -5,6 +5,7 @@ maintenance resolves the events open before it."""
 import pandas as pd
 import pytest
 
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.detection.registry import fit_model
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.params import SeedSettings
@@ -25,7 +26,6 @@ from pm_pipeline.services.feedback import (
 )
 from pm_pipeline.services.sources import training_readings
 from pm_pipeline.services.training import TrainingWindow
-from pm_pipeline.settings import load_settings
 from pm_pipeline_tests.services.test_training import stored_event
 
 SETTINGS = {"PM_TRAINING_EXCLUDE_MARGIN_SECONDS": "0"}

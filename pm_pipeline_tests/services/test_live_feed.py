@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from pm_pipeline.config.settings import Settings, load_settings
 from pm_pipeline.core.detection.registry import detect_events, fit_model
 from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.trained import TrainedModel, fit_minmax_scaling
@@ -27,7 +28,6 @@ from pm_pipeline.db.registry import register_model
 from pm_pipeline.db.schema import readings_table
 from pm_pipeline.services.notifications import store_file_events
 from pm_pipeline.services.scoring import ScoredFile, ingest_and_detect
-from pm_pipeline.settings import Settings, load_settings
 from pm_pipeline_tests.conftest import worn_slice
 
 EIGHT = ExportFormat()

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.detection.registry import detect_events, fit_model
 from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.trained import fit_minmax_scaling
@@ -24,7 +25,6 @@ from pm_pipeline.db.schema import readings_table
 from pm_pipeline.services.channels import SmtpChannel, WebhookChannel
 from pm_pipeline.services.notifications import deliver_due, store_file_events
 from pm_pipeline.services.scoring import ingest_and_detect
-from pm_pipeline.settings import load_settings
 from pm_pipeline_tests.receivers import MailReceiver, WebhookReceiver, free_port
 
 ROBOT = "r1"

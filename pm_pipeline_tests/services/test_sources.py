@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.ingest import ingest_readings
@@ -22,7 +23,6 @@ from pm_pipeline.services.sources import (
     sync_source,
 )
 from pm_pipeline.services.training import TrainingWindow
-from pm_pipeline.settings import load_settings
 from pm_pipeline_tests.source_tables import SourceServer, create_wide, source_server
 
 ROBOT = "robot-1"

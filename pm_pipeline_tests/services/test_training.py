@@ -4,6 +4,7 @@ less the readings inside the robot's stored events of landed files."""
 import pandas as pd
 import pytest
 
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.detection.registry import fit_model
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.exclusion import EXCLUDED_READINGS_ATTR
@@ -21,7 +22,6 @@ from pm_pipeline.services.training import (
     read_training_window,
     without_flagged_readings,
 )
-from pm_pipeline.settings import load_settings
 
 
 def test_windows_pick_the_readings_they_name(database_url: str, robot_day: pd.DataFrame) -> None:

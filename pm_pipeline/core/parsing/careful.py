@@ -76,7 +76,7 @@ def parse_export(path: str | Path, export_format: ExportFormat | None = None) ->
     path
         The CSV file to read.
     export_format
-        Axis count and column map (from :mod:`pm_pipeline.settings` in the CLI and the
+        Axis count and column map (from :mod:`pm_pipeline.config.settings` in the CLI and the
         assets); ``None`` is the default: 8 axes named the usual way.
 
     Returns

@@ -1,6 +1,6 @@
 """How a controller's export names its columns, and how many axes the robot has.
 
-Two settings, read by :mod:`pm_pipeline.settings` when a command or run starts, which builds
+Two settings, read by :mod:`pm_pipeline.config.settings` when a command or run starts, which builds
 the :class:`ExportFormat` handed to the parser:
 
 * ``PM_AXIS_COUNT`` (default 8, at most 8): the robot's axes. A file must carry a current

@@ -4,16 +4,16 @@ events, maintenance records) that feed the next retraining and the robots' statu
 import dagster as dg
 import pandas as pd
 
+from pm_pipeline.config.robots import load_fleet
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.feedback.labels import LABELS
 from pm_pipeline.core.views.fleet import ROW_COLUMNS, fleet_cell, status_line, status_markdown
 from pm_pipeline.db.feedback import read_labels, read_maintenance
 from pm_pipeline.defs.assets.scoring import file_events
 from pm_pipeline.defs.assets.validation import synthetic_events
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
-from pm_pipeline.robots import load_fleet
 from pm_pipeline.services.feedback import label_event
 from pm_pipeline.services.fleet_health import fleet_health as read_fleet_health
-from pm_pipeline.settings import load_settings
 
 maintenance_records = dg.AssetSpec(
     "maintenance_records",

@@ -7,6 +7,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from pm_pipeline.config.robots import Fleet, load_fleet
+from pm_pipeline.config.settings import Settings, load_settings
 from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError, StorageFull
 from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.parsing.careful import check_export_header
@@ -36,7 +38,6 @@ from pm_pipeline.defs.partitions import (
     split_robot_file_key,
 )
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
-from pm_pipeline.robots import Fleet, load_fleet
 from pm_pipeline.services.landing import (
     ChangedAfterScoring,
     GoneAfterScoring,
@@ -47,7 +48,6 @@ from pm_pipeline.services.landing import (
 )
 from pm_pipeline.services.notifications import store_file_events
 from pm_pipeline.services.scoring import ingest_and_detect
-from pm_pipeline.settings import Settings, load_settings
 
 SCORED_ROWS_LOG = "{rows} readings scored so far"
 """A debug line after each streamed piece: the run's progress, which `pm-pipeline score` shows."""

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
+from pm_pipeline.config.robots import robot_export_format
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.detection.registry import fit_model as fit_trained_model
 from pm_pipeline.core.detection.registry import model_detector
 from pm_pipeline.core.model.exclusion import excluded_readings
@@ -35,10 +37,8 @@ from pm_pipeline.defs.metadata import (
 )
 from pm_pipeline.defs.partitions import robots_partitions
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
-from pm_pipeline.robots import robot_export_format
 from pm_pipeline.services.sources import training_readings
 from pm_pipeline.services.training import TrainingWindow, context_names
-from pm_pipeline.settings import load_settings
 
 AXIS_MODEL_KEYS = {axis: dg.AssetKey(["axis_models", axis]) for axis in AXES}
 THRESHOLD_KEYS = {axis: dg.AssetKey(["thresholds", axis]) for axis in AXES}

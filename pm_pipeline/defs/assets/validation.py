@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.detection.registry import detect_events
 from pm_pipeline.core.evaluation.metrics import match_injections
 from pm_pipeline.core.evaluation.promotion import (
@@ -24,7 +25,6 @@ from pm_pipeline.defs.metadata import landed_fault_metadata, readings_metadata, 
 from pm_pipeline.defs.partitions import robots_partitions
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.services.promotion import check_newest_landed_fault
-from pm_pipeline.settings import load_settings
 
 RECALL_CHECK = "injected_runs_detected"
 FINITE_CHECK = "coefficients_finite"

@@ -1,6 +1,6 @@
 """The ``PM_SOURCE_*`` settings: the user's own readings table, its layout and its names.
 
-A part of :class:`pm_pipeline.settings.Settings`, the one settings object: this module only
+A part of :class:`pm_pipeline.config.settings.Settings`, the one settings object: this module only
 declares and checks the fields (it reads no environment). Table and column names are
 checked as identifiers when the settings load, one line per bad variable; whether they
 exist is checked when the table is first read.
@@ -16,8 +16,8 @@ from pydantic import BaseModel, ValidationInfo, field_validator
 from pydantic_core import PydanticUseDefault
 from pydantic_settings import NoDecode
 
+from pm_pipeline.config.setting_field import setting as _source
 from pm_pipeline.core.schema import AXES, AXIS_COUNT
-from pm_pipeline.setting_field import setting as _source
 
 SourceLayout = Literal["none", "wide", "long"]
 AXIS_COLUMNS_EXAMPLE = '{"axis_1": "motor_1", "axis_2": "motor_2"}'

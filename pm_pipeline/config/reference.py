@@ -1,6 +1,6 @@
 """``.env.example`` and the settings reference table, written from :class:`Settings`.
 
-``python -m pm_pipeline.settings_reference`` rewrites ``.env.example`` (``make docs-reference``
+``python -m pm_pipeline.config.reference`` rewrites ``.env.example`` (``make docs-reference``
 runs it, and writes docs/reference/settings.md with :func:`render_markdown_table` through
 ``pm_pipeline.cli.reference``); tests check that both match what is rendered, so neither
 drifts from the settings the code reads.
@@ -15,15 +15,15 @@ from pathlib import Path
 
 from pydantic import AliasChoices
 
-from pm_pipeline.alert_settings import AlertSettings
-from pm_pipeline.settings import Settings
+from pm_pipeline.config.alert_settings import AlertSettings
+from pm_pipeline.config.settings import Settings
 
 ENV_EXAMPLE = Path(".env.example")
 _WIDTH = 92
 _HEADER = """\
 # Copy to .env (git-ignored) and fill in. Every variable is optional; blank means the
 # default shown. An environment variable wins over .env.
-# Written by `python -m pm_pipeline.settings_reference` from pm_pipeline/settings.py.
+# Written by `python -m pm_pipeline.config.reference` from pm_pipeline/config/settings.py.
 """
 # Documented beside the settings, but read by Dagster or by the tests, not by Settings.
 OTHER_VARIABLES = {

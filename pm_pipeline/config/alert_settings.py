@@ -1,6 +1,6 @@
 """The notification settings (``PM_ALERT_*``, ``PM_SMTP_*``), a part of :class:`Settings`.
 
-Kept apart so ``settings.py`` stays readable; :class:`pm_pipeline.settings.Settings` inherits
+Kept apart so ``settings.py`` stays readable; :class:`pm_pipeline.config.settings.Settings` inherits
 these fields and reads them with the rest. Nothing here reads the environment itself.
 """
 
@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 from pydantic import ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode
 
+from pm_pipeline.config.setting_field import setting as _setting
 from pm_pipeline.core.notifications.routing import EMAIL, WEBHOOK, mask_webhook_url
-from pm_pipeline.setting_field import setting as _setting
 
 
 class AlertSettings(BaseSettings):

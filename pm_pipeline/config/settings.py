@@ -39,7 +39,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from pm_pipeline.alert_settings import AlertSettings
+from pm_pipeline.config.alert_settings import AlertSettings
+from pm_pipeline.config.setting_field import setting as _setting
+from pm_pipeline.config.source_settings import SourceSettings
 from pm_pipeline.core.errors import SettingsError, mask_url, quoted
 from pm_pipeline.core.model.sizing import DEFAULT_MIN_TRAINING_ROWS
 from pm_pipeline.core.parsing.format import (
@@ -51,8 +53,6 @@ from pm_pipeline.core.parsing.format import (
     axis_count_message,
 )
 from pm_pipeline.core.schema import AXIS_COUNT
-from pm_pipeline.setting_field import setting as _setting
-from pm_pipeline.source_settings import SourceSettings
 
 __all__ = ["ENV_FILE", "Settings", "SettingsError", "load_settings"]
 
@@ -66,7 +66,7 @@ _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("pm_settings_environ
 
 class _PipelineSettings(AlertSettings):
     """The readings database, folders, the export format, schedule and sensor settings (the
-    notification settings come from :class:`~pm_pipeline.alert_settings.AlertSettings`)."""
+    notification settings come from :class:`~pm_pipeline.config.alert_settings.AlertSettings`)."""
 
     model_config = SettingsConfigDict(
         case_sensitive=True, extra="ignore", env_ignore_empty=True, frozen=True

@@ -35,6 +35,7 @@ from typing import Any
 
 import yaml
 
+from pm_pipeline.config.settings import Settings
 from pm_pipeline.core.errors import SettingsError
 from pm_pipeline.core.landing.plan import ARCHIVE_FOLDER, QUARANTINE_FOLDER
 from pm_pipeline.core.parsing.encoding import ENCODING_KEY, UTF8
@@ -46,7 +47,6 @@ from pm_pipeline.core.parsing.format import (
     ExportSettingError,
 )
 from pm_pipeline.core.schema import DEFAULT_ROBOT_ID
-from pm_pipeline.settings import Settings
 
 ROBOT_KEYS = ("axis_count", "column_map", ENCODING_KEY, CONTEXT_KEY)
 # Dagster partition keys and folder names both take these.
