@@ -10,7 +10,7 @@ import pytest
 
 from pm_pipeline.cli.app import main
 from pm_pipeline.db.events import read_events
-from pm_pipeline.db.registry import active_model_version, list_models
+from pm_pipeline.db.registry import active_model_version, list_models, load_model
 from pm_pipeline.definitions import defs
 from pm_pipeline.defs.assets import file_events
 from pm_pipeline.defs.assets.training import THRESHOLD_KEYS
@@ -62,17 +62,20 @@ def test_two_robots_of_two_dialects_keep_everything_their_own(
         "PM_DATABASE_URL": postgres_url,
         "PM_DROP_DIR": str(drop),
         "PM_SETTLE_SECONDS": "0",
-        # Known defect, open in issue 23: auto picks mspc for the UR3, and an mspc version
-        # trained on these 3,600 readings misses an injected ERROR run of the synthetic check,
-        # so it is not promoted. This test is about two dialects keeping everything their
-        # own, so both robots use cusum (what auto picks for the idling Kawasaki anyway).
-        "PM_DETECTOR_MODE": "cusum",
     }.items():
         monkeypatch.setenv(variable, value)
     cli("ingest", "--robot", KAWASAKI, slice_of(real_export, 2001, 10000, tmp_path / "k.csv", None))
     cli("ingest", "--robot", UR3, slice_of(UR3_EXPORT, 1, 3600, tmp_path / "u.csv", None))
     cli("train", "--robot", KAWASAKI)
     cli("train", "--robot", UR3)
+    engine = ReadingsDatabaseResource().engine()
+    # The default mode picks per robot: cusum for the idling Kawasaki, mspc for the UR3 arm
+    # that never idles; both versions pass the synthetic check and are promoted.
+    active = {robot: active_model_version(engine, robot) for robot in (KAWASAKI, UR3)}
+    modes = {
+        robot: load_model(engine, str(version)).params.mode for robot, version in active.items()
+    }
+    assert modes == {KAWASAKI: "cusum", UR3: "mspc"}
 
     for robot in (KAWASAKI, UR3):
         (drop / robot).mkdir(parents=True)
@@ -89,7 +92,6 @@ def test_two_robots_of_two_dialects_keep_everything_their_own(
     for robot in (KAWASAKI, UR3):
         assert run_views(defs(), instance, robot).success
 
-    engine = ReadingsDatabaseResource().engine()
     versions = {robot: active_model_version(engine, robot) for robot in (KAWASAKI, UR3)}
     assert versions[KAWASAKI] != versions[UR3]
     for robot, other in ((KAWASAKI, UR3), (UR3, KAWASAKI)):

@@ -163,6 +163,11 @@ class Detector(ABC, Generic[S]):
     settings_type: type[S]
     min_axes: int = 1
     """Fewest axes with readings the mode can model (``pm-pipeline train`` checks it first)."""
+    joint_events: bool = False
+    """Whether an event spans every channel (one multivariate statistic per reading), so
+    faults on two axes at once are one event naming both. The synthetic verification set
+    then gives every injected run its own stretch of readings (see
+    :func:`pm_pipeline.core.simulation.synthetic.generate_synthetic_test_data`)."""
 
     def settings_of(self, settings: DetectorSettings) -> S:
         """``settings`` as this mode's settings class.

@@ -25,6 +25,7 @@ class MspcDetector(Detector[MspcSettings]):
     limits from the training window, on a baseline that follows slow drift."""
 
     settings_type = MspcSettings
+    joint_events = True
 
     def fit_axes(
         self,

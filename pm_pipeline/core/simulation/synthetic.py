@@ -5,6 +5,13 @@ follows its fitted line plus Gaussian residuals with the fitted mean and spread,
 back to amperes. Runs at alert level and at error level are injected into every axis, and
 their windows are returned as ground truth. Only the model's axes are drawn; the other axis
 columns (axes the robot lacks) stay blank, "no load", as they were in training.
+
+Each axis' runs sit in their own slices of the set, so a per-axis detector sees each run
+alone. A detector whose events span every channel (``joint_events``: one multivariate
+statistic per reading) would report runs of two axes that happen to coincide as one event
+that names both, each with part of its share: that is two simultaneous faults, not the
+single-channel fault the check is about. For such a detector every run of every axis gets
+its own slice, in shuffled order, and sits inside it with quiet readings on both sides.
 """
 
 from __future__ import annotations
@@ -45,7 +52,14 @@ def _needed_readings(model: TrainedModel, runs_per_level: int) -> int:
     """The fewest readings that hold the injected runs apart (two levels per axis)."""
     detector = model_detector(model)
     longest = max(detector.injection_run_length(model, axis) for axis in model.axis_names)
-    return 2 * runs_per_level * (longest + 2)
+    return _slot_count(model, runs_per_level) * (longest + 2)
+
+
+def _slot_count(model: TrainedModel, runs_per_level: int) -> int:
+    """Slices the set is cut into: one per run of an axis, or one per run of every axis
+    when the detector's events span every channel."""
+    per_axis = 2 * runs_per_level
+    return per_axis * len(model.axis_names) if model_detector(model).joint_events else per_axis
 
 
 @dataclass(frozen=True)
@@ -93,11 +107,19 @@ def generate_synthetic_test_data(
     seconds = (times - model.epoch_ts).dt.total_seconds().to_numpy()
     drawn = pd.DataFrame({TIME_COLUMN: times, **{axis: np.nan for axis in AXES}})
     windows = []
-    for axis in model.axis_names:
+    joint = model_detector(model).joint_events
+    slots = _slot_count(model, runs_per_level)
+    order = rng.permutation(slots) if joint else np.arange(slots)
+    for index, axis in enumerate(model.axis_names):
         z = rng.standard_normal(count)
         plan = _injection_plan(model, axis, runs_per_level)
         for slot, (level, z_level, length) in enumerate(plan):
-            first = _slot_start(slot, 2 * runs_per_level, count, length, rng)
+            if joint:
+                first = _quiet_start(
+                    int(order[index * len(plan) + slot]), slots, count, length, rng
+                )
+            else:
+                first = _slot_start(slot, slots, count, length, rng)
             z[first : first + length] = z_level + INJECTION_NOISE * rng.standard_normal(length)
             windows.append(
                 {
@@ -151,3 +173,12 @@ def _slot_start(slot: int, slots: int, count: int, length: int, rng: np.random.G
     width = count // slots
     room = max(width - length - 2, 1)
     return min(slot * width + 1 + int(rng.integers(0, room)), count - length)
+
+
+def _quiet_start(slot: int, slots: int, count: int, length: int, rng: np.random.Generator) -> int:
+    """A start inside the slot-th of ``slots`` equal slices with a quarter of the slice's
+    spare readings quiet on each side, so runs in neighbouring slices never run together."""
+    width = count // slots
+    margin = max(width - length, 0) // 4
+    room = max(width - length - 2 * margin, 1)
+    return min(slot * width + margin + int(rng.integers(0, room)), count - length)
