@@ -177,7 +177,11 @@ def test_the_stored_mspc_model_keeps_its_version_and_events() -> None:
     train, scored = stored_scenario()
     model = model_from_dict(content)
     assert model.version == content["version"]
-    assert fit_model(train, fit_minmax_scaling(train), MspcSettings()).version == model.version
+    # Stored before fit_share (2026-12-06): it loads without it and refits on every row.
+    assert model.params == MspcSettings(fit_share=None)
+    as_stored = fit_model(train, fit_minmax_scaling(train), MspcSettings(fit_share=None))
+    assert as_stored.version == model.version
+    assert fit_model(train, fit_minmax_scaling(train), MspcSettings()).version != model.version
     found = detect_events(model, scored)
     assert len(expected) == len(found) > 0
     for got, want in zip(found.to_dict("records"), expected, strict=True):

@@ -8,11 +8,13 @@ Multivariate statistical process monitoring in the MSET/PLS family, kept to what
    (its smallest step between distinct readings). Signs are kept: a signed current that
    turns negative is not folded onto its positive readings.
 2. Each channel is predicted by a ridge regression (scikit-learn) on the other channels
-   and the context columns (method ``relations``). A fault that breaks the usual relation
-   between channels, or moves one channel alone, leaves a residual in that channel; a
-   change in operating point that moves all channels as before does not. One channel with
-   no context has nothing to be predicted from (method ``level``): its residual is its own
-   standardised value.
+   and the context columns (method ``relations``), fitted on the earliest ``fit_share``
+   (70%) of the training readings; its residual spread and limits (step 3) are measured
+   on all of them, so they include readings the prediction has not seen. A fault that
+   breaks the usual relation between channels, or moves one channel alone, leaves a
+   residual in that channel; a change in operating point that moves all channels as before
+   does not. One channel with no context has nothing to be predicted from (method
+   ``level``): its residual is its own standardised value.
 3. Residuals ``u`` are standardised by their training spread. Two statistics per channel
    are smoothed by an EWMA: ``u`` itself (level: rises, falls, broken relations) and
    ``|Δu|``, the step from the previous reading's ``u``, less its training mean (spread:
@@ -101,6 +103,12 @@ def statistic_limits(smoothed_training: np.ndarray, floor: float, factor: float)
     return np.maximum(highest, floor) + factor * np.maximum(extent, floor)
 
 
+def _fitted_rows(count: int, share: float | None) -> int:
+    """How many of ``count`` time-ordered training rows the predictions are fitted on: the
+    earliest ``share`` of them (all when ``share`` is None), never fewer than 2."""
+    return count if share is None else min(count, max(2, int(count * share)))
+
+
 def fit_mspc(
     readings: pd.DataFrame,
     scaling: MinMaxScaling,
@@ -125,10 +133,11 @@ def fit_mspc(
     white = 3.0 * np.sqrt(lam / (2.0 - lam))
     weights, intercepts, residual_scales, r2 = {}, {}, {}, {}
     residuals = np.empty((len(z), len(channels)))
+    fitted = _fitted_rows(len(z), settings.fit_share)
     for j, channel in enumerate(channels):
         others = [k for k in range(len(columns)) if k != j]
         if others:
-            ridge = Ridge(alpha=settings.ridge_alpha).fit(z[:, others], z[:, j])
+            ridge = Ridge(alpha=settings.ridge_alpha).fit(z[:fitted, others], z[:fitted, j])
             weights[channel] = [float(w) for w in ridge.coef_]
             intercepts[channel] = float(ridge.intercept_)
             residual = z[:, j] - ridge.predict(z[:, others])

@@ -172,6 +172,12 @@ class MspcSettings(DetectorSettings):
     """The baseline follows the smoothed residuals with a time constant of this many
     training windows (in readings), frozen while an alarm is up: the model trusts its
     training for as long as the window it saw."""
+    fit_share: float | None = 0.7
+    """Share of the training readings (the earliest) each channel's prediction is fitted
+    on; the residual spread and the limits are measured on all of them, so the last 30%
+    are readings the prediction has not seen, as every scored reading will be (held-out
+    calibration, the usual 70/30 split). None (models stored before 2026-12-06): fitted
+    on all of them."""
     ridge_alpha: float = 1.0
     """Ridge penalty of each channel's prediction (standardised inputs; 1 is a fraction of
     a percent of any training window's sum of squares, so it only steadies collinear inputs)."""
@@ -196,7 +202,8 @@ class AutoSettings(MspcSettings):
 
 
 ADDED_LATER: dict[str, tuple[str, ...]] = {
-    "cusum": ("surge_reference", "variance_reference", "spread_floor_share")
+    "cusum": ("surge_reference", "variance_reference", "spread_floor_share"),
+    "mspc": ("fit_share",),
 }
 """Per mode, settings a stored model may lack; it loads them as None (what it was fitted
 without), so it keeps its dictionary and scores as it did."""
