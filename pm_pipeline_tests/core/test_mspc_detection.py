@@ -80,6 +80,18 @@ def test_a_falling_channel_is_caught_and_named(machine) -> None:
     assert sum(shares.values()) == pytest.approx(1.0, abs=1e-3)
 
 
+def test_a_channel_far_out_of_range_does_not_spill_into_the_others(machine) -> None:
+    # A 30-σ rise on axis_4 is far outside its training range; the other channels'
+    # predictions hold it at that range, so the event is axis_4's (unclipped: 91%).
+    model, train, scored = machine
+    start = scored[TIME_COLUMN].iloc[2000]
+    fault = Planted("rise", "axis_4", start, start + pd.Timedelta(minutes=10), 30.0)
+    [shares] = planted_events(model, scored, fault, float(train["axis_4"].std()))[
+        "contributions"
+    ].map(json.loads)
+    assert next(iter(shares)) == "axis_4" and shares["axis_4"] >= 0.98
+
+
 def test_a_signed_channel_keeps_its_sign(machine) -> None:
     model, _, scored = machine
     assert model.mspc is not None and model.mspc.center["axis_2"] < 0.5
@@ -177,10 +189,11 @@ def test_the_stored_mspc_model_keeps_its_version_and_events() -> None:
     train, scored = stored_scenario()
     model = model_from_dict(content)
     assert model.version == content["version"]
-    # Stored before fit_share (2026-12-06): it loads without it and refits on every row.
+    # Stored before 2026-12-06 (predictions fitted on every training reading, inputs not
+    # held in their training range, every baseline held while any statistic alarms): it
+    # loads as it was and scores as it did; a refit today is another version.
     assert model.params == MspcSettings(fit_share=None)
-    as_stored = fit_model(train, fit_minmax_scaling(train), MspcSettings(fit_share=None))
-    assert as_stored.version == model.version
+    assert model.mspc is not None and model.mspc.input_range is None and model.mspc.hold is None
     assert fit_model(train, fit_minmax_scaling(train), MspcSettings()).version != model.version
     found = detect_events(model, scored)
     assert len(expected) == len(found) > 0

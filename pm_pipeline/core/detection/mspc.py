@@ -3,10 +3,11 @@ and events that name the channels that moved.
 
 Per reading, every channel's standardised residual ``u`` (see
 :mod:`pm_pipeline.core.detection.mspc_fit`) enters an EWMA ``e``. Its baseline ``b`` (0 at
-training) follows ``e`` with a time constant of ``adapt_samples`` readings while no channel
-alarms, and stands still while one does: slow drift of normal operation is absorbed, a
-fault is not. A channel's score is ``|e - b| / limit``; the reading's score is the highest.
-A reading alarms when that passes ``z_alert`` (1), and alarms at most
+training) follows ``e`` with a time constant of ``adapt_samples`` readings while it does not
+alarm, and stands still while it does (models stored before 2026-12-06: while any
+statistic alarms): slow drift of normal operation is absorbed, a fault is not. A
+channel's score is ``|e - b| / limit``; the reading's score is the highest. A reading
+alarms when that passes ``z_alert`` (1), and alarms at most
 ``merge_gap_samples`` quiet readings apart form one event, kept when it holds at least
 ``min_sustain_samples`` alarming readings. The event's axis is the channel with the largest
 summed score over its alarming readings, and ``contributions`` holds every channel's share.
@@ -58,6 +59,9 @@ def standardised_residuals(model: MspcModel, readings: pd.DataFrame) -> np.ndarr
     scale = np.array([model.scale[column] for column in columns])
     z = (values - center) / scale
     inputs = np.nan_to_num(z)
+    if model.input_range is not None:
+        bounds = np.array([model.input_range[column] for column in columns])
+        inputs = np.clip(inputs, bounds[:, 0], bounds[:, 1])
     out = np.zeros((len(readings), len(model.channels)))
     for j, channel in enumerate(model.channels):
         others = [k for k in range(len(columns)) if k != j]
@@ -95,6 +99,7 @@ class MspcScores:
         self.z_alert = z_alert
         self.ewma = np.zeros(len(self.limit))
         self.baseline = np.zeros(len(self.limit))
+        self.hold_each = model.hold == "statistic"
 
     def advance(self, u: np.ndarray, restart: bool) -> np.ndarray:
         """Per-channel scores of one gap-free stretch of residuals ``u``; ``restart`` starts
@@ -106,30 +111,35 @@ class MspcScores:
         )
         self.ewma = zf[0] / (1 - self.lam)
         ratios = np.empty_like(e)
-        done = 0
-        while done < len(e):
-            done += self._advance_baseline(e[done:], ratios[done:])
+        # Each statistic holds its own baseline while it alarms; models stored before
+        # that hold every baseline while any statistic alarms.
+        groups = [[c] for c in range(e.shape[1])] if self.hold_each else [list(range(e.shape[1]))]
+        for group in groups:
+            done = 0
+            while done < len(e):
+                done += self._advance_baseline(e[done:, group], ratios[done:], group)
         return ratios
 
-    def _advance_baseline(self, e: np.ndarray, ratios: np.ndarray) -> int:
-        """Scores of ``e`` into ``ratios`` up to the end of the first alarm (or of ``e``);
-        how many rows were scored. The baseline moves only on rows that do not alarm."""
-        a = self.adapt
-        moving, _ = lfilter([a], [1.0, a - 1.0], e, axis=0, zi=[self.baseline * (1 - a)])
-        before = np.vstack([self.baseline, moving[:-1]])
-        free = np.abs(e - before) / self.limit
+    def _advance_baseline(self, e: np.ndarray, ratios: np.ndarray, group: list[int]) -> int:
+        """Scores of the ``group`` statistics ``e`` into their columns of ``ratios`` up to the
+        end of the group's first alarm (or of ``e``); how many rows were scored. A baseline
+        moves only on rows where none of its group alarms."""
+        a, baseline, limit = self.adapt, self.baseline[group], self.limit[group]
+        moving, _ = lfilter([a], [1.0, a - 1.0], e, axis=0, zi=[baseline * (1 - a)])
+        before = np.vstack([baseline, moving[:-1]])
+        free = np.abs(e - before) / limit
         alarm = np.flatnonzero(free.max(axis=1) > self.z_alert)
         if not len(alarm):
-            ratios[:] = free
-            self.baseline = moving[-1]
+            ratios[:, group] = free
+            self.baseline[group] = moving[-1]
             return len(e)
         first = int(alarm[0])
-        ratios[: first + 1] = free[: first + 1]
-        self.baseline = before[first]
-        frozen = np.abs(e[first + 1 :] - self.baseline) / self.limit
+        ratios[: first + 1, group] = free[: first + 1]
+        self.baseline[group] = held_baseline = before[first]
+        frozen = np.abs(e[first + 1 :] - held_baseline) / limit
         quiet = np.flatnonzero(frozen.max(axis=1) <= self.z_alert)
         held = int(quiet[0]) if len(quiet) else len(frozen)
-        ratios[first + 1 : first + 1 + held] = frozen[:held]
+        ratios[first + 1 : first + 1 + held, group] = frozen[:held]
         return first + 1 + held
 
 

@@ -170,6 +170,11 @@ def fit_mspc(
         spread_limit={c: float(v) for c, v in zip(channels, limits[count:], strict=True)},
         span=settings.ewma_span,
         adapt_samples=float(settings.adapt_windows * len(readings)),
+        input_range={
+            name: [float(low), float(high)]
+            for name, low, high in zip(columns, z.min(axis=0), z.max(axis=0), strict=True)
+        },
+        hold="statistic",
     )
     return _axis_records(model, scaling, readings, r2, dt_s, settings), model
 

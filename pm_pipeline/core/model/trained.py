@@ -108,6 +108,15 @@ class MspcModel:
     """Per channel, the smoothed spread statistic's alarm level."""
     span: int
     adapt_samples: float
+    input_range: dict[str, list[float]] | None = None
+    """Per column, the lowest and highest standardised training value. A prediction's
+    inputs are held inside them, so it never extrapolates past what training saw: a fault
+    that takes one channel far out moves that channel's residual, not the others' through
+    their predictions. Models stored before 2026-12-06 lack it and predict unclipped."""
+    hold: str | None = None
+    """Which baselines stand still while an alarm is up: ``statistic`` (each statistic's
+    own, while it alarms; the others keep following drift), or None (models stored before
+    2026-12-06: every baseline while any statistic alarms)."""
 
 
 @dataclass(frozen=True)
@@ -217,6 +226,10 @@ class TrainedModel:
         for later in ("mspc", "selection"):
             if content[later] is None:
                 del content[later]
+        if "mspc" in content:
+            for later in ("input_range", "hold"):
+                if content["mspc"][later] is None:
+                    del content["mspc"][later]
         for axis in content["axes"].values():
             if axis["cusum"] is None:
                 del axis["cusum"]
