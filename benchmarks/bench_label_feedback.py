@@ -4,7 +4,7 @@ retraining, at what cost in recall.
 Run by hand (not a test):
 
     .venv/bin/python benchmarks/bench_label_feedback.py [--seeds 11 12] [--splits 4]
-        [--mode cusum] [--margin 300] [--program-switch]
+        [--mode auto] [--margin 300] [--program-switch]
 
 For every split of ../shared/data/RMBR4-2_export_test.csv (the harness's four), a model is
 trained on the training part; the scored part is cut in two. The first half is the
@@ -42,7 +42,7 @@ from pm_pipeline.core.detection.registry import detect_events, fit_model
 from pm_pipeline.core.evaluation.harness import AFTER, SPLITS, WARM_UP, hits, part, plan_faults
 from pm_pipeline.core.feedback.labels import current_baseline, newest_labels, spans_to_exclude
 from pm_pipeline.core.model.exclusion import exclude_flagged
-from pm_pipeline.core.model.params import settings_for_mode
+from pm_pipeline.core.model.params import DEFAULT_MODE, MODES, settings_for_mode
 from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.parsing.careful import read_export
 from pm_pipeline.core.schema import TIME_COLUMN
@@ -183,7 +183,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Repeated false events with and without labels.")
     parser.add_argument("--seeds", type=int, nargs="+", default=[11, 12])
     parser.add_argument("--splits", type=int, default=len(SPLITS), choices=range(1, 5))
-    parser.add_argument("--mode", default="cusum", choices=("seed", "robust", "cusum"))
+    parser.add_argument("--mode", default=DEFAULT_MODE, choices=(DEFAULT_MODE, *MODES))
     parser.add_argument("--margin", type=float, default=300.0, help="exclusion margin, s")
     parser.add_argument(
         "--program-switch",
