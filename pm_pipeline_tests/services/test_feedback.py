@@ -10,6 +10,7 @@ import pytest
 from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.detection.registry import fit_model
 from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.feedback.calibration import labelled_normal_of
 from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.notifications.routing import EMAIL, WEBHOOK, AlertRouting
@@ -67,6 +68,15 @@ def test_the_newest_label_decides_whether_the_events_readings_train(
     assert flagged > 200
     label_event(engine, event_id, "false-alarm", "ann", "door opened")
     assert excluded(engine, database_url, table) == 0
+    # Back in, and marked normal for the fit (see test_feedback_calibration).
+    window = training_readings(
+        load_settings(SETTINGS), engine, database_url, table, "r1", TrainingWindow()
+    ).readings
+    event = read_event(engine, event_id)
+    normal = labelled_normal_of(window)
+    assert normal.to_dict("records") == [
+        {"axis": "axis_2", "start_ts": event["start_ts"], "end_ts": event["end_ts"]}
+    ]
     label_event(engine, event_id, "confirmed", "bob")
     assert excluded(engine, database_url, table) == flagged
     # Kept, never overwritten; the precision counts the newest label of each event.
