@@ -193,9 +193,10 @@ def _once(models: dict, measure) -> dict:
     """``measure`` of each variant's model, computed once per distinct model (a mode that
     needs no quieting gives the same model twice)."""
     done: dict[str, object] = {}
-    return {
-        variant: done.setdefault(model.version, measure(model)) for variant, model in models.items()
-    }
+    for model in models.values():
+        if model.version not in done:
+            done[model.version] = measure(model)
+    return {variant: done[model.version] for variant, model in models.items()}
 
 
 def report(table: pd.DataFrame, faulted: pd.DataFrame, title: str) -> None:
