@@ -114,7 +114,7 @@ def without_flagged_readings(
     found in landed files, each widened by ``margin_s`` seconds; the synthetic sets' events
     and other robots' events leave nothing out, and so do events labelled ``false-alarm``
     or ``new-normal`` (see :mod:`pm_pipeline.core.feedback.labels`). The kept readings carry
-    the spans of those labelled-normal events, which the next model is held quiet on (see
+    the spans of the ``false-alarm`` ones, which the next model is held quiet on (see
     :mod:`pm_pipeline.core.feedback.calibration`).
 
     See :mod:`pm_pipeline.core.model.exclusion` for why whole rows go, and how the hole

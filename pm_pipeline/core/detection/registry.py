@@ -78,7 +78,7 @@ def fit_model(
         Readings of the window left out before fitting (they lay inside stored events);
         recorded with the model.
 
-    The stretches an engineer labelled normal, which the training window carries
+    The stretches an engineer labelled false alarms, which the training window carries
     (:func:`~pm_pipeline.core.feedback.calibration.with_labelled_normal`), raise no event
     with the model (:func:`~pm_pipeline.core.feedback.calibration.quiet_on_labelled_normal`).
 

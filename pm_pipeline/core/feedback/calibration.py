@@ -8,10 +8,13 @@ with its false alarms back in raises as many events on those very readings as be
 Kawasaki export, 120 on the labelled readings where the first model raised 78).
 
 A label is stronger evidence than the percentile: the engineer looked at the stretch and
-called it normal. So the retrained model is held to no event there: on each axis with a
-labelled-normal event (``false-alarm`` or ``new-normal``) in the training window, the
-sustain time rises past the longest run above ``z_alert`` that touches one, and nowhere else.
-A fault on that axis then has to outlast the longest excursion the engineer called normal.
+called it normal. So the retrained model is held to no event there: on each axis with an
+event labelled ``false-alarm`` in the training window, the sustain time rises past the
+longest run above ``z_alert`` that touches one, and nowhere else. A fault on that axis then
+has to outlast the longest excursion the engineer called normal. (A ``new-normal`` label
+says something else: the robot changed from there on. Its effect is the new baseline the
+model trains from; the event itself is the change, and holding the model quiet on the
+change would deafen a model trained on little more than it.)
 
 The budget-calibrated modes need no such step: ``robust`` and ``cusum`` set their thresholds
 so the training window raises at most ``false_alarm_budget_per_h`` events per hour, and
@@ -27,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from pm_pipeline.core.detection.seed import residual_frame
-from pm_pipeline.core.feedback.labels import FALSE_ALARM, NEW_NORMAL
+from pm_pipeline.core.feedback.labels import FALSE_ALARM
 from pm_pipeline.core.model.exclusion import flagged_rows, widened_spans
 from pm_pipeline.core.model.timeaxis import gap_breaks, run_ids
 from pm_pipeline.core.model.trained import TrainedModel, model_version
@@ -43,8 +46,8 @@ LABELLED_NORMAL_ATTR = "labelled_normal"
 def labelled_normal_spans(
     newest: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
 ) -> pd.DataFrame:
-    """The spans (``axis``, ``start_ts``, ``end_ts``) of events whose newest label says
-    normal (``false-alarm``, ``new-normal``) and that overlap ``[start, end]``.
+    """The spans (``axis``, ``start_ts``, ``end_ts``) of events whose newest label is
+    ``false-alarm`` and that overlap ``[start, end]``.
 
     Parameters
     ----------
@@ -54,7 +57,7 @@ def labelled_normal_spans(
     if newest.empty:
         return pd.DataFrame(columns=["axis", "start_ts", "end_ts"])
     normal = newest[
-        newest["label"].isin([FALSE_ALARM, NEW_NORMAL])
+        (newest["label"] == FALSE_ALARM)
         & (newest["event_start"] <= end)
         & (newest["event_end"] >= start)
     ]
