@@ -16,6 +16,8 @@ from pm_pipeline.core.views.fleet import EXIT_UNKNOWN, fleet_cell, fleet_exit_co
 from pm_pipeline.db.migrate import open_configured_store
 from pm_pipeline.db.schema import readings_table
 from pm_pipeline.services.feedback import label_event, record_maintenance
+from pm_pipeline.services.fleet import check_known_robot
+from pm_pipeline.services.notifications import alert_routing
 from pm_pipeline.services.quarantine import list_quarantined, retry_quarantined
 
 FLEET_COLUMNS = (
@@ -54,7 +56,10 @@ def maintenance(args: argparse.Namespace) -> int:
     robot = check_robot_id(args.robot_id)
     at = parse_utc(args.at, "--at")
     engine = open_configured_store(args.settings)
-    resolved = record_maintenance(engine, robot, at, args.by or _user(), args.note)
+    # A mistyped robot would get a record that nothing shows and no model uses.
+    check_known_robot(engine, readings_table(), load_fleet(args.settings), robot)
+    routing = alert_routing(args.settings)
+    resolved = record_maintenance(engine, robot, at, args.by or _user(), args.note, routing)
     _report_to_dagster(
         "maintenance_records",
         {"robot": robot, "performed_at": at.isoformat(), "note": args.note or ""},
@@ -64,6 +69,7 @@ def maintenance(args: argparse.Namespace) -> int:
         f"{len(resolved)} open event(s) resolved"
         + (f" ({', '.join(map(str, resolved))})" if resolved else "")
         + "; the next model trains on readings after it"
+        + ("; the resolutions are queued as notifications" if resolved and routing else "")
     )
     return 0
 

@@ -9,7 +9,10 @@ from sqlalchemy import Engine, select, update
 
 from pm_pipeline.core.detection.lifecycle import OPEN, RESOLVED
 from pm_pipeline.core.feedback.labels import check_label
-from pm_pipeline.db.events import from_landed_files
+from pm_pipeline.core.notifications.routing import RESOLVED as RESOLVED_CHANGE
+from pm_pipeline.core.notifications.routing import AlertRouting
+from pm_pipeline.db.events import from_landed_files, typed_events
+from pm_pipeline.db.outbox import enqueue_notifications
 from pm_pipeline.db.schema import event_labels, events, maintenance, model_registry
 from pm_pipeline.db.timestamps import from_db_times, to_db_time
 
@@ -52,18 +55,29 @@ def read_labels(engine: Engine, robot_id: str | None = None) -> pd.DataFrame:
 
 
 def add_maintenance(
-    engine: Engine, robot_id: str, performed_at: pd.Timestamp, by: str, note: str | None
+    engine: Engine,
+    robot_id: str,
+    performed_at: pd.Timestamp,
+    by: str,
+    note: str | None,
+    routing: AlertRouting | None = None,
 ) -> tuple[int, list[int]]:
-    """Record work on a robot, and resolve its landed events still open before
-    ``performed_at``, in one transaction.
+    """Record work on a robot, resolve its landed events still open before
+    ``performed_at``, and queue a ``resolved`` notification of each, in one transaction.
+
+    Parameters
+    ----------
+    routing
+        Where notifications go (the events' own channels, severity and robots); None
+        queues none.
 
     Returns
     -------
     tuple
         The record's id and the ids of the events it resolved.
     """
-    now = to_db_time(engine, _now())
-    at = to_db_time(engine, performed_at)
+    when = _now()
+    now, at = to_db_time(engine, when), to_db_time(engine, performed_at)
     reason = f"maintenance at {pd.Timestamp(performed_at):%Y-%m-%dT%H:%M:%SZ}" + (
         f": {note}" if note else ""
     )
@@ -84,14 +98,19 @@ def add_maintenance(
                 "recorded_at": now,
             },
         ).scalar_one()
-        resolved = list(connection.execute(select(events.c.event_id).where(open_before)).scalars())
-        if resolved:
-            connection.execute(
-                update(events)
-                .where(events.c.event_id.in_(resolved))
-                .values(status=RESOLVED, resolved_at=now, resolution=reason[:512])
-            )
-    return int(record), [int(event_id) for event_id in resolved]
+        resolved = typed_events(pd.read_sql(select(events).where(open_before), connection))
+        if resolved.empty:
+            return int(record), []
+        connection.execute(
+            update(events)
+            .where(events.c.event_id.in_([int(i) for i in resolved["event_id"]]))
+            .values(status=RESOLVED, resolved_at=now, resolution=reason[:512])
+        )
+        if routing is not None:
+            now_resolved = resolved.assign(status=RESOLVED, resolution=reason[:512])
+            rows = [{str(k): v for k, v in row.items()} for row in now_resolved.to_dict("records")]
+            enqueue_notifications(connection, routing, rows, [RESOLVED_CHANGE] * len(rows), when)
+    return int(record), [int(event_id) for event_id in resolved["event_id"]]
 
 
 def read_maintenance(engine: Engine, robot_id: str | None = None) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from pm_pipeline.core.feedback.labels import (
     labelled_precision,
     newest_labels,
 )
+from pm_pipeline.core.notifications.routing import AlertRouting
 from pm_pipeline.core.schema import is_synthetic_source
 from pm_pipeline.db.events import read_event
 from pm_pipeline.db.feedback import (
@@ -67,15 +68,23 @@ def label_event(
 
 
 def record_maintenance(
-    engine: Engine, robot_id: str, performed_at: pd.Timestamp, by: str, note: str | None
+    engine: Engine,
+    robot_id: str,
+    performed_at: pd.Timestamp,
+    by: str,
+    note: str | None,
+    routing: AlertRouting | None = None,
 ) -> list[int]:
-    """Record work on ``robot_id`` at ``performed_at``; the ids of the open events it resolved."""
+    """Record work on ``robot_id`` at ``performed_at``; the ids of the open events it
+    resolved. Each resolved event notifies as ``resolved`` on the channels of ``routing``
+    (:func:`pm_pipeline.services.notifications.alert_routing`), with the maintenance as the
+    reason; None notifies nothing."""
     if performed_at > pd.Timestamp.now(tz="UTC") + pd.Timedelta(minutes=5):
         raise PipelineError(
             f"--at {performed_at:%Y-%m-%dT%H:%M:%SZ} is in the future; record maintenance "
             "once it is done."
         )
-    return add_maintenance(engine, robot_id, performed_at, by, note)[1]
+    return add_maintenance(engine, robot_id, performed_at, by, note, routing)[1]
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy import Engine, Table
 
 from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.feedback.calibration import labelled_normal_spans, with_labelled_normal
 from pm_pipeline.core.feedback.labels import Baseline, spans_to_exclude
 from pm_pipeline.core.model.exclusion import Exclusion, exclude_flagged
 from pm_pipeline.core.model.timeaxis import cadence_seconds
@@ -112,7 +113,9 @@ def without_flagged_readings(
     """``readings`` (the robot's, oldest first) without those inside the robot's events
     found in landed files, each widened by ``margin_s`` seconds; the synthetic sets' events
     and other robots' events leave nothing out, and so do events labelled ``false-alarm``
-    or ``new-normal`` (see :mod:`pm_pipeline.core.feedback.labels`).
+    or ``new-normal`` (see :mod:`pm_pipeline.core.feedback.labels`). The kept readings carry
+    the spans of the ``false-alarm`` ones, which the next model is held quiet on (see
+    :mod:`pm_pipeline.core.feedback.calibration`).
 
     See :mod:`pm_pipeline.core.model.exclusion` for why whole rows go, and how the hole
     they leave is a data gap to the fit.
@@ -131,6 +134,8 @@ def without_flagged_readings(
     feedback = robot_feedback(engine, robot_id)
     events = spans_to_exclude(found, feedback.newest_labels, baseline)
     kept, exclusion = exclude_flagged(readings, events, margin_s)
+    normal = labelled_normal_spans(feedback.newest_labels, times.iloc[0], times.iloc[-1])
+    kept = with_labelled_normal(kept, normal)
     if len(kept) < MIN_TRAINING_ROWS <= len(readings):
         raise PipelineError(
             f"the training window of robot {robot_id} holds {len(readings)} readings and "

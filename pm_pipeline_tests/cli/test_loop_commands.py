@@ -97,6 +97,9 @@ def test_fleet_check_exits_with_the_worst_status_and_labels_change_it(
     assert "resolved (recorded at" in lineage and "maintenance at" in lineage
     assert "labelled      confirmed by" in lineage
     assert "maintenance   " in lineage and "new gearbox" in lineage
+    # A mistyped robot gets no record that nothing would show.
+    typo = cli(site, "robots", "maintenance", "robot-l", "--at", "2026-01-01", expect=1)
+    assert "robot 'robot-l' is unknown" in typo.stderr and "use one of robot-1" in typo.stderr
     # No database to ask: the check cannot tell.
     unknown = cli(
         {**site, "PM_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"},

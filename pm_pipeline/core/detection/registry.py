@@ -14,6 +14,7 @@ from pm_pipeline.core.detection.detectors import CusumDetector, RobustDetector, 
 from pm_pipeline.core.detection.events import events_in_order
 from pm_pipeline.core.detection.mspc_detector import MspcDetector
 from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.feedback.calibration import labelled_normal_of, quiet_on_labelled_normal
 from pm_pipeline.core.model.params import MODES, DetectorSettings
 from pm_pipeline.core.model.timeaxis import cadence_seconds, seconds_since
 from pm_pipeline.core.model.trained import (
@@ -77,6 +78,10 @@ def fit_model(
         Readings of the window left out before fitting (they lay inside stored events);
         recorded with the model.
 
+    The stretches an engineer labelled false alarms, which the training window carries
+    (:func:`~pm_pipeline.core.feedback.calibration.with_labelled_normal`), raise no event
+    with the model (:func:`~pm_pipeline.core.feedback.calibration.quiet_on_labelled_normal`).
+
     Returns
     -------
     TrainedModel
@@ -88,6 +93,7 @@ def fit_model(
         When the window or one of the scaled axes holds too few readings.
     """
     require_rows(readings)
+    labelled_normal = labelled_normal_of(readings)
     readings = readings.sort_values(TIME_COLUMN, kind="stable")
     times = readings[TIME_COLUMN]
     epoch = times.iloc[0]
@@ -112,6 +118,7 @@ def fit_model(
         mspc=joint if isinstance(joint, MspcModel) else None,
         selection=selection,
     )
+    model = quiet_on_labelled_normal(model, readings.reset_index(drop=True), labelled_normal)
     return TrainedModel(**{**model.__dict__, "version": model_version(model)})
 
 

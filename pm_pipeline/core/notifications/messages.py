@@ -27,7 +27,9 @@ def event_payload(
     event
         A stored event row: ``event_id``, ``robot_id``, ``axis``, ``severity``, ``start_ts``,
         ``end_ts``, ``z_peak``, ``z_mean``, ``duration_s``, ``model_version``, ``source``,
-        ``run_id``, and ``contributions`` (JSON; absent or None: the axis alone).
+        ``run_id``, and ``contributions`` (JSON; absent or None: the axis alone); a
+        ``resolution`` (why it was resolved other than by its readings: maintenance) when
+        it has one.
     status
         ``open`` (still going where the readings end) or ``resolved``.
     change
@@ -70,6 +72,9 @@ def event_payload(
         "health_url": routing.health_url(),
         "label_commands": label_commands(int(event["event_id"])),
     }
+    resolution = event.get("resolution")
+    if isinstance(resolution, str) and resolution:
+        payload["resolution"] = resolution
     payload["text"] = summary_text(payload)
     return payload
 
@@ -96,6 +101,8 @@ def summary_text(payload: Mapping[str, Any]) -> str:
         f"channels {payload['top_contributors']}",
         f"model {payload['model_version']}, file {payload['source']}",
     ]
+    if payload.get("resolution"):
+        lines.insert(1, f"resolved by {payload['resolution']}")
     if payload.get("run_url"):
         lines.append(f"run: {payload['run_url']}")
     if payload.get("health_url"):
