@@ -38,6 +38,11 @@ from pm_pipeline.core.model.timeaxis import gap_breaks, seconds_since
 from pm_pipeline.core.model.trained import MspcModel, TrainedModel
 from pm_pipeline.core.schema import TIME_COLUMN
 
+RETREAT = 1.0
+"""How far (in limits) an alarming statistic must come back from its furthest excursion
+before a level it then holds may be adopted: the hysteresis of the alarm's end, one limit,
+the same step that raised it. A fault that holds or grows never comes back, so it keeps
+its alarm and its held baseline."""
 P_SCALE = 3.0
 """A score of 1 sits at ``limit_factor`` × the training maximum of the smoothed residual,
 which is itself near 3 σ of it: the p-value reads ``z_mean`` as that many 3-σ steps."""
@@ -100,6 +105,8 @@ class MspcScores:
         self.ewma = np.zeros(len(self.limit))
         self.baseline = np.zeros(len(self.limit))
         self.hold_each = model.hold == "statistic"
+        self.settle = None if model.settle_samples is None else max(int(model.settle_samples), 2)
+        self.home = np.full(len(self.limit), np.nan)
 
     def advance(self, u: np.ndarray, restart: bool) -> np.ndarray:
         """Per-channel scores of one gap-free stretch of residuals ``u``; ``restart`` starts
@@ -125,13 +132,15 @@ class MspcScores:
         end of the group's first alarm (or of ``e``); how many rows were scored. A baseline
         moves only on rows where none of its group alarms."""
         a, baseline, limit = self.adapt, self.baseline[group], self.limit[group]
+        home = self.home[group]
         moving, _ = lfilter([a], [1.0, a - 1.0], e, axis=0, zi=[baseline * (1 - a)])
         before = np.vstack([baseline, moving[:-1]])
-        free = np.abs(e - before) / limit
+        free = recovering_distance(e, before, home) / limit
         alarm = np.flatnonzero(free.max(axis=1) > self.z_alert)
         if not len(alarm):
             ratios[:, group] = free
             self.baseline[group] = moving[-1]
+            self.home[group] = np.where(np.abs(moving[-1] - home) <= limit, np.nan, home)
             return len(e)
         first = int(alarm[0])
         ratios[: first + 1, group] = free[: first + 1]
@@ -139,8 +148,42 @@ class MspcScores:
         frozen = np.abs(e[first + 1 :] - held_baseline) / limit
         quiet = np.flatnonzero(frozen.max(axis=1) <= self.z_alert)
         held = int(quiet[0]) if len(quiet) else len(frozen)
+        if self.settle is not None and held > self.settle:
+            settled = settled_row(
+                e[first + 1 : first + 1 + held], frozen[:held], self.settle, limit, RETREAT
+            )
+            if settled is not None:
+                # A level held for the settle time is reported (this alarm) and adopted; the
+                # way back towards the level before it is recovery, not a new fault.
+                self.home[group] = np.where(np.isnan(home), held_baseline, home)
+                self.baseline[group] = e[first + 1 + settled]
+                held = settled + 1
         ratios[first + 1 : first + 1 + held, group] = frozen[:held]
         return first + 1 + held
+
+
+def settled_row(
+    e: np.ndarray, ratios: np.ndarray, window: int, limit: np.ndarray, retreat: float
+) -> int | None:
+    """The first row of an alarm's statistics ``e`` (scores ``ratios``) that ends ``window``
+    rows, all at least ``retreat`` below the alarm's highest score so far, over which every
+    column moved less than its ``limit`` (a level held after coming back), or None."""
+    if len(e) < window:
+        return None
+    back = (np.maximum.accumulate(ratios, axis=0) - ratios >= retreat).all(axis=1)
+    view = np.lib.stride_tricks.sliding_window_view(e, window, axis=0)
+    bview = np.lib.stride_tricks.sliding_window_view(back, window, axis=0)
+    settled = (np.ptp(view, axis=-1) < limit).all(axis=1) & bview.all(axis=-1)
+    rows = np.flatnonzero(settled)
+    return int(rows[0]) + window - 1 if len(rows) else None
+
+
+def recovering_distance(e: np.ndarray, baseline: np.ndarray, home: np.ndarray) -> np.ndarray:
+    """|e − baseline|, or, where a ``home`` level (before an adopted one) is kept, the
+    distance from ``e`` to the span between the two: a way back home is not a fault."""
+    low = np.where(np.isnan(home), baseline, np.minimum(baseline, home))
+    high = np.where(np.isnan(home), baseline, np.maximum(baseline, home))
+    return np.maximum(np.maximum(e - high, low - e), 0.0)
 
 
 class MspcStream(EventStream):
