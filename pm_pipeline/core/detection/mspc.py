@@ -100,7 +100,10 @@ class MspcScores:
             + [model.spread_limit[channel] for channel in model.channels]
         )
         self.lam = ewma_smoothing(model.span)
-        self.adapt = 1.0 / max(model.adapt_samples, 1.0)
+        tau = np.full(len(self.limit), max(model.adapt_samples, 1.0))
+        if model.adapt_level is not None:
+            tau[: len(model.channels)] = [model.adapt_level[c] for c in model.channels]
+        self.adapt = 1.0 / tau
         self.z_alert = z_alert
         self.ewma = np.zeros(len(self.limit))
         self.baseline = np.zeros(len(self.limit))
@@ -131,7 +134,7 @@ class MspcScores:
         """Scores of the ``group`` statistics ``e`` into their columns of ``ratios`` up to the
         end of the group's first alarm (or of ``e``); how many rows were scored. A baseline
         moves only on rows where none of its group alarms."""
-        a, baseline, limit = self.adapt, self.baseline[group], self.limit[group]
+        a, baseline, limit = self.adapt[group[0]], self.baseline[group], self.limit[group]
         home = self.home[group]
         moving, _ = lfilter([a], [1.0, a - 1.0], e, axis=0, zi=[baseline * (1 - a)])
         before = np.vstack([baseline, moving[:-1]])
