@@ -100,22 +100,25 @@ class MspcScores:
             + [model.spread_limit[channel] for channel in model.channels]
         )
         self.lam = ewma_smoothing(model.span)
-        tau = np.full(len(self.limit), max(model.adapt_samples, 1.0))
-        if model.adapt_level is not None:
-            tau[: len(model.channels)] = [model.adapt_level[c] for c in model.channels]
-        self.adapt = 1.0 / tau
+        self.adapt = 1.0 / max(model.adapt_samples, 1.0)
         self.z_alert = z_alert
         self.ewma = np.zeros(len(self.limit))
         self.baseline = np.zeros(len(self.limit))
         self.hold_each = model.hold == "statistic"
         self.settle = None if model.settle_samples is None else max(int(model.settle_samples), 2)
         self.home = np.full(len(self.limit), np.nan)
+        # An alarm that runs on into the next chunk carries its furthest score and its last
+        # readings, so a level settles at the same reading wherever a file is cut.
+        self.alarm_peak = np.full(len(self.limit), np.nan)
+        self.alarm_tail: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def advance(self, u: np.ndarray, restart: bool) -> np.ndarray:
         """Per-channel scores of one gap-free stretch of residuals ``u``; ``restart`` starts
         its EWMA at the baseline (after a data gap)."""
         if restart:
             self.ewma = self.baseline.copy()
+            self.alarm_peak[:] = np.nan
+            self.alarm_tail.clear()
         e, zf = lfilter(
             [self.lam], [1.0, self.lam - 1.0], u, axis=0, zi=[self.ewma * (1 - self.lam)]
         )
@@ -134,16 +137,27 @@ class MspcScores:
         """Scores of the ``group`` statistics ``e`` into their columns of ``ratios`` up to the
         end of the group's first alarm (or of ``e``); how many rows were scored. A baseline
         moves only on rows where none of its group alarms."""
-        a, baseline, limit = self.adapt[group[0]], self.baseline[group], self.limit[group]
+        a, baseline, limit = self.adapt, self.baseline[group], self.limit[group]
         home = self.home[group]
         moving, _ = lfilter([a], [1.0, a - 1.0], e, axis=0, zi=[baseline * (1 - a)])
         before = np.vstack([baseline, moving[:-1]])
         free = recovering_distance(e, before, home) / limit
         alarm = np.flatnonzero(free.max(axis=1) > self.z_alert)
+        # Back home: the statistic has reached the level it held before an adopted one, so
+        # that level is its baseline again and the way back is over.
+        crossed = (np.sign(e - home) != np.sign(before - home)) & ~np.isnan(home)
+        home_rows = np.flatnonzero(crossed.any(axis=1))
+        if len(home_rows) and (not len(alarm) or home_rows[0] < alarm[0]):
+            back = int(home_rows[0])
+            ratios[: back + 1, group] = free[: back + 1]
+            self.baseline[group] = np.where(np.isnan(home), moving[back], home)
+            self.home[group] = np.nan
+            self.alarm_tail.pop(group[0], None)
+            return back + 1
         if not len(alarm):
             ratios[:, group] = free
             self.baseline[group] = moving[-1]
-            self.home[group] = np.where(np.abs(moving[-1] - home) <= limit, np.nan, home)
+            self.alarm_tail.pop(group[0], None)
             return len(e)
         first = int(alarm[0])
         ratios[: first + 1, group] = free[: first + 1]
@@ -151,33 +165,45 @@ class MspcScores:
         frozen = np.abs(e[first + 1 :] - held_baseline) / limit
         quiet = np.flatnonzero(frozen.max(axis=1) <= self.z_alert)
         held = int(quiet[0]) if len(quiet) else len(frozen)
-        if self.settle is not None and held > self.settle:
-            settled = settled_row(
-                e[first + 1 : first + 1 + held], frozen[:held], self.settle, limit, RETREAT
-            )
-            if settled is not None:
-                # A level held for the settle time is reported (this alarm) and adopted; the
-                # way back towards the level before it is recovery, not a new fault.
-                self.home[group] = np.where(np.isnan(home), held_baseline, home)
-                self.baseline[group] = e[first + 1 + settled]
-                held = settled + 1
         ratios[first + 1 : first + 1 + held, group] = frozen[:held]
+        if self.settle is None:
+            return first + 1 + held
+        tail = self.alarm_tail.pop(group[0], None)
+        carried = first == 0 and tail is not None
+        peak = self.alarm_peak[group] if carried else np.zeros(len(group))
+        tail_e, tail_r = tail if tail is not None and carried else (e[:0], free[:0])
+        alarm_e = np.vstack([tail_e, e[first : first + 1 + held]])
+        alarm_r = np.vstack([tail_r, free[first : first + 1], frozen[:held]])
+        settled = settled_row(alarm_e, alarm_r, peak, self.settle, limit)
+        if settled is not None:
+            # A level held after coming back is reported (this alarm) and adopted; the way
+            # on back towards the level before the alarm is recovery, not a new fault.
+            end = first + settled - len(tail_e)
+            self.home[group] = np.where(np.isnan(home), held_baseline, home)
+            self.baseline[group] = e[end]
+            self.alarm_peak[group] = np.nan
+            return end + 1
+        if held == len(frozen):
+            self.alarm_peak[group] = np.maximum(peak, alarm_r.max(axis=0))
+            keep = self.settle - 1
+            self.alarm_tail[group[0]] = (alarm_e[-keep:], alarm_r[-keep:])
         return first + 1 + held
 
 
 def settled_row(
-    e: np.ndarray, ratios: np.ndarray, window: int, limit: np.ndarray, retreat: float
+    e: np.ndarray, ratios: np.ndarray, peak: np.ndarray, window: int, limit: np.ndarray
 ) -> int | None:
-    """The first row of an alarm's statistics ``e`` (scores ``ratios``) that ends ``window``
-    rows, all at least ``retreat`` below the alarm's highest score so far, over which every
-    column moved less than its ``limit`` (a level held after coming back), or None."""
+    """The first row of an alarm's statistics ``e`` (scores ``ratios``, ``peak`` its highest
+    score before them) that ends ``window`` rows, all at least ``RETREAT`` below the
+    alarm's highest score so far, over which every column moved less than its ``limit``
+    (a level held after coming back), or None."""
     if len(e) < window:
         return None
-    back = (np.maximum.accumulate(ratios, axis=0) - ratios >= retreat).all(axis=1)
-    view = np.lib.stride_tricks.sliding_window_view(e, window, axis=0)
-    bview = np.lib.stride_tricks.sliding_window_view(back, window, axis=0)
-    settled = (np.ptp(view, axis=-1) < limit).all(axis=1) & bview.all(axis=-1)
-    rows = np.flatnonzero(settled)
+    highest = np.maximum.accumulate(np.vstack([peak, ratios]), axis=0)[1:]
+    back = (highest - ratios >= RETREAT).all(axis=1)
+    moved = np.ptp(np.lib.stride_tricks.sliding_window_view(e, window, axis=0), axis=-1)
+    steady = np.lib.stride_tricks.sliding_window_view(back, window, axis=0).all(axis=-1)
+    rows = np.flatnonzero((moved < limit).all(axis=1) & steady)
     return int(rows[0]) + window - 1 if len(rows) else None
 
 

@@ -175,30 +175,11 @@ def fit_mspc(
             for name, low, high in zip(columns, z.min(axis=0), z.max(axis=0), strict=True)
         },
         hold="statistic",
-        adapt_level=_level_time_constants(residuals, channels, settings, len(readings)),
         settle_samples=None
         if settings.settle_spans is None
         else float(settings.settle_spans * settings.ewma_span),
     )
     return _axis_records(model, scaling, readings, r2, dt_s, settings), model
-
-
-def _level_time_constants(
-    residuals: np.ndarray, channels: list[str], settings: MspcSettings, count: int
-) -> dict[str, float] | None:
-    """Per channel, one training window counted in independent readings: ``count`` ×
-    (1−ρ)/(1+ρ) with ρ the lag-1 autocorrelation of its training residual, never below
-    ``adapt_floor_spans`` EWMA spans. None unless ``adapt_by_information``."""
-    if not settings.adapt_by_information or len(residuals) < 3:
-        return None
-    out = {}
-    for j, channel in enumerate(channels):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rho = np.corrcoef(residuals[1:, j], residuals[:-1, j])[0, 1]
-        rho = float(np.clip(np.nan_to_num(rho), 0.0, 1.0))
-        independent = settings.adapt_windows * count * (1.0 - rho) / (1.0 + rho)
-        out[channel] = float(max(independent, settings.adapt_floor_spans * settings.ewma_span))
-    return out
 
 
 def _axis_records(

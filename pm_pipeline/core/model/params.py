@@ -183,14 +183,6 @@ class MspcSettings(DetectorSettings):
     a percent of any training window's sum of squares, so it only steadies collinear inputs)."""
     merge_gap_samples: int = 20
     """Alarms at most this many quiet samples apart are one event (one EWMA span)."""
-    adapt_by_information: bool = False
-    """Experimental, off: each channel's level baseline follows with a time constant of one
-    training window counted in independent readings (× (1−ρ)/(1+ρ), ρ the lag-1
-    autocorrelation of its training residual), so a slow channel such as a temperature
-    follows its own drift faster than a noisy one."""
-    adapt_floor_spans: float = 5.0
-    """With ``adapt_by_information``, no level baseline follows faster than this many EWMA
-    spans, so a step is seen before the baseline takes it in."""
     settle_spans: float | None = 1.0
     """How an alarm ends when the statistic does not come all the way back. An alarming
     statistic that has come back by at least one limit from its furthest excursion and

@@ -117,10 +117,6 @@ class MspcModel:
     """Which baselines stand still while an alarm is up: ``statistic`` (each statistic's
     own, while it alarms; the others keep following drift), or None (models stored before
     2026-12-06: every baseline while any statistic alarms)."""
-    adapt_level: dict[str, float] | None = None
-    """Per channel, the time constant (readings) of its level statistic's baseline when it
-    differs from ``adapt_samples`` (a slow channel follows its own drift faster); None:
-    every baseline follows with ``adapt_samples``."""
     settle_samples: float | None = None
     """An alarming statistic that has come back by one limit from its furthest excursion
     and then moved less than its limit over this many readings holds a new level: its
