@@ -98,17 +98,19 @@ def skab_table() -> pd.DataFrame:
 
 def skab_halves_table() -> pd.DataFrame:
     """The split check: each folder's files cut by the parity of their number into two
-    halves of 17, the default and the reference scored on each. A choice of method that
-    held on one half only would show here as a gap between the halves."""
+    halves of 17, the default (or mspc), any mspc variants and the reference scored on
+    each. A choice of method that held on one half only would show here as a gap between
+    the halves."""
     files = skab_files(DATA / "skab")
     halves = {
         parity: [f for f in files if int(f.name.rsplit("/", 1)[-1]) % 2 == remainder]
         for parity, remainder in (("even", 0), ("odd", 1))
     }
+    default = "auto" if "auto" in DETECTORS else "mspc"
     predictors = {
         name: mode_predictor(settings)
         for name, settings in DETECTORS.items()
-        if name not in ("seed", "robust", "cusum")
+        if name == default or name not in MODES
     }
     predictors["T²+Q (reference)"] = t2q_predictions
     rows = {}

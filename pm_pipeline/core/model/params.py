@@ -191,7 +191,7 @@ class MspcSettings(DetectorSettings):
     the level before the alarm raises nothing. One span is as steady as the smoothed
     statistic can tell. A fault that holds or grows never comes back, so it alarms until
     it ends. None: an alarming baseline stands still however long a level holds (models
-    stored before 2026-12-07)."""
+    stored before it came, late on 2026-12-06)."""
 
 
 @dataclass(frozen=True)
