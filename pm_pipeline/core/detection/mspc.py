@@ -5,7 +5,10 @@ Per reading, every channel's standardised residual ``u`` (see
 :mod:`pm_pipeline.core.detection.mspc_fit`) enters an EWMA ``e``. Its baseline ``b`` (0 at
 training) follows ``e`` with a time constant of ``adapt_samples`` readings while it does not
 alarm, and stands still while it does (models stored before 2026-12-06: while any
-statistic alarms): slow drift of normal operation is absorbed, a fault is not. A
+statistic alarms): slow drift of normal operation is absorbed, a fault is not. An alarm
+whose statistic has come back by one limit from its furthest excursion and then holds a
+level for ``settle_samples`` readings has reported that level, which becomes its baseline;
+the way on back towards the level before the alarm scores 0 until it is reached. A
 channel's score is ``|e - b| / limit``; the reading's score is the highest. A reading
 alarms when that passes ``z_alert`` (1), and alarms at most
 ``merge_gap_samples`` quiet readings apart form one event, kept when it holds at least
