@@ -4,6 +4,12 @@ Run by hand (not a test):
 
     .venv/bin/python benchmarks/bench_detection_generalisation.py [--kawasaki-seeds 11 12 13 14 15]
         [--kawasaki-splits 4] [--kawasaki-modes auto mspc] [--skip-kawasaki]
+        [--modes mspc auto] [--mspc-variant LABEL JSON ...] [--skab-only]
+
+``--modes`` narrows every table to those modes; ``--mspc-variant 'no settle'
+'{"settle_spans": null}'`` adds a row of ``mspc`` with those settings beside them (to
+measure one setting's effect on every data set); ``--skab-only`` stops after the SKAB
+tables (half a minute, for iterating).
 
 Tables, each with every mode (seed, robust, cusum, mspc, and auto, the default), the
 always-alarm baseline and the T²+Q reference (SKAB's PCA monitor, rebuilt on scikit-learn):
@@ -25,6 +31,8 @@ always-alarm baseline and the T²+Q reference (SKAB's PCA monitor, rebuilt on sc
 """
 
 import argparse
+import dataclasses
+import json
 import subprocess
 import sys
 import time
@@ -53,19 +61,21 @@ from pm_pipeline.core.evaluation.skab import (
     skab_files,
     t2q_predictions,
 )
-from pm_pipeline.core.model.params import settings_for_mode
+from pm_pipeline.core.model.params import DetectorSettings, MspcSettings, settings_for_mode
 from pm_pipeline.core.parsing.careful import read_export
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MODES = ("seed", "robust", "cusum", "mspc", "auto")
+DETECTORS: dict[str, DetectorSettings] = {m: settings_for_mode(m) for m in MODES}
+"""The detectors of every table, by row label (narrowed and extended by the options)."""
 RAMPS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 """Wear ramps planted, in σ of the channel per hour."""
 
 
 def skab_table() -> pd.DataFrame:
     files = skab_files(DATA / "skab")
-    predictors = {m: mode_predictor(settings_for_mode(m)) for m in MODES}
+    predictors = {name: mode_predictor(settings) for name, settings in DETECTORS.items()}
     predictors |= {"always alarm": always_alarm, "T²+Q (reference)": t2q_predictions}
     rows = {}
     for name, predictor in predictors.items():
@@ -88,14 +98,20 @@ def skab_table() -> pd.DataFrame:
 
 def skab_halves_table() -> pd.DataFrame:
     """The split check: each folder's files cut by the parity of their number into two
-    halves of 17, the default and the reference scored on each. A choice of method that
-    held on one half only would show here as a gap between the halves."""
+    halves of 17, the default (or mspc), any mspc variants and the reference scored on
+    each. A choice of method that held on one half only would show here as a gap between
+    the halves."""
     files = skab_files(DATA / "skab")
     halves = {
         parity: [f for f in files if int(f.name.rsplit("/", 1)[-1]) % 2 == remainder]
         for parity, remainder in (("even", 0), ("odd", 1))
     }
-    predictors = {"auto": mode_predictor(settings_for_mode("auto"))}
+    default = "auto" if "auto" in DETECTORS else "mspc"
+    predictors = {
+        name: mode_predictor(settings)
+        for name, settings in DETECTORS.items()
+        if name == default or name not in MODES
+    }
     predictors["T²+Q (reference)"] = t2q_predictions
     rows = {}
     for name, predictor in predictors.items():
@@ -124,9 +140,9 @@ def normal_table(train: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
     rows = {}
     cadence = float(scored[TIME_COLUMN].diff().dt.total_seconds().median())
     hours = hours_of_readings(scored[TIME_COLUMN], cadence)
-    for mode in MODES:
+    for mode, chosen in DETECTORS.items():
         try:
-            run, _ = false_events(train, scored, settings_for_mode(mode))
+            run, _ = false_events(train, scored, chosen)
         except PipelineError as error:
             rows[mode] = {"refused": str(error)[:60]}
             continue
@@ -141,10 +157,10 @@ def normal_table(train: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
 
 def planted_table(train: pd.DataFrame, scored: pd.DataFrame, faults: list[Planted]):
     settings = {}
-    for mode in MODES:
+    for mode, chosen in DETECTORS.items():
         try:
-            fault_rows(train, scored.iloc[:50], {mode: settings_for_mode(mode)}, [])
-            settings[mode] = settings_for_mode(mode)
+            fault_rows(train, scored.iloc[:50], {mode: chosen}, [])
+            settings[mode] = chosen
         except PipelineError:
             continue
     rows = fault_rows(train, scored, settings, faults)
@@ -164,8 +180,7 @@ def ramp_table(train: pd.DataFrame, scored: pd.DataFrame, channels: list[str]) -
 def planted_ramps(train, scored, faults) -> pd.DataFrame:
     """Per mode and slope: share of ramps caught once they had risen 1 σ, and the median
     minutes from there to the event; '–' where the scored readings end first."""
-    settings = {m: settings_for_mode(m) for m in MODES}
-    rows = fault_rows(train, scored, settings, faults)
+    rows = fault_rows(train, scored, DETECTORS, faults)
     reachable = [f for f in faults if onset(f) < f.end]
     rows = rows[rows["size"].isin({f.size for f in reachable})]
     caught = rows.pivot_table(index="mode", columns="size", values="caught", aggfunc="mean")
@@ -201,13 +216,29 @@ def main() -> int:
     parser.add_argument(
         "--kawasaki-modes", nargs="+", default=list(MODES), choices=MODES, metavar="MODE"
     )
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES, metavar="MODE")
+    parser.add_argument(
+        "--mspc-variant",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("LABEL", "JSON"),
+        help="a row of mspc with these settings, e.g. 'no settle' '{\"settle_spans\": null}'",
+    )
+    parser.add_argument("--skab-only", action="store_true", help="stop after the SKAB tables")
     args = parser.parse_args()
+    DETECTORS.clear()
+    DETECTORS.update({m: settings_for_mode(m) for m in args.modes})
+    for label, overrides in args.mspc_variant:
+        DETECTORS[label] = dataclasses.replace(MspcSettings(), **json.loads(overrides))
     started = time.perf_counter()
     print(
         f"# Detection benchmark, {pd.Timestamp.now(tz='UTC'):%Y-%m-%d %H:%M} UTC, commit {commit()}"
     )
     show("SKAB, standard protocol, 34 files", skab_table(), started)
     show("SKAB split check: even- and odd-numbered files", skab_halves_table(), started)
+    if args.skab_only:
+        return 0
     ur3 = ur3_readings(DATA / "UR3_cobotops_part1.csv")
     half = len(ur3) // 2
     train, scored = ur3.iloc[:half].reset_index(drop=True), ur3.iloc[half:].reset_index(drop=True)

@@ -127,6 +127,61 @@ def test_one_slow_channel_trains_and_finds_an_overheating() -> None:
     assert len(planted_events(model, scored, fault, 1.43)) == 1
 
 
+def offset(scored: pd.DataFrame, axis: str, steps: list[tuple[int, int, float, float]]):
+    """``scored`` with ``axis`` moved, over each (first row, end row, from, to), by an offset
+    going linearly from ``from`` to ``to``."""
+    moved = np.zeros(len(scored))
+    for low, high, begin, end in steps:
+        moved[low:high] = np.linspace(begin, end, high - low)
+    out = scored.copy()
+    out[axis] = out[axis] + moved
+    return out
+
+
+AFTERMATH = [(2000, 2600, 0.6, 0.6), (2600, 3200, 0.2, 0.2), (3200, 4400, 0.2, 0.0)]
+"""axis_3 rises 12 σ of its noise for 10 minutes, comes back to 4 σ and stays there for 10
+minutes, then recovers over 20: the aftermath of a fault, as a pump whose temperature or
+vibration takes its time to return to normal."""
+
+
+def test_a_level_held_after_a_fault_is_reported_once_then_adopted(machine) -> None:
+    model, train, scored = machine
+    faulty = offset(scored, "axis_3", AFTERMATH)
+    events = detect_events(model, faulty)
+    times = scored[TIME_COLUMN]
+    assert len(events) == 1 and events["axis"].iloc[0] == "axis_3"
+    # the event ends once the level has come back and held for one EWMA span, and the way
+    # on back to normal raises nothing
+    assert times.iloc[2000] <= events["start"].iloc[0] <= times.iloc[2010]
+    assert times.iloc[2600] < events["end"].iloc[0] <= times.iloc[2600 + 3 * 20]
+    # without it the held baseline keeps the alarm up through the whole aftermath
+    unsettled = fit_model(train, fit_minmax_scaling(train), MspcSettings(settle_spans=None))
+    assert detect_events(unsettled, faulty)["end"].max() > times.iloc[3600]
+
+
+def test_a_fault_that_holds_alarms_until_it_ends(machine) -> None:
+    # a lasting fault never comes back, so its level is never adopted: one event, as long
+    # as the fault
+    model, _, scored = machine
+    events = detect_events(model, offset(scored, "axis_3", [(2000, 5000, 0.6, 0.6)]))
+    times = scored[TIME_COLUMN]
+    assert len(events) == 1
+    assert events["start"].iloc[0] <= times.iloc[2010]
+    assert events["end"].iloc[0] >= times.iloc[4999]
+
+
+def test_a_level_settles_at_the_same_reading_wherever_the_file_is_cut(machine) -> None:
+    model, _, scored = machine
+    faulty = offset(scored, "axis_3", AFTERMATH)
+    whole = detect_events(model, faulty)
+    for cuts in ([2610, 2615, 2620, 2625], list(range(7, len(faulty), 250)), [2001, 2650]):
+        stream = stream_events(model)
+        for low, high in itertools.pairwise([0, *cuts, len(faulty)]):
+            stream.push(faulty.iloc[low:high])
+        chunked = events_in_order(stream.finish())
+        pd.testing.assert_frame_equal(chunked, whole, check_exact=False, rtol=1e-9, atol=1e-12)
+
+
 def test_chunked_scoring_equals_one_pass(machine) -> None:
     model, _, scored = machine
     start = scored[TIME_COLUMN].iloc[1500]

@@ -5,7 +5,10 @@ Per reading, every channel's standardised residual ``u`` (see
 :mod:`pm_pipeline.core.detection.mspc_fit`) enters an EWMA ``e``. Its baseline ``b`` (0 at
 training) follows ``e`` with a time constant of ``adapt_samples`` readings while it does not
 alarm, and stands still while it does (models stored before 2026-12-06: while any
-statistic alarms): slow drift of normal operation is absorbed, a fault is not. A
+statistic alarms): slow drift of normal operation is absorbed, a fault is not. An alarm
+whose statistic has come back by one limit from its furthest excursion and then holds a
+level for ``settle_samples`` readings has reported that level, which becomes its baseline;
+the way on back towards the level before the alarm scores 0 until it is reached. A
 channel's score is ``|e - b| / limit``; the reading's score is the highest. A reading
 alarms when that passes ``z_alert`` (1), and alarms at most
 ``merge_gap_samples`` quiet readings apart form one event, kept when it holds at least
@@ -38,6 +41,11 @@ from pm_pipeline.core.model.timeaxis import gap_breaks, seconds_since
 from pm_pipeline.core.model.trained import MspcModel, TrainedModel
 from pm_pipeline.core.schema import TIME_COLUMN
 
+RETREAT = 1.0
+"""How far (in limits) an alarming statistic must come back from its furthest excursion
+before a level it then holds may be adopted: the hysteresis of the alarm's end, one limit,
+the same step that raised it. A fault that holds or grows never comes back, so it keeps
+its alarm and its held baseline."""
 P_SCALE = 3.0
 """A score of 1 sits at ``limit_factor`` × the training maximum of the smoothed residual,
 which is itself near 3 σ of it: the p-value reads ``z_mean`` as that many 3-σ steps."""
@@ -100,12 +108,20 @@ class MspcScores:
         self.ewma = np.zeros(len(self.limit))
         self.baseline = np.zeros(len(self.limit))
         self.hold_each = model.hold == "statistic"
+        self.settle = None if model.settle_samples is None else max(int(model.settle_samples), 2)
+        self.home = np.full(len(self.limit), np.nan)
+        # An alarm that runs on into the next chunk carries its furthest score and its last
+        # readings, so a level settles at the same reading wherever a file is cut.
+        self.alarm_peak = np.full(len(self.limit), np.nan)
+        self.alarm_tail: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def advance(self, u: np.ndarray, restart: bool) -> np.ndarray:
         """Per-channel scores of one gap-free stretch of residuals ``u``; ``restart`` starts
         its EWMA at the baseline (after a data gap)."""
         if restart:
             self.ewma = self.baseline.copy()
+            self.alarm_peak[:] = np.nan
+            self.alarm_tail.clear()
         e, zf = lfilter(
             [self.lam], [1.0, self.lam - 1.0], u, axis=0, zi=[self.ewma * (1 - self.lam)]
         )
@@ -125,13 +141,26 @@ class MspcScores:
         end of the group's first alarm (or of ``e``); how many rows were scored. A baseline
         moves only on rows where none of its group alarms."""
         a, baseline, limit = self.adapt, self.baseline[group], self.limit[group]
+        home = self.home[group]
         moving, _ = lfilter([a], [1.0, a - 1.0], e, axis=0, zi=[baseline * (1 - a)])
         before = np.vstack([baseline, moving[:-1]])
-        free = np.abs(e - before) / limit
+        free = recovering_distance(e, before, home) / limit
         alarm = np.flatnonzero(free.max(axis=1) > self.z_alert)
+        # Back home: the statistic has reached the level it held before an adopted one, so
+        # that level is its baseline again and the way back is over.
+        crossed = (np.sign(e - home) != np.sign(before - home)) & ~np.isnan(home)
+        home_rows = np.flatnonzero(crossed.any(axis=1))
+        if len(home_rows) and (not len(alarm) or home_rows[0] < alarm[0]):
+            back = int(home_rows[0])
+            ratios[: back + 1, group] = free[: back + 1]
+            self.baseline[group] = np.where(np.isnan(home), moving[back], home)
+            self.home[group] = np.nan
+            self.alarm_tail.pop(group[0], None)
+            return back + 1
         if not len(alarm):
             ratios[:, group] = free
             self.baseline[group] = moving[-1]
+            self.alarm_tail.pop(group[0], None)
             return len(e)
         first = int(alarm[0])
         ratios[: first + 1, group] = free[: first + 1]
@@ -140,7 +169,53 @@ class MspcScores:
         quiet = np.flatnonzero(frozen.max(axis=1) <= self.z_alert)
         held = int(quiet[0]) if len(quiet) else len(frozen)
         ratios[first + 1 : first + 1 + held, group] = frozen[:held]
+        if self.settle is None:
+            return first + 1 + held
+        tail = self.alarm_tail.pop(group[0], None)
+        carried = first == 0 and tail is not None
+        peak = self.alarm_peak[group] if carried else np.zeros(len(group))
+        tail_e, tail_r = tail if tail is not None and carried else (e[:0], free[:0])
+        alarm_e = np.vstack([tail_e, e[first : first + 1 + held]])
+        alarm_r = np.vstack([tail_r, free[first : first + 1], frozen[:held]])
+        settled = settled_row(alarm_e, alarm_r, peak, self.settle, limit)
+        if settled is not None:
+            # A level held after coming back is reported (this alarm) and adopted; the way
+            # on back towards the level before the alarm is recovery, not a new fault.
+            end = first + settled - len(tail_e)
+            self.home[group] = np.where(np.isnan(home), held_baseline, home)
+            self.baseline[group] = e[end]
+            self.alarm_peak[group] = np.nan
+            return end + 1
+        if held == len(frozen):
+            self.alarm_peak[group] = np.maximum(peak, alarm_r.max(axis=0))
+            keep = self.settle - 1
+            self.alarm_tail[group[0]] = (alarm_e[-keep:], alarm_r[-keep:])
         return first + 1 + held
+
+
+def settled_row(
+    e: np.ndarray, ratios: np.ndarray, peak: np.ndarray, window: int, limit: np.ndarray
+) -> int | None:
+    """The first row of an alarm's statistics ``e`` (scores ``ratios``, ``peak`` its highest
+    score before them) that ends ``window`` rows, all at least ``RETREAT`` below the
+    alarm's highest score so far, over which every column moved less than its ``limit``
+    (a level held after coming back), or None."""
+    if len(e) < window:
+        return None
+    highest = np.maximum.accumulate(np.vstack([peak, ratios]), axis=0)[1:]
+    back = (highest - ratios >= RETREAT).all(axis=1)
+    moved = np.ptp(np.lib.stride_tricks.sliding_window_view(e, window, axis=0), axis=-1)
+    steady = np.lib.stride_tricks.sliding_window_view(back, window, axis=0).all(axis=-1)
+    rows = np.flatnonzero((moved < limit).all(axis=1) & steady)
+    return int(rows[0]) + window - 1 if len(rows) else None
+
+
+def recovering_distance(e: np.ndarray, baseline: np.ndarray, home: np.ndarray) -> np.ndarray:
+    """|e − baseline|, or, where a ``home`` level (before an adopted one) is kept, the
+    distance from ``e`` to the span between the two: a way back home is not a fault."""
+    low = np.where(np.isnan(home), baseline, np.minimum(baseline, home))
+    high = np.where(np.isnan(home), baseline, np.maximum(baseline, home))
+    return np.maximum(np.maximum(e - high, low - e), 0.0)
 
 
 class MspcStream(EventStream):

@@ -175,6 +175,9 @@ def fit_mspc(
             for name, low, high in zip(columns, z.min(axis=0), z.max(axis=0), strict=True)
         },
         hold="statistic",
+        settle_samples=None
+        if settings.settle_spans is None
+        else float(settings.settle_spans * settings.ewma_span),
     )
     return _axis_records(model, scaling, readings, r2, dt_s, settings), model
 

@@ -183,6 +183,15 @@ class MspcSettings(DetectorSettings):
     a percent of any training window's sum of squares, so it only steadies collinear inputs)."""
     merge_gap_samples: int = 20
     """Alarms at most this many quiet samples apart are one event (one EWMA span)."""
+    settle_spans: float | None = 1.0
+    """How an alarm ends when the statistic does not come all the way back. An alarming
+    statistic that has come back by at least one limit from its furthest excursion and
+    then moved less than one limit over this many EWMA spans holds a new level: its alarm
+    has reported it (once), the level becomes its baseline, and the way on back towards
+    the level before the alarm raises nothing. One span is as steady as the smoothed
+    statistic can tell. A fault that holds or grows never comes back, so it alarms until
+    it ends. None: an alarming baseline stands still however long a level holds (models
+    stored before it came, late on 2026-12-06)."""
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,13 @@ class MspcModel:
     """Which baselines stand still while an alarm is up: ``statistic`` (each statistic's
     own, while it alarms; the others keep following drift), or None (models stored before
     2026-12-06: every baseline while any statistic alarms)."""
+    settle_samples: float | None = None
+    """An alarming statistic that has come back by one limit from its furthest excursion
+    and then moved less than its limit over this many readings holds a new level: its
+    alarm has reported it, the level becomes its baseline, and the way on back towards
+    the level before the alarm raises nothing; once the statistic reaches that level again
+    it is the baseline once more. None (models stored before it came, late on 2026-12-06):
+    an alarming baseline stands still however long a level holds."""
 
 
 @dataclass(frozen=True)
