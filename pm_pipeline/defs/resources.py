@@ -1,5 +1,5 @@
-"""Resources: the readings database, shared by every asset and the CLI; which robot a step
-works on is its partition, not the resource's."""
+"""Resources: the settings and the readings database, shared by every asset and the CLI;
+which robot a step works on is its partition, not the resource's."""
 
 from functools import cached_property
 
@@ -7,7 +7,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 from sqlalchemy import Engine, Table
 
-from pm_pipeline.config.settings import load_settings
+from pm_pipeline.config.settings import Settings, load_settings
 from pm_pipeline.db.engine import mask_url, resolve_database_url
 from pm_pipeline.db.migrate import open_configured_store
 from pm_pipeline.db.schema import (
@@ -49,3 +49,17 @@ class ReadingsDatabaseResource(dg.ConfigurableResource):
     def table(self, name: str | None = None) -> Table:
         """The readings table named in config, or another one by name."""
         return readings_table(name or self.readings_table, self.time_column)
+
+
+class SettingsResource(dg.ConfigurableResource):
+    """Every ``PM_*`` setting, read and validated once when a run, sensor tick or schedule
+    tick starts, so asset bodies never read the environment; a malformed setting fails the
+    run's start with one line per variable (see :func:`pm_pipeline.config.settings.load_settings`).
+    """
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self.loaded  # noqa: B018 - read when the run starts, not when a step first asks
+
+    @cached_property
+    def loaded(self) -> Settings:
+        return load_settings()

@@ -1,22 +1,82 @@
-"""Promotion use cases: does a candidate still catch the faults the active model catches?"""
+"""Promotion use cases: a candidate version's checks, and whether it becomes the active one."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pandas as pd
 from sqlalchemy import Engine, Table
 
 from pm_pipeline.core.detection.registry import detect_events
+from pm_pipeline.core.evaluation.metrics import match_injections
 from pm_pipeline.core.evaluation.promotion import (
     LandedFaultCheck,
+    PromotionChecks,
     compare_landed_fault,
+    evaluate_promotion,
     nothing_to_compare,
 )
 from pm_pipeline.core.feedback.labels import without_relabelled
 from pm_pipeline.core.model.trained import TrainedModel
-from pm_pipeline.db.events import newest_landed_source, read_events
+from pm_pipeline.core.schema import synthetic_source
+from pm_pipeline.core.simulation.synthetic import SyntheticSet
+from pm_pipeline.db.events import newest_landed_source, read_events, replace_events
 from pm_pipeline.db.readings import ingested_span, read_readings
-from pm_pipeline.db.registry import list_models, load_model
+from pm_pipeline.db.registry import activate_model, list_models, load_model, record_checks
 from pm_pipeline.services.feedback import robot_feedback
+
+
+@dataclass(frozen=True)
+class PromotionVerdict:
+    """What checking a candidate version found, and whether it was promoted."""
+
+    model_version: str
+    events: int
+    """Events the candidate raised on its synthetic set."""
+    events_source: str
+    matched: pd.DataFrame
+    """Each injected run and whether an event caught it."""
+    checks: PromotionChecks
+    landed: LandedFaultCheck
+    promoted: bool
+    outcome: str
+    """One line: the version is now active, or why it was not promoted."""
+
+
+def promote_if_checks_pass(
+    engine: Engine,
+    table: Table,
+    robot_id: str,
+    synthetic: SyntheticSet,
+    min_training_rows: int,
+    run_id: str | None,
+) -> PromotionVerdict:
+    """Score the candidate (the registry's version that drew ``synthetic``) on its synthetic
+    set, store those events, check it, record the checks with the version and make it the
+    robot's active version when every check passes; otherwise the active version stays.
+
+    Raises
+    ------
+    PipelineError
+        When the registry holds no such version.
+    """
+    model = load_model(engine, synthetic.model_version)
+    events = detect_events(model, synthetic.readings)
+    source = synthetic_source(model.version)
+    replace_events(engine, source, events, model.version, run_id, robot_id)
+    matched = match_injections(events, synthetic.injected)
+    landed = check_newest_landed_fault(engine, table, robot_id, model)
+    checks = evaluate_promotion(model, matched, min_training_rows, landed)
+    record_checks(engine, model.version, checks.to_dict())
+    if checks.passed:
+        activate_model(engine, model.version, robot_id, "passed its checks", run_id)
+        outcome = f"version {model.version} is now active for {robot_id}"
+    else:
+        outcome = f"version {model.version} not promoted: {'; '.join(checks.reasons)}"
+    return PromotionVerdict(
+        model.version, len(events), source, matched, checks, landed, checks.passed, outcome
+    )
+
 
 EVENTS_CONTEXT = pd.Timedelta(minutes=30)
 """Readings around a file's events compared on when the file's own span is not recorded
