@@ -52,13 +52,10 @@ class ReadingsDatabaseResource(dg.ConfigurableResource):
 
 
 class SettingsResource(dg.ConfigurableResource):
-    """Every ``PM_*`` setting, read and validated once when a run, sensor tick or schedule
-    tick starts, so asset bodies never read the environment; a malformed setting fails the
-    run's start with one line per variable (see :func:`pm_pipeline.config.settings.load_settings`).
-    """
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self.loaded  # noqa: B018 - read when the run starts, not when a step first asks
+    """Every ``PM_*`` setting, read and validated once per run, sensor tick or schedule tick
+    (each gets its own copy of the resource), so asset bodies never read the environment; a
+    malformed setting fails with one line per variable (see
+    :func:`pm_pipeline.config.settings.load_settings`)."""
 
     @cached_property
     def loaded(self) -> Settings:
