@@ -10,6 +10,7 @@ from sqlalchemy import Engine, Table
 from pm_pipeline.config.settings import Settings, load_settings
 from pm_pipeline.db.engine import mask_url, resolve_database_url
 from pm_pipeline.db.migrate import open_configured_store
+from pm_pipeline.db.robot_store import RobotStore
 from pm_pipeline.db.schema import (
     DEFAULT_READINGS_TABLE,
     DEFAULT_TIME_COLUMN,
@@ -49,6 +50,10 @@ class ReadingsDatabaseResource(dg.ConfigurableResource):
     def table(self, name: str | None = None) -> Table:
         """The readings table named in config, or another one by name."""
         return readings_table(name or self.readings_table, self.time_column)
+
+    def robot_store(self, robot_id: str) -> RobotStore:
+        """The robot's part of the store: the engine, the configured readings table, the id."""
+        return RobotStore(self.engine(), self.table(), robot_id)
 
 
 class SettingsResource(dg.ConfigurableResource):

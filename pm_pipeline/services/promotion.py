@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Engine, Table
+from sqlalchemy import Engine
 
 from pm_pipeline.core.detection.registry import detect_events
 from pm_pipeline.core.evaluation.metrics import match_injections
@@ -23,6 +23,7 @@ from pm_pipeline.core.simulation.synthetic import SyntheticSet
 from pm_pipeline.db.events import newest_landed_source, read_events, replace_events
 from pm_pipeline.db.readings import ingested_span, read_readings
 from pm_pipeline.db.registry import activate_model, list_models, load_model, record_checks
+from pm_pipeline.db.robot_store import RobotStore
 from pm_pipeline.services.feedback import robot_feedback
 
 
@@ -44,9 +45,7 @@ class PromotionVerdict:
 
 
 def promote_if_checks_pass(
-    engine: Engine,
-    table: Table,
-    robot_id: str,
+    store: RobotStore,
     synthetic: SyntheticSet,
     min_training_rows: int,
     run_id: str | None,
@@ -60,12 +59,13 @@ def promote_if_checks_pass(
     PipelineError
         When the registry holds no such version.
     """
+    engine, robot_id = store.engine, store.robot_id
     model = load_model(engine, synthetic.model_version)
     events = detect_events(model, synthetic.readings)
     source = synthetic_source(model.version)
     replace_events(engine, source, events, model.version, run_id, robot_id)
     matched = match_injections(events, synthetic.injected)
-    landed = check_newest_landed_fault(engine, table, robot_id, model)
+    landed = check_newest_landed_fault(store, model)
     checks = evaluate_promotion(model, matched, min_training_rows, landed)
     record_checks(engine, model.version, checks.to_dict())
     if checks.passed:
@@ -83,9 +83,7 @@ EVENTS_CONTEXT = pd.Timedelta(minutes=30)
 (it was ingested under another name): enough for every detector's windows to fill."""
 
 
-def check_newest_landed_fault(
-    engine: Engine, table: Table, robot_id: str, candidate: TrainedModel
-) -> LandedFaultCheck:
+def check_newest_landed_fault(store: RobotStore, candidate: TrainedModel) -> LandedFaultCheck:
     """Score the stored readings of the robot's newest landed file with events with both the
     active model and ``candidate``, and compare (see
     :func:`pm_pipeline.core.evaluation.promotion.compare_landed_fault`).
@@ -93,6 +91,7 @@ def check_newest_landed_fault(
     Passes, saying why, when there is nothing to compare: no active model yet, the
     candidate is the active version, or no landed file of the robot has events.
     """
+    engine, table, robot_id = store.engine, store.table, store.robot_id
     entry = next((e for e in list_models(engine, robot_id) if e.is_active), None)
     if entry is None:
         return nothing_to_compare(f"robot {robot_id} has no active model to compare with yet")

@@ -89,9 +89,7 @@ def synthetic_events(
     """Events the detector raises on the synthetic set. A version that passes every check
     becomes the active one; otherwise the previous active version stays."""
     verdict = promote_if_checks_pass(
-        readings_db.engine(),
-        readings_db.table(),
-        context.partition_key,
+        readings_db.robot_store(context.partition_key),
         synthetic_test_data,
         config.min_training_rows or settings.loaded.min_training_rows,
         context.run_id,
