@@ -5,7 +5,7 @@ from typing import Any
 import dagster as dg
 
 from pm_pipeline.db.asset_values import UNPARTITIONED, load_asset_value, store_asset_value
-from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline.defs.resources import ReadingsDatabaseResource, SettingsResource
 
 
 class DatabaseIOManager(dg.ConfigurableIOManager):
@@ -33,5 +33,10 @@ def _address(context: dg.OutputContext | dg.InputContext) -> tuple[str, str]:
 
 
 def pipeline_resources(readings_db: ReadingsDatabaseResource) -> dict[str, Any]:
-    """The resources every asset of the location needs, on one readings database."""
-    return {"readings_db": readings_db, "io_manager": DatabaseIOManager(readings_db=readings_db)}
+    """The resources every asset of the location needs, on one readings database, with the
+    settings read when each run or tick starts."""
+    return {
+        "readings_db": readings_db,
+        "settings": SettingsResource(),
+        "io_manager": DatabaseIOManager(readings_db=readings_db),
+    }

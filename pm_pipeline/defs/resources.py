@@ -1,5 +1,5 @@
-"""Resources: the readings database, shared by every asset and the CLI; which robot a step
-works on is its partition, not the resource's."""
+"""Resources: the settings and the readings database, shared by every asset and the CLI;
+which robot a step works on is its partition, not the resource's."""
 
 from functools import cached_property
 
@@ -7,9 +7,10 @@ import dagster as dg
 from pydantic import PrivateAttr
 from sqlalchemy import Engine, Table
 
-from pm_pipeline.config.settings import load_settings
+from pm_pipeline.config.settings import Settings, load_settings
 from pm_pipeline.db.engine import mask_url, resolve_database_url
 from pm_pipeline.db.migrate import open_configured_store
+from pm_pipeline.db.robot_store import RobotStore
 from pm_pipeline.db.schema import (
     DEFAULT_READINGS_TABLE,
     DEFAULT_TIME_COLUMN,
@@ -49,3 +50,18 @@ class ReadingsDatabaseResource(dg.ConfigurableResource):
     def table(self, name: str | None = None) -> Table:
         """The readings table named in config, or another one by name."""
         return readings_table(name or self.readings_table, self.time_column)
+
+    def robot_store(self, robot_id: str) -> RobotStore:
+        """The robot's part of the store: the engine, the configured readings table, the id."""
+        return RobotStore(self.engine(), self.table(), robot_id)
+
+
+class SettingsResource(dg.ConfigurableResource):
+    """Every ``PM_*`` setting, read and validated once per run, sensor tick or schedule tick
+    (each gets its own copy of the resource), so asset bodies never read the environment; a
+    malformed setting fails with one line per variable (see
+    :func:`pm_pipeline.config.settings.load_settings`)."""
+
+    @cached_property
+    def loaded(self) -> Settings:
+        return load_settings()

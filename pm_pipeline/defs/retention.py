@@ -3,9 +3,9 @@ rollups past their retention removed (see :mod:`pm_pipeline.services.retention`)
 
 import dagster as dg
 
-from pm_pipeline.config.settings import Settings, load_settings
+from pm_pipeline.config.settings import Settings
 from pm_pipeline.core.errors import SettingsError
-from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline.defs.resources import ReadingsDatabaseResource, SettingsResource
 from pm_pipeline.services.retention import RetentionPolicy, retain_readings
 
 
@@ -14,9 +14,11 @@ from pm_pipeline.services.retention import RetentionPolicy, retain_readings
     "PM_RETENTION_DAYS and PM_ROLLUP_RETENTION_DAYS."
 )
 def retain_stored_readings(
-    context: dg.OpExecutionContext, readings_db: ReadingsDatabaseResource
+    context: dg.OpExecutionContext,
+    readings_db: ReadingsDatabaseResource,
+    settings: SettingsResource,
 ) -> None:
-    report = retain_readings(readings_db.engine(), RetentionPolicy.of(load_settings()))
+    report = retain_readings(readings_db.engine(), RetentionPolicy.of(settings.loaded))
     for line in report.lines():
         context.log.info(line)
 

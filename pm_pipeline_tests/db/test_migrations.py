@@ -16,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.db.asset_values import store_asset_value
 from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.migrate import (
     VERSION_TABLE,
@@ -29,7 +30,7 @@ from pm_pipeline.db.migrate import (
     upgrade_store,
 )
 from pm_pipeline.db.partitions import is_partitioned, month_partitions
-from pm_pipeline.db.schema import store_metadata
+from pm_pipeline.db.schema import asset_values, store_metadata
 from pm_pipeline_tests.db.migration_helpers import (
     OUR_TABLES,
     checksum,
@@ -44,7 +45,7 @@ from pm_pipeline_tests.fixtures import main_schema
 
 def test_head_is_the_newest_revision() -> None:
     # Other branches chain their revisions on these ids.
-    assert head_revision() == "0008_partitioned_readings"
+    assert head_revision() == "0009_models_once"
 
 
 def test_the_revision_files_name_alembic_s_chain_in_order() -> None:
@@ -96,7 +97,7 @@ def test_a_store_at_head_opens_without_alembic(empty_url: str) -> None:
 def test_a_fresh_database_gets_every_table_at_head(empty_url: str) -> None:
     engine = open_engine(empty_url)
     assert store_revision(engine) is None
-    assert upgrade_store(engine) == (None, "0008_partitioned_readings")
+    assert upgrade_store(engine) == (None, "0009_models_once")
     assert table_names(engine) == OUR_TABLES | {"pm_alembic_version"}
     assert store_revision(engine) == head_revision()
     with engine.connect() as connection:
@@ -307,3 +308,16 @@ def test_todays_readings_upgrade_to_months_with_every_row_and_grant(empty_url: s
             with engine.begin() as connection:
                 connection.execute(sa.text(f"REVOKE ALL ON pm_readings FROM {reader}"))
                 connection.execute(sa.text(f"DROP ROLE {reader}"))
+
+
+def test_the_axis_models_stored_copies_go_and_other_values_stay(empty_url: str) -> None:
+    """The model lives once, in the registry: 0009 deletes the pickles earlier versions
+    stored per axis-model asset, and keeps every other step's value."""
+    engine = open_engine(empty_url)
+    upgrade_store(engine, "0008_partitioned_readings")
+    for key in ("axis_models/axis_1", "axis_models/axis_8", "minmax_scaler", "thresholds/axis_1"):
+        store_asset_value(engine, key, "robot-1", {"stored as": key}, "run-1")
+    upgrade_store(engine)
+    with engine.connect() as connection:
+        kept = connection.execute(sa.select(asset_values.c.asset_key)).scalars().all()
+    assert sorted(kept) == ["minmax_scaler", "thresholds/axis_1"]

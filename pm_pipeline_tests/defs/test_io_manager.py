@@ -1,5 +1,6 @@
-"""No local disk between steps: a step on another host (another Dagster home, another working
-folder) loads what an earlier step stored, from the database alone."""
+"""No local disk between steps: a step on another host (another working folder, the same
+Dagster storage, as every host of a deployment shares it) loads what an earlier step stored,
+from the database and Dagster's event log alone."""
 
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from pm_pipeline_tests.partitioned import ROBOT, materialize_robot
 pytestmark = pytest.mark.usefixtures("plumbing_mode")  # any detector will do
 
 
-def test_thresholds_on_another_host_load_the_models_an_earlier_run_stored(
+def test_thresholds_on_another_host_load_the_model_an_earlier_run_registered(
     postgres_url: str, robot_day: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     database = ReadingsDatabaseResource(url=postgres_url)
@@ -29,15 +30,17 @@ def test_thresholds_on_another_host_load_the_models_an_earlier_run_stored(
     ingest_readings(database.engine(), database.table(), history, ROBOT, "h", "h")
     upstream = TRAINING_ASSETS[:3]  # raw_readings, minmax_scaler, axis_models
     first_host, second_host = tmp_path / "host-a", tmp_path / "host-b"
-    for host in (first_host, second_host):
-        host.mkdir()
-        monkeypatch.chdir(host)
-        with dg.instance_for_test(temp_dir=str(host)) as instance:
+    shared_storage = tmp_path / "dagster"  # Postgres through DAGSTER_PG_URL in a deployment
+    shared_storage.mkdir()
+    with dg.instance_for_test(temp_dir=str(shared_storage)) as instance:
+        for host in (first_host, second_host):
+            host.mkdir()
+            monkeypatch.chdir(host)
             if host == first_host:
                 result = materialize_robot(
                     upstream, resources=pipeline_resources(database), instance=instance
                 )
-            else:  # nothing of the first host's home or folder is reachable from here
+            else:  # nothing of the first host's folder is reachable from here
                 result = materialize_robot(
                     [*upstream, TRAINING_ASSETS[3]],
                     selection=list(THRESHOLD_KEYS.values()),

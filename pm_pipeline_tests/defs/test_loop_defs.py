@@ -22,7 +22,7 @@ from pm_pipeline.defs.baseline_sensor import baseline_retraining_sensor
 from pm_pipeline.defs.event_metadata import ALERT_CHECK, ERROR_CHECK, event_check_results
 from pm_pipeline.defs.execution import add_robot
 from pm_pipeline.defs.io_manager import pipeline_resources
-from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline.defs.resources import ReadingsDatabaseResource, SettingsResource
 from pm_pipeline.defs.sensors import landed_file_sensor
 from pm_pipeline.services.feedback import baseline_state, label_event, record_maintenance
 from pm_pipeline_tests.cli.test_events_command import event
@@ -76,7 +76,8 @@ def test_a_new_normal_with_enough_readings_starts_one_retraining(
 ) -> None:
     with dg.instance_for_test() as instance:
         add_robot(instance, ROBOT)
-        context = dg.build_sensor_context(instance=instance, resources={"readings_db": database})
+        resources = {"readings_db": database, "settings": SettingsResource()}
+        context = dg.build_sensor_context(instance=instance, resources=resources)
         idle = baseline_retraining_sensor(context)
         assert isinstance(idle, dg.SensorResult) and not idle.run_requests
         label_event(database.engine(), labelled, "new-normal", "test")

@@ -10,7 +10,7 @@ from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.schema import readings_table
 from pm_pipeline.definitions import defs
 from pm_pipeline.defs.partitions import ROBOTS
-from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline.defs.resources import ReadingsDatabaseResource, SettingsResource
 from pm_pipeline.defs.schedules import build_nightly_retraining_schedule
 
 
@@ -37,7 +37,7 @@ def fleet_store(url: str, instance: dg.DagsterInstance, with_readings: list[str]
                 [{"robot_id": robot, "timestamp_recorded": datetime(2026, 1, 1), "axis_1": 1.0}],
             )
     engine.dispose()
-    return {"readings_db": ReadingsDatabaseResource(url=url)}
+    return {"readings_db": ReadingsDatabaseResource(url=url), "settings": SettingsResource()}
 
 
 def test_defaults_two_in_the_morning_utc_running() -> None:

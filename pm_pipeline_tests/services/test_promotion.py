@@ -12,6 +12,7 @@ from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.events import replace_events
 from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.db.registry import activate_model, register_model
+from pm_pipeline.db.robot_store import RobotStore
 from pm_pipeline.db.schema import readings_table
 from pm_pipeline.services.promotion import check_newest_landed_fault
 
@@ -33,36 +34,36 @@ def test_the_check_compares_both_models_on_the_newest_landed_file(
     dull = fit_model(history, fit_minmax_scaling(history), RobustSettings(z_alert=15, z_error=20))
     sharp = fit_model(history, fit_minmax_scaling(history), RobustSettings(z_alert=2.5))
 
-    first = check_newest_landed_fault(engine, table, "r1", active)
+    first = check_newest_landed_fault(RobotStore(engine, table, "r1"), active)
     assert first.passed and first.summary == "robot r1 has no active model to compare with yet"
     register_model(engine, active, "r1", None, {})
     activate_model(engine, active.version, "r1", "test")
-    itself = check_newest_landed_fault(engine, table, "r1", active)
+    itself = check_newest_landed_fault(RobotStore(engine, table, "r1"), active)
     assert (
         itself.passed and itself.summary == f"the candidate is the active version {active.version}"
     )
-    quiet = check_newest_landed_fault(engine, table, "r1", dull)
+    quiet = check_newest_landed_fault(RobotStore(engine, table, "r1"), dull)
     assert quiet.passed and quiet.summary == "no landed file of robot r1 has events yet"
 
     flagged = detect_events(active, landed)
     assert flagged["axis"].tolist() == ["axis_2"]
     replace_events(engine, "landed.csv", flagged, active.version, None, "r1")
-    missed = check_newest_landed_fault(engine, table, "r1", dull)
+    missed = check_newest_landed_fault(RobotStore(engine, table, "r1"), dull)
     assert not missed.passed and missed.source == "landed.csv"
     assert missed.active_events[["axis", "caught"]].values.tolist() == [["axis_2", False]]
     assert missed.candidate_events.empty
-    caught = check_newest_landed_fault(engine, table, "r1", sharp)
+    caught = check_newest_landed_fault(RobotStore(engine, table, "r1"), sharp)
     assert caught.passed and caught.active_events["caught"].all()
     # Another robot's newer events change nothing for r1.
     day_later = flagged.assign(start=flagged["start"] + pd.Timedelta(days=1))
     day_later["end"] = flagged["end"] + pd.Timedelta(days=1)
     register_model(engine, active, "r2", None, {})  # a version is named with its robot
     replace_events(engine, "other.csv", day_later, active.version, None, "r2")
-    assert check_newest_landed_fault(engine, table, "r1", dull).source == "landed.csv"
+    assert check_newest_landed_fault(RobotStore(engine, table, "r1"), dull).source == "landed.csv"
 
     # A file stored under another name than its events' source: the readings around its
     # events are compared instead of the file's span.
     replace_events(engine, "renamed.csv", flagged, active.version, None, "r1")
-    renamed = check_newest_landed_fault(engine, table, "r1", dull)
+    renamed = check_newest_landed_fault(RobotStore(engine, table, "r1"), dull)
     assert not renamed.passed and renamed.source == "renamed.csv"
     assert renamed.active_events["axis"].tolist() == ["axis_2"]

@@ -15,7 +15,7 @@ from pm_pipeline.db.partitions import detached_months, is_partitioned, month_par
 from pm_pipeline.db.readings import read_readings
 from pm_pipeline.db.rollups import read_rollups
 from pm_pipeline.db.schema import readings_table
-from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline.defs.resources import ReadingsDatabaseResource, SettingsResource
 from pm_pipeline.defs.retention import readings_retention_job
 from pm_pipeline.services.retention import RetentionPolicy, retain_readings
 from pm_pipeline_tests.db.test_partitioned_readings import readings_at
@@ -96,7 +96,10 @@ def test_the_command_and_the_job_retain(
     assert "pm_readings: kept for ever" in out and "pm_readings_minute: kept from" in out
     assert len(stored_days(engine)) == 6
     monkeypatch.setenv("PM_RETENTION_DAYS", "30")
-    resources = {"readings_db": ReadingsDatabaseResource(url=sqlite_url)}
+    resources = {
+        "readings_db": ReadingsDatabaseResource(url=sqlite_url),
+        "settings": SettingsResource(),
+    }
     assert readings_retention_job.execute_in_process(resources=resources).success
     assert stored_days(engine) == []
 

@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.trained import TrainedModel
 
 
-def single_model(models: list[TrainedModel]) -> TrainedModel:
-    """The one model that every axis asset belongs to.
+def one_model_version(versions: Mapping[str, str | None]) -> str:
+    """The one model version that every axis asset (name → its newest data version, None
+    when it was never materialized) belongs to.
 
     Raises
     ------
     PipelineError
-        When the axis assets come from different model versions (a partial rematerialization
-        after the readings changed); materialize all axis models together.
+        When an axis asset was never materialized, or the axis assets come from different
+        model versions (a partial rematerialization after the readings changed); materialize
+        all axis_models together.
     """
-    versions = sorted({model.version for model in models})
-    if len(versions) != 1:
+    missing = [name for name, version in versions.items() if version is None]
+    if missing:
         raise PipelineError(
-            f"the axis models come from different model versions ({', '.join(versions)}); "
+            f"{', '.join(missing)} has no model version yet; materialize all axis_models first."
+        )
+    found = sorted({str(version) for version in versions.values()})
+    if len(found) != 1:
+        raise PipelineError(
+            f"the axis models come from different model versions ({', '.join(found)}); "
             "materialize all axis_models together."
         )
-    return models[0]
+    return found[0]
 
 
 def threshold_table(model: TrainedModel, axis: str) -> pd.DataFrame:

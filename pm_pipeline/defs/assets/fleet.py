@@ -5,13 +5,12 @@ import dagster as dg
 import pandas as pd
 
 from pm_pipeline.config.robots import load_fleet
-from pm_pipeline.config.settings import load_settings
-from pm_pipeline.core.feedback.labels import LABELS
+from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.views.fleet import ROW_COLUMNS, fleet_cell, status_line, status_markdown
 from pm_pipeline.db.feedback import read_labels, read_maintenance
 from pm_pipeline.defs.assets.scoring import file_events
 from pm_pipeline.defs.assets.validation import synthetic_events
-from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline.defs.resources import ReadingsDatabaseResource, SettingsResource
 from pm_pipeline.services.feedback import label_event
 from pm_pipeline.services.fleet_health import fleet_health as read_fleet_health
 
@@ -54,10 +53,11 @@ def event_labels(
 ) -> dg.MaterializeResult:
     """Engineers' labels on events (confirmed, false-alarm, new-normal), never overwritten:
     launch label_event_job with the event id and label to add one."""
-    if config.label not in LABELS:
-        raise dg.Failure(f"label {config.label!r} is unknown; use one of {', '.join(LABELS)}.")
     engine = readings_db.engine()
-    done = label_event(engine, config.event_id, config.label, config.by, config.note)
+    try:
+        done = label_event(engine, config.event_id, config.label, config.by, config.note)
+    except PipelineError as error:  # an unknown label or event: the user's to correct
+        raise dg.Failure(description=str(error), allow_retries=False) from error
     context.log.info(f"event {done.event_id} of {done.robot_id} labelled {done.label}")
     labels = read_labels(engine)
     shown = labels.tail(RECENT_LABELS)[
@@ -85,12 +85,13 @@ label_event_job = dg.define_asset_job(
     deps=[file_events, synthetic_events, event_labels, maintenance_records],
     automation_condition=FLEET_CHANGED,
 )
-def fleet_health(readings_db: ReadingsDatabaseResource) -> dg.MaterializeResult:
+def fleet_health(
+    readings_db: ReadingsDatabaseResource, settings: SettingsResource
+) -> dg.MaterializeResult:
     """Which robots need you now: one status per robot (ALARM, WATCH, NO DATA, NO MODEL,
     STALE MODEL, OK) with open events, newest reading, model age and quarantined files."""
-    settings = load_settings()
-    engine = readings_db.engine()
-    rows = read_fleet_health(engine, readings_db.table(), load_fleet(settings), settings)
+    loaded, engine = settings.loaded, readings_db.engine()
+    rows = read_fleet_health(engine, readings_db.table(), load_fleet(loaded), loaded)
     maintenance = read_maintenance(engine).tail(RECENT_LABELS)
     return dg.MaterializeResult(
         metadata={

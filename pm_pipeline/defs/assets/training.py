@@ -3,6 +3,8 @@ each a partition per robot.
 
 The eight asset keys are fixed; a model covers only the axes with readings in its window (a
 robot with fewer axes), and the other keys materialize the same version marked not modelled.
+The model itself is stored once, in the registry: the axis-model assets report its version as
+their data version, and later steps load it by that version.
 """
 
 from collections.abc import Iterator
@@ -10,24 +12,11 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from pm_pipeline.config.robots import robot_export_format
-from pm_pipeline.config.settings import load_settings
-from pm_pipeline.core.detection.registry import fit_model as fit_trained_model
-from pm_pipeline.core.detection.registry import model_detector
-from pm_pipeline.core.model.exclusion import excluded_readings
-from pm_pipeline.core.model.params import settings_for_mode
-from pm_pipeline.core.model.thresholds import single_model, threshold_table
-from pm_pipeline.core.model.trained import (
-    MinMaxScaling,
-    TrainedModel,
-    fit_minmax_scaling,
-    for_robot,
-    with_context_names,
-)
-from pm_pipeline.core.model.windows import newest_hours
-from pm_pipeline.core.schema import AXES, TIME_COLUMN
+from pm_pipeline.core.model.thresholds import one_model_version, threshold_table
+from pm_pipeline.core.model.trained import MinMaxScaling, fit_minmax_scaling
+from pm_pipeline.core.schema import AXES
 from pm_pipeline.core.versioning import readings_fingerprint
-from pm_pipeline.db.registry import register_model
+from pm_pipeline.db.registry import load_model
 from pm_pipeline.defs.metadata import (
     axis_model_metadata,
     exclusion_metadata,
@@ -36,9 +25,10 @@ from pm_pipeline.defs.metadata import (
     table_markdown,
 )
 from pm_pipeline.defs.partitions import robots_partitions
-from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline.defs.resources import ReadingsDatabaseResource, SettingsResource
+from pm_pipeline.services.models import fit_model_version
 from pm_pipeline.services.sources import training_readings
-from pm_pipeline.services.training import TrainingWindow, context_names
+from pm_pipeline.services.training import TrainingWindow
 
 AXIS_MODEL_KEYS = {axis: dg.AssetKey(["axis_models", axis]) for axis in AXES}
 THRESHOLD_KEYS = {axis: dg.AssetKey(["thresholds", axis]) for axis in AXES}
@@ -52,12 +42,6 @@ class RawReadingsConfig(dg.Config):
     end: str | None = None
     last_days: float | None = None
     limit: int | None = None
-
-
-STATISTIC_PLOT_HOURS = 6.0
-"""The axis-model page draws the detector's score over the training window's newest hours: a
-plot shows a few hundred points, and scoring a month of readings for it would cost as much as
-fitting the model."""
 
 
 class AxisModelsConfig(dg.Config):
@@ -81,6 +65,7 @@ def raw_readings(
     context: dg.AssetExecutionContext,
     config: RawReadingsConfig,
     readings_db: ReadingsDatabaseResource,
+    settings: SettingsResource,
 ) -> dg.MaterializeResult:
     """The training window of motor-current readings, read from the readings table after
     copying in what is new in your own readings table (PM_SOURCE_LAYOUT), if one is set."""
@@ -88,7 +73,7 @@ def raw_readings(
     window = TrainingWindow(config.start, config.end, config.last_days, config.limit)
     engine, robot_id = readings_db.engine(), context.partition_key
     gathered = training_readings(
-        load_settings(), engine, readings_db.resolved_url, table, robot_id, window
+        settings.loaded, engine, readings_db.resolved_url, table, robot_id, window
     )
     frame, synced = gathered.readings, gathered.synced
     if synced is not None:
@@ -159,31 +144,36 @@ def _per_axis_outs(keys: dict[str, dg.AssetKey], suffix: str, about: str) -> dic
 def axis_models(
     context: dg.AssetExecutionContext,
     config: AxisModelsConfig,
+    readings_db: ReadingsDatabaseResource,
+    settings: SettingsResource,
     raw_readings: pd.DataFrame,
     minmax_scaler: MinMaxScaling,
 ) -> Iterator[dg.MaterializeResult]:
     # All eight lines are fitted even for a subset (milliseconds), so the model version
-    # always covers the whole model.
-    settings = config.model_dump()
-    mode = settings.pop("mode") or load_settings().detector_mode
-    params = settings_for_mode(mode, **settings)
-    fitted = fit_trained_model(raw_readings, minmax_scaler, params, excluded_readings(raw_readings))
-    robot_format = robot_export_format(load_settings(), context.partition_key)
-    named = with_context_names(fitted, context_names(raw_readings, robot_format))
-    model = for_robot(named, context.partition_key)
-    context.log.info(f"model version {model.version} on {', '.join(model.axis_names)}")
-    for axis in AXES:
-        if axis not in model.axes:
-            context.log.warning(f"{axis}: no readings in the training window; not modelled")
-    drawn = newest_hours(raw_readings, STATISTIC_PLOT_HOURS)
-    statistic = model_detector(model).statistic(model, drawn)
+    # always covers the whole model. The registry keeps it; the assets store nothing.
+    robot_id = context.partition_key
+    fitted = fit_model_version(
+        readings_db.engine(),
+        settings.loaded,
+        robot_id,
+        raw_readings,
+        minmax_scaler,
+        config.model_dump(),
+        context.run_id,
+    )
+    model = fitted.model
+    context.log.info(
+        f"model version {model.version} of {robot_id} on {', '.join(model.axis_names)} "
+        f"{'registered' if fitted.is_new else 'known'}"
+    )
+    for axis in fitted.unmodelled:
+        context.log.warning(f"{axis}: no readings in the training window; not modelled")
     for axis, key in AXIS_MODEL_KEYS.items():
         if key in context.selected_asset_keys:
             yield dg.MaterializeResult(
                 asset_key=key,
-                value=model,
                 data_version=dg.DataVersion(model.version),
-                metadata=axis_model_metadata(model, axis, raw_readings, statistic.get(axis)),
+                metadata=axis_model_metadata(model, axis, raw_readings, fitted.statistic.get(axis)),
             )
 
 
@@ -191,40 +181,13 @@ def axis_models(
     outs=_per_axis_outs(
         THRESHOLD_KEYS, "thresholds", "ALERT/ERROR residual limits and sustain time"
     ),
-    ins={f"{axis}_model": dg.AssetIn(key=key) for axis, key in AXIS_MODEL_KEYS.items()},
+    deps=list(AXIS_MODEL_KEYS.values()),
     partitions_def=robots_partitions,
 )
 def thresholds(
-    context: dg.AssetExecutionContext,
-    readings_db: ReadingsDatabaseResource,
-    axis_1_model: TrainedModel,
-    axis_2_model: TrainedModel,
-    axis_3_model: TrainedModel,
-    axis_4_model: TrainedModel,
-    axis_5_model: TrainedModel,
-    axis_6_model: TrainedModel,
-    axis_7_model: TrainedModel,
-    axis_8_model: TrainedModel,
+    context: dg.AssetExecutionContext, readings_db: ReadingsDatabaseResource
 ) -> Iterator[dg.MaterializeResult]:
-    model = single_model(
-        [
-            axis_1_model,
-            axis_2_model,
-            axis_3_model,
-            axis_4_model,
-            axis_5_model,
-            axis_6_model,
-            axis_7_model,
-            axis_8_model,
-        ]
-    )
-    is_new = register_model(
-        readings_db.engine(), model, context.partition_key, context.run_id, registry_metrics(model)
-    )
-    context.log.info(
-        f"model version {model.version} of {context.partition_key} "
-        f"{'registered' if is_new else 'known'}"
-    )
+    model = load_model(readings_db.engine(), axis_models_version(context))
     for axis, key in THRESHOLD_KEYS.items():
         table = threshold_table(model, axis)
         yield dg.MaterializeResult(
@@ -235,23 +198,20 @@ def thresholds(
         )
 
 
-def registry_metrics(model: TrainedModel) -> dict:
-    """The per-axis figures stored with a version in the registry."""
-    return (
-        {
-            axis: {
-                "r2": fitted.r2,
-                "sigma": fitted.residual_sigma,
-                "slope": fitted.slope,
-                "sustain_samples": fitted.thresholds.sustain_samples,
-            }
-            for axis, fitted in model.axes.items()
-        }
-        | {
-            "window": [model.window_start, model.window_end],
-            "time_column": TIME_COLUMN,
-            "excluded_readings": model.excluded_row_count,
-            "method": model.params.mode,
-        }
-        | ({"context_columns": model.context_names} if model.context_names else {})
+DATA_VERSION_TAG = "dagster/data_version"
+"""The tag of a materialization that holds its data version."""
+
+
+def axis_models_version(context: dg.AssetExecutionContext) -> str:
+    """The model version the newest materializations of the robot's eight axis-model
+    assets report (the registry holds the model under it)."""
+    return one_model_version(
+        {key.to_user_string(): _data_version(context, key) for key in AXIS_MODEL_KEYS.values()}
     )
+
+
+def _data_version(context: dg.AssetExecutionContext, key: dg.AssetKey) -> str | None:
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[context.partition_key]), limit=1
+    ).records
+    return (records[0].event_log_entry.tags or {}).get(DATA_VERSION_TAG) if records else None

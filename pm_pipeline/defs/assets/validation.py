@@ -2,29 +2,14 @@
 
 import dagster as dg
 
-from pm_pipeline.config.settings import load_settings
-from pm_pipeline.core.detection.registry import detect_events
-from pm_pipeline.core.evaluation.metrics import match_injections
-from pm_pipeline.core.evaluation.promotion import (
-    LandedFaultCheck,
-    PromotionChecks,
-    evaluate_promotion,
-)
-from pm_pipeline.core.model.thresholds import single_model
-from pm_pipeline.core.model.trained import TrainedModel
-from pm_pipeline.core.schema import synthetic_source
-from pm_pipeline.core.simulation.synthetic import (
-    VERIFICATION_HOURS,
-    SyntheticSet,
-    generate_synthetic_test_data,
-)
-from pm_pipeline.db.events import replace_events
-from pm_pipeline.db.registry import activate_model, load_model, record_checks
-from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
+from pm_pipeline.core.evaluation.promotion import LandedFaultCheck, PromotionChecks
+from pm_pipeline.core.simulation.synthetic import VERIFICATION_HOURS, SyntheticSet
+from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS, axis_models_version
 from pm_pipeline.defs.metadata import landed_fault_metadata, readings_metadata, table_markdown
 from pm_pipeline.defs.partitions import robots_partitions
-from pm_pipeline.defs.resources import ReadingsDatabaseResource
-from pm_pipeline.services.promotion import check_newest_landed_fault
+from pm_pipeline.defs.resources import ReadingsDatabaseResource, SettingsResource
+from pm_pipeline.services.models import SyntheticSetConfig, synthetic_set
+from pm_pipeline.services.promotion import promote_if_checks_pass
 
 RECALL_CHECK = "injected_runs_detected"
 FINITE_CHECK = "coefficients_finite"
@@ -46,43 +31,25 @@ class SyntheticTestDataConfig(dg.Config):
 
 @dg.asset(
     group_name="validation",
-    ins={f"{axis}_model": dg.AssetIn(key=key) for axis, key in AXIS_MODEL_KEYS.items()},
-    deps=list(THRESHOLD_KEYS.values()),
+    deps=[*AXIS_MODEL_KEYS.values(), *THRESHOLD_KEYS.values()],
     partitions_def=robots_partitions,
 )
 def synthetic_test_data(
+    context: dg.AssetExecutionContext,
     config: SyntheticTestDataConfig,
-    axis_1_model: TrainedModel,
-    axis_2_model: TrainedModel,
-    axis_3_model: TrainedModel,
-    axis_4_model: TrainedModel,
-    axis_5_model: TrainedModel,
-    axis_6_model: TrainedModel,
-    axis_7_model: TrainedModel,
-    axis_8_model: TrainedModel,
+    readings_db: ReadingsDatabaseResource,
 ) -> dg.MaterializeResult:
     """Readings in amperes drawn from the models after the training window, with injected
     alert- and error-level runs recorded as ground truth."""
-    model = single_model(
-        [
-            axis_1_model,
-            axis_2_model,
-            axis_3_model,
-            axis_4_model,
-            axis_5_model,
-            axis_6_model,
-            axis_7_model,
-            axis_8_model,
-        ]
+    shape = SyntheticSetConfig(
+        config.hours, config.runs_per_level, config.seed, config.readings or None
     )
-    synthetic = generate_synthetic_test_data(
-        model, config.hours, config.runs_per_level, config.seed, config.readings or None
-    )
+    synthetic = synthetic_set(readings_db.engine(), axis_models_version(context), shape)
     return dg.MaterializeResult(
         value=synthetic,
         metadata={
             **readings_metadata(synthetic.readings),
-            "model_version": model.version,
+            "model_version": synthetic.model_version,
             "injected_runs": len(synthetic.injected),
             "injected": table_markdown(synthetic.injected),
         },
@@ -116,41 +83,35 @@ def synthetic_events(
     context: dg.AssetExecutionContext,
     config: SyntheticEventsConfig,
     readings_db: ReadingsDatabaseResource,
+    settings: SettingsResource,
     synthetic_test_data: SyntheticSet,
 ) -> dg.MaterializeResult:
     """Events the detector raises on the synthetic set. A version that passes every check
     becomes the active one; otherwise the previous active version stays."""
-    engine, robot_id = readings_db.engine(), context.partition_key
-    model = load_model(engine, synthetic_test_data.model_version)
-    events = detect_events(model, synthetic_test_data.readings)
-    source = synthetic_source(model.version)
-    replace_events(engine, source, events, model.version, context.run_id, robot_id)
-    matched = match_injections(events, synthetic_test_data.injected)
-    landed = check_newest_landed_fault(engine, readings_db.table(), robot_id, model)
-    min_rows = config.min_training_rows or load_settings().min_training_rows
-    checks = evaluate_promotion(model, matched, min_rows, landed)
-    record_checks(engine, model.version, checks.to_dict())
-    if checks.passed:
-        activate_model(engine, model.version, robot_id, "passed its checks", context.run_id)
-        outcome = f"version {model.version} is now active for {robot_id}"
-    else:
-        outcome = f"version {model.version} not promoted: {'; '.join(checks.reasons)}"
-        context.log.warning(outcome)
+    verdict = promote_if_checks_pass(
+        readings_db.robot_store(context.partition_key),
+        synthetic_test_data,
+        config.min_training_rows or settings.loaded.min_training_rows,
+        context.run_id,
+    )
+    checks = verdict.checks
+    if not verdict.promoted:
+        context.log.warning(verdict.outcome)
     return dg.MaterializeResult(
         metadata={
-            "model_version": model.version,
-            "promotion": outcome,
-            "events": len(events),
-            "events_source": source,
+            "model_version": verdict.model_version,
+            "promotion": verdict.outcome,
+            "events": verdict.events,
+            "events_source": verdict.events_source,
             "recall": checks.synthetic_recall,
             "recall_error_level": checks.error_level_recall,
-            "matched": table_markdown(matched),
+            "matched": table_markdown(verdict.matched),
         },
         check_results=[
             _check(RECALL_CHECK, checks.recall_ok, checks),
             _check(FINITE_CHECK, checks.coefficients_finite, checks),
             _check(ROWS_CHECK, checks.enough_rows, checks),
-            _landed_fault_check(landed),
+            _landed_fault_check(verdict.landed),
         ],
     )
 
