@@ -12,7 +12,7 @@ def ready(robot: str, name: str) -> LandingDecision:
 
 
 def names(batches: list[list[LandingDecision]]) -> list[list[str]]:
-    return [[f"{d.robot_id}/{d.partition_key}" for d in batch] for batch in batches]
+    return [[f"{d.robot_id}/{d.file_key}" for d in batch] for batch in batches]
 
 
 def test_a_ticks_files_of_all_robots_form_one_run_each_robots_in_landing_order() -> None:
