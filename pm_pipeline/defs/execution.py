@@ -52,6 +52,10 @@ run_coordinator:
   class: QueuedRunCoordinator
   config:
     dequeue_interval_seconds: 1
+    # Runs of different lanes are launched side by side: a launch (a process importing the
+    # code location) takes seconds on a busy host, and one at a time it would serialize them.
+    dequeue_use_threads: true
+    dequeue_num_workers: 4
     # One run of landed files per lane at a time (pm/scoring_lane; a robot always scores in
     # the same lane, PM_SCORING_LANES of them), so each robot's files score in landing order,
     # each as the continuation of the one before, while other lanes' robots score beside it;
