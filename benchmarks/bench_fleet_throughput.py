@@ -244,7 +244,7 @@ def file_latencies(
     instance: dg.DagsterInstance, landed_at: dict[tuple[str, str], float]
 ) -> tuple[list[float], float]:
     """Each file's seconds from landing to its materialization, and the last one's time."""
-    records = instance.fetch_materializations(dg.AssetKey("file_events"), limit=100_000).records
+    records = instance.fetch_materializations(dg.AssetKey("file_events"), limit=10_000).records
     stored: dict[tuple[str, str], float] = {}
     for record in records:
         materialization = record.asset_materialization
