@@ -21,7 +21,9 @@ LEGACY_FILE_PARTITIONS = "landed_files"
 """The dynamic ``file`` dimension of the layout before robot × day (see docs/operations.md)."""
 
 robots_partitions = dg.DynamicPartitionsDefinition(name=ROBOTS)
-days_partitions = dg.DailyPartitionsDefinition(start_date=FIRST_DAY.isoformat())
+# end_offset=1: today is a partition already (Dagster's daily partitions otherwise end with
+# yesterday), so a file landing today materializes a day the UI and automation know.
+days_partitions = dg.DailyPartitionsDefinition(start_date=FIRST_DAY.isoformat(), end_offset=1)
 robot_days_partitions = dg.MultiPartitionsDefinition(
     {ROBOT_DIMENSION: robots_partitions, DAY_DIMENSION: days_partitions}
 )

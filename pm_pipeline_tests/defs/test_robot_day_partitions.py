@@ -3,6 +3,7 @@ it landed on, never a partition of its own; an instance of the robot × file lay
 
 import logging
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +22,13 @@ from pm_pipeline.defs.assets import file_events
 from pm_pipeline.defs.event_metadata import ERROR_CHECK
 from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.legacy_partitions import upgrade_file_partitions
-from pm_pipeline.defs.partitions import LEGACY_FILE_PARTITIONS, ROBOTS
+from pm_pipeline.defs.partitions import (
+    LEGACY_FILE_PARTITIONS,
+    ROBOTS,
+    landing_day,
+    robot_day_key,
+    robot_days_partitions,
+)
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.defs.test_sensor import tick
@@ -146,3 +153,13 @@ def test_an_instance_of_the_robot_by_file_layout_upgrades_at_the_sensors_tick(
         )
         assert names == ["x.csv", "y.csv"]
         assert upgrade_file_partitions(instance, logging.getLogger("test")) == 0  # done once
+
+
+def test_a_file_landing_today_materializes_a_day_the_definition_knows() -> None:
+    # Dagster's daily partitions end with yesterday unless told otherwise: today's files
+    # would then be invisible to the UI and to the views' automation until midnight.
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(ROBOTS, ["r1"])
+        today = str(robot_day_key("r1", landing_day(time.time())))
+        known = robot_days_partitions.get_partition_keys(dynamic_partitions_store=instance)
+        assert today in known
