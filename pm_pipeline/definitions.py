@@ -14,7 +14,6 @@ from pm_pipeline.defs.baseline_sensor import baseline_retraining_sensor
 from pm_pipeline.defs.executors import pipeline_executor, run_process_executor
 from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.jobs import (
-    build_file_scoring_job,
     build_landed_files_job,
     build_training_job,
     views_job,
@@ -37,7 +36,6 @@ def defs() -> dg.Definitions:
         jobs=[
             # Retraining alone spreads its steps over processes (or Celery workers).
             build_training_job(pipeline_executor(settings)),
-            build_file_scoring_job(run_process_executor(settings)),
             build_landed_files_job(run_process_executor(settings)),
             views_job,
             label_event_job,

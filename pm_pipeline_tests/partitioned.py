@@ -1,16 +1,17 @@
-"""Materializing assets the way runs do: a robot's partition, or a robot's file's partition,
-added to the instance first."""
+"""Running assets and the scoring job the way runs do: a robot's partition added to the
+instance first, and files scored by ``landed_files_job`` (the one scoring path)."""
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from pm_pipeline.core.schema import DEFAULT_ROBOT_ID
 from pm_pipeline.defs.assets import file_events
+from pm_pipeline.defs.assets.scoring import FILE_NAME_METADATA
 from pm_pipeline.defs.execution import add_robot
 from pm_pipeline.defs.jobs import build_landed_files_job
-from pm_pipeline.defs.partitions import LANDED_FILES, robot_file_key
 
 ROBOT = DEFAULT_ROBOT_ID
 
@@ -24,31 +25,30 @@ def materialize_robot(
     )
 
 
-def materialize_file(
-    assets: Sequence[Any],
+def score_files(
     instance: dg.DagsterInstance,
-    file_key: str,
-    robot: str = ROBOT,
+    files: Sequence[Path | tuple[str, Path]],
+    resources: dict,
+    archive: bool = False,
+    model_version: str | None = None,
     **kwargs: Any,
 ) -> dg.ExecuteInProcessResult:
-    """``dg.materialize`` of the ``file_events`` partition of ``robot``'s file ``file_key``."""
-    add_robot(instance, robot)
-    instance.add_dynamic_partitions(LANDED_FILES, [file_key])
-    return dg.materialize(
-        assets, instance=instance, partition_key=str(robot_file_key(robot, file_key)), **kwargs
+    """A run of ``landed_files_job`` over ``files`` (a path is the default robot's), in that
+    order, their robots added as partitions first."""
+    listed = [(ROBOT, item) if isinstance(item, Path) else item for item in files]
+    for robot, _ in listed:
+        add_robot(instance, robot)
+    config = {
+        "files": [{"robot": r, "file": p.name, "path": str(p)} for r, p in listed],
+        "archive": archive,
+        "model_version": model_version,
+    }
+    return build_landed_files_job(dg.in_process_executor).execute_in_process(
+        run_config={"ops": {"score_landed_files": {"config": config}}},
+        resources=resources,
+        instance=instance,
+        **{"raise_on_error": False, **kwargs},
     )
-
-
-def add_landed(instance: dg.DagsterInstance, file_key: str, robot: str = ROBOT) -> str:
-    """Add the robot and the file as partitions; the ``file_events`` partition key."""
-    add_robot(instance, robot)
-    instance.add_dynamic_partitions(LANDED_FILES, [file_key])
-    return landed_key(file_key, robot)
-
-
-def landed_key(file_key: str, robot: str = ROBOT) -> str:
-    """The ``file_events`` partition key of ``robot``'s file ``file_key``."""
-    return str(robot_file_key(robot, file_key))
 
 
 def run_sensor_request(
@@ -73,17 +73,28 @@ def run_sensor_request(
     )
 
 
+def file_materialization(
+    instance: dg.DagsterInstance, file_key: str, robot: str = ROBOT
+) -> dg.EventLogRecord:
+    """The newest ``file_events`` materialization of ``robot``'s file ``file_key``."""
+    records = instance.fetch_materializations(file_events.key, limit=10_000).records
+    for record in records:  # newest first
+        materialization = record.asset_materialization
+        assert materialization is not None
+        name = materialization.metadata.get(FILE_NAME_METADATA)
+        if (
+            name is not None
+            and name.value == file_key
+            and f"|{robot}" in str(materialization.partition)
+        ):
+            return record
+    raise AssertionError(f"no materialization of {robot}'s {file_key}")
+
+
 def latest_file_metadata(
     instance: dg.DagsterInstance, file_key: str, robot: str = ROBOT
 ) -> dict[str, Any]:
     """The metadata of the newest ``file_events`` materialization of ``robot``'s file."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(
-            asset_key=file_events.key, asset_partitions=[landed_key(file_key, robot)]
-        ),
-        limit=1,
-    ).records
-    assert records, f"no materialization of {robot}'s {file_key}"
-    materialization = records[0].asset_materialization
+    materialization = file_materialization(instance, file_key, robot).asset_materialization
     assert materialization is not None
     return {key: value.value for key, value in materialization.metadata.items()}

@@ -137,7 +137,8 @@ def lineage(args: argparse.Namespace) -> int:
         + (
             f"the synthetic_events materialization of run {event['run_id']}"
             if synthetic
-            else f"file_events partition {event['source']!r} of robot {robot!r}"
+            else f"the file_events materialization of file {event['source']!r} by run "
+            f"{event['run_id']}, in robot {robot!r}'s partition of the day it landed"
         ),
     ]
     lines += _feedback_lines(engine, robot, int(args.event_id))

@@ -74,7 +74,7 @@ def train(args: argparse.Namespace) -> int:
 
 def score(args: argparse.Namespace) -> int:
     from pm_pipeline.definitions import defs
-    from pm_pipeline.defs.execution import latest_metadata, local_instance
+    from pm_pipeline.defs.execution import local_instance, scored_file_metadata
 
     robot = chosen_robot(args)
     robot_export_format(args, robot)  # a robot the robots file lacks fails before any run
@@ -83,7 +83,8 @@ def score(args: argparse.Namespace) -> int:
     if not outcome.success:
         print(f"error: scoring run {outcome.run_id} failed: {outcome.failure}", file=sys.stderr)
         return 1
-    notes = latest_metadata(instance, "file_events", EXPORT_NOTES_METADATA, outcome.run_id)
+    partition, scored = scored_file_metadata(instance, outcome.run_id)
+    notes = scored.get(EXPORT_NOTES_METADATA)
     print_notes(str(notes).splitlines() if notes else [])
     database = _database()
     events = read_events(database.engine(), key, robot)
@@ -91,9 +92,10 @@ def score(args: argparse.Namespace) -> int:
     version = events["model_version"].iloc[0] if len(events) else args.model_version or "newest"
     print(
         f"{args.file}: {len(events)} events ({counts.get('ALERT', 0)} ALERT, "
-        f"{counts.get('ERROR', 0)} ERROR) with model {version}; partition {key!r} of {robot}"
+        f"{counts.get('ERROR', 0)} ERROR) with model {version}; file_events partition "
+        f"{partition!r} (robot|day)"
     )
-    changed = latest_metadata(instance, "file_events", "event_changes", outcome.run_id)
+    changed = scored.get("event_changes")
     changes = [dict(record.data) for record in changed.records] if changed is not None else []
     for change in changes:
         print(

@@ -9,7 +9,7 @@ from typing import Any
 
 import dagster as dg
 
-from pm_pipeline.defs.assets.scoring import SCORED_ROWS_LOG, file_events
+from pm_pipeline.defs.assets.scoring import SCORED_ROWS_LOG, SCORING_RETRY_POLICY
 
 _SCORED_ROWS = re.compile("^" + re.escape(SCORED_ROWS_LOG).replace(r"\{rows\}", r"(\d+)") + "$")
 _UNAVAILABLE = "DatabaseUnavailable"
@@ -17,8 +17,7 @@ _UNAVAILABLE = "DatabaseUnavailable"
 
 def scoring_retries() -> int:
     """How many times a failed ``file_events`` step is tried again (its RetryPolicy)."""
-    policy = file_events.op.retry_policy
-    return policy.max_retries if policy else 0
+    return SCORING_RETRY_POLICY.max_retries
 
 
 class RunWatcher:

@@ -215,9 +215,18 @@ class _PipelineSettings(AlertSettings):
     files_per_run: int = _setting(
         100,
         "PM_FILES_PER_RUN",
-        "At most this many files taken in the same tick, of any robots, score in one run "
-        "(each robot's in landing order); 1 gives every file a run of its own.",
+        "At most this many files taken in the same tick, of any robots of one lane, score "
+        "in one run (each robot's in landing order); 1 gives every file a run of its own.",
         "not a whole number; write a count like 25",
+        ge=1,
+    )
+    scoring_lanes: int = _setting(
+        2,
+        "PM_SCORING_LANES",
+        "Runs of landed files go this many at a time, one per lane: a robot always scores "
+        "in the same lane, so its files keep landing order while other lanes' robots score "
+        "beside it. About the cores free for scoring.",
+        "not a whole number; write a count like 2",
         ge=1,
     )
     scoring_max_runtime_seconds: int = _setting(

@@ -14,8 +14,9 @@ import dagster as dg
 
 from pm_pipeline.config.settings import Settings
 from pm_pipeline.core.landing.plan import ARCHIVE_FOLDER, archive_watch_seconds
+from pm_pipeline.defs.assets.scoring import FILE_NAME_METADATA
 from pm_pipeline.defs.jobs import LANDED_FILES_JOB, landed_files_in
-from pm_pipeline.defs.partitions import split_robot_file_key
+from pm_pipeline.defs.partitions import split_robot_day_key
 from pm_pipeline.services.landing import reland_if_grown
 
 
@@ -54,6 +55,7 @@ def _archived_in_run(
         materialization = entry.asset_materialization
         if materialization is None or "file" not in materialization.metadata:
             continue
-        key = split_robot_file_key(str(materialization.partition))
+        robot, _ = split_robot_day_key(str(materialization.partition))
+        key = (robot, str(materialization.metadata[FILE_NAME_METADATA].value))
         found.append((Path(str(materialization.metadata["file"].value)), key))
     return found

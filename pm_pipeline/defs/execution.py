@@ -10,7 +10,7 @@ from typing import Any
 import dagster as dg
 
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.landing.plan import partition_key_for
+from pm_pipeline.core.landing.plan import file_key_for
 from pm_pipeline.core.runs.processes import (
     OWNER_HOST_TAG,
     OWNER_PID_TAG,
@@ -26,11 +26,7 @@ from pm_pipeline.defs.instance import (
     DAGSTER_PG_VARIABLE,
     local_dagster_home,
 )
-from pm_pipeline.defs.partitions import (
-    LANDED_FILES,
-    ROBOTS,
-    robot_file_key,
-)
+from pm_pipeline.defs.partitions import ROBOTS
 
 PROJECT_SETTINGS = "dagster.yaml"
 # A crashed run is failed and run again: the same blocks end the repo's dagster.yaml (a test
@@ -56,12 +52,19 @@ run_coordinator:
   class: QueuedRunCoordinator
   config:
     dequeue_interval_seconds: 1
-    # One run of landed files at a time (they carry pm/scoring), so each robot's files score
-    # in landing order, each as the continuation of the one before; one retraining at a time
-    # per robot (runs carry pm/robot). Scoring and retraining meet only at the readings
-    # fence (pm_pipeline/db/fence.py).
+    # Runs of different lanes are launched side by side: a launch (a process importing the
+    # code location) takes seconds on a busy host, and one at a time it would serialize them.
+    dequeue_use_threads: true
+    dequeue_num_workers: 4
+    # One run of landed files per lane at a time (pm/scoring_lane; a robot always scores in
+    # the same lane, PM_SCORING_LANES of them), so each robot's files score in landing order,
+    # each as the continuation of the one before, while other lanes' robots score beside it;
+    # one retraining at a time per robot (runs carry pm/robot). Scoring and retraining meet
+    # only at the readings fence (pm_pipeline/db/fence.py).
     tag_concurrency_limits:
-      - key: pm/scoring
+      - key: pm/scoring_lane
+        value:
+          applyLimitPerUniqueValue: true
         limit: 1
       - key: pm/robot
         value:
@@ -261,21 +264,21 @@ def run_scoring(
     run_id: str | None = None,
     robot_id: str = DEFAULT_ROBOT_ID,
 ) -> tuple[str, JobOutcome]:
-    """Materialize ``file_events`` for one file of one robot, adding the partitions first.
+    """Score one file of one robot with ``landed_files_job``, the sensor's job: the file
+    stays where it is, and is a materialization of its robot-day's ``file_events``.
 
     Returns the file's key (the events' source) and the outcome. A caller that passes
     ``run_id`` can follow the run's events as they happen (``instance.add_event_listener``)."""
     if not path.is_file():
         raise PipelineError(f"{path}: no such file; check the path.")
-    key = partition_key_for(path)
+    key = file_key_for(path)
     add_robot(instance, robot_id)
-    instance.add_dynamic_partitions(LANDED_FILES, [key])
-    config = {"path": str(path.resolve()), "model_version": model_version}
+    landed = {"robot": robot_id, "file": key, "path": str(path.resolve())}
+    config = {"files": [landed], "archive": False, "model_version": model_version}
     result = _execute(
-        defs.resolve_job_def("file_scoring_job"),
+        defs.resolve_job_def("landed_files_job"),
         instance,
-        run_config={"ops": {"file_events": {"config": config}}, "loggers": _QUIET_LOGGERS},
-        partition_key=str(robot_file_key(robot_id, key)),
+        run_config={"ops": {"score_landed_files": {"config": config}}, "loggers": _QUIET_LOGGERS},
         run_id=run_id,
     )
     return key, _outcome(result)
@@ -304,6 +307,18 @@ def latest_metadata(
     if materialization is None or field not in materialization.metadata:
         return None
     return materialization.metadata[field].value
+
+
+def scored_file_metadata(instance: dg.DagsterInstance, run_id: str) -> tuple[str, dict[str, Any]]:
+    """The ``file_events`` partition (robot-day) a run of one file materialized, and the
+    values of its metadata; ``("", {})`` when it materialized none."""
+    entries = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    for entry in entries:
+        materialization = entry.asset_materialization
+        if materialization is not None and materialization.asset_key == dg.AssetKey("file_events"):
+            values = {key: value.value for key, value in materialization.metadata.items()}
+            return str(materialization.partition), values
+    return "", {}
 
 
 def _outcome(result: dg.ExecuteInProcessResult) -> JobOutcome:

@@ -1,11 +1,10 @@
-"""Jobs: a robot's retraining (training + validation groups), scoring landed files (one robot's
-partitions, or whatever the sensor found across the fleet), and refreshing a robot's views."""
+"""Jobs: a robot's retraining (training + validation groups), scoring landed files (the one
+scoring path: the sensor's runs and `pm-pipeline score`), and refreshing a robot's views."""
 
 from collections.abc import Mapping
 
 import dagster as dg
 
-from pm_pipeline.defs.assets import file_events
 from pm_pipeline.defs.assets.scoring import score_landed_files
 
 TRAINING_JOB = "training_job"
@@ -32,23 +31,6 @@ views_job = dg.define_asset_job(
 MAX_RUNTIME_TAG = "dagster/max_runtime"
 DEFAULT_MAX_RUNTIME_SECONDS = "600"
 
-FILE_SCORING_JOB = "file_scoring_job"
-
-
-def build_file_scoring_job(executor: dg.ExecutorDefinition):
-    """The scoring job, run on ``executor``
-    (see :func:`pm_pipeline.defs.executors.run_process_executor`)."""
-    return dg.define_asset_job(
-        FILE_SCORING_JOB,
-        selection=dg.AssetSelection.assets(file_events),
-        executor_def=executor,
-        # A run lost with the daemon is failed past this and retried by run_retries; the sensor
-        # sets it from PM_SCORING_MAX_RUNTIME_SECONDS, this covers runs started from the UI.
-        tags={MAX_RUNTIME_TAG: DEFAULT_MAX_RUNTIME_SECONDS},
-        description="Score landed controller exports of a robot with its active model version.",
-    )
-
-
 LANDED_FILES_JOB = "landed_files_job"
 
 
@@ -63,16 +45,17 @@ def landed_files_in(run_config: Mapping[str, object]) -> list[dict[str, str]]:
 
 
 def build_landed_files_job(executor: dg.ExecutorDefinition) -> dg.JobDefinition:
-    """The sensor's job: one run scores the files a tick found, whichever robots they
-    belong to, each file materializing its own ``file_events`` partition (see
-    "Throughput" in docs/fleet.md)."""
+    """The one scoring job: a run of the sensor scores a lane's files that a tick found,
+    whichever robots they belong to, and `pm-pipeline score` runs it for one file; each file
+    is a materialization of its robot-day's ``file_events`` partition (see "Throughput" in
+    docs/fleet.md)."""
 
     @dg.job(
         name=LANDED_FILES_JOB,
         executor_def=executor,
         tags={MAX_RUNTIME_TAG: DEFAULT_MAX_RUNTIME_SECONDS},
-        description="Score the controller exports landed_file_sensor found, across the fleet, "
-        "each with its robot's active model version.",
+        description="Score controller exports (those landed_file_sensor found, or one given "
+        "to pm-pipeline score), each with its robot's active model version.",
     )
     def landed_files_job() -> None:
         score_landed_files()

@@ -11,7 +11,7 @@ import dagster as dg
 from pm_pipeline.config.robots import Fleet, load_fleet
 from pm_pipeline.config.settings import Settings, load_settings
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.landing.batches import batch_run_key, fleet_batches
+from pm_pipeline.core.landing.batches import batch_run_key, fleet_batches, scoring_lane
 from pm_pipeline.core.landing.plan import (
     EarlierRun,
     LandingDecision,
@@ -23,12 +23,8 @@ from pm_pipeline.core.landing.plan import (
 )
 from pm_pipeline.defs.archive_watch import reland_grown_archives
 from pm_pipeline.defs.jobs import LANDED_FILES_JOB, MAX_RUNTIME_TAG, landed_files_in
-from pm_pipeline.defs.partitions import (
-    LANDED_FILES,
-    ROBOTS,
-    landed_files_partitions,
-    robots_partitions,
-)
+from pm_pipeline.defs.legacy_partitions import upgrade_file_partitions
+from pm_pipeline.defs.partitions import ROBOTS, robots_partitions
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.services.drop_folders import check_finished_folders
 from pm_pipeline.services.landing import (
@@ -41,8 +37,9 @@ from pm_pipeline.services.landing import (
 from pm_pipeline.services.notifications import channels_from, deliver_due
 
 RUN_KEY_TAG = "dagster/run_key"
-SCORING_TAG = "pm/scoring"
-"""On every run of landed files; the run queue starts one at a time (dagster.yaml)."""
+SCORING_LANE_TAG = "pm/scoring_lane"
+"""A run of landed files's lane (see pm_pipeline.core.landing.batches); the run queue starts
+one run per lane at a time (dagster.yaml)."""
 ROBOTS_TAG = "pm/robots"
 """The robots whose files a run scores, comma-separated."""
 WILL_RETRY_TAG = "dagster/will_retry"
@@ -57,8 +54,8 @@ RERUN_OF_TAG = "pm/rerun_of"
     minimum_interval_seconds=1,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Scores each new or changed *.csv in PM_DROP_DIR (default data/incoming): the "
-    "top level is the default robot's, <robot_id>/ each robot's; the files a tick finds, of "
-    "any robots, score in one run.",
+    "top level is the default robot's, <robot_id>/ each robot's; the files a tick finds score "
+    "in one run per lane (PM_SCORING_LANES), lanes side by side.",
 )
 def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     # A bad setting or robots file fails the tick here with one line, before any file moves.
@@ -68,6 +65,7 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     folder.mkdir(parents=True, exist_ok=True)
     check_finished_folders(folder)  # a symlinked archive/ fails the tick before any move
     reland_grown_archives(context, settings)
+    upgrade_file_partitions(context.instance, context.log)
     landed = list_landed_files(folder)
     decisions = plan_landed_files(
         not_in_flight(landed, _paths_in_flight(context)),
@@ -84,9 +82,8 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
             fresh.append(decision)
         elif step is not None:
             reruns.append(_run_request([decision], *step, settings=settings))
-    known_files = set(context.instance.get_dynamic_partitions(LANDED_FILES))
-    batches, new_files = fleet_batches(fresh, known_files, settings.files_per_run)
-    requests = [_run_request(batch, None, None, settings=settings) for batch in batches]
+    batches = fleet_batches(fresh, settings.files_per_run, settings.scoring_lanes)
+    requests = [_run_request(batch, None, None, settings=settings) for _, batch in batches]
     quarantined = []
     for bad in (d for d in decisions if d.action == "quarantine"):
         try:
@@ -108,10 +105,10 @@ def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     return dg.SensorResult(
         run_requests=[*reruns, *requests],
         skip_reason=seen if seen and not (requests or reruns) else None,
-        dynamic_partitions_requests=[
-            *([robots_partitions.build_add_request(robots)] if robots else []),
-            *([landed_files_partitions.build_add_request(new_files)] if new_files else []),
-        ],
+        # Robots only: days are a time window, and files are never partitions.
+        dynamic_partitions_requests=(
+            [robots_partitions.build_add_request(robots)] if robots else []
+        ),
         # The cursor is only a small summary for the UI; run keys carry exactly-once.
         cursor=json.dumps(
             {
@@ -249,15 +246,16 @@ def _run_request(
     rerun_of: str | None,
     settings: Settings,
 ) -> dg.RunRequest:
-    """One run for a batch of files, of one robot or many."""
+    """One run for a batch of files of one lane, of one robot or many."""
     robots = list(dict.fromkeys(decision.robot_id for decision in batch))
-    files = [{"robot": d.robot_id, "file": d.partition_key, "path": str(d.path)} for d in batch]
+    lane = scoring_lane(robots[0], settings.scoring_lanes)
+    files = [{"robot": d.robot_id, "file": d.file_key, "path": str(d.path)} for d in batch]
     return dg.RunRequest(
         run_key=rerun_key or batch_run_key(batch),
         run_config={"ops": {"score_landed_files": {"config": {"files": files, "archive": True}}}},
         tags={
             **dict(decision.content_tag for decision in batch),
-            SCORING_TAG: "landed",
+            SCORING_LANE_TAG: lane,
             # Not pm/robot: that tag queues a run behind the robot's retraining, and a run
             # held back would let the next run of landed files overtake it.
             ROBOTS_TAG: ",".join(robots),

@@ -175,7 +175,10 @@ def test_lineage_of_a_synthetic_event_names_its_verification_set(
         assert "the synthetic_events materialization of run run-" in said
         assert "file_events" not in said
     landed = run_cli("lineage", str(ids["day.csv"]), cwd=tmp_path, env=env).stdout
-    assert "source        day.csv" in landed and "file_events partition 'day.csv'" in landed
+    assert (
+        "source        day.csv" in landed
+        and "file_events materialization of file 'day.csv'" in landed
+    )
 
 
 def test_all_robots_lists_the_fleets_events(

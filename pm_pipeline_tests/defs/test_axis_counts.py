@@ -111,7 +111,7 @@ def test_six_axis_robot_is_verified_and_scored_end_to_end(
         )
         assert trained.success  # the promotion checks pass on the six modelled axes
         version = newest_model_version(database.engine(), ROBOT)
-        scored = score_landed(database, instance, "landed.csv", {"path": str(landed)})
+        scored = score_landed(database, instance, landed)
         assert scored.success
     events = read_events(database.engine(), "landed.csv")
     assert set(events["model_version"]) == {version}

@@ -1,4 +1,4 @@
-"""Two runs of `file_events` on the same landed file: at the same time (a re-execution from the
+"""Two runs of `landed_files_job` on the same landed file: at the same time (a re-execution from the
 UI while the sensor's run is going), or one after the other (a re-execution of a finished
 run). Readings on the real Postgres server; each file is scored into exactly one set of events.
 """
@@ -25,11 +25,11 @@ from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.db.registry import active_model_version, load_model
-from pm_pipeline.defs.assets import ALL_ASSETS, TRAINING_ASSETS, file_events
+from pm_pipeline.defs.assets import TRAINING_ASSETS
 from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import worn_slice
-from pm_pipeline_tests.partitioned import ROBOT, add_landed, landed_key, materialize_robot
+from pm_pipeline_tests.partitioned import ROBOT, materialize_robot, score_files
 
 pytestmark = pytest.mark.usefixtures("plumbing_mode")  # any detector will do
 
@@ -42,16 +42,7 @@ def resources_for(url: str) -> dict:
 
 def score(instance: dg.DagsterInstance, resources: dict) -> dg.ExecuteInProcessResult:
     """What the sensor's run request does: score the landed file, then archive it."""
-    config = {"path": str(Path(os.environ["PM_DROP_DIR"]) / NAME), "archive": True}
-    return dg.materialize(
-        ALL_ASSETS,
-        selection=[file_events],
-        partition_key=landed_key(NAME),
-        run_config={"ops": {"file_events": {"config": config}}},
-        resources=resources,
-        instance=instance,
-        raise_on_error=False,
-    )
+    return score_files(instance, [Path(os.environ["PM_DROP_DIR"]) / NAME], resources, archive=True)
 
 
 @dataclass
@@ -88,7 +79,6 @@ def scoring(
             TRAINING_ASSETS, resources=resources_for(postgres_url), instance=instance
         )
         assert trained.success
-        add_landed(instance, NAME)
         engine = database.engine()
         model = load_model(engine, active_model_version(engine, ROBOT))
         expected = detect_events(model, read_export(drop / NAME))
@@ -165,7 +155,7 @@ def test_rerun_of_a_scored_file_rescores_its_archived_copy(scoring: Scoring) -> 
 
     assert again.success
     assert_scored_once(scoring, [again.run_id])
-    materialization = again.asset_materializations_for_node("file_events")[0]
+    materialization = again.asset_materializations_for_node("score_landed_files")[0]
     archived = scoring.drop / "archive" / f"landed.{scoring.sha256[:12]}.csv"
     assert materialization.metadata["file"].value == str(archived)
     assert materialization.metadata["rows_added"].value == 0

@@ -63,7 +63,7 @@ def test_core_and_db_never_import_dagster() -> None:
 
 def test_scoring_runs_from_the_ui_carry_a_max_runtime() -> None:
     # Run monitoring fails a run lost with the daemon only past its max runtime tag.
-    job = defs().resolve_job_def("file_scoring_job")
+    job = defs().resolve_job_def("landed_files_job")
     assert int(job.tags["dagster/max_runtime"]) > 0
 
 

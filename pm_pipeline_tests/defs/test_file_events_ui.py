@@ -38,7 +38,7 @@ def test_a_faulty_file_shows_its_events_and_fails_its_error_check(
         assert materialize_robot(
             TRAINING_ASSETS, resources=pipeline_resources(database), instance=instance
         ).success
-        scored = score_landed(database, instance, "worn.csv", {"path": str(landed)})
+        scored = score_landed(database, instance, landed)
         assert scored.success
         metadata = latest(instance, file_events.key).metadata
     stored = read_events(database.engine(), "worn.csv", ROBOT)
@@ -88,7 +88,7 @@ def test_a_clean_file_passes_both_checks(
         assert materialize_robot(
             TRAINING_ASSETS, resources=pipeline_resources(database), instance=instance
         ).success
-        scored = score_landed(database, instance, "clean.csv", {"path": str(landed)})
+        scored = score_landed(database, instance, landed)
         assert scored.success
         metadata = latest(instance, file_events.key).metadata
     assert read_events(database.engine(), "clean.csv").empty

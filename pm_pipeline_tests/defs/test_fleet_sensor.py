@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from pm_pipeline.core.landing.batches import scoring_lane
 from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.services.landing import archive_file, judge_landed_file, list_landed_files
@@ -40,9 +41,10 @@ def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return robots_file
 
 
-def test_every_robot_folder_goes_into_one_run_each_file_with_its_robot(
-    drop: Path, fleet: Path
+def test_every_robot_folder_of_a_lane_goes_into_one_run_each_file_with_its_robot(
+    drop: Path, fleet: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("PM_SCORING_LANES", "1")
     for robot in ("kawasaki-1", "ur3-1"):
         (drop / robot).mkdir()
     kawasaki = [land(drop / "kawasaki-1", f"k{n}.csv", export_text(n), 60 - n) for n in range(3)]
@@ -51,15 +53,33 @@ def test_every_robot_folder_goes_into_one_run_each_file_with_its_robot(
         result = tick(instance)
     [run] = requests(result)
     assert run.tags["pm/robots"] == "kawasaki-1,ur3-1"
-    assert run.tags["pm/scoring"] == "landed"
+    assert run.tags["pm/scoring_lane"] == "lane-0"
     assert "pm/robot" not in run.tags  # a scoring run never queues behind a retraining
     assert run_files(run) == [
         *(("kawasaki-1", f"k{n}.csv", str(path)) for n, path in enumerate(kawasaki)),
         ("ur3-1", "u0.csv", str(ur3)),
     ]
     added = added_partitions(result)
-    assert added["robots"] == ["kawasaki-1", "ur3-1"]  # the robots file's, in its order
-    assert added["landed_files"] == ["k0.csv", "k1.csv", "k2.csv", "u0.csv"]
+    # Robots only: files never become partitions, and days are a time window.
+    assert added == {"robots": ["kawasaki-1", "ur3-1"]}  # the robots file's, in its order
+
+
+def test_robots_of_different_lanes_go_into_runs_of_their_lanes(drop: Path, fleet: Path) -> None:
+    for robot in ("kawasaki-1", "ur3-1"):
+        (drop / robot).mkdir()
+    land(drop / "kawasaki-1", "k0.csv", export_text(0), 60)
+    land(drop / "ur3-1", "u0.csv", ur3_text(0), 50)
+    land(drop / "kawasaki-1", "k1.csv", export_text(1), 40)
+    with dg.instance_for_test() as instance:
+        result = tick(instance)  # PM_SCORING_LANES is 2 by default
+    lanes = {run.tags["pm/scoring_lane"]: run_files(run) for run in requests(result)}
+    assert lanes.keys() == {"lane-0", "lane-1"}  # the two robots hash to different lanes
+    kawasaki = lanes[scoring_lane("kawasaki-1", 2)]
+    assert [(robot, key) for robot, key, _ in kawasaki] == [
+        ("kawasaki-1", "k0.csv"),
+        ("kawasaki-1", "k1.csv"),
+    ]
+    assert [key for _, key, _ in lanes[scoring_lane("ur3-1", 2)]] == ["u0.csv"]
 
 
 def run_files(run: dg.RunRequest) -> list[tuple[str, str, str]]:
@@ -102,8 +122,8 @@ def test_without_a_robots_file_a_new_folder_is_a_new_robot(
     land(drop, "top.csv", export_text(5))  # the top level stays the default robot's
     with dg.instance_for_test() as instance:
         result = tick(instance)
-    [run] = requests(result)
-    assert {robot for robot, _, _ in run_files(run)} == {"press-7", "robot-1"}
+    scored = [robot for run in requests(result) for robot, _, _ in run_files(run)]
+    assert sorted(scored) == ["press-7", "robot-1"]
     assert sorted(added_partitions(result)["robots"]) == ["press-7", "robot-1"]
 
 

@@ -15,7 +15,6 @@ from pm_pipeline.db.readings import read_readings
 from pm_pipeline.db.registry import list_models, newest_model_version
 from pm_pipeline.db.schema import asset_values
 from pm_pipeline.defs.assets import (
-    ALL_ASSETS,
     TRAINING_ASSETS,
     file_events,
 )
@@ -26,9 +25,10 @@ from pm_pipeline.defs.assets.validation import (
     synthetic_test_data,
 )
 from pm_pipeline.defs.io_manager import pipeline_resources
+from pm_pipeline.defs.partitions import landing_day, split_robot_day_key
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import worn_slice
-from pm_pipeline_tests.partitioned import ROBOT, add_landed, landed_key, materialize_robot
+from pm_pipeline_tests.partitioned import ROBOT, materialize_robot, score_files
 
 DATA_VERSION = "dagster/data_version"
 
@@ -36,20 +36,11 @@ DATA_VERSION = "dagster/data_version"
 def score_landed(
     database: ReadingsDatabaseResource,
     instance: dg.DagsterInstance,
-    key: str,
-    file_config: dict,
+    path: Path,
+    archive: bool = False,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize ``file_events`` for one landed file, its partition added first."""
-    add_landed(instance, key)
-    return dg.materialize(
-        ALL_ASSETS,
-        selection=[file_events],
-        partition_key=landed_key(key),
-        resources=pipeline_resources(database),
-        instance=instance,
-        raise_on_error=False,
-        run_config={"ops": {"file_events": {"config": file_config}}},
-    )
+    """Score one landed file with ``landed_files_job``, the one scoring path."""
+    return score_files(instance, [path], pipeline_resources(database), archive=archive)
 
 
 def stored_values(engine: sa.Engine) -> set[str]:
@@ -126,7 +117,7 @@ def test_whole_graph_trains_verifies_and_scores(
 
         landed = tmp_path / "landed.csv"
         write_export(worn_slice(robot_day, after_hours=6), landed)
-        scored = score_landed(database, instance, "landed.csv", {"path": str(landed)})
+        scored = score_landed(database, instance, landed)
         assert scored.success
         events = read_events(engine, "landed.csv")
         assert len(events) > 0
@@ -141,9 +132,10 @@ def test_whole_graph_trains_verifies_and_scores(
             for k, v in materialization.tags.items()
             if k.startswith("dagster/input_data_version/")
         }
-        # Through the robot mapping Dagster records its own hash of the robot's thresholds
-        # version; the version itself is the file's model_version metadata above.
+        # The file's materialization names the thresholds it was scored with, as inputs.
         assert provenance[f"dagster/input_data_version/{THRESHOLD_KEYS['axis_1'].to_user_string()}"]
+        robot, day = split_robot_day_key(str(materialization.partition))
+        assert robot == ROBOT and day == landing_day(landed.stat().st_mtime)
 
 
 @pytest.mark.usefixtures("plumbing_mode")  # any detector will do
@@ -183,7 +175,7 @@ def test_a_bad_landed_file_is_quarantined_by_its_run(
         assert materialize_robot(
             TRAINING_ASSETS, resources=pipeline_resources(database), instance=instance
         ).success
-        result = score_landed(database, instance, "bad.csv", {"path": str(bad), "archive": True})
+        result = score_landed(database, instance, bad, archive=True)
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]
     user_failure = failure.step_failure_data.user_failure_data
@@ -201,34 +193,17 @@ def test_database_outage_retries_then_fails_cleanly_and_a_rerun_adds_no_duplicat
 ) -> None:
     landed = tmp_path / "landed.csv"
     write_export(worn_slice(robot_day, after_hours=6), landed)
-    config = {"ops": {"file_events": {"config": {"path": str(landed)}}}}
     unreachable = ReadingsDatabaseResource(url="postgresql://pm:secret@127.0.0.1:1/readings")
     with dg.instance_for_test() as instance:
         assert materialize_robot(
             TRAINING_ASSETS, resources=pipeline_resources(database), instance=instance
         ).success
-        add_landed(instance, "landed.csv")
-        down = dg.materialize(
-            ALL_ASSETS,
-            selection=[file_events],
-            partition_key=landed_key("landed.csv"),
-            resources=pipeline_resources(unreachable),
-            instance=instance,
-            run_config=config,
-            raise_on_error=False,
-        )
+        down = score_files(instance, [landed], pipeline_resources(unreachable))
         assert not down.success
         restarts = [e for e in down.all_events if e.event_type_value == "STEP_RESTARTED"]
         assert len(restarts) == 3  # the retry policy's three attempts, with backoff
         for _ in range(2):  # the database is back: a rerun, and a rerun of the rerun
-            assert dg.materialize(
-                ALL_ASSETS,
-                selection=[file_events],
-                partition_key=landed_key("landed.csv"),
-                resources=pipeline_resources(database),
-                instance=instance,
-                run_config=config,
-            ).success
+            assert score_files(instance, [landed], pipeline_resources(database)).success
     engine = database.engine()
     events = read_events(engine, "landed.csv")
     assert len(events) > 0

@@ -13,15 +13,11 @@ import sqlalchemy as sa
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.ingest import ingest_readings
-from pm_pipeline.defs.assets import (
-    ALL_ASSETS,
-    TRAINING_ASSETS,
-    file_events,
-)
+from pm_pipeline.defs.assets import TRAINING_ASSETS
 from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import PROJECT_ROOT, worn_slice
-from pm_pipeline_tests.partitioned import ROBOT, add_landed, landed_key, materialize_robot
+from pm_pipeline_tests.partitioned import ROBOT, materialize_robot, score_files
 from pm_pipeline_tests.store import upgraded
 
 pytestmark = pytest.mark.usefixtures("plumbing_mode")  # any detector will do
@@ -55,15 +51,7 @@ def test_graph_on_postgres_readings_and_postgres_instance(
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         trained = materialize_robot(TRAINING_ASSETS, resources=resources, instance=instance)
-        add_landed(instance, "landed.csv")
-        scored = dg.materialize(
-            ALL_ASSETS,
-            selection=[file_events],
-            partition_key=landed_key("landed.csv"),
-            resources=resources,
-            instance=instance,
-            run_config={"ops": {"file_events": {"config": {"path": str(landed)}}}},
-        )
+        scored = score_files(instance, [landed], resources, raise_on_error=True)
         assert trained.success and scored.success
 
     with sa.create_engine(dagster_url).connect() as dagster_db:

@@ -78,8 +78,7 @@ def scored_fault(
         )
         [entry] = list_models(database.engine(), ROBOT)
         assert entry.metrics["excluded_readings"] == 0
-        config = {"path": str(folder / "landed.csv")}
-        assert score_landed(database, instance, "landed.csv", config).success
+        assert score_landed(database, instance, folder / "landed.csv").success
         yield database, instance, landed
 
 

@@ -82,7 +82,7 @@ def test_new_file_becomes_a_partition_and_a_run(drop: Path) -> None:
         "files": [{"robot": DEFAULT_ROBOT_ID, "file": "a.csv", "path": str(path)}],
         "archive": True,
     }
-    assert added_partitions(result) == {"robots": [DEFAULT_ROBOT_ID], "landed_files": ["a.csv"]}
+    assert added_partitions(result) == {"robots": [DEFAULT_ROBOT_ID]}  # never the file
     assert path.exists()  # the run, not the sensor, archives a scored file
 
 

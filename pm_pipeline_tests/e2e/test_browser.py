@@ -177,11 +177,13 @@ def pixels_of(screenshot: Path, rgb: tuple[int, int, int]) -> int:
 def test_the_partition_page_shows_the_event_and_the_failed_error_check(
     ui: tuple[str, DaemonSite], tmp_path: Path
 ) -> None:
-    base, _ = ui
+    base, site = ui
     fault = planted_fault()
+    with dg.DagsterInstance.from_config(str(site.home)) as instance:
+        # The file's robot-day (day × robot: Dagster joins the keys with "|").
+        [day_key] = instance.get_materialized_partitions(dg.AssetKey("file_events"))
     partition = page_text(
-        # The file's partition of robot-1 (robot × file: Dagster joins the keys with "|").
-        f"{base}/assets/file_events?view=partitions&partition=sample_landed.csv%7Crobot-1",
+        f"{base}/assets/file_events?view=partitions&partition={day_key.replace('|', '%7C')}",
         tmp_path,
         "partition.png",
     )
@@ -204,7 +206,7 @@ def test_the_partition_page_shows_the_event_and_the_failed_error_check(
         f"{base}/assets/file_events?view=checks&checkDetail=no_error_events", tmp_path
     )
     assert "severity ERROR" in check
-    assert re.search(r"Evaluation result Failed .*? Partition sample_landed\.csv", check), check[
+    assert re.search(rf"Evaluation result Failed .*? Partition {re.escape(day_key)}", check), check[
         :3000
     ]
 

@@ -23,12 +23,12 @@ from pm_pipeline.defs.partitions import ROBOTS as ROBOTS_PARTITIONS
 from pm_pipeline_tests.commands import BIN, run_cli
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.e2e.daemon_harness import PROJECT_ROOT, SQLITE_INSTANCE_YAML, DaemonSite
-from pm_pipeline_tests.partitioned import add_landed
 
 pytestmark = pytest.mark.slow  # real Celery workers; `pytest -m "not slow"` leaves it out
 
 BROKER = "pyamqp://guest@127.0.0.1:5672//"
 PARTITION_TAG = "dagster/partition"
+ROBOTS_TAG = "pm/robots"
 UR3_ROBOT = "ur3-like"
 ROBOTS = {"kawasaki-a": 1.0, "kawasaki-b": 1.15, UR3_ROBOT: 0.4}
 """Three robots, two Kawasaki-like and one UR3-like, and the scale of each one's currents."""
@@ -93,13 +93,15 @@ def start_worker(site: DaemonSite, env: dict[str, str], name: str) -> None:
     )
 
 
-def workers_by_run(site: DaemonSite, job: str, runs: int) -> dict[str, dict[str, str]]:
-    """For each of the job's newest ``runs`` runs (by partition): each executed step and the
-    Celery worker that ran it."""
+def workers_by_run(
+    site: DaemonSite, job: str, runs: int, tag: str = PARTITION_TAG
+) -> dict[str, dict[str, str]]:
+    """For each of the job's newest ``runs`` runs (by ``tag``, its partition by default):
+    each executed step and the Celery worker that ran it."""
     with dg.DagsterInstance.from_config(str(site.home)) as instance:
         newest = instance.get_runs(filters=dg.RunsFilter(job_name=job), limit=runs)
         assert len(newest) == runs
-        return {run.tags[PARTITION_TAG]: _workers_by_step(instance, run) for run in newest}
+        return {run.tags[tag]: _workers_by_step(instance, run) for run in newest}
 
 
 def _workers_by_step(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dict[str, str]:
@@ -132,13 +134,15 @@ def write_ur3_dialect(readings: pd.DataFrame, path: Path) -> None:
     frame.to_csv(path, sep=";", decimal=",", index=False)
 
 
-def execute_in_parallel(env: dict[str, str], job: str, runs: dict[str, list[str]]) -> None:
-    """``dagster job execute`` of each partition (with its extra arguments), all at once: the
-    two workers share the runs' steps."""
+def execute_in_parallel(
+    env: dict[str, str], job: str, runs: dict[str, list[str]], tag: str = PARTITION_TAG
+) -> None:
+    """``dagster job execute`` of each run (its ``tag``, the partition by default, and its
+    extra arguments), all at once: the two workers share the runs' steps."""
     base = [BIN / "dagster", "job", "execute", "-m", "pm_pipeline.definitions", "-j", job]
     started = {
         key: subprocess.Popen(
-            [str(arg) for arg in [*base, *extra, "--tags", json.dumps({PARTITION_TAG: key})]],
+            [str(arg) for arg in [*base, *extra, "--tags", json.dumps({tag: key})]],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -194,17 +198,15 @@ def test_three_robots_retrain_and_score_on_two_celery_workers(
     versions = {robot: active_model_version(engine, robot) for robot in ROBOTS}
     assert len(set(versions.values())) == len(ROBOTS)  # each robot's own model
 
-    with dg.DagsterInstance.from_config(str(site.home)) as instance:
-        keys = [add_landed(instance, landed[robot].name, robot) for robot in ROBOTS]
     scoring = {}
-    for robot, key in zip(ROBOTS, keys, strict=True):
+    for robot in ROBOTS:
         config = site.root / f"{robot}-scoring.json"
-        config.write_text(
-            json.dumps({"ops": {"file_events": {"config": {"path": str(landed[robot])}}}})
-        )
-        scoring[key] = ["-c", str(config)]
-    execute_in_parallel(env, "file_scoring_job", scoring)
-    for scored in workers_by_run(site, "file_scoring_job", len(ROBOTS)).values():
+        landed_file = {"robot": robot, "file": landed[robot].name, "path": str(landed[robot])}
+        files = {"files": [landed_file], "archive": False}
+        config.write_text(json.dumps({"ops": {"score_landed_files": {"config": files}}}))
+        scoring[robot] = ["-c", str(config)]
+    execute_in_parallel(env, "landed_files_job", scoring, ROBOTS_TAG)
+    for scored in workers_by_run(site, "landed_files_job", len(ROBOTS), ROBOTS_TAG).values():
         assert {worker.split("@")[0] for worker in scored.values()} <= set(WORKERS)
     for robot in ROBOTS:
         events = read_events(engine, landed[robot].name, robot)

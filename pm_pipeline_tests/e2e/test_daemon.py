@@ -58,13 +58,15 @@ def stored(site: DaemonSite) -> dict[str, tuple[int, int]]:
 
 
 def scoring_runs(site: DaemonSite) -> tuple[list[str], list[str]]:
-    """The statuses of the scoring runs, and the files their partitions cover: a run scores
-    the files of a tick, of any robots."""
+    """The statuses of the scoring runs, and the files their materializations name: a run
+    scores the files of a tick, of any robots of its lane."""
     with dg.DagsterInstance.from_config(str(site.home)) as instance:
         runs = instance.get_runs(filters=dg.RunsFilter(job_name="landed_files_job"))
         records = instance.fetch_materializations(dg.AssetKey("file_events"), limit=100).records
     files = sorted(
-        str(record.partition_key).split("|")[0] for record in records if record.partition_key
+        str(record.asset_materialization.metadata["file_name"].value)
+        for record in records
+        if record.asset_materialization is not None
     )
     return sorted(r.status.value for r in runs), files
 

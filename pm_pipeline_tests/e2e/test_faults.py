@@ -167,5 +167,5 @@ def test_a_full_disk_during_score_is_one_line_and_a_failed_run(
     monkeypatch.setenv("DAGSTER_HOME", str(state / "dagster_home"))
     monkeypatch.delenv("DAGSTER_PG_URL", raising=False)
     with local_instance() as instance:
-        runs = instance.get_runs(filters=dg.RunsFilter(job_name="file_scoring_job"))
+        runs = instance.get_runs(filters=dg.RunsFilter(job_name="landed_files_job"))
         assert [run.status for run in runs] == [dg.DagsterRunStatus.FAILURE]

@@ -16,11 +16,16 @@ from pm_pipeline.defs.assets import file_events
 from pm_pipeline.defs.assets.training import THRESHOLD_KEYS
 from pm_pipeline.defs.execution import local_instance, run_views
 from pm_pipeline.defs.io_manager import pipeline_resources
+from pm_pipeline.defs.partitions import split_robot_day_key
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline_tests.conftest import skip_or_fail
 from pm_pipeline_tests.defs.test_fleet_sensor import FLEET
 from pm_pipeline_tests.defs.test_sensor import tick as sensor_tick
-from pm_pipeline_tests.partitioned import landed_key, latest_file_metadata, run_sensor_request
+from pm_pipeline_tests.partitioned import (
+    file_materialization,
+    latest_file_metadata,
+    run_sensor_request,
+)
 from pm_pipeline_tests.test_robots import UR3_EXPORT
 
 pytestmark = pytest.mark.slow
@@ -85,10 +90,12 @@ def test_two_robots_of_two_dialects_keep_everything_their_own(
     tick = sensor_tick(instance)
     assert isinstance(tick, dg.SensorResult)
     requests = [r for r in tick.run_requests or [] if isinstance(r, dg.RunRequest)]
-    [request] = requests  # both robots' files in one run
-    assert request.tags["pm/robots"] == f"{KAWASAKI},{UR3}"
+    # The two robots score in different lanes (PM_SCORING_LANES is 2): a run each.
+    assert sorted(r.tags["pm/robots"] for r in requests) == [KAWASAKI, UR3]
+    assert len({r.tags["pm/scoring_lane"] for r in requests}) == 2
     resources = pipeline_resources(ReadingsDatabaseResource())
-    assert run_sensor_request(instance, tick, request, resources).success
+    for request in requests:
+        assert run_sensor_request(instance, tick, request, resources).success
     for robot in (KAWASAKI, UR3):
         assert run_views(defs(), instance, robot).success
 
@@ -107,23 +114,22 @@ def test_two_robots_of_two_dialects_keep_everything_their_own(
         assert scored["events"] == len(events)
         assert Path(scored["file"]).parent == drop / robot / "archive"
         # The sensor's run records the robot's thresholds of that version as the file's inputs.
-        inputs = _input_versions(instance, landed_key("shift.csv", robot))
+        inputs = _input_versions(file_materialization(instance, "shift.csv", robot))
         assert inputs == {key.to_user_string(): versions[robot] for key in THRESHOLD_KEYS.values()}
         opened = _latest_view(instance, "open_events", robot)
         assert opened["robot"] == robot
         assert opened["dagster/row_count"] <= len(events)
-    # The file name is the same in both folders: two partitions, one per robot.
-    assert instance.get_dynamic_partitions("landed_files") == ["shift.csv"]
+    # The file name is the same in both folders: one robot-day each, and no file partitions.
+    partitions = instance.get_materialized_partitions(file_events.key)
+    assert {split_robot_day_key(key)[0] for key in partitions} == {KAWASAKI, UR3}
+    assert len(partitions) == 2
     assert sorted(instance.get_dynamic_partitions("robots")) == [KAWASAKI, UR3]
 
 
-def _input_versions(instance: dg.DagsterInstance, partition: str) -> dict[str, str]:
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=file_events.key, asset_partitions=[partition]), limit=1
-    ).records
-    assert records and records[0].asset_materialization is not None
+def _input_versions(record: dg.EventLogRecord) -> dict[str, str]:
+    assert record.asset_materialization is not None
     prefix = "dagster/input_data_version/"
-    tags = records[0].asset_materialization.tags or {}
+    tags = record.asset_materialization.tags or {}
     return {k.removeprefix(prefix): v for k, v in tags.items() if k.startswith(prefix)}
 
 

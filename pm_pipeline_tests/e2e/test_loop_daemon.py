@@ -72,7 +72,9 @@ def scored(site: DaemonSite, name: str) -> bool:
         return False
     with dg.DagsterInstance.from_config(str(site.home)) as instance:
         records = instance.fetch_materializations(dg.AssetKey("file_events"), limit=20).records
-    return any(str(r.partition_key).startswith(f"{name}|") for r in records)
+    materializations = [r.asset_materialization for r in records if r.asset_materialization]
+    names = [m.metadata.get("file_name") for m in materializations]
+    return any(found is not None and found.value == name for found in names)
 
 
 def land(site: DaemonSite, readings: pd.DataFrame, number: int) -> str:

@@ -1,10 +1,11 @@
-"""Which ready files score together: a tick's files of any robots in one run, each robot's in
-landing order.
+"""Which ready files score together, and in which lane.
 
-A run's start-up (a process importing the code location) costs more than scoring a file of
-a few thousand readings, and a fleet lands many such files at once; so a run takes all of
-them, up to a limit. Runs of landed files go one at a time (the run queue's ``pm/scoring``
-limit), so a robot's files score in landing order even when they land across ticks.
+A run's start-up (a process importing the code location, about 9 s on a busy 2-core host)
+costs more than scoring a file of a few thousand readings, and a fleet lands many such files
+at once; so a run takes many of them, up to a limit. Each robot belongs to one lane for good
+(a hash of its id), and the run queue starts one run per lane at a time (the
+``pm/scoring_lane`` limit in dagster.yaml): a robot's files score in landing order even when
+they land across ticks, and robots of different lanes score at the same time.
 """
 
 from __future__ import annotations
@@ -14,33 +15,44 @@ import hashlib
 from pm_pipeline.core.landing.plan import LandingDecision
 
 
+def scoring_lane(robot_id: str, lanes: int) -> str:
+    """The lane of ``robot_id`` among ``lanes``: the same for as long as ``lanes`` stays."""
+    digest = hashlib.sha256(robot_id.encode()).digest()
+    return f"lane-{int.from_bytes(digest[:8], 'big') % lanes}"
+
+
 def fleet_batches(
-    ready: list[LandingDecision], known_files: set[str], max_files: int
-) -> tuple[list[list[LandingDecision]], list[str]]:
-    """Group files ready to score into runs.
+    ready: list[LandingDecision], max_files: int, lanes: int
+) -> list[tuple[str, list[LandingDecision]]]:
+    """Group files ready to score into runs, each of one lane.
 
     Parameters
     ----------
     ready
         Files to score, in landing order.
-    known_files
-        Keys the ``file`` dimension already has.
     max_files
         Most files in one run.
+    lanes
+        How many lanes score at once.
 
     Returns
     -------
-    tuple
-        The batches, each robot's files together and in landing order (a robot with more
-        files than fit goes on in the next batch), and the new ``file`` keys to add.
+    list
+        ``(lane, batch)`` pairs: a batch holds one lane's files, each robot's together and in
+        landing order (a robot with more files than fit goes on in the lane's next batch).
     """
-    by_robot = sorted(enumerate(ready), key=lambda item: (item[1].robot_id, item[0]))
-    ordered = [decision for _, decision in by_robot]
-    batches = [ordered[start : start + max_files] for start in range(0, len(ordered), max_files)]
-    new_keys = list(
-        dict.fromkeys(d.partition_key for d in ready if d.partition_key not in known_files)
-    )
-    return batches, new_keys
+    by_lane: dict[str, list[tuple[int, LandingDecision]]] = {}
+    for index, decision in enumerate(ready):
+        by_lane.setdefault(scoring_lane(decision.robot_id, lanes), []).append((index, decision))
+    batches = []
+    for lane in sorted(by_lane):
+        by_robot = sorted(by_lane[lane], key=lambda item: (item[1].robot_id, item[0]))
+        ordered = [decision for _, decision in by_robot]
+        batches += [
+            (lane, ordered[start : start + max_files])
+            for start in range(0, len(ordered), max_files)
+        ]
+    return batches
 
 
 def batch_run_key(batch: list[LandingDecision]) -> str:
@@ -51,6 +63,6 @@ def batch_run_key(batch: list[LandingDecision]) -> str:
     digest = hashlib.sha256("\n".join(d.run_key for d in batch).encode()).hexdigest()[:16]
     first, last = batch[0], batch[-1]
     return (
-        f"{len(batch)} files: {first.robot_id}/{first.partition_key}.."
-        f"{last.robot_id}/{last.partition_key}@{digest}"
+        f"{len(batch)} files: {first.robot_id}/{first.file_key}.."
+        f"{last.robot_id}/{last.file_key}@{digest}"
     )

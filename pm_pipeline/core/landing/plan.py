@@ -34,8 +34,8 @@ Look = tuple[int, float]
 """What one look saw of a file: its size in bytes and its modification time."""
 
 
-def partition_key_for(path: str | Path) -> str:
-    """A landed file's partition key: its file name, so a changed file keeps its partition."""
+def file_key_for(path: str | Path) -> str:
+    """A landed file's key: its name, the source of its events (a changed file keeps it)."""
     return Path(path).name
 
 
@@ -62,21 +62,21 @@ class LandingDecision:
     robot_id: str = DEFAULT_ROBOT_ID
 
     @property
-    def partition_key(self) -> str:
-        """The file's key in the ``file`` dimension of its robot's partitions."""
-        return partition_key_for(self.path)
+    def file_key(self) -> str:
+        """The file's name: the source of its events."""
+        return file_key_for(self.path)
 
     @property
     def run_key(self) -> str:
         """Unique per robot, file name and content, so the same bytes are never scored twice."""
         robot = "" if self.robot_id == DEFAULT_ROBOT_ID else f"{self.robot_id}/"
-        return f"{robot}{self.partition_key}@{self.sha256[:16]}"
+        return f"{robot}{self.file_key}@{self.sha256[:16]}"
 
     @property
     def content_tag(self) -> tuple[str, str]:
         """A run tag naming these bytes of this robot's file, which every run scoring them
         carries, whether it scores this file alone or several together."""
-        return f"pm/landed/{self.sha256[:16]}", f"{self.robot_id}/{self.partition_key}"
+        return f"pm/landed/{self.sha256[:16]}", f"{self.robot_id}/{self.file_key}"
 
 
 @dataclass(frozen=True)

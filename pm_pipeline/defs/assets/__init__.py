@@ -1,7 +1,7 @@
 """Asset definitions, by group."""
 
 from pm_pipeline.defs.assets.fleet import event_labels, fleet_health
-from pm_pipeline.defs.assets.scoring import file_events
+from pm_pipeline.defs.assets.scoring import file_event_checks, file_events
 from pm_pipeline.defs.assets.training import axis_models, minmax_scaler, raw_readings, thresholds
 from pm_pipeline.defs.assets.validation import synthetic_events, synthetic_test_data
 from pm_pipeline.defs.assets.views import axis_summary, data_health, events_summary, open_events
@@ -16,7 +16,8 @@ TRAINING_ASSETS = [
 ]
 VIEW_ASSETS = [data_health, axis_summary, events_summary, open_events]
 FLEET_ASSETS = [event_labels, fleet_health]
-ALL_ASSETS = [*TRAINING_ASSETS, file_events, *VIEW_ASSETS, *FLEET_ASSETS]
+# file_events is materialized by landed_files_job; its checks judge a robot-day again.
+ALL_ASSETS = [*TRAINING_ASSETS, file_events, file_event_checks, *VIEW_ASSETS, *FLEET_ASSETS]
 
 __all__ = [
     "ALL_ASSETS",

@@ -1,11 +1,17 @@
-"""Scoring: events of each landed controller export, a partition per robot and file."""
+"""Scoring: events of each landed controller export, one materialization of its robot-day.
+
+One path scores files: ``landed_files_job``, whose runs the sensor requests (a lane's files of
+several robots, each robot's in landing order) and which ``pm-pipeline score`` runs in-process
+for one file. ``file_events`` is the asset those runs materialize, partitioned by robot × day;
+each scored file is reported once, by :func:`_report`, as a materialization of the day it
+landed on (its name, hash, events and checks in the metadata) and two check verdicts.
+"""
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-from pydantic import Field
 
 from pm_pipeline.config.robots import Fleet, load_fleet
 from pm_pipeline.config.settings import Settings, load_settings
@@ -33,9 +39,10 @@ from pm_pipeline.defs.event_metadata import (
 from pm_pipeline.defs.metadata import readings_span_metadata
 from pm_pipeline.defs.partitions import (
     SAME_ROBOT,
-    robot_file_key,
-    robot_files_partitions,
-    split_robot_file_key,
+    landing_day,
+    robot_day_key,
+    robot_days_partitions,
+    split_robot_day_key,
 )
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
 from pm_pipeline.services.landing import (
@@ -44,81 +51,28 @@ from pm_pipeline.services.landing import (
     archive_file,
     landed_file_path,
     quarantine_file,
-    robot_drop_folder,
 )
 from pm_pipeline.services.notifications import store_file_events
 from pm_pipeline.services.scoring import ingest_and_detect
 
 SCORED_ROWS_LOG = "{rows} readings scored so far"
 """A debug line after each streamed piece: the run's progress, which `pm-pipeline score` shows."""
+FILE_NAME_METADATA = "file_name"
+"""The scored file's key: its name, the ``source`` of its events."""
 
-
-class FileEventsConfig(dg.Config):
-    """Which files to score (default: each partition's file in its robot's drop folder), with
-    which model version (default: the robot's active one), and whether to move them to
-    archive/ afterwards (the sensor does; `pm-pipeline score` leaves your file where it is)."""
-
-    path: str | None = None
-    paths: list[str] = Field(default=[])
-    """The files of a run over several partitions, in any order; matched by file name."""
-    model_version: str | None = None
-    archive: bool = False
-
-
-# A database that drops mid-file is tried again with backoff; a bad file or setting is not.
-SCORING_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
-
-with warnings.catch_warnings():
-    # backfill_policy is a Dagster beta; its warning would print on every command that loads
-    # the definitions, so it is silenced here, where the choice is made.
-    warnings.simplefilter("ignore", dg.BetaWarning)
-    _scoring_asset = dg.asset(
-        group_name="scoring",
-        partitions_def=robot_files_partitions,
-        deps=[dg.AssetDep(key, partition_mapping=SAME_ROBOT) for key in THRESHOLD_KEYS.values()],
-        # Several files of a robot score in one run, in landing order: a fleet's files do not
-        # each pay for a run's start-up (see "Throughput" in docs/fleet.md).
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        retry_policy=SCORING_RETRY_POLICY,
-        check_specs=event_check_specs("file_events", robot_files_partitions),
-    )
-
-
-@_scoring_asset
-def file_events(
-    context: dg.AssetExecutionContext,
-    config: FileEventsConfig,
-    readings_db: ReadingsDatabaseResource,
-) -> dg.MaterializeResult:
-    """ALERT/ERROR events of one landed controller export of one robot, scored as the
-    continuation of the robot's stored readings. Its readings are ingested for the robot's
-    next retraining."""
-    keys = list(context.partition_keys)
-    explicit = {Path(path).name: path for path in config.paths}
-    if config.path:
-        explicit[split_robot_file_key(keys[0])[1]] = config.path
-    scorer = _FileScorer(context, readings_db, len(keys) > 1, config.archive, config.model_version)
-    outcomes = [scorer.score(key, explicit) for key in keys]
-    for outcome in outcomes:
-        context.add_asset_metadata(outcome.metadata, partition_key=outcome.partition_key)
-    if len(outcomes) == 1:
-        return dg.MaterializeResult(check_results=outcomes[0].checks)
-    # A check result returned from a run of several partitions belongs to none of them, so each
-    # file's verdicts are logged against its own partition and the run returns their sum.
-    for outcome in outcomes:
-        for check in outcome.checks:
-            # log_event takes check evaluations (it dispatches on them), though its type
-            # alias lists only materializations, observations and expectations.
-            context.log_event(_evaluation(check, outcome.partition_key))  # pyright: ignore[reportArgumentType]
-    return dg.MaterializeResult(
-        metadata={"files_in_run": len(outcomes)},
-        check_results=_run_verdicts(outcomes),
-    )
+file_events = dg.AssetSpec(
+    "file_events",
+    group_name="scoring",
+    partitions_def=robot_days_partitions,
+    deps=[dg.AssetDep(key, partition_mapping=SAME_ROBOT) for key in THRESHOLD_KEYS.values()],
+    description="ALERT/ERROR events of a robot's controller exports, a materialization per "
+    "landed file in the partition of the day it landed; landed_files_job scores them.",
+)
+FILE_EVENT_CHECKS = event_check_specs(file_events.key.to_user_string(), robot_days_partitions)
 
 
 class LandedFile(dg.Config):
-    """One file the sensor found: its robot, its key in the ``file`` dimension, and where it
-    lies now."""
+    """One file to score: its robot, its name (the events' source), and where it lies now."""
 
     robot: str
     file: str
@@ -126,60 +80,104 @@ class LandedFile(dg.Config):
 
 
 class LandedFilesConfig(dg.Config):
-    """The files of one run of ``landed_files_job``, in the order they score."""
+    """The files of one run of ``landed_files_job``, in the order they score; whether to move
+    them to archive/ afterwards (the sensor does; `pm-pipeline score` leaves your file where it
+    is), and with which model version (default: each robot's active one)."""
 
     files: list[LandedFile]
     archive: bool = True
+    model_version: str | None = None
+
+
+# A database that drops mid-file is tried again with backoff; a bad file or setting is not.
+SCORING_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
 
 
 @dg.op(
     retry_policy=SCORING_RETRY_POLICY,
-    description="Scores the landed files of one sensor tick, of any robots, one after "
-    "another; each file's events materialize its own file_events partition.",
+    description="Scores landed files, of one robot or many, one after another; each file is "
+    "a materialization of its robot-day's file_events partition.",
 )
 def score_landed_files(
     context: dg.OpExecutionContext,
     config: LandedFilesConfig,
     readings_db: ReadingsDatabaseResource,
 ) -> None:
-    """``file_events`` for many robots' files in one run.
-
-    A run of the ``file_events`` asset covers a range of ``robot × file``, so one robot; a
-    fleet's files would pay a run's start-up per robot. This op reports each file's
-    materialization and check verdicts against its own partition as soon as its events are
-    stored, which is what the asset's run does, and what the UI, the views' automation and
-    ``pm-pipeline lineage`` read.
-    """
+    """``file_events`` of each listed file, reported as soon as its events are stored."""
     # A bad file among others must not hold back their events: it is quarantined, and its
-    # partition shows why. Alone, it fails the run, as a run of the asset does.
+    # partition shows why. Alone, it fails the run.
     batch = len(config.files) > 1
-    scorer = _FileScorer(context, readings_db, batch=batch, archive=config.archive)
+    scorer = _FileScorer(context, readings_db, batch, config.archive, config.model_version)
+    done = _files_reported_in_run(context) if context.retry_number else set()
     for landed in config.files:
-        key = str(robot_file_key(landed.robot, landed.file))
-        if context.retry_number and _materialized_in_run(context, key):
+        if (landed.robot, landed.file) in done:
             # An earlier attempt of this run stored this file's events before it failed.
             context.log.info(f"{landed.robot}/{landed.file}: stored by an earlier attempt")
             continue
-        outcome = scorer.score(key, {landed.file: landed.path})
-        context.log_event(
-            dg.AssetMaterialization(
-                asset_key=file_events.key,
-                partition=key,
-                metadata=outcome.metadata,
-                tags=outcome.provenance,
-                description=outcome.summary,
-            )
+        _report(context, scorer.score(landed.robot, landed.file, landed.path))
+
+
+def _report(context: dg.OpExecutionContext, outcome: "_FileOutcome") -> None:
+    """The one place a scored file reaches Dagster: a materialization of its robot-day and
+    its two check verdicts on that partition."""
+    context.log_event(
+        dg.AssetMaterialization(
+            asset_key=file_events.key,
+            partition=outcome.partition_key,
+            metadata=outcome.metadata,
+            tags=outcome.provenance,
+            description=outcome.summary,
         )
-        for check in outcome.checks:
-            context.log_event(_evaluation(check, key))  # pyright: ignore[reportArgumentType]
+    )
+    for check in outcome.checks:
+        # log_event takes check evaluations (it dispatches on them), though its type alias
+        # lists only materializations, observations and expectations.
+        context.log_event(_evaluation(check, outcome.partition_key))  # pyright: ignore[reportArgumentType]
 
 
-def _materialized_in_run(context: dg.OpExecutionContext, partition_key: str) -> bool:
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=file_events.key, asset_partitions=[partition_key]),
-        limit=1,
-    ).records
-    return bool(records) and records[0].run_id == context.run_id
+def _files_reported_in_run(context: dg.OpExecutionContext) -> set[tuple[str, str]]:
+    """(robot, file) of each file this run has already reported (before a retry)."""
+    reported = set()
+    logs = context.instance.all_logs(
+        context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    )
+    for entry in logs:
+        materialization = entry.asset_materialization
+        if materialization is None or FILE_NAME_METADATA not in materialization.metadata:
+            continue
+        robot, _ = split_robot_day_key(str(materialization.partition))
+        reported.add((robot, str(materialization.metadata[FILE_NAME_METADATA].value)))
+    return reported
+
+
+with warnings.catch_warnings():
+    # Per-partition checks are a Dagster preview (see event_check_specs).
+    warnings.simplefilter("ignore", dg.PreviewWarning)
+
+    @dg.multi_asset_check(
+        specs=FILE_EVENT_CHECKS,
+        description="Each file's verdicts are reported when it scores; run from the UI, the "
+        "checks judge a robot-day again from its files' stored events and the robot's open "
+        "ones (after labels or later files resolved events).",
+    )
+    def file_event_checks(
+        context: dg.AssetCheckExecutionContext, readings_db: ReadingsDatabaseResource
+    ):
+        """The verdicts of one robot-day: its files' events together."""
+        robot, _ = split_robot_day_key(context.partition_key)
+        engine = readings_db.engine()
+        day_filter = dg.AssetRecordsFilter(
+            asset_key=file_events.key, asset_partitions=[context.partition_key]
+        )
+        records = context.instance.fetch_materializations(day_filter, limit=10_000).records
+        names = {
+            str(m.metadata[FILE_NAME_METADATA].value)
+            for m in (record.asset_materialization for record in records)
+            if m is not None and FILE_NAME_METADATA in m.metadata
+        }
+        events = robot_events(engine, robot)
+        of_day = events[events["source"].isin(names)]
+        yield from event_check_results(of_day, still_open(events))
 
 
 @dataclass(frozen=True)
@@ -187,8 +185,8 @@ class _FileOutcome:
     partition_key: str
     metadata: dict
     checks: list[dg.AssetCheckResult]
-    provenance: dict[str, str] = field(default_factory=dict)
-    summary: str | None = None
+    provenance: dict[str, str]
+    summary: str
 
 
 class _FileScorer:
@@ -196,7 +194,7 @@ class _FileScorer:
 
     def __init__(
         self,
-        context: dg.AssetExecutionContext | dg.OpExecutionContext,
+        context: dg.OpExecutionContext,
         readings_db: ReadingsDatabaseResource,
         batch: bool,
         archive: bool,
@@ -214,17 +212,14 @@ class _FileScorer:
         if not self.batch:
             self.context.log.debug(SCORED_ROWS_LOG.format(rows=rows))
 
-    def score(self, partition_key: str, explicit: dict[str, str]) -> _FileOutcome:
-        robot_id, file_key = split_robot_file_key(partition_key)
+    def score(self, robot_id: str, file_key: str, given_path: str) -> _FileOutcome:
         try:
-            path = landed_file_path(
-                file_key,
-                explicit.get(file_key),
-                robot_drop_folder(self.settings.drop_dir, robot_id),
-            )
+            path = landed_file_path(file_key, given_path, Path(given_path).parent)
             fmt = self.fleet.export_format_for(robot_id, self.settings.export_format)
         except PipelineError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from error
+        day = landing_day(path.stat().st_mtime) if path.exists() else landing_day(0.0)
+        partition_key = str(robot_day_key(robot_id, day))
         try:
             return self._score_file(partition_key, robot_id, file_key, path, fmt)
         except _BadFile as bad:
@@ -234,8 +229,15 @@ class _FileScorer:
             self.context.log.warning(bad.description)
             return _FileOutcome(
                 partition_key,
-                {"robot": robot_id, "outcome": bad.description, "file": str(bad.moved)},
+                {
+                    "robot": robot_id,
+                    FILE_NAME_METADATA: file_key,
+                    "outcome": bad.description,
+                    "file": str(bad.moved),
+                },
                 not_scored_check_results(bad.description),
+                {},
+                f"{robot_id}/{file_key}: not scored",
             )
 
     def _model(self, robot_id: str) -> tuple[str, TrainedModel]:
@@ -342,6 +344,7 @@ class _FileScorer:
             "dagster/column_schema": EVENT_TABLE_SCHEMA,
             "event_table": event_table(stored_events),
             "robot": robot_id,
+            FILE_NAME_METADATA: file_key,
             "readings_in_file": int(ingested.rows_in_file),
             "file": str(archived),
             "file_sha256": sha256,
@@ -383,24 +386,6 @@ def _evaluation(check: dg.AssetCheckResult, partition_key: str) -> dg.AssetCheck
         description=check.description,
         partition=partition_key,
     )
-
-
-def _run_verdicts(outcomes: list[_FileOutcome]) -> list[dg.AssetCheckResult]:
-    """Each check over the run's files: failed when it failed on any, naming those files."""
-    verdicts = []
-    for index, check in enumerate(outcomes[0].checks):
-        failed = [o.partition_key for o in outcomes if not o.checks[index].passed]
-        verdicts.append(
-            dg.AssetCheckResult(
-                check_name=check.check_name,
-                passed=not failed,
-                severity=check.severity,
-                metadata={"files_in_run": len(outcomes), "failed_on": ", ".join(failed) or "none"},
-                description="this run's files together; each file's own verdict is logged "
-                "against its partition",
-            )
-        )
-    return verdicts
 
 
 class _BadFile(Exception):
