@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from pm_pipeline.config.robots import Fleet, load_fleet
-from pm_pipeline.config.settings import Settings, load_settings
+from pm_pipeline.config.settings import Settings
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.landing.batches import batch_run_key, fleet_batches, scoring_lane
 from pm_pipeline.core.landing.plan import (
@@ -25,7 +25,7 @@ from pm_pipeline.defs.archive_watch import reland_grown_archives
 from pm_pipeline.defs.jobs import LANDED_FILES_JOB, MAX_RUNTIME_TAG, landed_files_in
 from pm_pipeline.defs.legacy_partitions import upgrade_file_partitions
 from pm_pipeline.defs.partitions import ROBOTS, robots_partitions
-from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline.defs.resources import ReadingsDatabaseResource, SettingsResource
 from pm_pipeline.services.drop_folders import check_finished_folders
 from pm_pipeline.services.landing import (
     ChangedAfterScoring,
@@ -57,33 +57,35 @@ RERUN_OF_TAG = "pm/rerun_of"
     "top level is the default robot's, <robot_id>/ each robot's; the files a tick finds score "
     "in one run per lane (PM_SCORING_LANES), lanes side by side.",
 )
-def landed_file_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+def landed_file_sensor(
+    context: dg.SensorEvaluationContext, settings: SettingsResource
+) -> dg.SensorResult:
     # A bad setting or robots file fails the tick here with one line, before any file moves.
-    settings = load_settings()
-    fleet = load_fleet(settings)
-    folder = settings.drop_dir
+    pm = settings.loaded
+    fleet = load_fleet(pm)
+    folder = pm.drop_dir
     folder.mkdir(parents=True, exist_ok=True)
     check_finished_folders(folder)  # a symlinked archive/ fails the tick before any move
-    reland_grown_archives(context, settings)
+    reland_grown_archives(context, pm)
     upgrade_file_partitions(context.instance, context.log)
     landed = list_landed_files(folder)
     decisions = plan_landed_files(
         not_in_flight(landed, _paths_in_flight(context)),
         now=time.time(),
-        settle_s=settings.settle_seconds,
-        max_files=settings.max_files_per_tick,
-        judge=partial(judge_fleet_file, fleet=fleet, default=settings.export_format),
+        settle_s=pm.settle_seconds,
+        max_files=pm.max_files_per_tick,
+        judge=partial(judge_fleet_file, fleet=fleet, default=pm.export_format),
         last_looks=looks_in_cursor(context.cursor),
     )
     fresh, reruns = [], []
     for decision in (d for d in decisions if d.action == "score"):
-        step = _next_step(context, decision, settings)
+        step = _next_step(context, decision, pm)
         if step == "new":
             fresh.append(decision)
         elif step is not None:
-            reruns.append(_run_request([decision], *step, settings=settings))
-    batches = fleet_batches(fresh, settings.files_per_run, settings.scoring_lanes)
-    requests = [_run_request(batch, None, None, settings=settings) for _, batch in batches]
+            reruns.append(_run_request([decision], *step, settings=pm))
+    batches = fleet_batches(fresh, pm.files_per_run, pm.scoring_lanes)
+    requests = [_run_request(batch, None, None, settings=pm) for _, batch in batches]
     quarantined = []
     for bad in (d for d in decisions if d.action == "quarantine"):
         try:
@@ -256,10 +258,10 @@ def _run_request(
         tags={
             **dict(decision.content_tag for decision in batch),
             SCORING_LANE_TAG: lane,
-            # Not pm/robot: that tag queues a run behind the robot's retraining, and a run
+            # Not settings/robot: that tag queues a run behind the robot's retraining, and a run
             # held back would let the next run of landed files overtake it.
             ROBOTS_TAG: ",".join(robots),
-            **({"pm/file_sha256": batch[0].sha256} if len(batch) == 1 else {}),
+            **({"settings/file_sha256": batch[0].sha256} if len(batch) == 1 else {}),
             # With run monitoring on, a run still STARTED after this long is failed, and then
             # retried: the way a run whose worker died along with the daemon gets scored.
             MAX_RUNTIME_TAG: str(settings.scoring_max_runtime_seconds * len(batch)),
@@ -285,13 +287,15 @@ views_automation_sensor = dg.AutomationConditionSensorDefinition(
     "(PM_SMTP_HOST), retrying failed ones with backoff; idle when neither is set.",
 )
 def notification_sensor(
-    context: dg.SensorEvaluationContext, readings_db: ReadingsDatabaseResource
+    context: dg.SensorEvaluationContext,
+    readings_db: ReadingsDatabaseResource,
+    settings: SettingsResource,
 ) -> dg.SkipReason:
-    settings = load_settings()
-    channels = channels_from(settings)
+    pm = settings.loaded
+    channels = channels_from(pm)
     if not channels:
         return dg.SkipReason("no PM_ALERT_WEBHOOK_URL or PM_SMTP_HOST set: nothing to send")
-    report = deliver_due(readings_db.engine(), channels, settings.alert_retry_base_seconds)
+    report = deliver_due(readings_db.engine(), channels, pm.alert_retry_base_seconds)
     for error in report.errors:
         context.log.warning(error)  # masked: no webhook token, no SMTP password
     summary = f"{report.delivered} notification(s) delivered, {report.failed} failed"

@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from pm_pipeline.config.robots import Fleet, load_fleet
-from pm_pipeline.config.settings import Settings, load_settings
+from pm_pipeline.config.settings import Settings
 from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError, StorageFull
 from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.parsing.careful import check_export_header
@@ -44,7 +44,7 @@ from pm_pipeline.defs.partitions import (
     robot_days_partitions,
     split_robot_day_key,
 )
-from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline.defs.resources import ReadingsDatabaseResource, SettingsResource
 from pm_pipeline.services.landing import (
     ChangedAfterScoring,
     GoneAfterScoring,
@@ -102,12 +102,15 @@ def score_landed_files(
     context: dg.OpExecutionContext,
     config: LandedFilesConfig,
     readings_db: ReadingsDatabaseResource,
+    settings: SettingsResource,
 ) -> None:
     """``file_events`` of each listed file, reported as soon as its events are stored."""
     # A bad file among others must not hold back their events: it is quarantined, and its
     # partition shows why. Alone, it fails the run.
     batch = len(config.files) > 1
-    scorer = _FileScorer(context, readings_db, batch, config.archive, config.model_version)
+    scorer = _FileScorer(
+        context, readings_db, settings, batch, config.archive, config.model_version
+    )
     done = _files_reported_in_run(context) if context.retry_number else set()
     for landed in config.files:
         if (landed.robot, landed.file) in done:
@@ -196,13 +199,14 @@ class _FileScorer:
         self,
         context: dg.OpExecutionContext,
         readings_db: ReadingsDatabaseResource,
+        settings: SettingsResource,
         batch: bool,
         archive: bool,
         model_version: str | None = None,
     ) -> None:
         self.context, self.readings_db = context, readings_db
         self.batch, self.archive, self.model_version = batch, archive, model_version
-        self.settings, self.fleet = _settings_and_fleet()
+        self.settings, self.fleet = _settings_and_fleet(settings)
         self._models: dict[str, tuple[str, TrainedModel]] = {}
         self._lineage: dict[str, tuple[dg.UrlMetadataValue | str, dict[str, str]]] = {}
 
@@ -367,9 +371,9 @@ class _FileScorer:
         return _FileOutcome(partition_key, metadata, checks, provenance, summary)
 
 
-def _settings_and_fleet() -> tuple[Settings, Fleet]:
+def _settings_and_fleet(resource: SettingsResource) -> tuple[Settings, Fleet]:
     try:
-        settings = load_settings()
+        settings = resource.loaded
         return settings, load_fleet(settings)
     except PipelineError as error:
         # A bad setting: the files are not at fault, so they stay put.
