@@ -6,6 +6,8 @@ For tests that call the same command many times over (filters, error forms); eac
 keeps tests that start it as a real process (see :mod:`pm_pipeline_tests.commands`).
 """
 
+import contextlib
+import io
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,12 +22,13 @@ def run_main(
     *args: str | Path,
     env: Mapping[str, str],
     cwd: Path,
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str] | None = None,
     expect: int | None = 0,
 ) -> subprocess.CompletedProcess[str]:
     """``pm-pipeline ARGS`` in this process with ``env`` set (and the instance and database
     variables unset otherwise) in ``cwd``, as :func:`pm_pipeline_tests.commands.run_cli` runs
-    it in a new one; the exit code is checked unless ``expect`` is None.
+    it in a new one; the exit code is checked unless ``expect`` is None. What it prints is
+    read through ``capsys``, or caught on its own without it.
 
     The environment and working folder are restored afterwards (``prepare_local_home`` sets
     DAGSTER_HOME, for one)."""
@@ -36,9 +39,15 @@ def run_main(
         for variable, value in env.items():
             patch.setenv(variable, value)
         patch.chdir(cwd)
-        capsys.readouterr()  # what the test printed before is not the command's
-        returncode = main(argv)
-        out, err = capsys.readouterr()
+        if capsys is not None:
+            capsys.readouterr()  # what the test printed before is not the command's
+            returncode = main(argv)
+            out, err = capsys.readouterr()
+        else:
+            stdout, stderr = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+                returncode = main(argv)
+            out, err = stdout.getvalue(), stderr.getvalue()
     completed = subprocess.CompletedProcess(["pm-pipeline", *argv], returncode, out, err)
     assert expect is None or returncode == expect, (
         f"pm-pipeline {' '.join(argv)} (in process) exited {returncode}, expected {expect}\n"
