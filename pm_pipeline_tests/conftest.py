@@ -43,33 +43,53 @@ SPREAD_MODULES = {
     "pm_pipeline_tests/e2e/test_daemon_notifications.py",
     "pm_pipeline_tests/e2e/test_no_credential_leaks.py",
     "pm_pipeline_tests/e2e/test_source_training.py",
+    "pm_pipeline_tests/e2e/test_users_table_kept.py",
 }
 # The modules whose tests (or module fixtures) take longest, longest first: workers start
-# them first, so the run does not end waiting on a daemon test that started last. Seconds:
-# the longest test of a spread module, or the whole module, measured with `-n 4` on 2 cores.
+# them first, so the run does not end waiting on a long module that started last (a module
+# missing here queues after all of these). Seconds: the longest test of a spread module, or
+# the whole module, measured with `-n 4` on 2 cores that other work also loaded (about 3x a
+# quiet machine's; only their order matters). The daemon tests mostly wait on ticks, so they
+# alternate with modules that keep a core busy.
 LONGEST_FIRST = (
-    "pm_pipeline_tests/e2e/test_daemon_notifications.py",  # 251
-    "pm_pipeline_tests/e2e/test_daemon.py",  # 211
-    "pm_pipeline_tests/e2e/test_celery.py",  # 120: three robots
-    "pm_pipeline_tests/e2e/test_daemon_crash.py",  # 147
-    "pm_pipeline_tests/e2e/test_source_training.py",  # 147
-    "pm_pipeline_tests/e2e/test_no_credential_leaks.py",  # 130
-    "pm_pipeline_tests/cli/test_events_command.py",  # 120
-    "pm_pipeline_tests/e2e/test_cli.py",  # 100
-    "pm_pipeline_tests/defs/test_materialize.py",  # 83
-    "pm_pipeline_tests/cli/test_run_output.py",  # 80
-    "pm_pipeline_tests/defs/test_retraining.py",  # 60
-    "pm_pipeline_tests/e2e/test_fleet.py",  # 45
-    "pm_pipeline_tests/defs/test_axis_counts.py",  # 57
-    "pm_pipeline_tests/defs/test_concurrent_runs.py",  # 56
-    "pm_pipeline_tests/e2e/test_browser.py",  # 54
-    "pm_pipeline_tests/defs/test_postgres_instance.py",  # 52
-    "pm_pipeline_tests/defs/test_bad_files_end_to_end.py",  # 45
-    "pm_pipeline_tests/defs/test_dagster_cli.py",  # 40
-    "pm_pipeline_tests/core/test_cusum_detection.py",  # 37
-    "pm_pipeline_tests/defs/test_io_manager.py",  # 37
-    "pm_pipeline_tests/defs/test_file_events_ui.py",  # 36
-    "pm_pipeline_tests/e2e/test_cli_postgres.py",  # 31
+    "pm_pipeline_tests/e2e/test_loop_daemon.py",  # 510: a daemon, two retrainings
+    "pm_pipeline_tests/e2e/test_cli.py",  # 528: one `pm-pipeline run`, then the commands
+    "pm_pipeline_tests/e2e/test_daemon_notifications.py",  # 277
+    "pm_pipeline_tests/services/test_live_feed.py",  # 391
+    "pm_pipeline_tests/e2e/test_daemon.py",  # 242
+    "pm_pipeline_tests/cli/test_events_command.py",  # 377
+    "pm_pipeline_tests/core/test_cusum_detection.py",  # 347
+    "pm_pipeline_tests/e2e/test_celery.py",  # 201: three robots
+    "pm_pipeline_tests/e2e/test_daemon_crash.py",  # 178
+    "pm_pipeline_tests/cli/test_loop_commands.py",  # 283
+    "pm_pipeline_tests/e2e/test_twin_robots.py",  # 252
+    "pm_pipeline_tests/defs/test_axis_counts.py",  # 231
+    "pm_pipeline_tests/cli/test_run_output.py",  # 221
+    "pm_pipeline_tests/defs/test_materialize.py",  # 215
+    "pm_pipeline_tests/e2e/test_slow_single_channel.py",  # 208
+    "pm_pipeline_tests/e2e/test_no_credential_leaks.py",  # 207
+    "pm_pipeline_tests/e2e/test_faults.py",  # 207
+    "pm_pipeline_tests/e2e/test_browser.py",  # 207
+    "pm_pipeline_tests/e2e/test_source_training.py",  # 197
+    "pm_pipeline_tests/core/test_chunked_detection.py",  # 184
+    "pm_pipeline_tests/defs/test_retraining.py",  # 166
+    "pm_pipeline_tests/db/test_store_access.py",  # 161
+    "pm_pipeline_tests/e2e/test_fleet.py",  # 147
+    "pm_pipeline_tests/db/test_migrations.py",  # 131
+    "pm_pipeline_tests/e2e/test_users_table_kept.py",  # 131
+    "pm_pipeline_tests/defs/test_concurrent_runs.py",  # 125
+    "pm_pipeline_tests/cli/test_help_and_paths.py",  # 124
+    "pm_pipeline_tests/defs/test_landing_edges.py",  # 117
+    "pm_pipeline_tests/services/test_scoring.py",  # 115
+    "pm_pipeline_tests/cli/test_ingest_command.py",  # 114
+    "pm_pipeline_tests/core/test_chunked_seed_detection.py",  # 112
+    "pm_pipeline_tests/core/test_harness.py",  # 89
+    "pm_pipeline_tests/defs/test_definitions.py",  # 84
+    "pm_pipeline_tests/e2e/test_browser_fleet.py",  # 83
+    "pm_pipeline_tests/defs/test_dagster_cli.py",  # 54
+    "pm_pipeline_tests/defs/test_file_events_ui.py",  # 76
+    "pm_pipeline_tests/defs/test_postgres_instance.py",  # 69
+    "pm_pipeline_tests/e2e/test_cli_postgres.py",  # 40
 )
 
 

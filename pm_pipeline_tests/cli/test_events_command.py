@@ -1,10 +1,14 @@
 """`pm-pipeline events` through the real command, on SQLite and on the Postgres server, over
 events stored by the project's own writers; and what `export` and `lineage` say of the same
-events, the synthetic verification set's kept apart from the landed files'."""
+events, the synthetic verification set's kept apart from the landed files'.
+
+Each test starts the command as a new process at least once; its further calls (filters,
+flags) run the same entry point in the test process (:mod:`pm_pipeline_tests.in_process`)."""
 
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +24,7 @@ from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.db.registry import register_model
 from pm_pipeline.db.schema import DEFAULT_READINGS_TABLE, DEFAULT_TIME_COLUMN, readings_table
 from pm_pipeline_tests.commands import clean_env, run_cli
+from pm_pipeline_tests.in_process import run_main
 
 CLI = Path(sys.executable).parent / "pm-pipeline"
 ROBOT = "robot-1"  # the configured robot when nothing is set
@@ -87,6 +92,20 @@ def events_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
     )
 
 
+@pytest.fixture
+def events_here(
+    stored: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``pm-pipeline events ARGS`` on the stored events, in this process."""
+    return lambda *args: run_main(
+        "events", *args, env=settings_of(stored), cwd=tmp_path, capsys=capsys, expect=None
+    )
+
+
+def settings_of(stored: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in stored.items() if k.startswith("PM_")}
+
+
 def listed(completed: subprocess.CompletedProcess[str]) -> list[list[str]]:
     """The table's rows, split into cells (no cell holds spaces)."""
     assert completed.returncode == 0, completed.stderr
@@ -95,7 +114,9 @@ def listed(completed: subprocess.CompletedProcess[str]) -> list[list[str]]:
     return [line.split() for line in lines[1:-1]]
 
 
-def test_events_newest_first_with_ids_and_filters(stored: dict[str, str]) -> None:
+def test_events_newest_first_with_ids_and_filters(
+    stored: dict[str, str], events_here: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     rows = listed(events_cli(stored))
     assert [row[2] for row in rows] == ["axis_3", "axis_2", "axis_1"]
     assert {row[1] for row in rows} == {ROBOT} and {row[-1] for row in rows} == {"day.csv"}
@@ -103,18 +124,17 @@ def test_events_newest_first_with_ids_and_filters(stored: dict[str, str]) -> Non
     assert ids == sorted(ids, reverse=True)
     assert rows[1][3:6] == ["ERROR", rows[1][4], rows[1][5]] and rows[1][6:8] == ["10.0", "min"]
     assert rows[0][8] == "4.25"
-    assert [row[2] for row in listed(events_cli(stored, "--severity", "error"))] == ["axis_2"]
+    assert [row[2] for row in listed(events_here("--severity", "error"))] == ["axis_2"]
     since = rows[1][5]  # the ERROR's end: it and the later ALERT are still going then
-    assert [row[2] for row in listed(events_cli(stored, "--since", since))] == [
-        "axis_3",
-        "axis_2",
-    ]
-    assert [row[2] for row in listed(events_cli(stored, "--robot", "robot-2"))] == ["axis_1"]
+    assert [row[2] for row in listed(events_here("--since", since))] == ["axis_3", "axis_2"]
+    assert [row[2] for row in listed(events_here("--robot", "robot-2"))] == ["axis_1"]
 
 
-def test_open_means_still_going_when_the_readings_end(stored: dict[str, str]) -> None:
+def test_open_means_still_going_when_the_readings_end(
+    stored: dict[str, str], events_here: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     assert [row[2] for row in listed(events_cli(stored, "--open"))] == ["axis_3"]
-    none = events_cli(stored, "--open", "--severity", "ERROR")
+    none = events_here("--open", "--severity", "ERROR")
     assert none.returncode == 0 and none.stdout.strip() == f"no open ERROR events for {ROBOT}"
 
 
@@ -126,7 +146,7 @@ def test_bad_since_is_one_error_line(stored: dict[str, str]) -> None:
 
 
 def test_export_leaves_the_synthetic_set_out_unless_asked(
-    stored: dict[str, str], tmp_path: Path
+    stored: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     env = clean_env(stored)
     plain = run_cli("export", "--out", tmp_path / "plain", cwd=tmp_path, env=env)
@@ -146,8 +166,14 @@ def test_export_leaves_the_synthetic_set_out_unless_asked(
     ]
     assert list(events.sort_values("start_ts")["change"]) == ["resolved", "resolved", "opened"]
     assert events["label"].isna().all()
-    everything = run_cli(
-        "export", "--out", tmp_path / "all", "--include-synthetic", cwd=tmp_path, env=env
+    everything = run_main(
+        "export",
+        "--out",
+        tmp_path / "all",
+        "--include-synthetic",
+        cwd=tmp_path,
+        env=settings_of(stored),
+        capsys=capsys,
     )
     assert "3 landed-file events and 4 synthetic verification events" in everything.stdout
     events = pd.read_csv(tmp_path / "all" / "events.csv")
@@ -162,14 +188,16 @@ def test_export_leaves_the_synthetic_set_out_unless_asked(
 
 
 def test_lineage_of_a_synthetic_event_names_its_verification_set(
-    stored: dict[str, str], tmp_path: Path
+    stored: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     env, version = clean_env(stored), stored["version"]
     engine = open_engine(stored["PM_DATABASE_URL"])
     ids = read_events(engine, robot_id=ROBOT).groupby("source")["event_id"].min()
     engine.dispose()
     for source in (f"synthetic:{version}", "synthetic"):  # today's name, and the old one
-        said = run_cli("lineage", str(ids[source]), cwd=tmp_path, env=env).stdout
+        said = run_main(
+            "lineage", str(ids[source]), cwd=tmp_path, env=settings_of(stored), capsys=capsys
+        ).stdout
         assert f"source        the synthetic verification set of model version {version}" in said
         assert "(being verified before promotion)" in said
         assert "the synthetic_events materialization of run run-" in said
@@ -182,11 +210,13 @@ def test_lineage_of_a_synthetic_event_names_its_verification_set(
 
 
 def test_all_robots_lists_the_fleets_events(
-    stored: dict[str, str], robot_day: pd.DataFrame
+    stored: dict[str, str],
+    robot_day: pd.DataFrame,
+    events_here: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
     # robot-2 is not in a robots file: its stored readings make it one of the fleet.
     engine = open_engine(stored["PM_DATABASE_URL"])
     ingest_readings(engine, readings_table(), robot_day.head(10), "robot-2", "r2.csv", "sha2")
     engine.dispose()
-    rows = listed(events_cli(stored, "--all-robots"))
+    rows = listed(events_here("--all-robots"))
     assert sorted(row[1] for row in rows) == [ROBOT, ROBOT, ROBOT, "robot-2"]

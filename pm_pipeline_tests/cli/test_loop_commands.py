@@ -1,6 +1,8 @@
 """The engineer's loop through the real command: `fleet --check` exit codes, labelling an
 event, recording maintenance (seen in `lineage`), and quarantined files listed and retried."""
 
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -18,8 +20,10 @@ from pm_pipeline.db.schema import readings_table
 from pm_pipeline.services.landing import quarantine_file
 from pm_pipeline_tests.cli.test_events_command import event
 from pm_pipeline_tests.commands import clean_env, run_cli
+from pm_pipeline_tests.in_process import run_main
 
 ROBOT = "robot-1"
+Completed = subprocess.CompletedProcess[str]
 
 
 @pytest.fixture
@@ -47,6 +51,19 @@ def cli(site: dict[str, str], *args: str, expect: int = 0):
     return run_cli(*args, cwd=Path(site["PM_STATE_DIR"]).parent, env=site, expect=expect)
 
 
+@pytest.fixture
+def here(site: dict[str, str], capsys: pytest.CaptureFixture[str]) -> Callable[..., Completed]:
+    """``pm-pipeline ARGS`` on the site in this process, the same entry point as the real
+    command: each command below is started as a process at least once (``fleet --check``
+    for three of its exit codes), its further calls run here."""
+
+    def run(*args: str, expect: int = 0) -> Completed:
+        cwd = Path(site["PM_STATE_DIR"]).parent
+        return run_main(*args, env=site, cwd=cwd, capsys=capsys, expect=expect)
+
+    return run
+
+
 def store(site: dict[str, str], robot_day: pd.DataFrame, severity: str) -> int:
     engine = open_engine(site["PM_DATABASE_URL"])
     last = robot_day[TIME_COLUMN].iloc[-1]
@@ -56,12 +73,12 @@ def store(site: dict[str, str], robot_day: pd.DataFrame, severity: str) -> int:
 
 
 def test_fleet_check_exits_with_the_worst_status_and_labels_change_it(
-    site: dict[str, str], robot_day: pd.DataFrame
+    site: dict[str, str], robot_day: pd.DataFrame, here: Callable[..., Completed]
 ) -> None:
     healthy = cli(site, "fleet", "--check")
     assert healthy.stdout.splitlines()[0] == "FLEET OK: 1 OK"
     alert = store(site, robot_day, "ALERT")
-    watch = cli(site, "fleet", "--check", expect=1)
+    watch = here("fleet", "--check", expect=1)
     assert watch.stdout.startswith("FLEET WARNING: 1 WATCH (robot-1 WATCH)")
     error = store(site, robot_day, "ERROR")
     alarm = cli(site, "fleet", "--check", expect=2)
@@ -72,11 +89,11 @@ def test_fleet_check_exits_with_the_worst_status_and_labels_change_it(
         site, "events", "label", str(alert), "false-alarm", "--note", "door", "--by", "ann"
     )
     assert f"event {alert} of robot-1 labelled false-alarm" in labelled.stdout
-    cli(site, "events", "label", str(error), "confirmed")
+    here("events", "label", str(error), "confirmed")
     # Without --check the listing never fails; one labelled real fault of two.
-    listing = cli(site, "fleet").stdout
+    listing = here("fleet").stdout
     assert "precision" in listing.splitlines()[1] and "0.50" in listing
-    bad = cli(site, "events", "label", "999", "confirmed", expect=1)
+    bad = here("events", "label", "999", "confirmed", expect=1)
     assert bad.stderr.startswith("error: no event with id 999")
 
     # Maintenance resolves both open events: the robot waits for a model on the new baseline.
@@ -91,9 +108,9 @@ def test_fleet_check_exits_with_the_worst_status_and_labels_change_it(
         "new gearbox",
     )
     assert "2 open event(s) resolved" in done.stdout
-    stale = cli(site, "fleet", "--check", expect=1)
+    stale = here("fleet", "--check", expect=1)
     assert "STALE MODEL" in stale.stdout and "maintenance: new gearbox" in stale.stdout
-    lineage = cli(site, "lineage", str(error)).stdout
+    lineage = here("lineage", str(error)).stdout
     assert "resolved (recorded at" in lineage and "maintenance at" in lineage
     assert "labelled      confirmed by" in lineage
     assert "maintenance   " in lineage and "new gearbox" in lineage
@@ -110,7 +127,9 @@ def test_fleet_check_exits_with_the_worst_status_and_labels_change_it(
     assert unknown.stdout.startswith("FLEET UNKNOWN")
 
 
-def test_quarantined_files_are_listed_and_put_back(site: dict[str, str]) -> None:
+def test_quarantined_files_are_listed_and_put_back(
+    site: dict[str, str], here: Callable[..., Completed]
+) -> None:
     drop = Path(site["PM_DROP_DIR"])
     (drop / "robot-2").mkdir(parents=True)
     bad = drop / "robot-2" / "half.csv"
@@ -119,9 +138,9 @@ def test_quarantined_files_are_listed_and_put_back(site: dict[str, str]) -> None
     listing = cli(site, "quarantine").stdout
     assert "robot-2  half.csv  half.csv: no time column" in listing
     assert "1 quarantined file(s)" in listing
-    assert "robot-2" in cli(site, "fleet").stdout  # its own row, its file counted
-    back = cli(site, "quarantine", "--retry", "half.csv")
+    assert "robot-2" in here("fleet").stdout  # its own row, its file counted
+    back = here("quarantine", "--retry", "half.csv")
     assert bad.is_file() and "back at" in back.stdout
-    assert "no quarantined files" in cli(site, "quarantine").stdout
-    missing = cli(site, "quarantine", "--retry", "half.csv", expect=1)
+    assert "no quarantined files" in here("quarantine").stdout
+    missing = here("quarantine", "--retry", "half.csv", expect=1)
     assert "no quarantined file named 'half.csv'" in missing.stderr

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pm_pipeline.defs.execution import LOCAL_INSTANCE_YAML
 from pm_pipeline_tests.commands import BIN, PLUMBING_MODE, clean_env, run_cli
+from pm_pipeline_tests.in_process import run_main
 from pm_pipeline_tests.store import upgraded
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -67,6 +68,12 @@ class DaemonSite:
     def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         """``pm-pipeline ARGS`` on this site; it must succeed."""
         return run_cli(*args, cwd=PROJECT_ROOT, env=self.env, timeout=timeout)
+
+    def run_here(self, *args: str) -> subprocess.CompletedProcess:
+        """``pm-pipeline ARGS`` on this site in the test's own process (the same entry
+        point as :meth:`cli`, without a new process importing the code location): for the
+        history and the model a test sets up before its daemon starts."""
+        return run_main(*args, env=self.env, cwd=PROJECT_ROOT)
 
     def start_daemon(self) -> subprocess.Popen:
         log = (self.root / f"daemon-{len(self.processes)}.log").open("w")

@@ -96,8 +96,8 @@ def test_dropped_files_are_scored_once_across_a_restart(
     history, live = site.root / "history.csv", site.root / "slice.csv"
     write_export(readings.iloc[:30_000], history)
     write_export(readings.iloc[30_000:30_900], live)
-    site.cli("ingest", str(history))
-    site.cli("train")
+    site.run_here("ingest", str(history))
+    site.run_here("train")
 
     daemon = site.start_daemon()
     site.cli(

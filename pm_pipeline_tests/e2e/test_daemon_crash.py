@@ -45,12 +45,12 @@ def readings() -> pd.DataFrame:
 
 
 def trained_site(site: DaemonSite, readings: pd.DataFrame) -> None:
-    """History ingested and a model trained, through the command line."""
+    """History ingested and a model trained, through the command's entry point in this process."""
     split = readings[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=HISTORY_HOURS)
     history = site.root / "history.csv"
     write_export(readings[readings[TIME_COLUMN] < split], history)
-    site.cli("ingest", str(history))
-    site.cli("train")
+    site.run_here("ingest", str(history))
+    site.run_here("train")
 
 
 def scored_before(site: DaemonSite, landed: pd.DataFrame) -> pd.DataFrame:

@@ -30,12 +30,12 @@ def readings() -> pd.DataFrame:
 
 
 def trained(site: DaemonSite, readings: pd.DataFrame) -> DaemonSite:
-    """History ingested and a model trained, through the command line."""
+    """History ingested and a model trained, through the command's entry point in this process."""
     site.prepare()
     split = readings[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=HISTORY_HOURS)
     write_export(readings[readings[TIME_COLUMN] < split], site.root / "history.csv")
-    site.cli("ingest", str(site.root / "history.csv"))
-    site.cli("train")
+    site.run_here("ingest", str(site.root / "history.csv"))
+    site.run_here("train")
     return site
 
 

@@ -100,8 +100,8 @@ def test_a_new_normal_retrains_the_robot_and_a_later_fault_is_still_caught(
     readings = inject_wear(switch_program(readings, SWITCH), FAULT)
     history = site.root / "program_a.csv"
     write_export(readings[readings[TIME_COLUMN] < SWITCH], history)
-    site.cli("ingest", str(history))
-    site.cli("train")
+    site.run_here("ingest", str(history))
+    site.run_here("train")
     assert active_model_start(site) == SAMPLE_START
     site.start_daemon()
 

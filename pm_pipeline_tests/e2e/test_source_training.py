@@ -17,6 +17,7 @@ from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline_tests import commands
 from pm_pipeline_tests.conftest import worn_slice
+from pm_pipeline_tests.in_process import run_main
 from pm_pipeline_tests.source_tables import (
     LISTED,
     SourceServer,
@@ -201,23 +202,27 @@ MISTAKES = {
 
 @pytest.mark.parametrize("mistake", list(MISTAKES))
 def test_a_mistake_is_one_line_naming_what_to_set(
-    mistake: str, server: SourceServer, postgres_url: str, tmp_path: Path
+    mistake: str,
+    server: SourceServer,
+    postgres_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """`train`'s entry point in this process (the cases above start the real command)."""
     create_wide(server, with_id=True, robot=False, zone=True)
     create_wide(server, with_id=False, robot=False, zone=True, table="hidden")
     server.run("CREATE TABLE texty (timestamp_recorded text, axis_1 real)")
     for table in ("pm_dashboard", "texty"):
         server.grant_select(table)
     overrides, *says = MISTAKES[mistake]
-    env = env_for(
-        tmp_path,
-        postgres_url,
-        {
-            **source_env(server, CASES["wide-notebook"], ["pm_dashboard"]),
-            **overrides,
-        },
-    )
-    failed = commands.run_cli("train", cwd=tmp_path, env=env, expect=1)
+    settings = {
+        "PM_STATE_DIR": str(tmp_path / ".pm_state"),
+        "PM_DATABASE_URL": postgres_url,
+        **commands.PLUMBING_MODE,
+        **source_env(server, CASES["wide-notebook"], ["pm_dashboard"]),
+        **overrides,
+    }
+    failed = run_main("train", env=settings, cwd=tmp_path, capsys=capsys, expect=1)
     [line] = failed.stderr.splitlines()
     assert line.startswith("error: training run ") and " failed: " in line
     for part in says:
