@@ -36,9 +36,12 @@ def test_a_tick_that_only_quarantines_says_so(drop: Path) -> None:
     land(drop, "header.csv", HEADER)
     with dg.instance_for_test() as instance:
         # A file is judged once two looks agree: the first tick only looks.
-        first = landed_file_sensor(dg.build_sensor_context(instance=instance))
+        settings = {"settings": SettingsResource()}
+        first = landed_file_sensor(dg.build_sensor_context(instance=instance, resources=settings))
         assert isinstance(first, dg.SensorResult)
-        result = landed_file_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+        result = landed_file_sensor(
+            dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=settings)
+        )
     assert isinstance(result, dg.SensorResult) and not result.run_requests
     assert result.skip_reason is not None
     message = result.skip_reason.skip_message or ""

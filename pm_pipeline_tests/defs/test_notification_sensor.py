@@ -14,7 +14,7 @@ from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.events import store_events
 from pm_pipeline.db.outbox import read_outbox
 from pm_pipeline.db.registry import register_model
-from pm_pipeline.defs.resources import ReadingsDatabaseResource
+from pm_pipeline.defs.resources import ReadingsDatabaseResource, SettingsResource
 from pm_pipeline.defs.sensors import notification_sensor
 from pm_pipeline_tests.receivers import WebhookReceiver
 
@@ -29,7 +29,11 @@ def webhook() -> Iterator[WebhookReceiver]:
 def tick(url: str) -> dg.SkipReason:
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(
-            instance=instance, resources={"readings_db": ReadingsDatabaseResource(url=url)}
+            instance=instance,
+            resources={
+                "readings_db": ReadingsDatabaseResource(url=url),
+                "settings": SettingsResource(),
+            },
         )
         result = notification_sensor.evaluate_tick(context)
     assert not result.run_requests

@@ -11,6 +11,7 @@ from dagster._core.test_utils import create_run_for_test
 from pm_pipeline.core.schema import DEFAULT_ROBOT_ID
 from pm_pipeline.core.versioning import file_sha256
 from pm_pipeline.defs.jobs import landed_files_in
+from pm_pipeline.defs.resources import SettingsResource
 from pm_pipeline.defs.sensors import landed_file_sensor
 
 HEADER = '"Trait",' + ",".join(f'"Axis #{i}"' for i in range(1, 15)) + ',"Time"\n'
@@ -33,7 +34,9 @@ def land(folder: Path, name: str, text: str, age_s: float = 60.0) -> Path:
 
 
 def one_tick(instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorResult:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor)
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"settings": SettingsResource()}
+    )
     result = landed_file_sensor(context)
     assert isinstance(result, dg.SensorResult)
     return result
