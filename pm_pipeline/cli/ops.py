@@ -119,7 +119,8 @@ def lineage(args: argparse.Namespace) -> int:
         f"{event['z_peak']:.2f}, p {event['p_value']:.2g})",
         f"  status        {_status(event)}",
         f"  source        {_source(event['source'], model.model_version)}",
-        f"  scored by run {event['run_id']} at {_stamp(event['created_at'])}",
+        # The event's first store, not the run's time: a rescore keeps an event's row.
+        f"  scored by run {event['run_id']}; event first stored {_stamp(event['created_at'])}",
         f"  model version {model.model_version}"
         + (
             " (being verified before promotion)"
@@ -138,7 +139,7 @@ def lineage(args: argparse.Namespace) -> int:
             f"the synthetic_events materialization of run {event['run_id']}"
             if synthetic
             else f"the file_events materialization of file {event['source']!r} by run "
-            f"{event['run_id']}, in robot {robot!r}'s partition of the day it landed"
+            f"{event['run_id']}, in its partition of robot {robot!r} and the day it landed"
         ),
     ]
     lines += _feedback_lines(engine, robot, int(args.event_id))
