@@ -245,10 +245,13 @@ def test_the_stored_mspc_model_keeps_its_version_and_events() -> None:
     model = model_from_dict(content)
     assert model.version == content["version"]
     # Stored before 2026-12-06 (predictions fitted on every training reading, inputs not
-    # held in their training range, every baseline held while any statistic alarms): it
+    # held in their training range, every baseline held while any statistic alarms, no
+    # level adopted after an alarm): it
     # loads as it was and scores as it did; a refit today is another version.
-    assert model.params == MspcSettings(fit_share=None)
+    assert model.params == MspcSettings(fit_share=None, settle_spans=None)
     assert model.mspc is not None and model.mspc.input_range is None and model.mspc.hold is None
+    assert model.mspc.settle_samples is None
+    assert model.to_dict() == content
     assert fit_model(train, fit_minmax_scaling(train), MspcSettings()).version != model.version
     found = detect_events(model, scored)
     assert len(expected) == len(found) > 0

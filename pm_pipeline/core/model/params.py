@@ -212,7 +212,7 @@ class AutoSettings(MspcSettings):
 
 ADDED_LATER: dict[str, tuple[str, ...]] = {
     "cusum": ("surge_reference", "variance_reference", "spread_floor_share"),
-    "mspc": ("fit_share",),
+    "mspc": ("fit_share", "settle_spans"),
 }
 """Per mode, settings a stored model may lack; it loads them as None (what it was fitted
 without), so it keeps its dictionary and scores as it did."""

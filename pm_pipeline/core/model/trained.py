@@ -234,7 +234,7 @@ class TrainedModel:
             if content[later] is None:
                 del content[later]
         if "mspc" in content:
-            for later in ("input_range", "hold"):
+            for later in ("input_range", "hold", "settle_samples"):
                 if content["mspc"][later] is None:
                     del content["mspc"][later]
         for axis in content["axes"].values():
