@@ -53,7 +53,8 @@ class RunModels:
     """Each robot's model for one run, loaded once: ``pinned`` (a version given for the
     run), else the robot's active one."""
 
-    engine: Engine
+    connect: Callable[[], Engine]
+    """The readings database, opened on first use (a bad file is set aside without it)."""
     pinned: str | None = None
     _loaded: dict[str, tuple[str, TrainedModel]] = field(default_factory=dict)
 
@@ -63,14 +64,16 @@ class RunModels:
         Raises
         ------
         DatabaseUnavailable
-            When the registry cannot be reached (worth trying again).
+            When the database cannot be reached (worth trying again).
         ScoringStopped
-            When there is no such model (none trained yet, an unknown version).
+            When there is no such model (none trained yet, an unknown version), or the
+            database's settings are wrong.
         """
         if robot_id not in self._loaded:
             try:
-                version = self.pinned or active_model_version(self.engine, robot_id)
-                self._loaded[robot_id] = (version, load_model(self.engine, version))
+                engine = self.connect()
+                version = self.pinned or active_model_version(engine, robot_id)
+                self._loaded[robot_id] = (version, load_model(engine, version))
             except DatabaseUnavailable:
                 raise
             except PipelineError as error:
@@ -82,7 +85,6 @@ class RunModels:
 class ScoringRun:
     """What every file of one run is scored with."""
 
-    engine: Engine
     table: Table
     settings: Settings
     fleet: Fleet
@@ -91,6 +93,10 @@ class ScoringRun:
     """Move scored files to ``archive/`` and bad ones to ``quarantine/`` (the sensor's runs);
     `pm-pipeline score` leaves your file where it is."""
     run_id: str | None = None
+
+    @property
+    def engine(self) -> Engine:
+        return self.models.connect()
 
 
 @dataclass(frozen=True)

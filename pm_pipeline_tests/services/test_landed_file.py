@@ -1,6 +1,7 @@
 """Scoring one landed file, the whole use case in one call: stored, archived and reported as
 plain data; a bad file set aside with its reason; a problem that is not the file's stops."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from pm_pipeline.config.robots import load_fleet
 from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.detection.registry import fit_model
+from pm_pipeline.core.errors import DatabaseUnavailable
 from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.schema import DEFAULT_ROBOT_ID
@@ -42,11 +44,10 @@ def scoring_run(sqlite_url: str, model, file_away: bool, pinned: str | None = No
     register_model(engine, model, ROBOT, "run-0", {})
     settings = load_settings({})
     return ScoringRun(
-        engine,
         readings_table(),
         settings,
         load_fleet(settings),
-        RunModels(engine, pinned or model.version),
+        RunModels(lambda: engine, pinned or model.version),
         file_away=file_away,
         run_id="run-1",
     )
@@ -128,3 +129,23 @@ def test_an_unknown_model_stops_the_run_and_leaves_the_file_put(
         score_landed_file(run, ROBOT, path.name, str(path))
 
     assert path.is_file() and stored_files(run.engine) == 0
+
+
+def test_a_bad_file_is_set_aside_before_the_database_is_opened(
+    sqlite_url: str, model, robot_day: pd.DataFrame, tmp_path: Path
+) -> None:
+    def unreachable() -> sa.Engine:
+        raise DatabaseUnavailable("the database refused the connection")
+
+    run = replace(scoring_run(sqlite_url, model, file_away=True), models=RunModels(unreachable))
+    path = tmp_path / "bad.csv"
+    path.write_text("not,an,export\n1,2,3\n")
+
+    result = score_landed_file(run, ROBOT, path.name, str(path))
+
+    assert isinstance(result, NotScored) and result.moved.parent == tmp_path / "quarantine"
+    good = tmp_path / "good.csv"
+    write_export(robot_day.head(500), good)
+    with pytest.raises(DatabaseUnavailable):
+        score_landed_file(run, ROBOT, good.name, str(good))
+    assert good.is_file()

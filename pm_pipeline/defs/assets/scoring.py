@@ -200,13 +200,11 @@ class _FileScorer:
     ) -> None:
         self.context, self.batch = context, batch
         self.settings, fleet = _settings_and_fleet(settings)
-        engine = readings_db.engine()
         self.run = ScoringRun(
-            engine,
             readings_db.table(),
             self.settings,
             fleet,
-            RunModels(engine, model_version),
+            RunModels(readings_db.engine, model_version),
             file_away=archive,
             run_id=context.run_id,
         )
