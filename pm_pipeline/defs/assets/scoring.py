@@ -9,21 +9,14 @@ landed on (its name, hash, events and checks in the metadata) and two check verd
 
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
 
 from pm_pipeline.config.robots import Fleet, load_fleet
 from pm_pipeline.config.settings import Settings
-from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError, StorageFull
-from pm_pipeline.core.model.trained import TrainedModel
-from pm_pipeline.core.parsing.careful import check_export_header
-from pm_pipeline.core.parsing.format import ExportFormat
-from pm_pipeline.core.versioning import file_sha256
+from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.db.events import open_events as still_open
-from pm_pipeline.db.events import read_events, robot_events
-from pm_pipeline.db.fence import robot_readings_fence
-from pm_pipeline.db.registry import active_model_version, load_model
+from pm_pipeline.db.events import robot_events
 from pm_pipeline.defs.assets.training import THRESHOLD_KEYS
 from pm_pipeline.defs.event_metadata import (
     EVENT_TABLE_SCHEMA,
@@ -45,15 +38,14 @@ from pm_pipeline.defs.partitions import (
     split_robot_day_key,
 )
 from pm_pipeline.defs.resources import ReadingsDatabaseResource, SettingsResource
-from pm_pipeline.services.landing import (
-    ChangedAfterScoring,
-    GoneAfterScoring,
-    archive_file,
-    landed_file_path,
-    quarantine_file,
+from pm_pipeline.services.landed_file import (
+    LandedFileResult,
+    NotScored,
+    RunModels,
+    ScoringRun,
+    ScoringStopped,
+    score_landed_file,
 )
-from pm_pipeline.services.notifications import store_file_events
-from pm_pipeline.services.scoring import ingest_and_detect
 
 SCORED_ROWS_LOG = "{rows} readings scored so far"
 """A debug line after each streamed piece: the run's progress, which `pm-pipeline score` shows."""
@@ -193,7 +185,9 @@ class _FileOutcome:
 
 
 class _FileScorer:
-    """Scores the files of one run, one after another, loading each robot's model once."""
+    """Scores the files of one run, one after another, through
+    :func:`~pm_pipeline.services.landed_file.score_landed_file`, and turns each result into
+    what Dagster shows of it."""
 
     def __init__(
         self,
@@ -204,10 +198,16 @@ class _FileScorer:
         archive: bool,
         model_version: str | None = None,
     ) -> None:
-        self.context, self.readings_db = context, readings_db
-        self.batch, self.archive, self.model_version = batch, archive, model_version
-        self.settings, self.fleet = _settings_and_fleet(settings)
-        self._models: dict[str, tuple[str, TrainedModel]] = {}
+        self.context, self.batch = context, batch
+        self.settings, fleet = _settings_and_fleet(settings)
+        self.run = ScoringRun(
+            readings_db.table(),
+            self.settings,
+            fleet,
+            RunModels(readings_db.engine, model_version),
+            file_away=archive,
+            run_id=context.run_id,
+        )
         self._lineage: dict[str, tuple[dg.UrlMetadataValue | str, dict[str, str]]] = {}
 
     def _progress(self, rows: int) -> None:
@@ -218,44 +218,31 @@ class _FileScorer:
 
     def score(self, robot_id: str, file_key: str, given_path: str) -> _FileOutcome:
         try:
-            path = landed_file_path(file_key, given_path, Path(given_path).parent)
-            fmt = self.fleet.export_format_for(robot_id, self.settings.export_format)
-        except PipelineError as error:
-            raise dg.Failure(description=str(error), allow_retries=False) from error
-        day = landing_day(path.stat().st_mtime) if path.exists() else landing_day(0.0)
-        partition_key = str(robot_day_key(robot_id, day))
-        try:
-            return self._score_file(partition_key, robot_id, file_key, path, fmt)
-        except _BadFile as bad:
-            if not self.batch:
-                raise dg.Failure(description=bad.description, allow_retries=False) from bad
-            # One bad file of a batch must not hold back the others' events.
-            self.context.log.warning(bad.description)
-            return _FileOutcome(
-                partition_key,
-                {
-                    "robot": robot_id,
-                    FILE_NAME_METADATA: file_key,
-                    "outcome": bad.description,
-                    "file": str(bad.moved),
-                },
-                not_scored_check_results(bad.description),
-                {},
-                f"{robot_id}/{file_key}: not scored",
-            )
+            result = score_landed_file(self.run, robot_id, file_key, given_path, self._progress)
+        except ScoringStopped as stopped:
+            raise dg.Failure(description=str(stopped), allow_retries=False) from stopped
+        partition_key = str(robot_day_key(robot_id, landing_day(result.landed_at)))
+        if isinstance(result, NotScored):
+            return self._not_scored(partition_key, result)
+        return self._scored(partition_key, result)
 
-    def _model(self, robot_id: str) -> tuple[str, TrainedModel]:
-        if robot_id not in self._models:
-            engine = self.readings_db.engine()
-            try:
-                version = self.model_version or active_model_version(engine, robot_id)
-                self._models[robot_id] = (version, load_model(engine, version))
-            except DatabaseUnavailable:
-                raise  # the retry policy tries again with backoff
-            except PipelineError as error:
-                # A user-fixable problem (no model yet, bad URL): retrying would not help.
-                raise dg.Failure(description=str(error), allow_retries=False) from error
-        return self._models[robot_id]
+    def _not_scored(self, partition_key: str, bad: NotScored) -> _FileOutcome:
+        if not self.batch:
+            raise dg.Failure(description=bad.description, allow_retries=False)
+        # One bad file of a batch must not hold back the others' events.
+        self.context.log.warning(bad.description)
+        return _FileOutcome(
+            partition_key,
+            {
+                "robot": bad.robot_id,
+                FILE_NAME_METADATA: bad.file_key,
+                "outcome": bad.description,
+                "file": str(bad.moved),
+            },
+            not_scored_check_results(bad.description),
+            {},
+            f"{bad.robot_id}/{bad.file_key}: not scored",
+        )
 
     def _lineage_of(
         self, robot_id: str, version: str
@@ -270,94 +257,44 @@ class _FileScorer:
             )
         return self._lineage[robot_id]
 
-    def _archived(self, path: Path, sha256: str) -> Path:
-        """Where the scored file is now: archived, or left to be scored again when it
-        changed or vanished meanwhile (its readings and events are stored either way)."""
-        if not self.archive:
-            return path
-        try:
-            return archive_file(path, sha256)
-        except ChangedAfterScoring as changed:
-            self.context.log.warning(str(changed))
-            return changed.path
-        except GoneAfterScoring as gone:
-            self.context.log.warning(str(gone))
-            return path
-        except PipelineError as error:  # archive/ is a symlink: the file stays put
-            raise dg.Failure(description=str(error), allow_retries=False) from error
-
-    def _score_file(
-        self, partition_key: str, robot_id: str, file_key: str, path: Path, fmt: ExportFormat
-    ) -> _FileOutcome:
-        context, settings, readings_db = self.context, self.settings, self.readings_db
-        sha256 = _checked_file(path, fmt, quarantine=self.archive)
-        version, model = self._model(robot_id)
-        engine = readings_db.engine()
-        # No retraining reads the robot's readings between ingest and the events that flag
-        # them (see pm_pipeline.db.fence).
-        with robot_readings_fence(engine, robot_id):
-            try:
-                scored = ingest_and_detect(
-                    engine,
-                    readings_db.table(),
-                    robot_id,
-                    path,
-                    sha256,
-                    model,
-                    fmt,
-                    progress=self._progress,
-                    max_model_age=settings.model_max_age,
-                )
-            except DatabaseUnavailable:
-                raise
-            except StorageFull as full:  # not the file's fault, and retrying will not help
-                raise dg.Failure(description=str(full), allow_retries=False) from full
-            except PipelineError as error:
-                raise _bad_file(path, error, quarantine=self.archive) from error
-            # The events and their notifications (when a channel is set), in one transaction.
-            try:
-                written = store_file_events(
-                    engine, robot_id, file_key, scored, version, context.run_id, settings
-                )
-            except StorageFull as full:
-                raise dg.Failure(description=str(full), allow_retries=False) from full
-        ingested = scored.ingest
+    def _scored(self, partition_key: str, scored: LandedFileResult) -> _FileOutcome:
+        context, robot_id, version = self.context, scored.robot_id, scored.model_version
+        name, ingested, written = scored.path.name, scored.ingest, scored.stored
         for note in scored.notes:
-            context.log.warning(f"{robot_id}/{path.name}: {note}")
-        stored = written.events
-        archived = self._archived(path, sha256)
+            context.log.warning(f"{robot_id}/{name}: {note}")
+        if scored.archive_warning:
+            context.log.warning(scored.archive_warning)
         how = "streamed" if scored.streamed else "read whole"
         summary = (
-            f"{robot_id}/{path.name}: {ingested.rows_in_file} rows {how}, {stored} events "
+            f"{robot_id}/{name}: {ingested.rows_in_file} rows {how}, {written.events} events "
             f"with model {version}, {written.notifications} notification(s) queued; file at "
-            f"{archived}; {describe_changes(written.report)}"
+            f"{scored.archived}; {describe_changes(written.report)}"
         )
         if not self.batch:
             # A batch's file says this as its materialization's description: one write to
             # Dagster's event log fewer per file.
             context.log.info(summary)
-        stored_events = read_events(engine, file_key, robot_id)
         link, provenance = self._lineage_of(robot_id, version)
-        severities = stored_events["severity"].value_counts()
+        severities = scored.events["severity"].value_counts()
         metadata = {
             **readings_span_metadata(
                 ingested.rows_in_file, ingested.first_time, ingested.last_time
             ),
             # The asset is the file's events: its row count is theirs, not the readings'.
-            "dagster/row_count": int(stored),
+            "dagster/row_count": int(written.events),
             "dagster/column_schema": EVENT_TABLE_SCHEMA,
-            "event_table": event_table(stored_events),
+            "event_table": event_table(scored.events),
             "robot": robot_id,
-            FILE_NAME_METADATA: file_key,
+            FILE_NAME_METADATA: scored.file_key,
             "readings_in_file": int(ingested.rows_in_file),
-            "file": str(archived),
-            "file_sha256": sha256,
+            "file": str(scored.archived),
+            "file_sha256": scored.sha256,
             "model_version": version,
             "model_version_link": link,
             "streamed": scored.streamed,
             "rows_added": int(ingested.rows_added),
             "rows_already_present": int(ingested.rows_present),
-            "events": int(stored),
+            "events": int(written.events),
             "alerts": int(severities.get("ALERT", 0)),
             "errors": int(severities.get("ERROR", 0)),
             "notifications_queued": int(written.notifications),
@@ -366,8 +303,7 @@ class _FileScorer:
             "events_changed": len(written.report),
             **({"export_notes": "\n".join(scored.notes)} if scored.notes else {}),
         }
-        robot_open = still_open(robot_events(engine, robot_id))
-        checks = event_check_results(stored_events, robot_open)
+        checks = event_check_results(scored.events, scored.robot_open_events)
         return _FileOutcome(partition_key, metadata, checks, provenance, summary)
 
 
@@ -390,29 +326,3 @@ def _evaluation(check: dg.AssetCheckResult, partition_key: str) -> dg.AssetCheck
         description=check.description,
         partition=partition_key,
     )
-
-
-class _BadFile(Exception):
-    """A landed file that cannot be scored as it is, moved to quarantine when it was landed."""
-
-    def __init__(self, description: str, moved: Path) -> None:
-        super().__init__(description)
-        self.description, self.moved = description, moved
-
-
-def _checked_file(path: Path, fmt: ExportFormat, quarantine: bool) -> str:
-    """The file's sha256 once its header reads as an export; a bad landed file is moved to
-    quarantine/ before the run fails."""
-    if not path.is_file():
-        raise _BadFile(f"{path}: no such file (already archived or quarantined?)", path)
-    sha256 = file_sha256(path)
-    try:
-        check_export_header(path, fmt)
-    except PipelineError as error:
-        raise _bad_file(path, error, quarantine) from error
-    return sha256
-
-
-def _bad_file(path: Path, error: PipelineError, quarantine: bool) -> _BadFile:
-    moved = quarantine_file(path, str(error)) if quarantine else path
-    return _BadFile(f"{error} (file now at {moved})", moved)
