@@ -112,10 +112,16 @@ def parse_export(path: str | Path, export_format: ExportFormat | None = None) ->
 
 
 def _read_text(path: Path, layout: FileLayout, usecols: list[str]) -> pd.DataFrame:
+    return _read_rows(
+        path, layout, usecols=usecols, dtype=str, keep_default_na=False, skip_blank_lines=True
+    )
+
+
+def _read_rows(path: Path, layout: FileLayout, **options: Any) -> pd.DataFrame:
+    """The file's rows as pandas reads them with ``options``; an undecodable, malformed or
+    empty file is one error line naming the file."""
     try:
-        raw = _read_csv(
-            path, layout, usecols=usecols, dtype=str, keep_default_na=False, skip_blank_lines=True
-        )
+        raw = _read_csv(path, layout, **options)
     except UnicodeDecodeError:
         raise PipelineError(layout.undecodable(path)) from None
     except pd.errors.ParserError as error:
@@ -225,16 +231,7 @@ def check_export_header(path: str | Path, export_format: ExportFormat | None = N
     layout = sniff_layout(path, fmt.encoding)
     check_line_lengths(path, layout.compression == "gzip", lines=2)
     resolve_columns(path, read_header(path, layout), fmt)
-    try:
-        first = _read_csv(path, layout, nrows=1)
-    except UnicodeDecodeError:
-        raise PipelineError(layout.undecodable(path)) from None
-    except pd.errors.ParserError as error:
-        raise PipelineError(
-            f"{path}: not a well-formed CSV ({capped(error)}); export it again."
-        ) from None
-    if first.empty:
-        raise PipelineError(f"{path}: has a header but no readings; export a file with data rows.")
+    _read_rows(path, layout, nrows=1)
 
 
 def read_header(path: Path, layout: FileLayout) -> list[str]:
