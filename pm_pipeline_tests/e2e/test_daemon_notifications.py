@@ -149,7 +149,9 @@ def test_each_event_is_sent_once_by_webhook_and_mail(
         # The receiver acknowledges before the sender records the delivery: wait for the record.
         webhook_rows = lambda: outbox(site).query("channel == 'webhook'")  # noqa: E731
         wait_for(
-            lambda: webhook_rows()["delivered_at"].notna().all(), 60, "the deliveries recorded"
+            lambda: bool(webhook_rows()["delivered_at"].notna().all()),
+            60,
+            "the deliveries recorded",
         )
         assert set(webhook_rows()["attempts"]) <= {1, 3}
         wait_for(lambda: len(mail.messages) == total, 180, "the e-mails")
