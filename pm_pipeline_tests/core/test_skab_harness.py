@@ -10,10 +10,12 @@ from pm_pipeline.core.evaluation.nab import binary_scores, nab_scores
 from pm_pipeline.core.evaluation.skab import (
     SkabFile,
     always_alarm,
+    mode_predictor,
     run_skab,
     skab_files,
     t2q_predictions,
 )
+from pm_pipeline.core.model.params import MspcSettings
 from pm_pipeline_tests.conftest import PROJECT_ROOT, skip_or_fail
 
 SKAB = PROJECT_ROOT.parent / "shared" / "data" / "skab"
@@ -41,6 +43,22 @@ def test_t2q_reference_scores_as_skab_computes_it(two_files: list[SkabFile]) -> 
     assert (binary.tp, binary.fp, binary.fn, binary.tn) == (716, 344, 86, 345)
     assert round(binary.f1, 4) == 0.7691
     assert (scores.nab.standard, scores.nab.low_fp, scores.nab.low_fn) == (22.71, 22.48, 23.47)
+
+
+def test_a_mode_scores_cold_or_after_its_training_rows_as_the_cli_does(
+    two_files: list[SkabFile],
+) -> None:
+    # SKAB's protocol starts the detector at the first test row; `pm-pipeline score`
+    # replays the training readings first, so its EWMA and baseline start warm
+    valve = two_files[0]
+    cold = mode_predictor(MspcSettings())(valve.train, valve.test)
+    warm = mode_predictor(MspcSettings(), replay_training=True)(valve.train, valve.test)
+    assert len(warm) == len(valve.test)
+    assert np.flatnonzero(cold != warm).tolist() == [195, 196]
+    assert (cold[195:197].tolist(), warm[195:197].tolist()) == ([1, 1], [0, 0])
+    scores = run_skab(two_files, mode_predictor(MspcSettings(), replay_training=True))
+    assert (scores.binary.tp, scores.binary.fp, scores.binary.fn) == (546, 28, 256)
+    assert scores.nab.standard == 44.14
 
 
 def test_nab_scores_a_detection_by_its_place_in_the_window() -> None:

@@ -180,15 +180,21 @@ def rows_in_events(times: pd.Series, events: pd.DataFrame) -> np.ndarray:
     return flagged
 
 
-def mode_predictor(settings: DetectorSettings) -> Predictor:
+def mode_predictor(settings: DetectorSettings, replay_training: bool = False) -> Predictor:
     """A detector mode as a SKAB predictor: trained on the training rows as the pipeline
-    trains, its events over the test rows as row labels."""
+    trains, its events over the test rows as row labels.
+
+    ``replay_training`` scores the test rows after the training rows, as ``pm-pipeline
+    score`` does with the first file after training (it replays the robot's stored readings
+    before the file to warm the detector up; an event that begins in them begins at the
+    file's first reading). Without it the detector starts cold at the first test row."""
 
     def predict(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
         training = readings_frame(train)
         model = fit_model(training, fit_minmax_scaling(training), settings)
         scored = readings_frame(test)
-        return rows_in_events(scored[TIME_COLUMN], detect_events(model, scored))
+        passed = pd.concat([training, scored], ignore_index=True) if replay_training else scored
+        return rows_in_events(scored[TIME_COLUMN], detect_events(model, passed))
 
     return predict
 
