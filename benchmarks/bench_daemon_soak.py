@@ -8,8 +8,10 @@ Run by hand (not a test; it needs the local Postgres server):
 The fleet of ``benchmarks/bench_fleet_throughput.py`` (each robot its own trained model, one
 file of ``--rows`` readings per robot per round, continuing its readings), landed round after
 round under `dagster-daemon run` with the repo's dagster.yaml on Postgres, for ``--minutes``.
-A round lands once the sensor has taken the one before into runs and at least
-``--round-every`` seconds after the one before (0: as fast as the pipeline takes them).
+A round lands once the sensor has taken the one before into runs, at most two rounds are
+waiting to be scored, and at least ``--round-every`` seconds after the one before (0: as fast
+as the pipeline takes them), so the backlog stays bounded and memory measures the pipeline,
+not a growing queue.
 
 Every ``--sample-every`` seconds it reads, from /proc, the resident memory of the daemon
 process, of the code server it started, and of the whole process tree (run workers
@@ -82,7 +84,11 @@ def soak(site: DaemonSite, files: list[tuple[str, Path]], per_round: int, args) 
         with dg.DagsterInstance.from_config(str(site.home)) as instance:
             pending: set[str] = set()
             while time.time() < deadline and landed < len(files):
-                if time.time() >= round_at and not pending - taken(instance):
+                if (
+                    time.time() >= round_at
+                    and not pending - taken(instance)
+                    and archived_count(site) >= landed - 2 * per_round
+                ):
                     this_round = files[landed : landed + per_round]
                     for robot, path in this_round:
                         path.replace(site.drop / robot / path.name)

@@ -97,6 +97,10 @@ class DaemonSite:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
+        # The daemon ends first; its code server and run workers, in its process group, can
+        # outlive it (the code server waits for its runs) and would pile up test after test.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
     def stop_all(self) -> None:
         for process in self.processes:
