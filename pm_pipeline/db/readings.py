@@ -10,12 +10,13 @@ from sqlalchemy.sql import Select
 
 from pm_pipeline.core.schema import AXES, CONTEXT_COLUMNS, TIME_COLUMN
 from pm_pipeline.db.bulk import bulk_read
+from pm_pipeline.db.engine import connected
 from pm_pipeline.db.schema import ingested_files, time_column_of
 from pm_pipeline.db.timestamps import from_db_times, to_db_time
 
 
 def readings_query(
-    engine: Engine,
+    engine: Engine | Connection,
     table: Table,
     robot_id: str,
     start: str | None = None,
@@ -219,7 +220,7 @@ def iter_readings_pages(
 
 
 def readings_before(
-    engine: Engine,
+    engine: Engine | Connection,
     table: Table,
     robot_id: str,
     before: pd.Timestamp,
@@ -242,7 +243,7 @@ def readings_before(
 
 
 def readings_after(
-    engine: Engine,
+    engine: Engine | Connection,
     table: Table,
     robot_id: str,
     after: pd.Timestamp,
@@ -260,9 +261,10 @@ def readings_after(
     return frame.drop_duplicates(TIME_COLUMN, ignore_index=True)
 
 
-def _readings_frame(engine: Engine, queries: list[Select]) -> pd.DataFrame:
-    """The readings of every query, as one canonical frame sorted by time."""
-    with engine.connect() as connection:
+def _readings_frame(engine: Engine | Connection, queries: list[Select]) -> pd.DataFrame:
+    """The readings of every query, as one canonical frame sorted by time (read inside the
+    transaction of ``engine`` when it is a connection)."""
+    with connected(engine) as connection:
         frames = [_read_without_jit(connection, query) for query in queries]
     return canonical_readings(pd.concat(frames, ignore_index=True))
 

@@ -2,9 +2,11 @@
 archive it, or set it aside when it cannot be scored.
 
 :func:`score_landed_file` is what ``landed_files_job``'s op calls for each file; the op only
-turns the plain result into Dagster events. The robot's fence (:mod:`pm_pipeline.db.fence`)
-is held from ingest until the events are stored, so no retraining reads the file's readings
-without the events that flag them.
+turns the plain result into Dagster events. The file's readings and its events are stored in
+one transaction: a failure between them (the events' write, a lost connection) leaves what
+was stored before, readings and events, as it was; a file replaced under its name never
+leaves new readings with old events. The robot's fence (:mod:`pm_pipeline.db.fence`) is
+held from ingest until the events are stored, so no retraining waits on half a file.
 
 A file that cannot be scored as it is (gone, a header that does not read, a body that does
 not parse) comes back as :class:`NotScored`, moved to ``quarantine/`` when the run files its
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, Table
+from sqlalchemy import Connection, Engine, Table
 
 from pm_pipeline.config.robots import Fleet
 from pm_pipeline.config.settings import Settings
@@ -41,11 +43,19 @@ from pm_pipeline.services.landing import (
     quarantine_file,
 )
 from pm_pipeline.services.notifications import store_file_events
-from pm_pipeline.services.scoring import ingest_and_detect
+from pm_pipeline.services.scoring import ScoredFile, ingest_and_detect
 
 
 class ScoringStopped(PipelineError):
     """A problem retrying would not fix, and not the file's fault: the file stays put."""
+
+
+class _EventsNotStored(Exception):
+    """Storing the events failed for a reason that is not the file's; carries the error."""
+
+    def __init__(self, error: PipelineError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass
@@ -175,6 +185,19 @@ def score_landed_file(
     except PipelineError as error:
         return _set_aside(run, robot_id, file_key, landed_at, path, error)
     version, model = run.models.of(robot_id)
+
+    def store_events(connection: Connection, scored: ScoredFile) -> ReconciledEvents:
+        # The events and their notifications (when a channel is set), in the readings'
+        # transaction.
+        try:
+            return store_file_events(
+                connection, robot_id, file_key, scored, version, run.run_id, run.settings
+            )
+        except (DatabaseUnavailable, StorageFull):
+            raise
+        except PipelineError as error:  # not the file's fault: not a reason to set it aside
+            raise _EventsNotStored(error) from error
+
     with robot_readings_fence(run.engine, robot_id):
         try:
             scored = ingest_and_detect(
@@ -187,20 +210,17 @@ def score_landed_file(
                 fmt,
                 progress=progress,
                 max_model_age=run.settings.model_max_age,
+                store_events=store_events,
             )
         except DatabaseUnavailable:
             raise
         except StorageFull as full:
             raise ScoringStopped(str(full)) from full
+        except _EventsNotStored as failed:
+            raise failed.error from failed.error.__cause__
         except PipelineError as error:
             return _set_aside(run, robot_id, file_key, landed_at, path, error)
-        # The events and their notifications (when a channel is set), in one transaction.
-        try:
-            stored = store_file_events(
-                run.engine, robot_id, file_key, scored, version, run.run_id, run.settings
-            )
-        except StorageFull as full:
-            raise ScoringStopped(str(full)) from full
+    stored = scored.stored or ReconciledEvents(0, 0)
     archived, archive_warning = _archived(path, sha256, run.file_away)
     return LandedFileResult(
         robot_id=robot_id,
