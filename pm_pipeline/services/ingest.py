@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 
 from pm_pipeline.core.parsing.careful import parse_export
 from pm_pipeline.core.parsing.format import ExportFormat
+from pm_pipeline.core.parsing.opened import OpenedExport, source_path
 from pm_pipeline.core.parsing.stream import (
     ExportStream,
     NeedsCarefulRead,
@@ -76,7 +77,7 @@ def ingest_export(
     engine: Engine,
     table: Table,
     robot_id: str,
-    path: Path,
+    path: Path | OpenedExport,
     content_sha256: FileHash,
     fmt: ExportFormat,
     *,
@@ -93,8 +94,9 @@ def ingest_export(
     engine, table, robot_id
         Where the readings go.
     path, content_sha256, file_name
-        The export, its hash (or what gives it once the file is read), and the name
-        recorded for it (``path.name`` by default).
+        The export (a path, or the file opened once, whose every pass reads its handle),
+        its hash (or what gives it once the file is read), and the name recorded for it
+        (the file's name by default).
     fmt
         Axis count and column map of the robot's controller.
     new_sink
@@ -112,7 +114,7 @@ def ingest_export(
     PipelineError
         When the file is not a readable export; the message names file, line and column.
     """
-    name = file_name or path.name
+    name = file_name or source_path(path).name
     # A new export starts after the newest stored reading and is appended directly; if
     # another writer got there first, it is streamed again through staging.
     for append_directly in (True, False):

@@ -29,7 +29,8 @@ from pm_pipeline.config.settings import Settings
 from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError, StorageFull
 from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.parsing.careful import check_export_header
-from pm_pipeline.core.versioning import file_sha256
+from pm_pipeline.core.parsing.format import ExportFormat
+from pm_pipeline.core.parsing.opened import OpenedExport
 from pm_pipeline.db.event_lifecycle import ReconciledEvents
 from pm_pipeline.db.events import open_events, read_events, robot_events
 from pm_pipeline.db.fence import robot_readings_fence
@@ -176,50 +177,21 @@ def score_landed_file(
     except PipelineError as error:
         raise ScoringStopped(str(error)) from error
     landed_at = path.stat().st_mtime if path.exists() else 0.0
+    missing = f"{path}: no such file (already archived or quarantined?)"
     if not path.is_file():
-        missing = f"{path}: no such file (already archived or quarantined?)"
         return NotScored(robot_id, file_key, landed_at, missing, path)
-    sha256 = file_sha256(path)
     try:
-        check_export_header(path, fmt)
-    except PipelineError as error:
-        return _set_aside(run, robot_id, file_key, landed_at, path, error)
-    version, model = run.models.of(robot_id)
-
-    def store_events(connection: Connection, scored: ScoredFile) -> ReconciledEvents:
-        # The events and their notifications (when a channel is set), in the readings'
-        # transaction.
-        try:
-            return store_file_events(
-                connection, robot_id, file_key, scored, version, run.run_id, run.settings
-            )
-        except (DatabaseUnavailable, StorageFull):
-            raise
-        except PipelineError as error:  # not the file's fault: not a reason to set it aside
-            raise _EventsNotStored(error) from error
-
-    with robot_readings_fence(run.engine, robot_id):
-        try:
-            scored = ingest_and_detect(
-                run.engine,
-                run.table,
-                robot_id,
-                path,
-                sha256,
-                model,
-                fmt,
-                progress=progress,
-                max_model_age=run.settings.model_max_age,
-                store_events=store_events,
-            )
-        except DatabaseUnavailable:
-            raise
-        except StorageFull as full:
-            raise ScoringStopped(str(full)) from full
-        except _EventsNotStored as failed:
-            raise failed.error from failed.error.__cause__
-        except PipelineError as error:
-            return _set_aside(run, robot_id, file_key, landed_at, path, error)
+        opened = OpenedExport(path)
+    except FileNotFoundError:  # moved away since the look above
+        return NotScored(robot_id, file_key, landed_at, missing, path)
+    # Opened once: the header check, the stream and a whole-file read all read this handle,
+    # and the hash is of the very bytes scored (archiving checks the file still holds them).
+    with opened:
+        outcome = _stored(run, robot_id, file_key, opened, fmt, progress)
+        sha256 = opened.sha256()
+    if isinstance(outcome, PipelineError):
+        return _set_aside(run, robot_id, file_key, landed_at, path, outcome)
+    version, scored = outcome
     stored = scored.stored or ReconciledEvents(0, 0)
     archived, archive_warning = _archived(path, sha256, run.file_away)
     return LandedFileResult(
@@ -238,6 +210,58 @@ def score_landed_file(
         archived=archived,
         archive_warning=archive_warning,
     )
+
+
+def _stored(
+    run: ScoringRun,
+    robot_id: str,
+    file_key: str,
+    opened: OpenedExport,
+    fmt: ExportFormat,
+    progress: Callable[[int], None] | None,
+) -> tuple[str, ScoredFile] | PipelineError:
+    """The file's readings and events stored, in one transaction, under the robot's fence:
+    the model version and what scoring did, or why the file cannot be scored as it is."""
+    try:
+        check_export_header(opened, fmt)
+    except PipelineError as error:
+        return error
+    version, model = run.models.of(robot_id)
+
+    def store_events(connection: Connection, scored: ScoredFile) -> ReconciledEvents:
+        # The events and their notifications (when a channel is set), in the readings'
+        # transaction.
+        try:
+            return store_file_events(
+                connection, robot_id, file_key, scored, version, run.run_id, run.settings
+            )
+        except (DatabaseUnavailable, StorageFull):
+            raise
+        except PipelineError as error:  # not the file's fault: not a reason to set it aside
+            raise _EventsNotStored(error) from error
+
+    with robot_readings_fence(run.engine, robot_id):
+        try:
+            return version, ingest_and_detect(
+                run.engine,
+                run.table,
+                robot_id,
+                opened,
+                opened.sha256,
+                model,
+                fmt,
+                progress=progress,
+                max_model_age=run.settings.model_max_age,
+                store_events=store_events,
+            )
+        except DatabaseUnavailable:
+            raise
+        except StorageFull as full:
+            raise ScoringStopped(str(full)) from full
+        except _EventsNotStored as failed:
+            raise failed.error from failed.error.__cause__
+        except PipelineError as error:
+            return error
 
 
 def _set_aside(

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, Table
 from pm_pipeline.core.detection.events import empty_events
 from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.parsing.format import ExportFormat
+from pm_pipeline.core.parsing.opened import OpenedExport, source_path
 from pm_pipeline.core.parsing.stream import DEFAULT_BLOCK_BYTES
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.db.event_lifecycle import ReconciledEvents
@@ -63,7 +64,7 @@ def ingest_and_detect(
     engine: Engine,
     table: Table,
     robot_id: str,
-    path: Path,
+    path: Path | OpenedExport,
     content_sha256: FileHash,
     model: TrainedModel,
     fmt: ExportFormat,
@@ -77,6 +78,8 @@ def ingest_and_detect(
     through the chunked detector inside the ingest transaction, after the robot's stored
     tail, and the pass is finished in it.
 
+    ``path`` may be the file opened once (its every read goes through that handle), and
+    ``content_sha256`` what gives its hash once read (:meth:`OpenedExport.sha256`).
     ``progress``, if given, is told the number of readings streamed so far after each piece.
     ``max_model_age``, if given, is how long after the model's training window its readings
     may lie before a note says the model is stale for them. ``store_events``, if given,
@@ -89,6 +92,7 @@ def ingest_and_detect(
         When the file is not a readable export; the message names file, line and column.
         Nothing is stored then.
     """
+    name = source_path(path).name
     scored: list[ScoredFile] = []  # the pass of the attempt that commits
 
     def finish_pass(connection: Connection, done: IngestedExport) -> None:
@@ -101,8 +105,8 @@ def ingest_and_detect(
         span = scorer.finish()
         notes = (
             *done.notes,
-            *_span_notes(path.name, span),
-            *_freshness(path.name, model, span, max_model_age),
+            *_span_notes(name, span),
+            *_freshness(name, model, span, max_model_age),
         )
         events = empty_events() if span is None else _file_events(span)
         file = ScoredFile(done.ingest, events, notes, done.streamed, span)

@@ -2,6 +2,8 @@
 plain data; a bad file set aside with its reason; a problem that is not the file's stops; a
 file replaced under its name changes its readings and events together or not at all."""
 
+import gzip
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -269,3 +271,50 @@ def test_a_replaced_file_changes_its_readings_and_events_together_or_not_at_all(
         events[COMPARED], one_pass, check_exact=False, rtol=1e-9, check_dtype=False
     )
     admin.dispose()
+
+
+OPENED: list[str] = []
+"""Paths opened while a test watches (see ``opens_of``)."""
+_WATCHING: list[bool] = []
+
+
+def _record_open(event: str, args: tuple) -> None:
+    if _WATCHING and event == "open" and isinstance(args[0], str | Path):
+        OPENED.append(str(args[0]))
+
+
+sys.addaudithook(_record_open)  # an audit hook stays for the session: it records only when asked
+
+
+def opens_of(path: Path, work: Callable[[], object]) -> tuple[int, object]:
+    """How often ``work`` opens ``path``, and what it returns."""
+    OPENED.clear()
+    _WATCHING.append(True)
+    try:
+        result = work()
+    finally:
+        _WATCHING.clear()
+    return OPENED.count(str(path)), result
+
+
+@pytest.mark.parametrize("kind", ["plain", "gzip", "read whole"])
+def test_a_landed_file_is_opened_once_and_hashed_as_scored(
+    sqlite_url: str, model, robot_day: pd.DataFrame, tmp_path: Path, kind: str
+) -> None:
+    """Issue #27: the header check, the stream (and the careful parser's whole read, when
+    the stream cannot take the file) read one handle; the hash is of the bytes scored."""
+    run = scoring_run(sqlite_url, model, file_away=False)
+    path = tmp_path / "day.csv"
+    write_export(robot_day.head(3000), path)
+    if kind == "gzip":
+        path.write_bytes(gzip.compress(path.read_bytes()))
+    if kind == "read whole":  # a no-load word the stream does not know
+        path.write_text(path.read_text().replace(",,,,,,", ",nUlL,,,,,", 1))
+
+    opens, result = opens_of(path, lambda: score_landed_file(run, ROBOT, path.name, str(path)))
+
+    assert isinstance(result, LandedFileResult)
+    assert opens == 1
+    assert result.sha256 == file_sha256(path)
+    assert result.streamed == (kind != "read whole")
+    assert result.ingest.rows_added == 3000
