@@ -5,8 +5,10 @@ archive it, or set it aside when it cannot be scored.
 turns the plain result into Dagster events. The file's readings and its events are stored in
 one transaction: a failure between them (the events' write, a lost connection) leaves what
 was stored before, readings and events, as it was; a file replaced under its name never
-leaves new readings with old events. The robot's fence (:mod:`pm_pipeline.db.fence`) is
-held from ingest until the events are stored, so no retraining waits on half a file.
+leaves new readings with old events. The file is opened once: its header check, its stream
+and its hash read one handle. The robot's fence (:mod:`pm_pipeline.db.fence`) is held from
+ingest until the events are stored, so no retraining reads the robot's window and its events
+with the file in between.
 
 A file that cannot be scored as it is (gone, a header that does not read, a body that does
 not parse) comes back as :class:`NotScored`, moved to ``quarantine/`` when the run files its
