@@ -20,7 +20,9 @@ minutes, so there are events to find (and to compare):
   the one-pass detector: the fastest whole-file script, but it would store ``1e308`` or
   ``NULL`` as it found them;
 * ``streamed_into_db`` (with ``--url``): the full ``file_events`` path, also staging every
-  chunk into Postgres by COPY and inserting the new rows, in a scratch schema.
+  chunk into Postgres by COPY and inserting the new rows, in a scratch schema; the file is
+  opened once and hashed as it streams, as a landed file is
+  (:class:`~pm_pipeline.core.parsing.opened.OpenedExport`).
 
 Each variant runs in a fresh child process, so its peak RSS is its own; all run in one
 invocation, on the same file, and their events are checked to be the same.
@@ -45,6 +47,7 @@ from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.trained import TrainedModel, fit_minmax_scaling, model_from_dict
 from pm_pipeline.core.parsing.careful import read_export
 from pm_pipeline.core.parsing.format import ExportFormat
+from pm_pipeline.core.parsing.opened import OpenedExport
 from pm_pipeline.core.parsing.stream import open_export_stream
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 from pm_pipeline.core.simulation.sample import write_export
@@ -101,9 +104,10 @@ def streamed(path: Path, model: TrainedModel) -> tuple[int, pd.DataFrame]:
 def streamed_into_db(path: Path, model: TrainedModel, url: str) -> tuple[int, pd.DataFrame]:
     engine = open_engine(url)
     upgrade_store(engine)
-    scored = ingest_and_detect(
-        engine, readings_table(), "bench", path, "bench", model, ExportFormat()
-    )
+    with OpenedExport(path) as opened:
+        scored = ingest_and_detect(
+            engine, readings_table(), "bench", opened, opened.sha256, model, ExportFormat()
+        )
     assert scored.streamed, "the benchmark file should stream"
     return scored.ingest.rows_in_file, scored.events.drop(columns="status")
 

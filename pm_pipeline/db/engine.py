@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -134,6 +136,29 @@ def open_engine(
     except DBAPIError as error:
         raise DatabaseUnavailable(connection_failure(url, error, setting)) from None
     return engine
+
+
+@contextmanager
+def in_transaction(bind: Engine | Connection) -> Iterator[Connection]:
+    """A connection in a transaction: ``bind`` itself when it is a connection (its caller's
+    transaction decides what stays), else a new transaction of the engine, committed when
+    the block ends without an error."""
+    if isinstance(bind, Connection):
+        yield bind
+        return
+    with bind.begin() as connection:
+        yield connection
+
+
+@contextmanager
+def connected(bind: Engine | Connection) -> Iterator[Connection]:
+    """``bind`` itself when it is a connection (reading inside its transaction), else a new
+    connection of the engine for the block."""
+    if isinstance(bind, Connection):
+        yield bind
+        return
+    with bind.connect() as connection:
+        yield connection
 
 
 def connection_failure(url: str, error: DBAPIError, setting: str = "PM_DATABASE_URL") -> str:

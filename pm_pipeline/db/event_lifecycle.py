@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 from pm_pipeline.core.detection.lifecycle import OPEN, RESOLVED
 from pm_pipeline.core.notifications.routing import ESCALATED, OPENED, AlertRouting
 from pm_pipeline.core.notifications.routing import RESOLVED as RESOLVED_CHANGE
+from pm_pipeline.db.engine import in_transaction
 from pm_pipeline.db.events import (
     event_rows,
     from_landed_files,
@@ -102,7 +103,7 @@ def landed_events_overlapping(
 
 
 def reconcile_events(
-    engine: Engine,
+    engine: Engine | Connection,
     robot_id: str,
     source: str,
     span: tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp],
@@ -115,7 +116,8 @@ def reconcile_events(
     Parameters
     ----------
     engine
-        Database holding the events table.
+        Database holding the events table; a connection writes in its caller's
+        transaction (the one storing the file's readings), which decides what stays.
     robot_id, source
         The robot, and the scored file's partition key: the source of the events that start
         in it, and of new events (also one found in the stored readings around the file).
@@ -131,7 +133,7 @@ def reconcile_events(
     first, file_last, last = span
     now = pd.Timestamp(datetime.now(UTC))
     found = detected.to_dict("records")
-    with engine.begin() as connection:
+    with in_transaction(engine) as connection:
         if connection.dialect.name == "postgresql":
             key = source_lock_key(robot_id, ROBOT_EVENTS)
             connection.execute(select(func.pg_advisory_xact_lock(key)))

@@ -1,8 +1,9 @@
 """A per-robot fence between storing a landed file and reading a training window.
 
-Scoring a file commits its readings first and its events a moment later. A retraining that
-read the robot's window in between would see the file's readings without the events that
-flag them, and learn the very fault they show. Scoring holds the robot's fence exclusively
+Scoring a file commits its readings and its events in one transaction, but a retraining reads
+the robot's window and its events in separate statements: a file committed in between would
+show its readings without the events that flag them, and the model would learn the very fault
+they show. Scoring holds the robot's fence exclusively
 from ingest until its events are stored; reading a training window holds it shared, so
 trainings of one robot never wait for each other, and neither waits for another robot.
 

@@ -7,12 +7,15 @@ first reading of an instant wins. ``rows_present`` counts both kinds of skipped 
 One exception: a new version of a file already ingested (same robot, same file name,
 different bytes: a corrected export) replaces the stored values at its instants, in the same
 transaction, so the readings agree with the events scored from its bytes. ``rows_replaced``
-counts the readings whose values changed.
+counts the readings whose values changed. Given a connection rather than an engine,
+:func:`ingest_readings` writes in its caller's transaction, so a scored file's events can
+commit with its readings (:func:`pm_pipeline.services.scoring.ingest_and_detect`): old
+readings with old events, or new with new, never a mix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -38,6 +41,7 @@ from sqlalchemy.exc import IntegrityError
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.schema import AXES, CONTEXT_COLUMNS, TIME_COLUMN
 from pm_pipeline.db.bulk import bulk_insert
+from pm_pipeline.db.engine import in_transaction
 from pm_pipeline.db.partitions import ensure_months, months_spanning, settle_default
 from pm_pipeline.db.rollups import refresh_rollups
 from pm_pipeline.db.schema import DEFAULT_READINGS_TABLE, ingested_files, time_column_of
@@ -66,13 +70,18 @@ class AppendCollided(Exception):
     must be ingested again with ``append_directly=False``."""
 
 
+FileHash = str | Callable[[], str]
+"""A file's SHA-256, or what gives it once the file's chunks are all read (a file hashed
+as it streams)."""
+
+
 def ingest_readings(
-    engine: Engine,
+    engine: Engine | Connection,
     table: Table,
     readings: pd.DataFrame | Iterable[pd.DataFrame],
     robot_id: str,
     file_name: str,
-    content_sha256: str,
+    content_sha256: FileHash,
     append_directly: bool = True,
 ) -> IngestResult:
     """Store the readings not stored yet, and record the file, all in one transaction; a new
@@ -84,12 +93,14 @@ def ingest_readings(
     ----------
     engine, table
         The readings database and table (see :func:`pm_pipeline.db.schema.readings_table`).
+        A connection writes in its caller's transaction, which then decides what stays.
     readings
         One canonical readings frame, or chunks of one file in time order (consumed once).
     robot_id
         Robot the readings belong to.
     file_name, content_sha256
-        Recorded in ``pm_ingested_files`` next to the counts.
+        Recorded in ``pm_ingested_files`` next to the counts; the hash is asked for only
+        after the last chunk is read.
     append_directly
         When the file's first reading is newer than the robot's newest stored one (a new
         export), rows go straight into the table (one ``COPY`` on Postgres); otherwise, or
@@ -104,30 +115,46 @@ def ingest_readings(
     AppendCollided
         When chunks appended directly meet a stored reading. A single frame is then merged
         through staging here; chunks cannot be read twice, so the caller reads them again.
+        In a caller's transaction (``engine`` a connection) the collision has spoilt it: the
+        caller rolls back and tries again, also with a frame.
     """
-    source = (file_name, content_sha256)
+    source = _Source(file_name, content_sha256)
     if not isinstance(readings, pd.DataFrame):
         return _ingest(engine, table, readings, robot_id, source, append_directly)
+    if isinstance(engine, Connection):
+        return _ingest(engine, table, [readings], robot_id, source, append_directly)
     try:
         return _ingest(engine, table, [readings], robot_id, source, append_directly)
     except AppendCollided:
         return _ingest(engine, table, [readings], robot_id, source, append_directly=False)
 
 
+@dataclass(frozen=True)
+class _Source:
+    """The file the readings come from: its name, and its hash (asked for once read)."""
+
+    file_name: str
+    content_sha256: FileHash
+
+    def sha256(self) -> str:
+        given = self.content_sha256
+        return given if isinstance(given, str) else given()
+
+
 def _ingest(
-    engine: Engine,
+    engine: Engine | Connection,
     table: Table,
     chunks: Iterable[pd.DataFrame],
     robot_id: str,
-    source: tuple[str, str],
+    source: _Source,
     append_directly: bool,
 ) -> IngestResult:
     counts = _FileRows(time_column_of(table))
     pending = iter(chunks)
-    with engine.begin() as connection:
+    with in_transaction(engine) as connection:
         opening = next(pending, None)
         if opening is None:
-            raise PipelineError(f"{source[0]}: no readings to ingest.")
+            raise PipelineError(f"{source.file_name}: no readings to ingest.")
         newest = _newest_time(connection, table, robot_id) if append_directly else None
         direct = append_directly and (newest is None or opening[TIME_COLUMN].min() > newest)
         rows = counts.unique_rows(_chained(opening, pending))
@@ -146,8 +173,10 @@ def _ingest(
                     raise
                 raise AppendCollided(str(error.orig)) from error
         else:
+            staging = _staged(connection, table, rows, constants)
+            # Asked once the file is read whole: a file hashed as it streams has its hash now.
             replacing = _earlier_version_stored(connection, robot_id, source)
-            added, replaced = _merge_through_staging(connection, table, rows, constants, replacing)
+            added, replaced = _merge_staged(connection, table, staging, replacing)
         _after_load(connection, table, robot_id, counts, added + replaced)
         return _record_ingest(connection, robot_id, source, counts, (added, replaced))
 
@@ -216,13 +245,12 @@ def _newest_time(connection: Connection, table: Table, robot_id: str) -> pd.Time
     return None if newest is None else from_db_times(pd.Series([newest])).iloc[0]
 
 
-def _earlier_version_stored(connection: Connection, robot_id: str, source: tuple[str, str]) -> bool:
+def _earlier_version_stored(connection: Connection, robot_id: str, source: _Source) -> bool:
     """True when the robot has a file of this name ingested with other bytes."""
-    file_name, content_sha256 = source
     earlier = select(ingested_files.c.ingest_id).where(
         ingested_files.c.robot_id == robot_id,
-        ingested_files.c.file_name == file_name,
-        ingested_files.c.content_sha256 != content_sha256,
+        ingested_files.c.file_name == source.file_name,
+        ingested_files.c.content_sha256 != source.sha256(),
     )
     return connection.execute(earlier.limit(1)).first() is not None
 
@@ -230,11 +258,11 @@ def _earlier_version_stored(connection: Connection, robot_id: str, source: tuple
 def _record_ingest(
     connection: Connection,
     robot_id: str,
-    source: tuple[str, str],
+    source: _Source,
     counts: _FileRows,
     written: tuple[int, int],
 ) -> IngestResult:
-    file_name, content_sha256 = source
+    file_name, content_sha256 = source.file_name, source.sha256()
     added, replaced = written
     first, last = counts.first, counts.last
     connection.execute(
@@ -253,19 +281,22 @@ def _record_ingest(
     return IngestResult(file_name, counts.rows, added, counts.rows - added, first, last, replaced)
 
 
-def _merge_through_staging(
-    connection: Connection,
-    table: Table,
-    frames: Iterable[pd.DataFrame],
-    constants: dict,
-    replace_changed: bool = False,
-) -> tuple[int, int]:
-    """Stage ``frames`` in a temporary table, then insert the readings not stored yet with one
-    set-based insert that skips existing ones (after, with ``replace_changed``, one update of
-    the stored readings whose values differ); return how many were new and replaced."""
+def _staged(
+    connection: Connection, table: Table, frames: Iterable[pd.DataFrame], constants: dict
+) -> Table:
+    """``frames`` in a temporary table, to merge with :func:`_merge_staged`."""
     staging = _staging_table(table)
     staging.create(connection)
     bulk_insert(connection, staging, frames, constants)
+    return staging
+
+
+def _merge_staged(
+    connection: Connection, table: Table, staging: Table, replace_changed: bool
+) -> tuple[int, int]:
+    """Insert the staged readings not stored yet with one set-based insert that skips existing
+    ones (after, with ``replace_changed``, one update of the stored readings whose values
+    differ), and drop the staging table; return how many were new and replaced."""
     replaced = (
         connection.execute(_update_changed_rows(table, staging)).rowcount if replace_changed else 0
     )

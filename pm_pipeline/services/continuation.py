@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Engine, Table
+from sqlalchemy import Connection, Engine, Table
 
 from pm_pipeline.core.detection.base import EventStream
 from pm_pipeline.core.detection.events import events_in_order
@@ -60,11 +60,13 @@ class ContinuingScorer:
 
     ``push`` the file's chunks in time order (the first one reads the stored tail before
     it), then :meth:`finish`, which scores the stored readings after the file as well.
+    Given a connection, it reads inside that connection's transaction (the one storing the
+    file's readings).
     """
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Engine | Connection,
         table: Table,
         robot_id: str,
         model: TrainedModel,

@@ -2,10 +2,12 @@
 
 The file streams through Arrow's chunked reader (:func:`open_export_stream`) in time order,
 each chunk handed to an optional sink (scoring's detector) and written to the database, all
-in one transaction. A file the stream cannot take as it is (an unusual spelling of a value,
-a time without an offset, readings out of time order) is read whole by the careful parser
-instead, with the same stored rows; a real error in it names file, line and column and
-stores nothing.
+in one transaction; scoring stores the file's events in that transaction too, before it
+commits (``before_commit``), so readings and events change together or not at all.
+
+A file the stream cannot take as it is (an unusual spelling of a value, a time without an
+offset, readings out of time order) is read whole by the careful parser instead, with the
+same stored rows; a real error in it names file, line and column and stores nothing.
 
 The collision rule is :mod:`pm_pipeline.db.ingest`'s: a reading is identified by robot and
 timestamp, one already stored is kept, and within a file the first reading of an instant
@@ -16,17 +18,19 @@ This module imports no Dagster and no detector, so the command line starts fast.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
-from sqlalchemy import Engine, Table
+from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.exc import DBAPIError
 
 from pm_pipeline.core.parsing.careful import parse_export
 from pm_pipeline.core.parsing.format import ExportFormat
+from pm_pipeline.core.parsing.opened import OpenedExport, source_path
 from pm_pipeline.core.parsing.stream import (
     ExportStream,
     NeedsCarefulRead,
@@ -34,7 +38,7 @@ from pm_pipeline.core.parsing.stream import (
 )
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.db.failures import database_failure
-from pm_pipeline.db.ingest import AppendCollided, IngestResult, ingest_readings
+from pm_pipeline.db.ingest import AppendCollided, FileHash, IngestResult, ingest_readings
 
 INGEST_BLOCK_BYTES = 2 << 20
 """Bytes of CSV per chunk when ingesting (about 30,000 readings). A chunk's rows then fit in
@@ -64,18 +68,24 @@ class IngestedExport:
     """The whole file's readings, in file order, when it was read whole."""
 
 
+BeforeCommit = Callable[[Connection, IngestedExport], None]
+"""Work done in the ingest's transaction after the readings are written, before it commits
+(scoring stores the file's events there): if it raises, nothing of the file is stored."""
+
+
 def ingest_export(
     engine: Engine,
     table: Table,
     robot_id: str,
-    path: Path,
-    content_sha256: str,
+    path: Path | OpenedExport,
+    content_sha256: FileHash,
     fmt: ExportFormat,
     *,
     file_name: str | None = None,
-    new_sink: Callable[[], ReadingsSink] | None = None,
+    new_sink: Callable[[Connection], ReadingsSink] | None = None,
     block_bytes: int = INGEST_BLOCK_BYTES,
     progress: Callable[[int], object] | None = None,
+    before_commit: BeforeCommit | None = None,
 ) -> IngestedExport:
     """Store the export's readings that are not stored yet; the whole file or nothing.
 
@@ -84,48 +94,94 @@ def ingest_export(
     engine, table, robot_id
         Where the readings go.
     path, content_sha256, file_name
-        The export, its hash, and the name recorded for it (``path.name`` by default).
+        The export (a path, or the file opened once, whose every pass reads its handle),
+        its hash (or what gives it once the file is read), and the name recorded for it
+        (the file's name by default).
     fmt
         Axis count and column map of the robot's controller.
     new_sink
-        Makes the sink that sees every chunk inside the transaction (a fresh one per pass).
+        Makes the sink that sees every chunk inside the transaction (a fresh one per pass),
+        given the transaction's connection to read stored readings through.
     block_bytes
         Bytes of CSV per chunk.
     progress
         Called with the bytes of the file read so far, after each chunk.
+    before_commit
+        Called in the transaction once the readings are written (see :data:`BeforeCommit`).
 
     Raises
     ------
     PipelineError
         When the file is not a readable export; the message names file, line and column.
     """
-    name = file_name or path.name
+    name = file_name or source_path(path).name
     # A new export starts after the newest stored reading and is appended directly; if
     # another writer got there first, it is streamed again through staging.
     for append_directly in (True, False):
         export = open_export_stream(path, fmt, block_bytes)
-        sink = new_sink() if new_sink else None
-        chunks = _in_time_order(export, sink, progress)
         try:
-            result = ingest_readings(
-                engine, table, chunks, robot_id, name, content_sha256, append_directly
-            )
+            with _storing(engine, name) as connection:
+                sink = new_sink(connection) if new_sink else None
+                chunks = _in_time_order(export, sink, progress)
+                result = ingest_readings(
+                    connection, table, chunks, robot_id, name, content_sha256, append_directly
+                )
+                done = IngestedExport(result, (*export.notes(), *_replaced(result)), True, sink)
+                if before_commit is not None:
+                    before_commit(connection, done)
         except AppendCollided:
             continue
         except NeedsCarefulRead:
             break  # rolled back: nothing was stored; read it whole below
-        except DBAPIError as error:
-            _raise_meaning(error, name)
-            raise
-        return IngestedExport(result, (*export.notes(), *_replaced(result)), True, sink)
+        return done
     parsed = parse_export(path, fmt)
+    whole = _WholeFile(engine, table, robot_id, name, content_sha256, before_commit)
     try:
-        result = ingest_readings(engine, table, parsed.readings, robot_id, name, content_sha256)
+        return whole.store(parsed.readings, parsed.notes, append_directly=True)
+    except AppendCollided:
+        return whole.store(parsed.readings, parsed.notes, append_directly=False)
+
+
+@dataclass(frozen=True)
+class _WholeFile:
+    """Stores a file read whole, in one transaction with ``before_commit``'s work."""
+
+    engine: Engine
+    table: Table
+    robot_id: str
+    name: str
+    content_sha256: FileHash
+    before_commit: BeforeCommit | None
+
+    def store(
+        self, readings: pd.DataFrame, notes: Iterable[str], append_directly: bool
+    ) -> IngestedExport:
+        with _storing(self.engine, self.name) as connection:
+            result = ingest_readings(
+                connection,
+                self.table,
+                readings,
+                self.robot_id,
+                self.name,
+                self.content_sha256,
+                append_directly,
+            )
+            done = IngestedExport(result, (*notes, *_replaced(result)), False, readings=readings)
+            if self.before_commit is not None:
+                self.before_commit(connection, done)
+        return done
+
+
+@contextmanager
+def _storing(engine: Engine, name: str) -> Iterator[Connection]:
+    """One transaction storing the file: committed when the block ends, else rolled back;
+    a lost connection or a full disk comes out as its one-line meaning."""
+    try:
+        with engine.begin() as connection:
+            yield connection
     except DBAPIError as error:
         _raise_meaning(error, name)
         raise
-    notes = (*parsed.notes, *_replaced(result))
-    return IngestedExport(result, notes, False, readings=parsed.readings)
 
 
 def _raise_meaning(error: DBAPIError, name: str) -> None:

@@ -2,9 +2,13 @@
 archive it, or set it aside when it cannot be scored.
 
 :func:`score_landed_file` is what ``landed_files_job``'s op calls for each file; the op only
-turns the plain result into Dagster events. The robot's fence (:mod:`pm_pipeline.db.fence`)
-is held from ingest until the events are stored, so no retraining reads the file's readings
-without the events that flag them.
+turns the plain result into Dagster events. The file's readings and its events are stored in
+one transaction: a failure between them (the events' write, a lost connection) leaves what
+was stored before, readings and events, as it was; a file replaced under its name never
+leaves new readings with old events. The file is opened once: its header check, its stream
+and its hash read one handle. The robot's fence (:mod:`pm_pipeline.db.fence`) is held from
+ingest until the events are stored, so no retraining reads the robot's window and its events
+with the file in between.
 
 A file that cannot be scored as it is (gone, a header that does not read, a body that does
 not parse) comes back as :class:`NotScored`, moved to ``quarantine/`` when the run files its
@@ -20,14 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, Table
+from sqlalchemy import Connection, Engine, Table
 
 from pm_pipeline.config.robots import Fleet
 from pm_pipeline.config.settings import Settings
 from pm_pipeline.core.errors import DatabaseUnavailable, PipelineError, StorageFull
 from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.parsing.careful import check_export_header
-from pm_pipeline.core.versioning import file_sha256
+from pm_pipeline.core.parsing.format import ExportFormat
+from pm_pipeline.core.parsing.opened import OpenedExport
 from pm_pipeline.db.event_lifecycle import ReconciledEvents
 from pm_pipeline.db.events import open_events, read_events, robot_events
 from pm_pipeline.db.fence import robot_readings_fence
@@ -41,11 +46,19 @@ from pm_pipeline.services.landing import (
     quarantine_file,
 )
 from pm_pipeline.services.notifications import store_file_events
-from pm_pipeline.services.scoring import ingest_and_detect
+from pm_pipeline.services.scoring import ScoredFile, ingest_and_detect
 
 
 class ScoringStopped(PipelineError):
     """A problem retrying would not fix, and not the file's fault: the file stays put."""
+
+
+class _EventsNotStored(Exception):
+    """Storing the events failed for a reason that is not the file's; carries the error."""
+
+    def __init__(self, error: PipelineError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass
@@ -166,41 +179,22 @@ def score_landed_file(
     except PipelineError as error:
         raise ScoringStopped(str(error)) from error
     landed_at = path.stat().st_mtime if path.exists() else 0.0
+    missing = f"{path}: no such file (already archived or quarantined?)"
     if not path.is_file():
-        missing = f"{path}: no such file (already archived or quarantined?)"
         return NotScored(robot_id, file_key, landed_at, missing, path)
-    sha256 = file_sha256(path)
     try:
-        check_export_header(path, fmt)
-    except PipelineError as error:
-        return _set_aside(run, robot_id, file_key, landed_at, path, error)
-    version, model = run.models.of(robot_id)
-    with robot_readings_fence(run.engine, robot_id):
-        try:
-            scored = ingest_and_detect(
-                run.engine,
-                run.table,
-                robot_id,
-                path,
-                sha256,
-                model,
-                fmt,
-                progress=progress,
-                max_model_age=run.settings.model_max_age,
-            )
-        except DatabaseUnavailable:
-            raise
-        except StorageFull as full:
-            raise ScoringStopped(str(full)) from full
-        except PipelineError as error:
-            return _set_aside(run, robot_id, file_key, landed_at, path, error)
-        # The events and their notifications (when a channel is set), in one transaction.
-        try:
-            stored = store_file_events(
-                run.engine, robot_id, file_key, scored, version, run.run_id, run.settings
-            )
-        except StorageFull as full:
-            raise ScoringStopped(str(full)) from full
+        opened = OpenedExport(path)
+    except FileNotFoundError:  # moved away since the look above
+        return NotScored(robot_id, file_key, landed_at, missing, path)
+    # Opened once: the header check, the stream and a whole-file read all read this handle,
+    # and the hash is of the very bytes scored (archiving checks the file still holds them).
+    with opened:
+        outcome = _stored(run, robot_id, file_key, opened, fmt, progress)
+        sha256 = opened.sha256()
+    if isinstance(outcome, PipelineError):
+        return _set_aside(run, robot_id, file_key, landed_at, path, outcome)
+    version, scored = outcome
+    stored = scored.stored or ReconciledEvents(0, 0)
     archived, archive_warning = _archived(path, sha256, run.file_away)
     return LandedFileResult(
         robot_id=robot_id,
@@ -218,6 +212,58 @@ def score_landed_file(
         archived=archived,
         archive_warning=archive_warning,
     )
+
+
+def _stored(
+    run: ScoringRun,
+    robot_id: str,
+    file_key: str,
+    opened: OpenedExport,
+    fmt: ExportFormat,
+    progress: Callable[[int], None] | None,
+) -> tuple[str, ScoredFile] | PipelineError:
+    """The file's readings and events stored, in one transaction, under the robot's fence:
+    the model version and what scoring did, or why the file cannot be scored as it is."""
+    try:
+        check_export_header(opened, fmt)
+    except PipelineError as error:
+        return error
+    version, model = run.models.of(robot_id)
+
+    def store_events(connection: Connection, scored: ScoredFile) -> ReconciledEvents:
+        # The events and their notifications (when a channel is set), in the readings'
+        # transaction.
+        try:
+            return store_file_events(
+                connection, robot_id, file_key, scored, version, run.run_id, run.settings
+            )
+        except (DatabaseUnavailable, StorageFull):
+            raise
+        except PipelineError as error:  # not the file's fault: not a reason to set it aside
+            raise _EventsNotStored(error) from error
+
+    with robot_readings_fence(run.engine, robot_id):
+        try:
+            return version, ingest_and_detect(
+                run.engine,
+                run.table,
+                robot_id,
+                opened,
+                opened.sha256,
+                model,
+                fmt,
+                progress=progress,
+                max_model_age=run.settings.model_max_age,
+                store_events=store_events,
+            )
+        except DatabaseUnavailable:
+            raise
+        except StorageFull as full:
+            raise ScoringStopped(str(full)) from full
+        except _EventsNotStored as failed:
+            raise failed.error from failed.error.__cause__
+        except PipelineError as error:
+            return error
 
 
 def _set_aside(

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from pm_pipeline.config.settings import Settings
@@ -63,7 +63,7 @@ def alert_routing(settings: Settings) -> AlertRouting | None:
 
 
 def store_file_events(
-    engine: Engine,
+    engine: Engine | Connection,
     robot_id: str,
     source: str,
     scored: ScoredFile,
@@ -74,6 +74,9 @@ def store_file_events(
     """Store the events of a scored file's pass and queue their notifications, in one
     transaction (see :func:`pm_pipeline.db.event_lifecycle.reconcile_events`): an event it
     continues keeps its id; each event notifies when opened, escalated and resolved.
+
+    ``engine`` a connection: in its transaction, the one storing the file's readings
+    (:func:`pm_pipeline.services.scoring.ingest_and_detect`'s ``store_events``).
     """
     span = scored.span
     if span is None:

@@ -9,26 +9,33 @@ The detector continues the robot's stored readings (:mod:`pm_pipeline.services.c
 it replays the stored tail before the file first, and the stored readings after it last, so
 a live feed of small files, a rescored file and a file landed late all end with the events
 of one pass over the whole period.
+
+The pass ends inside the ingest's transaction, and the events are stored there too when the
+caller says how (``store_events``): a file's readings and its events commit together or not
+at all. So a file replaced under its name with other bytes leaves the old readings with the
+old events, or the new with the new, whatever fails in between.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, Table
+from sqlalchemy import Connection, Engine, Table
 
 from pm_pipeline.core.detection.events import empty_events
 from pm_pipeline.core.model.trained import TrainedModel
 from pm_pipeline.core.parsing.format import ExportFormat
+from pm_pipeline.core.parsing.opened import OpenedExport, source_path
 from pm_pipeline.core.parsing.stream import DEFAULT_BLOCK_BYTES
 from pm_pipeline.core.schema import TIME_COLUMN
-from pm_pipeline.db.ingest import IngestResult
+from pm_pipeline.db.event_lifecycle import ReconciledEvents
+from pm_pipeline.db.ingest import FileHash, IngestResult
 from pm_pipeline.services.continuation import ContinuingScorer, ScoredSpan
-from pm_pipeline.services.ingest import ingest_export
+from pm_pipeline.services.ingest import IngestedExport, ingest_export
 
 
 @dataclass(frozen=True)
@@ -45,28 +52,39 @@ class ScoredFile:
     """False when the file was read whole (see the module docstring for when)."""
     span: ScoredSpan | None = None
     """The whole pass (None for a file without readings): what the events store replaces."""
+    stored: ReconciledEvents | None = None
+    """What storing the events with the readings did (None when the caller stores them)."""
+
+
+StoreEvents = Callable[[Connection, ScoredFile], ReconciledEvents]
+"""Stores a scored file's events on the connection of its readings' transaction."""
 
 
 def ingest_and_detect(
     engine: Engine,
     table: Table,
     robot_id: str,
-    path: Path,
-    content_sha256: str,
+    path: Path | OpenedExport,
+    content_sha256: FileHash,
     model: TrainedModel,
     fmt: ExportFormat,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     progress: Callable[[int], None] | None = None,
     max_model_age: timedelta | None = None,
+    store_events: StoreEvents | None = None,
 ) -> ScoredFile:
     """Store the export's new readings and detect its events with ``model``, through the one
     ingest path (:func:`pm_pipeline.services.ingest.ingest_export`): each chunk is pushed
     through the chunked detector inside the ingest transaction, after the robot's stored
-    tail.
+    tail, and the pass is finished in it.
 
+    ``path`` may be the file opened once (its every read goes through that handle), and
+    ``content_sha256`` what gives its hash once read (:meth:`OpenedExport.sha256`).
     ``progress``, if given, is told the number of readings streamed so far after each piece.
     ``max_model_age``, if given, is how long after the model's training window its readings
-    may lie before a note says the model is stale for them.
+    may lie before a note says the model is stale for them. ``store_events``, if given,
+    stores the events in the same transaction, before the readings commit (its result is
+    the returned ``stored``); without it the caller stores them afterwards, apart.
 
     Raises
     ------
@@ -74,30 +92,40 @@ def ingest_and_detect(
         When the file is not a readable export; the message names file, line and column.
         Nothing is stored then.
     """
-    done = ingest_export(
+    name = source_path(path).name
+    scored: list[ScoredFile] = []  # the pass of the attempt that commits
+
+    def finish_pass(connection: Connection, done: IngestedExport) -> None:
+        if isinstance(done.sink, ContinuingScorer):
+            scorer = done.sink
+        else:
+            assert done.readings is not None  # read whole
+            scorer = ContinuingScorer(connection, table, robot_id, model, progress)
+            scorer.push(done.readings.sort_values(TIME_COLUMN, kind="stable", ignore_index=True))
+        span = scorer.finish()
+        notes = (
+            *done.notes,
+            *_span_notes(name, span),
+            *_freshness(name, model, span, max_model_age),
+        )
+        events = empty_events() if span is None else _file_events(span)
+        file = ScoredFile(done.ingest, events, notes, done.streamed, span)
+        if store_events is not None:
+            file = replace(file, stored=store_events(connection, file))
+        scored.append(file)
+
+    ingest_export(
         engine,
         table,
         robot_id,
         path,
         content_sha256,
         fmt,
-        new_sink=lambda: ContinuingScorer(engine, table, robot_id, model, progress),
+        new_sink=lambda connection: ContinuingScorer(connection, table, robot_id, model, progress),
         block_bytes=block_bytes,
+        before_commit=finish_pass,
     )
-    if isinstance(done.sink, ContinuingScorer):
-        scorer = done.sink
-    else:
-        assert done.readings is not None  # read whole
-        scorer = ContinuingScorer(engine, table, robot_id, model, progress)
-        scorer.push(done.readings.sort_values(TIME_COLUMN, kind="stable", ignore_index=True))
-    span = scorer.finish()
-    notes = (
-        *done.notes,
-        *_span_notes(path.name, span),
-        *_freshness(path.name, model, span, max_model_age),
-    )
-    events = empty_events() if span is None else _file_events(span)
-    return ScoredFile(done.ingest, events, notes, done.streamed, span)
+    return scored[-1]
 
 
 def _file_events(span: ScoredSpan) -> pd.DataFrame:

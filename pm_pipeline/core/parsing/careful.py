@@ -17,7 +17,6 @@ an error.
 
 from __future__ import annotations
 
-import gzip
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,13 @@ from pm_pipeline.core.parsing.format import (
     resolve_columns,
 )
 from pm_pipeline.core.parsing.limits import check_line_lengths
+from pm_pipeline.core.parsing.opened import (
+    ExportSource,
+    OpenedExport,
+    binary,
+    export_source,
+    source_path,
+)
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 _HEADER_LINE = HEADER_LINE
@@ -55,7 +61,9 @@ class ParsedExport:
     notes: tuple[str, ...] = ()
 
 
-def read_export(path: str | Path, export_format: ExportFormat | None = None) -> pd.DataFrame:
+def read_export(
+    path: str | Path | OpenedExport, export_format: ExportFormat | None = None
+) -> pd.DataFrame:
     """Parse one controller export; the readings of :func:`parse_export`, notes logged.
 
     A caller that reports to a user (the CLI, an asset) should call :func:`parse_export`
@@ -68,13 +76,15 @@ def read_export(path: str | Path, export_format: ExportFormat | None = None) -> 
     return parsed.readings
 
 
-def parse_export(path: str | Path, export_format: ExportFormat | None = None) -> ParsedExport:
+def parse_export(
+    path: str | Path | OpenedExport, export_format: ExportFormat | None = None
+) -> ParsedExport:
     """Parse one controller export.
 
     Parameters
     ----------
     path
-        The CSV file to read.
+        The CSV file to read, or the file opened once (:mod:`.opened`).
     export_format
         Axis count and column map (from :mod:`pm_pipeline.config.settings` in the CLI and the
         assets); ``None`` is the default: 8 axes named the usual way.
@@ -93,12 +103,13 @@ def parse_export(path: str | Path, export_format: ExportFormat | None = None) ->
         When the file is empty, lacks a time or axis column, or holds an unparseable
         timestamp or a non-numeric current; the message names file, line and column.
     """
-    path = Path(path)
+    source = export_source(path)
+    path = source_path(source)
     fmt = ExportFormat() if export_format is None else export_format
-    layout = sniff_layout(path, fmt.encoding)
-    check_line_lengths(path, layout.compression == "gzip")
-    columns = resolve_columns(path, read_header(path, layout), fmt)
-    raw = _read_text(path, layout, [columns.time, *columns.numeric])
+    layout = sniff_layout(source, fmt.encoding)
+    check_line_lengths(source, layout.compression == "gzip")
+    columns = resolve_columns(path, read_header(source, layout), fmt)
+    raw = _read_text(source, layout, [columns.time, *columns.numeric])
     frame = pd.DataFrame({TIME_COLUMN: _parse_times(path, raw[columns.time], columns.time)})
     for axis in AXES:
         if axis in columns.axes:
@@ -111,19 +122,20 @@ def parse_export(path: str | Path, export_format: ExportFormat | None = None) ->
     return ParsedExport(frame, _ignored_notes(path, raw, columns, layout, fmt))
 
 
-def _read_text(path: Path, layout: FileLayout, usecols: list[str]) -> pd.DataFrame:
+def _read_text(source: ExportSource, layout: FileLayout, usecols: list[str]) -> pd.DataFrame:
     return _read_rows(
-        path, layout, usecols=usecols, dtype=str, keep_default_na=False, skip_blank_lines=True
+        source, layout, usecols=usecols, dtype=str, keep_default_na=False, skip_blank_lines=True
     )
 
 
-def _read_rows(path: Path, layout: FileLayout, **options: Any) -> pd.DataFrame:
+def _read_rows(source: ExportSource, layout: FileLayout, **options: Any) -> pd.DataFrame:
     """The file's rows as pandas reads them with ``options``; an undecodable, malformed or
     empty file is one error line naming the file."""
+    path = source_path(source)
     try:
-        raw = _read_csv(path, layout, **options)
+        raw = _read_csv(source, layout, **options)
     except UnicodeDecodeError:
-        raise PipelineError(layout.undecodable(path)) from None
+        raise PipelineError(layout.undecodable(source)) from None
     except pd.errors.ParserError as error:
         raise PipelineError(
             f"{path}: not a well-formed CSV ({capped(error)}); export it again."
@@ -182,12 +194,12 @@ class FileLayout:
         """The codec that reads the file: UTF-8 skips a byte-order mark."""
         return "utf-8-sig" if self.encoding == UTF8 else self.encoding
 
-    def undecodable(self, path: Path) -> str:
+    def undecodable(self, source: ExportSource) -> str:
         """The message for a file that is not text in this encoding."""
-        return undecodable_message(path, self.compression == "gzip", self.text_encoding)
+        return undecodable_message(source, self.compression == "gzip", self.text_encoding)
 
 
-def sniff_layout(path: Path, encoding: str = UTF8) -> FileLayout:
+def sniff_layout(source: ExportSource, encoding: str = UTF8) -> FileLayout:
     """Look at the first bytes: gzip or plain, binary or text, ``,`` or ``;`` separated.
 
     A ``;``-separated file is taken to use decimal commas, as spreadsheets in most of Europe
@@ -198,14 +210,14 @@ def sniff_layout(path: Path, encoding: str = UTF8) -> FileLayout:
     PipelineError
         When the file is missing or holds binary data.
     """
-    if not path.is_file():
+    path = source_path(source)
+    if not isinstance(source, OpenedExport) and not path.is_file():
         raise PipelineError(f"{path}: no such file; check the path.")
-    with path.open("rb") as handle:
+    with binary(source) as handle:
         magic = handle.read(2)
     compression: Literal["gzip"] | None = "gzip" if magic == GZIP_MAGIC else None
-    opener = gzip.open if compression else open
     try:
-        with opener(path, "rb") as handle:
+        with binary(source, gzipped=compression == "gzip") as handle:
             start = handle.read(_SNIFF_BYTES)
     except (OSError, EOFError):
         raise PipelineError(f"{path}: a damaged gzip file; export it again.") from None
@@ -216,7 +228,9 @@ def sniff_layout(path: Path, encoding: str = UTF8) -> FileLayout:
     return FileLayout(compression, ";" if semicolon else ",", semicolon, encoding)
 
 
-def check_export_header(path: str | Path, export_format: ExportFormat | None = None) -> None:
+def check_export_header(
+    path: str | Path | OpenedExport, export_format: ExportFormat | None = None
+) -> None:
     """Cheaply check that a file looks like an export: a usable header and at least one row.
 
     ``export_format`` as for :func:`parse_export` (``None``: the default format).
@@ -226,24 +240,25 @@ def check_export_header(path: str | Path, export_format: ExportFormat | None = N
     PipelineError
         As :func:`read_export` would for the header, or when no data row follows it.
     """
-    path = Path(path)
+    source = export_source(path)
     fmt = ExportFormat() if export_format is None else export_format
-    layout = sniff_layout(path, fmt.encoding)
-    check_line_lengths(path, layout.compression == "gzip", lines=2)
-    resolve_columns(path, read_header(path, layout), fmt)
-    _read_rows(path, layout, nrows=1)
+    layout = sniff_layout(source, fmt.encoding)
+    check_line_lengths(source, layout.compression == "gzip", lines=2)
+    resolve_columns(source_path(source), read_header(source, layout), fmt)
+    _read_rows(source, layout, nrows=1)
 
 
-def read_header(path: Path, layout: FileLayout) -> list[str]:
-    check_line_lengths(path, layout.compression == "gzip", lines=1)
+def read_header(source: ExportSource, layout: FileLayout) -> list[str]:
+    path = source_path(source)
+    check_line_lengths(source, layout.compression == "gzip", lines=1)
     try:
-        header = _read_csv(path, layout, nrows=0).columns
+        header = _read_csv(source, layout, nrows=0).columns
     except pd.errors.EmptyDataError:
         raise PipelineError(
             f"{path}: the file is empty; export a file with a header and rows."
         ) from None
     except UnicodeDecodeError:
-        raise PipelineError(layout.undecodable(path)) from None
+        raise PipelineError(layout.undecodable(source)) from None
     except pd.errors.ParserError as error:
         raise PipelineError(
             f"{path}: not a well-formed CSV ({capped(error)}); export it again."
@@ -251,15 +266,16 @@ def read_header(path: Path, layout: FileLayout) -> list[str]:
     return [str(name) for name in header]
 
 
-def _read_csv(path: Path, layout: FileLayout, **options: Any) -> pd.DataFrame:
+def _read_csv(source: ExportSource, layout: FileLayout, **options: Any) -> pd.DataFrame:
     """``pandas.read_csv`` with the file's layout (encoding, separator, gzip)."""
-    return pd.read_csv(
-        path,
-        encoding=layout.text_encoding,
-        sep=layout.separator,
-        compression=layout.compression,
-        **options,
-    )
+    with binary(source) as handle:
+        return pd.read_csv(
+            handle,
+            encoding=layout.text_encoding,
+            sep=layout.separator,
+            compression=layout.compression,
+            **options,
+        )
 
 
 def _parse_times(path: Path, text: pd.Series, column: str) -> pd.Series:

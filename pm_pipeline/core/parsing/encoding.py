@@ -9,8 +9,8 @@ taken: the parser finds lines and separators by their bytes.
 from __future__ import annotations
 
 import codecs
-import gzip
-from pathlib import Path
+
+from pm_pipeline.core.parsing.opened import ExportSource, binary, source_path
 
 UTF8 = "utf-8"
 ENCODING_KEY = "encoding"
@@ -35,13 +35,14 @@ def check_encoding(name: str) -> str:
     return codec.name
 
 
-def first_undecodable(path: Path, gzipped: bool, encoding: str) -> tuple[int, int, int] | None:
+def first_undecodable(
+    source: ExportSource, gzipped: bool, encoding: str
+) -> tuple[int, int, int] | None:
     """The line, the byte within it (both from 1) and the value of the first byte that is
     not ``encoding``; None when the whole file decodes. Read in chunks."""
     decoder = codecs.getincrementaldecoder(encoding)()
-    opener = gzip.open if gzipped else open
     line, line_start, offset = 1, 0, 0
-    with opener(path, "rb") as handle:
+    with binary(source, gzipped) as handle:
         while True:
             chunk = handle.read(_CHUNK)
             try:
@@ -63,9 +64,10 @@ def first_undecodable(path: Path, gzipped: bool, encoding: str) -> tuple[int, in
             offset += len(chunk)
 
 
-def undecodable_message(path: Path, gzipped: bool, encoding: str) -> str:
+def undecodable_message(source: ExportSource, gzipped: bool, encoding: str) -> str:
     """The one line for a file that is not ``encoding`` text, naming the line and byte."""
-    where = first_undecodable(path, gzipped, encoding)
+    path = source_path(source)
+    where = first_undecodable(source, gzipped, encoding)
     at = f"line {where[0]}, byte {where[1]} (0x{where[2]:02x})" if where else "somewhere"
     if encoding.replace("_", "-").lower() in ("utf-8", "utf-8-sig"):
         return (

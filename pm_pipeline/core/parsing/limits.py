@@ -7,12 +7,12 @@ over :data:`MAX_LINE_BYTES` is refused by its number instead, on every read of a
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
 import numpy as np
 
 from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.parsing.opened import ExportSource, binary, source_path
 
 MAX_LINE_BYTES = 1 << 20
 """The longest line read, in bytes."""
@@ -20,7 +20,7 @@ _SCAN_BYTES = 1 << 20
 _NEWLINE = ord("\n")
 
 
-def check_line_lengths(path: Path, gzipped: bool, lines: int | None = None) -> None:
+def check_line_lengths(source: ExportSource, gzipped: bool, lines: int | None = None) -> None:
     """Refuse a line longer than :data:`MAX_LINE_BYTES`, by its number, reading the file in
     chunks (so the line itself is never held whole); only the first ``lines`` when given.
 
@@ -29,9 +29,9 @@ def check_line_lengths(path: Path, gzipped: bool, lines: int | None = None) -> N
     PipelineError
         Naming the file and the line.
     """
-    opener = gzip.open if gzipped else open
+    path = source_path(source)
     number, run = 1, 0  # the line being read, and its bytes so far
-    with opener(path, "rb") as handle:
+    with binary(source, gzipped) as handle:
         while chunk := handle.read(_SCAN_BYTES):
             ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == _NEWLINE)
             if len(ends):

@@ -12,7 +12,6 @@ way; the stream is only faster.
 
 from __future__ import annotations
 
-import gzip
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +34,13 @@ from pm_pipeline.core.parsing.careful import (
 from pm_pipeline.core.parsing.encoding import UTF8
 from pm_pipeline.core.parsing.format import ExportColumns, ExportFormat, resolve_columns
 from pm_pipeline.core.parsing.limits import MAX_LINE_BYTES, line_too_long
+from pm_pipeline.core.parsing.opened import (
+    ExportSource,
+    OpenedExport,
+    binary,
+    export_source,
+    source_path,
+)
 from pm_pipeline.core.schema import AXES, TIME_COLUMN
 
 DEFAULT_BLOCK_BYTES = 8 << 20
@@ -55,7 +61,7 @@ class NeedsCarefulRead(Exception):
 class ExportStream:
     """One export, read chunk by chunk; ``rows`` and the notes grow as chunks are read."""
 
-    path: Path
+    source: ExportSource
     layout: FileLayout
     columns: ExportColumns
     fmt: ExportFormat
@@ -64,6 +70,11 @@ class ExportStream:
     bytes_read: int = 0
     """Bytes of the file (compressed, for a gzip file) read so far, for a progress bar."""
     _ignored_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        """Where the file lies, for messages."""
+        return source_path(self.source)
 
     def chunks(self) -> Iterator[pd.DataFrame]:
         """Canonical readings frames (as ``parse_export`` gives), in file order.
@@ -94,8 +105,7 @@ class ExportStream:
         of a big file in memory while parsing catches up; cutting pieces here bounds memory
         to one piece at a time.
         """
-        opener = gzip.open if self.layout.compression else open
-        with opener(self.path, "rb") as handle:
+        with binary(self.source, self.layout.compression == "gzip") as handle:
             raw = getattr(handle, "fileobj", handle)  # gzip reads through to the file
             header = handle.readline()
             rest, lines = b"", 1  # lines: the header and the whole lines handed out
@@ -162,9 +172,10 @@ class ExportStream:
 
 
 def open_export_stream(
-    path: str | Path, fmt: ExportFormat, block_bytes: int = DEFAULT_BLOCK_BYTES
+    path: str | Path | OpenedExport, fmt: ExportFormat, block_bytes: int = DEFAULT_BLOCK_BYTES
 ) -> ExportStream:
-    """Check the file's layout and header, ready to stream its rows.
+    """Check the file's layout and header, ready to stream its rows (from ``path``'s handle
+    when it is an :class:`~pm_pipeline.core.parsing.opened.OpenedExport`).
 
     Raises
     ------
@@ -172,7 +183,7 @@ def open_export_stream(
         As ``parse_export`` does for a missing, binary or empty file or a header without the
         time or an axis column.
     """
-    path = Path(path)
-    layout = sniff_layout(path, fmt.encoding)
-    columns = resolve_columns(path, read_header(path, layout), fmt)
-    return ExportStream(path, layout, columns, fmt, block_bytes)
+    source = export_source(path)
+    layout = sniff_layout(source, fmt.encoding)
+    columns = resolve_columns(source_path(source), read_header(source, layout), fmt)
+    return ExportStream(source, layout, columns, fmt, block_bytes)
