@@ -220,8 +220,8 @@ def training_readings(
     files (widened by ``PM_TRAINING_EXCLUDE_MARGIN_SECONDS``), and none before the robot's
     baseline (see :mod:`pm_pipeline.core.feedback.labels`)."""
     synced = sync_configured_source(settings, store_engine, store_url, table, robot_id, window)
-    # A file being scored right now has its readings stored and its events not yet: the
-    # window is read once they are (see pm_pipeline.db.fence).
+    # The window and its events are read in separate statements; a file committed between
+    # them would show readings without the events that flag them (see pm_pipeline.db.fence).
     with robot_readings_fence(store_engine, robot_id, shared=True):
         # A maintenance record or a new-normal label starts the robot's normal anew.
         baseline = robot_feedback(store_engine, robot_id).baseline
