@@ -70,6 +70,11 @@ run_coordinator:
         value:
           applyLimitPerUniqueValue: true
         limit: 1
+      # One refresh of the views at a time (views_automation_sensor's runs): while a fleet's
+      # files score, each of its ticks asks for one, and side by side they took the cores
+      # from scoring (17 runs for 200 files).
+      - key: pm/views
+        limit: 1
 """
 # Sensor and schedule ticks are purged by the daemon past these many days (Dagster keeps a
 # sensor's runs-requesting ticks for ever by default: 2,880 a day at a 30 s interval). The

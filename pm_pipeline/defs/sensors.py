@@ -11,7 +11,12 @@ import dagster as dg
 from pm_pipeline.config.robots import Fleet, load_fleet
 from pm_pipeline.config.settings import Settings
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.landing.batches import batch_run_key, fleet_batches, scoring_lane
+from pm_pipeline.core.landing.batches import (
+    batch_run_key,
+    fleet_batches,
+    lanes_not_waiting,
+    scoring_lane,
+)
 from pm_pipeline.core.landing.plan import (
     EarlierRun,
     LandingDecision,
@@ -45,6 +50,11 @@ ROBOTS_TAG = "pm/robots"
 WILL_RETRY_TAG = "dagster/will_retry"
 AUTO_RETRY_RUN_ID_TAG = "dagster/auto_retry_run_id"
 RERUN_OF_TAG = "pm/rerun_of"
+VIEWS_TAG = "pm/views"
+"""A refresh of the views; the run queue starts one at a time (dagster.yaml)."""
+PRIORITY_TAG = "dagster/priority"
+VIEWS_PRIORITY = -1
+"""The run queue starts queued runs of higher priority first (default 0): scoring first."""
 
 
 @dg.sensor(
@@ -69,8 +79,17 @@ def landed_file_sensor(
     reland_grown_archives(context, pm)
     upgrade_file_partitions(context.instance, context.log)
     landed = list_landed_files(folder)
+    in_flight = _runs_in_flight(context)
+    untaken = not_in_flight(landed, _paths_of(in_flight))
+    waiting = _lanes_waiting(in_flight)
+    takeable = lanes_not_waiting(untaken, waiting, pm.scoring_lanes)
+    if len(takeable) < len(untaken):
+        context.log.info(
+            f"{len(untaken) - len(takeable)} file(s) go into the next run of their lane "
+            f"({', '.join(sorted(waiting))}: a run is queued)"
+        )
     decisions = plan_landed_files(
-        not_in_flight(landed, _paths_in_flight(context)),
+        takeable,
         now=time.time(),
         settle_s=pm.settle_seconds,
         max_files=pm.max_files_per_tick,
@@ -141,12 +160,29 @@ IN_FLIGHT = [
 ]
 
 
-def _paths_in_flight(context: dg.SensorEvaluationContext) -> set[Path]:
-    """The files of the runs of landed files that have not ended, as their config names them."""
-    runs = context.instance.get_runs(
+WAITING = {dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED}
+
+
+def _runs_in_flight(context: dg.SensorEvaluationContext) -> Sequence[dg.DagsterRun]:
+    """The runs of landed files that have not ended."""
+    return context.instance.get_runs(
         filters=dg.RunsFilter(job_name=LANDED_FILES_JOB, statuses=IN_FLIGHT)
     )
+
+
+def _paths_of(runs: Sequence[dg.DagsterRun]) -> set[Path]:
+    """The files of ``runs``, as their config names them."""
     return {Path(landed["path"]) for run in runs for landed in landed_files_in(run.run_config)}
+
+
+def _lanes_waiting(runs: Sequence[dg.DagsterRun]) -> set[str]:
+    """The lanes with a run of landed files waiting in the queue (a rerun of one crashed
+    file counts too: it holds its lane as any run does)."""
+    return {
+        run.tags[SCORING_LANE_TAG]
+        for run in runs
+        if run.status in WAITING and SCORING_LANE_TAG in run.tags
+    }
 
 
 def _robots_to_register(
@@ -274,9 +310,13 @@ views_automation_sensor = dg.AutomationConditionSensorDefinition(
     "views_automation_sensor",
     target=dg.AssetSelection.assets("events_summary", "open_events", "fleet_health"),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=10,
-    description="Refreshes events_summary and open_events whenever a landed file's events "
-    "are stored, and fleet_health when events, readings, labels or models change.",
+    minimum_interval_seconds=30,
+    # One refresh at a time, behind the scoring runs waiting in the queue: a view that follows
+    # the events can wait, the events cannot (see "Throughput" in docs/fleet.md).
+    run_tags={VIEWS_TAG: "refresh", PRIORITY_TAG: str(VIEWS_PRIORITY)},
+    description="Refreshes events_summary and open_events once a landed file's events "
+    "are stored (within 30 s), and fleet_health when events, readings, labels or models "
+    "change.",
 )
 
 

@@ -12,13 +12,25 @@ from __future__ import annotations
 
 import hashlib
 
-from pm_pipeline.core.landing.plan import LandingDecision
+from pm_pipeline.core.landing.plan import LandedFile, LandingDecision
 
 
 def scoring_lane(robot_id: str, lanes: int) -> str:
     """The lane of ``robot_id`` among ``lanes``: the same for as long as ``lanes`` stays."""
     digest = hashlib.sha256(robot_id.encode()).digest()
     return f"lane-{int.from_bytes(digest[:8], 'big') % lanes}"
+
+
+def lanes_not_waiting(files: list[LandedFile], waiting: set[str], lanes: int) -> list[LandedFile]:
+    """The files whose lane has no run waiting in the queue.
+
+    A lane's files that land while its run waits go into the lane's next run once that one
+    has started, not into a run of their own queued behind it: they would score no sooner,
+    and each run costs a process start-up. So a lane holds at most one queued run, its runs
+    fill up as long as files come faster than it scores, and the files not yet scored
+    (scoring, queued, and in the folder) stay bounded by what lands during two runs.
+    """
+    return [landed for landed in files if scoring_lane(landed.robot_id, lanes) not in waiting]
 
 
 def fleet_batches(
