@@ -81,10 +81,7 @@ def main() -> int:
         root = Path(folder)
         files = write_fleet(root / "staged", robots, args.rounds, args.rows)
         print(f"{len(files)} files of {args.rows} readings from {len(robots)} robots", flush=True)
-        with scratch_databases(1) as (floor_url,):
-            prepare_robots(upgraded(floor_url), robots)
-            floor_s = time_floor(floor_url, files)
-        print(f"floor: {floor_s:.1f} s ({len(files) / floor_s:.1f} files/s)", flush=True)
+        floors = [measure_floor(robots, files, "before")]
         results = {}
         for lanes in [int(n) for n in args.lanes.split(",")]:
             with scratch_databases(2) as (readings_url, dagster_url):
@@ -95,9 +92,25 @@ def main() -> int:
                 prepare_robots(readings_url, robots)
                 staged = [(robot, copy_of(path, root / f"staged-{lanes}")) for robot, path in files]
                 results[lanes] = time_daemon(site, staged, len(robots))
-                report(f"{lanes} lane(s)", len(files), floor_s, results[lanes])
-    summary(len(files), floor_s, results)
+                report(f"{lanes} lane(s)", len(files), floors[0], results[lanes])
+        floors.append(measure_floor(robots, files, "after"))
+    # Other engineers' jobs share the cores: the floor is taken before and after the designs,
+    # and the ratios are to their mean.
+    summary(len(files), statistics.mean(floors), floors, results)
     return 0
+
+
+def measure_floor(robots: list[str], files: list[tuple[str, Path]], when: str) -> float:
+    with scratch_databases(1) as (floor_url,):
+        prepare_robots(upgraded(floor_url), robots)
+        load = os.getloadavg()[0]
+        floor_s = time_floor(floor_url, files)
+    print(
+        f"floor ({when}): {floor_s:.1f} s ({len(files) / floor_s:.1f} files/s), load average "
+        f"{load:.1f} → {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    return floor_s
 
 
 def copy_of(path: Path, folder: Path) -> Path:
@@ -197,6 +210,8 @@ class DaemonResult:
     latencies: list[float]
     runs: int
     backlog: list[tuple[float, int]]
+    loads: list[float]
+    """The 1-minute load average, sampled with the backlog."""
 
 
 def time_daemon(site: DaemonSite, files: list[tuple[str, Path]], per_round: int) -> DaemonResult:
@@ -205,6 +220,7 @@ def time_daemon(site: DaemonSite, files: list[tuple[str, Path]], per_round: int)
     site.start_daemon()
     landed_at: dict[tuple[str, str], float] = {}
     backlog: list[tuple[float, int]] = []
+    loads: list[float] = []
     try:
         wait_for(lambda: sensor_ticks(site) > 0, 180, "the sensor's first tick", site.daemon_log)
         for robot in {robot for robot, _ in files}:
@@ -219,9 +235,11 @@ def time_daemon(site: DaemonSite, files: list[tuple[str, Path]], per_round: int)
                 names = {str(site.drop / robot / path.name) for robot, path in this_round}
                 while not names <= taken(instance):
                     backlog.append((time.time() - started, len(landed_at) - archived_count(site)))
+                    loads.append(os.getloadavg()[0])
                     time.sleep(2)
             while archived_count(site) < len(files):
                 backlog.append((time.time() - started, len(landed_at) - archived_count(site)))
+                loads.append(os.getloadavg()[0])
                 if time.time() - started > 3600:
                     raise TimeoutError(f"{archived_count(site)} of {len(files)} files scored")
                 time.sleep(2)
@@ -231,7 +249,7 @@ def time_daemon(site: DaemonSite, files: list[tuple[str, Path]], per_round: int)
             print_timeline(instance, started)
     finally:
         site.stop_all()
-    return DaemonResult(last - started, latencies, runs, backlog)
+    return DaemonResult(last - started, latencies, runs, backlog, loads)
 
 
 def taken(instance: dg.DagsterInstance) -> set[str]:
@@ -304,6 +322,10 @@ def report(design: str, files: int, floor_s: float, result: DaemonResult) -> Non
     ordered = sorted(result.latencies)
     p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)] if ordered else float("nan")
     print(f"\n{design}: {files} files; {result.runs} scoring runs; {len(ordered)} materializations")
+    print(
+        f"  load average during the run: mean {statistics.mean(result.loads):.1f}, "
+        f"max {max(result.loads):.1f}"
+    )
     print(f"  files/s sustained {files / result.seconds:.2f} (floor {files / floor_s:.2f})")
     print(
         f"  daemon {result.seconds:.1f} s, floor {floor_s:.1f} s, "
@@ -317,11 +339,19 @@ def report(design: str, files: int, floor_s: float, result: DaemonResult) -> Non
     print("  backlog (s: files waiting): " + ", ".join(f"{t:.0f}: {n}" for t, n in samples))
 
 
-def summary(files: int, floor_s: float, results: dict[int, DaemonResult]) -> None:
+def summary(
+    files: int, floor_s: float, floors: list[float], results: dict[int, DaemonResult]
+) -> None:
+    each = ", ".join(f"{files / seconds:.2f}" for seconds in floors)
+    print(f"\nfloor before, after: {each} files/s; ratios below are to their mean")
     print(
-        f"\n{'design':<34}{'files/s':>8}{'× floor':>8}{'p50 s':>7}{'p95 s':>7}{'max backlog':>12}"
+        f"{'design':<34}{'files/s':>8}{'× floor':>8}{'p50 s':>7}{'p95 s':>7}{'max backlog':>12}"
+        f"{'load':>6}"
     )
-    print(f"{'floor: one process':<34}{files / floor_s:>8.2f}{1.0:>8.1f}{'-':>7}{'-':>7}{'-':>12}")
+    print(
+        f"{'floor: one process':<34}{files / floor_s:>8.2f}{1.0:>8.1f}{'-':>7}{'-':>7}{'-':>12}"
+        f"{'-':>6}"
+    )
     for lanes, result in results.items():
         ordered = sorted(result.latencies)
         p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
@@ -332,6 +362,7 @@ def summary(files: int, floor_s: float, results: dict[int, DaemonResult]) -> Non
         print(
             f"{name:<34}{files / result.seconds:>8.2f}{result.seconds / floor_s:>8.1f}"
             f"{statistics.median(ordered):>7.1f}{p95:>7.1f}{peak:>12}"
+            f"{statistics.mean(result.loads):>6.1f}"
         )
 
 

@@ -20,14 +20,13 @@ from pm_pipeline.db.events import robot_events
 from pm_pipeline.defs.assets.training import THRESHOLD_KEYS
 from pm_pipeline.defs.event_metadata import (
     EVENT_TABLE_SCHEMA,
+    RunLineage,
     describe_changes,
     event_changes_table,
     event_check_results,
     event_check_specs,
     event_table,
-    model_version_link,
     not_scored_check_results,
-    threshold_provenance,
 )
 from pm_pipeline.defs.metadata import readings_span_metadata
 from pm_pipeline.defs.partitions import (
@@ -98,10 +97,14 @@ def score_landed_files(
 ) -> None:
     """``file_events`` of each listed file, reported as soon as its events are stored."""
     # A bad file among others must not hold back their events: it is quarantined, and its
-    # partition shows why. Alone, it fails the run.
-    batch = len(config.files) > 1
+    # partition shows why. Alone, it fails the run (see _FileScorer.batch).
     scorer = _FileScorer(
-        context, readings_db, settings, batch, config.archive, config.model_version
+        context,
+        readings_db,
+        settings,
+        [landed.robot for landed in config.files],
+        config.archive,
+        config.model_version,
     )
     done = _files_reported_in_run(context) if context.retry_number else set()
     for landed in config.files:
@@ -194,11 +197,11 @@ class _FileScorer:
         context: dg.OpExecutionContext,
         readings_db: ReadingsDatabaseResource,
         settings: SettingsResource,
-        batch: bool,
+        robots: list[str],
         archive: bool,
         model_version: str | None = None,
     ) -> None:
-        self.context, self.batch = context, batch
+        self.context, self.batch = context, len(robots) > 1
         self.settings, fleet = _settings_and_fleet(settings)
         self.run = ScoringRun(
             readings_db.table(),
@@ -208,7 +211,7 @@ class _FileScorer:
             file_away=archive,
             run_id=context.run_id,
         )
-        self._lineage: dict[str, tuple[dg.UrlMetadataValue | str, dict[str, str]]] = {}
+        self._lineage = RunLineage(context.instance, robots, self.settings.dagster_ui_url)
 
     def _progress(self, rows: int) -> None:
         # Each stored event costs a write to Dagster's event log: a batch's files each log one
@@ -244,19 +247,6 @@ class _FileScorer:
             f"{bad.robot_id}/{bad.file_key}: not scored",
         )
 
-    def _lineage_of(
-        self, robot_id: str, version: str
-    ) -> tuple[dg.UrlMetadataValue | str, dict[str, str]]:
-        """The link to the model's materialization and the thresholds' provenance tags,
-        looked up once per robot of the run."""
-        if robot_id not in self._lineage:
-            instance = self.context.instance
-            self._lineage[robot_id] = (
-                model_version_link(instance, version, self.settings.dagster_ui_url),
-                threshold_provenance(instance, robot_id, version),
-            )
-        return self._lineage[robot_id]
-
     def _scored(self, partition_key: str, scored: LandedFileResult) -> _FileOutcome:
         context, robot_id, version = self.context, scored.robot_id, scored.model_version
         name, ingested, written = scored.path.name, scored.ingest, scored.stored
@@ -274,7 +264,8 @@ class _FileScorer:
             # A batch's file says this as its materialization's description: one write to
             # Dagster's event log fewer per file.
             context.log.info(summary)
-        link, provenance = self._lineage_of(robot_id, version)
+        link = self._lineage.link(version)
+        provenance = self._lineage.provenance(robot_id, version)
         severities = scored.events["severity"].value_counts()
         metadata = {
             **readings_span_metadata(
