@@ -61,7 +61,7 @@ from pm_pipeline.defs.jobs import LANDED_FILES_JOB, landed_files_in
 from pm_pipeline.services.notifications import store_file_events
 from pm_pipeline.services.scoring import ingest_and_detect
 from pm_pipeline_tests.commands import wait_for
-from pm_pipeline_tests.e2e.daemon_harness import DaemonSite, sensor_ticks
+from pm_pipeline_tests.e2e.daemon_harness import DaemonSite, process_tree, sensor_ticks
 from pm_pipeline_tests.store import upgraded
 
 SERVER = os.environ.get("PM_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -247,6 +247,7 @@ def time_daemon(site: DaemonSite, files: list[tuple[str, Path]], per_round: int)
             latencies, last = file_latencies(instance, landed_at)
             runs = len(instance.get_runs(filters=dg.RunsFilter(job_name=LANDED_FILES_JOB)))
             print_timeline(instance, started)
+            print_cpu(site)
     finally:
         site.stop_all()
     return DaemonResult(last - started, latencies, runs, backlog, loads)
@@ -298,6 +299,23 @@ def print_timeline(instance: dg.DagsterInstance, landed_at: float) -> None:
             if (t.end_timestamp or t.timestamp) > landed_at - 10
         ]
         print("landed_file_sensor ticks:", ", ".join(spans))
+
+
+def print_cpu(site: DaemonSite) -> None:
+    """CPU seconds of the daemon and each process under it since they started: their own,
+    and their ended children's (a code server's are its run workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    for process in site.processes:
+        for pid in process_tree(process.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            own = (int(fields[11]) + int(fields[12])) / tick
+            children = (int(fields[13]) + int(fields[14])) / tick
+            name = " ".join(part.rsplit("/", 1)[-1] for part in command.split()[:4])
+            print(f"  cpu {own:7.1f} s own, {children:7.1f} s ended children: {name[:70]}")
 
 
 def archived_count(site: DaemonSite) -> int:
