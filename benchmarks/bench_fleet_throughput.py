@@ -279,12 +279,23 @@ def file_latencies(
 def print_timeline(instance: dg.DagsterInstance, landed_at: float) -> None:
     """Each run since the landing: its job, files, and when it was queued, started and ended,
     in seconds from the landing, so docs/benchmarks.md can say where the time goes."""
-    print(f"{'run':<10}{'job':<18}{'files':>6}{'queued':>8}{'started':>8}{'ended':>8}")
-    for record in list(reversed(instance.get_run_records()))[:40]:
+    print(
+        f"{'run':<10}{'job':<18}{'files':>6}{'queued':>8}{'launched':>9}{'started':>8}{'ended':>8}"
+    )
+    for record in list(reversed(instance.get_run_records()))[:60]:
         run, stats = record.dagster_run, instance.get_run_stats(record.dagster_run.run_id)
+        launched = [
+            entry.timestamp
+            for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_STARTING)
+        ]
         at = [
             f"{moment - landed_at:8.1f}" if moment else f"{'-':>8}"
-            for moment in (record.create_timestamp.timestamp(), stats.start_time, stats.end_time)
+            for moment in (
+                record.create_timestamp.timestamp(),
+                launched[0] if launched else None,
+                stats.start_time,
+                stats.end_time,
+            )
         ]
         count = len(landed_files_in(run.run_config)) or "-"
         print(f"{run.run_id[:8]:<10}{run.job_name[:17]:<18}{count!s:>6}{''.join(at)}")
@@ -314,8 +325,8 @@ def print_cpu(site: DaemonSite) -> None:
                 continue
             own = (int(fields[11]) + int(fields[12])) / tick
             children = (int(fields[13]) + int(fields[14])) / tick
-            name = " ".join(part.rsplit("/", 1)[-1] for part in command.split()[:4])
-            print(f"  cpu {own:7.1f} s own, {children:7.1f} s ended children: {name[:70]}")
+            name = " ".join(part.rsplit("/", 1)[-1] for part in command.split()[:6])
+            print(f"  cpu {own:7.1f} s own, {children:7.1f} s ended children: {name[:90]}")
 
 
 def archived_count(site: DaemonSite) -> int:
