@@ -2,6 +2,7 @@
 
 import json
 import time
+from collections import Counter
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -27,6 +28,7 @@ from pm_pipeline.core.landing.plan import (
     plan_landed_files,
 )
 from pm_pipeline.defs.archive_watch import reland_grown_archives
+from pm_pipeline.defs.assets.scoring import IN_FLIGHT, SCORING_LANE_TAG
 from pm_pipeline.defs.jobs import LANDED_FILES_JOB, MAX_RUNTIME_TAG, landed_files_in
 from pm_pipeline.defs.legacy_partitions import upgrade_file_partitions
 from pm_pipeline.defs.partitions import ROBOTS, robots_partitions
@@ -42,9 +44,6 @@ from pm_pipeline.services.landing import (
 from pm_pipeline.services.notifications import channels_from, deliver_due
 
 RUN_KEY_TAG = "dagster/run_key"
-SCORING_LANE_TAG = "pm/scoring_lane"
-"""A run of landed files's lane (see pm_pipeline.core.landing.batches); the run queue starts
-one run per lane at a time (dagster.yaml)."""
 ROBOTS_TAG = "pm/robots"
 """The robots whose files a run scores, comma-separated."""
 WILL_RETRY_TAG = "dagster/will_retry"
@@ -86,7 +85,7 @@ def landed_file_sensor(
     if len(takeable) < len(untaken):
         context.log.info(
             f"{len(untaken) - len(takeable)} file(s) go into the next run of their lane "
-            f"({', '.join(sorted(waiting))}: a run is queued)"
+            f"({', '.join(sorted(waiting))}: its next run is already waiting)"
         )
     decisions = plan_landed_files(
         takeable,
@@ -152,15 +151,8 @@ def quarantine_summary(quarantined: list[str]) -> str | None:
     return f"quarantined {len(quarantined)}: " + "; ".join(quarantined)[:1000]
 
 
-IN_FLIGHT = [
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
-
-
-WAITING = {dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED}
+RUNS_PER_LANE = 2
+"""Runs of a lane in flight at most: one scoring and the next one starting (dagster.yaml)."""
 
 
 def _runs_in_flight(context: dg.SensorEvaluationContext) -> Sequence[dg.DagsterRun]:
@@ -176,13 +168,10 @@ def _paths_of(runs: Sequence[dg.DagsterRun]) -> set[Path]:
 
 
 def _lanes_waiting(runs: Sequence[dg.DagsterRun]) -> set[str]:
-    """The lanes with a run of landed files waiting in the queue (a rerun of one crashed
-    file counts too: it holds its lane as any run does)."""
-    return {
-        run.tags[SCORING_LANE_TAG]
-        for run in runs
-        if run.status in WAITING and SCORING_LANE_TAG in run.tags
-    }
+    """The lanes whose next run is already in flight behind the one scoring (a rerun of one
+    crashed file counts too: it holds its lane as any run does)."""
+    per_lane = Counter(run.tags.get(SCORING_LANE_TAG) for run in runs)
+    return {lane for lane, count in per_lane.items() if lane and count >= RUNS_PER_LANE}
 
 
 def _robots_to_register(
@@ -300,7 +289,10 @@ def _run_request(
             **({"settings/file_sha256": batch[0].sha256} if len(batch) == 1 else {}),
             # With run monitoring on, a run still STARTED after this long is failed, and then
             # retried: the way a run whose worker died along with the daemon gets scored.
-            MAX_RUNTIME_TAG: str(settings.scoring_max_runtime_seconds * len(batch)),
+            # A run may wait for the lane's run before it (of up to PM_FILES_PER_RUN files).
+            MAX_RUNTIME_TAG: str(
+                settings.scoring_max_runtime_seconds * (len(batch) + settings.files_per_run)
+            ),
             **({RERUN_OF_TAG: rerun_of} if rerun_of else {}),
         },
     )

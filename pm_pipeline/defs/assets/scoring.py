@@ -7,6 +7,7 @@ each scored file is reported once, by :func:`_report`, as a materialization of t
 landed on (its name, hash, events and checks in the metadata) and two check verdicts.
 """
 
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -80,6 +81,20 @@ class LandedFilesConfig(dg.Config):
     model_version: str | None = None
 
 
+SCORING_LANE_TAG = "pm/scoring_lane"
+"""A run of landed files's lane (see pm_pipeline.core.landing.batches). The run queue lets two
+runs of a lane go at a time (dagster.yaml), and a run scores once the lane's earlier runs have
+ended: the next run's process starts while the one before scores."""
+IN_FLIGHT = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+LANE_POLL_SECONDS = 0.5
+SCORING_LOG = "scoring {files} file(s)"
+"""Logged when a run's files begin to score (after the lane's earlier runs have ended)."""
+
 # A database that drops mid-file is tried again with backoff; a bad file or setting is not.
 SCORING_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
 
@@ -106,6 +121,8 @@ def score_landed_files(
         config.archive,
         config.model_version,
     )
+    _after_earlier_runs_of_lane(context)
+    context.log.info(SCORING_LOG.format(files=len(config.files)))
     done = _files_reported_in_run(context) if context.retry_number else set()
     for landed in config.files:
         if (landed.robot, landed.file) in done:
@@ -113,6 +130,34 @@ def score_landed_files(
             context.log.info(f"{landed.robot}/{landed.file}: stored by an earlier attempt")
             continue
         _report(context, scorer.score(landed.robot, landed.file, landed.path))
+
+
+def _after_earlier_runs_of_lane(context: dg.OpExecutionContext) -> None:
+    """Wait until every run of this run's lane submitted before it has ended, so a robot's
+    files score in landing order though the lane's next run starts its process early (a run
+    without a lane, `pm-pipeline score`'s, goes at once)."""
+    lane = context.run.tags.get(SCORING_LANE_TAG)
+    mine = context.instance.get_run_record_by_id(context.run_id)
+    if lane is None or mine is None:
+        return
+    told = False
+    while True:
+        # Submission order is the runs table's order (timestamps of one second may tie).
+        earlier = [
+            record.dagster_run.run_id
+            for record in context.instance.get_run_records(
+                dg.RunsFilter(
+                    job_name=context.job_name, tags={SCORING_LANE_TAG: lane}, statuses=IN_FLIGHT
+                )
+            )
+            if record.storage_id < mine.storage_id
+        ]
+        if not earlier:
+            return
+        if not told:
+            context.log.info(f"{lane}: scoring after the lane's earlier run(s) {earlier}")
+            told = True
+        time.sleep(LANE_POLL_SECONDS)
 
 
 def _report(context: dg.OpExecutionContext, outcome: "_FileOutcome") -> None:
