@@ -81,6 +81,7 @@ def landed_file_sensor(
     in_flight = _runs_in_flight(context)
     untaken = not_in_flight(landed, _paths_of(in_flight))
     waiting = _lanes_waiting(in_flight)
+    ahead = _files_per_lane(in_flight)
     takeable = lanes_not_waiting(untaken, waiting, pm.scoring_lanes)
     if len(takeable) < len(untaken):
         context.log.info(
@@ -101,9 +102,9 @@ def landed_file_sensor(
         if step == "new":
             fresh.append(decision)
         elif step is not None:
-            reruns.append(_run_request([decision], *step, settings=pm))
+            reruns.append(_run_request([decision], *step, settings=pm, ahead=ahead))
     batches = fleet_batches(fresh, pm.files_per_run, pm.scoring_lanes)
-    requests = [_run_request(batch, None, None, settings=pm) for _, batch in batches]
+    requests = [_run_request(batch, None, None, settings=pm, ahead=ahead) for _, batch in batches]
     quarantined = []
     for bad in (d for d in decisions if d.action == "quarantine"):
         try:
@@ -267,13 +268,26 @@ def _earlier(record: dg.RunRecord) -> EarlierRun:
     )
 
 
+def _files_per_lane(runs: Sequence[dg.DagsterRun]) -> Counter[str]:
+    """How many files the runs in flight of each lane score: a lane's next run waits for
+    them before it scores."""
+    files: Counter[str] = Counter()
+    for run in runs:
+        lane = run.tags.get(SCORING_LANE_TAG)
+        if lane is not None:
+            files[lane] += len(landed_files_in(run.run_config))
+    return files
+
+
 def _run_request(
     batch: list[LandingDecision],
     rerun_key: str | None,
     rerun_of: str | None,
     settings: Settings,
+    ahead: Counter[str],
 ) -> dg.RunRequest:
-    """One run for a batch of files of one lane, of one robot or many."""
+    """One run for a batch of files of one lane, of one robot or many; ``ahead`` counts
+    each lane's files in runs already in flight, which this one may wait for."""
     robots = list(dict.fromkeys(decision.robot_id for decision in batch))
     lane = scoring_lane(robots[0], settings.scoring_lanes)
     files = [{"robot": d.robot_id, "file": d.file_key, "path": str(d.path)} for d in batch]
@@ -289,10 +303,8 @@ def _run_request(
             **({"settings/file_sha256": batch[0].sha256} if len(batch) == 1 else {}),
             # With run monitoring on, a run still STARTED after this long is failed, and then
             # retried: the way a run whose worker died along with the daemon gets scored.
-            # A run may wait for the lane's run before it (of up to PM_FILES_PER_RUN files).
-            MAX_RUNTIME_TAG: str(
-                settings.scoring_max_runtime_seconds * (len(batch) + settings.files_per_run)
-            ),
+            # The run may wait for the lane's runs in flight before it scores its own files.
+            MAX_RUNTIME_TAG: str(settings.scoring_max_runtime_seconds * (len(batch) + ahead[lane])),
             **({RERUN_OF_TAG: rerun_of} if rerun_of else {}),
         },
     )

@@ -104,6 +104,8 @@ def test_a_lane_whose_next_run_waits_holds_its_new_files_for_the_run_after(
         land(drop / "kawasaki-1", "k1.csv", export_text(1), 50)
         [second] = requests(tick(instance))  # the lane's next run, to start its process
         assert [key for _, key, _ in run_files(second)] == ["k1.csv"]
+        # Its max runtime covers its wait for the one file of the run before it.
+        assert second.tags["dagster/max_runtime"] == str(2 * 600)
         create_run_for_test(
             instance,
             job_name="landed_files_job",
