@@ -10,14 +10,18 @@ trained, active model, fitted on two hours of its own simulated readings, and ``
 exports of ``--rows`` readings that continue them: a plant whose robots export every five
 minutes. A round is one file per robot (each written aside and renamed in); the next round
 lands as soon as the sensor has taken every file of the one before into runs, so files come
-as fast as the pipeline takes them, with at most about two rounds waiting. Reported: files
-per second sustained (first landing to last events), each file's latency from landing to its
-``file_events`` materialization (p50, p95), and the backlog (landed, not yet scored) over
-time, under `dagster-daemon run` with the repo's dagster.yaml on Postgres.
+as fast as the pipeline takes them (the sensor takes a lane's files only while the lane has
+no run waiting behind the one scoring, which bounds the backlog). Reported: files per second
+sustained (first landing to last events), each file's latency from landing to its
+``file_events`` materialization (p50, p95), the backlog (landed, not yet scored) over time,
+each run's queued / launched / started / ended times, and the CPU seconds of the daemon, its
+code servers and their run workers, under `dagster-daemon run` with the repo's dagster.yaml
+on Postgres. Other jobs on the host slow both sides: the floor is taken before and after the
+designs, the ratios are to their mean, and the load average is printed with each.
 
 ``--lanes`` lists the designs run one after the other, each on fresh databases: ``1`` is one
-run of landed files at a time for the whole fleet (the design before per-lane concurrency,
-the global ``pm/scoring`` limit), ``2`` two lanes side by side (the default). The floor, in the
+lane for the whole fleet (one run scoring at a time, as under the former global
+``pm/scoring`` limit), ``2`` two lanes side by side (the default). The floor, in the
 same invocation: the same files scored one after another in one process by the scoring use
 case itself (ingest, detect, store events): the work without sensor ticks, run queue or run
 start-up.

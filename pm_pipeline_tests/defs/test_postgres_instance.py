@@ -4,6 +4,7 @@ the repo's own dagster.yaml, verified with SQL in both databases."""
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -97,7 +98,7 @@ def test_dagster_storage_on_postgres_keeps_its_connections_open(
     opened: list[object] = []
     real_connect = psycopg2.connect
 
-    def counting_connect(*args: object, **kwargs: object) -> object:
+    def counting_connect(*args: Any, **kwargs: Any) -> Any:
         opened.append(args)
         return real_connect(*args, **kwargs)
 
