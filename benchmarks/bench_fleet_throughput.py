@@ -388,9 +388,7 @@ def summary(
     for lanes, result in results.items():
         ordered = sorted(result.latencies)
         p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
-        name = (
-            "one lane (pm/scoring limit 1)" if lanes == 1 else f"{lanes} lanes (per-lane limit 1)"
-        )
+        name = "one lane" if lanes == 1 else f"{lanes} lanes (one scoring per lane)"
         peak = max((n for _, n in result.backlog), default=0)
         print(
             f"{name:<34}{files / result.seconds:>8.2f}{result.seconds / floor_s:>8.1f}"
