@@ -10,14 +10,18 @@ trained, active model, fitted on two hours of its own simulated readings, and ``
 exports of ``--rows`` readings that continue them: a plant whose robots export every five
 minutes. A round is one file per robot (each written aside and renamed in); the next round
 lands as soon as the sensor has taken every file of the one before into runs, so files come
-as fast as the pipeline takes them, with at most about two rounds waiting. Reported: files
-per second sustained (first landing to last events), each file's latency from landing to its
-``file_events`` materialization (p50, p95), and the backlog (landed, not yet scored) over
-time, under `dagster-daemon run` with the repo's dagster.yaml on Postgres.
+as fast as the pipeline takes them (the sensor takes a lane's files only while the lane has
+no run waiting behind the one scoring, which bounds the backlog). Reported: files per second
+sustained (first landing to last events), each file's latency from landing to its
+``file_events`` materialization (p50, p95), the backlog (landed, not yet scored) over time,
+each run's queued / launched / started / ended times, and the CPU seconds of the daemon, its
+code servers and their run workers, under `dagster-daemon run` with the repo's dagster.yaml
+on Postgres. Other jobs on the host slow both sides: the floor is taken before and after the
+designs, the ratios are to their mean, and the load average is printed with each.
 
 ``--lanes`` lists the designs run one after the other, each on fresh databases: ``1`` is one
-run of landed files at a time for the whole fleet (the design before per-lane concurrency,
-the global ``pm/scoring`` limit), ``2`` two lanes side by side (the default). The floor, in the
+lane for the whole fleet (one run scoring at a time, as under the former global
+``pm/scoring`` limit), ``2`` two lanes side by side (the default). The floor, in the
 same invocation: the same files scored one after another in one process by the scoring use
 case itself (ingest, detect, store events): the work without sensor ticks, run queue or run
 start-up.
@@ -61,7 +65,7 @@ from pm_pipeline.defs.jobs import LANDED_FILES_JOB, landed_files_in
 from pm_pipeline.services.notifications import store_file_events
 from pm_pipeline.services.scoring import ingest_and_detect
 from pm_pipeline_tests.commands import wait_for
-from pm_pipeline_tests.e2e.daemon_harness import DaemonSite, sensor_ticks
+from pm_pipeline_tests.e2e.daemon_harness import DaemonSite, process_tree, sensor_ticks
 from pm_pipeline_tests.store import upgraded
 
 SERVER = os.environ.get("PM_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -81,10 +85,7 @@ def main() -> int:
         root = Path(folder)
         files = write_fleet(root / "staged", robots, args.rounds, args.rows)
         print(f"{len(files)} files of {args.rows} readings from {len(robots)} robots", flush=True)
-        with scratch_databases(1) as (floor_url,):
-            prepare_robots(upgraded(floor_url), robots)
-            floor_s = time_floor(floor_url, files)
-        print(f"floor: {floor_s:.1f} s ({len(files) / floor_s:.1f} files/s)", flush=True)
+        floors = [measure_floor(robots, files, "before")]
         results = {}
         for lanes in [int(n) for n in args.lanes.split(",")]:
             with scratch_databases(2) as (readings_url, dagster_url):
@@ -95,9 +96,25 @@ def main() -> int:
                 prepare_robots(readings_url, robots)
                 staged = [(robot, copy_of(path, root / f"staged-{lanes}")) for robot, path in files]
                 results[lanes] = time_daemon(site, staged, len(robots))
-                report(f"{lanes} lane(s)", len(files), floor_s, results[lanes])
-    summary(len(files), floor_s, results)
+                report(f"{lanes} lane(s)", len(files), floors[0], results[lanes])
+        floors.append(measure_floor(robots, files, "after"))
+    # Other engineers' jobs share the cores: the floor is taken before and after the designs,
+    # and the ratios are to their mean.
+    summary(len(files), statistics.mean(floors), floors, results)
     return 0
+
+
+def measure_floor(robots: list[str], files: list[tuple[str, Path]], when: str) -> float:
+    with scratch_databases(1) as (floor_url,):
+        prepare_robots(upgraded(floor_url), robots)
+        load = os.getloadavg()[0]
+        floor_s = time_floor(floor_url, files)
+    print(
+        f"floor ({when}): {floor_s:.1f} s ({len(files) / floor_s:.1f} files/s), load average "
+        f"{load:.1f} → {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    return floor_s
 
 
 def copy_of(path: Path, folder: Path) -> Path:
@@ -197,6 +214,8 @@ class DaemonResult:
     latencies: list[float]
     runs: int
     backlog: list[tuple[float, int]]
+    loads: list[float]
+    """The 1-minute load average, sampled with the backlog."""
 
 
 def time_daemon(site: DaemonSite, files: list[tuple[str, Path]], per_round: int) -> DaemonResult:
@@ -205,6 +224,7 @@ def time_daemon(site: DaemonSite, files: list[tuple[str, Path]], per_round: int)
     site.start_daemon()
     landed_at: dict[tuple[str, str], float] = {}
     backlog: list[tuple[float, int]] = []
+    loads: list[float] = []
     try:
         wait_for(lambda: sensor_ticks(site) > 0, 180, "the sensor's first tick", site.daemon_log)
         for robot in {robot for robot, _ in files}:
@@ -219,9 +239,11 @@ def time_daemon(site: DaemonSite, files: list[tuple[str, Path]], per_round: int)
                 names = {str(site.drop / robot / path.name) for robot, path in this_round}
                 while not names <= taken(instance):
                     backlog.append((time.time() - started, len(landed_at) - archived_count(site)))
+                    loads.append(os.getloadavg()[0])
                     time.sleep(2)
             while archived_count(site) < len(files):
                 backlog.append((time.time() - started, len(landed_at) - archived_count(site)))
+                loads.append(os.getloadavg()[0])
                 if time.time() - started > 3600:
                     raise TimeoutError(f"{archived_count(site)} of {len(files)} files scored")
                 time.sleep(2)
@@ -229,9 +251,10 @@ def time_daemon(site: DaemonSite, files: list[tuple[str, Path]], per_round: int)
             latencies, last = file_latencies(instance, landed_at)
             runs = len(instance.get_runs(filters=dg.RunsFilter(job_name=LANDED_FILES_JOB)))
             print_timeline(instance, started)
+            print_cpu(site)
     finally:
         site.stop_all()
-    return DaemonResult(last - started, latencies, runs, backlog)
+    return DaemonResult(last - started, latencies, runs, backlog, loads)
 
 
 def taken(instance: dg.DagsterInstance) -> set[str]:
@@ -260,12 +283,23 @@ def file_latencies(
 def print_timeline(instance: dg.DagsterInstance, landed_at: float) -> None:
     """Each run since the landing: its job, files, and when it was queued, started and ended,
     in seconds from the landing, so docs/benchmarks.md can say where the time goes."""
-    print(f"{'run':<10}{'job':<18}{'files':>6}{'queued':>8}{'started':>8}{'ended':>8}")
-    for record in list(reversed(instance.get_run_records()))[:40]:
+    print(
+        f"{'run':<10}{'job':<18}{'files':>6}{'queued':>8}{'launched':>9}{'started':>8}{'ended':>8}"
+    )
+    for record in list(reversed(instance.get_run_records()))[:60]:
         run, stats = record.dagster_run, instance.get_run_stats(record.dagster_run.run_id)
+        launched = [
+            entry.timestamp
+            for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_STARTING)
+        ]
         at = [
             f"{moment - landed_at:8.1f}" if moment else f"{'-':>8}"
-            for moment in (record.create_timestamp.timestamp(), stats.start_time, stats.end_time)
+            for moment in (
+                record.create_timestamp.timestamp(),
+                launched[0] if launched else None,
+                stats.start_time,
+                stats.end_time,
+            )
         ]
         count = len(landed_files_in(run.run_config)) or "-"
         print(f"{run.run_id[:8]:<10}{run.job_name[:17]:<18}{count!s:>6}{''.join(at)}")
@@ -280,6 +314,23 @@ def print_timeline(instance: dg.DagsterInstance, landed_at: float) -> None:
             if (t.end_timestamp or t.timestamp) > landed_at - 10
         ]
         print("landed_file_sensor ticks:", ", ".join(spans))
+
+
+def print_cpu(site: DaemonSite) -> None:
+    """CPU seconds of the daemon and each process under it since they started: their own,
+    and their ended children's (a code server's are its run workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    for process in site.processes:
+        for pid in process_tree(process.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            own = (int(fields[11]) + int(fields[12])) / tick
+            children = (int(fields[13]) + int(fields[14])) / tick
+            name = " ".join(part.rsplit("/", 1)[-1] for part in command.split()[:6])
+            print(f"  cpu {own:7.1f} s own, {children:7.1f} s ended children: {name[:90]}")
 
 
 def archived_count(site: DaemonSite) -> int:
@@ -304,6 +355,10 @@ def report(design: str, files: int, floor_s: float, result: DaemonResult) -> Non
     ordered = sorted(result.latencies)
     p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)] if ordered else float("nan")
     print(f"\n{design}: {files} files; {result.runs} scoring runs; {len(ordered)} materializations")
+    print(
+        f"  load average during the run: mean {statistics.mean(result.loads):.1f}, "
+        f"max {max(result.loads):.1f}"
+    )
     print(f"  files/s sustained {files / result.seconds:.2f} (floor {files / floor_s:.2f})")
     print(
         f"  daemon {result.seconds:.1f} s, floor {floor_s:.1f} s, "
@@ -317,21 +372,28 @@ def report(design: str, files: int, floor_s: float, result: DaemonResult) -> Non
     print("  backlog (s: files waiting): " + ", ".join(f"{t:.0f}: {n}" for t, n in samples))
 
 
-def summary(files: int, floor_s: float, results: dict[int, DaemonResult]) -> None:
+def summary(
+    files: int, floor_s: float, floors: list[float], results: dict[int, DaemonResult]
+) -> None:
+    each = ", ".join(f"{files / seconds:.2f}" for seconds in floors)
+    print(f"\nfloor before, after: {each} files/s; ratios below are to their mean")
     print(
-        f"\n{'design':<34}{'files/s':>8}{'× floor':>8}{'p50 s':>7}{'p95 s':>7}{'max backlog':>12}"
+        f"{'design':<34}{'files/s':>8}{'× floor':>8}{'p50 s':>7}{'p95 s':>7}{'max backlog':>12}"
+        f"{'load':>6}"
     )
-    print(f"{'floor: one process':<34}{files / floor_s:>8.2f}{1.0:>8.1f}{'-':>7}{'-':>7}{'-':>12}")
+    print(
+        f"{'floor: one process':<34}{files / floor_s:>8.2f}{1.0:>8.1f}{'-':>7}{'-':>7}{'-':>12}"
+        f"{'-':>6}"
+    )
     for lanes, result in results.items():
         ordered = sorted(result.latencies)
         p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
-        name = (
-            "one lane (pm/scoring limit 1)" if lanes == 1 else f"{lanes} lanes (per-lane limit 1)"
-        )
+        name = "one lane" if lanes == 1 else f"{lanes} lanes (one scoring per lane)"
         peak = max((n for _, n in result.backlog), default=0)
         print(
             f"{name:<34}{files / result.seconds:>8.2f}{result.seconds / floor_s:>8.1f}"
             f"{statistics.median(ordered):>7.1f}{p95:>7.1f}{peak:>12}"
+            f"{statistics.mean(result.loads):>6.1f}"
         )
 
 

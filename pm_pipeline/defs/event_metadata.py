@@ -200,22 +200,17 @@ def open_events_table(found: pd.DataFrame) -> dg.TableMetadataValue:
     return dg.MetadataValue.table(records, schema=OPEN_EVENTS_SCHEMA)
 
 
+THRESHOLD_RECORDS_PER_ROBOT = 5
+"""Threshold materializations of a robot searched for the active version's: the active one is
+the newest unless later candidates were refused."""
+
+
 def model_version_link(
     instance: dg.DagsterInstance, version: str, ui_url: str
 ) -> dg.UrlMetadataValue | str:
     """A link to the ``axis_models`` materialization whose data version is ``version``, so the
     lineage of an event is followed by clicking; the bare version when none is recorded."""
-    key = next(iter(AXIS_MODEL_KEYS.values()))
-    records = instance.fetch_materializations(key, limit=100).records
-    for record in records:
-        materialization = record.asset_materialization
-        if materialization and (materialization.tags or {}).get(DATA_VERSION_TAG) == version:
-            path = "/".join(quote(part) for part in key.path)
-            millis = int(record.timestamp * 1000)
-            return dg.MetadataValue.url(
-                f"{ui_url.rstrip('/')}/assets/{path}?view=events&time={millis}"
-            )
-    return version
+    return _link_among(_model_records(instance), version, ui_url)
 
 
 def threshold_provenance(
@@ -229,16 +224,89 @@ def threshold_provenance(
         records = instance.fetch_materializations(
             # The active version is the newest unless later candidates were refused.
             dg.AssetRecordsFilter(asset_key=key, asset_partitions=[robot_id]),
-            limit=5,
+            limit=THRESHOLD_RECORDS_PER_ROBOT,
         ).records
-        for record in records:
-            materialization = record.asset_materialization
-            if materialization and (materialization.tags or {}).get(DATA_VERSION_TAG) == version:
-                name = key.to_user_string()
-                tags[f"{INPUT_DATA_VERSION_TAG_PREFIX}/{name}"] = version
-                tags[f"{INPUT_EVENT_POINTER_TAG_PREFIX}/{name}"] = str(record.storage_id)
-                break
+        match = _with_version(records, version)
+        if match is not None:
+            tags.update(_provenance_tags(key, version, match))
     return tags
+
+
+class RunLineage:
+    """:func:`model_version_link` and :func:`threshold_provenance` for the robots of one run,
+    in one query per asset key for the whole run rather than nine per robot (one per
+    threshold and one for the model): a run of a fleet's files holds dozens of robots."""
+
+    def __init__(self, instance: dg.DagsterInstance, robots: Sequence[str], ui_url: str) -> None:
+        self.instance, self.ui_url = instance, ui_url
+        self.robots = list(dict.fromkeys(robots))
+        self._model_records: list[dg.EventLogRecord] | None = None
+        self._threshold_records: dict[dg.AssetKey, list[dg.EventLogRecord] | None] = {}
+
+    def link(self, version: str) -> dg.UrlMetadataValue | str:
+        """As :func:`model_version_link`, from the model materializations read once."""
+        if self._model_records is None:
+            self._model_records = _model_records(self.instance)
+        return _link_among(self._model_records, version, self.ui_url)
+
+    def provenance(self, robot_id: str, version: str) -> dict[str, str]:
+        """As :func:`threshold_provenance`; a robot whose records the run's query could not
+        all hold (more than five each on average) is looked up on its own."""
+        tags = {}
+        for key in THRESHOLD_KEYS.values():
+            records = self._thresholds_of(key)
+            if records is None or robot_id not in self.robots:
+                return threshold_provenance(self.instance, robot_id, version)
+            mine = [r for r in records if r.partition_key == robot_id]
+            match = _with_version(mine[:THRESHOLD_RECORDS_PER_ROBOT], version)
+            if match is not None:
+                tags.update(_provenance_tags(key, version, match))
+        return tags
+
+    def _thresholds_of(self, key: dg.AssetKey) -> list[dg.EventLogRecord] | None:
+        """Every robot's newest threshold records of ``key``; None when the query's limit
+        cut them short (then some robot's may be missing)."""
+        if key not in self._threshold_records:
+            limit = THRESHOLD_RECORDS_PER_ROBOT * len(self.robots)
+            records = self.instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=key, asset_partitions=self.robots), limit=limit
+            ).records
+            self._threshold_records[key] = list(records) if len(records) < limit else None
+        return self._threshold_records[key]
+
+
+def _model_records(instance: dg.DagsterInstance) -> list[dg.EventLogRecord]:
+    key = next(iter(AXIS_MODEL_KEYS.values()))
+    return list(instance.fetch_materializations(key, limit=100).records)
+
+
+def _link_among(
+    records: Sequence[dg.EventLogRecord], version: str, ui_url: str
+) -> dg.UrlMetadataValue | str:
+    record = _with_version(records, version)
+    if record is None:
+        return version
+    key = next(iter(AXIS_MODEL_KEYS.values()))
+    path = "/".join(quote(part) for part in key.path)
+    millis = int(record.timestamp * 1000)
+    return dg.MetadataValue.url(f"{ui_url.rstrip('/')}/assets/{path}?view=events&time={millis}")
+
+
+def _with_version(records: Sequence[dg.EventLogRecord], version: str) -> dg.EventLogRecord | None:
+    """The newest of ``records`` whose data version is ``version``."""
+    for record in records:
+        materialization = record.asset_materialization
+        if materialization and (materialization.tags or {}).get(DATA_VERSION_TAG) == version:
+            return record
+    return None
+
+
+def _provenance_tags(key: dg.AssetKey, version: str, record: dg.EventLogRecord) -> dict[str, str]:
+    name = key.to_user_string()
+    return {
+        f"{INPUT_DATA_VERSION_TAG_PREFIX}/{name}": version,
+        f"{INPUT_EVENT_POINTER_TAG_PREFIX}/{name}": str(record.storage_id),
+    }
 
 
 def _iso(value: pd.Timestamp) -> str:

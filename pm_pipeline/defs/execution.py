@@ -56,19 +56,25 @@ run_coordinator:
     # code location) takes seconds on a busy host, and one at a time it would serialize them.
     dequeue_use_threads: true
     dequeue_num_workers: 4
-    # One run of landed files per lane at a time (pm/scoring_lane; a robot always scores in
-    # the same lane, PM_SCORING_LANES of them), so each robot's files score in landing order,
-    # each as the continuation of the one before, while other lanes' robots score beside it;
-    # one retraining at a time per robot (runs carry pm/robot). Scoring and retraining meet
-    # only at the readings fence (pm_pipeline/db/fence.py).
+    # Two runs of landed files per lane at a time (pm/scoring_lane; a robot always scores in
+    # the same lane, PM_SCORING_LANES of them): the second starts its process while the first
+    # scores, and scores once the first has ended, so each robot's files score in landing
+    # order, each as the continuation of the one before, while other lanes' robots score
+    # beside it; one retraining at a time per robot (runs carry pm/robot). Scoring and
+    # retraining meet only at the readings fence (pm_pipeline/db/fence.py).
     tag_concurrency_limits:
       - key: pm/scoring_lane
         value:
           applyLimitPerUniqueValue: true
-        limit: 1
+        limit: 2
       - key: pm/robot
         value:
           applyLimitPerUniqueValue: true
+        limit: 1
+      # One refresh of the views at a time (views_automation_sensor's runs): while a fleet's
+      # files score, each of its ticks asks for one, and side by side they took the cores
+      # from scoring (17 runs for 200 files).
+      - key: pm/views
         limit: 1
 """
 # Sensor and schedule ticks are purged by the daemon past these many days (Dagster keeps a

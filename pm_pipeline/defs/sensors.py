@@ -2,6 +2,7 @@
 
 import json
 import time
+from collections import Counter
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -11,7 +12,12 @@ import dagster as dg
 from pm_pipeline.config.robots import Fleet, load_fleet
 from pm_pipeline.config.settings import Settings
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.landing.batches import batch_run_key, fleet_batches, scoring_lane
+from pm_pipeline.core.landing.batches import (
+    batch_run_key,
+    fleet_batches,
+    lanes_not_waiting,
+    scoring_lane,
+)
 from pm_pipeline.core.landing.plan import (
     EarlierRun,
     LandingDecision,
@@ -22,6 +28,7 @@ from pm_pipeline.core.landing.plan import (
     plan_landed_files,
 )
 from pm_pipeline.defs.archive_watch import reland_grown_archives
+from pm_pipeline.defs.assets.scoring import IN_FLIGHT, SCORING_LANE_TAG
 from pm_pipeline.defs.jobs import LANDED_FILES_JOB, MAX_RUNTIME_TAG, landed_files_in
 from pm_pipeline.defs.legacy_partitions import upgrade_file_partitions
 from pm_pipeline.defs.partitions import ROBOTS, robots_partitions
@@ -37,14 +44,16 @@ from pm_pipeline.services.landing import (
 from pm_pipeline.services.notifications import channels_from, deliver_due
 
 RUN_KEY_TAG = "dagster/run_key"
-SCORING_LANE_TAG = "pm/scoring_lane"
-"""A run of landed files's lane (see pm_pipeline.core.landing.batches); the run queue starts
-one run per lane at a time (dagster.yaml)."""
 ROBOTS_TAG = "pm/robots"
 """The robots whose files a run scores, comma-separated."""
 WILL_RETRY_TAG = "dagster/will_retry"
 AUTO_RETRY_RUN_ID_TAG = "dagster/auto_retry_run_id"
 RERUN_OF_TAG = "pm/rerun_of"
+VIEWS_TAG = "pm/views"
+"""A refresh of the views; the run queue starts one at a time (dagster.yaml)."""
+PRIORITY_TAG = "dagster/priority"
+VIEWS_PRIORITY = -1
+"""The run queue starts queued runs of higher priority first (default 0): scoring first."""
 
 
 @dg.sensor(
@@ -69,8 +78,18 @@ def landed_file_sensor(
     reland_grown_archives(context, pm)
     upgrade_file_partitions(context.instance, context.log)
     landed = list_landed_files(folder)
+    in_flight = _runs_in_flight(context)
+    untaken = not_in_flight(landed, _paths_of(in_flight))
+    waiting = _lanes_waiting(in_flight)
+    ahead = _files_per_lane(in_flight)
+    takeable = lanes_not_waiting(untaken, waiting, pm.scoring_lanes)
+    if len(takeable) < len(untaken):
+        context.log.info(
+            f"{len(untaken) - len(takeable)} file(s) go into the next run of their lane "
+            f"({', '.join(sorted(waiting))}: its next run is already waiting)"
+        )
     decisions = plan_landed_files(
-        not_in_flight(landed, _paths_in_flight(context)),
+        takeable,
         now=time.time(),
         settle_s=pm.settle_seconds,
         max_files=pm.max_files_per_tick,
@@ -83,9 +102,9 @@ def landed_file_sensor(
         if step == "new":
             fresh.append(decision)
         elif step is not None:
-            reruns.append(_run_request([decision], *step, settings=pm))
+            reruns.append(_run_request([decision], *step, settings=pm, ahead=ahead))
     batches = fleet_batches(fresh, pm.files_per_run, pm.scoring_lanes)
-    requests = [_run_request(batch, None, None, settings=pm) for _, batch in batches]
+    requests = [_run_request(batch, None, None, settings=pm, ahead=ahead) for _, batch in batches]
     quarantined = []
     for bad in (d for d in decisions if d.action == "quarantine"):
         try:
@@ -133,20 +152,27 @@ def quarantine_summary(quarantined: list[str]) -> str | None:
     return f"quarantined {len(quarantined)}: " + "; ".join(quarantined)[:1000]
 
 
-IN_FLIGHT = [
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
+RUNS_PER_LANE = 2
+"""Runs of a lane in flight at most: one scoring and the next one starting (dagster.yaml)."""
 
 
-def _paths_in_flight(context: dg.SensorEvaluationContext) -> set[Path]:
-    """The files of the runs of landed files that have not ended, as their config names them."""
-    runs = context.instance.get_runs(
+def _runs_in_flight(context: dg.SensorEvaluationContext) -> Sequence[dg.DagsterRun]:
+    """The runs of landed files that have not ended."""
+    return context.instance.get_runs(
         filters=dg.RunsFilter(job_name=LANDED_FILES_JOB, statuses=IN_FLIGHT)
     )
+
+
+def _paths_of(runs: Sequence[dg.DagsterRun]) -> set[Path]:
+    """The files of ``runs``, as their config names them."""
     return {Path(landed["path"]) for run in runs for landed in landed_files_in(run.run_config)}
+
+
+def _lanes_waiting(runs: Sequence[dg.DagsterRun]) -> set[str]:
+    """The lanes whose next run is already in flight behind the one scoring (a rerun of one
+    crashed file counts too: it holds its lane as any run does)."""
+    per_lane = Counter(run.tags.get(SCORING_LANE_TAG) for run in runs)
+    return {lane for lane, count in per_lane.items() if lane and count >= RUNS_PER_LANE}
 
 
 def _robots_to_register(
@@ -242,13 +268,26 @@ def _earlier(record: dg.RunRecord) -> EarlierRun:
     )
 
 
+def _files_per_lane(runs: Sequence[dg.DagsterRun]) -> Counter[str]:
+    """How many files the runs in flight of each lane score: a lane's next run waits for
+    them before it scores."""
+    files: Counter[str] = Counter()
+    for run in runs:
+        lane = run.tags.get(SCORING_LANE_TAG)
+        if lane is not None:
+            files[lane] += len(landed_files_in(run.run_config))
+    return files
+
+
 def _run_request(
     batch: list[LandingDecision],
     rerun_key: str | None,
     rerun_of: str | None,
     settings: Settings,
+    ahead: Counter[str],
 ) -> dg.RunRequest:
-    """One run for a batch of files of one lane, of one robot or many."""
+    """One run for a batch of files of one lane, of one robot or many; ``ahead`` counts
+    each lane's files in runs already in flight, which this one may wait for."""
     robots = list(dict.fromkeys(decision.robot_id for decision in batch))
     lane = scoring_lane(robots[0], settings.scoring_lanes)
     files = [{"robot": d.robot_id, "file": d.file_key, "path": str(d.path)} for d in batch]
@@ -264,7 +303,8 @@ def _run_request(
             **({"settings/file_sha256": batch[0].sha256} if len(batch) == 1 else {}),
             # With run monitoring on, a run still STARTED after this long is failed, and then
             # retried: the way a run whose worker died along with the daemon gets scored.
-            MAX_RUNTIME_TAG: str(settings.scoring_max_runtime_seconds * len(batch)),
+            # The run may wait for the lane's runs in flight before it scores its own files.
+            MAX_RUNTIME_TAG: str(settings.scoring_max_runtime_seconds * (len(batch) + ahead[lane])),
             **({RERUN_OF_TAG: rerun_of} if rerun_of else {}),
         },
     )
@@ -274,9 +314,13 @@ views_automation_sensor = dg.AutomationConditionSensorDefinition(
     "views_automation_sensor",
     target=dg.AssetSelection.assets("events_summary", "open_events", "fleet_health"),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=10,
-    description="Refreshes events_summary and open_events whenever a landed file's events "
-    "are stored, and fleet_health when events, readings, labels or models change.",
+    minimum_interval_seconds=30,
+    # One refresh at a time, behind the scoring runs waiting in the queue: a view that follows
+    # the events can wait, the events cannot (see "Throughput" in docs/fleet.md).
+    run_tags={VIEWS_TAG: "refresh", PRIORITY_TAG: str(VIEWS_PRIORITY)},
+    description="Refreshes events_summary and open_events once a landed file's events "
+    "are stored (within 30 s), and fleet_health when events, readings, labels or models "
+    "change.",
 )
 
 

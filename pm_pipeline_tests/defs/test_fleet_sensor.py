@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.test_utils import create_run_for_test
 
 from pm_pipeline.core.landing.batches import scoring_lane
 from pm_pipeline.core.parsing.format import ExportFormat
@@ -80,6 +81,50 @@ def test_robots_of_different_lanes_go_into_runs_of_their_lanes(drop: Path, fleet
         ("kawasaki-1", "k1.csv"),
     ]
     assert [key for _, key, _ in lanes[scoring_lane("ur3-1", 2)]] == ["u0.csv"]
+
+
+def test_a_lane_whose_next_run_waits_holds_its_new_files_for_the_run_after(
+    drop: Path, fleet: Path
+) -> None:
+    """At most two runs of a lane are in flight, one scoring and the next one starting: files
+    landing meanwhile fill the run after, rather than each tick queuing one more run (each a
+    process start-up) behind them."""
+    for robot in ("kawasaki-1", "ur3-1"):
+        (drop / robot).mkdir()
+    land(drop / "kawasaki-1", "k0.csv", export_text(0), 60)
+    with dg.instance_for_test() as instance:
+        [first] = requests(tick(instance))
+        scoring = create_run_for_test(
+            instance,
+            job_name="landed_files_job",
+            status=dg.DagsterRunStatus.STARTED,
+            run_config=first.run_config,
+            tags=first.tags,
+        )
+        land(drop / "kawasaki-1", "k1.csv", export_text(1), 50)
+        [second] = requests(tick(instance))  # the lane's next run, to start its process
+        assert [key for _, key, _ in run_files(second)] == ["k1.csv"]
+        # Its max runtime covers its wait for the one file of the run before it.
+        assert second.tags["dagster/max_runtime"] == str(2 * 600)
+        create_run_for_test(
+            instance,
+            job_name="landed_files_job",
+            status=dg.DagsterRunStatus.NOT_STARTED,  # submitted, not yet started
+            run_config=second.run_config,
+            tags=second.tags,
+        )
+        land(drop / "kawasaki-1", "k2.csv", export_text(2), 40)
+        land(drop / "kawasaki-1", "k3.csv", export_text(3), 30)
+        land(drop / "ur3-1", "u0.csv", ur3_text(0), 50)
+        # kawasaki-1's lane has its next run waiting; ur3-1's lane (the other) goes on.
+        [other_lane] = requests(tick(instance))
+        assert [key for _, key, _ in run_files(other_lane)] == ["u0.csv"]
+        assert other_lane.tags["pm/scoring_lane"] != scoring.tags["pm/scoring_lane"]
+        instance.report_run_failed(scoring)  # ended: the waiting run scores now
+        lane = first.tags["pm/scoring_lane"]
+        [after] = [r for r in requests(tick(instance)) if r.tags["pm/scoring_lane"] == lane]
+    # The lane's files that landed meanwhile go into one run, in landing order.
+    assert [key for _, key, _ in run_files(after)] == ["k2.csv", "k3.csv"]
 
 
 def run_files(run: dg.RunRequest) -> list[tuple[str, str, str]]:

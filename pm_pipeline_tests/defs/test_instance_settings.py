@@ -178,3 +178,16 @@ def test_run_monitoring_is_told_when_a_run_worker_is_gone(
 
 def zombie_state(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_views_refresh_one_at_a_time_behind_the_scoring_runs() -> None:
+    """While a fleet's files score, each tick of the views' automation asks for a refresh;
+    side by side, those runs took the cores from scoring."""
+    from pm_pipeline.defs.sensors import PRIORITY_TAG, VIEWS_TAG, views_automation_sensor
+
+    limits = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())["run_coordinator"][
+        "config"
+    ]["tag_concurrency_limits"]
+    assert {"key": VIEWS_TAG, "limit": 1} in limits
+    tags = views_automation_sensor.run_tags
+    assert VIEWS_TAG in tags and int(tags[PRIORITY_TAG]) < 0  # scoring runs have 0

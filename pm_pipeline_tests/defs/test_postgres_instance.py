@@ -4,9 +4,11 @@ the repo's own dagster.yaml, verified with SQL in both databases."""
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
+import psycopg2
 import pytest
 import sqlalchemy as sa
 
@@ -82,3 +84,31 @@ def test_graph_on_postgres_readings_and_postgres_instance(
         (f"synthetic:{version}", version, trained.run_id),
     ]
     assert all(row[3] > 0 for row in events)
+
+
+def test_dagster_storage_on_postgres_keeps_its_connections_open(
+    tmp_path: Path, postgres_schema_url: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run of landed files reads and writes Dagster's storage a dozen times per file;
+    dagster-postgres alone would open a connection for each statement."""
+    monkeypatch.setenv("DAGSTER_PG_URL", postgres_schema_url())
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    opened: list[object] = []
+    real_connect = psycopg2.connect
+
+    def counting_connect(*args: Any, **kwargs: Any) -> Any:
+        opened.append(args)
+        return real_connect(*args, **kwargs)
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.add_dynamic_partitions("robots", ["robot-1"])
+        monkeypatch.setattr(psycopg2, "connect", counting_connect)
+        for _ in range(20):
+            instance.get_runs(limit=1)  # run storage
+            instance.fetch_materializations(dg.AssetKey("file_events"), limit=1)  # event log
+            instance.get_dynamic_partitions("robots")
+            instance.all_instigator_state()  # schedule storage
+
+    assert 0 < len(opened) <= 3  # one per storage, not 80

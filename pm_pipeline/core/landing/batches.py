@@ -3,22 +3,35 @@
 A run's start-up (a process importing the code location, about 9 s on a busy 2-core host)
 costs more than scoring a file of a few thousand readings, and a fleet lands many such files
 at once; so a run takes many of them, up to a limit. Each robot belongs to one lane for good
-(a hash of its id), and the run queue starts one run per lane at a time (the
-``pm/scoring_lane`` limit in dagster.yaml): a robot's files score in landing order even when
-they land across ticks, and robots of different lanes score at the same time.
+(a hash of its id), and a lane scores one run at a time (the run queue lets two go, the
+second waiting in its op for the first; see pm_pipeline.defs.assets.scoring): a robot's
+files score in landing order even when they land across ticks, and robots of different
+lanes score at the same time.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from pm_pipeline.core.landing.plan import LandingDecision
+from pm_pipeline.core.landing.plan import LandedFile, LandingDecision
 
 
 def scoring_lane(robot_id: str, lanes: int) -> str:
     """The lane of ``robot_id`` among ``lanes``: the same for as long as ``lanes`` stays."""
     digest = hashlib.sha256(robot_id.encode()).digest()
     return f"lane-{int.from_bytes(digest[:8], 'big') % lanes}"
+
+
+def lanes_not_waiting(files: list[LandedFile], waiting: set[str], lanes: int) -> list[LandedFile]:
+    """The files whose lane has no run waiting behind the one it is scoring.
+
+    A lane's files that land while its next run waits go into the run after, once the
+    waiting one scores, not into one more run queued behind it: they would score no sooner,
+    and each run costs a process start-up. So a lane has at most two runs in flight, its runs
+    fill up as long as files come faster than it scores, and the files not yet scored
+    (scoring, waiting, and in the folder) stay bounded by what lands during two runs.
+    """
+    return [landed for landed in files if scoring_lane(landed.robot_id, lanes) not in waiting]
 
 
 def fleet_batches(

@@ -7,6 +7,7 @@ each scored file is reported once, by :func:`_report`, as a materialization of t
 landed on (its name, hash, events and checks in the metadata) and two check verdicts.
 """
 
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -20,14 +21,13 @@ from pm_pipeline.db.events import robot_events
 from pm_pipeline.defs.assets.training import THRESHOLD_KEYS
 from pm_pipeline.defs.event_metadata import (
     EVENT_TABLE_SCHEMA,
+    RunLineage,
     describe_changes,
     event_changes_table,
     event_check_results,
     event_check_specs,
     event_table,
-    model_version_link,
     not_scored_check_results,
-    threshold_provenance,
 )
 from pm_pipeline.defs.metadata import readings_span_metadata
 from pm_pipeline.defs.partitions import (
@@ -81,6 +81,20 @@ class LandedFilesConfig(dg.Config):
     model_version: str | None = None
 
 
+SCORING_LANE_TAG = "pm/scoring_lane"
+"""A run of landed files's lane (see pm_pipeline.core.landing.batches). The run queue lets two
+runs of a lane go at a time (dagster.yaml), and a run scores once the lane's earlier runs have
+ended: the next run's process starts while the one before scores."""
+IN_FLIGHT = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+LANE_POLL_SECONDS = 0.5
+SCORING_LOG = "scoring {files} file(s)"
+"""Logged when a run's files begin to score (after the lane's earlier runs have ended)."""
+
 # A database that drops mid-file is tried again with backoff; a bad file or setting is not.
 SCORING_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
 
@@ -98,11 +112,17 @@ def score_landed_files(
 ) -> None:
     """``file_events`` of each listed file, reported as soon as its events are stored."""
     # A bad file among others must not hold back their events: it is quarantined, and its
-    # partition shows why. Alone, it fails the run.
-    batch = len(config.files) > 1
+    # partition shows why. Alone, it fails the run (see _FileScorer.batch).
     scorer = _FileScorer(
-        context, readings_db, settings, batch, config.archive, config.model_version
+        context,
+        readings_db,
+        settings,
+        [landed.robot for landed in config.files],
+        config.archive,
+        config.model_version,
     )
+    _after_earlier_runs_of_lane(context)
+    context.log.info(SCORING_LOG.format(files=len(config.files)))
     done = _files_reported_in_run(context) if context.retry_number else set()
     for landed in config.files:
         if (landed.robot, landed.file) in done:
@@ -110,6 +130,34 @@ def score_landed_files(
             context.log.info(f"{landed.robot}/{landed.file}: stored by an earlier attempt")
             continue
         _report(context, scorer.score(landed.robot, landed.file, landed.path))
+
+
+def _after_earlier_runs_of_lane(context: dg.OpExecutionContext) -> None:
+    """Wait until every run of this run's lane submitted before it has ended, so a robot's
+    files score in landing order though the lane's next run starts its process early (a run
+    without a lane, `pm-pipeline score`'s, goes at once)."""
+    lane = context.run.tags.get(SCORING_LANE_TAG)
+    mine = context.instance.get_run_record_by_id(context.run_id)
+    if lane is None or mine is None:
+        return
+    told = False
+    while True:
+        # Submission order is the runs table's order (timestamps of one second may tie).
+        earlier = [
+            record.dagster_run.run_id
+            for record in context.instance.get_run_records(
+                dg.RunsFilter(
+                    job_name=context.job_name, tags={SCORING_LANE_TAG: lane}, statuses=IN_FLIGHT
+                )
+            )
+            if record.storage_id < mine.storage_id
+        ]
+        if not earlier:
+            return
+        if not told:
+            context.log.info(f"{lane}: scoring after the lane's earlier run(s) {earlier}")
+            told = True
+        time.sleep(LANE_POLL_SECONDS)
 
 
 def _report(context: dg.OpExecutionContext, outcome: "_FileOutcome") -> None:
@@ -194,11 +242,11 @@ class _FileScorer:
         context: dg.OpExecutionContext,
         readings_db: ReadingsDatabaseResource,
         settings: SettingsResource,
-        batch: bool,
+        robots: list[str],
         archive: bool,
         model_version: str | None = None,
     ) -> None:
-        self.context, self.batch = context, batch
+        self.context, self.batch = context, len(robots) > 1
         self.settings, fleet = _settings_and_fleet(settings)
         self.run = ScoringRun(
             readings_db.table(),
@@ -208,7 +256,7 @@ class _FileScorer:
             file_away=archive,
             run_id=context.run_id,
         )
-        self._lineage: dict[str, tuple[dg.UrlMetadataValue | str, dict[str, str]]] = {}
+        self._lineage = RunLineage(context.instance, robots, self.settings.dagster_ui_url)
 
     def _progress(self, rows: int) -> None:
         # Each stored event costs a write to Dagster's event log: a batch's files each log one
@@ -244,19 +292,6 @@ class _FileScorer:
             f"{bad.robot_id}/{bad.file_key}: not scored",
         )
 
-    def _lineage_of(
-        self, robot_id: str, version: str
-    ) -> tuple[dg.UrlMetadataValue | str, dict[str, str]]:
-        """The link to the model's materialization and the thresholds' provenance tags,
-        looked up once per robot of the run."""
-        if robot_id not in self._lineage:
-            instance = self.context.instance
-            self._lineage[robot_id] = (
-                model_version_link(instance, version, self.settings.dagster_ui_url),
-                threshold_provenance(instance, robot_id, version),
-            )
-        return self._lineage[robot_id]
-
     def _scored(self, partition_key: str, scored: LandedFileResult) -> _FileOutcome:
         context, robot_id, version = self.context, scored.robot_id, scored.model_version
         name, ingested, written = scored.path.name, scored.ingest, scored.stored
@@ -274,7 +309,8 @@ class _FileScorer:
             # A batch's file says this as its materialization's description: one write to
             # Dagster's event log fewer per file.
             context.log.info(summary)
-        link, provenance = self._lineage_of(robot_id, version)
+        link = self._lineage.link(version)
+        provenance = self._lineage.provenance(robot_id, version)
         severities = scored.events["severity"].value_counts()
         metadata = {
             **readings_span_metadata(
