@@ -72,7 +72,9 @@ class DaemonSite:
     def run_here(self, *args: str) -> subprocess.CompletedProcess:
         """``pm-pipeline ARGS`` on this site in the test's own process (the same entry
         point as :meth:`cli`, without a new process importing the code location): for the
-        history and the model a test sets up before its daemon starts."""
+        history and the model a test sets up before its daemon starts, and the commands a
+        test calls beside the running daemon to act or look (the daemon's processes are the
+        ones under test)."""
         return run_main(*args, env=self.env, cwd=PROJECT_ROOT)
 
     def start_daemon(self) -> subprocess.Popen:
