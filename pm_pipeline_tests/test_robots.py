@@ -10,6 +10,7 @@ from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline_tests.commands import clean_env, run_cli
 from pm_pipeline_tests.conftest import skip_or_fail
+from pm_pipeline_tests.in_process import run_main
 
 ISSUE_EXAMPLE = """\
 robots:
@@ -114,7 +115,8 @@ def test_robots_command_lists_the_file_then_robots_known_only_by_their_readings(
         skip_or_fail(f"the UR3 export is needed at {UR3_EXPORT}")
     env = clean_env({"PM_STATE_DIR": str(tmp_path / "state")})
     ur3_dialect = {"PM_AXIS_COUNT": "7", "PM_COLUMN_MAP": UR3_COLUMN_MAP}
-    run_cli("ingest", UR3_EXPORT, cwd=tmp_path, env={**env, **ur3_dialect})  # default robot
+    # The readings the listing counts: stored through the command's entry point, here.
+    run_main("ingest", UR3_EXPORT, cwd=tmp_path, env={**env, **ur3_dialect})  # default robot
     (tmp_path / "robots.yaml").write_text(ISSUE_EXAMPLE)  # found in the working folder
     listed = run_cli("robots", cwd=tmp_path, env=env).stdout.splitlines()
     assert listed[0].split()[:3] == ["robot", "axes", "active"]
@@ -152,7 +154,7 @@ def test_ingest_reads_a_windows_1252_export_when_the_robot_says_so(tmp_path: Pat
         "robots:\n  kuka-de:\n    axis_count: 1\n    encoding: cp1252\n"
         "    column_map: {time: Zeit, axis_1: 'Strom (€) 1'}\n"
     )
-    read = run_cli("ingest", export, cwd=tmp_path, env=env)
+    read = run_main("ingest", export, cwd=tmp_path, env=env)  # the same entry point, here
     assert "2 rows added" in read.stdout
 
 

@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pm_pipeline.defs.execution import LOCAL_INSTANCE_YAML
@@ -18,6 +19,14 @@ SENSOR_TICK = "Checking for new runs for sensor: landed_file_sensor"
 SQLITE_INSTANCE_YAML = "telemetry:\n  enabled: false\n"
 
 
+def cron_far_from_now() -> str:
+    """A daily cron twelve hours from now, for the nightly retraining: it never fires while a
+    test's daemon runs. (At the default, 02:00 UTC, a test running then met a second training
+    run of its robot, queued ahead of the one it waited for.)"""
+    later = datetime.now(UTC) + timedelta(hours=12)
+    return f"{later.minute} {later.hour} * * *"
+
+
 @dataclass
 class DaemonSite:
     """Folders, environment and processes of one end-to-end setup."""
@@ -28,6 +37,7 @@ class DaemonSite:
     processes: list[subprocess.Popen] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)
     """More ``PM_*`` settings for the commands and daemons started after they are set."""
+    retrain_cron: str = field(default_factory=cron_far_from_now)
 
     @property
     def home(self) -> Path:
@@ -46,6 +56,7 @@ class DaemonSite:
                 "PM_DROP_DIR": str(self.drop),
                 "PM_STATE_DIR": str(self.root / "state"),
                 "PM_SETTLE_SECONDS": "0.5",
+                "PM_RETRAIN_CRON": self.retrain_cron,
                 **PLUMBING_MODE,
             }
         )
@@ -72,7 +83,9 @@ class DaemonSite:
     def run_here(self, *args: str) -> subprocess.CompletedProcess:
         """``pm-pipeline ARGS`` on this site in the test's own process (the same entry
         point as :meth:`cli`, without a new process importing the code location): for the
-        history and the model a test sets up before its daemon starts."""
+        history and the model a test sets up before its daemon starts, and the commands a
+        test calls beside the running daemon to act or look (the daemon's processes are the
+        ones under test)."""
         return run_main(*args, env=self.env, cwd=PROJECT_ROOT)
 
     def start_daemon(self) -> subprocess.Popen:

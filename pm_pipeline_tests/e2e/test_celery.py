@@ -20,9 +20,10 @@ from pm_pipeline.db.engine import open_engine
 from pm_pipeline.db.events import read_events
 from pm_pipeline.db.registry import active_model_version
 from pm_pipeline.defs.partitions import ROBOTS as ROBOTS_PARTITIONS
-from pm_pipeline_tests.commands import BIN, run_cli
+from pm_pipeline_tests.commands import BIN
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.e2e.daemon_harness import PROJECT_ROOT, SQLITE_INSTANCE_YAML, DaemonSite
+from pm_pipeline_tests.in_process import run_main
 
 pytestmark = pytest.mark.slow  # real Celery workers; `pytest -m "not slow"` leaves it out
 
@@ -177,7 +178,7 @@ def test_three_robots_retrain_and_score_on_two_celery_workers(
         write(own_history, site.root / f"{robot}-history.csv")
         landed[robot] = site.root / f"{robot}-landed.csv"
         write(own_worn, landed[robot])
-        run_cli(
+        run_main(  # the history, stored through the command's entry point in this process
             "ingest",
             "--robot",
             robot,

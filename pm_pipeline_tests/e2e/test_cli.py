@@ -1,4 +1,8 @@
-"""The `pm-pipeline` command as a new user runs it, checked against the database with SQL."""
+"""The `pm-pipeline` command as a new user runs it, checked against the database with SQL.
+
+Each test starts the real command as a new process at least once; its further calls run the
+same entry point in the test process (:mod:`pm_pipeline_tests.in_process`), without the 2–3 s
+of CPU a new process spends importing the code location."""
 
 import re
 import sqlite3
@@ -10,6 +14,7 @@ import pytest
 
 from pm_pipeline.core.detection.registry import detector_for
 from pm_pipeline_tests import commands
+from pm_pipeline_tests.in_process import run_main
 
 # `pm-pipeline run` once for the module (under xdist, the module stays on one worker).
 pytestmark = pytest.mark.slow
@@ -18,6 +23,12 @@ pytestmark = pytest.mark.slow
 def run_cli(cwd: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
     """``pm-pipeline ARGS`` in ``cwd`` with nothing configured; it must exit ``expect``."""
     return commands.run_cli(*args, cwd=cwd, env=commands.clean_env(), expect=expect)
+
+
+def run_here(cwd: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    """``pm-pipeline ARGS`` in ``cwd`` with nothing configured, as :func:`run_cli` runs it,
+    in this process."""
+    return run_main(*args, env={}, cwd=cwd, expect=expect)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +77,7 @@ def test_run_summary_is_true(workdir: Path) -> None:
 
 
 def test_rerun_adds_no_rows_and_score_writes_csv(workdir: Path) -> None:
-    ingest = run_cli(workdir, "ingest", "data/sample_export.csv")
+    ingest = run_here(workdir, "ingest", "data/sample_export.csv")
     assert ingest.returncode == 0, ingest.stderr
     rows = len((workdir / "data" / "sample_export.csv").read_text().splitlines()) - 1
     assert f"0 rows added, {rows} already present" in ingest.stdout
@@ -105,6 +116,8 @@ def test_rerun_adds_no_rows_and_score_writes_csv(workdir: Path) -> None:
 def test_user_errors_are_one_line_without_traceback(workdir: Path) -> None:
     bad = workdir / "bad.csv"
     bad.write_text("time,axis_1\n2022-01-01T00:00:00Z,1\n")
+    # Each through a new process: what reaches the terminal is the claim, Dagster's own
+    # log handlers included.
     for args in (
         ("ingest", str(bad)),
         ("score", "data/sample_landed.csv", "--model-version", "nope"),
@@ -137,7 +150,7 @@ def test_models_lineage_and_rollback(workdir: Path) -> None:
         [synthetic_id] = connection.execute(
             "SELECT min(event_id) FROM pm_events WHERE source = ?", (f"synthetic:{version}",)
         ).fetchone()
-    lineage = run_cli(workdir, "lineage", str(event_id))
+    lineage = run_here(workdir, "lineage", str(event_id))
     assert lineage.returncode == 0, lineage.stderr
     for fact in (
         version,
@@ -148,15 +161,15 @@ def test_models_lineage_and_rollback(workdir: Path) -> None:
         "sample_landed.csv",
     ):
         assert fact in lineage.stdout
-    synthetic = run_cli(workdir, "lineage", str(synthetic_id)).stdout
+    synthetic = run_here(workdir, "lineage", str(synthetic_id)).stdout
     assert f"the synthetic verification set of model version {version}" in synthetic
     assert "synthetic_events materialization" in synthetic and "file_events" not in synthetic
-    assert run_cli(workdir, "models", "active").stdout.strip() == version
-    before = run_cli(workdir, "models", "active", "--at", "2000-01-01T00:00:00Z", expect=1)
+    assert run_here(workdir, "models", "active").stdout.strip() == version
+    before = run_here(workdir, "models", "active", "--at", "2000-01-01T00:00:00Z", expect=1)
     assert before.returncode == 1 and "no model version of robot-1 was active" in before.stdout
-    unknown = run_cli(workdir, "models", "activate", "0123456789ab", expect=1)
+    unknown = run_here(workdir, "models", "activate", "0123456789ab", expect=1)
     assert unknown.returncode == 1 and "unknown model version" in unknown.stderr
-    again = run_cli(workdir, "models", "activate", version)
+    again = run_here(workdir, "models", "activate", version)
     assert again.returncode == 0
     with sqlite3.connect(workdir / ".pm_state" / "readings.db") as connection:
         reasons = [
@@ -207,7 +220,7 @@ def test_a_formula_file_name_is_exported_as_text(workdir: Path, tmp_path: Path) 
     scored = run_cli(workdir, "score", name, "--events-csv", str(tmp_path / "scored.csv"))
     assert f"{name}: " in scored.stdout
     out = tmp_path / "export"
-    run_cli(workdir, "export", "--out", str(out))
+    run_here(workdir, "export", "--out", str(out))
     events = pd.read_csv(out / "events.csv")
     sources = set(events["source"])
     assert "'" + name in sources and name not in sources

@@ -85,7 +85,7 @@ def summarised_events(site: DaemonSite, asset: str = "events_summary") -> int | 
 
 def open_event_count(site: DaemonSite) -> int:
     """What `pm-pipeline events --open` lists for the configured robot."""
-    listed = site.cli("events", "--open").stdout.strip().splitlines()
+    listed = site.run_here("events", "--open").stdout.strip().splitlines()
     return 0 if listed[-1].startswith("no ") else len(listed) - 2
 
 
@@ -100,7 +100,7 @@ def test_dropped_files_are_scored_once_across_a_restart(
     site.run_here("train")
 
     daemon = site.start_daemon()
-    site.cli(
+    site.run_here(
         "replay", str(live), "--to", str(site.drop), "--rows-per-file", "300", "--interval", "1"
     )
     wait_for(

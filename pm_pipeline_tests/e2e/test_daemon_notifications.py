@@ -119,7 +119,7 @@ def test_each_event_is_sent_once_by_webhook_and_mail(
         # The same bytes dropped again are not scored again; the same file rescored under the
         # same name replaces its events but queues nothing: no POST, no e-mail.
         land(site, first)
-        site.cli("score", str(first))
+        site.run_here("score", str(first))
         assert len(stored_events(site, "first.csv")) == len(events)
         quiet_ticks(site)
         assert webhook.acknowledged_ids() == keys and mail.notification_ids() == keys

@@ -23,6 +23,7 @@ from pm_pipeline.core.simulation.sample import SAMPLE_START, generate_robot_read
 from pm_pipeline.defs.execution import local_instance
 from pm_pipeline_tests import commands
 from pm_pipeline_tests.commands import wait_for
+from pm_pipeline_tests.in_process import run_main
 
 pytestmark = pytest.mark.slow  # a model trained through the command line, once per module
 
@@ -95,16 +96,17 @@ def test_postgres_ending_the_connection_mid_ingest_is_one_line_and_stores_nothin
 
 @pytest.fixture(scope="module")
 def trained_state(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A site folder with history ingested and a model trained through the command line,
-    and a copy of its state folder to start each test from."""
+    """A site folder with history ingested and a model trained through the command's entry
+    point (in this process: the faults are met by the commands each test starts), and a copy
+    of its state folder to start each test from."""
     site = tmp_path_factory.mktemp("site")
     readings = generate_robot_readings(12.0, SAMPLE_START, seed=11)
     split = readings[TIME_COLUMN].iloc[0] + pd.Timedelta(hours=8)
     write_export(readings[readings[TIME_COLUMN] < split], site / "history.csv")
     write_export(readings[readings[TIME_COLUMN] >= split], site / "landed.csv")
     env = site_env(site / ".pm_state")
-    commands.run_cli("ingest", "history.csv", cwd=site, env=env)
-    commands.run_cli("train", cwd=site, env=env)
+    run_main("ingest", "history.csv", cwd=site, env=env)
+    run_main("train", cwd=site, env=env)
     pristine = tmp_path_factory.mktemp("pristine") / "state"
     shutil.copytree(site / ".pm_state", pristine)
     return site, pristine

@@ -108,7 +108,7 @@ def test_a_new_normal_retrains_the_robot_and_a_later_fault_is_still_caught(
     first = events_of(site, land(site, readings, 0))
     assert len(first) > 0, "program B looks new to a model of program A"
     event_id = int(first["event_id"].iloc[0])
-    labelled = site.cli("events", "label", str(event_id), "new-normal", "--by", "test")
+    labelled = site.run_here("events", "label", str(event_id), "new-normal", "--by", "test")
     assert "labelled new-normal" in labelled.stdout
 
     baseline = first["start_ts"].iloc[0]
@@ -132,7 +132,7 @@ def test_a_new_normal_retrains_the_robot_and_a_later_fault_is_still_caught(
             return None
         return str(event.asset_materialization.metadata["status"].value)
 
-    listed = site.cli("fleet").stdout.splitlines()[0]
+    listed = site.run_here("fleet").stdout.splitlines()[0]
     assert listed.startswith("FLEET ") and "STALE MODEL" not in listed
     wait_for(
         lambda: health_status() == listed,

@@ -16,6 +16,7 @@ from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.engine import normalise_url
 from pm_pipeline_tests import commands
 from pm_pipeline_tests.conftest import worn_slice
+from pm_pipeline_tests.in_process import run_main
 from pm_pipeline_tests.source_tables import SourceServer, source_server, wide_rows
 
 pytestmark = pytest.mark.slow
@@ -58,13 +59,14 @@ def grants(server: SourceServer) -> list[tuple]:
 
 
 def upgrade_ingest_and_train(tmp_path: Path, env: dict[str, str], robot_day: pd.DataFrame) -> int:
-    """The user's first steps; returns the readings in our store afterwards."""
+    """The user's first steps; returns the readings in our store afterwards. The upgrade
+    is the real command; `ingest` and `train` run its entry point in this process."""
     upgraded = commands.run_cli("db", "upgrade", cwd=tmp_path, env=env)
     assert "PM_SOURCE_TABLE=pm_dashboard" in upgraded.stdout
     landed = tmp_path / "landed.csv"
     write_export(worn_slice(robot_day, HOURS).iloc[:500], landed)
-    commands.run_cli("ingest", landed, cwd=tmp_path, env=env)
-    trained = commands.run_cli("train", cwd=tmp_path, env=env)
+    run_main("ingest", landed, cwd=tmp_path, env=env)
+    trained = run_main("train", cwd=tmp_path, env=env)
     assert trained.stdout.startswith("model version ")
     with sa.create_engine(normalise_url(env["PM_DATABASE_URL"])).connect() as connection:
         return connection.execute(sa.text("SELECT count(*) FROM pm_readings")).scalar_one()
