@@ -12,7 +12,9 @@ from pm_pipeline.defs.executors import pipeline_executor
 
 
 def test_multiprocess_is_the_default() -> None:
-    assert pipeline_executor(load_settings({})) is dg.multiprocess_executor
+    executor = pipeline_executor(load_settings({}))
+    assert executor.name == "multiprocess"
+    assert executor.executor_creation_fn is dg.multiprocess_executor.executor_creation_fn
 
 
 def test_celery_takes_the_broker_by_name_and_the_queue_by_value() -> None:
