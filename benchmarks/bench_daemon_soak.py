@@ -16,7 +16,7 @@ not a growing queue.
 Every ``--sample-every`` seconds it reads, from /proc, the resident memory of the daemon
 process, of the code server it started, and of the whole process tree (run workers
 included), and the files landed and scored so far. Printed: the samples, then the median of
-each in the first and the last tenth of the run and their ratio: flat is a ratio near 1.
+each over six equal spans of the run: flat is the same figure in the last spans.
 """
 
 import argparse
@@ -144,20 +144,22 @@ def format_sample(row: Sample) -> str:
     )
 
 
-def report(samples: list[Sample]) -> None:
-    if len(samples) < 10:
-        print("too few samples to compare the start with the end")
+def report(samples: list[Sample], spans: int = 6) -> None:
+    """Medians of each memory over ``spans`` equal spans of the run: a process that warms up
+    rises in the first spans and then holds; a leak keeps rising to the last."""
+    if len(samples) < 2 * spans:
+        print("too few samples to compare the spans of the run")
         return
-    tenth = max(1, len(samples) // 10)
-    first, last = samples[:tenth], samples[-tenth:]
-    minutes = samples[-1][0] / 60
-    scored = samples[-1][5]
-    print(f"\n{minutes:.0f} minutes, {scored} files scored ({scored / samples[-1][0]:.2f} files/s)")
-    print(f"{'resident memory, MB':<24}{'first tenth':>12}{'last tenth':>12}{'ratio':>8}")
+    total = samples[-1][0]
+    print(f"\n{total / 60:.0f} minutes, {samples[-1][5]} files scored")
+    print(f"{'resident memory, MB':<24}" + "".join(f"{f'span {n + 1}':>9}" for n in range(spans)))
     for index, name in ((1, "daemon"), (2, "code server"), (3, "process tree")):
-        start = statistics.median(row[index] for row in first) / 1024
-        end = statistics.median(row[index] for row in last) / 1024
-        print(f"{name:<24}{start:>12.1f}{end:>12.1f}{end / start if start else 0:>8.2f}")
+        medians = []
+        for n in range(spans):
+            low, high = total * n / spans, total * (n + 1) / spans
+            span = [row[index] for row in samples if low <= row[0] <= high]
+            medians.append(statistics.median(span) / 1024)
+        print(f"{name:<24}" + "".join(f"{m:>9.1f}" for m in medians))
 
 
 if __name__ == "__main__":
