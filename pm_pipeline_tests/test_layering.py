@@ -49,7 +49,7 @@ FORBIDDEN = {
 
 def imported_modules(path: Path, top_level_only: bool = False) -> list[tuple[int, str]]:
     tree = ast.parse(path.read_text(), filename=str(path))
-    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    nodes = [*tree.body, *_typing_only(tree)] if top_level_only else list(ast.walk(tree))
     found = []
     for node in nodes:
         if isinstance(node, ast.Import):
@@ -57,6 +57,17 @@ def imported_modules(path: Path, top_level_only: bool = False) -> list[tuple[int
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             found.append((node.lineno, node.module))
     return found
+
+
+def _typing_only(tree: ast.Module) -> list[ast.stmt]:
+    """The statements of a module-level ``if TYPE_CHECKING:``: imports for the type checker
+    alone (such as ``_typeshed``, which does not exist at run time), at the top of the file."""
+    return [
+        statement
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")
+        for statement in node.body
+    ]
 
 
 def layer_files(layer: str) -> list[Path]:
