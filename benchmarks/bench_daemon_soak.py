@@ -34,13 +34,13 @@ import dagster as dg
 from bench_fleet_throughput import (
     archived_count,
     prepare_robots,
+    ready_to_land,
     scratch_databases,
     taken,
     write_fleet,
 )
 
-from pm_pipeline_tests.commands import wait_for
-from pm_pipeline_tests.e2e.daemon_harness import DaemonSite, process_tree, sensor_ticks
+from pm_pipeline_tests.e2e.daemon_harness import DaemonSite, process_tree
 
 
 def main() -> int:
@@ -75,9 +75,7 @@ def soak(site: DaemonSite, files: list[tuple[str, Path]], per_round: int, args) 
     daemon = site.start_daemon()
     samples: list[Sample] = []
     try:
-        wait_for(lambda: sensor_ticks(site) > 0, 180, "the sensor's first tick", site.daemon_log)
-        for robot in {robot for robot, _ in files}:
-            (site.drop / robot).mkdir(parents=True, exist_ok=True)
+        ready_to_land(site, files)
         started = time.time()
         deadline = started + args.minutes * 60
         landed, next_sample, round_at = 0, started, started

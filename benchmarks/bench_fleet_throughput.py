@@ -218,6 +218,13 @@ class DaemonResult:
     """The 1-minute load average, sampled with the backlog."""
 
 
+def ready_to_land(site: DaemonSite, files: list[tuple[str, Path]]) -> None:
+    """Wait for the started daemon's first sensor tick; make each robot's drop folder."""
+    wait_for(lambda: sensor_ticks(site) > 0, 180, "the sensor's first tick", site.daemon_log)
+    for robot in {robot for robot, _ in files}:
+        (site.drop / robot).mkdir(parents=True, exist_ok=True)
+
+
 def time_daemon(site: DaemonSite, files: list[tuple[str, Path]], per_round: int) -> DaemonResult:
     """Land the files round by round; seconds from the first landing until the last file's
     events are stored, each file's latency, the runs, and the backlog over time."""
@@ -226,9 +233,7 @@ def time_daemon(site: DaemonSite, files: list[tuple[str, Path]], per_round: int)
     backlog: list[tuple[float, int]] = []
     loads: list[float] = []
     try:
-        wait_for(lambda: sensor_ticks(site) > 0, 180, "the sensor's first tick", site.daemon_log)
-        for robot in {robot for robot, _ in files}:
-            (site.drop / robot).mkdir(parents=True, exist_ok=True)
+        ready_to_land(site, files)
         started = time.time()
         with dg.DagsterInstance.from_config(str(site.home)) as instance:
             for first in range(0, len(files), per_round):
