@@ -10,11 +10,14 @@ BACKEND_VARIABLE = "PM_CELERY_BACKEND_URL"
 
 
 STEP_PROCESS_EXECUTOR = dg.multiprocess_executor.configured(
-    {"start_method": {"forkserver": {}}}, name="multiprocess"
+    lambda config: {"start_method": {"forkserver": {}}, **config},
+    name="multiprocess",
+    config_schema=dg.multiprocess_executor.config_schema.as_field(),
 )
 """Each step in its own process, forked from a server that has imported the job's module
 once per run: a spawned step imports the code location anew (about 3 s of CPU per step,
-six steps in a retraining)."""
+six steps in a retraining). A run's config may still set any of the executor's fields,
+``start_method`` and ``max_concurrent`` included."""
 
 
 def pipeline_executor(settings: Settings) -> dg.ExecutorDefinition:

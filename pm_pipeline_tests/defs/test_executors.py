@@ -17,6 +17,24 @@ def test_multiprocess_is_the_default() -> None:
     assert executor.executor_creation_fn is dg.multiprocess_executor.executor_creation_fn
 
 
+def test_steps_fork_from_a_server_and_a_run_may_still_set_the_executor() -> None:
+    @dg.op
+    def step() -> int:
+        return 1
+
+    @dg.job(executor_def=pipeline_executor(load_settings({})))
+    def retraining() -> None:
+        step()
+
+    default = dg.validate_run_config(retraining, {})["execution"]["multiprocess"]
+    assert default["start_method"] == {"forkserver": {}}
+    chosen = dg.validate_run_config(
+        retraining,
+        {"execution": {"config": {"max_concurrent": 2, "start_method": {"spawn": {}}}}},
+    )["execution"]["multiprocess"]
+    assert chosen["max_concurrent"] == 2 and chosen["start_method"] == {"spawn": {}}
+
+
 def test_celery_takes_the_broker_by_name_and_the_queue_by_value() -> None:
     settings = load_settings(
         {
