@@ -101,13 +101,16 @@ def test_only_defs_and_cli_import_dagster() -> None:
 
 
 def test_core_imports_sit_at_the_top_of_each_file() -> None:
-    # An import inside a function hides a cycle; core has none to hide.
+    # An import of our own inside a function hides a cycle; core has none to hide. SciPy and
+    # scikit-learn may wait for the function that needs them (core/detection's docstring).
     offences = []
     for path in layer_files("core"):
         everywhere = imported_modules(path)
         top = imported_modules(path, top_level_only=True)
         offences += [
-            f"{path.relative_to(PACKAGE)}:{line}" for line, _ in set(everywhere) - set(top)
+            f"{path.relative_to(PACKAGE)}:{line}"
+            for line, module in set(everywhere) - set(top)
+            if module.split(".")[0] == "pm_pipeline"
         ]
     assert not offences, "imports inside functions: " + ", ".join(sorted(offences))
 

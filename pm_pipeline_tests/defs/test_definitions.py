@@ -61,6 +61,22 @@ def test_core_and_db_never_import_dagster() -> None:
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
+def test_loading_the_code_location_leaves_the_numerics_to_the_runs_that_fit_or_score() -> None:
+    # Every code server (dagster-daemon starts one a minute), webserver and run loads the
+    # code location; SciPy and scikit-learn were a second of CPU in each.
+    probe = (
+        "import sys\n"
+        "import pm_pipeline.definitions\n"
+        "heavy = {'scipy', 'sklearn', 'matplotlib', 'pyod'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"
+
+
 def test_scoring_runs_from_the_ui_carry_a_max_runtime() -> None:
     # Run monitoring fails a run lost with the daemon only past its max runtime tag.
     job = defs().resolve_job_def("landed_files_job")

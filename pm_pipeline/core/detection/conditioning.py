@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import KDTree
 
 from pm_pipeline.core.model.trained import Conditioning, axis_currents
+
+if TYPE_CHECKING:
+    from scipy.spatial import KDTree
 
 REMEMBERED_ROWS = 20_000
 """Most query rows per axis whose neighbours a :class:`Predictor` remembers (about 3 MB)."""
@@ -124,6 +127,8 @@ class NeighbourSearch:
     """
 
     def __init__(self, moments: np.ndarray) -> None:
+        from scipy.spatial import KDTree  # deferred: see the package docstring
+
         self._reference = KDTree(moments)
         self._quick = KDTree(moments, leafsize=QUICK_LEAF_SIZE)
 

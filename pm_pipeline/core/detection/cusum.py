@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr
 
 from pm_pipeline.core.detection.accumulate import alarms
 from pm_pipeline.core.detection.base import (
@@ -238,6 +237,8 @@ def _merge(axis: str, events: list[dict]) -> pd.DataFrame:
     start = utc_times(merged["start"].to_numpy())
     end = utc_times(merged["end"].to_numpy())
     z_mean = strongest["z_mean"].to_numpy(dtype="float64")
+    from scipy.special import ndtr  # deferred: see the package docstring
+
     out = pd.DataFrame(
         {
             "axis": axis,

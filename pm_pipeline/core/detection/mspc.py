@@ -26,8 +26,6 @@ import itertools
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
-from scipy.special import ndtr
 
 from pm_pipeline.core.detection.base import (
     EventStream,
@@ -122,6 +120,8 @@ class MspcScores:
             self.ewma = self.baseline.copy()
             self.alarm_peak[:] = np.nan
             self.alarm_tail.clear()
+        from scipy.signal import lfilter  # deferred: see the package docstring
+
         e, zf = lfilter(
             [self.lam], [1.0, self.lam - 1.0], u, axis=0, zi=[self.ewma * (1 - self.lam)]
         )
@@ -142,6 +142,8 @@ class MspcScores:
         moves only on rows where none of its group alarms."""
         a, baseline, limit = self.adapt, self.baseline[group], self.limit[group]
         home = self.home[group]
+        from scipy.signal import lfilter  # deferred: see the package docstring
+
         moving, _ = lfilter([a], [1.0, a - 1.0], e, axis=0, zi=[baseline * (1 - a)])
         before = np.vstack([baseline, moving[:-1]])
         free = recovering_distance(e, before, home) / limit
@@ -309,6 +311,8 @@ class MspcStream(EventStream):
         end = utc_times(np.array([e["end"] for e in events]))
         z_mean = np.array([e["sum"] / e["n"] for e in events])
         z_peak = np.array([e["peak"] for e in events])
+        from scipy.special import ndtr  # deferred: see the package docstring
+
         frame = pd.DataFrame(
             {
                 "axis": [max(share, key=share.__getitem__) for share in shares],

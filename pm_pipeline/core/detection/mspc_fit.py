@@ -31,8 +31,6 @@ import itertools
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
-from sklearn.linear_model import Ridge
 
 from pm_pipeline.core.model.params import MspcSettings
 from pm_pipeline.core.model.trained import (
@@ -77,6 +75,8 @@ def smoothed(u: np.ndarray, lam: float, segment: np.ndarray, start: np.ndarray |
     for index, (low, high) in enumerate(itertools.pairwise(bounds)):
         if index:
             state = np.zeros(u.shape[1])
+        from scipy.signal import lfilter  # deferred: see the package docstring
+
         out[low:high], zf = lfilter(
             [lam], [1.0, lam - 1.0], u[low:high], axis=0, zi=[state * (1 - lam)]
         )
@@ -137,6 +137,8 @@ def fit_mspc(
     for j, channel in enumerate(channels):
         others = [k for k in range(len(columns)) if k != j]
         if others:
+            from sklearn.linear_model import Ridge  # deferred: see the package docstring
+
             ridge = Ridge(alpha=settings.ridge_alpha).fit(z[:fitted, others], z[:fitted, j])
             weights[channel] = [float(w) for w in ridge.coef_]
             intercepts[channel] = float(ridge.intercept_)

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr
 
 from pm_pipeline.core.detection.base import (
     EventStream,
@@ -304,6 +303,8 @@ def _merge_overlaps(runs: pd.DataFrame) -> pd.DataFrame:
         error=("error", "any"),
     )
     z_mean = merged["z_sum"].to_numpy() / merged["n_samples"].to_numpy()
+    from scipy.special import ndtr  # deferred: see the package docstring
+
     return pd.DataFrame(
         {
             "axis": merged["axis_name"].to_numpy(),

@@ -12,8 +12,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import lstsq
-from scipy.special import ndtr
 
 from pm_pipeline.core.detection.events import empty_events
 from pm_pipeline.core.errors import PipelineError
@@ -163,6 +161,8 @@ def _runs_at_level(
     start = times.iloc[rows[first[keep]]].reset_index(drop=True)
     end = times.iloc[rows[first[keep] + samples[keep] - 1]].reset_index(drop=True)
     z_mean = np.add.reduceat(z[rows], first)[keep] / samples[keep]
+    from scipy.special import ndtr  # deferred: see the package docstring
+
     return pd.DataFrame(
         {
             "axis": fitted.axis,
@@ -183,6 +183,8 @@ def _least_squares_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     solves it (centred data, LAPACK's least squares), so a model fitted on the same readings
     keeps the version it had when scikit-learn fitted it."""
     x_offset, y_offset = np.average(x), np.average(y)
+    from scipy.linalg import lstsq  # deferred: see the package docstring
+
     result = lstsq((x - x_offset)[:, None], y - y_offset, cond=1e-6)
     assert result is not None  # SciPy's stubs allow None; it returns a tuple for every input
     coefficient = np.asarray(result[0])[0]
