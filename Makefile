@@ -14,7 +14,7 @@ PYTEST_WORKERS ?= 4
 
 # Python keeps each module's compiled bytecode in __pycache__. Where the environment turns
 # that off (PYTHONDONTWRITEBYTECODE), every process compiles every module it imports again:
-# loading the code location takes 4.6 s of CPU instead of 2.1 s, and a test run starts about
+# loading the code location takes about twice the CPU, and a test run starts about
 # 300 processes (commands, daemons, code servers, run workers). So the installed packages are
 # compiled once, as pip does, and our own modules are cached as they are first imported.
 unexport PYTHONDONTWRITEBYTECODE

@@ -15,7 +15,7 @@ STEP_PROCESS_EXECUTOR = dg.multiprocess_executor.configured(
     config_schema=dg.multiprocess_executor.config_schema.as_field(),
 )
 """Each step in its own process, forked from a server that has imported the job's module
-once per run: a spawned step imports the code location anew (about 3 s of CPU per step,
+once per run: a spawned step imports the code location anew (about 1.5 s of CPU per step,
 six steps in a retraining). A run's config may still set any of the executor's fields,
 ``start_method`` and ``max_concurrent`` included."""
 
@@ -45,7 +45,7 @@ def run_process_executor(settings: Settings) -> dg.ExecutorDefinition:
     the Celery workers with ``PM_EXECUTOR=celery``.
 
     A step process would double the start-up (a process importing the code location, about
-    3 s of CPU) that a dropped file's events wait for, and the views refresh as a fleet's
+    1.5 s of CPU) that a dropped file's events wait for, and the views refresh as a fleet's
     files are scored: on a host of few cores those start-ups, not the scoring, set the pace
     (see "Throughput" in docs/fleet.md).
     """
