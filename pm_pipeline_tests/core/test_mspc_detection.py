@@ -159,6 +159,23 @@ def test_a_level_held_after_a_fault_is_reported_once_then_adopted(machine) -> No
     assert detect_events(unsettled, faulty)["end"].max() > times.iloc[3600]
 
 
+def test_an_adopted_level_counts_from_where_it_began_to_hold(machine) -> None:
+    # the span over which the aftermath held is scored against the level it held, so the
+    # event ends where axis_3 came back, not one EWMA span later
+    model, train, scored = machine
+    faulty = offset(scored, "axis_3", AFTERMATH)
+    events = detect_events(model, faulty)
+    later = fit_model(train, fit_minmax_scaling(train), MspcSettings(adopt_from_hold_start=False))
+    spanned = detect_events(later, faulty)
+    came_back = scored[TIME_COLUMN].iloc[2600]
+    assert len(events) == len(spanned) == 1
+    assert events["start"].iloc[0] == spanned["start"].iloc[0]
+    assert came_back < events["end"].iloc[0] <= came_back + pd.Timedelta(seconds=10)
+    # the level held over one EWMA span (20 readings): those no longer alarm
+    assert spanned["n_samples"].iloc[0] - events["n_samples"].iloc[0] == 20
+    assert spanned["end"].iloc[0] - events["end"].iloc[0] == pd.Timedelta(seconds=20)
+
+
 def test_a_fault_that_holds_alarms_until_it_ends(machine) -> None:
     # a lasting fault never comes back, so its level is never adopted: one event, as long
     # as the fault
@@ -248,7 +265,9 @@ def test_the_stored_mspc_model_keeps_its_version_and_events() -> None:
     # held in their training range, every baseline held while any statistic alarms, no
     # level adopted after an alarm): it
     # loads as it was and scores as it did; a refit today is another version.
-    assert model.params == MspcSettings(fit_share=None, settle_spans=None)
+    assert model.params == MspcSettings(
+        fit_share=None, settle_spans=None, adopt_from_hold_start=None, adaptive_ewma=None
+    )
     assert model.mspc is not None and model.mspc.input_range is None and model.mspc.hold is None
     assert model.mspc.settle_samples is None
     assert model.to_dict() == content
