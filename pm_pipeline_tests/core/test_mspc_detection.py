@@ -217,6 +217,46 @@ def test_chunked_scoring_equals_one_pass(machine) -> None:
         pd.testing.assert_frame_equal(chunked, whole, check_exact=False, rtol=1e-9, atol=1e-12)
 
 
+@pytest.fixture(scope="module")
+def adaptive(machine) -> tuple:
+    _, train, scored = machine
+    model = fit_model(train, fit_minmax_scaling(train), MspcSettings(adaptive_ewma=True))
+    return model, train, scored
+
+
+def test_the_adaptive_average_sees_a_large_shift_at_once_and_stays_quiet_on_noise(
+    machine, adaptive
+) -> None:
+    model, train, scored = adaptive
+    assert model.mspc is not None and model.mspc.huber_k is not None
+    assert detect_events(model, scored).empty
+    start = scored[TIME_COLUMN].iloc[2000]
+    fault = Planted("rise", "axis_3", start, start + pd.Timedelta(minutes=5), 1.0)
+    sigma = float(train["axis_3"].std())
+    fast = planted_events(model, scored, fault, sigma)
+    plain = planted_events(machine[0], scored, fault, sigma)
+    assert len(fast) == len(plain) == 1
+    # a step of 1 σ of the channel is about 6 σ of its residual, beyond every training
+    # residual: it passes the adaptive average almost in full (the plain one takes 5 s)
+    assert fast["start"].iloc[0] - start <= pd.Timedelta(seconds=1)
+    assert plain["start"].iloc[0] - start >= pd.Timedelta(seconds=4)
+    stored = json.loads(json.dumps(model.to_dict()))
+    assert model_from_dict(stored) == model and "huber_k" not in machine[0].to_dict()["mspc"]
+
+
+def test_the_adaptive_average_scores_the_same_wherever_the_file_is_cut(adaptive) -> None:
+    model, _, scored = adaptive
+    faulty = offset(scored, "axis_3", AFTERMATH)
+    whole = detect_events(model, faulty)
+    assert len(whole) >= 1
+    for cuts in ([2001, 2002, 2650], list(range(7, len(faulty), 250))):
+        stream = stream_events(model)
+        for low, high in itertools.pairwise([0, *cuts, len(faulty)]):
+            stream.push(faulty.iloc[low:high])
+        chunked = events_in_order(stream.finish())
+        pd.testing.assert_frame_equal(chunked, whole, check_exact=False, rtol=1e-9, atol=1e-12)
+
+
 def test_a_model_round_trips_with_its_version(machine) -> None:
     model = machine[0]
     stored = json.loads(json.dumps(model.to_dict()))

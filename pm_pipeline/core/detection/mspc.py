@@ -103,13 +103,11 @@ class MspcScores:
             + [model.spread_limit[channel] for channel in model.channels]
         )
         self.lam = ewma_smoothing(model.span)
+        count = len(model.channels)
         self.huber_k = (
             None
-            if model.huber_k is None or model.spread_huber_k is None
-            else np.array(
-                [model.huber_k[channel] for channel in model.channels]
-                + [model.spread_huber_k[channel] for channel in model.channels]
-            )
+            if model.huber_k is None
+            else np.r_[[model.huber_k[channel] for channel in model.channels], [np.inf] * count]
         )
         self.from_hold_start = bool(model.adopt_from_hold_start)
         self.adapt = 1.0 / max(model.adapt_samples, 1.0)

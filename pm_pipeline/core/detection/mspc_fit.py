@@ -84,12 +84,10 @@ def ewma(
         return out
     out = np.empty_like(u)
     state = np.asarray(start, dtype="float64").copy()
-    pull = (1.0 - lam) * huber_k
     for row, reading in enumerate(u):
         error = reading - state
-        state = state + np.where(
-            np.abs(error) <= huber_k, lam * error, error - pull * np.sign(error)
-        )
+        # Huber's score, φ(x) = x − (1−λ)·clip(x, −k, k): λx within k, x ∓ (1−λ)k beyond.
+        state = state + error - (1.0 - lam) * np.clip(error, -huber_k, huber_k)
         out[row] = state
     return out
 
@@ -184,7 +182,13 @@ def fit_mspc(
     spread_center = np.nan_to_num(spread_center)
     statistics = np.hstack([residuals, np.nan_to_num(steps - spread_center)])
     # The adaptive average passes in full only what is larger than any training value.
-    huber_k = np.max(np.abs(statistics), axis=0) if settings.adaptive_ewma else None
+    # The adaptive average is a chart for shifts of the level: the spread statistics keep
+    # the plain one (an infinite k), where one large step is the noise they measure.
+    huber_k = (
+        np.r_[np.max(np.abs(residuals), axis=0), np.full(count, np.inf)]
+        if settings.adaptive_ewma
+        else None
+    )
     limits = statistic_limits(
         smoothed(statistics, lam, segment, huber_k=huber_k), white, settings.limit_factor
     )
@@ -215,9 +219,6 @@ def fit_mspc(
         huber_k=None
         if huber_k is None
         else {c: float(k) for c, k in zip(channels, huber_k[:count], strict=True)},
-        spread_huber_k=None
-        if huber_k is None
-        else {c: float(k) for c, k in zip(channels, huber_k[count:], strict=True)},
         adopt_from_hold_start=None
         if settings.settle_spans is None
         else bool(settings.adopt_from_hold_start),

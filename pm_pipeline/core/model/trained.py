@@ -128,8 +128,6 @@ class MspcModel:
     """Per channel, the level statistic's Huber constant when its average is adaptive (the
     largest |residual| of the training window): a step of the residual from the average
     beyond it passes almost in full. None: a plain EWMA (models stored before 2026-12-07)."""
-    spread_huber_k: dict[str, float] | None = None
-    """The same for each channel's spread statistic."""
     adopt_from_hold_start: bool | None = None
     """A level adopted after an alarm is the baseline from the first reading of the span
     over which it held (those readings score against it), not from the span's last.
@@ -249,7 +247,6 @@ class TrainedModel:
                 "hold",
                 "settle_samples",
                 "huber_k",
-                "spread_huber_k",
                 "adopt_from_hold_start",
             ):
                 if content["mspc"][later] is None:
