@@ -159,6 +159,23 @@ def test_a_level_held_after_a_fault_is_reported_once_then_adopted(machine) -> No
     assert detect_events(unsettled, faulty)["end"].max() > times.iloc[3600]
 
 
+def test_an_adopted_level_counts_from_where_it_began_to_hold(machine) -> None:
+    # the span over which the aftermath held is scored against the level it held, so the
+    # event ends where axis_3 came back, not one EWMA span later
+    model, train, scored = machine
+    faulty = offset(scored, "axis_3", AFTERMATH)
+    events = detect_events(model, faulty)
+    later = fit_model(train, fit_minmax_scaling(train), MspcSettings(adopt_from_hold_start=False))
+    spanned = detect_events(later, faulty)
+    came_back = scored[TIME_COLUMN].iloc[2600]
+    assert len(events) == len(spanned) == 1
+    assert events["start"].iloc[0] == spanned["start"].iloc[0]
+    assert came_back < events["end"].iloc[0] <= came_back + pd.Timedelta(seconds=10)
+    # the level held over one EWMA span (20 readings): those no longer alarm
+    assert spanned["n_samples"].iloc[0] - events["n_samples"].iloc[0] == 20
+    assert spanned["end"].iloc[0] - events["end"].iloc[0] == pd.Timedelta(seconds=20)
+
+
 def test_a_fault_that_holds_alarms_until_it_ends(machine) -> None:
     # a lasting fault never comes back, so its level is never adopted: one event, as long
     # as the fault
@@ -193,6 +210,46 @@ def test_chunked_scoring_equals_one_pass(machine) -> None:
     whole = detect_events(model, faulty)
     assert len(whole) >= 1
     for cuts in ([1], [1510, 1511, 1600], list(range(250, len(faulty), 250)), [4001, 6000]):
+        stream = stream_events(model)
+        for low, high in itertools.pairwise([0, *cuts, len(faulty)]):
+            stream.push(faulty.iloc[low:high])
+        chunked = events_in_order(stream.finish())
+        pd.testing.assert_frame_equal(chunked, whole, check_exact=False, rtol=1e-9, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def adaptive(machine) -> tuple:
+    _, train, scored = machine
+    model = fit_model(train, fit_minmax_scaling(train), MspcSettings(adaptive_ewma=True))
+    return model, train, scored
+
+
+def test_the_adaptive_average_sees_a_large_shift_at_once_and_stays_quiet_on_noise(
+    machine, adaptive
+) -> None:
+    model, train, scored = adaptive
+    assert model.mspc is not None and model.mspc.huber_k is not None
+    assert detect_events(model, scored).empty
+    start = scored[TIME_COLUMN].iloc[2000]
+    fault = Planted("rise", "axis_3", start, start + pd.Timedelta(minutes=5), 1.0)
+    sigma = float(train["axis_3"].std())
+    fast = planted_events(model, scored, fault, sigma)
+    plain = planted_events(machine[0], scored, fault, sigma)
+    assert len(fast) == len(plain) == 1
+    # a step of 1 σ of the channel is about 6 σ of its residual, beyond every training
+    # residual: it passes the adaptive average almost in full (the plain one takes 5 s)
+    assert fast["start"].iloc[0] - start <= pd.Timedelta(seconds=1)
+    assert plain["start"].iloc[0] - start >= pd.Timedelta(seconds=4)
+    stored = json.loads(json.dumps(model.to_dict()))
+    assert model_from_dict(stored) == model and "huber_k" not in machine[0].to_dict()["mspc"]
+
+
+def test_the_adaptive_average_scores_the_same_wherever_the_file_is_cut(adaptive) -> None:
+    model, _, scored = adaptive
+    faulty = offset(scored, "axis_3", AFTERMATH)
+    whole = detect_events(model, faulty)
+    assert len(whole) >= 1
+    for cuts in ([2001, 2002, 2650], list(range(7, len(faulty), 250))):
         stream = stream_events(model)
         for low, high in itertools.pairwise([0, *cuts, len(faulty)]):
             stream.push(faulty.iloc[low:high])
@@ -248,7 +305,9 @@ def test_the_stored_mspc_model_keeps_its_version_and_events() -> None:
     # held in their training range, every baseline held while any statistic alarms, no
     # level adopted after an alarm): it
     # loads as it was and scores as it did; a refit today is another version.
-    assert model.params == MspcSettings(fit_share=None, settle_spans=None)
+    assert model.params == MspcSettings(
+        fit_share=None, settle_spans=None, adopt_from_hold_start=None, adaptive_ewma=None
+    )
     assert model.mspc is not None and model.mspc.input_range is None and model.mspc.hold is None
     assert model.mspc.settle_samples is None
     assert model.to_dict() == content

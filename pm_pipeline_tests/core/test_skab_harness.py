@@ -57,7 +57,9 @@ def test_a_mode_scores_cold_or_after_its_training_rows_as_the_cli_does(
     assert np.flatnonzero(cold != warm).tolist() == [195, 196]
     assert (cold[195:197].tolist(), warm[195:197].tolist()) == ([1, 1], [0, 0])
     scores = run_skab(two_files, mode_predictor(MspcSettings(), replay_training=True))
-    assert (scores.binary.tp, scores.binary.fp, scores.binary.fn) == (546, 28, 256)
+    # (546, 28, 256) before 2026-12-07: on valve1/0 the fault's level sags by a limit and is
+    # adopted mid-fault; counted from where it began to hold, the event ends a span sooner
+    assert (scores.binary.tp, scores.binary.fp, scores.binary.fn) == (526, 28, 276)
     assert scores.nab.standard == 44.14
 
 

@@ -33,7 +33,7 @@ from pm_pipeline.core.detection.base import (
     utc_times,
 )
 from pm_pipeline.core.detection.events import EVENT_COLUMNS, contributions_json
-from pm_pipeline.core.detection.mspc_fit import ewma_smoothing, residual_steps
+from pm_pipeline.core.detection.mspc_fit import ewma, ewma_smoothing, residual_steps
 from pm_pipeline.core.model.params import MspcSettings
 from pm_pipeline.core.model.timeaxis import gap_breaks, seconds_since
 from pm_pipeline.core.model.trained import MspcModel, TrainedModel
@@ -101,6 +101,13 @@ class MspcScores:
             + [model.spread_limit[channel] for channel in model.channels]
         )
         self.lam = ewma_smoothing(model.span)
+        count = len(model.channels)
+        self.huber_k = (
+            None
+            if model.huber_k is None
+            else np.r_[[model.huber_k[channel] for channel in model.channels], [np.inf] * count]
+        )
+        self.from_hold_start = bool(model.adopt_from_hold_start)
         self.adapt = 1.0 / max(model.adapt_samples, 1.0)
         self.z_alert = z_alert
         self.ewma = np.zeros(len(self.limit))
@@ -112,34 +119,50 @@ class MspcScores:
         # readings, so a level settles at the same reading wherever a file is cut.
         self.alarm_peak = np.full(len(self.limit), np.nan)
         self.alarm_tail: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # Rows a level adopted from where it began to hold may score again: the last
+        # settle − 1, held back from the events until no later reading can change them.
+        self.held_back = self.settle - 1 if self.settle is not None and self.from_hold_start else 0
+        self.held = np.empty((0, len(self.limit)))
 
     def advance(self, u: np.ndarray, restart: bool) -> np.ndarray:
-        """Per-channel scores of one gap-free stretch of residuals ``u``; ``restart`` starts
-        its EWMA at the baseline (after a data gap)."""
+        """Per-statistic scores of the rows held back so far and of one gap-free stretch of
+        residuals ``u``, less the last ``held_back`` rows, which a level adopted later may
+        still score again (see :meth:`flush`); ``restart`` starts the EWMA at the baseline
+        (after a data gap)."""
         if restart:
             self.ewma = self.baseline.copy()
             self.alarm_peak[:] = np.nan
             self.alarm_tail.clear()
-        from scipy.signal import lfilter  # deferred: see the package docstring
-
-        e, zf = lfilter(
-            [self.lam], [1.0, self.lam - 1.0], u, axis=0, zi=[self.ewma * (1 - self.lam)]
-        )
-        self.ewma = zf[0] / (1 - self.lam)
-        ratios = np.empty_like(e)
+        e = ewma(u, self.lam, self.ewma, self.huber_k)
+        if len(e):
+            self.ewma = e[-1].copy()
+        ratios = np.vstack([self.held, np.empty_like(e)])
+        start = len(self.held)
         # Each statistic holds its own baseline while it alarms; models stored before
         # that hold every baseline while any statistic alarms.
         groups = [[c] for c in range(e.shape[1])] if self.hold_each else [list(range(e.shape[1]))]
         for group in groups:
             done = 0
             while done < len(e):
-                done += self._advance_baseline(e[done:, group], ratios[done:], group)
-        return ratios
+                done += self._advance_baseline(e[done:, group], ratios, start + done, group)
+        released = len(ratios) - min(self.held_back, len(ratios))
+        self.held = ratios[released:]
+        return ratios[:released]
 
-    def _advance_baseline(self, e: np.ndarray, ratios: np.ndarray, group: list[int]) -> int:
-        """Scores of the ``group`` statistics ``e`` into their columns of ``ratios`` up to the
-        end of the group's first alarm (or of ``e``); how many rows were scored. A baseline
-        moves only on rows where none of its group alarms."""
+    def flush(self) -> np.ndarray:
+        """The scores of the rows still held back (at the end of the readings)."""
+        held, self.held = self.held, self.held[:0]
+        return held
+
+    def _advance_baseline(
+        self, e: np.ndarray, scored: np.ndarray, start: int, group: list[int]
+    ) -> int:
+        """Scores of the ``group`` statistics ``e`` into their columns of ``scored`` from row
+        ``start`` up to the end of the group's first alarm (or of ``e``); how many rows were
+        scored. A baseline moves only on rows where none of its group alarms. A level
+        adopted from where it began to hold scores that span again, up to ``held_back``
+        rows before ``start``."""
+        ratios = scored[start:]
         a, baseline, limit = self.adapt, self.baseline[group], self.limit[group]
         home = self.home[group]
         from scipy.signal import lfilter  # deferred: see the package docstring
@@ -187,6 +210,11 @@ class MspcScores:
             self.home[group] = np.where(np.isnan(home), held_baseline, home)
             self.baseline[group] = e[end]
             self.alarm_peak[group] = np.nan
+            if self.from_hold_start:
+                # The level held from the span's first reading: the span scores against it.
+                span = alarm_e[settled - self.settle + 1 : settled + 1]
+                low = start + end - self.settle + 1
+                scored[low : start + end + 1, group] = np.abs(span - e[end]) / limit
             return end + 1
         if held == len(frozen):
             self.alarm_peak[group] = np.maximum(peak, alarm_r.max(axis=0))
@@ -235,12 +263,21 @@ class MspcStream(EventStream):
         self._previous: np.ndarray | None = None
         self._open: dict | None = None
         self._events: list[dict] = []
+        # Rows the scores hold back (see MspcScores.advance): their times, numbers, segments.
+        nothing = np.array([], dtype="int64")
+        self._held: tuple[np.ndarray, np.ndarray, np.ndarray] = (
+            nothing.astype("datetime64[ns]"),
+            nothing,
+            nothing,
+        )
 
     def channel_scores(
         self, readings: pd.DataFrame, times: pd.Series
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Per-channel scores of one in-order chunk, and each row's segment (a new one after
-        every data gap)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per-channel scores of one in-order chunk's rows, with the rows held back from
+        earlier chunks first and the rows the scores still hold back left out (see
+        :meth:`MspcScores.advance`); and those rows' times, numbers and segments (a new
+        segment after every data gap)."""
         seconds = seconds_since(times, self.model.epoch_ts)
         breaks = gap_breaks(seconds, self.model.dt_s, self.params.gap_factor)
         if self._last_seconds is not None:
@@ -251,21 +288,40 @@ class MspcStream(EventStream):
         previous = None if self._previous is None or breaks[0] else self._previous
         u = statistics(self.joint, residuals, segment, previous)
         self._previous = residuals[-1]
-        ratios = np.empty_like(u)
         bounds = [*np.flatnonzero(np.r_[True, np.diff(segment) != 0]), len(u)]
-        for low, high in itertools.pairwise(bounds):
-            ratios[low:high] = self.scores.advance(u[low:high], restart=bool(breaks[low]))
+        ratios = [
+            self.scores.advance(u[low:high], restart=bool(breaks[low]))
+            for low, high in itertools.pairwise(bounds)
+        ]
         self._segment = int(segment[-1])
-        count = len(self.joint.channels)
-        return np.maximum(ratios[:, :count], ratios[:, count:]), segment
+        stamps = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        rows = self.rows + np.arange(len(u))
+        return self._release(np.vstack(ratios), stamps, rows, segment)
+
+    def _release(
+        self, ratios: np.ndarray, stamps: np.ndarray, rows: np.ndarray, segment: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per-channel scores of the released rows ``ratios`` (per statistic) with their
+        times, numbers and segments, out of the rows held back and those of this chunk."""
+        held_stamps, held_rows, held_segment = self._held
+        stamps, rows = np.r_[held_stamps, stamps], np.r_[held_rows, rows]
+        segment = np.r_[held_segment, segment]
+        count, released = len(self.joint.channels), len(ratios)
+        self._held = (stamps[released:], rows[released:], segment[released:])
+        per_channel = np.maximum(ratios[:, :count], ratios[:, count:])
+        return per_channel, stamps[:released], rows[:released], segment[:released]
 
     def _score(self, readings: pd.DataFrame, times: pd.Series) -> None:
-        ratios, segment = self.channel_scores(readings, times)
+        self._alarms(*self.channel_scores(readings, times))
+
+    def _alarms(
+        self, ratios: np.ndarray, stamps: np.ndarray, rows: np.ndarray, segment: np.ndarray
+    ) -> None:
+        """Alarming rows into events, and the open event closed once it is over."""
+        if not len(ratios):
+            return
         score = ratios.max(axis=1)
-        alarm = score > self.params.z_alert
-        stamps = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-        rows = self.rows + np.arange(len(score))
-        for index in np.flatnonzero(alarm):
+        for index in np.flatnonzero(score > self.params.z_alert):
             self._alarm_row(int(rows[index]), int(segment[index]), stamps[index], ratios[index])
         if self._open is not None:
             last_row, last_segment = int(rows[-1]), int(segment[-1])
@@ -296,9 +352,15 @@ class MspcStream(EventStream):
             self._events.append(event)
 
     def pending_samples(self) -> int:
-        return 0 if self._open is None else int(self._open["n"])
+        return (0 if self._open is None else int(self._open["n"])) + len(self._held[1])
+
+    def _flush(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The rows still held back, released (at the end of the readings)."""
+        empty = np.array([], dtype="int64")
+        return self._release(self.scores.flush(), empty.astype("datetime64[ns]"), empty, empty)
 
     def finish(self) -> list[pd.DataFrame]:
+        self._alarms(*self._flush())
         self._close()
         if not self._events:
             return []
@@ -334,7 +396,7 @@ class MspcStream(EventStream):
         stream): columns ``timestamp_recorded`` and ``z``."""
         times = readings[TIME_COLUMN].reset_index(drop=True)
         self._check_order(times)
-        ratios, _ = self.channel_scores(readings, times)
+        ratios = np.vstack([self.channel_scores(readings, times)[0], self._flush()[0]])
         self._advance(times)
         return {
             channel: pd.DataFrame({TIME_COLUMN: times, "z": ratios[:, j]})

@@ -66,21 +66,49 @@ def ewma_smoothing(span: int) -> float:
     return 2.0 / (span + 1.0)
 
 
-def smoothed(u: np.ndarray, lam: float, segment: np.ndarray, start: np.ndarray | None = None):
-    """EWMA ``e_t = (1-λ) e_{t-1} + λ u_t`` down the rows of ``u``, from 0 (or ``start``)
-    and again from 0 wherever ``segment`` changes (a data gap)."""
+def ewma(
+    u: np.ndarray, lam: float, start: np.ndarray, huber_k: np.ndarray | None = None
+) -> np.ndarray:
+    """The EWMA of the rows of ``u`` from ``start``: ``e_t = e_{t-1} + φ(u_t - e_{t-1})``.
+
+    Plain (``huber_k`` None), ``φ(x) = λx``. Adaptive (Capizzi and Masarotto, 2003,
+    Technometrics 45: 199–207), ``φ`` is Huber's score with each column's ``huber_k``: a
+    step within ``k`` moves the average by ``λx`` as before, a larger one by
+    ``x - (1-λ)k·sign(x)``, so an error beyond anything training held passes almost in
+    full (a large shift is seen at once, like a Shewhart chart) while noise is smoothed
+    as much as ever."""
+    if huber_k is None:
+        from scipy.signal import lfilter  # deferred: see the package docstring
+
+        out, _ = lfilter([lam], [1.0, lam - 1.0], u, axis=0, zi=[start * (1 - lam)])
+        return out
+    out = np.empty_like(u)
+    state = np.asarray(start, dtype="float64").copy()
+    for row, reading in enumerate(u):
+        error = reading - state
+        # Huber's score, φ(x) = x − (1−λ)·clip(x, −k, k): λx within k, x ∓ (1−λ)k beyond.
+        state = state + error - (1.0 - lam) * np.clip(error, -huber_k, huber_k)
+        out[row] = state
+    return out
+
+
+def smoothed(
+    u: np.ndarray,
+    lam: float,
+    segment: np.ndarray,
+    start: np.ndarray | None = None,
+    huber_k: np.ndarray | None = None,
+):
+    """EWMA (plain, or adaptive with ``huber_k``: see :func:`ewma`) down the rows of ``u``,
+    from 0 (or ``start``) and again from 0 wherever ``segment`` changes (a data gap)."""
     out = np.empty_like(u)
     state = np.zeros(u.shape[1]) if start is None else start
     bounds = [*np.flatnonzero(np.r_[True, np.diff(segment) != 0]), len(u)]
     for index, (low, high) in enumerate(itertools.pairwise(bounds)):
         if index:
             state = np.zeros(u.shape[1])
-        from scipy.signal import lfilter  # deferred: see the package docstring
-
-        out[low:high], zf = lfilter(
-            [lam], [1.0, lam - 1.0], u[low:high], axis=0, zi=[state * (1 - lam)]
-        )
-        state = zf[0] / (1 - lam)
+        out[low:high] = ewma(u[low:high], lam, state, huber_k)
+        state = out[high - 1]
     return out
 
 
@@ -150,12 +178,22 @@ def fit_mspc(
         residual_scales[channel] = float(max(np.std(residual), step))
         r2[channel] = float(1.0 - np.var(residual) / max(np.var(z[:, j]), 1e-12))
         residuals[:, j] = residual / residual_scales[channel]
+    count = len(channels)
     steps = residual_steps(residuals, segment)
     spread_center = np.nanmean(steps, axis=0) if len(steps) > 1 else np.zeros(len(channels))
     spread_center = np.nan_to_num(spread_center)
     statistics = np.hstack([residuals, np.nan_to_num(steps - spread_center)])
-    limits = statistic_limits(smoothed(statistics, lam, segment), white, settings.limit_factor)
-    count = len(channels)
+    # The adaptive average passes in full only what is larger than any training value.
+    # The adaptive average is a chart for shifts of the level: the spread statistics keep
+    # the plain one (an infinite k), where one large step is the noise they measure.
+    huber_k = (
+        np.r_[np.max(np.abs(residuals), axis=0), np.full(count, np.inf)]
+        if settings.adaptive_ewma
+        else None
+    )
+    limits = statistic_limits(
+        smoothed(statistics, lam, segment, huber_k=huber_k), white, settings.limit_factor
+    )
     model = MspcModel(
         method=method,
         channels=channels,
@@ -180,6 +218,12 @@ def fit_mspc(
         settle_samples=None
         if settings.settle_spans is None
         else float(settings.settle_spans * settings.ewma_span),
+        huber_k=None
+        if huber_k is None
+        else {c: float(k) for c, k in zip(channels, huber_k[:count], strict=True)},
+        adopt_from_hold_start=None
+        if settings.settle_spans is None
+        else bool(settings.adopt_from_hold_start),
     )
     return _axis_records(model, scaling, readings, r2, dt_s, settings), model
 

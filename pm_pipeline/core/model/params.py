@@ -192,6 +192,20 @@ class MspcSettings(DetectorSettings):
     statistic can tell. A fault that holds or grows never comes back, so it alarms until
     it ends. None: an alarming baseline stands still however long a level holds (models
     stored before it came, late on 2026-12-06)."""
+    adopt_from_hold_start: bool | None = True
+    """A level adopted after an alarm (``settle_spans``) is the statistic's baseline from
+    the first reading of the span over which it held, not from the span's last: those
+    readings are scored against it (each within one limit of it, so quiet), and the
+    alarm's event ends where the statistic came back, as a ``cusum`` event ends at its
+    excursion's peak. The span's readings reach the events ``settle_spans`` EWMA spans
+    later than the others. None or False: the span's readings alarm, and the event ends
+    a span after the statistic came back (models stored before 2026-12-07)."""
+    adaptive_ewma: bool | None = False
+    """Smooth each statistic with Capizzi and Masarotto's adaptive EWMA instead of the
+    plain one: a step of the statistic from its average larger than the statistic's
+    largest training value passes almost in full, a smaller one is smoothed as before, so
+    a large shift is seen at once while noise stays as quiet. The limits are fitted on
+    the adaptive average by the same rule. None or False: the plain EWMA."""
 
 
 @dataclass(frozen=True)
@@ -212,7 +226,7 @@ class AutoSettings(MspcSettings):
 
 ADDED_LATER: dict[str, tuple[str, ...]] = {
     "cusum": ("surge_reference", "variance_reference", "spread_floor_share"),
-    "mspc": ("fit_share", "settle_spans"),
+    "mspc": ("fit_share", "settle_spans", "adopt_from_hold_start", "adaptive_ewma"),
 }
 """Per mode, settings a stored model may lack; it loads them as None (what it was fitted
 without), so it keeps its dictionary and scores as it did."""

@@ -124,6 +124,14 @@ class MspcModel:
     the level before the alarm raises nothing; once the statistic reaches that level again
     it is the baseline once more. None (models stored before it came, late on 2026-12-06):
     an alarming baseline stands still however long a level holds."""
+    huber_k: dict[str, float] | None = None
+    """Per channel, the level statistic's Huber constant when its average is adaptive (the
+    largest |residual| of the training window): a step of the residual from the average
+    beyond it passes almost in full. None: a plain EWMA (models stored before 2026-12-07)."""
+    adopt_from_hold_start: bool | None = None
+    """A level adopted after an alarm is the baseline from the first reading of the span
+    over which it held (those readings score against it), not from the span's last.
+    None: from the last (models stored before 2026-12-07)."""
 
 
 @dataclass(frozen=True)
@@ -234,7 +242,13 @@ class TrainedModel:
             if content[later] is None:
                 del content[later]
         if "mspc" in content:
-            for later in ("input_range", "hold", "settle_samples"):
+            for later in (
+                "input_range",
+                "hold",
+                "settle_samples",
+                "huber_k",
+                "adopt_from_hold_start",
+            ):
                 if content["mspc"][later] is None:
                     del content["mspc"][later]
         for axis in content["axes"].values():
