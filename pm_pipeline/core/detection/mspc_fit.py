@@ -77,18 +77,55 @@ def ewma(
     ``x - (1-λ)k·sign(x)``, so an error beyond anything training held passes almost in
     full (a large shift is seen at once, like a Shewhart chart) while noise is smoothed
     as much as ever."""
-    if huber_k is None:
-        from scipy.signal import lfilter  # deferred: see the package docstring
+    from scipy.signal import lfilter  # deferred: see the package docstring
 
+    if huber_k is None:
         out, _ = lfilter([lam], [1.0, lam - 1.0], u, axis=0, zi=[start * (1 - lam)])
         return out
     out = np.empty_like(u)
-    state = np.asarray(start, dtype="float64").copy()
-    for row, reading in enumerate(u):
-        error = reading - state
-        # Huber's score, φ(x) = x − (1−λ)·clip(x, −k, k): λx within k, x ∓ (1−λ)k beyond.
-        state = state + error - (1.0 - lam) * np.clip(error, -huber_k, huber_k)
-        out[row] = state
+    state = np.asarray(start, dtype="float64")
+    plain = ~np.isfinite(huber_k)
+    if plain.any():
+        out[:, plain], _ = lfilter(
+            [lam], [1.0, lam - 1.0], u[:, plain], axis=0, zi=[state[plain] * (1 - lam)]
+        )
+    for column in np.flatnonzero(~plain):
+        out[:, column] = _adaptive_column(u[:, column], lam, state[column], huber_k[column])
+    return out
+
+
+MAX_PLAIN_STRETCH = 4096
+"""Most readings :func:`_adaptive_column` smooths in one plain pass before it looks for a
+step beyond ``k``."""
+
+
+def _adaptive_column(x: np.ndarray, lam: float, state: float, k: float) -> np.ndarray:
+    """One column of the adaptive EWMA: plain (one ``lfilter`` pass) up to the first step
+    larger than ``k``, Huber's score on that step, and on from there. The plain stretches
+    are exactly the recursion's, so the result does not depend on where they are cut; a
+    stretch grows while no step is large, so a run of large steps costs a few readings'
+    pass each, not the whole column's."""
+    from scipy.signal import lfilter  # deferred: see the package docstring
+
+    out = np.empty_like(x)
+    row, stretch = 0, 16
+    while row < len(x):
+        ahead = x[row : row + stretch]
+        smooth, _ = lfilter([lam], [1.0, lam - 1.0], ahead, zi=[state * (1 - lam)])
+        before = np.r_[state, smooth[:-1]]
+        large = np.flatnonzero(np.abs(ahead - before) > k)
+        if not len(large):
+            out[row : row + len(ahead)] = smooth
+            row, state = row + len(ahead), float(smooth[-1])
+            stretch = min(2 * stretch, MAX_PLAIN_STRETCH)
+            continue
+        first = int(large[0])
+        out[row : row + first] = smooth[:first]
+        error = ahead[first] - before[first]
+        # Huber's score, φ(x) = x − (1−λ)·clip(x, −k, k): x ∓ (1−λ)k beyond k.
+        state = float(before[first] + error - (1.0 - lam) * np.clip(error, -k, k))
+        out[row + first] = state
+        row, stretch = row + first + 1, 16
     return out
 
 

@@ -200,12 +200,14 @@ class MspcSettings(DetectorSettings):
     excursion's peak. The span's readings reach the events ``settle_spans`` EWMA spans
     later than the others. None or False: the span's readings alarm, and the event ends
     a span after the statistic came back (models stored before 2026-12-07)."""
-    adaptive_ewma: bool | None = False
-    """Smooth each statistic with Capizzi and Masarotto's adaptive EWMA instead of the
-    plain one: a step of the statistic from its average larger than the statistic's
-    largest training value passes almost in full, a smaller one is smoothed as before, so
-    a large shift is seen at once while noise stays as quiet. The limits are fitted on
-    the adaptive average by the same rule. None or False: the plain EWMA."""
+    adaptive_ewma: bool | None = True
+    """Smooth each channel's level statistic with Capizzi and Masarotto's adaptive EWMA
+    (a location chart) instead of the plain one: a step of the statistic from its average
+    larger than the statistic's largest training value passes almost in full, a smaller
+    one is smoothed as before, so a large shift is seen at once, as a Shewhart chart sees
+    it, while noise stays as quiet; the spread statistics keep the plain EWMA. The limits
+    are fitted on the adaptive average by the same rule. None or False: the plain EWMA
+    (models stored before 2026-12-07)."""
 
 
 @dataclass(frozen=True)
