@@ -46,7 +46,7 @@ import pandas as pd
 
 from pm_pipeline.core.detection.registry import detect_events, fit_model
 from pm_pipeline.core.evaluation.harness import AFTER, SPLITS, WARM_UP, hits, part, plan_faults
-from pm_pipeline.core.feedback.calibration import labelled_normal_spans, quiet_on_labelled_normal
+from pm_pipeline.core.feedback.calibration import labelled_normal_spans, with_labelled_normal
 from pm_pipeline.core.feedback.labels import current_baseline, newest_labels, spans_to_exclude
 from pm_pipeline.core.model.exclusion import exclude_flagged
 from pm_pipeline.core.model.params import DEFAULT_MODE, MODES, settings_for_mode
@@ -109,10 +109,14 @@ def retrained(
         window = window[window[TIME_COLUMN] >= baseline.start].reset_index(drop=True)
     spans = spans_to_exclude(stored, newest, baseline)
     kept, exclusion = exclude_flagged(window, spans, margin_s)
-    model = fit_model(kept, fit_minmax_scaling(kept), settings, exclusion.readings)
+    scaling = fit_minmax_scaling(kept)
+    model = fit_model(kept, scaling, settings, exclusion.readings)
     times = kept[TIME_COLUMN]
     normal = labelled_normal_spans(newest, times.iloc[0], times.iloc[-1])
-    return model, quiet_on_labelled_normal(model, kept, normal)
+    if normal.empty:
+        return model, model
+    labelled = with_labelled_normal(kept.copy(), normal)
+    return model, fit_model(labelled, scaling, settings, exclusion.readings)
 
 
 def caught(model, scored: pd.DataFrame, fault) -> tuple[bool, bool]:

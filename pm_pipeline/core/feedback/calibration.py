@@ -93,6 +93,23 @@ def labelled_normal_of(readings: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def labelled_rows(readings: pd.DataFrame, normal: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per axis with a labelled-normal span, True for the rows of ``readings`` inside one
+    of that axis' spans (bounds included); no entry for any other axis.
+
+    Parameters
+    ----------
+    readings
+        The training window, canonical columns.
+    normal
+        :func:`labelled_normal_spans` of the robot (:func:`labelled_normal_of` the window).
+    """
+    return {
+        str(axis): flagged_rows(readings[TIME_COLUMN], widened_spans(spans, pd.Timedelta(0)))
+        for axis, spans in normal.groupby("axis", sort=True)
+    }
+
+
 def quiet_on_labelled_normal(
     model: TrainedModel, readings: pd.DataFrame, normal: pd.DataFrame
 ) -> TrainedModel:
