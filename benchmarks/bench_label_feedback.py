@@ -20,8 +20,10 @@ on the training part plus the feedback period:
   robot retrains on readings from the first event's start on.
 
 Each labelled variant is fitted twice: with the readings only put back (before), and, as
-training does now, also held quiet on the stretches labelled ``false-alarm``
-(``…, quiet``: :mod:`pm_pipeline.core.feedback.calibration`; only the seed recipe changes).
+training does now, with the training window carrying the stretches labelled
+``false-alarm`` (``…, quiet``: the seed recipe is held quiet on them,
+:mod:`pm_pipeline.core.feedback.calibration`; the cusum recipe allows the shift they show,
+:mod:`pm_pipeline.core.detection.cusum_fit`; the other modes fit as before).
 
 Every model scores the second half (clean): each event there is a false event, and one on
 an axis that had a labelled false alarm is a repeat. It then scores faults of every kind
@@ -63,9 +65,9 @@ TARGET = "repeats -50% or more at a recall loss of 0.02 or less"
 
 LABELLINGS = ("today", "false-alarm", "new-normal")
 VARIANTS = ("today", "false-alarm", "false-alarm, quiet", "new-normal", "new-normal, quiet")
-"""``…, quiet``: the retrained model also held quiet on the labelled-normal readings
-(:func:`pm_pipeline.core.feedback.calibration.quiet_on_labelled_normal`), as training does
-now; without it, as training did before (the readings only put back)."""
+"""``…, quiet``: the retrained model fitted on a window carrying its labelled-normal spans
+(:func:`pm_pipeline.core.feedback.calibration.with_labelled_normal`), as training does now;
+without them, as training did before (the readings only put back)."""
 
 
 def retrained(
