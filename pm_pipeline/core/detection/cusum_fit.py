@@ -29,11 +29,14 @@ threshold it sets lifts over the labelled stretch (its excursion is among the tr
 window's), but a shift that persists accumulates without bound and alarms again later, after
 longer than the labelled stretch lasted (on the program switch of docs/loop.md, the
 retrained model was quiet on the labelled hour and flagged the same shift 4 times in the next
-four hours). So on an axis with such rows, each channel's reference k rises to the mean score
-over them when that is higher (the shift called normal is inside the drift allowance), its
-level is set from the budget again with that k, and then, as the seed recipe is held quiet,
-lifted past the highest excursion that touches a labelled row. Every other axis, and every
-model trained without labels, is fitted as before.
+four hours). So on an axis with such rows, each channel's reference k rises by the mean
+score over them, when that is positive: k is the allowance half-way between the normal mean
+and the shifted mean to catch, and the label says the normal mean reaches that far. Its
+alarm level stays the budget's (so the channel flags less than without the label; a level
+set from the budget again with the larger k, on a window mostly of the old normal, fell to a
+third and split the shift into short events), lifted, as the seed recipe is held quiet,
+past the highest excursion that touches a labelled row. Every other axis, and every model
+trained without labels, is fitted as before.
 """
 
 from __future__ import annotations
@@ -259,15 +262,17 @@ def _axis_model(
     channels = {}
     for name in (name for name in CHANNELS if name in k):
         u = np.clip((raw[name] - centers[name]) / scales[name], -params.clip, params.clip)
-        labelled = normal[name] if normal is not None and normal[name].any() else None
-        shift = 0.0 if labelled is None else max(float(np.mean(u[labelled])), 0.0)
-        reference = k[name] + shift
-        floor = params.z_alert**2 / (4 * reference)
-        heights = excursion_heights(u - reference, segments[name])
+        floor = params.z_alert**2 / (4 * k[name])
+        heights = excursion_heights(u - k[name], segments[name])
         h_alert, rate = threshold_for_budget(heights, hours, params.false_alarm_budget_per_h, floor)
+        reference = k[name]
+        labelled = normal[name] if normal is not None and normal[name].any() else None
         if labelled is not None:
+            # The allowance rises by the labelled shift; the level stays the budget's, so
+            # the channel flags less than it would without the label.
+            reference += max(float(np.mean(u[labelled])), 0.0)
             h_alert = max(h_alert, _labelled_height(u - reference, segments[name], labelled))
-        h_error = max(params.error_factor * h_alert, params.z_error**2 / (4 * reference))
+        h_error = max(params.error_factor * h_alert, params.z_error**2 / (4 * k[name]))
         channels[name] = CusumChannel(
             centers[name], scales[name], reference, h_alert, h_error, len(u), rate
         )
