@@ -20,8 +20,10 @@ on the training part plus the feedback period:
   robot retrains on readings from the first event's start on.
 
 Each labelled variant is fitted twice: with the readings only put back (before), and, as
-training does now, also held quiet on the stretches labelled ``false-alarm``
-(``…, quiet``: :mod:`pm_pipeline.core.feedback.calibration`; only the seed recipe changes).
+training does now, with the training window carrying the stretches labelled
+``false-alarm`` (``…, quiet``: the seed recipe is held quiet on them,
+:mod:`pm_pipeline.core.feedback.calibration`; the cusum recipe allows the shift they show,
+:mod:`pm_pipeline.core.detection.cusum_fit`; the other modes fit as before).
 
 Every model scores the second half (clean): each event there is a false event, and one on
 an axis that had a labelled false alarm is a repeat. It then scores faults of every kind
@@ -46,7 +48,7 @@ import pandas as pd
 
 from pm_pipeline.core.detection.registry import detect_events, fit_model
 from pm_pipeline.core.evaluation.harness import AFTER, SPLITS, WARM_UP, hits, part, plan_faults
-from pm_pipeline.core.feedback.calibration import labelled_normal_spans, quiet_on_labelled_normal
+from pm_pipeline.core.feedback.calibration import labelled_normal_spans, with_labelled_normal
 from pm_pipeline.core.feedback.labels import current_baseline, newest_labels, spans_to_exclude
 from pm_pipeline.core.model.exclusion import exclude_flagged
 from pm_pipeline.core.model.params import DEFAULT_MODE, MODES, settings_for_mode
@@ -63,9 +65,9 @@ TARGET = "repeats -50% or more at a recall loss of 0.02 or less"
 
 LABELLINGS = ("today", "false-alarm", "new-normal")
 VARIANTS = ("today", "false-alarm", "false-alarm, quiet", "new-normal", "new-normal, quiet")
-"""``…, quiet``: the retrained model also held quiet on the labelled-normal readings
-(:func:`pm_pipeline.core.feedback.calibration.quiet_on_labelled_normal`), as training does
-now; without it, as training did before (the readings only put back)."""
+"""``…, quiet``: the retrained model fitted on a window carrying its labelled-normal spans
+(:func:`pm_pipeline.core.feedback.calibration.with_labelled_normal`), as training does now;
+without them, as training did before (the readings only put back)."""
 
 
 def retrained(
@@ -109,10 +111,14 @@ def retrained(
         window = window[window[TIME_COLUMN] >= baseline.start].reset_index(drop=True)
     spans = spans_to_exclude(stored, newest, baseline)
     kept, exclusion = exclude_flagged(window, spans, margin_s)
-    model = fit_model(kept, fit_minmax_scaling(kept), settings, exclusion.readings)
+    scaling = fit_minmax_scaling(kept)
+    model = fit_model(kept, scaling, settings, exclusion.readings)
     times = kept[TIME_COLUMN]
     normal = labelled_normal_spans(newest, times.iloc[0], times.iloc[-1])
-    return model, quiet_on_labelled_normal(model, kept, normal)
+    if normal.empty:
+        return model, model
+    labelled = with_labelled_normal(kept.copy(), normal)
+    return model, fit_model(labelled, scaling, settings, exclusion.readings)
 
 
 def caught(model, scored: pd.DataFrame, fault) -> tuple[bool, bool]:

@@ -1,6 +1,7 @@
-"""A retrained model is held quiet on what the engineer labelled normal: the seed recipe's
-sustain time rises past the labelled stretch's runs on that axis only; the budget-calibrated
-modes are left as fitted."""
+"""A retrained model does not flag again what the engineer labelled normal: the seed recipe's
+sustain time rises past the labelled stretch's runs on that axis only; the cusum recipe
+allows the shift the labelled stretch showed on that axis; a window without labels fits as
+before."""
 
 import pandas as pd
 
@@ -12,6 +13,9 @@ from pm_pipeline.core.feedback.calibration import (
 )
 from pm_pipeline.core.model.params import CusumSettings, SeedSettings
 from pm_pipeline.core.model.trained import fit_minmax_scaling
+from pm_pipeline.core.schema import TIME_COLUMN
+from pm_pipeline.core.simulation.programs import switch_program
+from pm_pipeline.core.simulation.sample import SAMPLE_START, generate_robot_readings
 
 
 def labelled(readings: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
@@ -55,18 +59,63 @@ def test_a_seed_model_raises_nothing_where_its_false_alarms_were_labelled(
             assert quiet.axes[other] == fitted
 
 
-def test_budget_calibrated_modes_and_unlabelled_windows_fit_as_before(
-    robot_day: pd.DataFrame,
-) -> None:
+def test_a_cusum_model_retrained_with_its_false_alarms_allows_the_shift_they_showed() -> None:
+    # Four hours of program A train the first model; the robot switches to program B; the
+    # first model's events in B's first hour are labelled false alarms, and the robot
+    # retrains on all five hours. B's next two hours carry the same shift on.
+    switch = SAMPLE_START + pd.Timedelta(hours=4)
+    cut = switch + pd.Timedelta(hours=1)
+    readings = switch_program(generate_robot_readings(7.0, SAMPLE_START, seed=3), switch)
+    times = readings[TIME_COLUMN]
+    first_window = readings[times < switch].reset_index(drop=True)
+    window = readings[times < cut].reset_index(drop=True)
+    feedback = readings[(times >= switch) & (times < cut)].reset_index(drop=True)
+    later = readings[times >= cut].reset_index(drop=True)
+    first = fit_model(first_window, fit_minmax_scaling(first_window), CusumSettings())
+    false_alarms = detect_events(first, feedback)
+    axes = set(false_alarms["axis"])
+    assert "axis_3" in axes
+
+    scaling = fit_minmax_scaling(window)
+    plain = fit_model(window, scaling, CusumSettings())
+    again = detect_events(plain, later)
+    # Back in training, the readings lift the thresholds over the labelled hour, but the
+    # shift persists and alarms again after longer than the hour showed.
+    assert again["axis"].isin(axes).any()
+
+    allowing = fit_model(labelled(window, false_alarms), scaling, CusumSettings())
+    for scored in (feedback, later):
+        found = detect_events(allowing, scored)
+        assert not found["axis"].isin(axes).any(), found
+    level, plain_level = allowing.axes["axis_3"].cusum, plain.axes["axis_3"].cusum
+    assert level is not None and plain_level is not None
+    assert level["level"].reference > plain_level["level"].reference
+    for axis, fitted in plain.axes.items():
+        if axis not in axes:
+            assert allowing.axes[axis] == fitted
+    # Not deaf: a rise of half the current on top of program B is still flagged.
+    worn = later.copy()
+    inside = (worn[TIME_COLUMN] >= cut + pd.Timedelta(minutes=30)) & (
+        worn[TIME_COLUMN] < cut + pd.Timedelta(minutes=70)
+    )
+    worn.loc[inside, "axis_3"] *= 1.5
+    assert (detect_events(allowing, worn)["axis"] == "axis_3").any()
+
+
+def test_unlabelled_windows_fit_as_before(robot_day: pd.DataFrame) -> None:
     day = robot_day.iloc[:4000]
     scaling = fit_minmax_scaling(day)
-    cusum = fit_model(day, scaling, CusumSettings())
     span = pd.DataFrame(
         {"axis": ["axis_1"], "start": [day.iloc[100, 0]], "end": [day.iloc[200, 0]]}
     )
-    assert fit_model(labelled(day, span), scaling, CusumSettings()).version == cusum.version
     assert labelled_normal_of(day).empty
-    seed = fit_model(day, scaling, SeedSettings())
     nothing = labelled(day, span.iloc[0:0])
     assert labelled_normal_of(nothing).empty
-    assert fit_model(nothing, scaling, SeedSettings()).version == seed.version
+    for settings in (CusumSettings(), SeedSettings()):
+        assert (
+            fit_model(nothing, scaling, settings).version
+            == fit_model(day, scaling, settings).version
+        )
+    cusum = fit_model(day, scaling, CusumSettings())
+    one_axis = fit_model(labelled(day, span), scaling, CusumSettings())
+    assert {axis for axis in cusum.axes if one_axis.axes[axis] != cusum.axes[axis]} <= {"axis_1"}

@@ -76,6 +76,15 @@ def alarms(
     return path, found
 
 
+def lindley_by_segment(increments: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """``S`` after each increment, restarting at 0 at every data gap (no alarm restarts)."""
+    path = np.zeros(len(increments))
+    bounds = [*segment_starts(segment), len(increments)]
+    for low, high in itertools.pairwise(bounds):
+        path[low:high] = lindley(increments[low:high])
+    return path
+
+
 def excursion_heights(increments: np.ndarray, segment: np.ndarray) -> np.ndarray:
     """The highest ``S`` of every excursion (no alarm restarts), for calibration."""
     heights = []

@@ -10,6 +10,7 @@ something. :mod:`pm_pipeline.core.detection.registry` maps mode names to detecto
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -211,9 +212,16 @@ class Detector(ABC, Generic[S]):
         scaling: MinMaxScaling,
         dt_s: float,
         settings: DetectorSettings,
+        labelled_normal: Mapping[str, np.ndarray] | None = None,
     ) -> tuple[dict[str, AxisModel], Conditioning | MspcModel | None]:
         """Per-axis models and, for a mode that predicts axes from each other, how it does
-        (see :meth:`fit_axes` for the parameters)."""
+        (see :meth:`fit_axes` for the other parameters).
+
+        ``labelled_normal`` holds, per axis, True for the rows inside a stretch of it that
+        an engineer labelled ``false-alarm``. A mode whose thresholds a budget on the
+        training window sets uses it to allow what was called normal (``cusum``); the others
+        fit as without it (the seed recipe is held quiet after fitting:
+        :func:`~pm_pipeline.core.feedback.calibration.quiet_on_labelled_normal`)."""
         return self.fit_axes(readings, seconds, scaling, dt_s, settings), None
 
     @abstractmethod

@@ -22,16 +22,37 @@ with an exponential tail and the level is where the rate falls to
 ``false_alarm_budget_per_h``; never below ``z_alert² / 4k``, which makes every event's
 evidence (``Σu / √n``) at least ``z_alert``. ERROR needs ``error_factor`` times that level
 and at least ``z_error² / 4k``.
+
+Stretches an engineer labelled false alarms (``labelled_normal``, rows per axis) are normal
+shifts by the label's word, and a budget on the training window does not make them so: the
+threshold it sets lifts over the labelled stretch (its excursion is among the training
+window's), but a shift that persists accumulates without bound and alarms again later, after
+longer than the labelled stretch lasted (on the program switch of docs/loop.md, the
+retrained model was quiet on the labelled hour and flagged the same shift 4 times in the next
+four hours). So on an axis with such rows, each channel's reference k rises by the mean
+score over them, when that is positive: k is the allowance half-way between the normal mean
+and the shifted mean to catch, and the label says the normal mean reaches that far. Its
+alarm level stays the budget's (so the channel flags less than without the label; a level
+set from the budget again with the larger k, on a window mostly of the old normal, fell to a
+third and split the shift into short events), lifted, as the seed recipe is held quiet,
+past the highest excursion that touches a labelled row. Every other axis, and every model
+trained without labels, is fitted as before.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from pm_pipeline.core.detection.accumulate import excursion_heights, threshold_for_budget
+from pm_pipeline.core.detection.accumulate import (
+    excursion_heights,
+    lindley_by_segment,
+    segment_starts,
+    threshold_for_budget,
+)
 from pm_pipeline.core.detection.conditioning import fit_conditioning, over_spread, predictor_for
 from pm_pipeline.core.detection.robust_fit import moving_axes, others_at_most, robust_sigma
 from pm_pipeline.core.errors import PipelineError
@@ -114,6 +135,7 @@ def fit_cusum(
     scaling: MinMaxScaling,
     dt_s: float,
     params: CusumSettings,
+    labelled_normal: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, AxisModel], Conditioning]:
     """Fit the conditioning and the four channels of every axis on training readings.
 
@@ -129,6 +151,9 @@ def fit_cusum(
         Median cadence.
     params
         ``cusum`` settings.
+    labelled_normal
+        Per axis, True for the rows inside a stretch of that axis labelled ``false-alarm``
+        (see the module's docstring); an axis without any is fitted as without labels.
 
     Returns
     -------
@@ -186,10 +211,20 @@ def fit_cusum(
             "idle": segment[quiet],
             "flat": segment[~np.isnan(amperes)],
         }
+        labelled = (labelled_normal or {}).get(axis)
+        normal = None
+        if labelled is not None and labelled.any():
+            normal = {
+                "level": labelled[active],
+                "idle": labelled[quiet],
+                "flat": labelled[~np.isnan(amperes)],
+            }
         for name in ACTIVE_CHANNELS:
             segments[name] = segments["level"]
+            if normal is not None:
+                normal[name] = normal["level"]
         models[axis] = _axis_model(
-            axis, raw, segments, scaling, amperes[active], hours, dt_s, params
+            axis, raw, segments, scaling, amperes[active], hours, dt_s, params, normal
         )
     if params.spread_floor_share is not None:
         conditioning = replace(conditioning, spread_floor=floors)
@@ -210,6 +245,7 @@ def _axis_model(
     hours: float,
     dt_s: float,
     params: CusumSettings,
+    normal: dict[str, np.ndarray] | None = None,
 ) -> AxisModel:
     k = references(params)
     centers, scales = {}, {}
@@ -229,11 +265,34 @@ def _axis_model(
         floor = params.z_alert**2 / (4 * k[name])
         heights = excursion_heights(u - k[name], segments[name])
         h_alert, rate = threshold_for_budget(heights, hours, params.false_alarm_budget_per_h, floor)
+        reference = k[name]
+        labelled = normal[name] if normal is not None and normal[name].any() else None
+        if labelled is not None:
+            # The allowance rises by the labelled shift; the level stays the budget's, so
+            # the channel flags less than it would without the label.
+            reference += max(float(np.mean(u[labelled])), 0.0)
+            h_alert = max(h_alert, _labelled_height(u - reference, segments[name], labelled))
         h_error = max(params.error_factor * h_alert, params.z_error**2 / (4 * k[name]))
         channels[name] = CusumChannel(
-            centers[name], scales[name], k[name], h_alert, h_error, len(u), rate
+            centers[name], scales[name], reference, h_alert, h_error, len(u), rate
         )
     return _with_limits(axis, channels, scaling, active_amperes, dt_s, params)
+
+
+def _labelled_height(increments: np.ndarray, segment: np.ndarray, labelled: np.ndarray) -> float:
+    """Just over the highest ``S`` of an excursion with a labelled sample, so that none
+    reaches an alarm level of this or more (0 when no labelled sample is in one)."""
+    s = lindley_by_segment(increments, segment)
+    positive = s > 0
+    begins = np.zeros(len(s), dtype=bool)
+    begins[segment_starts(segment)] = True
+    excursion = np.cumsum(positive & (begins | np.r_[True, ~positive[:-1]])) * positive
+    touched = np.unique(excursion[labelled & positive])
+    if not len(touched):
+        return 0.0
+    highest = np.zeros(int(excursion.max()) + 1)
+    np.maximum.at(highest, excursion, s)
+    return float(np.nextafter(highest[touched].max(), np.inf))
 
 
 def _spread(values: np.ndarray) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -146,8 +148,11 @@ class CusumDetector(Detector[CusumSettings]):
         scaling: MinMaxScaling,
         dt_s: float,
         settings: DetectorSettings,
+        labelled_normal: Mapping[str, np.ndarray] | None = None,
     ) -> tuple[dict[str, AxisModel], Conditioning | None]:
-        return fit_cusum(readings, seconds, scaling, dt_s, self.settings_of(settings))
+        return fit_cusum(
+            readings, seconds, scaling, dt_s, self.settings_of(settings), labelled_normal
+        )
 
     def stream(self, model: TrainedModel) -> EventStream:
         return CusumStream(model)

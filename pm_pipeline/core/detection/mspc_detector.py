@@ -3,6 +3,8 @@ for how it scores and :mod:`pm_pipeline.core.detection.mspc_fit` for how it fits
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -44,6 +46,7 @@ class MspcDetector(Detector[MspcSettings]):
         scaling: MinMaxScaling,
         dt_s: float,
         settings: DetectorSettings,
+        labelled_normal: Mapping[str, np.ndarray] | None = None,
     ) -> tuple[dict[str, AxisModel], MspcModel]:
         params = self.settings_of(settings)
         segment = np.cumsum(gap_breaks(seconds, dt_s, params.gap_factor))

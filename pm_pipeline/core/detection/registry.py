@@ -14,7 +14,11 @@ from pm_pipeline.core.detection.detectors import CusumDetector, RobustDetector, 
 from pm_pipeline.core.detection.events import events_in_order
 from pm_pipeline.core.detection.mspc_detector import MspcDetector
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.core.feedback.calibration import labelled_normal_of, quiet_on_labelled_normal
+from pm_pipeline.core.feedback.calibration import (
+    labelled_normal_of,
+    labelled_rows,
+    quiet_on_labelled_normal,
+)
 from pm_pipeline.core.model.params import MODES, DetectorSettings
 from pm_pipeline.core.model.timeaxis import cadence_seconds, seconds_since
 from pm_pipeline.core.model.trained import (
@@ -80,7 +84,9 @@ def fit_model(
 
     The stretches an engineer labelled false alarms, which the training window carries
     (:func:`~pm_pipeline.core.feedback.calibration.with_labelled_normal`), raise no event
-    with the model (:func:`~pm_pipeline.core.feedback.calibration.quiet_on_labelled_normal`).
+    with the model: the ``cusum`` fit allows them (see
+    :mod:`~pm_pipeline.core.detection.cusum_fit`), the seed recipe is held quiet on them
+    (:func:`~pm_pipeline.core.feedback.calibration.quiet_on_labelled_normal`).
 
     Returns
     -------
@@ -101,8 +107,9 @@ def fit_model(
     seconds = seconds_since(times, epoch)
     settings, selection = chosen_settings(readings, tuple(scaling.minimums), settings)
     detector = detector_for(settings.mode)
+    readings = readings.reset_index(drop=True)
     axes, joint = detector.fit_parts(
-        readings.reset_index(drop=True), seconds, scaling, dt_s, settings
+        readings, seconds, scaling, dt_s, settings, labelled_rows(readings, labelled_normal)
     )
     model = TrainedModel(
         epoch=epoch.isoformat(),
@@ -118,7 +125,7 @@ def fit_model(
         mspc=joint if isinstance(joint, MspcModel) else None,
         selection=selection,
     )
-    model = quiet_on_labelled_normal(model, readings.reset_index(drop=True), labelled_normal)
+    model = quiet_on_labelled_normal(model, readings, labelled_normal)
     return TrainedModel(**{**model.__dict__, "version": model_version(model)})
 
 

@@ -16,10 +16,15 @@ says something else: the robot changed from there on. Its effect is the new base
 model trains from; the event itself is the change, and holding the model quiet on the
 change would deafen a model trained on little more than it.)
 
-The budget-calibrated modes need no such step: ``robust`` and ``cusum`` set their thresholds
-so the training window raises at most ``false_alarm_budget_per_h`` events per hour, and
-``mspc`` puts its limit above the largest smoothed residual of the training window, so
-readings back in training already lift their thresholds over them.
+The ``cusum`` recipe allows the labelled shift when it is fitted
+(:mod:`pm_pipeline.core.detection.cusum_fit`: on each such axis, its reference k rises by the
+labelled stretch's mean score), for a reason of its own: its thresholds come from a
+false-alarm budget on the training window, which the readings put back lift over the
+labelled stretch, but a shift that persists accumulates past any threshold. ``robust``
+(sustain times from a budget on the training window) and ``mspc`` (its limit above the
+largest smoothed residual of the training window, which does not accumulate) are fitted as
+before: readings back in training lift them over what was labelled (docs/loop.md measures
+what each mode's labels buy).
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ from pm_pipeline.core.model.trained import TrainedModel, model_version
 from pm_pipeline.core.schema import TIME_COLUMN
 
 CALIBRATED_MODES = ("seed",)
-"""Modes whose thresholds are a share of their own training excursions."""
+"""Modes whose thresholds are a share of their own training excursions, held quiet after
+fitting (``cusum`` allows labelled shifts while fitting: :func:`labelled_rows`)."""
 LABELLED_NORMAL_ATTR = "labelled_normal"
 """Key of ``DataFrame.attrs`` on a training window: the labelled-normal spans inside it, as
 ``[axis, start, end]`` (ISO 8601), kept when the frame is stored as Parquet between steps."""
@@ -91,6 +97,23 @@ def labelled_normal_of(readings: pd.DataFrame) -> pd.DataFrame:
             "end_ts": pd.to_datetime([row[2] for row in rows], utc=True, format="ISO8601"),
         }
     )
+
+
+def labelled_rows(readings: pd.DataFrame, normal: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per axis with a labelled-normal span, True for the rows of ``readings`` inside one
+    of that axis' spans (bounds included); no entry for any other axis.
+
+    Parameters
+    ----------
+    readings
+        The training window, canonical columns.
+    normal
+        :func:`labelled_normal_spans` of the robot (:func:`labelled_normal_of` the window).
+    """
+    return {
+        str(axis): flagged_rows(readings[TIME_COLUMN], widened_spans(spans, pd.Timedelta(0)))
+        for axis, spans in normal.groupby("axis", sort=True)
+    }
 
 
 def quiet_on_labelled_normal(
