@@ -10,17 +10,30 @@ end by itself, and run monitoring fails it at its next poll (``poll_interval_sec
 dagster.yaml), after which ``run_retries`` runs it again. A worker on another host (a code
 server reached over the network) cannot be checked from here: its runs keep the max-runtime
 bound.
+
+With ``PM_RUN_LAUNCHER=celery`` the same entry of dagster.yaml gives dagster-celery's
+``CeleryRunLauncher`` instead: each run is a task on the ``PM_CELERY_QUEUE`` queue, executed
+by a long-lived pool process of a Celery worker started with ``celery_runs.yaml``, so a run
+pays no process start and no import of the code location. Its health check asks the result
+backend for the task's state, which every process must read alike: a database
+(``PM_CELERY_BACKEND_URL=db+postgresql://...``), never ``rpc://``, whose states only the
+thread that sent the task receives (run monitoring would read PENDING and fail every run).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from dagster import DagsterEventType, DagsterRun
-from dagster._core.launcher import DefaultRunLauncher
+from dagster._core.launcher import DefaultRunLauncher, RunLauncher
 from dagster._core.launcher.base import CheckRunHealthResult, WorkerStatus
 from dagster._core.storage.tags import GRPC_INFO_TAG
+from dagster._serdes import ConfigurableClassData
 
+from pm_pipeline.config.settings import Settings, load_settings
+from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.runs.processes import worker_gone
 
 _STARTED_PROCESS = "Started process for run"
@@ -28,6 +41,15 @@ _STARTED_PROCESS = "Started process for run"
 
 class ProjectRunLauncher(DefaultRunLauncher):
     """``DefaultRunLauncher`` with a health check of the run worker's process."""
+
+    @classmethod
+    def from_config_value(  # type: ignore[override]
+        cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]
+    ) -> RunLauncher:
+        settings = load_settings()
+        if settings.run_launcher == "celery":
+            return celery_run_launcher(settings, inst_data)
+        return cls(inst_data=inst_data)
 
     @property
     def supports_check_run_worker_health(self) -> bool:
@@ -67,3 +89,28 @@ def _code_server_host(run: DagsterRun) -> str | None:
     except ValueError:
         return None
     return "" if grpc.get("socket") else str(grpc.get("host") or "")
+
+
+def celery_run_launcher(settings: Settings, inst_data: ConfigurableClassData) -> RunLauncher:
+    """dagster-celery's launcher on the project's broker, backend and queue.
+
+    The URLs are read here, in the process that launches and monitors runs, and never
+    written into the instance's config, so a password in them stays out of the UI."""
+    from dagster_celery.launcher import CeleryRunLauncher
+
+    backend = settings.celery_backend_url
+    if backend.startswith("rpc"):
+        raise PipelineError(
+            "PM_RUN_LAUNCHER=celery needs PM_CELERY_BACKEND_URL on a database that the daemon "
+            "and the workers share (e.g. db+postgresql://user:password@host:5432/db): with "
+            f"{backend!r} run monitoring cannot read a run's task state and would fail it."
+        )
+    return CeleryRunLauncher(
+        default_queue=settings.celery_queue,
+        broker=settings.celery_broker_url,
+        backend=backend,
+        # STARTED is what tells run monitoring that a worker runs the run (the task asks for
+        # it too); one task at a time per pool process, so a waiting run never holds two.
+        config_source={"task_track_started": True, "worker_prefetch_multiplier": 1},
+        inst_data=inst_data,
+    )
