@@ -143,7 +143,7 @@ def celery_run_settings(dagster_url: str) -> dict[str, str]:
     return {
         "PM_RUN_LAUNCHER": "celery",
         "PM_CELERY_BROKER_URL": BROKER,
-        "PM_CELERY_BACKEND_URL": f"db+{dagster_url}",
+        "PM_CELERY_BACKEND_URL": f"db+{normalise_url(dagster_url)}",
         "PM_CELERY_QUEUE": f"pm-bench-{uuid.uuid4().hex[:8]}",
     }
 
@@ -157,7 +157,7 @@ def start_run_worker(site: DaemonSite, pool: int) -> None:
     command = [
         str(BIN / "dagster-celery"),
         *("worker", "start", "-A", "dagster_celery.app", "-y", "celery_runs.yaml"),
-        *("-q", env["PM_CELERY_QUEUE"], "-n", f"bench-{pool}@%h", "--", f"--concurrency={pool}"),
+        *("-q", env["PM_CELERY_QUEUE"], "-n", f"bench-{pool}", "--", f"--concurrency={pool}"),
     ]
     with log_path.open("w") as log:
         site.processes.append(

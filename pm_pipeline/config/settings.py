@@ -287,8 +287,8 @@ class _PipelineSettings(AlertSettings):
         "rpc://",
         "PM_CELERY_BACKEND_URL",
         "Where Celery workers report step results when PM_EXECUTOR=celery; with "
-        "PM_RUN_LAUNCHER=celery a database (db+postgresql://...) the daemon's run monitoring "
-        "reads each run's task state from.",
+        "PM_RUN_LAUNCHER=celery a database (db+postgresql+psycopg2://...) where the daemon's "
+        "run monitoring reads each run's task state.",
         repr=False,
     )
     celery_queue: str = _setting(

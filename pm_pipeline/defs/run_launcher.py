@@ -16,8 +16,8 @@ With ``PM_RUN_LAUNCHER=celery`` the same entry of dagster.yaml gives dagster-cel
 by a long-lived pool process of a Celery worker started with ``celery_runs.yaml``, so a run
 pays no process start and no import of the code location. Its health check asks the result
 backend for the task's state, which every process must read alike: a database
-(``PM_CELERY_BACKEND_URL=db+postgresql://...``), never ``rpc://``, whose states only the
-thread that sent the task receives (run monitoring would read PENDING and fail every run).
+(``PM_CELERY_BACKEND_URL=db+postgresql+psycopg2://...``), never ``rpc://``, whose states only
+the thread that sent the task receives (run monitoring would read PENDING and fail every run).
 """
 
 from __future__ import annotations
@@ -102,8 +102,8 @@ def celery_run_launcher(settings: Settings, inst_data: ConfigurableClassData) ->
     if backend.startswith("rpc"):
         raise PipelineError(
             "PM_RUN_LAUNCHER=celery needs PM_CELERY_BACKEND_URL on a database that the daemon "
-            "and the workers share (e.g. db+postgresql://user:password@host:5432/db): with "
-            f"{backend!r} run monitoring cannot read a run's task state and would fail it."
+            "and the workers share (e.g. db+postgresql+psycopg2://user:password@host:5432/db): "
+            f"with {backend!r} run monitoring cannot read a run's task state and would fail it."
         )
     return CeleryRunLauncher(
         default_queue=settings.celery_queue,
