@@ -18,6 +18,9 @@ pays no process start and no import of the code location. Its health check asks 
 backend for the task's state, which every process must read alike: a database
 (``PM_CELERY_BACKEND_URL=db+postgresql+psycopg2://...``), never ``rpc://``, whose states only
 the thread that sent the task receives (run monitoring would read PENDING and fail every run).
+A retraining still starts in a process of its own: its steps run in processes of their own
+(the multiprocess executor), and a Celery pool process, a daemonic process, may not start
+children.
 """
 
 from __future__ import annotations
@@ -32,8 +35,7 @@ from dagster._core.launcher.base import CheckRunHealthResult, WorkerStatus
 from dagster._core.storage.tags import GRPC_INFO_TAG
 from dagster._serdes import ConfigurableClassData
 
-from pm_pipeline.config.settings import Settings, load_settings
-from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.runs.processes import worker_gone
 
 _STARTED_PROCESS = "Started process for run"
@@ -48,6 +50,9 @@ class ProjectRunLauncher(DefaultRunLauncher):
     ) -> RunLauncher:
         settings = load_settings()
         if settings.run_launcher == "celery":
+            # Imported here: Celery is half a second of imports that the default needs not.
+            from pm_pipeline.defs.celery_run_launcher import celery_run_launcher
+
             return celery_run_launcher(settings, inst_data)
         return cls(inst_data=inst_data)
 
@@ -89,28 +94,3 @@ def _code_server_host(run: DagsterRun) -> str | None:
     except ValueError:
         return None
     return "" if grpc.get("socket") else str(grpc.get("host") or "")
-
-
-def celery_run_launcher(settings: Settings, inst_data: ConfigurableClassData) -> RunLauncher:
-    """dagster-celery's launcher on the project's broker, backend and queue.
-
-    The URLs are read here, in the process that launches and monitors runs, and never
-    written into the instance's config, so a password in them stays out of the UI."""
-    from dagster_celery.launcher import CeleryRunLauncher
-
-    backend = settings.celery_backend_url
-    if backend.startswith("rpc"):
-        raise PipelineError(
-            "PM_RUN_LAUNCHER=celery needs PM_CELERY_BACKEND_URL on a database that the daemon "
-            "and the workers share (e.g. db+postgresql+psycopg2://user:password@host:5432/db): "
-            f"with {backend!r} run monitoring cannot read a run's task state and would fail it."
-        )
-    return CeleryRunLauncher(
-        default_queue=settings.celery_queue,
-        broker=settings.celery_broker_url,
-        backend=backend,
-        # STARTED is what tells run monitoring that a worker runs the run (the task asks for
-        # it too); one task at a time per pool process, so a waiting run never holds two.
-        config_source={"task_track_started": True, "worker_prefetch_multiplier": 1},
-        inst_data=inst_data,
-    )
