@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
+from kombu.connection import Connection
 
 from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.detection.registry import fit_model
@@ -125,6 +126,8 @@ def main() -> int:
                 if pool:
                     start_run_worker(site, pool)
                 results[design] = time_daemon(site, staged, len(robots))
+                if pool:
+                    delete_queue(site.settings["PM_CELERY_QUEUE"])
                 report(design, len(files), floors[0], results[design])
         floors.append(measure_floor(robots, files, "after"))
     # Other engineers' jobs share the cores: the floor is taken before and after the designs,
@@ -173,6 +176,12 @@ def start_run_worker(site: DaemonSite, pool: int) -> None:
     wait_for(
         lambda: " ready." in log_path.read_text(), 120, "the Celery run worker", log_path.read_text
     )
+
+
+def delete_queue(queue: str) -> None:
+    """The design's queue, left on the shared broker else."""
+    with Connection(BROKER) as broker:
+        broker.default_channel.queue_delete(queue)
 
 
 def measure_floor(robots: list[str], files: list[tuple[str, Path]], when: str) -> float:
