@@ -34,9 +34,9 @@ def celery_run_launcher(settings: Settings, inst_data: ConfigurableClassData) ->
         default_queue=settings.celery_queue,
         broker=settings.celery_broker_url,
         backend=backend,
-        # STARTED is what tells run monitoring that a worker runs the run (the task asks for
-        # it too); one task at a time per pool process, so a waiting run never holds two.
-        config_source={"task_track_started": True, "worker_prefetch_multiplier": 1},
+        # STARTED is what tells run monitoring that a worker runs the run: dagster-celery's
+        # task asks for it, and celery_runs.yaml asks the workers too.
+        config_source={"task_track_started": True},
         inst_data=inst_data,
     )
 
