@@ -3,7 +3,7 @@
 Run by hand (not a test; it needs the local Postgres server):
 
     .venv/bin/python benchmarks/bench_fleet_throughput.py [--robots 100] [--rounds 12]
-        [--rows 150] [--lanes 1,2]
+        [--rows 150] [--lanes 1,2] [--celery 2,3] [--celery-lanes 2]
 
 Each of ``--robots`` robots (an open fleet: one folder each in the drop folder) gets its own
 trained, active model, fitted on two hours of its own simulated readings, and ``--rounds``
@@ -25,12 +25,18 @@ lane for the whole fleet (one run scoring at a time, as under the former global
 same invocation: the same files scored one after another in one process by the scoring use
 case itself (ingest, detect, store events): the work without sensor ticks, run queue or run
 start-up.
+
+``--celery`` adds designs under dagster-celery's run launcher (``PM_RUN_LAUNCHER=celery``,
+``--celery-lanes`` lanes): one Celery worker of that many pool processes, on the local
+RabbitMQ and a queue of its own, runs every run in its long-lived pool processes, with the
+task states in the design's Dagster database (``db+postgresql://``).
 """
 
 import argparse
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
+from kombu.connection import Connection
 
 from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.detection.registry import fit_model
@@ -64,13 +71,19 @@ from pm_pipeline.db.schema import readings_table
 from pm_pipeline.defs.jobs import LANDED_FILES_JOB, landed_files_in
 from pm_pipeline.services.notifications import store_file_events
 from pm_pipeline.services.scoring import ingest_and_detect
-from pm_pipeline_tests.commands import wait_for
-from pm_pipeline_tests.e2e.daemon_harness import DaemonSite, process_tree, sensor_ticks
+from pm_pipeline_tests.commands import BIN, wait_for
+from pm_pipeline_tests.e2e.daemon_harness import (
+    PROJECT_ROOT,
+    DaemonSite,
+    process_tree,
+    sensor_ticks,
+)
 from pm_pipeline_tests.store import upgraded
 
 SERVER = os.environ.get("PM_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 HISTORY_HOURS = 2.0
 CADENCE_S = 2.0
+BROKER = "pyamqp://guest@127.0.0.1:5672//"
 
 
 def main() -> int:
@@ -79,7 +92,18 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--rows", type=int, default=150)
     parser.add_argument("--lanes", default="1,2", help="designs to run: lane counts, by comma")
+    parser.add_argument(
+        "--celery",
+        default="",
+        help="designs under the Celery run launcher: pool processes of its worker, by comma",
+    )
+    parser.add_argument("--celery-lanes", type=int, default=2, help="lanes of the Celery designs")
     args = parser.parse_args()
+    designs = [(f"{n} lane(s)", n, 0) for n in _counts(args.lanes)]
+    designs += [
+        (f"celery, {args.celery_lanes} lanes, {n} pool", args.celery_lanes, n)
+        for n in _counts(args.celery)
+    ]
     robots = [f"robot-{n:03d}" for n in range(1, args.robots + 1)]
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -87,21 +111,77 @@ def main() -> int:
         print(f"{len(files)} files of {args.rows} readings from {len(robots)} robots", flush=True)
         floors = [measure_floor(robots, files, "before")]
         results = {}
-        for lanes in [int(n) for n in args.lanes.split(",")]:
+        for number, (design, lanes, pool) in enumerate(designs):
             with scratch_databases(2) as (readings_url, dagster_url):
-                site = DaemonSite(root / f"site-{lanes}", readings_url, dagster_pg_url=dagster_url)
+                site = DaemonSite(root / f"site-{number}", readings_url, dagster_pg_url=dagster_url)
                 site.settings = {"PM_SCORING_LANES": str(lanes)}
+                if pool:
+                    site.settings |= celery_run_settings(dagster_url)
                 os.environ["DAGSTER_PG_URL"] = dagster_url  # this process reads the runs back
                 site.prepare()
                 prepare_robots(readings_url, robots)
-                staged = [(robot, copy_of(path, root / f"staged-{lanes}")) for robot, path in files]
-                results[lanes] = time_daemon(site, staged, len(robots))
-                report(f"{lanes} lane(s)", len(files), floors[0], results[lanes])
+                staged = [
+                    (robot, copy_of(path, root / f"staged-{number}")) for robot, path in files
+                ]
+                if pool:
+                    start_run_worker(site, pool)
+                results[design] = time_daemon(site, staged, len(robots))
+                if pool:
+                    delete_queue(site.settings["PM_CELERY_QUEUE"])
+                report(design, len(files), floors[0], results[design])
         floors.append(measure_floor(robots, files, "after"))
     # Other engineers' jobs share the cores: the floor is taken before and after the designs,
     # and the ratios are to their mean.
     summary(len(files), statistics.mean(floors), floors, results)
     return 0
+
+
+def _counts(text: str) -> list[int]:
+    return [int(n) for n in text.split(",") if n.strip()]
+
+
+def celery_run_settings(dagster_url: str) -> dict[str, str]:
+    """The Celery run launcher on the local RabbitMQ, a queue of this design's own, and the
+    task states beside Dagster's storage."""
+    return {
+        "PM_RUN_LAUNCHER": "celery",
+        "PM_CELERY_BROKER_URL": BROKER,
+        "PM_CELERY_BACKEND_URL": f"db+{normalise_url(dagster_url)}",
+        "PM_CELERY_QUEUE": f"pm-bench-{uuid.uuid4().hex[:8]}",
+    }
+
+
+def start_run_worker(site: DaemonSite, pool: int) -> None:
+    """One Celery run worker of ``pool`` processes, as docs/fleet.md says to start it; ready
+    before the daemon starts (its pool processes import the code location at their first
+    run, as a worker's would after a deployment)."""
+    env = {**site.env, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    log_path = site.root / "run-worker.log"
+    command = [
+        str(BIN / "dagster-celery"),
+        *("worker", "start", "-A", "dagster_celery.app", "-y", "celery_runs.yaml"),
+        *("-q", env["PM_CELERY_QUEUE"], "-n", f"bench-{pool}", "--", f"--concurrency={pool}"),
+    ]
+    with log_path.open("w") as log:
+        site.processes.append(
+            subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+    wait_for(
+        lambda: " ready." in log_path.read_text(), 120, "the Celery run worker", log_path.read_text
+    )
+
+
+def delete_queue(queue: str) -> None:
+    """The design's queue, left on the shared broker else."""
+    with Connection(BROKER) as broker:
+        broker.default_channel.queue_delete(queue)
 
 
 def measure_floor(robots: list[str], files: list[tuple[str, Path]], when: str) -> float:
@@ -378,7 +458,7 @@ def report(design: str, files: int, floor_s: float, result: DaemonResult) -> Non
 
 
 def summary(
-    files: int, floor_s: float, floors: list[float], results: dict[int, DaemonResult]
+    files: int, floor_s: float, floors: list[float], results: dict[str, DaemonResult]
 ) -> None:
     each = ", ".join(f"{files / seconds:.2f}" for seconds in floors)
     print(f"\nfloor before, after: {each} files/s; ratios below are to their mean")
@@ -390,10 +470,9 @@ def summary(
         f"{'floor: one process':<34}{files / floor_s:>8.2f}{1.0:>8.1f}{'-':>7}{'-':>7}{'-':>12}"
         f"{'-':>6}"
     )
-    for lanes, result in results.items():
+    for name, result in results.items():
         ordered = sorted(result.latencies)
         p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
-        name = "one lane" if lanes == 1 else f"{lanes} lanes (one scoring per lane)"
         peak = max((n for _, n in result.backlog), default=0)
         print(
             f"{name:<34}{files / result.seconds:>8.2f}{result.seconds / floor_s:>8.1f}"

@@ -268,16 +268,27 @@ class _PipelineSettings(AlertSettings):
         "Operations page).",
         "not an executor; write multiprocess or celery",
     )
+    run_launcher: Literal["process", "celery"] = _setting(
+        "process",
+        "PM_RUN_LAUNCHER",
+        "Where the daemon starts a run: process (a new process on its host, per run) or celery "
+        "(a task on dagster-celery run workers, started with celery_runs.yaml; needs "
+        "PM_CELERY_BACKEND_URL on a database; see the docs' Fleet page, Run launcher).",
+        "not a run launcher; write process or celery",
+    )
     celery_broker_url: str = _setting(
         "pyamqp://guest@127.0.0.1:5672//",
         "PM_CELERY_BROKER_URL",
-        "The Celery broker (RabbitMQ) when PM_EXECUTOR=celery; workers take the same URL.",
+        "The Celery broker (RabbitMQ) when PM_EXECUTOR or PM_RUN_LAUNCHER is celery; workers "
+        "take the same URL.",
         repr=False,  # it may carry a password
     )
     celery_backend_url: str = _setting(
         "rpc://",
         "PM_CELERY_BACKEND_URL",
-        "Where Celery workers report step results when PM_EXECUTOR=celery.",
+        "Where Celery workers report step results when PM_EXECUTOR=celery; with "
+        "PM_RUN_LAUNCHER=celery a database (db+postgresql+psycopg2://...) where the daemon's "
+        "run monitoring reads each run's task state.",
         repr=False,
     )
     celery_queue: str = _setting(

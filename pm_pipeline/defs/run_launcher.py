@@ -10,17 +10,32 @@ end by itself, and run monitoring fails it at its next poll (``poll_interval_sec
 dagster.yaml), after which ``run_retries`` runs it again. A worker on another host (a code
 server reached over the network) cannot be checked from here: its runs keep the max-runtime
 bound.
+
+With ``PM_RUN_LAUNCHER=celery`` the same entry of dagster.yaml gives dagster-celery's
+``CeleryRunLauncher`` instead: each run is a task on the ``PM_CELERY_QUEUE`` queue, executed
+by a long-lived pool process of a Celery worker started with ``celery_runs.yaml``, so a run
+pays no process start and no import of the code location. Its health check asks the result
+backend for the task's state, which every process must read alike: a database
+(``PM_CELERY_BACKEND_URL=db+postgresql+psycopg2://...``), never ``rpc://``, whose states only
+the thread that sent the task receives (run monitoring would read PENDING and fail every run).
+A retraining still starts in a process of its own: its steps run in processes of their own
+(the multiprocess executor), and a Celery pool process, a daemonic process, may not start
+children.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from dagster import DagsterEventType, DagsterRun
-from dagster._core.launcher import DefaultRunLauncher
+from dagster._core.launcher import DefaultRunLauncher, RunLauncher
 from dagster._core.launcher.base import CheckRunHealthResult, WorkerStatus
 from dagster._core.storage.tags import GRPC_INFO_TAG
+from dagster._serdes import ConfigurableClassData
 
+from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.runs.processes import worker_gone
 
 _STARTED_PROCESS = "Started process for run"
@@ -28,6 +43,18 @@ _STARTED_PROCESS = "Started process for run"
 
 class ProjectRunLauncher(DefaultRunLauncher):
     """``DefaultRunLauncher`` with a health check of the run worker's process."""
+
+    @classmethod
+    def from_config_value(  # type: ignore[override]
+        cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]
+    ) -> RunLauncher:
+        settings = load_settings()
+        if settings.run_launcher == "celery":
+            # Imported here: Celery is half a second of imports that the default needs not.
+            from pm_pipeline.defs.celery_run_launcher import celery_run_launcher
+
+            return celery_run_launcher(settings, inst_data)
+        return cls(inst_data=inst_data)
 
     @property
     def supports_check_run_worker_health(self) -> bool:
