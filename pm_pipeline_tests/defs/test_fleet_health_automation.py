@@ -53,3 +53,34 @@ def test_events_refresh_fleet_health_once_a_minute_labels_at_once() -> None:
         landed(file_events.key, day)
         assert not requested(100)
         assert requested(121)  # the next minute
+
+
+def test_a_change_landing_while_fleet_health_refreshes_is_not_dropped() -> None:
+    # A model promoted while fleet_health's refresh ran: the refresh's own update and the
+    # newer model land between the same two evaluations; the model must still count.
+    defs = dg.Definitions(assets=[file_events, event_labels, fleet_health])
+    start = datetime.datetime(2026, 12, 7, 1, 0, 5, tzinfo=datetime.UTC)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(ROBOTS, ["robot-1"])
+        cursor = None
+
+        def requested(seconds: float) -> bool:
+            nonlocal cursor
+            result = dg.evaluate_automation_conditions(
+                defs=defs,
+                instance=instance,
+                asset_selection=dg.AssetSelection.assets(FLEET_HEALTH),
+                cursor=cursor,
+                evaluation_time=start + datetime.timedelta(seconds=seconds),
+            )
+            cursor = result.cursor
+            return result.get_num_requested(FLEET_HEALTH) > 0
+
+        requested(0)
+        instance.report_runless_asset_event(dg.AssetMaterialization(event_labels.key))
+        assert requested(30)
+        instance.report_runless_asset_event(dg.AssetMaterialization(FLEET_HEALTH))
+        instance.report_runless_asset_event(dg.AssetMaterialization(event_labels.key))
+        assert requested(60)
+        instance.report_runless_asset_event(dg.AssetMaterialization(FLEET_HEALTH))
+        assert not requested(90)  # nothing new since: no refresh for its own sake

@@ -10,6 +10,7 @@ from pm_pipeline.core.views.fleet import ROW_COLUMNS, fleet_cell, status_line, s
 from pm_pipeline.db.feedback import read_labels, read_maintenance
 from pm_pipeline.defs.assets.scoring import file_events
 from pm_pipeline.defs.assets.validation import synthetic_events
+from pm_pipeline.defs.automation import deps_updated, since_requested
 from pm_pipeline.defs.resources import ReadingsDatabaseResource, SettingsResource
 from pm_pipeline.services.feedback import label_event
 from pm_pipeline.services.fleet_health import fleet_health as read_fleet_health
@@ -22,18 +23,13 @@ maintenance_records = dg.AssetSpec(
 )
 
 FLEET_CHANGED = (
-    (
-        # Readings, labels, models and maintenance: at the next evaluation.
-        dg.AutomationCondition.any_deps_updated().ignore(dg.AssetSelection.assets(file_events.key))
-        # NO DATA and ages move with the clock, not with the deps.
-        | dg.AutomationCondition.cron_tick_passed("*/10 * * * *")
-    ).since_last_handled()  # pyright: ignore[reportAttributeAccessIssue]
+    # Readings, labels, models and maintenance: at the next evaluation.
+    deps_updated(ignore=dg.AssetSelection.assets(file_events.key))
+    # NO DATA and ages move with the clock, not with the deps.
+    | since_requested(dg.AutomationCondition.cron_tick_passed("*/10 * * * *"))
     # A fleet's files land every second: their events refresh it at most once a minute. A
     # refresh reads every robot, and every 30 s it took most of a core from scoring.
-    | (
-        dg.AutomationCondition.any_deps_updated().since_last_handled()
-        & dg.AutomationCondition.cron_tick_passed("* * * * *").since_last_handled()
-    )
+    | (deps_updated() & since_requested(dg.AutomationCondition.cron_tick_passed("* * * * *")))
 ) & ~dg.AutomationCondition.in_progress()
 FLEET_CHANGED = FLEET_CHANGED.with_label(
     "readings, labels, models or 10 minutes; events at most once a minute"

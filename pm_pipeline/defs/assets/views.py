@@ -25,6 +25,7 @@ from pm_pipeline.db.events import read_events, robot_events
 from pm_pipeline.db.readings import read_recent_readings, readings_bounds, skipped_duplicates
 from pm_pipeline.db.rollups import read_minute_counts, summarise_rollups
 from pm_pipeline.defs.assets.scoring import file_events
+from pm_pipeline.defs.automation import deps_updated
 from pm_pipeline.defs.event_metadata import (
     OPEN_EVENTS_SCHEMA,
     SEVERITY_COLORS,
@@ -36,10 +37,7 @@ from pm_pipeline.defs.resources import ReadingsDatabaseResource
 
 # Refreshed once the events of any landed file are stored, whether other files are still
 # being scored or some file's partition never succeeded (a quarantined file stays missing).
-EVENTS_STORED = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("events stored")
+EVENTS_STORED = (deps_updated() & ~dg.AutomationCondition.in_progress()).with_label("events stored")
 
 
 # Several robots' views refresh in one run (a range of robots) when several are due at once.
