@@ -8,7 +8,7 @@ from dagster._core.definitions.definition_config_schema import (
 )
 
 from pm_pipeline.config.settings import SettingsError, load_settings
-from pm_pipeline.defs.executors import pipeline_executor
+from pm_pipeline.defs.executors import FORKSERVER_PRELOAD, pipeline_executor
 
 
 def test_multiprocess_is_the_default() -> None:
@@ -27,7 +27,7 @@ def test_steps_fork_from_a_server_and_a_run_may_still_set_the_executor() -> None
         step()
 
     default = dg.validate_run_config(retraining, {})["execution"]["multiprocess"]
-    assert default["start_method"] == {"forkserver": {}}
+    assert default["start_method"] == {"forkserver": {"preload_modules": FORKSERVER_PRELOAD}}
     chosen = dg.validate_run_config(
         retraining,
         {"execution": {"config": {"max_concurrent": 2, "start_method": {"spawn": {}}}}},

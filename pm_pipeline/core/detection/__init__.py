@@ -7,3 +7,13 @@ run) imports this package through the registry, and most of them never fit or sc
 top, ``scipy.signal`` and ``sklearn.linear_model`` alone cost about 1 s of CPU per process
 (``python -X importtime -c "import pm_pipeline.definitions"``).
 """
+
+DEFERRED_NUMERICS = (
+    "scipy.linalg",
+    "scipy.signal",
+    "scipy.spatial",
+    "scipy.special",
+    "sklearn.linear_model",
+)
+"""Every module imported that way: a retraining's steps fork from a server that has imported
+them once (see :mod:`pm_pipeline.defs.executors`), instead of each step importing its own."""
