@@ -36,7 +36,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -71,9 +70,8 @@ from pm_pipeline.db.schema import readings_table
 from pm_pipeline.defs.jobs import LANDED_FILES_JOB, landed_files_in
 from pm_pipeline.services.notifications import store_file_events
 from pm_pipeline.services.scoring import ingest_and_detect
-from pm_pipeline_tests.commands import BIN, wait_for
+from pm_pipeline_tests.commands import wait_for
 from pm_pipeline_tests.e2e.daemon_harness import (
-    PROJECT_ROOT,
     DaemonSite,
     process_tree,
     sensor_ticks,
@@ -155,27 +153,7 @@ def start_run_worker(site: DaemonSite, pool: int) -> None:
     """One Celery run worker of ``pool`` processes, as docs/fleet.md says to start it; ready
     before the daemon starts (its pool processes import the code location at their first
     run, as a worker's would after a deployment)."""
-    env = {**site.env, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    log_path = site.root / "run-worker.log"
-    command = [
-        str(BIN / "dagster-celery"),
-        *("worker", "start", "-A", "dagster_celery.app", "-y", "celery_runs.yaml"),
-        *("-q", env["PM_CELERY_QUEUE"], "-n", f"bench-{pool}", "--", f"--concurrency={pool}"),
-    ]
-    with log_path.open("w") as log:
-        site.processes.append(
-            subprocess.Popen(
-                command,
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )
-    wait_for(
-        lambda: " ready." in log_path.read_text(), 120, "the Celery run worker", log_path.read_text
-    )
+    site.start_celery_worker("celery_runs.yaml", f"bench-{pool}", site.env, f"--concurrency={pool}")
 
 
 def delete_queue(queue: str) -> None:

@@ -1,6 +1,7 @@
 """fleet_health follows a fleet's events at most once a minute, and other changes at once."""
 
 import datetime
+from collections.abc import Callable
 
 import dagster as dg
 
@@ -17,24 +18,34 @@ def fleet_health() -> None:
     """Stands in for the real one: only its condition is under test."""
 
 
+DEFS = dg.Definitions(assets=[file_events, event_labels, fleet_health])
+START = datetime.datetime(2026, 12, 7, 1, 0, 5, tzinfo=datetime.UTC)
+
+
+def evaluations(instance: dg.DagsterInstance) -> Callable[[float], bool]:
+    """Evaluate fleet_health's condition ``seconds`` after :data:`START`, tick after tick
+    (the cursor carried), as the daemon does: whether it requests a refresh."""
+    cursor = None
+
+    def requested(seconds: float) -> bool:
+        nonlocal cursor
+        result = dg.evaluate_automation_conditions(
+            defs=DEFS,
+            instance=instance,
+            asset_selection=dg.AssetSelection.assets(FLEET_HEALTH),
+            cursor=cursor,
+            evaluation_time=START + datetime.timedelta(seconds=seconds),
+        )
+        cursor = result.cursor
+        return result.get_num_requested(FLEET_HEALTH) > 0
+
+    return requested
+
+
 def test_events_refresh_fleet_health_once_a_minute_labels_at_once() -> None:
-    defs = dg.Definitions(assets=[file_events, event_labels, fleet_health])
-    start = datetime.datetime(2026, 12, 7, 1, 0, 5, tzinfo=datetime.UTC)
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(ROBOTS, ["robot-1"])
-        cursor = None
-
-        def requested(seconds: float) -> bool:
-            nonlocal cursor
-            result = dg.evaluate_automation_conditions(
-                defs=defs,
-                instance=instance,
-                asset_selection=dg.AssetSelection.assets(FLEET_HEALTH),
-                cursor=cursor,
-                evaluation_time=start + datetime.timedelta(seconds=seconds),
-            )
-            cursor = result.cursor
-            return result.get_num_requested(FLEET_HEALTH) > 0
+        requested = evaluations(instance)
 
         def landed(key: dg.AssetKey, partition: str | None = None) -> None:
             instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
@@ -58,23 +69,9 @@ def test_events_refresh_fleet_health_once_a_minute_labels_at_once() -> None:
 def test_a_change_landing_while_fleet_health_refreshes_is_not_dropped() -> None:
     # A model promoted while fleet_health's refresh ran: the refresh's own update and the
     # newer model land between the same two evaluations; the model must still count.
-    defs = dg.Definitions(assets=[file_events, event_labels, fleet_health])
-    start = datetime.datetime(2026, 12, 7, 1, 0, 5, tzinfo=datetime.UTC)
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(ROBOTS, ["robot-1"])
-        cursor = None
-
-        def requested(seconds: float) -> bool:
-            nonlocal cursor
-            result = dg.evaluate_automation_conditions(
-                defs=defs,
-                instance=instance,
-                asset_selection=dg.AssetSelection.assets(FLEET_HEALTH),
-                cursor=cursor,
-                evaluation_time=start + datetime.timedelta(seconds=seconds),
-            )
-            cursor = result.cursor
-            return result.get_num_requested(FLEET_HEALTH) > 0
+        requested = evaluations(instance)
 
         requested(0)
         instance.report_runless_asset_event(dg.AssetMaterialization(event_labels.key))

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pm_pipeline.defs.execution import LOCAL_INSTANCE_YAML
-from pm_pipeline_tests.commands import BIN, PLUMBING_MODE, clean_env, run_cli
+from pm_pipeline_tests.commands import BIN, PLUMBING_MODE, clean_env, run_cli, wait_for
 from pm_pipeline_tests.in_process import run_main
 from pm_pipeline_tests.store import upgraded
 
@@ -100,6 +100,41 @@ class DaemonSite:
         )
         self.processes.append(process)
         return process
+
+    def start_celery_worker(
+        self, config: str, name: str, env: dict[str, str], *pool: str, ready: bool = True
+    ) -> subprocess.Popen:
+        """``dagster-celery worker start`` with the repo's ``config`` (celery.yaml for steps,
+        celery_runs.yaml for runs) on ``env``'s ``PM_CELERY_QUEUE``, as the docs start it,
+        with ``pool`` options for Celery itself; waits until it is ready unless not
+        ``ready``."""
+        log_path = self.root / f"worker-{name}.log"
+        # `dagster-celery worker start` runs `celery` from PATH, as in an activated venv.
+        env = {**env, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+        command = [
+            str(BIN / "dagster-celery"),
+            *("worker", "start", "-A", "dagster_celery.app", "-y", config),
+            *("-q", env["PM_CELERY_QUEUE"], "-n", name),
+            *(["--", *pool] if pool else []),
+        ]
+        with log_path.open("w") as log:
+            worker = subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.processes.append(worker)
+        if ready:
+            wait_for(
+                lambda: " ready." in log_path.read_text(),
+                120,
+                f"the Celery worker {name}",
+                log_path.read_text,
+            )
+        return worker
 
     def stop_daemon(self, process: subprocess.Popen) -> None:
         """Stop the daemon and everything it started (code server, run workers)."""

@@ -76,22 +76,7 @@ def celery_env(site: DaemonSite, queue: str) -> dict[str, str]:
 
 def start_worker(site: DaemonSite, env: dict[str, str], name: str) -> None:
     """``dagster-celery worker start`` as docs/operations.md says, on this test's own queue."""
-    log = (site.root / f"worker-{name}.log").open("w")
-    command = [
-        str(BIN / "dagster-celery"),
-        *("worker", "start", "-A", "dagster_celery.app", "-y", "celery.yaml"),
-        *("-q", env["PM_CELERY_QUEUE"], "-n", name),
-    ]
-    site.processes.append(
-        subprocess.Popen(
-            command,
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    )
+    site.start_celery_worker("celery.yaml", name, env, ready=False)
 
 
 def workers_by_run(

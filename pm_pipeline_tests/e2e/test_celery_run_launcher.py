@@ -22,10 +22,9 @@ from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.engine import normalise_url, open_engine
 from pm_pipeline.db.registry import activate_model, register_model
-from pm_pipeline_tests.commands import BIN, wait_for
+from pm_pipeline_tests.commands import wait_for
 from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.e2e.daemon_harness import (
-    PROJECT_ROOT,
     DaemonSite,
     process_tree,
     use_local_instance_settings,
@@ -71,25 +70,7 @@ def site(
 
 def start_run_worker(site: DaemonSite) -> subprocess.Popen:
     """A run worker as docs/fleet.md starts it, on this test's own queue."""
-    log_path = site.root / "run-worker.log"
-    env = {**site.env, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    command = [
-        str(BIN / "dagster-celery"),
-        *("worker", "start", "-A", "dagster_celery.app", "-y", "celery_runs.yaml"),
-        *("-q", env["PM_CELERY_QUEUE"], "-n", "runs", "--", f"--concurrency={POOL}"),
-    ]
-    with log_path.open("w") as log:
-        worker = subprocess.Popen(
-            command,
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    site.processes.append(worker)
-    wait_for(lambda: " ready." in log_path.read_text(), 120, "the run worker", log_path.read_text)
-    return worker
+    return site.start_celery_worker("celery_runs.yaml", "runs", site.env, f"--concurrency={POOL}")
 
 
 def run_pids(site: DaemonSite) -> set[int]:
