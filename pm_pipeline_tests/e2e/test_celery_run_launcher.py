@@ -2,9 +2,7 @@
 pool process of a real Celery run worker (RabbitMQ broker, task states in Postgres), robots
 of different lanes score at the same time, and each robot's files score in landing order."""
 
-import os
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,21 +13,23 @@ import pytest
 from kombu.connection import Connection
 
 from pm_pipeline.core.detection.registry import fit_model
-from pm_pipeline.core.landing.batches import scoring_lane
 from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.schema import TIME_COLUMN
-from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.engine import normalise_url, open_engine
 from pm_pipeline.db.registry import activate_model, register_model
-from pm_pipeline_tests.commands import wait_for
-from pm_pipeline_tests.conftest import worn_slice
 from pm_pipeline_tests.e2e.daemon_harness import (
     DaemonSite,
     process_tree,
     use_local_instance_settings,
 )
-from pm_pipeline_tests.e2e.test_scoring_lanes import FILES, ROBOTS, ROWS, finished_runs, lane_spans
+from pm_pipeline_tests.e2e.test_scoring_lanes import (
+    ROBOTS,
+    assert_each_robot_in_order_and_the_lanes_side_by_side,
+    finished_runs,
+    land_in_order,
+    wait_for_the_runs,
+)
 
 pytestmark = pytest.mark.slow  # a real Celery worker; `pytest -m "not slow"` leaves it out
 
@@ -94,36 +94,12 @@ def run_pids(site: DaemonSite) -> set[int]:
 def test_runs_execute_on_celery_workers_in_landing_order(
     site: DaemonSite, robot_day: pd.DataFrame
 ) -> None:
-    assert scoring_lane(ROBOTS[0], 2) != scoring_lane(ROBOTS[1], 2)
-    worn = worn_slice(robot_day, after_hours=6).reset_index(drop=True)
-    then = time.time() - 60
-    for robot in ROBOTS:
-        (site.drop / robot).mkdir()
-        for number, name in enumerate(FILES):
-            path = site.drop / robot / name
-            write_export(worn.iloc[number * ROWS : (number + 1) * ROWS], path)
-            os.utime(path, (then + number, then + number))  # landed a second apart, in order
+    land_in_order(site, robot_day)
     worker = start_run_worker(site)
     site.start_daemon()
-    expected = len(ROBOTS) * len(FILES)
-    wait_for(
-        lambda: (
-            len(runs := finished_runs(site)) == expected
-            and all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in runs)
-        ),
-        420,
-        "the six runs of landed files to succeed",
-        site.daemon_log,
-    )
+    wait_for_the_runs(site)
     # Every run executed in one of the worker's long-lived pool processes, no process of its
     # own: at most POOL pids for six runs, all of them the worker's.
     pids = run_pids(site)
     assert pids and len(pids) <= POOL and pids <= set(process_tree(worker.pid)), pids
-    spans = lane_spans(site)
-    for robot in ROBOTS:
-        ordered = sorted(spans[robot])
-        assert [name for _, _, name in ordered] == list(FILES), robot  # landing order
-        assert all(ordered[i][1] <= ordered[i + 1][0] for i in range(len(ordered) - 1))
-    began = {robot: min(start for start, _, _ in spans[robot]) for robot in ROBOTS}
-    ended = {robot: max(end for _, end, _ in spans[robot]) for robot in ROBOTS}
-    assert began[ROBOTS[0]] < ended[ROBOTS[1]] and began[ROBOTS[1]] < ended[ROBOTS[0]], spans
+    assert_each_robot_in_order_and_the_lanes_side_by_side(site)

@@ -72,9 +72,8 @@ def lane_spans(site: DaemonSite) -> dict[str, list[tuple[float, float, str]]]:
     return spans
 
 
-def test_robots_score_in_parallel_and_each_keeps_landing_order(
-    site: DaemonSite, robot_day: pd.DataFrame
-) -> None:
+def land_in_order(site: DaemonSite, robot_day: pd.DataFrame) -> None:
+    """Each robot (of different lanes) lands FILES into its folder, a second apart."""
     assert scoring_lane(ROBOTS[0], 2) != scoring_lane(ROBOTS[1], 2)
     worn = worn_slice(robot_day, after_hours=6).reset_index(drop=True)
     then = time.time() - 60
@@ -84,7 +83,10 @@ def test_robots_score_in_parallel_and_each_keeps_landing_order(
             path = site.drop / robot / name
             write_export(worn.iloc[number * ROWS : (number + 1) * ROWS], path)
             os.utime(path, (then + number, then + number))  # landed a second apart, in order
-    site.start_daemon()
+
+
+def wait_for_the_runs(site: DaemonSite) -> None:
+    """Every robot's files scored, each run succeeded."""
     expected = len(ROBOTS) * len(FILES)
     wait_for(
         lambda: (
@@ -95,6 +97,9 @@ def test_robots_score_in_parallel_and_each_keeps_landing_order(
         "the six runs of landed files to succeed",
         site.daemon_log,
     )
+
+
+def assert_each_robot_in_order_and_the_lanes_side_by_side(site: DaemonSite) -> None:
     spans = lane_spans(site)
     for robot in ROBOTS:
         ordered = sorted(spans[robot])
@@ -107,3 +112,12 @@ def test_robots_score_in_parallel_and_each_keeps_landing_order(
     began = {robot: min(start for start, _, _ in spans[robot]) for robot in ROBOTS}
     ended = {robot: max(end for _, end, _ in spans[robot]) for robot in ROBOTS}
     assert began[ROBOTS[0]] < ended[ROBOTS[1]] and began[ROBOTS[1]] < ended[ROBOTS[0]], spans
+
+
+def test_robots_score_in_parallel_and_each_keeps_landing_order(
+    site: DaemonSite, robot_day: pd.DataFrame
+) -> None:
+    land_in_order(site, robot_day)
+    site.start_daemon()
+    wait_for_the_runs(site)
+    assert_each_robot_in_order_and_the_lanes_side_by_side(site)
