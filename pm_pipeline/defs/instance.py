@@ -17,6 +17,7 @@ to the same local folder, so they outlive ``dagster dev``.
 """
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from dagster._core.storage.local_compute_log_manager import LocalComputeLogManag
 from dagster._core.storage.root import LocalArtifactStorage
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import DisconnectionError
 
 from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.errors import PipelineError
@@ -107,6 +110,41 @@ def _keep_connections(storage: Any) -> None:
             pool_recycle=KEEP_CONNECTION_RECYCLE_SECONDS,
             max_overflow=KEEP_CONNECTION_MAX_OVERFLOW,
         )
+        _ping_after_idle(part._engine)  # the engine optimize_for_webserver has just made
+
+
+PING_AFTER_IDLE_SECONDS = 5.0
+"""A kept connection idle this long is checked before it is used again."""
+_IDLE_SINCE = "pm_idle_since"
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Check a kept connection that sat idle before a statement uses it, and replace it if
+    the server has dropped it.
+
+    A server that ends idle connections (Neon suspending its compute, a failover, a restart,
+    a pooler recycling) would otherwise fail the next statement of every long-lived process:
+    a sensor tick of the daemon, or a run's write of its materialization. SQLAlchemy's
+    pessimistic disconnect handling: a ``checkout`` listener that raises
+    ``DisconnectionError`` makes the pool open a fresh connection. Statements that follow one
+    another within seconds (a run's writes) skip the check, so it costs a round trip per
+    idle spell, not per statement.
+    """
+
+    @event.listens_for(engine.pool, "checkin")
+    def _idle_from_now(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _alive_after_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except Exception as dropped:  # psycopg2's OperationalError or InterfaceError
+            raise DisconnectionError(str(dropped)) from dropped
 
 
 class ProjectArtifactStorage(LocalArtifactStorage):

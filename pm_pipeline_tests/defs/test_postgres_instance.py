@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from pm_pipeline.core.schema import TIME_COLUMN
 from pm_pipeline.core.simulation.sample import write_export
 from pm_pipeline.db.ingest import ingest_readings
+from pm_pipeline.defs import instance as instance_module
 from pm_pipeline.defs.assets import TRAINING_ASSETS
 from pm_pipeline.defs.io_manager import pipeline_resources
 from pm_pipeline.defs.resources import ReadingsDatabaseResource
@@ -112,3 +113,38 @@ def test_dagster_storage_on_postgres_keeps_its_connections_open(
             instance.all_instigator_state()  # schedule storage
 
     assert 0 < len(opened) <= 3  # one per storage, not 80
+
+
+def test_kept_connections_the_server_dropped_are_replaced_not_failed(
+    tmp_path: Path, postgres_schema_url: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that ends idle connections (Neon suspending, a failover) costs a long-lived
+    process (the daemon, a run) no failed statement."""
+    url = postgres_schema_url()
+    monkeypatch.setenv("DAGSTER_PG_URL", url)
+    monkeypatch.setattr(instance_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    opened: list[Any] = []
+    real_connect = psycopg2.connect
+
+    def kept_connect(*args: Any, **kwargs: Any) -> Any:
+        opened.append(real_connect(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(psycopg2, "connect", kept_connect)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.add_dynamic_partitions("robots", ["robot-1"])
+        instance.get_runs(limit=1)
+        instance.fetch_materializations(dg.AssetKey("file_events"), limit=1)
+        dropped = [c.get_backend_pid() for c in opened if not c.closed]
+        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            for pid in dropped:
+                connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        admin.dispose()
+        assert len(dropped) >= 2
+        assert instance.get_runs(limit=1) == []
+        assert instance.get_dynamic_partitions("robots") == ["robot-1"]
+        assert not instance.fetch_materializations(dg.AssetKey("file_events"), limit=1).records
