@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select
 
 from pm_pipeline.core.detection.lifecycle import OPEN, STATUSES
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.notifications.routing import OPENED, AlertRouting
-from pm_pipeline.core.schema import SYNTHETIC_SOURCE
+from pm_pipeline.core.schema import SYNTHETIC_SOURCE, is_synthetic_source
 from pm_pipeline.db.outbox import enqueue_notifications
 from pm_pipeline.db.schema import events
 from pm_pipeline.db.timestamps import from_db_times, to_db_time, to_db_times
@@ -222,22 +223,31 @@ def read_event(engine: Engine, event_id: int) -> pd.Series:
     return typed_events(frame).iloc[0]
 
 
+EVENT_TIME_COLUMNS = ("start_ts", "end_ts", "created_at", "resolved_at")
 NUMBER_COLUMNS = {
-    "duration_s": "float64",
-    "z_mean": "float64",
-    "z_peak": "float64",
-    "p_value": "float64",
-    "n_samples": "int64",
-    "event_id": "int64",
+    "duration_s": np.dtype("float64"),
+    "z_mean": np.dtype("float64"),
+    "z_peak": np.dtype("float64"),
+    "p_value": np.dtype("float64"),
+    "n_samples": np.dtype("int64"),
+    "event_id": np.dtype("int64"),
 }
 
 
 def typed_events(frame: pd.DataFrame) -> pd.DataFrame:
     """UTC times, and numbers as numbers even when no row came back (pandas then guesses
     ``object``, and sorting by peak z would fail)."""
-    for column in ("start_ts", "end_ts", "created_at", "resolved_at"):
-        frame[column] = from_db_times(frame[column])
-    return frame.astype(NUMBER_COLUMNS)
+    # One new frame from its columns, each converted only when it needs it: astype over
+    # the frame, or an assignment per column, costs milliseconds even for no rows.
+    columns = {}
+    for name in frame.columns:
+        if name in EVENT_TIME_COLUMNS:
+            columns[name] = from_db_times(frame[name])
+        elif name in NUMBER_COLUMNS and frame[name].dtype != NUMBER_COLUMNS[name]:
+            columns[name] = frame[name].astype(NUMBER_COLUMNS[name])
+        else:
+            columns[name] = frame[name]
+    return pd.DataFrame(columns, index=frame.index)
 
 
 def from_landed_files() -> ColumnElement[bool]:
@@ -277,6 +287,29 @@ def robot_events(
     with engine.connect() as connection:
         frame = pd.read_sql(query, connection)
     return typed_events(frame)
+
+
+def file_and_open_events(
+    engine: Engine, robot_id: str, source: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The events of ``robot_id``'s file ``source``, oldest first (as :func:`read_events`
+    gives them), and the robot's events still open, newest first (as :func:`open_events` of
+    :func:`robot_events`), in one query: a scored file reports both, and the robot's whole
+    history of events need not be read for its few open ones."""
+    still_going = (events.c.status == OPEN) & from_landed_files()
+    query = select(events).where(
+        (events.c.robot_id == robot_id) & ((events.c.source == source) | still_going)
+    )
+    with engine.connect() as connection:
+        found = typed_events(pd.read_sql(query, connection))
+    landed = np.array([not is_synthetic_source(name) for name in found["source"]], dtype=bool)
+    of_file = found[found["source"] == source]
+    still_open = found[(found["status"] == OPEN).to_numpy(dtype=bool) & landed]
+    order = ["start_ts", "event_id"]
+    return (
+        of_file.sort_values(order, ignore_index=True),
+        still_open.sort_values(order, ascending=False, ignore_index=True),
+    )
 
 
 def landed_event_spans(

@@ -156,9 +156,18 @@ def activation_log(engine: Engine, robot_id: str) -> pd.DataFrame:
 
 def active_model_version(engine: Engine, robot_id: str) -> str:
     """The robot's active version: the newest one whose synthetic check passed."""
-    active = [entry for entry in list_models(engine, robot_id) if entry.is_active]
-    if active:
-        return active[0].model_version
+    # One row, not every version the robot ever had: each run of landed files asks this for
+    # every robot it scores, and a robot retrained nightly has hundreds.
+    query = (
+        select(model_registry.c.model_version)
+        .where((model_registry.c.robot_id == robot_id) & model_registry.c.is_active)
+        .order_by(model_registry.c.created_at.desc())
+        .limit(1)
+    )
+    with engine.connect() as connection:
+        active = connection.execute(query).scalar()
+    if active is not None:
+        return active
     newest = newest_model_version(engine, robot_id)
     raise PipelineError(
         f"no active model for robot {robot_id!r}: the newest version {newest} did not pass its "

@@ -46,10 +46,30 @@ def reland_grown_archives(context: dg.SensorEvaluationContext, settings: Setting
                     )
 
 
+ARCHIVES_REMEMBERED = 64
+"""Succeeded runs whose archived files this process remembers (see :func:`_archived_in_run`)."""
+_archived_by_run: dict[str, list[tuple[Path, tuple[str, str]]]] = {}
+
+
 def _archived_in_run(
     instance: dg.DagsterInstance, run_id: str
 ) -> list[tuple[Path, tuple[str, str]]]:
-    """(where the file went, its robot and file key) for each file the run materialized."""
+    """(where the file went, its robot and file key) for each file the run materialized.
+
+    Read once per run in this process: the run has succeeded, so its materializations are
+    final, and every tick of the watch would otherwise read them all again (each with its
+    event tables) for a minute after the run.
+    """
+    if run_id not in _archived_by_run:
+        if len(_archived_by_run) >= ARCHIVES_REMEMBERED:
+            del _archived_by_run[next(iter(_archived_by_run))]
+        _archived_by_run[run_id] = _read_archived_in_run(instance, run_id)
+    return _archived_by_run[run_id]
+
+
+def _read_archived_in_run(
+    instance: dg.DagsterInstance, run_id: str
+) -> list[tuple[Path, tuple[str, str]]]:
     found = []
     for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
         materialization = entry.asset_materialization

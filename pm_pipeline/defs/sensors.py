@@ -97,8 +97,10 @@ def landed_file_sensor(
         last_looks=looks_in_cursor(context.cursor),
     )
     fresh, reruns = [], []
-    for decision in (d for d in decisions if d.action == "score"):
-        step = _next_step(context, decision, pm)
+    scorable = [d for d in decisions if d.action == "score"]
+    earlier_runs = _RunsOfBytes(context.instance, scorable)
+    for decision in scorable:
+        step = _next_step(context, decision, pm, earlier_runs.newest(decision))
         if step == "new":
             fresh.append(decision)
         elif step is not None:
@@ -186,15 +188,17 @@ def _robots_to_register(
 
 
 def _next_step(
-    context: dg.SensorEvaluationContext, decision: LandingDecision, settings: Settings
+    context: dg.SensorEvaluationContext,
+    decision: LandingDecision,
+    settings: Settings,
+    record: dg.RunRecord | None,
 ) -> str | tuple[str, str] | None:
-    """``"new"`` for bytes no run has taken yet, ``(rerun_key, crashed_run_id)`` for bytes
-    whose run crashed and Dagster's promised retry never started; None otherwise (a scored
-    duplicate is archived).
+    """``"new"`` for bytes no run has taken yet (``record``, the newest run that took them,
+    is None), ``(rerun_key, crashed_run_id)`` for bytes whose run crashed and Dagster's
+    promised retry never started; None otherwise (a scored duplicate is archived).
 
     The daemon would skip a repeated run key anyway; this keeps the drop folder clean.
     """
-    record = _newest_run(context, decision)
     if record is None:
         return "new"
     earlier = _earlier(record)
@@ -228,20 +232,44 @@ def _next_step(
     return None
 
 
-def _newest_run(
-    context: dg.SensorEvaluationContext, decision: LandingDecision
-) -> dg.RunRecord | None:
-    """The newest run that took these bytes: alone (its run key) or with others (its tag)."""
-    tag, value = decision.content_tag
-    records = [
-        record
-        for record in (
-            _run_with_key(context, decision.run_key),
-            _first(context.instance.get_run_records(dg.RunsFilter(tags={tag: value}), limit=1)),
+class _RunsOfBytes:
+    """The newest run that took each of a tick's files' bytes: alone (its run key) or with
+    others (its content tag). A tick of a fleet's files asks for all of them at once: one
+    query for their run keys and one for which of their content tags any run carries, then
+    one for each file whose tag a run does carry (bytes landed again), rather than two
+    queries per file."""
+
+    def __init__(self, instance: dg.DagsterInstance, decisions: Sequence[LandingDecision]) -> None:
+        self.instance = instance
+        self._by_run_key: dict[str, dg.RunRecord] = {}
+        self._tagged: set[tuple[str, str]] = set()
+        if not decisions:
+            return
+        keyed = instance.get_run_records(
+            dg.RunsFilter(tags={RUN_KEY_TAG: [d.run_key for d in decisions]})
         )
-        if record is not None
-    ]
-    return max(records, key=lambda record: record.create_timestamp, default=None)
+        for record in keyed:
+            key = record.dagster_run.tags.get(RUN_KEY_TAG, "")
+            known = self._by_run_key.get(key)
+            if known is None or record.storage_id > known.storage_id:
+                self._by_run_key[key] = record
+        tag_keys = list(dict.fromkeys(d.content_tag[0] for d in decisions))
+        for key, values in instance.get_run_tags(tag_keys=tag_keys):
+            self._tagged.update((key, value) for value in values)
+
+    def newest(self, decision: LandingDecision) -> dg.RunRecord | None:
+        tag, value = decision.content_tag
+        with_tag = (
+            _first(self.instance.get_run_records(dg.RunsFilter(tags={tag: value}), limit=1))
+            if (tag, value) in self._tagged
+            else None
+        )
+        records = [
+            record
+            for record in (self._by_run_key.get(decision.run_key), with_tag)
+            if record is not None
+        ]
+        return max(records, key=lambda record: record.create_timestamp, default=None)
 
 
 def _run_with_key(context: dg.SensorEvaluationContext, run_key: str) -> dg.RunRecord | None:

@@ -34,7 +34,7 @@ from pm_pipeline.core.parsing.careful import check_export_header
 from pm_pipeline.core.parsing.format import ExportFormat
 from pm_pipeline.core.parsing.opened import OpenedExport
 from pm_pipeline.db.event_lifecycle import ReconciledEvents
-from pm_pipeline.db.events import open_events, read_events, robot_events
+from pm_pipeline.db.events import file_and_open_events
 from pm_pipeline.db.fence import robot_readings_fence
 from pm_pipeline.db.ingest import IngestResult
 from pm_pipeline.db.registry import active_model_version, load_model
@@ -196,6 +196,7 @@ def score_landed_file(
     version, scored = outcome
     stored = scored.stored or ReconciledEvents(0, 0)
     archived, archive_warning = _archived(path, sha256, run.file_away)
+    of_file, still_open = file_and_open_events(run.engine, robot_id, file_key)
     return LandedFileResult(
         robot_id=robot_id,
         file_key=file_key,
@@ -207,8 +208,8 @@ def score_landed_file(
         streamed=scored.streamed,
         notes=scored.notes,
         stored=stored,
-        events=read_events(run.engine, file_key, robot_id),
-        robot_open_events=open_events(robot_events(run.engine, robot_id)),
+        events=of_file,
+        robot_open_events=still_open,
         archived=archived,
         archive_warning=archive_warning,
     )

@@ -2,12 +2,20 @@ import pandas as pd
 import pytest
 
 from pm_pipeline.config.settings import load_settings
+from pm_pipeline.core.detection.lifecycle import OPEN, RESOLVED
 from pm_pipeline.core.detection.registry import detect_events, fit_model
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.trained import fit_minmax_scaling
+from pm_pipeline.core.schema import SYNTHETIC_SOURCE
 from pm_pipeline.db.engine import mask_url, normalise_url, open_engine, resolve_database_url
-from pm_pipeline.db.events import read_events, replace_events
+from pm_pipeline.db.events import (
+    file_and_open_events,
+    open_events,
+    read_events,
+    replace_events,
+    robot_events,
+)
 from pm_pipeline.db.registry import (
     activate_model,
     active_model_version,
@@ -54,6 +62,29 @@ def test_events_replace_per_source(database_url: str, model, robot_day: pd.DataF
     assert len(stored) == 1 and stored["run_id"].tolist() == ["run-a2"]
     assert len(read_events(engine, "b.csv")) == 2
     assert stored["start_ts"].iloc[0] == events["start"].iloc[0]
+
+
+def test_a_files_events_and_the_robots_open_ones_read_at_once(
+    database_url: str, model, robot_day: pd.DataFrame
+) -> None:
+    """One query gives what reading the file's events and the robot's whole history gave:
+    the file's events (open or not), and the robot's open events of landed files only."""
+    engine = open_engine(database_url)
+    register_model(engine, model, "r1", "run-1", {})
+    events = detect_events(model, robot_day)
+    assert len(events) >= 3
+    every_other = [OPEN if n % 2 else RESOLVED for n in range(len(events))]
+    replace_events(engine, "a.csv", events, model.version, "run-a", "r1", every_other)
+    replace_events(engine, "b.csv", events.head(3), model.version, "run-b", "r1", [OPEN] * 3)
+    replace_events(engine, SYNTHETIC_SOURCE, events.head(2), model.version, None, "r1", [OPEN] * 2)
+
+    of_file, still_open = file_and_open_events(engine, "r1", "a.csv")
+
+    pd.testing.assert_frame_equal(of_file, read_events(engine, "a.csv", "r1"))
+    expected_open = open_events(robot_events(engine, "r1")).reset_index(drop=True)
+    pd.testing.assert_frame_equal(still_open, expected_open)
+    assert set(still_open["source"]) == {"a.csv", "b.csv"}
+    assert set(of_file["status"]) == {OPEN, RESOLVED}
 
 
 def test_urls_are_normalised_and_masked() -> None:
