@@ -3,13 +3,13 @@
 Run by hand (not a test; it needs the local Postgres server):
 
     .venv/bin/python benchmarks/bench_fleet_throughput.py [--robots 100] [--rounds 12]
-        [--rows 150] [--lanes 1,2] [--celery 2,3] [--celery-lanes 2]
+        [--rows 150] [--lanes 1,2] [--celery 2,3] [--celery-lanes 2] [--pacing taken,seen]
 
 Each of ``--robots`` robots (an open fleet: one folder each in the drop folder) gets its own
 trained, active model, fitted on two hours of its own simulated readings, and ``--rounds``
 exports of ``--rows`` readings that continue them: a plant whose robots export every five
 minutes. A round is one file per robot (each written aside and renamed in); the next round
-lands as soon as the sensor has taken every file of the one before into runs, so files come
+lands as soon as the pipeline has taken the one before (see ``--pacing``), so files come
 as fast as the pipeline takes them (the sensor takes a lane's files only while the lane has
 no run waiting behind the one scoring, which bounds the backlog). Reported: files per second
 sustained (first landing to last events), each file's latency from landing to its
@@ -18,6 +18,15 @@ each run's queued / launched / started / ended times, and the CPU seconds of the
 code servers and their run workers, under `dagster-daemon run` with the repo's dagster.yaml
 on Postgres. Other jobs on the host slow both sides: the floor is taken before and after the
 designs, the ratios are to their mean, and the load average is printed with each.
+
+``--pacing`` says when the next round lands: ``taken``, once the sensor has taken every file
+of the round before into runs (rounds in bursts: a file is taken at the second sensor look
+that finds it unchanged, and dagster-daemon looks every 5 s, so a round needs two looks and
+100 robots cannot go faster than 10 files/s); ``seen``, once the sensor has looked at every
+file of the round before (its cursor holds their looks), so a round is confirmed while the
+next one is first looked at, as files landing steadily are (a 3,000-robot plant exporting
+every 5 minutes lands 10 files every second, not 100 every 10). Either way at most two
+rounds wait to be taken. Each design runs under each pacing listed.
 
 ``--lanes`` lists the designs run one after the other, each on fresh databases: ``1`` is one
 lane for the whole fleet (one run scoring at a time, as under the former global
@@ -40,6 +49,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,10 +58,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
+from dagster._core.scheduler.instigation import SensorInstigatorData
 from kombu.connection import Connection
 
 from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.detection.registry import fit_model
+from pm_pipeline.core.landing.plan import looks_in_cursor
 from pm_pipeline.core.model.params import settings_for_mode
 from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.parsing.format import ExportFormat
@@ -96,11 +108,24 @@ def main() -> int:
         help="designs under the Celery run launcher: pool processes of its worker, by comma",
     )
     parser.add_argument("--celery-lanes", type=int, default=2, help="lanes of the Celery designs")
+    parser.add_argument(
+        "--pacing",
+        default="taken,seen",
+        help="when the next round lands, by comma: taken (bursts) or seen (steady)",
+    )
     args = parser.parse_args()
-    designs = [(f"{n} lane(s)", n, 0) for n in _counts(args.lanes)]
-    designs += [
+    launchers = [(f"{n} lane(s)", n, 0) for n in _counts(args.lanes)]
+    launchers += [
         (f"celery, {args.celery_lanes} lanes, {n} pool", args.celery_lanes, n)
         for n in _counts(args.celery)
+    ]
+    pacings = [p.strip() for p in args.pacing.split(",") if p.strip()]
+    if not set(pacings) <= set(PACINGS):
+        parser.error(f"--pacing: {args.pacing!r}; write taken, seen or taken,seen")
+    designs = [
+        (f"{name}, {pacing}", lanes, pool, pacing)
+        for name, lanes, pool in launchers
+        for pacing in pacings
     ]
     robots = [f"robot-{n:03d}" for n in range(1, args.robots + 1)]
     with tempfile.TemporaryDirectory() as folder:
@@ -109,7 +134,7 @@ def main() -> int:
         print(f"{len(files)} files of {args.rows} readings from {len(robots)} robots", flush=True)
         floors = [measure_floor(robots, files, "before")]
         results = {}
-        for number, (design, lanes, pool) in enumerate(designs):
+        for number, (design, lanes, pool, pacing) in enumerate(designs):
             with scratch_databases(2) as (readings_url, dagster_url):
                 site = DaemonSite(root / f"site-{number}", readings_url, dagster_pg_url=dagster_url)
                 site.settings = {"PM_SCORING_LANES": str(lanes)}
@@ -123,7 +148,7 @@ def main() -> int:
                 ]
                 if pool:
                     start_run_worker(site, pool)
-                results[design] = time_daemon(site, staged, len(robots))
+                results[design] = time_daemon(site, staged, len(robots), PACINGS[pacing])
                 if pool:
                     delete_queue(site.settings["PM_CELERY_QUEUE"])
                 report(design, len(files), floors[0], results[design])
@@ -286,13 +311,42 @@ def ready_to_land(site: DaemonSite, files: list[tuple[str, Path]]) -> None:
         (site.drop / robot).mkdir(parents=True, exist_ok=True)
 
 
-def time_daemon(site: DaemonSite, files: list[tuple[str, Path]], per_round: int) -> DaemonResult:
-    """Land the files round by round; seconds from the first landing until the last file's
-    events are stored, each file's latency, the runs, and the backlog over time."""
+def taken(instance: dg.DagsterInstance) -> set[str]:
+    """The paths of the files that runs of landed files have taken."""
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=LANDED_FILES_JOB))
+    return {landed["path"] for run in runs for landed in landed_files_in(run.run_config)}
+
+
+def seen(instance: dg.DagsterInstance) -> set[str]:
+    """The paths the landed-file sensor has looked at (its cursor keeps its last look at
+    each file still in the folder), and those already taken into runs."""
+    looked: set[str] = set()
+    for state in instance.all_instigator_state():
+        data = state.instigator_data
+        if state.name == "landed_file_sensor" and isinstance(data, SensorInstigatorData):
+            looked |= set(looks_in_cursor(data.cursor))
+    return looked | taken(instance)
+
+
+PACINGS = {"taken": taken, "seen": seen}
+ROUNDS_WAITING = 2
+"""Rounds landed and not yet taken into runs, at most: the backlog stays bounded."""
+
+
+def time_daemon(
+    site: DaemonSite,
+    files: list[tuple[str, Path]],
+    per_round: int,
+    ready_for_next: Callable[[dg.DagsterInstance], set[str]] = taken,
+) -> DaemonResult:
+    """Land the files round by round, each once ``ready_for_next`` holds every file of the
+    one before; seconds from the first landing until the last file's events are stored,
+    each file's latency, the runs, and the backlog over time."""
     site.start_daemon()
     landed_at: dict[tuple[str, str], float] = {}
     backlog: list[tuple[float, int]] = []
     loads: list[float] = []
+    waiting: list[set[str]] = []
     try:
         ready_to_land(site, files)
         started = time.time()
@@ -303,10 +357,15 @@ def time_daemon(site: DaemonSite, files: list[tuple[str, Path]], per_round: int)
                     path.replace(site.drop / robot / path.name)
                     landed_at[(robot, path.name)] = time.time()
                 names = {str(site.drop / robot / path.name) for robot, path in this_round}
-                while not names <= taken(instance):
+                waiting.append(names)
+                while not names <= ready_for_next(instance) or (
+                    len(waiting) >= ROUNDS_WAITING and not waiting[0] <= taken(instance)
+                ):
                     backlog.append((time.time() - started, len(landed_at) - archived_count(site)))
                     loads.append(os.getloadavg()[0])
-                    time.sleep(2)
+                    time.sleep(0.5)
+                while waiting and waiting[0] <= taken(instance):
+                    waiting.pop(0)
             while archived_count(site) < len(files):
                 backlog.append((time.time() - started, len(landed_at) - archived_count(site)))
                 loads.append(os.getloadavg()[0])
@@ -321,12 +380,6 @@ def time_daemon(site: DaemonSite, files: list[tuple[str, Path]], per_round: int)
     finally:
         site.stop_all()
     return DaemonResult(last - started, latencies, runs, backlog, loads)
-
-
-def taken(instance: dg.DagsterInstance) -> set[str]:
-    """The paths of the files that runs of landed files have taken."""
-    runs = instance.get_runs(filters=dg.RunsFilter(job_name=LANDED_FILES_JOB))
-    return {landed["path"] for run in runs for landed in landed_files_in(run.run_config)}
 
 
 def file_latencies(
