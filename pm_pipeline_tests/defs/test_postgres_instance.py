@@ -87,25 +87,37 @@ def test_graph_on_postgres_readings_and_postgres_instance(
     assert all(row[3] > 0 for row in events)
 
 
+def production_home(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A DAGSTER_HOME holding the repo's dagster.yaml, its storage at ``url``."""
+    monkeypatch.setenv("DAGSTER_PG_URL", url)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def connections_opened(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every psycopg2 connection opened from now on, in order."""
+    opened: list[Any] = []
+    real_connect = psycopg2.connect
+
+    def recorded_connect(*args: Any, **kwargs: Any) -> Any:
+        opened.append(real_connect(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(psycopg2, "connect", recorded_connect)
+    return opened
+
+
 def test_dagster_storage_on_postgres_keeps_its_connections_open(
     tmp_path: Path, postgres_schema_url: Callable[[], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A run of landed files reads and writes Dagster's storage a dozen times per file;
     dagster-postgres alone would open a connection for each statement."""
-    monkeypatch.setenv("DAGSTER_PG_URL", postgres_schema_url())
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    opened: list[object] = []
-    real_connect = psycopg2.connect
-
-    def counting_connect(*args: Any, **kwargs: Any) -> Any:
-        opened.append(args)
-        return real_connect(*args, **kwargs)
-
+    home = production_home(tmp_path, postgres_schema_url(), monkeypatch)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.add_dynamic_partitions("robots", ["robot-1"])
-        monkeypatch.setattr(psycopg2, "connect", counting_connect)
+        opened = connections_opened(monkeypatch)
         for _ in range(20):
             instance.get_runs(limit=1)  # run storage
             instance.fetch_materializations(dg.AssetKey("file_events"), limit=1)  # event log
@@ -121,19 +133,9 @@ def test_kept_connections_the_server_dropped_are_replaced_not_failed(
     """A server that ends idle connections (Neon suspending, a failover) costs a long-lived
     process (the daemon, a run) no failed statement."""
     url = postgres_schema_url()
-    monkeypatch.setenv("DAGSTER_PG_URL", url)
+    home = production_home(tmp_path, url, monkeypatch)
     monkeypatch.setattr(instance_module, "PING_AFTER_IDLE_SECONDS", 0.0)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    opened: list[Any] = []
-    real_connect = psycopg2.connect
-
-    def kept_connect(*args: Any, **kwargs: Any) -> Any:
-        opened.append(real_connect(*args, **kwargs))
-        return opened[-1]
-
-    monkeypatch.setattr(psycopg2, "connect", kept_connect)
+    opened = connections_opened(monkeypatch)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.add_dynamic_partitions("robots", ["robot-1"])
         instance.get_runs(limit=1)
