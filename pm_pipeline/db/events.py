@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select
 from pm_pipeline.core.detection.lifecycle import OPEN, STATUSES
 from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.notifications.routing import OPENED, AlertRouting
-from pm_pipeline.core.schema import SYNTHETIC_SOURCE, is_synthetic_source
+from pm_pipeline.core.schema import SYNTHETIC_SOURCE
 from pm_pipeline.db.outbox import enqueue_notifications
 from pm_pipeline.db.schema import events
 from pm_pipeline.db.timestamps import from_db_times, to_db_time, to_db_times
@@ -296,19 +296,17 @@ def file_and_open_events(
     gives them), and the robot's events still open, newest first (as :func:`open_events` of
     :func:`robot_events`), in one query: a scored file reports both, and the robot's whole
     history of events need not be read for its few open ones."""
-    still_going = (events.c.status == OPEN) & from_landed_files()
     query = select(events).where(
-        (events.c.robot_id == robot_id) & ((events.c.source == source) | still_going)
+        (events.c.robot_id == robot_id)
+        & from_landed_files()
+        & ((events.c.source == source) | (events.c.status == OPEN))
     )
     with engine.connect() as connection:
         found = typed_events(pd.read_sql(query, connection))
-    landed = np.array([not is_synthetic_source(name) for name in found["source"]], dtype=bool)
-    of_file = found[found["source"] == source]
-    still_open = found[(found["status"] == OPEN).to_numpy(dtype=bool) & landed]
     order = ["start_ts", "event_id"]
     return (
-        of_file.sort_values(order, ignore_index=True),
-        still_open.sort_values(order, ascending=False, ignore_index=True),
+        found[found["source"] == source].sort_values(order, ignore_index=True),
+        open_events(found).sort_values(order, ascending=False, ignore_index=True),
     )
 
 
