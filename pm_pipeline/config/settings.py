@@ -290,6 +290,7 @@ class _PipelineSettings(AlertSettings):
         "PM_RUN_LAUNCHER=celery a database (db+postgresql+psycopg2://...) where the daemon's "
         "run monitoring reads each run's task state.",
         repr=False,
+        validate_default=True,  # rpc://, the default, is refused with PM_RUN_LAUNCHER=celery
     )
     celery_queue: str = _setting(
         "dagster",
@@ -371,6 +372,21 @@ class _PipelineSettings(AlertSettings):
             ExportFormat(info.data.get("axis_count", AXIS_COUNT), value)
         except ExportSettingError as error:
             raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("celery_backend_url")
+    @classmethod
+    def _backend_run_monitoring_reads(cls, value: str, info: ValidationInfo) -> str:
+        # Refused with the settings, so the daemon, `pm-pipeline dev` and the code location
+        # say so when they start, not when the launcher meets its first run.
+        if info.data.get("run_launcher") == "celery" and value.startswith("rpc"):
+            raise ValueError(
+                "PM_RUN_LAUNCHER=celery needs PM_CELERY_BACKEND_URL on a database that the "
+                "daemon and the workers share (e.g. "
+                "db+postgresql+psycopg2://user:password@host:5432/db): with "
+                f"{_shown(value)} run monitoring cannot read a run's task state and would "
+                "fail every run."
+            )
         return value
 
     @field_validator("timezone")

@@ -13,7 +13,6 @@ from dagster_celery.launcher import CeleryRunLauncher
 from dagster_celery.tags import DAGSTER_CELERY_TASK_ID_TAG
 
 from pm_pipeline.config.settings import Settings
-from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.defs.run_launcher import ProjectRunLauncher
 
 
@@ -22,18 +21,11 @@ def celery_run_launcher(settings: Settings, inst_data: ConfigurableClassData) ->
 
     The URLs are read here, in the process that launches and monitors runs, and never
     written into the instance's config, so a password in them stays out of the UI."""
-    backend = settings.celery_backend_url
-    if backend.startswith("rpc"):
-        raise PipelineError(
-            "PM_RUN_LAUNCHER=celery needs PM_CELERY_BACKEND_URL on a database that the daemon "
-            "and the workers share (e.g. db+postgresql+psycopg2://user:password@host:5432/db): "
-            f"with {backend!r} run monitoring cannot read a run's task state and would fail it."
-        )
     return ProjectCeleryRunLauncher(
         by_process=ProjectRunLauncher(inst_data=inst_data),
         default_queue=settings.celery_queue,
         broker=settings.celery_broker_url,
-        backend=backend,
+        backend=settings.celery_backend_url,  # never rpc://: the settings refuse it
         # STARTED is what tells run monitoring that a worker runs the run: dagster-celery's
         # task asks for it, and celery_runs.yaml asks the workers too.
         config_source={"task_track_started": True},

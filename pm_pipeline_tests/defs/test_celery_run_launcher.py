@@ -13,10 +13,10 @@ from dagster._core.test_utils import create_run_for_test
 from dagster_celery.tags import DAGSTER_CELERY_TASK_ID_TAG
 
 from pm_pipeline.config.settings import SettingsError, load_settings
-from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.defs.celery_run_launcher import ProjectCeleryRunLauncher, _in_own_process
 from pm_pipeline.defs.execution import prepare_local_home
 from pm_pipeline.defs.run_launcher import ProjectRunLauncher
+from pm_pipeline_tests.commands import clean_env, run_cli
 from pm_pipeline_tests.defs.test_instance_settings import worker_run
 
 
@@ -99,13 +99,44 @@ def test_retraining_starts_in_its_own_process(celery_home: tuple[Path, str]) -> 
     assert _in_own_process(training) and not _in_own_process(scoring)
 
 
-def test_an_rpc_backend_is_refused_with_the_fix(
+def test_an_rpc_backend_is_refused_with_the_fix_by_the_settings() -> None:
+    for backend in ({}, {"PM_CELERY_BACKEND_URL": "rpc://"}):  # the default, and said
+        with pytest.raises(SettingsError) as refused:
+            load_settings({"PM_RUN_LAUNCHER": "celery", **backend})
+        assert str(refused.value) == (
+            "PM_RUN_LAUNCHER=celery needs PM_CELERY_BACKEND_URL on a database that the daemon "
+            "and the workers share (e.g. db+postgresql+psycopg2://user:password@host:5432/db): "
+            "with 'rpc://' run monitoring cannot read a run's task state and would fail every "
+            "run."
+        )
+    # Celery steps under the process launcher report back to the thread that sent them.
+    assert load_settings({"PM_EXECUTOR": "celery"}).celery_backend_url == "rpc://"
+
+
+def test_pm_pipeline_dev_refuses_an_rpc_backend_before_it_starts_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PM_CELERY_BACKEND_URL", raising=False)  # the default, rpc://
+    state = tmp_path / "state"
+    # A process of its own: were it not refused, `dev` would serve until the timeout.
+    refused = run_cli(
+        "dev",
+        env=clean_env({"PM_STATE_DIR": str(state), "PM_RUN_LAUNCHER": "celery"}),
+        cwd=tmp_path,
+        expect=1,
+        timeout=60,
+    )
+    assert refused.stderr.startswith("error: PM_RUN_LAUNCHER=celery needs PM_CELERY_BACKEND_URL")
+    assert refused.stdout == "" and not state.exists()  # no instance, no database made
+
+
+def test_the_launcher_meets_the_same_refusal(
     celery_home: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PM_CELERY_BACKEND_URL", "rpc://")
     with (
         dg.DagsterInstance.from_config(str(celery_home[0])) as instance,
-        pytest.raises(PipelineError, match=r"db\+postgresql\+psycopg2://"),
+        pytest.raises(SettingsError, match=r"db\+postgresql\+psycopg2://"),
     ):
         instance.run_launcher  # noqa: B018 - built when first read
 
