@@ -17,7 +17,9 @@ spread over the table as they do in a plant.
 Stage one holds ``--first-robots`` robots (10: 5.2 million readings), stage two adds the
 others (100: 51.8 million). At each stage the 7-day training window of ``robot-001``, the
 newest 7 days, is read through :func:`pm_pipeline.services.training.read_training_window`
-from both tables: one warm-up read, then the median of five. Then the 1-minute rollups are
+from both tables: one warm-up read, then the median of five; so is robot-001's newest
+reading time, read with its readings counted (what ``fleet_health`` read per robot before)
+and without (one probe of the key's index, what it reads now). Then the 1-minute rollups are
 made for every reading (one set-based insert, timed), the sizes are printed, and
 :func:`pm_pipeline.services.retention.retain_readings` removes January (its partitions
 of readings and rollups) with a cutoff of 1 February, after a CHECKPOINT.
@@ -29,6 +31,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
 
 import pandas as pd
 import sqlalchemy as sa
@@ -36,6 +39,7 @@ import sqlalchemy as sa
 from pm_pipeline.db.engine import normalise_url, open_engine
 from pm_pipeline.db.migrate import upgrade_store
 from pm_pipeline.db.partitions import ensure_months, months_spanning
+from pm_pipeline.db.readings import newest_reading_time, readings_span
 from pm_pipeline.db.rollups import rollup_query
 from pm_pipeline.db.schema import readings_minute, readings_table
 from pm_pipeline.services.retention import RetentionPolicy, retain_readings
@@ -85,17 +89,33 @@ def fill(engine: sa.Engine, table: str, robots: tuple[int, int], days: float) ->
     return time.perf_counter() - started
 
 
+def median_seconds(read: Callable[[], object]) -> float:
+    """Median seconds of five calls of ``read``, after one warm-up."""
+    read()
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        read()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 def time_window_reads(engine: sa.Engine, table: str) -> tuple[float, int]:
     """Median seconds of five reads of robot-001's newest 7 days (after one warm-up)."""
     window = TrainingWindow(last_days=WINDOW_DAYS)
     readings = readings_table(table)
     rows = len(read_training_window(engine, readings, "robot-001", window))
-    times = []
-    for _ in range(5):
-        started = time.perf_counter()
-        read_training_window(engine, readings, "robot-001", window)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), rows
+    return median_seconds(lambda: read_training_window(engine, readings, "robot-001", window)), rows
+
+
+def time_newest_reads(engine: sa.Engine) -> tuple[float, float]:
+    """Median seconds of robot-001's newest reading time, read as fleet_health read it before
+    (:func:`readings_span`: its readings counted too) and as it reads it now."""
+    readings = readings_table()
+    return (
+        median_seconds(lambda: readings_span(engine, readings, "robot-001")),
+        median_seconds(lambda: newest_reading_time(engine, readings, "robot-001")),
+    )
 
 
 def count(engine: sa.Engine, table: str) -> int:
@@ -128,7 +148,9 @@ def make_rollups(engine: sa.Engine) -> float:
     return time.perf_counter() - started
 
 
-def stage(engine: sa.Engine, robots: tuple[int, int], days: float, results: list) -> None:
+def stage(
+    engine: sa.Engine, robots: tuple[int, int], days: float, results: list, newest: list
+) -> None:
     for table in TABLES.values():
         seconds = fill(engine, table, robots, days)
         print(f"  filled {table} with robots {robots[0]}-{robots[1]} in {seconds:.0f} s")
@@ -137,6 +159,9 @@ def stage(engine: sa.Engine, robots: tuple[int, int], days: float, results: list
         median, rows = time_window_reads(engine, table)
         results.append((total, kind, median, rows))
         print(f"  {total:>11,} readings, {kind:>13}: 7-day window ({rows:,} rows) {median:.3f} s")
+    counted, probed = time_newest_reads(engine)
+    newest.append((total, counted, probed))
+    print(f"  newest reading of one robot: {counted:.3f} s counting, {probed:.4f} s not")
 
 
 def main() -> None:
@@ -173,11 +198,13 @@ def run(engine: sa.Engine, args: argparse.Namespace) -> None:
             )
         )
     results: list = []
+    newest: list = []
     print(f"stage 1: {args.first_robots} robots, {args.days:g} days at 0.5 Hz")
-    stage(engine, (1, args.first_robots), args.days, results)
+    stage(engine, (1, args.first_robots), args.days, results, newest)
     print(f"stage 2: {args.robots} robots")
-    stage(engine, (args.first_robots + 1, args.robots), args.days, results)
+    stage(engine, (args.first_robots + 1, args.robots), args.days, results, newest)
     report_reads(results)
+    report_newest(newest)
     report_sizes(engine, make_rollups(engine))
     report_retention(engine)
 
@@ -188,6 +215,13 @@ def report_reads(results: list) -> None:
     smallest = {kind: median for total, kind, median, _ in results[:2]}
     for total, kind, median, _ in results:
         print(f"| {total:,} | {kind} | {median:.3f} | {median / smallest[kind]:.2f}× |")
+
+
+def report_newest(newest: list) -> None:
+    print("\n| readings | one robot's newest reading, its readings counted (s) | not counted (s) |")
+    print("|---:|---:|---:|")
+    for total, counted, probed in newest:
+        print(f"| {total:,} | {counted:.3f} | {probed:.4f} |")
 
 
 def report_sizes(engine: sa.Engine, rollup_seconds: float) -> None:

@@ -9,7 +9,7 @@ from pm_pipeline.config.robots import Fleet
 from pm_pipeline.config.settings import Settings
 from pm_pipeline.core.views.fleet import Limits, RobotFacts, fleet_rows
 from pm_pipeline.db.events import open_events, robot_events
-from pm_pipeline.db.readings import last_ingested_at, readings_span, stored_robot_ids
+from pm_pipeline.db.readings import last_ingested_at, newest_reading_time, stored_robot_ids
 from pm_pipeline.db.registry import list_models
 from pm_pipeline.services.feedback import baseline_state, robot_feedback
 from pm_pipeline.services.quarantine import QuarantinedFile, list_quarantined, quarantined_since
@@ -54,7 +54,9 @@ def robot_facts(
     """What one robot's status is judged from, read from the store and the drop folder."""
     still_open = open_events(robot_events(engine, robot_id))
     severities = still_open["severity"].value_counts()
-    _, _, newest = readings_span(engine, table, robot_id)
+    # One probe of the key's index, not a count of a year of readings: fleet_health reads
+    # every robot's facts each time it refreshes.
+    newest = newest_reading_time(engine, table, robot_id)
     active = next((entry for entry in list_models(engine, robot_id) if entry.is_active), None)
     state = baseline_state(engine, table, robot_id)
     feedback = robot_feedback(engine, robot_id)
