@@ -104,14 +104,20 @@ def readings_span(
     return int(count), stamps.iloc[0], stamps.iloc[1]
 
 
-def count_readings_since(engine: Engine, table: Table, robot_id: str, start: pd.Timestamp) -> int:
-    """How many of the robot's stored readings are at or after ``start``."""
+def count_readings_since(
+    engine: Engine, table: Table, robot_id: str, start: pd.Timestamp, at_most: int
+) -> int:
+    """How many of the robot's stored readings are at or after ``start``, counted up to
+    ``at_most``: a baseline may lie months back, and its readings are checked each tick."""
     time_column = table.c[time_column_of(table)]
-    query = select(func.count()).where(
-        (table.c.robot_id == robot_id) & (time_column >= to_db_time(engine, start))
+    since = (
+        select(time_column)
+        .where((table.c.robot_id == robot_id) & (time_column >= to_db_time(engine, start)))
+        .limit(at_most)
+        .subquery()
     )
     with engine.connect() as connection:
-        return int(connection.execute(query).scalar_one())
+        return int(connection.execute(select(func.count()).select_from(since)).scalar_one())
 
 
 def readings_bounds(

@@ -112,7 +112,8 @@ class BaselineState:
 
     baseline: Baseline | None
     readings_since: int
-    """Readings stored from the baseline's start on."""
+    """Readings stored from the baseline's start on, counted while the baseline is awaited
+    and up to :data:`BASELINE_MIN_READINGS` (0 otherwise)."""
     model_predates: bool
     """True when no model, or only models older than the baseline, is active."""
 
@@ -146,5 +147,7 @@ def baseline_state(engine: Engine, table: Table, robot_id: str) -> BaselineState
         return BaselineState(None, 0, False)
     active = [entry for entry in list_models(engine, robot_id) if entry.is_active]
     predates = not active or active[0].window_start < baseline.start
-    since = count_readings_since(engine, table, robot_id, baseline.start)
+    if not predates:
+        return BaselineState(baseline, 0, predates)
+    since = count_readings_since(engine, table, robot_id, baseline.start, BASELINE_MIN_READINGS)
     return BaselineState(baseline, since, predates)

@@ -97,8 +97,9 @@ def test_a_new_normal_trains_the_next_model_from_the_events_start(
     label_event(engine, event_id, "new-normal", "ann")
     state = baseline_state(engine, table, "r1")
     later = int((robot_day[TIME_COLUMN] >= start).sum())
-    assert state.awaiting and state.readings_since == later
-    assert state.retraining_due == (later >= BASELINE_MIN_READINGS)
+    assert later > BASELINE_MIN_READINGS  # counted no further: all that is compared with it
+    assert state.awaiting and state.readings_since == BASELINE_MIN_READINGS
+    assert state.retraining_due
     settings = load_settings(SETTINGS)
     window = training_readings(settings, engine, database_url, table, "r1", TrainingWindow())
     assert window.readings[TIME_COLUMN].min() == start
@@ -121,6 +122,11 @@ def test_maintenance_starts_a_new_baseline_and_resolves_what_was_open(
     assert window.readings[TIME_COLUMN].tolist() == times[times >= at].tolist()
     state = baseline_state(engine, table, "r1")
     assert state.awaiting and "maintenance: gearbox replaced" in state.describe()
+    # Work near the end: fewer readings since than a model needs, each counted.
+    record_maintenance(engine, "r1", times.iloc[-100], "ann", "belt tensioned")
+    waiting = baseline_state(engine, table, "r1")
+    assert waiting.readings_since == 100 and not waiting.retraining_due
+    assert f"waits for 100 of {BASELINE_MIN_READINGS} readings" in waiting.describe()
     # Work after the newest reading: no reading to train on yet, and the message says why.
     record_maintenance(engine, "r1", times.iloc[-1] + pd.Timedelta(seconds=1), "ann", None)
     with pytest.raises(PipelineError, match="readings since its new baseline"):
