@@ -9,7 +9,7 @@ from sqlalchemy import Engine, Table
 
 from pm_pipeline.config.robots import Fleet
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.db.events import open_events, robot_events
+from pm_pipeline.db.events import robot_events, robot_open_events
 from pm_pipeline.db.readings import has_readings, readings_span, stored_robot_ids
 from pm_pipeline.db.registry import list_models
 
@@ -42,7 +42,7 @@ def _overview(
 ) -> RobotOverview:
     count, _, last = readings_span(engine, readings, robot_id)
     active = [entry.model_version for entry in list_models(engine, robot_id) if entry.is_active]
-    still_open = open_events(robot_events(engine, robot_id))
+    still_open = robot_open_events(engine, robot_id)
     return RobotOverview(
         robot_id, axis_count, active[0] if active else None, count, last, len(still_open)
     )

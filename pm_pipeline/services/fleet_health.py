@@ -8,7 +8,7 @@ from sqlalchemy import Engine, Table
 from pm_pipeline.config.robots import Fleet
 from pm_pipeline.config.settings import Settings
 from pm_pipeline.core.views.fleet import Limits, RobotFacts, fleet_rows
-from pm_pipeline.db.events import open_events, robot_events
+from pm_pipeline.db.events import robot_open_events
 from pm_pipeline.db.readings import last_ingested_at, newest_reading_time, stored_robot_ids
 from pm_pipeline.db.registry import list_models
 from pm_pipeline.services.feedback import baseline_state, robot_feedback
@@ -52,7 +52,7 @@ def robot_facts(
     now: pd.Timestamp,
 ) -> RobotFacts:
     """What one robot's status is judged from, read from the store and the drop folder."""
-    still_open = open_events(robot_events(engine, robot_id))
+    still_open = robot_open_events(engine, robot_id)
     severities = still_open["severity"].value_counts()
     # One probe of the key's index, not a count of a year of readings: fleet_health reads
     # every robot's facts each time it refreshes.

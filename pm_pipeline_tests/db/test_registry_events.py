@@ -15,6 +15,7 @@ from pm_pipeline.db.events import (
     read_events,
     replace_events,
     robot_events,
+    robot_open_events,
 )
 from pm_pipeline.db.registry import (
     activate_model,
@@ -83,6 +84,9 @@ def test_a_files_events_and_the_robots_open_ones_read_at_once(
     pd.testing.assert_frame_equal(of_file, read_events(engine, "a.csv", "r1"))
     expected_open = open_events(robot_events(engine, "r1")).reset_index(drop=True)
     pd.testing.assert_frame_equal(still_open, expected_open)
+    # A robot's status reads its open events alone, as the same rows.
+    pd.testing.assert_frame_equal(robot_open_events(engine, "r1"), expected_open)
+    assert robot_open_events(engine, "r2").empty
     assert set(still_open["source"]) == {"a.csv", "b.csv"}
     assert set(of_file["status"]) == {OPEN, RESOLVED}
 
