@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, Connection, Engine, Select, delete, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select
 
 from pm_pipeline.core.detection.lifecycle import OPEN, STATUSES
 from pm_pipeline.core.errors import PipelineError
@@ -265,6 +265,7 @@ def robot_events(
     robot_id: str,
     since: pd.Timestamp | None = None,
     severity: str | None = None,
+    status: str | None = None,
 ) -> pd.DataFrame:
     """A robot's events found in landed files (not the synthetic set), newest first.
 
@@ -274,6 +275,8 @@ def robot_events(
         Keep events still going at or after this time (their end is not before it).
     severity
         ``ALERT`` or ``ERROR``, or None for both.
+    status
+        ``open`` or ``resolved``, or None for both.
     """
     query = (
         select(events)
@@ -284,23 +287,17 @@ def robot_events(
         query = query.where(events.c.end_ts >= to_db_time(engine, since))
     if severity is not None:
         query = query.where(events.c.severity == severity)
-    return _read_typed(engine, query)
+    if status is not None:
+        query = query.where(events.c.status == status)
+    with engine.connect() as connection:
+        frame = pd.read_sql(query, connection)
+    return typed_events(frame)
 
 
 def robot_open_events(engine: Engine, robot_id: str) -> pd.DataFrame:
     """The robot's events still open (:func:`open_events` of :func:`robot_events`), newest
     first, read alone: a robot's status needs its few open events, not a year of history."""
-    query = (
-        select(events)
-        .where((events.c.robot_id == robot_id) & from_landed_files() & (events.c.status == OPEN))
-        .order_by(events.c.start_ts.desc(), events.c.event_id.desc())
-    )
-    return _read_typed(engine, query)
-
-
-def _read_typed(engine: Engine, query: Select) -> pd.DataFrame:
-    with engine.connect() as connection:
-        return typed_events(pd.read_sql(query, connection))
+    return robot_events(engine, robot_id, status=OPEN)
 
 
 def file_and_open_events(
