@@ -294,6 +294,18 @@ def robot_events(
     return typed_events(frame)
 
 
+def has_landed_events(engine: Engine, robot_id: str) -> bool:
+    """True when the store holds at least one event of the robot found in a landed file
+    (one probe of the robot's event index, not its history)."""
+    query = (
+        select(events.c.event_id)
+        .where((events.c.robot_id == robot_id) & from_landed_files())
+        .limit(1)
+    )
+    with engine.connect() as connection:
+        return connection.execute(query).first() is not None
+
+
 def robot_open_events(engine: Engine, robot_id: str) -> pd.DataFrame:
     """The robot's events still open (:func:`open_events` of :func:`robot_events`), newest
     first, read alone: a robot's status needs its few open events, not a year of history."""

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, Table
 
 from pm_pipeline.config.robots import Fleet
 from pm_pipeline.core.errors import PipelineError
-from pm_pipeline.db.events import robot_events, robot_open_events
+from pm_pipeline.db.events import has_landed_events, robot_open_events
 from pm_pipeline.db.readings import has_readings, readings_span, stored_robot_ids
 from pm_pipeline.db.registry import list_models
 
@@ -60,7 +60,7 @@ def check_known_robot(engine: Engine, readings: Table, fleet: Fleet, robot_id: s
     """
     if robot_id in fleet.robots or has_readings(engine, readings, robot_id):
         return robot_id
-    if list_models(engine, robot_id) or not robot_events(engine, robot_id).empty:
+    if list_models(engine, robot_id) or has_landed_events(engine, robot_id):
         return robot_id
     known = sorted({*fleet.robot_ids, *stored_robot_ids(engine, readings)})
     where = f"the robots file {fleet.source}" if fleet.source else "the deployment (no robots file)"

@@ -11,6 +11,7 @@ from pm_pipeline.core.schema import SYNTHETIC_SOURCE
 from pm_pipeline.db.engine import mask_url, normalise_url, open_engine, resolve_database_url
 from pm_pipeline.db.events import (
     file_and_open_events,
+    has_landed_events,
     open_events,
     read_events,
     replace_events,
@@ -89,6 +90,21 @@ def test_a_files_events_and_the_robots_open_ones_read_at_once(
     assert robot_open_events(engine, "r2").empty
     assert set(still_open["source"]) == {"a.csv", "b.csv"}
     assert set(of_file["status"]) == {OPEN, RESOLVED}
+
+
+def test_a_robot_has_landed_events_once_a_file_of_it_has_one(
+    database_url: str, model, robot_day: pd.DataFrame
+) -> None:
+    """The probe agrees with reading the robot's history: the synthetic set's events and
+    another robot's do not count."""
+    engine = open_engine(database_url)
+    register_model(engine, model, "r1", "run-1", {})
+    events = detect_events(model, robot_day)
+    replace_events(engine, SYNTHETIC_SOURCE, events.head(2), model.version, None, "r1")
+    assert not has_landed_events(engine, "r1") and robot_events(engine, "r1").empty
+    replace_events(engine, "a.csv", events.head(1), model.version, "run-a", "r1")
+    assert has_landed_events(engine, "r1") and not robot_events(engine, "r1").empty
+    assert not has_landed_events(engine, "r2")
 
 
 def test_urls_are_normalised_and_masked() -> None:
