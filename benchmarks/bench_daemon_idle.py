@@ -21,7 +21,6 @@ events counted, show that the setup still does its work.
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -77,38 +76,32 @@ def trained_site(root: Path, readings: pd.DataFrame) -> DaemonSite:
     return site
 
 
-def start(command: list[str], site: DaemonSite, log: Path) -> subprocess.Popen:
+def standalone_workspace(site: DaemonSite) -> Path:
+    """``dagster code-server start`` on a free port, kept in the site's processes (stopped
+    with its process group, as a daemon is), and a workspace file that names it."""
+    port = free_port()
+    log = site.root / "code-server.log"
     with log.open("w") as out:
-        return subprocess.Popen(
-            command,
+        server = subprocess.Popen(
+            [
+                str(BIN / "dagster"),
+                *("code-server", "start", "-m", "pm_pipeline.definitions"),
+                *("--location-name", LOCATION, "-h", "127.0.0.1", "-p", str(port)),
+            ],
             cwd=PROJECT_ROOT,
             env=site.env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-
-def standalone_workspace(site: DaemonSite) -> tuple[Path, subprocess.Popen]:
-    """``dagster code-server start`` on a free port, and a workspace file that names it."""
-    port = free_port()
-    log = site.root / "code-server.log"
-    server = start(
-        [
-            str(BIN / "dagster"),
-            *("code-server", "start", "-m", "pm_pipeline.definitions"),
-            *("--location-name", LOCATION, "-h", "127.0.0.1", "-p", str(port)),
-        ],
-        site,
-        log,
-    )
+    site.processes.append(server)
     wait_for(lambda: "Started Dagster code proxy server" in log.read_text(), 120, "the code server")
     workspace = site.root / "workspace.yaml"
     workspace.write_text(
         "load_from:\n  - grpc_server:\n"
         f"      host: 127.0.0.1\n      port: {port}\n      location_name: {LOCATION}\n"
     )
-    return workspace, server
+    return workspace
 
 
 @dataclass(frozen=True)
@@ -123,18 +116,12 @@ class Idle:
 def measure(setup: str, minutes: float, readings: pd.DataFrame) -> Idle:
     with tempfile.TemporaryDirectory() as folder:
         site = trained_site(Path(folder), readings)
-        roots: list[subprocess.Popen] = []
         try:
             workspace = PROJECT_ROOT / "workspace.yaml"
             if setup == "standalone":
-                workspace, server = standalone_workspace(site)
-                roots.append(server)
-            daemon = start(
-                [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)],
-                site,
-                site.root / "daemon-0.log",
-            )
-            roots.append(daemon)
+                workspace = standalone_workspace(site)
+            site.start_daemon(workspace)
+            roots = list(site.processes)
             wait_for(lambda: "landed_file_sensor" in site.daemon_log(), 120, "the first tick")
             time.sleep(10)  # past the start-up of the daemon and its first code server
             totals: dict[int, float] = {}
@@ -166,14 +153,7 @@ def measure(setup: str, minutes: float, readings: pd.DataFrame) -> Idle:
                     sa.text("SELECT count(*) FROM pm_events WHERE source = 'faulty.csv'")
                 ).scalar_one()
         finally:
-            for root in roots:
-                if root.poll() is None:
-                    os.killpg(root.pid, signal.SIGTERM)
-                    try:
-                        root.wait(timeout=30)
-                    except subprocess.TimeoutExpired:
-                        os.killpg(root.pid, signal.SIGKILL)
-                        root.wait()
+            site.stop_all()
     return Idle(setup, idle / minutes, seen_servers, scored_after, int(events))
 
 

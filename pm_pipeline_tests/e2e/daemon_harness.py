@@ -88,10 +88,11 @@ class DaemonSite:
         ones under test)."""
         return run_main(*args, env=self.env, cwd=PROJECT_ROOT)
 
-    def start_daemon(self) -> subprocess.Popen:
+    def start_daemon(self, workspace: str | Path = "workspace.yaml") -> subprocess.Popen:
+        """``dagster-daemon run -w WORKSPACE`` (the repo's, unless another is given)."""
         log = (self.root / f"daemon-{len(self.processes)}.log").open("w")
         process = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)],
             cwd=PROJECT_ROOT,
             env=self.env,
             stdout=log,
