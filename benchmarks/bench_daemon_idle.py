@@ -21,7 +21,6 @@ events counted, show that the setup still does its work.
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -77,24 +76,18 @@ def trained_site(root: Path, readings: pd.DataFrame) -> DaemonSite:
 
 
 def standalone_workspace(site: DaemonSite) -> Path:
-    """``dagster code-server start`` on a free port, kept in the site's processes (stopped
-    with its process group, as a daemon is), and a workspace file that names it."""
+    """``dagster code-server start`` on a free port, among the site's processes, and a
+    workspace file that names it."""
     port = free_port()
     log = site.root / "code-server.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [
-                str(BIN / "dagster"),
-                *("code-server", "start", "-m", "pm_pipeline.definitions"),
-                *("--location-name", LOCATION, "-h", "127.0.0.1", "-p", str(port)),
-            ],
-            cwd=PROJECT_ROOT,
-            env=site.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    site.processes.append(server)
+    site.start(
+        [
+            str(BIN / "dagster"),
+            *("code-server", "start", "-m", "pm_pipeline.definitions"),
+            *("--location-name", LOCATION, "-h", "127.0.0.1", "-p", str(port)),
+        ],
+        log,
+    )
     wait_for(lambda: "Started Dagster code proxy server" in log.read_text(), 120, "the code server")
     workspace = site.root / "workspace.yaml"
     workspace.write_text(

@@ -90,15 +90,21 @@ class DaemonSite:
 
     def start_daemon(self, workspace: str | Path = "workspace.yaml") -> subprocess.Popen:
         """``dagster-daemon run -w WORKSPACE`` (the repo's, unless another is given)."""
-        log = (self.root / f"daemon-{len(self.processes)}.log").open("w")
-        process = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)],
-            cwd=PROJECT_ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        command = [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)]
+        return self.start(command, self.root / f"daemon-{len(self.processes)}.log")
+
+    def start(self, command: list[str], log: Path) -> subprocess.Popen:
+        """``command`` in the repo on this site's environment, in a process group of its own
+        (stopped by :meth:`stop_all` with everything it started), its output in ``log``."""
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.processes.append(process)
         return process
 
