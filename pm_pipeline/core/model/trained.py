@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -227,7 +228,7 @@ class TrainedModel:
         Fields added later (for the cusum mode, the excluded count) are left out while unset,
         so a model without them has the dictionary, and so the version, it always had.
         """
-        content = {**asdict(self), "params": self.params.to_dict()}
+        content = {**_plain(self), "params": self.params.to_dict()}
         if content["conditioning"] is None:
             del content["conditioning"]
         else:
@@ -264,6 +265,21 @@ class TrainedModel:
     @property
     def epoch_ts(self) -> pd.Timestamp:
         return pd.Timestamp(self.epoch)
+
+
+def _plain(value: Any) -> Any:
+    """``dataclasses.asdict``'s dictionaries and lists, without its deep copy of every
+    number: a cusum model's stored moments are tens of thousands of floats, and copying them
+    one by one took most of the time of hashing a model."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {item.name: _plain(getattr(value, item.name)) for item in fields(value)}
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        if all(isinstance(item, (float, int)) for item in value):
+            return type(value)(value)
+        return type(value)(_plain(item) for item in value)
+    return value
 
 
 def with_context_names(model: TrainedModel, names: dict[str, str]) -> TrainedModel:
