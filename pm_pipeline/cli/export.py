@@ -8,7 +8,7 @@ import pandas as pd
 from pm_pipeline.cli.progress import progress_bar
 from pm_pipeline.cli.robot_choice import chosen_robot
 from pm_pipeline.core.detection.contributions import top_contributors
-from pm_pipeline.core.feedback.labels import newest_labels
+from pm_pipeline.core.feedback.labels import label_of, newest_labels
 from pm_pipeline.core.schema import is_synthetic_source
 from pm_pipeline.core.views.cells import neutralise_formulas
 from pm_pipeline.core.views.health import measure_data_health, rank_top_events, summarise_axes
@@ -90,16 +90,14 @@ EVENT_COLUMNS_FIRST = ["event_id", "robot_id", "axis", "severity", "status", "ch
 
 def with_feedback(events: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     """``events`` with ``change`` (its latest lifecycle change: opened, escalated or
-    resolved) and ``label`` (its newest label, empty when none), the identifying columns
-    first."""
-    newest = newest_labels(labels)
-    label = events["event_id"].map(newest.set_index("event_id")["label"]) if len(newest) else None
+    resolved) and ``label`` (its newest label, empty when none; matched as training matches
+    it, so a rescored event keeps its label), the identifying columns first."""
+    label = label_of(events, newest_labels(labels))
     change = events["status"].where(
         events["status"] == "resolved",
         events["severity"].map({"ERROR": "escalated"}).fillna("opened"),
     )
-    out = events.assign(change=change, label=label if label is not None else "")
-    out["label"] = out["label"].fillna("")
+    out = events.assign(change=change, label=label.fillna(""))
     return out[EVENT_COLUMNS_FIRST + [c for c in out.columns if c not in EVENT_COLUMNS_FIRST]]
 
 

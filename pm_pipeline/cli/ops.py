@@ -142,21 +142,22 @@ def lineage(args: argparse.Namespace) -> int:
             f"{event['run_id']}, in its partition of robot {robot!r} and the day it landed"
         ),
     ]
-    lines += _feedback_lines(engine, robot, int(args.event_id))
+    lines += _feedback_lines(engine, event)
     print("\n".join(lines))
     return 0
 
 
-def _feedback_lines(engine, robot: str, event_id: int) -> list[str]:
-    """The event's labels, newest last, and the robot's maintenance records."""
+def _feedback_lines(engine, event: pd.Series) -> list[str]:
+    """The event's labels, newest last (also those given to it before a rescore stored it
+    again), and the robot's maintenance records."""
+    from pm_pipeline.core.feedback.labels import labels_of_event
     from pm_pipeline.db.feedback import read_labels, read_maintenance
 
-    labels = read_labels(engine, robot)
-    lines = [
-        f"  labelled      {row.label} by {row.labelled_by} at {_stamp(row.labelled_at)}"
-        + (f" ({row.note})" if row.note else "")
-        for row in labels[labels["event_id"] == event_id].itertuples()
-    ] or [f"  labelled      not yet: `pm-pipeline events label {event_id} LABEL`"]
+    robot = str(event["robot_id"])
+    labels = labels_of_event(read_labels(engine, robot), event)
+    lines = [_label_line(label, event) for label in labels.to_dict("records")] or [
+        f"  labelled      not yet: `pm-pipeline events label {event['event_id']} LABEL`"
+    ]
     lines += [
         f"  maintenance   {_stamp(row.performed_at)} by {row.recorded_by}"
         + (f": {row.note}" if row.note else "")
@@ -164,6 +165,27 @@ def _feedback_lines(engine, robot: str, event_id: int) -> list[str]:
         for row in read_maintenance(engine, robot).itertuples()
     ]
     return lines
+
+
+def _label_line(label: dict, event: pd.Series) -> str:
+    """One label; when a rescore has since changed the event, what the label was given to."""
+    line = f"  labelled      {label['label']} by {label['labelled_by']} at " + _stamp(
+        label["labelled_at"]
+    )
+    if isinstance(label["note"], str) and label["note"]:
+        line += f" ({label['note']})"
+    given_to = []
+    if int(label["event_id"]) != int(event["event_id"]):
+        given_to.append(f"event {label['event_id']}")
+    version, severity = label["model_version"], label["severity"]
+    if isinstance(version, str) and (version, severity) != (
+        event["model_version"],
+        event["severity"],
+    ):
+        given_to.append(f"an {severity} of model version {version}")
+    if given_to:
+        line += f"; given to {', '.join(given_to)}, before a rescore"
+    return line
 
 
 def _excluded(metrics: dict) -> str:

@@ -21,7 +21,8 @@ def add_label(
     engine: Engine, event: pd.Series, label: str, by: str, note: str | None = None
 ) -> int:
     """Append ``label`` to a stored ``event`` (a row of :func:`pm_pipeline.db.events.read_event`);
-    its id. The event's robot, axis and span are copied with it.
+    its id. The event's robot, axis, span, model version and severity are copied with it:
+    a rescore may later store the event anew, and the label keeps what it judged.
     """
     row = {
         "event_id": int(event["event_id"]),
@@ -33,6 +34,8 @@ def add_label(
         "note": note,
         "labelled_by": by,
         "labelled_at": to_db_time(engine, _now()),
+        "model_version": str(event["model_version"]),
+        "severity": str(event["severity"]),
     }
     with engine.begin() as connection:
         return int(

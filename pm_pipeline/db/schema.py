@@ -159,6 +159,10 @@ event_labels = Table(
     Column("note", Text),
     Column("labelled_by", String(128), nullable=False),
     Column("labelled_at", DateTime(timezone=True), nullable=False),
+    # The labelled event's model version and severity when it was labelled; NULL in labels
+    # given before they were recorded.
+    Column("model_version", String(64)),
+    Column("severity", String(8)),
     Index("ix_pm_event_labels_robot", "robot_id", "labelled_at"),
     Index("ix_pm_event_labels_event", "event_id"),
 )

@@ -26,8 +26,15 @@ readings (see :func:`pm_pipeline.core.simulation.synthetic.verification_readings
 
 
 def table_markdown(frame: pd.DataFrame) -> dg.MetadataValue:
-    """A small frame as a markdown table."""
-    return dg.MetadataValue.md(frame.to_markdown(index=False, floatfmt=".6g"))
+    """A small frame as a markdown table: numbers to six significant digits, text as stored.
+
+    tabulate reads any text that looks like a number as one: a model version such as
+    ``1234567890e1`` would show as ``1.23457e+10``, so text columns are never parsed.
+    """
+    text = [i for i, dtype in enumerate(frame.dtypes) if not pd.api.types.is_numeric_dtype(dtype)]
+    return dg.MetadataValue.md(
+        frame.to_markdown(index=False, floatfmt=".6g", disable_numparse=text)
+    )
 
 
 def readings_metadata(frame: pd.DataFrame) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from pm_pipeline.db.events import read_events, replace_events
 from pm_pipeline.db.ingest import ingest_readings
 from pm_pipeline.db.registry import register_model
 from pm_pipeline.db.schema import DEFAULT_READINGS_TABLE, DEFAULT_TIME_COLUMN, readings_table
+from pm_pipeline.services.feedback import label_event
 from pm_pipeline_tests.commands import clean_env, run_cli
 from pm_pipeline_tests.in_process import run_main
 
@@ -207,6 +208,47 @@ def test_lineage_of_a_synthetic_event_names_its_verification_set(
         "source        day.csv" in landed
         and "file_events materialization of file 'day.csv'" in landed
     )
+
+
+def test_a_label_follows_its_event_through_a_rescore_and_says_what_it_judged(
+    stored: dict[str, str],
+    robot_day: pd.DataFrame,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Another model version rescores day.csv and stores its events anew (new ids, the
+    labelled ALERT now an ERROR): `export` and `lineage` show the label on the new event, as
+    training counts it, and `lineage` says which event and model version it was given to."""
+    engine = open_engine(stored["PM_DATABASE_URL"])
+    landed = read_events(engine, "day.csv", ROBOT).sort_values("start_ts")
+    labelled = int(landed["event_id"].iloc[0])
+    label_event(engine, labelled, "false-alarm", "ann", "door opened")
+    other = fit_model(robot_day, fit_minmax_scaling(robot_day), SeedSettings(z_alert=2.5))
+    assert other.version != stored["version"]
+    register_model(engine, other, ROBOT, "run-retrain", {})
+    first, last = robot_day[TIME_COLUMN].iloc[0], robot_day[TIME_COLUMN].iloc[-1]
+    rescored = pd.DataFrame(
+        [
+            event("axis_1", "ERROR", first + pd.Timedelta(hours=1), 5),
+            event("axis_2", "ERROR", last - pd.Timedelta(minutes=11), 10),
+        ]
+    )
+    replace_events(engine, "day.csv", rescored, other.version, "run-e", ROBOT, ["resolved"] * 2)
+    now = read_events(engine, "day.csv", ROBOT).sort_values("start_ts")
+    engine.dispose()
+    again = int(now["event_id"].iloc[0])
+    assert again != labelled
+
+    run_main("export", "--out", tmp_path / "out", cwd=tmp_path, env=settings_of(stored))
+    exported = pd.read_csv(tmp_path / "out" / "events.csv").set_index("event_id")["label"]
+    assert exported.fillna("").to_dict() == {again: "false-alarm", int(now["event_id"].iloc[1]): ""}
+    said = run_main(
+        "lineage", str(again), cwd=tmp_path, env=settings_of(stored), capsys=capsys
+    ).stdout
+    given = f"given to event {labelled}, an ALERT of model version {stored['version']}"
+    assert "labelled      false-alarm by ann at " in said and "(door opened)" in said
+    assert f"{given}, before a rescore" in said
+    assert f"model version {other.version}" in said
 
 
 def test_all_robots_lists_the_fleets_events(

@@ -45,7 +45,7 @@ from pm_pipeline_tests.fixtures import main_schema
 
 def test_head_is_the_newest_revision() -> None:
     # Other branches chain their revisions on these ids.
-    assert head_revision() == "0009_models_once"
+    assert head_revision() == "0010_label_provenance"
 
 
 def test_the_revision_files_name_alembic_s_chain_in_order() -> None:
@@ -97,7 +97,7 @@ def test_a_store_at_head_opens_without_alembic(empty_url: str) -> None:
 def test_a_fresh_database_gets_every_table_at_head(empty_url: str) -> None:
     engine = open_engine(empty_url)
     assert store_revision(engine) is None
-    assert upgrade_store(engine) == (None, "0009_models_once")
+    assert upgrade_store(engine) == (None, "0010_label_provenance")
     assert table_names(engine) == OUR_TABLES | {"pm_alembic_version"}
     assert store_revision(engine) == head_revision()
     with engine.connect() as connection:
@@ -321,3 +321,37 @@ def test_the_axis_models_stored_copies_go_and_other_values_stay(empty_url: str) 
     with engine.connect() as connection:
         kept = connection.execute(sa.select(asset_values.c.asset_key)).scalars().all()
     assert sorted(kept) == ["minmax_scaler", "thresholds/axis_1"]
+
+
+def test_labels_given_before_0010_are_kept_with_no_version_and_survive_a_downgrade(
+    empty_url: str,
+) -> None:
+    """0010 records the labelled event's model version and severity; a label given before
+    keeps every column it had and holds NULL there, and going back to 0009 keeps it too."""
+    engine = open_engine(empty_url)
+    upgrade_store(engine, "0009_models_once")
+    labelled_at = pd.Timestamp("2026-03-02 10:00")
+    row = {
+        "event_id": 7,
+        "robot_id": "robot-1",
+        "axis": "axis_2",
+        "event_start": pd.Timestamp("2026-03-01 08:00").to_pydatetime(),
+        "event_end": pd.Timestamp("2026-03-01 08:10").to_pydatetime(),
+        "label": "false-alarm",
+        "note": "door opened",
+        "labelled_by": "ann",
+        "labelled_at": labelled_at.to_pydatetime(),
+    }
+    columns = ", ".join(row)
+    insert = sa.text(f"INSERT INTO pm_event_labels ({columns}) VALUES (:{', :'.join(row)})")
+    with engine.begin() as connection:
+        connection.execute(insert, row)
+    before = snapshot(engine, "pm_event_labels")
+    upgrade_store(engine)
+    after = snapshot(engine, "pm_event_labels")
+    assert kept_columns(after, before[0]) == before
+    [stored] = pd.read_sql("SELECT * FROM pm_event_labels", engine).to_dict("records")
+    assert stored["model_version"] is None and stored["severity"] is None
+    with engine.begin() as connection:
+        command.downgrade(store_config(connection), "0009_models_once")
+    assert snapshot(engine, "pm_event_labels") == before

@@ -12,7 +12,7 @@ from pm_pipeline.core.detection.registry import fit_model
 from pm_pipeline.core.model.params import SeedSettings
 from pm_pipeline.core.model.trained import fit_minmax_scaling
 from pm_pipeline.core.schema import TIME_COLUMN
-from pm_pipeline.db.events import read_events, replace_events
+from pm_pipeline.db.events import read_event, read_events, replace_events
 from pm_pipeline.db.feedback import read_labels
 from pm_pipeline.db.readings import read_readings
 from pm_pipeline.db.registry import activate_model, list_models, register_model
@@ -108,6 +108,13 @@ def test_label_event_job_stores_a_label_from_its_config(
     assert list(labels[["event_id", "label", "labelled_by", "note"]].itertuples(index=False)) == [
         (labelled, "false-alarm", "ann", "door")
     ]
+    # What it judged, kept with it, and shown with the recent labels in the UI.
+    judged = read_event(database.engine(), labelled)
+    [kept] = labels[["model_version", "severity"]].itertuples(index=False)
+    assert tuple(kept) == (judged["model_version"], judged["severity"])
+    [materialization] = result.asset_materializations_for_node("event_labels")
+    shown = str(materialization.metadata["recent_labels"].value)
+    assert f"| {judged['severity']} " in shown and f"| {judged['model_version']} " in shown
     assert label_event_job.name == "label_event_job"
 
 

@@ -116,7 +116,7 @@ def spans_to_exclude(
         judged by a model older than the baseline) and confirmed ones (by their stored span,
         even when a rescore has since removed them).
     """
-    by_label = _label_of(events, newest)
+    by_label = label_of(events, newest)
     kept = by_label.isna() | (by_label == CONFIRMED)
     if baseline is not None:
         old_normal = (events["start_ts"] >= baseline.start) & (
@@ -141,9 +141,17 @@ def spans_to_exclude(
     return spans.sort_values("start_ts", ignore_index=True)
 
 
-def _label_of(events: pd.DataFrame, newest: pd.DataFrame) -> pd.Series:
+def label_of(events: pd.DataFrame, newest: pd.DataFrame) -> pd.Series:
     """Each event's newest label (NaN: none), matched by id, else by axis and start (a
-    rescore stores an event again under a new id)."""
+    rescore stores an event again under a new id).
+
+    Parameters
+    ----------
+    events
+        Stored events: ``event_id``, ``axis`` and ``start_ts``.
+    newest
+        Their robot's :func:`newest_labels`.
+    """
     if newest.empty or events.empty:
         return pd.Series([None] * len(events), index=events.index, dtype=object)
     by_id = events["event_id"].map(newest.set_index("event_id")["label"])
@@ -152,6 +160,26 @@ def _label_of(events: pd.DataFrame, newest: pd.DataFrame) -> pd.Series:
     )["label"]
     spans = pd.MultiIndex.from_arrays([events["axis"], events["start_ts"]])
     return by_id.fillna(pd.Series(by_span.reindex(spans).to_numpy(), index=events.index))
+
+
+def labels_of_event(labels: pd.DataFrame, event: pd.Series) -> pd.DataFrame:
+    """Every label given to ``event``, oldest first: under its id, or, given to an event
+    stored before a rescore stored it again, by its axis and start (as :func:`label_of`
+    matches them).
+
+    Parameters
+    ----------
+    labels
+        The robot's stored labels, oldest first.
+    event
+        A stored event: ``event_id``, ``axis`` and ``start_ts``.
+    """
+    if labels.empty:
+        return labels
+    same = (labels["event_id"] == int(event["event_id"])) | (
+        (labels["axis"] == event["axis"]) & (labels["event_start"] == event["start_ts"])
+    )
+    return labels[same].reset_index(drop=True)
 
 
 def labelled_precision(newest: pd.DataFrame) -> tuple[float | None, int]:

@@ -11,6 +11,7 @@ from pm_pipeline.db.feedback import read_labels, read_maintenance
 from pm_pipeline.defs.assets.scoring import file_events
 from pm_pipeline.defs.assets.validation import synthetic_events
 from pm_pipeline.defs.automation import deps_updated, since_requested
+from pm_pipeline.defs.metadata import table_markdown
 from pm_pipeline.defs.resources import ReadingsDatabaseResource, SettingsResource
 from pm_pipeline.services.feedback import label_event
 from pm_pipeline.services.fleet_health import fleet_health as read_fleet_health
@@ -66,13 +67,23 @@ def event_labels(
     context.log.info(f"event {done.event_id} of {done.robot_id} labelled {done.label}")
     labels = read_labels(engine)
     shown = labels.tail(RECENT_LABELS)[
-        ["event_id", "robot_id", "axis", "label", "labelled_by", "labelled_at", "note"]
+        [
+            "event_id",
+            "robot_id",
+            "axis",
+            "severity",
+            "model_version",
+            "label",
+            "labelled_by",
+            "labelled_at",
+            "note",
+        ]
     ]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(labels),
             "labelled": f"event {done.event_id} of {done.robot_id}: {done.label}",
-            "recent_labels": dg.MetadataValue.md(shown.to_markdown(index=False)),
+            "recent_labels": table_markdown(shown),
         }
     )
 
@@ -108,13 +119,11 @@ def fleet_health(
                 f"robots_{str(status).lower().replace(' ', '_')}": int(count)
                 for status, count in rows["status"].value_counts().items()
             },
-            "maintenance": dg.MetadataValue.md(
-                maintenance[["robot_id", "performed_at", "note", "recorded_by"]].to_markdown(
-                    index=False
-                )
-                if len(maintenance)
-                else "no maintenance recorded"
-            ),
+            "maintenance": table_markdown(
+                maintenance[["robot_id", "performed_at", "note", "recorded_by"]]
+            )
+            if len(maintenance)
+            else dg.MetadataValue.md("no maintenance recorded"),
         }
     )
 
