@@ -91,8 +91,10 @@ EVENT_COLUMNS_FIRST = ["event_id", "robot_id", "axis", "severity", "status", "ch
 def with_feedback(events: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     """``events`` with ``change`` (its latest lifecycle change: opened, escalated or
     resolved) and ``label`` (its newest label, empty when none; matched as training matches
-    it, so a rescored event keeps its label), the identifying columns first."""
-    label = label_of(events, newest_labels(labels))
+    it, so a rescored event keeps its label), the identifying columns first. Only landed
+    files' events are labelled; a synthetic set's never are."""
+    landed = ~events["source"].map(is_synthetic_source).astype(bool)
+    label = label_of(events, newest_labels(labels)).where(landed)
     change = events["status"].where(
         events["status"] == "resolved",
         events["severity"].map({"ERROR": "escalated"}).fillna("opened"),

@@ -242,6 +242,20 @@ def test_a_label_follows_its_event_through_a_rescore_and_says_what_it_judged(
     run_main("export", "--out", tmp_path / "out", cwd=tmp_path, env=settings_of(stored))
     exported = pd.read_csv(tmp_path / "out" / "events.csv").set_index("event_id")["label"]
     assert exported.fillna("").to_dict() == {again: "false-alarm", int(now["event_id"].iloc[1]): ""}
+    # The synthetic set holds events of the same axes and starts; none is labelled.
+    run_main(
+        "export",
+        "--out",
+        tmp_path / "all",
+        "--include-synthetic",
+        cwd=tmp_path,
+        env=settings_of(stored),
+    )
+    everything = pd.read_csv(tmp_path / "all" / "events.csv").fillna({"label": ""})
+    assert everything.groupby("origin")["label"].agg(sorted).to_dict() == {
+        "landed file": ["", "false-alarm"],
+        "synthetic verification set": [""] * 4,
+    }
     said = run_main(
         "lineage", str(again), cwd=tmp_path, env=settings_of(stored), capsys=capsys
     ).stdout
