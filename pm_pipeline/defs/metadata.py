@@ -32,8 +32,10 @@ def table_markdown(frame: pd.DataFrame) -> dg.MetadataValue:
     ``1234567890e1`` would show as ``1.23457e+10``, so text columns are never parsed.
     """
     text = [i for i, dtype in enumerate(frame.dtypes) if not pd.api.types.is_numeric_dtype(dtype)]
+    # tabulate fails on a list of columns for a table of no rows, which has nothing to parse.
+    not_parsed = text if len(frame) else True
     return dg.MetadataValue.md(
-        frame.to_markdown(index=False, floatfmt=".6g", disable_numparse=text)
+        frame.to_markdown(index=False, floatfmt=".6g", disable_numparse=not_parsed)
     )
 
 

@@ -103,6 +103,19 @@ def events_here(
     )
 
 
+def exported_events(
+    stored: dict[str, str],
+    folder: Path,
+    *flags: str,
+    capsys: pytest.CaptureFixture[str] | None = None,
+) -> tuple[subprocess.CompletedProcess[str], pd.DataFrame]:
+    """``pm-pipeline export --out FOLDER FLAGS`` in this process, and the events it wrote."""
+    completed = run_main(
+        "export", "--out", folder, *flags, cwd=folder.parent, env=settings_of(stored), capsys=capsys
+    )
+    return completed, pd.read_csv(folder / "events.csv")
+
+
 def settings_of(stored: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in stored.items() if k.startswith("PM_")}
 
@@ -167,17 +180,10 @@ def test_export_leaves_the_synthetic_set_out_unless_asked(
     ]
     assert list(events.sort_values("start_ts")["change"]) == ["resolved", "resolved", "opened"]
     assert events["label"].isna().all()
-    everything = run_main(
-        "export",
-        "--out",
-        tmp_path / "all",
-        "--include-synthetic",
-        cwd=tmp_path,
-        env=settings_of(stored),
-        capsys=capsys,
+    everything, events = exported_events(
+        stored, tmp_path / "all", "--include-synthetic", capsys=capsys
     )
     assert "3 landed-file events and 4 synthetic verification events" in everything.stdout
-    events = pd.read_csv(tmp_path / "all" / "events.csv")
     origins = events.groupby("origin")["source"].agg(set).to_dict()
     assert origins == {
         "landed file": {"day.csv"},
@@ -239,19 +245,11 @@ def test_a_label_follows_its_event_through_a_rescore_and_says_what_it_judged(
     again = int(now["event_id"].iloc[0])
     assert again != labelled
 
-    run_main("export", "--out", tmp_path / "out", cwd=tmp_path, env=settings_of(stored))
-    exported = pd.read_csv(tmp_path / "out" / "events.csv").set_index("event_id")["label"]
+    exported = exported_events(stored, tmp_path / "out")[1].set_index("event_id")["label"]
     assert exported.fillna("").to_dict() == {again: "false-alarm", int(now["event_id"].iloc[1]): ""}
     # The synthetic set holds events of the same axes and starts; none is labelled.
-    run_main(
-        "export",
-        "--out",
-        tmp_path / "all",
-        "--include-synthetic",
-        cwd=tmp_path,
-        env=settings_of(stored),
-    )
-    everything = pd.read_csv(tmp_path / "all" / "events.csv").fillna({"label": ""})
+    everything = exported_events(stored, tmp_path / "all", "--include-synthetic")[1]
+    everything = everything.fillna({"label": ""})
     assert everything.groupby("origin")["label"].agg(sorted).to_dict() == {
         "landed file": ["", "false-alarm"],
         "synthetic verification set": [""] * 4,
