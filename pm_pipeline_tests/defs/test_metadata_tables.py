@@ -25,5 +25,7 @@ def test_text_that_looks_like_a_number_is_shown_as_stored() -> None:
 
 
 def test_a_table_of_no_rows_shows_its_header() -> None:
-    frame = pd.DataFrame({"robot_id": pd.Series([], dtype=object), "events": pd.Series([], dtype=int)})
+    frame = pd.DataFrame(
+        {"robot_id": pd.Series([], dtype=object), "events": pd.Series([], dtype=int)}
+    )
     assert str(table_markdown(frame).value).splitlines()[0] == "| robot_id   | events   |"
