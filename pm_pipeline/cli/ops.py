@@ -168,23 +168,22 @@ def _feedback_lines(engine, event: pd.Series) -> list[str]:
 
 
 def _label_line(label: dict, event: pd.Series) -> str:
-    """One label; when a rescore has since changed the event, what the label was given to."""
+    """One label; when the event has changed since (escalated, or stored again by a rescore),
+    what it was when labelled."""
     line = f"  labelled      {label['label']} by {label['labelled_by']} at " + _stamp(
         label["labelled_at"]
     )
     if isinstance(label["note"], str) and label["note"]:
         line += f" ({label['note']})"
-    given_to = []
-    if int(label["event_id"]) != int(event["event_id"]):
-        given_to.append(f"event {label['event_id']}")
-    version, severity = label["model_version"], label["severity"]
-    if isinstance(version, str) and (version, severity) != (
-        event["model_version"],
-        event["severity"],
-    ):
-        given_to.append(f"an {severity} of model version {version}")
-    if given_to:
-        line += f"; given to {', '.join(given_to)}, before a rescore"
+    version = label["model_version"]
+    judged = (int(label["event_id"]), version, label["severity"])
+    now = (int(event["event_id"]), event["model_version"], event["severity"])
+    if not isinstance(version, str):  # given before labels recorded what they judged
+        judged, now = judged[:1], now[:1]
+    if judged != now:
+        line += f"; given when it was event {label['event_id']}"
+        if isinstance(version, str):
+            line += f", an {label['severity']} of model version {version}"
     return line
 
 

@@ -113,6 +113,7 @@ def test_fleet_check_exits_with_the_worst_status_and_labels_change_it(
     lineage = here("lineage", str(error)).stdout
     assert "resolved (recorded at" in lineage and "maintenance at" in lineage
     assert "labelled      confirmed by" in lineage
+    assert "given when it was" not in lineage  # resolved since, but the event it judged
     assert "maintenance   " in lineage and "new gearbox" in lineage
     # A mistyped robot gets no record that nothing would show.
     typo = cli(site, "robots", "maintenance", "robot-l", "--at", "2026-01-01", expect=1)

@@ -5,7 +5,9 @@ import pandas as pd
 from pm_pipeline.core.feedback.labels import (
     Baseline,
     current_baseline,
+    label_of,
     labelled_precision,
+    labels_of_event,
     newest_labels,
     spans_to_exclude,
     without_relabelled,
@@ -72,6 +74,25 @@ def test_a_label_follows_its_event_to_a_new_id() -> None:
     newest = newest_labels(labels((1, "false-alarm", 0)))
     rescored = stored_events(1).assign(event_id=99)
     assert spans_to_exclude(rescored, newest, None).empty
+
+
+def test_an_event_s_own_labels_speak_for_it_else_those_of_its_axis_and_start() -> None:
+    """Event 99 was stored again by a rescore (event 1's span); event 3 has a label of its
+    own and another event's of the same axis and start (an ALERT and an ERROR of one span):
+    export, lineage and training agree on which labels count."""
+    given = labels((1, "false-alarm", 0), (3, "confirmed", 1), (7, "false-alarm", 2))
+    given.loc[2, "event_start"] = at(30)  # event 7 started with event 3
+    rescored = stored_events(1).assign(event_id=99)
+    events = pd.concat([rescored, stored_events(3, 4)], ignore_index=True)
+    assert list(label_of(events, newest_labels(given)).fillna("")) == [
+        "false-alarm",
+        "confirmed",
+        "",
+    ]
+    rows = events.to_dict("records")
+    assert list(labels_of_event(given, pd.Series(rows[0]))["label"]) == ["false-alarm"]
+    assert list(labels_of_event(given, pd.Series(rows[1]))["event_id"]) == [3]
+    assert labels_of_event(given, pd.Series(rows[2])).empty
 
 
 def test_the_newest_baseline_wins_and_old_models_events_after_it_do_not_count() -> None:

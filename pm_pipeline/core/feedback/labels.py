@@ -163,9 +163,9 @@ def label_of(events: pd.DataFrame, newest: pd.DataFrame) -> pd.Series:
 
 
 def labels_of_event(labels: pd.DataFrame, event: pd.Series) -> pd.DataFrame:
-    """Every label given to ``event``, oldest first: under its id, or, given to an event
-    stored before a rescore stored it again, by its axis and start (as :func:`label_of`
-    matches them).
+    """The labels that speak for ``event``, oldest first, as :func:`label_of` picks its
+    label: those given under its id, or, when there are none, those given to an event of its
+    axis and start (one stored before a rescore stored it again).
 
     Parameters
     ----------
@@ -176,10 +176,12 @@ def labels_of_event(labels: pd.DataFrame, event: pd.Series) -> pd.DataFrame:
     """
     if labels.empty:
         return labels
-    same = (labels["event_id"] == int(event["event_id"])) | (
-        (labels["axis"] == event["axis"]) & (labels["event_start"] == event["start_ts"])
-    )
-    return labels[same].reset_index(drop=True)
+    own = labels[labels["event_id"] == int(event["event_id"])]
+    if own.empty:
+        own = labels[
+            (labels["axis"] == event["axis"]) & (labels["event_start"] == event["start_ts"])
+        ]
+    return own.reset_index(drop=True)
 
 
 def labelled_precision(newest: pd.DataFrame) -> tuple[float | None, int]:
