@@ -96,6 +96,24 @@ def test_a_bad_entry_is_one_line_naming_robot_and_key(
     assert str(tmp_path / "robots.yaml") in str(raised.value)
 
 
+@pytest.mark.parametrize(("written", "read"), [("0042", "34"), ("12:30", "750"), ("yes", "True")])
+def test_a_robot_id_yaml_would_read_as_another_is_refused_naming_its_line(
+    tmp_path: Path, written: str, read: str
+) -> None:
+    with pytest.raises(RobotsFileError) as raised:
+        fleet_of(tmp_path, f"robots:\n  kawasaki-1: {{}}\n  {written}: {{}}\n")
+    assert str(raised.value) == (
+        f"{tmp_path / 'robots.yaml'} line 3: robot id {written} is read by YAML as {read}, "
+        f'not as written; put it in quotes: "{written}": ...'
+    )
+
+
+def test_robot_ids_of_digits_read_as_written(tmp_path: Path) -> None:
+    """Quoted, or a plain number that reads back as written."""
+    fleet = fleet_of(tmp_path, 'robots:\n  "0042": {}\n  42: {}\n  2026-01-05: {}\n')
+    assert fleet.robot_ids == ["0042", "42", "2026-01-05"]
+
+
 def test_a_named_file_that_is_missing_says_so(tmp_path: Path) -> None:
     settings = load_settings({"PM_ROBOTS_FILE": str(tmp_path / "fleet.yaml")})
     with pytest.raises(RobotsFileError, match=r"PM_ROBOTS_FILE=.*fleet.yaml'?: no such file"):

@@ -178,8 +178,10 @@ def load_fleet(settings: Settings) -> Fleet:
 
 
 def _robot_entries(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
     try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        content = yaml.safe_load(text)
+        _check_ids_as_written(path, yaml.compose(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
@@ -194,6 +196,29 @@ def _robot_entries(path: Path) -> dict[str, Any]:
             "`robots: {kawasaki-1: {}}`."
         )
     return {str(robot_id): entry for robot_id, entry in robots.items()}
+
+
+def _check_ids_as_written(path: Path, document: yaml.Node | None) -> None:
+    """Refuse a robot id that YAML reads as something other than what is written.
+
+    YAML reads some unquoted keys as numbers or booleans: ``0042`` is the octal number 34,
+    ``12:30`` is 750 and ``yes`` is true. The robot's folder, partitions and stored readings
+    would then go by another id than the one in the file, with nothing said.
+    """
+    if not isinstance(document, yaml.MappingNode):
+        return
+    robots = next((value for key, value in document.value if key.value == "robots"), None)
+    if not isinstance(robots, yaml.MappingNode):
+        return
+    for key, _ in robots.value:
+        if not isinstance(key, yaml.ScalarNode) or key.style is not None:
+            continue  # quoted, or not a plain id: read as written, or refused later
+        read = yaml.safe_load(key.value)
+        if str(read) != key.value:
+            raise RobotsFileError(
+                f"{path} line {key.start_mark.line + 1}: robot id {key.value} is read by "
+                f'YAML as {read!r}, not as written; put it in quotes: "{key.value}": ...'
+            )
 
 
 def _robot(path: Path, robot_id: str, entry: Any, settings: Settings) -> Robot:
