@@ -96,22 +96,36 @@ def test_a_bad_entry_is_one_line_naming_robot_and_key(
     assert str(tmp_path / "robots.yaml") in str(raised.value)
 
 
-@pytest.mark.parametrize(("written", "read"), [("0042", "34"), ("12:30", "750"), ("yes", "True")])
-def test_a_robot_id_yaml_would_read_as_another_is_refused_naming_its_line(
-    tmp_path: Path, written: str, read: str
+@pytest.mark.parametrize(
+    ("entry", "what", "written", "read"),
+    [
+        ("{written}: {{}}", "robot id", "0042", "34"),
+        ("{written}: {{}}", "robot id", "12:30", "750"),
+        ("{written}: {{}}", "robot id", "yes", "True"),
+        ("{written}: {{}}", "robot id", "null", "None"),
+        ("x: {{column_map: {{time: {written}}}}}", "column_map entry", "0042", "34"),
+        ("x: {{context_columns: [T0, {written}]}}", "context_columns entry", "1.50", "1.5"),
+    ],
+)
+def test_text_yaml_would_read_as_another_is_refused_naming_its_line(
+    tmp_path: Path, entry: str, what: str, written: str, read: str
 ) -> None:
     with pytest.raises(RobotsFileError) as raised:
-        fleet_of(tmp_path, f"robots:\n  kawasaki-1: {{}}\n  {written}: {{}}\n")
+        fleet_of(tmp_path, f"robots:\n  kawasaki-1: {{}}\n  {entry.format(written=written)}\n")
     assert str(raised.value) == (
-        f"{tmp_path / 'robots.yaml'} line 3: robot id {written} is read by YAML as {read}, "
-        f'not as written; put it in quotes: "{written}": ...'
+        f"{tmp_path / 'robots.yaml'} line 3: {what} {written} is read by YAML as {read}, "
+        f'not as written; put it in quotes: "{written}"'
     )
 
 
 def test_robot_ids_of_digits_read_as_written(tmp_path: Path) -> None:
-    """Quoted, or a plain number that reads back as written."""
-    fleet = fleet_of(tmp_path, 'robots:\n  "0042": {}\n  42: {}\n  2026-01-05: {}\n')
+    """Quoted, or a plain number that reads back as written; a column name too."""
+    fleet = fleet_of(
+        tmp_path,
+        'robots:\n  "0042": {column_map: {time: "0042"}}\n  42: {}\n  2026-01-05: {}\n',
+    )
     assert fleet.robot_ids == ["0042", "42", "2026-01-05"]
+    assert fleet.robot("0042").export_format.column_map == {"time": "0042"}
 
 
 def test_a_named_file_that_is_missing_says_so(tmp_path: Path) -> None:

@@ -181,7 +181,7 @@ def _robot_entries(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     try:
         content = yaml.safe_load(text)
-        _check_ids_as_written(path, yaml.compose(text, Loader=yaml.SafeLoader))
+        _check_text_as_written(path, yaml.compose(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
@@ -198,27 +198,50 @@ def _robot_entries(path: Path) -> dict[str, Any]:
     return {str(robot_id): entry for robot_id, entry in robots.items()}
 
 
-def _check_ids_as_written(path: Path, document: yaml.Node | None) -> None:
-    """Refuse a robot id that YAML reads as something other than what is written.
+def _check_text_as_written(path: Path, document: yaml.Node | None) -> None:
+    """Refuse a robot id or column name that YAML reads as other than what is written.
 
-    YAML reads some unquoted keys as numbers or booleans: ``0042`` is the octal number 34,
-    ``12:30`` is 750 and ``yes`` is true. The robot's folder, partitions and stored readings
-    would then go by another id than the one in the file, with nothing said.
+    YAML reads some unquoted words as numbers or booleans: ``0042`` is the octal number 34,
+    ``12:30`` is 750 and ``yes`` is true. A robot's folder, partitions and stored readings
+    would then go by another id than the one in the file, with nothing said, and a column
+    would be looked for under another name.
     """
     if not isinstance(document, yaml.MappingNode):
         return
     robots = next((value for key, value in document.value if key.value == "robots"), None)
     if not isinstance(robots, yaml.MappingNode):
         return
-    for key, _ in robots.value:
-        if not isinstance(key, yaml.ScalarNode) or key.style is not None:
-            continue  # quoted, or not a plain id: read as written, or refused later
-        read = yaml.safe_load(key.value)
-        if str(read) != key.value:
-            raise RobotsFileError(
-                f"{path} line {key.start_mark.line + 1}: robot id {key.value} is read by "
-                f'YAML as {read!r}, not as written; put it in quotes: "{key.value}": ...'
-            )
+    for robot, entry in robots.value:
+        _refuse_if_read_otherwise(path, robot, "robot id")
+        if not isinstance(entry, yaml.MappingNode):
+            continue  # refused later: an entry is a mapping of keys
+        for key, value in entry.value:
+            if key.value == "axis_count":
+                continue  # a number, checked as one
+            for node in _scalars(value):
+                _refuse_if_read_otherwise(path, node, f"{key.value} entry")
+
+
+def _scalars(node: yaml.Node) -> list[yaml.ScalarNode]:
+    """The scalar values under ``node`` (a mapping's values, a sequence's items)."""
+    if isinstance(node, yaml.ScalarNode):
+        return [node]
+    if isinstance(node, yaml.MappingNode):
+        return [scalar for _, value in node.value for scalar in _scalars(value)]
+    if isinstance(node, yaml.SequenceNode):
+        return [scalar for item in node.value for scalar in _scalars(item)]
+    return []
+
+
+def _refuse_if_read_otherwise(path: Path, node: yaml.Node, what: str) -> None:
+    if not isinstance(node, yaml.ScalarNode) or node.style is not None:
+        return  # quoted: read as written; a mapping or list is refused later
+    read = yaml.safe_load(node.value)
+    if node.value and str(read) != node.value:
+        raise RobotsFileError(
+            f"{path} line {node.start_mark.line + 1}: {what} {node.value} is read by YAML as "
+            f'{read!r}, not as written; put it in quotes: "{node.value}"'
+        )
 
 
 def _robot(path: Path, robot_id: str, entry: Any, settings: Settings) -> Robot:
