@@ -178,10 +178,12 @@ def load_fleet(settings: Settings) -> Fleet:
 
 
 def _robot_entries(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
+    # Parsed once into nodes, which keep each word as written, then built from them.
+    loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
     try:
-        content = yaml.safe_load(text)
-        _check_text_as_written(path, yaml.compose(text, Loader=yaml.SafeLoader))
+        document = loader.get_single_node()
+        _check_text_as_written(path, document)
+        content = None if document is None else loader.construct_document(document)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
@@ -189,6 +191,8 @@ def _robot_entries(path: Path) -> dict[str, Any]:
             f"{path}{line}: not valid YAML ({getattr(error, 'problem', None) or error}); "
             "write `robots:` followed by one entry per robot."
         ) from None
+    finally:
+        loader.dispose()
     robots = content.get("robots") if isinstance(content, dict) else None
     if not isinstance(robots, dict) or not robots:
         raise RobotsFileError(
@@ -196,6 +200,10 @@ def _robot_entries(path: Path) -> dict[str, Any]:
             "`robots: {kawasaki-1: {}}`."
         )
     return {str(robot_id): entry for robot_id, entry in robots.items()}
+
+
+YAML_TEXT = "tag:yaml.org,2002:str"
+"""The tag YAML gives a word it reads as text."""
 
 
 def _check_text_as_written(path: Path, document: yaml.Node | None) -> None:
@@ -234,8 +242,8 @@ def _scalars(node: yaml.Node) -> list[yaml.ScalarNode]:
 
 
 def _refuse_if_read_otherwise(path: Path, node: yaml.Node, what: str) -> None:
-    if not isinstance(node, yaml.ScalarNode) or node.style is not None:
-        return  # quoted: read as written; a mapping or list is refused later
+    if not isinstance(node, yaml.ScalarNode) or node.style is not None or node.tag == YAML_TEXT:
+        return  # text as written; a mapping or list is refused later
     read = yaml.safe_load(node.value)
     if node.value and str(read) != node.value:
         raise RobotsFileError(
