@@ -4,7 +4,9 @@ and `pm-pipeline robots` lists the fleet with what is stored for each robot."""
 from pathlib import Path
 
 import pytest
+import yaml
 
+from pm_pipeline.config import robots
 from pm_pipeline.config.robots import RobotsFileError, load_fleet
 from pm_pipeline.config.settings import load_settings
 from pm_pipeline.core.parsing.format import ExportFormat
@@ -107,9 +109,20 @@ def test_a_bad_entry_is_one_line_naming_robot_and_key(
         ("x: {{context_columns: [T0, {written}]}}", "context_columns entry", "1.50", "1.5"),
     ],
 )
+@pytest.mark.parametrize("loader", ["libyaml", "pure Python"])
 def test_text_yaml_would_read_as_another_is_refused_naming_its_line(
-    tmp_path: Path, entry: str, what: str, written: str, read: str
+    tmp_path: Path,
+    entry: str,
+    what: str,
+    written: str,
+    read: str,
+    loader: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if loader == "pure Python":  # PyYAML built without LibYAML
+        monkeypatch.setattr(robots, "SAFE_LOADER", yaml.SafeLoader)
+    else:
+        assert robots.SAFE_LOADER is yaml.CSafeLoader
     with pytest.raises(RobotsFileError) as raised:
         fleet_of(tmp_path, f"robots:\n  kawasaki-1: {{}}\n  {entry.format(written=written)}\n")
     assert str(raised.value) == (
