@@ -131,12 +131,15 @@ class ExportStream:
         """Notes on current read but not stored (axes beyond the robot's count)."""
         return ignored_columns_note(self.path, self._ignored_counts, self.fmt)
 
-    def _read_options(self) -> pacsv.ReadOptions | None:
+    def _read_options(self) -> pacsv.ReadOptions:
         # Arrow reads UTF-8 (and skips a byte-order mark) itself; another encoding it
-        # transcodes through Python's codec.
+        # transcodes through Python's codec. One thread: a piece is small, and a process
+        # that ends while Arrow's thread pool still has a worker aborts at exit
+        # ("terminate called without an active exception", apache/arrow#34314), so a
+        # refused file would exit 134 instead of 1.
         if self.layout.encoding == UTF8:
-            return None
-        return pacsv.ReadOptions(encoding=self.layout.encoding)
+            return pacsv.ReadOptions(use_threads=False)
+        return pacsv.ReadOptions(encoding=self.layout.encoding, use_threads=False)
 
     def _convert_options(self) -> pacsv.ConvertOptions:
         numbers = self.columns.numeric
