@@ -131,6 +131,22 @@ def test_text_yaml_would_read_as_another_is_refused_naming_its_line(
     )
 
 
+@pytest.mark.parametrize("loader", ["libyaml", "pure Python"])
+def test_a_list_holding_itself_is_refused_as_not_a_column_name(
+    tmp_path: Path, loader: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A YAML alias inside its own anchor makes a list that holds itself; the check of text
+    as written visits each node once, so the entry's own check says what is wrong."""
+    if loader == "pure Python":
+        monkeypatch.setattr(robots, "SAFE_LOADER", yaml.SafeLoader)
+    with pytest.raises(RobotsFileError) as raised:
+        fleet_of(tmp_path, "robots:\n  x: {context_columns: &a [T0, *a, '0042']}\n")
+    assert str(raised.value) == (
+        f"{tmp_path / 'robots.yaml'}: robot 'x', key 'context_columns': ['T0', [...], '0042'] "
+        "is not a column name; list the export's column names."
+    )
+
+
 def test_robot_ids_of_digits_read_as_written(tmp_path: Path) -> None:
     """Quoted, or a plain number that reads back as written; a column name too."""
     fleet = fleet_of(

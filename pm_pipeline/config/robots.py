@@ -235,14 +235,23 @@ def _check_text_as_written(path: Path, document: yaml.Node | None) -> None:
 
 
 def _scalars(node: yaml.Node) -> list[yaml.ScalarNode]:
-    """The scalar values under ``node`` (a mapping's values, a sequence's items)."""
-    if isinstance(node, yaml.ScalarNode):
-        return [node]
-    if isinstance(node, yaml.MappingNode):
-        return [scalar for _, value in node.value for scalar in _scalars(value)]
-    if isinstance(node, yaml.SequenceNode):
-        return [scalar for item in node.value for scalar in _scalars(item)]
-    return []
+    """The scalar values under ``node`` (a mapping's values, a sequence's items), each node
+    visited once: a YAML alias may point back into its own anchor (``&a [T0, *a]``)."""
+    found: list[yaml.ScalarNode] = []
+    seen: set[int] = set()
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.ScalarNode):
+            found.append(current)
+        elif isinstance(current, yaml.MappingNode):
+            pending.extend(value for _, value in reversed(current.value))
+        elif isinstance(current, yaml.SequenceNode):
+            pending.extend(reversed(current.value))
+    return found
 
 
 def _refuse_if_read_otherwise(path: Path, node: yaml.Node, what: str) -> None:
