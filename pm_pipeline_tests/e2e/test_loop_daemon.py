@@ -41,8 +41,8 @@ FAULT = SampleFault(
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[DaemonSite]:
     site = DaemonSite(tmp_path, f"sqlite:///{tmp_path / 'readings.db'}")
-    # The default mode: whether program B stays quiet once learnt and the fault is caught is
-    # the detector's behaviour, not plumbing.
+    # cusum, what the default mode (auto) picks for this idling robot: whether program B stays
+    # quiet once learnt and the fault is caught is the detector's behaviour, not plumbing.
     site.settings["PM_DETECTOR_MODE"] = "cusum"
     site.prepare()
     yield site
