@@ -1,6 +1,7 @@
 """The robots file: the documented shape reads, a bad entry is one line naming robot and key,
 and `pm-pipeline robots` lists the fleet with what is stored for each robot."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,52 @@ def test_robot_ids_of_digits_read_as_written(tmp_path: Path) -> None:
     )
     assert fleet.robot_ids == ["0042", "42", "2026-01-05"]
     assert fleet.robot("0042").export_format.column_map == {"time": "0042"}
+
+
+def test_the_file_is_parsed_again_only_when_its_content_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sensor reads the file at every tick: the same content is parsed once. An edit is
+    seen at the next read even when it keeps the file's size and modification time."""
+    parses: list[str] = []
+
+    loader = robots.SAFE_LOADER
+
+    def counting_loader(stream: str) -> yaml.SafeLoader:
+        parses.append(stream)
+        return loader(stream)
+
+    monkeypatch.setattr(robots, "SAFE_LOADER", counting_loader)
+    path = tmp_path / "robots.yaml"
+    path.write_text("robots:\n  kawasaki-1: {}\n  ur3-1: {axis_count: 7}\n")
+    settings = load_settings({"PM_ROBOTS_FILE": str(path)})
+    first, again = load_fleet(settings), load_fleet(settings)
+    assert first == again and first.robot("ur3-1").export_format.axis_count == 7
+    assert len(parses) == 1
+    stamp = path.stat()
+    path.write_text("robots:\n  kawasaki-1: {}\n  ur3-1: {axis_count: 6}\n")
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert load_fleet(settings).robot("ur3-1").export_format.axis_count == 6
+    assert len(parses) == 2
+
+
+def test_a_file_not_in_utf_8_is_one_line_naming_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "robots.yaml"
+    path.write_bytes("robots:\n  x: {column_map: {time: Zeitä}}\n".encode("cp1252"))
+    with pytest.raises(RobotsFileError) as raised:
+        load_fleet(load_settings({"PM_ROBOTS_FILE": str(path)}))
+    assert str(raised.value) == (
+        f"{path} line 2: not UTF-8 (byte 0xe4); save the robots file as UTF-8."
+    )
+
+
+def test_a_fleet_read_keeps_nothing_a_caller_can_change(tmp_path: Path) -> None:
+    fleet = fleet_of(tmp_path, "robots:\n  x: {column_map: {time: Zeit}}\n")
+    column_map = fleet.robot("x").export_format.column_map
+    assert isinstance(column_map, dict)
+    column_map["time"] = "changed"
+    again = load_fleet(load_settings({"PM_ROBOTS_FILE": str(tmp_path / "robots.yaml")}))
+    assert again.robot("x").export_format.column_map == {"time": "Zeit"}
 
 
 def test_a_named_file_that_is_missing_says_so(tmp_path: Path) -> None:
