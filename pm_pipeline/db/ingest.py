@@ -15,6 +15,7 @@ readings with old events, or new with new, never a mix.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,7 +43,13 @@ from pm_pipeline.core.errors import PipelineError
 from pm_pipeline.core.schema import AXES, CONTEXT_COLUMNS, TIME_COLUMN
 from pm_pipeline.db.bulk import bulk_insert
 from pm_pipeline.db.engine import in_transaction
-from pm_pipeline.db.partitions import ensure_months, months_spanning, settle_default
+from pm_pipeline.db.partitions import (
+    ensure_months,
+    is_partitioned,
+    month_of,
+    months_spanning,
+    settle_default,
+)
 from pm_pipeline.db.rollups import refresh_rollups
 from pm_pipeline.db.schema import DEFAULT_READINGS_TABLE, ingested_files, time_column_of
 from pm_pipeline.db.timestamps import from_db_times, to_db_time
@@ -167,7 +174,7 @@ def _ingest(
             ensure_months(connection, table.name, months_spanning(times.min(), times.max()))
         if direct:
             try:
-                added = bulk_insert(connection, table, rows, constants)
+                added = _append_by_month(connection, table, rows, constants)
             except IntegrityError as error:
                 if not _is_unique_violation(error):
                     raise
@@ -179,6 +186,50 @@ def _ingest(
             added, replaced = _merge_staged(connection, table, staging, replacing)
         _after_load(connection, table, robot_id, counts, added + replaced)
         return _record_ingest(connection, robot_id, source, counts, (added, replaced))
+
+
+def _append_by_month(
+    connection: Connection, table: Table, frames: Iterable[pd.DataFrame], constants: dict
+) -> int:
+    """Append ``frames`` (time column named as ``table``'s); return the rows appended.
+
+    Into a partitioned table, each month's rows go in by a ``COPY`` of their own once the
+    month's partition is made: none lands in the default partition to be moved after (a
+    backfill of a year would otherwise write eleven months twice). Elsewhere, one ``COPY``.
+    """
+    if not is_partitioned(connection, table.name):
+        return bulk_insert(connection, table, frames, constants)
+    time_column = time_column_of(table)
+    pieces = (piece for frame in frames for piece in _split_by_month(frame, time_column))
+    added = 0
+    for month, group in itertools.groupby(
+        pieces, key=lambda piece: _first_month(piece, time_column)
+    ):
+        if month is not None:
+            ensure_months(connection, table.name, [month])
+        added += bulk_insert(connection, table, group, constants)
+    return added
+
+
+def _split_by_month(frame: pd.DataFrame, time_column: str) -> Iterator[pd.DataFrame]:
+    """``frame``'s rows by calendar month (UTC), each month's in their order."""
+    if frame.empty:
+        return
+    times = frame[time_column]
+    if not pd.api.types.is_datetime64_any_dtype(times) or times.isna().any():
+        yield frame  # whole: the COPY refuses a missing time as it always did
+        return
+    months = times.dt.year * 12 + times.dt.month
+    if months.min() == months.max():
+        yield frame
+        return
+    for _, rows in frame.groupby(months.to_numpy(), sort=False):
+        yield rows
+
+
+def _first_month(piece: pd.DataFrame, time_column: str) -> pd.Timestamp | None:
+    first = piece[time_column].iloc[0]
+    return None if pd.isna(first) else month_of(first)
 
 
 def _after_load(

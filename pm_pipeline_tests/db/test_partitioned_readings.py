@@ -58,6 +58,30 @@ def test_a_backfill_of_months_without_a_partition_is_stored_whole(database_url: 
         assert default_rows(engine, "pm_readings_minute") == 0
 
 
+def test_a_new_export_across_months_goes_into_each_month_s_partition_once(
+    postgres_url: str,
+) -> None:
+    """A new export over three months with no partition yet, in chunks that cross the months'
+    ends: each month's rows are copied into its partition, made first, and none into the
+    default partition to be moved after (Postgres counts the transaction's own writes)."""
+    engine, table = open_engine(postgres_url), readings_table()
+    export = readings_at("2021-01-31 22:00", 4_300, step_s=600.0)
+    chunks = [export.iloc[start : start + 1_500] for start in range(0, len(export), 1_500)]
+    with engine.begin() as connection:
+        ingest_readings(connection, table, iter(chunks), "r1", "new.csv", "a")
+        writes = connection.execute(
+            sa.text(
+                "SELECT relname, n_tup_ins + n_tup_del FROM pg_stat_xact_user_tables "
+                "WHERE relname LIKE 'pm_readings%' AND relname NOT LIKE 'pm_readings_minute%'"
+            )
+        ).all()
+    written = dict(writes)
+    assert written.get(f"pm_readings{DEFAULT_SUFFIX}", 0) == 0, written
+    assert sum(written.values()) == len(export), written
+    assert {"2021-01", "2021-02", "2021-03"} <= set(partition_months(engine, "pm_readings"))
+    pd.testing.assert_frame_equal(read_readings(engine, table, "r1"), export)
+
+
 def explained(engine: sa.Engine, query: sa.Select) -> str:
     with engine.connect() as connection:
         compiled = query.compile(dialect=connection.dialect)
