@@ -167,11 +167,6 @@ def _ingest(
         rows = counts.unique_rows(_chained(opening, pending))
         constants = {"robot_id": robot_id}
         replaced = 0
-        # Partitions for the opening chunk's months first; rows of any other month wait in
-        # the default partition and are settled below (Postgres only).
-        if not opening.empty:
-            times = opening[TIME_COLUMN]
-            ensure_months(connection, table.name, months_spanning(times.min(), times.max()))
         if direct:
             try:
                 added = _append_by_month(connection, table, rows, constants)
@@ -180,6 +175,11 @@ def _ingest(
                     raise
                 raise AppendCollided(str(error.orig)) from error
         else:
+            # Partitions for the opening chunk's months first; merged rows of any other month
+            # wait in the default partition and are settled below (Postgres only).
+            if not opening.empty:
+                times = opening[TIME_COLUMN]
+                ensure_months(connection, table.name, months_spanning(times.min(), times.max()))
             staging = _staged(connection, table, rows, constants)
             # Asked once the file is read whole: a file hashed as it streams has its hash now.
             replacing = _earlier_version_stored(connection, robot_id, source)
