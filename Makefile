@@ -8,7 +8,7 @@ export PM_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 # dagster dev), so more workers than cores keeps the cores busy. pm_pipeline_tests/conftest.py
 # keeps each module on one worker (module-scoped fixtures are built once) but the long
 # end-to-end ones.
-PYTEST_WORKERS ?= 4
+PYTEST_WORKERS ?= 6
 
 .PHONY: env run dev fleet-demo test lint docs docs-reference format clean
 
