@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pm_pipeline import YOUNG_COLLECTION_THRESHOLD
 from pm_pipeline.definitions import defs
 from pm_pipeline.defs.assets.training import AXIS_MODEL_KEYS, THRESHOLD_KEYS
 from pm_pipeline_tests.commands import BIN, clean_env, run
@@ -29,6 +30,18 @@ def test_definitions_load() -> None:
     groups = {graph.get(k).group_name for k in AXIS_MODEL_KEYS.values()}
     assert groups == {"training"}
     assert graph.get(dg.AssetKey("synthetic_events")).group_name == "validation"
+
+
+def test_a_process_that_loads_the_code_location_collects_cycles_less_often() -> None:
+    # A new process, as a code server, a run worker or a command is: the threshold is set
+    # by the package, and what loading the code location made is frozen, not walked again.
+    probe = (
+        "import gc, pm_pipeline.definitions; print(gc.get_threshold()[0], gc.get_freeze_count())"
+    )
+    printed = run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, env=clean_env()).stdout
+    threshold, frozen = printed.split()
+    assert int(threshold) == YOUNG_COLLECTION_THRESHOLD
+    assert int(frozen) > 100_000, "Dagster, pandas and our modules make hundreds of thousands"
 
 
 def test_dagster_cli_validates_the_workspace(tmp_path: Path) -> None:
