@@ -8,9 +8,9 @@ export PM_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 # dagster dev), so more workers than cores keeps the cores busy. pm_pipeline_tests/conftest.py
 # keeps each module on one worker (module-scoped fixtures are built once) but the long
 # end-to-end ones.
-PYTEST_WORKERS ?= 6
+PYTEST_WORKERS ?= 4
 
-.PHONY: env run dev fleet-demo test lint docs docs-reference format clean
+.PHONY: env run dev fleet-demo test tests lint docs docs-reference format clean
 
 # Python keeps each module's compiled bytecode in __pycache__. Where the environment turns
 # that off (PYTHONDONTWRITEBYTECODE), every process compiles every module it imports again:
@@ -67,7 +67,12 @@ docs-reference: env
 	$(BIN)/python -m pm_pipeline.config.reference
 	$(BIN)/python -m pm_pipeline.cli.reference
 
-test: lint
+# The checks and the tests side by side: pyright takes half a minute of one core, and a
+# failing check still fails `make test` once the tests end.
+test: env
+	$(MAKE) --no-print-directory -j2 lint tests
+
+tests: env
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 format: env

@@ -1,5 +1,6 @@
 """Shared fixtures: the real export, a small generated robot day, and both databases."""
 
+import gc
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -119,6 +120,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if os.environ.get("PYTEST_XDIST_WORKER"):
         rank = {module: index for index, module in enumerate(LONGEST_FIRST)}
         items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze what collecting imported (the test modules, the libraries they use) for the
+    cycle collector, as loading the code location does in every process of ours
+    (``pm_pipeline/definitions.py``): it lives as long as the worker."""
+    gc.freeze()
 
 
 def in_ci() -> bool:
