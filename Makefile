@@ -10,7 +10,7 @@ export PM_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 # end-to-end ones.
 PYTEST_WORKERS ?= 4
 
-.PHONY: env run dev fleet-demo test tests lint docs docs-reference format clean
+.PHONY: env run dev fleet-demo test lint docs docs-reference format clean
 
 # Python keeps each module's compiled bytecode in __pycache__. Where the environment turns
 # that off (PYTHONDONTWRITEBYTECODE), every process compiles every module it imports again:
@@ -67,12 +67,7 @@ docs-reference: env
 	$(BIN)/python -m pm_pipeline.config.reference
 	$(BIN)/python -m pm_pipeline.cli.reference
 
-# The checks and the tests side by side: pyright takes half a minute of one core, and a
-# failing check still fails `make test` once the tests end.
-test: env
-	$(MAKE) --no-print-directory -j2 lint tests
-
-tests: env
+test: lint
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 format: env
