@@ -18,8 +18,9 @@ from sqlalchemy import Connection, Engine, Insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pm_pipeline.core.errors import PipelineError
+from pm_pipeline.core.notifications.keys import notification_key
 from pm_pipeline.core.notifications.messages import event_payload
-from pm_pipeline.core.notifications.routing import AlertRouting, notification_key
+from pm_pipeline.core.notifications.routing import AlertRouting
 from pm_pipeline.db.schema import notification_outbox as outbox
 from pm_pipeline.db.timestamps import from_db_times, to_db_time
 

@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 
+from pm_pipeline.core.notifications.keys import notification_key
 from pm_pipeline.core.notifications.messages import email_message, event_payload, webhook_body
 from pm_pipeline.core.notifications.routing import (
     EMAIL,
@@ -10,7 +11,6 @@ from pm_pipeline.core.notifications.routing import (
     WEBHOOK,
     AlertRouting,
     mask_webhook_url,
-    notification_key,
     retry_delay,
 )
 

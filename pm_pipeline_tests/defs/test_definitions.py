@@ -44,6 +44,18 @@ def test_a_process_that_loads_the_code_location_collects_cycles_less_often() -> 
     assert int(frozen) > 100_000, "Dagster, pandas and our modules make hundreds of thousands"
 
 
+def test_the_daemon_and_webserver_load_our_instance_classes_without_pandas() -> None:
+    # dagster.yaml's storage and run launcher are all the daemon and the webserver load of
+    # ours: settings and storage. The numeric stack would add half a second of CPU to each
+    # start (and to every command that reads only the settings).
+    probe = (
+        "import sys, pm_pipeline.defs.instance, pm_pipeline.defs.run_launcher;"
+        "print(sorted({'numpy', 'pandas', 'pyarrow', 'scipy', 'sklearn'} & set(sys.modules)))"
+    )
+    printed = run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, env=clean_env()).stdout
+    assert printed.strip() == "[]"
+
+
 def test_dagster_cli_validates_the_workspace(tmp_path: Path) -> None:
     # A DAGSTER_HOME of the user's own, with no dagster.yaml in it: Dagster's defaults.
     env = clean_env({"DAGSTER_HOME": str(tmp_path), "PM_STATE_DIR": str(tmp_path / "state")})

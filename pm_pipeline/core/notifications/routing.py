@@ -1,12 +1,10 @@
-"""Which event changes notify, on which channels, under which key, and when to retry."""
+"""Which event changes notify, on which channels, and when to retry (the key each change is
+sent under: :mod:`pm_pipeline.core.notifications.keys`)."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-
-import pandas as pd
 
 SEVERITIES = ("ALERT", "ERROR")
 """Event severities, lowest first."""
@@ -53,25 +51,6 @@ class AlertRouting:
     def run_url(self, run_id: str | None) -> str | None:
         """The run's page in the Dagster UI, or None without a run."""
         return f"{self.ui_url.rstrip('/')}/runs/{run_id}" if run_id else None
-
-
-def notification_key(
-    robot_id: str, source: str, axis: str, start: pd.Timestamp, change: str, severity: str
-) -> str:
-    """The identity of one change of one event, the same however often its file is scored.
-
-    Event ids are not part of it, so an event rescored under a new id (its stored rows were
-    lost) does not notify again; ``source`` and ``start`` are the event's as stored.
-
-    Returns
-    -------
-    str
-        64 hex characters (sha256).
-    """
-    stamp = pd.Timestamp(start)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    identity = "\x00".join((robot_id, source, axis, stamp.isoformat(), change, severity))
-    return hashlib.sha256(identity.encode()).hexdigest()
 
 
 def retry_delay(attempts: int, base_s: float, cap_s: float = MAX_RETRY_DELAY_S) -> float:
