@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
+
 from pm_pipeline.defs.execution import LOCAL_INSTANCE_YAML
 from pm_pipeline_tests.commands import BIN, PLUMBING_MODE, clean_env, run_cli, wait_for
 from pm_pipeline_tests.in_process import run_main
@@ -75,6 +77,12 @@ class DaemonSite:
             shutil.copy(PROJECT_ROOT / "dagster.yaml", self.home / "dagster.yaml")
         else:
             (self.home / "dagster.yaml").write_text(SQLITE_INSTANCE_YAML)
+            # Dagster's SQLite storage makes its tables on first use, without a lock between
+            # processes: a test reading the runs while the daemon starts could stamp the
+            # schedule storage's revision twice, and every later open fails ("more than one
+            # head"). A deployment's storage exists before its daemon starts.
+            with dg.DagsterInstance.from_config(str(self.home)):
+                pass
 
     def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         """``pm-pipeline ARGS`` on this site; it must succeed."""
