@@ -1,8 +1,10 @@
 """Running the code location's jobs in-process against the local (or configured) instance."""
 
 import contextlib
+import fcntl
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,8 +139,36 @@ def prepare_local_home() -> Path:
     # A home with no settings file makes Dagster warn on every command ("No dagster instance
     # configuration file"); the local settings are what it would otherwise default to.
     if home == default_home or not (settings.exists() or settings.with_suffix(".yml").exists()):
-        settings.write_text(_instance_settings(bool(pg_url)))
+        _write_if_changed(settings, _instance_settings(bool(pg_url)))
     return home
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` unless it holds it already, replacing the file whole: a
+    daemon's sensor tick or another command reads the settings at any moment, and must never
+    find them half written."""
+    if path.exists() and path.read_text() == text:
+        return
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+INSTANCE_LOCK_NAME = ".pm_instance.lock"
+
+
+@contextlib.contextmanager
+def _one_opening_at_a_time(home: Path) -> Iterator[None]:
+    """Hold the home's lock file while an instance opens (closing it releases the lock).
+
+    Dagster makes a new home's SQLite tables on first open without a lock between
+    processes: two commands started together on a new state folder could both stamp a
+    revision, and no later command could open the home ("more than one head present"; three
+    processes opening a new home at once left 3 homes of 8 so).
+    """
+    with open(home / INSTANCE_LOCK_NAME, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def local_instance() -> dg.DagsterInstance:
@@ -150,7 +180,10 @@ def local_instance() -> dg.DagsterInstance:
     public way to load an instance from that folder with settings overridden.
     """
     home = prepare_local_home()
-    instance = dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}})
+    with _one_opening_at_a_time(home):
+        instance = dg.DagsterInstance.local_temp(
+            str(home), overrides={"telemetry": {"enabled": False}}
+        )
     end_abandoned_runs(instance)
     return instance
 

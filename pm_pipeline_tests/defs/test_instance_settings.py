@@ -1,9 +1,12 @@
 """The run queue's interval, run monitoring and run retries reach every instance the project
 makes: the local SQLite home the commands write, and the repo's dagster.yaml for Postgres."""
 
+import fcntl
 import json
 import os
 import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
@@ -18,10 +21,12 @@ from dagster._core.storage.tags import GRPC_INFO_TAG
 from dagster._core.test_utils import create_run_for_test
 
 from pm_pipeline.defs.execution import (
+    INSTANCE_LOCK_NAME,
     LOCAL_INSTANCE_YAML,
     RUN_QUEUE_YAML,
     RUN_RECOVERY_YAML,
     TICK_RETENTION_YAML,
+    local_instance,
     prepare_local_home,
 )
 from pm_pipeline.defs.run_launcher import ProjectRunLauncher
@@ -82,6 +87,32 @@ def test_local_home_recovers_crashed_runs(tmp_path: Path, monkeypatch: pytest.Mo
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "SqliteRunStorage"
         assert_recovers_crashed_runs(instance)
+
+
+def test_commands_opening_a_new_home_at_once_open_it_one_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Dagster makes a new home's SQLite tables on first open, unlocked between openers:
+    # several at once could stamp the schedule storage twice, and no later open could read
+    # the home ("more than one head present").
+    for variable in ("DAGSTER_HOME", "DAGSTER_PG_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("PM_STATE_DIR", str(tmp_path / "state"))
+    home = prepare_local_home()
+
+    def opened() -> float:
+        with local_instance():
+            return time.monotonic()
+
+    with ThreadPoolExecutor(4) as pool, open(home / INSTANCE_LOCK_NAME, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another command, opening the home
+        openings = [pool.submit(opened) for _ in range(4)]
+        time.sleep(2.0)  # several times what opening a new home takes
+        released = time.monotonic()
+        fcntl.flock(held, fcntl.LOCK_UN)
+        assert all(opening.result(timeout=120) > released for opening in openings)
+    with dg.DagsterInstance.from_config(str(home)) as instance:  # still opens
+        assert instance.get_runs() == []
 
 
 def test_postgres_home_recovers_crashed_runs(
