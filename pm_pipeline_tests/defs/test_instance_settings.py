@@ -61,16 +61,20 @@ def test_repo_and_local_settings_agree() -> None:
     assert repo["retention"] == local["retention"] == retention["retention"]
 
 
-def test_the_daemon_purges_old_sensor_and_schedule_ticks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from dagster._core.definitions.run_request import InstigatorType
-    from dagster._core.scheduler.instigation import TickStatus
-
+@pytest.fixture
+def local_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The commands' local instance folder in a new state folder, nothing else set."""
     for variable in ("DAGSTER_HOME", "DAGSTER_PG_URL"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("PM_STATE_DIR", str(tmp_path / "state"))
-    with dg.DagsterInstance.from_config(str(prepare_local_home())) as instance:
+    return prepare_local_home()
+
+
+def test_the_daemon_purges_old_sensor_and_schedule_ticks(local_home: Path) -> None:
+    from dagster._core.definitions.run_request import InstigatorType
+    from dagster._core.scheduler.instigation import TickStatus
+
+    with dg.DagsterInstance.from_config(str(local_home)) as instance:
         sensor = instance.get_tick_retention_settings(InstigatorType.SENSOR)
         schedule = instance.get_tick_retention_settings(InstigatorType.SCHEDULE)
     # Dagster's defaults keep these for ever (-1).
@@ -79,39 +83,29 @@ def test_the_daemon_purges_old_sensor_and_schedule_ticks(
     assert set(schedule.values()) == {90}
 
 
-def test_local_home_recovers_crashed_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in ("DAGSTER_HOME", "DAGSTER_PG_URL"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("PM_STATE_DIR", str(tmp_path / "state"))
-    home = prepare_local_home()
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+def test_local_home_recovers_crashed_runs(local_home: Path) -> None:
+    with dg.DagsterInstance.from_config(str(local_home)) as instance:
         assert type(instance.run_storage).__name__ == "SqliteRunStorage"
         assert_recovers_crashed_runs(instance)
 
 
-def test_commands_opening_a_new_home_at_once_open_it_one_at_a_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_commands_opening_a_new_home_at_once_open_it_one_at_a_time(local_home: Path) -> None:
     # Dagster makes a new home's SQLite tables on first open, unlocked between openers:
     # several at once could stamp the schedule storage twice, and no later open could read
     # the home ("more than one head present").
-    for variable in ("DAGSTER_HOME", "DAGSTER_PG_URL"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("PM_STATE_DIR", str(tmp_path / "state"))
-    home = prepare_local_home()
 
     def opened() -> float:
         with local_instance():
             return time.monotonic()
 
-    with ThreadPoolExecutor(4) as pool, open(home / INSTANCE_LOCK_NAME, "a") as held:
+    with ThreadPoolExecutor(4) as pool, open(local_home / INSTANCE_LOCK_NAME, "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # another command, opening the home
         openings = [pool.submit(opened) for _ in range(4)]
         time.sleep(2.0)  # several times what opening a new home takes
         released = time.monotonic()
         fcntl.flock(held, fcntl.LOCK_UN)
         assert all(opening.result(timeout=120) > released for opening in openings)
-    with dg.DagsterInstance.from_config(str(home)) as instance:  # still opens
+    with dg.DagsterInstance.from_config(str(local_home)) as instance:  # still opens
         assert instance.get_runs() == []
 
 
