@@ -3,6 +3,7 @@
 import contextlib
 import fcntl
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -149,7 +150,9 @@ def _write_if_changed(path: Path, text: str) -> None:
     find them half written."""
     if path.exists() and path.read_text() == text:
         return
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    # A name of its own per writer (two threads of one process may write at once), made
+    # with the umask's permissions, as the file itself was.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
     partial.write_text(text)
     os.replace(partial, path)
 
