@@ -73,16 +73,16 @@ LONGEST_FIRST = (
     "pm_pipeline_tests/e2e/test_browser.py",  # 207
     "pm_pipeline_tests/e2e/test_source_training.py",  # 197
     "pm_pipeline_tests/core/test_chunked_detection.py",  # 184
-    # Quiet-machine seconds (x3 for this list's scale) of two one-test modules that, left
-    # unlisted, ran alone at the end of the run while the other workers had finished.
-    "pm_pipeline_tests/e2e/test_scoring_lanes.py",  # 20
+    # One test each, these two: queued by their length, they would be the run's last and
+    # run alone while the other workers had finished.
+    "pm_pipeline_tests/e2e/test_scoring_lanes.py",  # 60
     "pm_pipeline_tests/defs/test_retraining.py",  # 166
     "pm_pipeline_tests/db/test_store_access.py",  # 161
     "pm_pipeline_tests/e2e/test_fleet.py",  # 147
     "pm_pipeline_tests/db/test_migrations.py",  # 131
     "pm_pipeline_tests/e2e/test_users_table_kept.py",  # 131
-    # The second: after the Celery and Postgres daemon tests, which take most connections.
-    "pm_pipeline_tests/e2e/test_celery_run_launcher.py",  # 34
+    # The second, after the Celery and Postgres daemon tests, which take most connections.
+    "pm_pipeline_tests/e2e/test_celery_run_launcher.py",  # 100
     "pm_pipeline_tests/defs/test_concurrent_runs.py",  # 125
     "pm_pipeline_tests/cli/test_help_and_paths.py",  # 124
     "pm_pipeline_tests/defs/test_landing_edges.py",  # 117
