@@ -144,11 +144,18 @@ def test_a_robots_symlinked_archive_is_refused_too(tmp_path: Path, drop: Path) -
         check_finished_folders(drop)
 
 
-def events_lock_waited_for(url: str) -> bool:
+def events_lock_waited_for(url: str, key: int) -> bool:
+    """Whether a backend waits for the advisory lock ``key``: only that one, since the
+    server's other tests (other workers, other schemas) take and wait for advisory locks of
+    their own. Postgres shows a bigint key as its high and low 32 bits, ``objsubid`` 1."""
     with sa.create_engine(url, poolclass=sa.NullPool).connect() as connection:
         return bool(
             connection.execute(
-                sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                sa.text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                    " AND classid = :high AND objid = :low AND objsubid = 1"
+                ),
+                {"high": (key >> 32) & 0xFFFFFFFF, "low": key & 0xFFFFFFFF},
             ).scalar()
         )
 
@@ -169,7 +176,7 @@ class DeleterWhileEventsWait(threading.Thread):
             holder.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
             self.holding.set()
             try:
-                wait_for(lambda: events_lock_waited_for(self.url), 60, "the run to wait")
+                wait_for(lambda: events_lock_waited_for(self.url, key), 60, "the run to wait")
                 self.path.unlink()
                 self.deleted = True
             finally:
